@@ -1,0 +1,1 @@
+//! One module per subcommand: parse flags, wire the pieces, choose the exit status.

@@ -1,0 +1,1 @@
+//! Cumulative `le` histograms: merge, mean, quantiles, bands, deltas. Pure.

@@ -1,0 +1,28 @@
+//! kubelet-metrics: fetch kubelet metrics from every node of a Kubernetes cluster — through the
+//! API server proxy or directly from each kubelet — and turn them into answers: per-node and
+//! cluster-wide pod-start latency, rollout deltas, SLO checks and access diagnostics.
+//!
+//! Module map (dependencies point one way: `commands → collect, cluster, analysis, report`;
+//! `analysis → histogram → exposition`):
+//!
+//! - [`exposition`] — streaming, zero-copy parser and writer for the Prometheus text format.
+//! - [`histogram`] — cumulative `le` buckets: merge, mean, quantiles, bands, deltas.
+//! - [`catalog`] — what the kubelet's histograms measure and their known defects.
+//! - [`analysis`] — node scrapes → a per-node and cluster-wide report; pure.
+//! - [`report`] — renderers from reports to bytes (table, JSON, CSV, chart).
+//! - [`cluster`] — the only code that talks to Kubernetes or to kubelets.
+//! - [`collect`] — bounded-concurrency fan-out over nodes.
+//! - [`scrape`] — what one node gave: parsed families or a typed failure.
+//! - [`cli`] — command-line types and validated settings.
+//! - [`commands`] — one module per subcommand: glue only.
+
+pub mod analysis;
+pub mod catalog;
+pub mod cli;
+pub mod cluster;
+pub mod collect;
+pub mod commands;
+pub mod exposition;
+pub mod histogram;
+pub mod report;
+pub mod scrape;

@@ -1,0 +1,1 @@
+//! Integration tests: the built binary against files and the simulated cluster.
