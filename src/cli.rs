@@ -235,7 +235,12 @@ pub enum HistogramOutput {
 #[derive(Debug, Clone)]
 pub enum SourcePlan {
     /// Saved payloads: each file with the node name it stands for.
-    Files(Vec<FileInput>),
+    Files {
+        /// The files, in command-line order.
+        inputs: Vec<FileInput>,
+        /// `--max-body`: larger inputs are refused.
+        max_body: u64,
+    },
     /// A live cluster.
     Cluster(ClusterPlan),
 }
@@ -366,7 +371,7 @@ impl SourceArgs {
                 problems
                     .push(format!("two --file inputs are both node {:?}; name them with --node", pair[0]));
             }
-            return UsageError::check(problems).map(|()| SourcePlan::Files(inputs));
+            return UsageError::check(problems).map(|()| SourcePlan::Files { inputs, max_body: self.max_body });
         }
 
         if !self.file_nodes.is_empty() {
@@ -594,7 +599,7 @@ mod tests {
         let plan = source(&["--file", "a/n1.prom", "--file", "-", "--file", "x.txt", "--node", "first"])
             .to_plan()
             .expect("valid");
-        let SourcePlan::Files(files) = plan else { panic!("expected files") };
+        let SourcePlan::Files { inputs: files, .. } = plan else { panic!("expected files") };
         let nodes: Vec<&str> = files.iter().map(|f| f.node.as_str()).collect();
         assert_eq!(nodes, ["first", "stdin", "x"]);
     }

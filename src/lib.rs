@@ -10,6 +10,7 @@
 //! - [`catalog`] — what the kubelet's histograms measure and their known defects.
 //! - [`analysis`] — node scrapes → a per-node and cluster-wide report; pure.
 //! - [`report`] — renderers from reports to bytes (table, JSON, CSV, chart).
+//! - [`files`] — saved payloads (files, stdin) as a source.
 //! - [`cluster`] — the only code that talks to Kubernetes or to kubelets.
 //! - [`collect`] — bounded-concurrency fan-out over nodes.
 //! - [`scrape`] — what one node gave: parsed families or a typed failure.
@@ -23,6 +24,7 @@ pub mod cluster;
 pub mod collect;
 pub mod commands;
 pub mod exposition;
+pub mod files;
 pub mod histogram;
 pub mod report;
 pub mod scrape;

@@ -1,8 +1,47 @@
-//! The `kubelet-metrics` binary.
+//! The `kubelet-metrics` binary: parse arguments, run one command, map the outcome to an exit
+//! status (0 complete, 1 partial, 2 nothing could run, 3 SLO violated).
+
+use std::io::Write;
+use std::process::ExitCode;
 
 use clap::Parser;
+use kubelet_metrics::cli::Cli;
+use kubelet_metrics::commands;
 
-fn main() -> std::process::ExitCode {
-    let _cli = kubelet_metrics::cli::Cli::parse();
-    std::process::ExitCode::SUCCESS
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(runtime) => runtime,
+        Err(err) => {
+            eprintln!("error: cannot start the async runtime: {err}");
+            return ExitCode::from(2);
+        }
+    };
+    let stdout = std::io::stdout();
+    let mut out = std::io::BufWriter::new(stdout.lock());
+    let mut err = std::io::stderr();
+    let result = runtime.block_on(commands::run(cli.command, &mut out, &mut err));
+    let flushed = out.flush();
+    match result {
+        Ok(outcome) => match flushed {
+            Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("error: cannot write the output: {e}");
+                ExitCode::from(2)
+            }
+            Ok(()) => ExitCode::from(outcome.exit_code()),
+        },
+        // `... | head` closing the pipe early is not an error.
+        Err(e) if is_broken_pipe(&e) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn is_broken_pipe(err: &anyhow::Error) -> bool {
+    err.chain().any(|cause| {
+        cause.downcast_ref::<std::io::Error>().is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+    })
 }

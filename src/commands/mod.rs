@@ -1,1 +1,105 @@
-//! One module per subcommand: parse flags, wire the pieces, choose the exit status.
+//! One module per subcommand: parse flags into a plan, wire the pieces, choose the outcome.
+//! The exit status lives in `Outcome`; `main` maps it to a process code.
+
+use std::io::Write;
+
+use crate::cli::{Command, SourcePlan};
+use crate::exposition::Selector;
+use crate::scrape::NodeScrape;
+
+pub mod get;
+pub mod histogram;
+
+/// How a command ended when it could run at all (an `Err` means nothing could run: exit 2).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// Every selected node answered.
+    Complete,
+    /// Some nodes failed; the rest are reported.
+    Partial,
+    /// Every node failed; the report lists why.
+    AllFailed,
+    /// The report is complete but the `--slo` does not hold.
+    SloViolated,
+}
+
+impl Outcome {
+    /// The process exit status of this outcome (DESIGN §3).
+    pub fn exit_code(self) -> u8 {
+        match self {
+            Outcome::Complete => 0,
+            Outcome::Partial => 1,
+            Outcome::AllFailed => 2,
+            Outcome::SloViolated => 3,
+        }
+    }
+
+    /// Complete, partial or all-failed, from per-node results.
+    pub fn from_scrapes(scrapes: &[NodeScrape]) -> Outcome {
+        let failed = scrapes.iter().filter(|s| s.outcome.is_err()).count();
+        match failed {
+            0 if !scrapes.is_empty() => Outcome::Complete,
+            n if n == scrapes.len() => Outcome::AllFailed,
+            _ => Outcome::Partial,
+        }
+    }
+}
+
+/// Runs one command, writing its report to `out` and diagnostics to `err`.
+pub async fn run(command: Command, out: &mut dyn Write, err: &mut dyn Write) -> anyhow::Result<Outcome> {
+    match command {
+        Command::Get(args) => get::run(&args, out, err).await,
+        Command::Histogram(args) => histogram::run(&args, out, err).await,
+    }
+}
+
+/// Per-node results from whichever source the plan names, plus source-wide warnings.
+pub(crate) struct Gathered {
+    /// `file`, `proxy` or `direct`.
+    pub method: &'static str,
+    /// One entry per node, sorted by node name.
+    pub scrapes: Vec<NodeScrape>,
+    /// Warnings about the run as a whole (e.g. TLS verification disabled).
+    pub warnings: Vec<String>,
+}
+
+/// Reads every node of the plan at `path`, keeping what `selector` selects.
+pub(crate) async fn gather(plan: &SourcePlan, path: &str, selector: &Selector) -> anyhow::Result<Gathered> {
+    match plan {
+        SourcePlan::Files { inputs, max_body } => {
+            let (inputs, selector, max_body) = (inputs.clone(), selector.clone(), *max_body);
+            let scrapes =
+                tokio::task::spawn_blocking(move || crate::files::read_all(&inputs, &selector, max_body)).await?;
+            Ok(Gathered { method: "file", scrapes, warnings: Vec::new() })
+        }
+        SourcePlan::Cluster(cluster) => {
+            let progress = std::io::IsTerminal::is_terminal(&std::io::stderr());
+            let collection = crate::collect::collect(cluster, path, selector, progress).await?;
+            Ok(Gathered { method: cluster.method.as_str(), scrapes: collection.scrapes, warnings: collection.warnings })
+        }
+    }
+}
+
+/// Writes run-wide warnings, then each failed node and each parse warning, to `err`.
+pub(crate) fn report_problems(gathered: &Gathered, err: &mut dyn Write) -> std::io::Result<()> {
+    for warning in &gathered.warnings {
+        writeln!(err, "warning: {warning}")?;
+    }
+    for scrape in &gathered.scrapes {
+        match &scrape.outcome {
+            Ok(scraped) => {
+                for warning in &scraped.warnings {
+                    writeln!(err, "warning: node {}: {warning}", scrape.node)?;
+                }
+            }
+            Err(failure) => {
+                write!(err, "error: node {}: {} ({})", scrape.node, failure.message, failure.kind)?;
+                match &failure.fix {
+                    Some(fix) => writeln!(err, "; fix: {fix}")?,
+                    None => writeln!(err)?,
+                }
+            }
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,22 @@
+# The same steps CI runs (.ci/run), one at a time.
+default: check
+
+check: fmt lint test doc
+
+fmt:
+    cargo fmt --all --check
+
+lint:
+    cargo clippy --workspace --all-targets -- -D warnings
+
+test:
+    cargo test --workspace
+
+doc:
+    RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps
+
+demo:
+    cargo run --release -- demo
+
+bench:
+    scripts/bench-parser.sh

@@ -1,0 +1,203 @@
+//! `get`: one kubelet endpoint from every selected node, filtered by `-m`, with a `node` label
+//! added — the cluster-wide `kubectl get --raw | grep`.
+
+use std::collections::HashMap;
+use std::io::Write;
+
+use anyhow::Context;
+
+use super::{Outcome, gather, report_problems};
+use crate::cli::{GetArgs, GetOutput};
+use crate::exposition::{self, Family, Sample, Selector};
+
+/// The label `get` adds to every sample.
+pub const NODE_LABEL: &str = "node";
+/// Where a payload's own `node` label moves to, as Prometheus does for clashing target labels.
+pub const EXPORTED_NODE_LABEL: &str = "exported_node";
+
+/// Runs `get`.
+pub async fn run(args: &GetArgs, out: &mut dyn Write, err: &mut dyn Write) -> anyhow::Result<Outcome> {
+    let plan = args.source.to_plan()?;
+    let selector = selector_from(&args.metrics)?;
+    let path = args.path.as_deref().unwrap_or(args.endpoint.path());
+    let gathered = gather(&plan, path, &selector).await?;
+    report_problems(&gathered, err)?;
+
+    let nodes: Vec<(&str, &[Family])> = gathered
+        .scrapes
+        .iter()
+        .filter_map(|s| s.outcome.as_ref().ok().map(|ok| (s.node.as_str(), ok.families.as_slice())))
+        .collect();
+    match args.output {
+        GetOutput::Prom => exposition::write(&with_node_labels(&nodes), None, out)?,
+        GetOutput::Json => write_json(&nodes, out)?,
+        GetOutput::Csv => write_csv(&nodes, out)?,
+    }
+    out.flush()?;
+    Ok(Outcome::from_scrapes(&gathered.scrapes))
+}
+
+/// Every `-m` selector, or everything when none is given.
+pub fn selector_from(raw: &[String]) -> anyhow::Result<Selector> {
+    if raw.is_empty() {
+        return Ok(Selector::all());
+    }
+    let parsed = raw
+        .iter()
+        .map(|text| text.parse::<Selector>().with_context(|| format!("invalid --metric {text:?}")))
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    Ok(Selector::any_of(parsed))
+}
+
+/// Merges the nodes' families by name (first-seen order, so HELP/TYPE appear once) with a
+/// `node` label first on every sample; a payload's own `node` label becomes `exported_node`.
+pub fn with_node_labels(nodes: &[(&str, &[Family])]) -> Vec<Family> {
+    let mut merged: Vec<Family> = Vec::new();
+    let mut index: HashMap<&str, usize> = HashMap::new();
+    for (node, families) in nodes {
+        for family in *families {
+            let slot = *index.entry(family.name.as_str()).or_insert_with(|| {
+                merged.push(Family { samples: Vec::new(), ..family.clone() });
+                merged.len() - 1
+            });
+            merged[slot].samples.extend(family.samples.iter().map(|sample| labelled(sample, node)));
+        }
+    }
+    merged
+}
+
+fn labelled(sample: &Sample, node: &str) -> Sample {
+    let mut labels = Vec::with_capacity(sample.labels.len() + 1);
+    labels.push((NODE_LABEL.to_string(), node.to_string()));
+    labels.extend(sample.labels.iter().map(|(name, value)| {
+        let name = if name == NODE_LABEL { EXPORTED_NODE_LABEL.to_string() } else { name.clone() };
+        (name, value.clone())
+    }));
+    Sample { labels, ..sample.clone() }
+}
+
+/// A sample value as JSON: a number, or `"NaN"`, `"+Inf"`, `"-Inf"` (JSON has no such numbers).
+pub fn json_value(value: f64) -> serde_json::Value {
+    if value.is_nan() {
+        "NaN".into()
+    } else if value.is_infinite() {
+        if value > 0.0 { "+Inf".into() } else { "-Inf".into() }
+    } else {
+        serde_json::Number::from_f64(value).map(serde_json::Value::Number).unwrap_or(serde_json::Value::Null)
+    }
+}
+
+/// One JSON object per sample per line: `{"node","name","labels","value","timestamp_ms"}`.
+fn write_json(nodes: &[(&str, &[Family])], out: &mut dyn Write) -> anyhow::Result<()> {
+    for (node, families) in nodes {
+        for sample in families.iter().flat_map(|f| &f.samples) {
+            let labels: serde_json::Map<String, serde_json::Value> =
+                sample.labels.iter().map(|(k, v)| (k.clone(), v.clone().into())).collect();
+            let line = serde_json::json!({
+                "node": node,
+                "name": sample.name,
+                "labels": labels,
+                "value": json_value(sample.value),
+                "timestamp_ms": sample.timestamp_ms,
+            });
+            serde_json::to_writer(&mut *out, &line)?;
+            out.write_all(b"\n")?;
+        }
+    }
+    Ok(())
+}
+
+/// `node,name,labels,value,timestamp_ms`, labels as `a="x",b="y"` in one quoted field.
+fn write_csv(nodes: &[(&str, &[Family])], out: &mut dyn Write) -> std::io::Result<()> {
+    writeln!(out, "node,name,labels,value,timestamp_ms")?;
+    for (node, families) in nodes {
+        for sample in families.iter().flat_map(|f| &f.samples) {
+            let labels: Vec<String> =
+                sample.labels.iter().map(|(k, v)| format!("{k}={}", quote_label(v))).collect();
+            let timestamp = sample.timestamp_ms.map(|t| t.to_string()).unwrap_or_default();
+            writeln!(
+                out,
+                "{},{},{},{},{}",
+                csv_field(node),
+                csv_field(&sample.name),
+                csv_field(&labels.join(",")),
+                format_value(sample.value),
+                timestamp
+            )?;
+        }
+    }
+    Ok(())
+}
+
+fn quote_label(value: &str) -> String {
+    format!("\"{}\"", value.replace('\\', "\\\\").replace('"', "\\\"").replace('\n', "\\n"))
+}
+
+/// RFC 4180: quote a field that holds a comma, a quote or a line break.
+pub fn csv_field(text: &str) -> String {
+    if text.contains([',', '"', '\n', '\r']) { format!("\"{}\"", text.replace('"', "\"\"")) } else { text.to_string() }
+}
+
+/// A value as the exposition format spells it (`NaN`, `+Inf`, `-Inf`, shortest round-trip float).
+pub fn format_value(value: f64) -> String {
+    if value.is_nan() {
+        "NaN".into()
+    } else if value.is_infinite() {
+        if value > 0.0 { "+Inf".into() } else { "-Inf".into() }
+    } else {
+        value.to_string()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::exposition::MetricKind;
+
+    fn family(name: &str, samples: &[(&[(&str, &str)], f64)]) -> Family {
+        Family {
+            name: name.into(),
+            help: "help".into(),
+            kind: MetricKind::Gauge,
+            unit: String::new(),
+            samples: samples
+                .iter()
+                .map(|(labels, value)| Sample {
+                    name: name.into(),
+                    labels: labels.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
+                    value: *value,
+                    timestamp_ms: None,
+                })
+                .collect(),
+        }
+    }
+
+    #[test]
+    fn families_merge_across_nodes_with_the_node_label_first() {
+        let a = [family("up", &[(&[], 1.0)]), family("temp", &[(&[("node", "inner")], 2.0)])];
+        let b = [family("up", &[(&[("job", "k")], 0.0)])];
+        let merged = with_node_labels(&[("n1", &a), ("n2", &b)]);
+        assert_eq!(merged.len(), 2, "one `up` family for both nodes");
+        assert_eq!(merged[0].samples[1].labels, [("node".into(), "n2".into()), ("job".into(), "k".into())]);
+        assert_eq!(
+            merged[1].samples[0].labels,
+            [("node".into(), "n1".into()), ("exported_node".into(), "inner".into())]
+        );
+    }
+
+    #[test]
+    fn json_values_spell_non_finite_numbers_as_strings() {
+        assert_eq!(json_value(f64::NAN), serde_json::json!("NaN"));
+        assert_eq!(json_value(f64::NEG_INFINITY), serde_json::json!("-Inf"));
+        assert_eq!(json_value(2.5), serde_json::json!(2.5));
+    }
+
+    #[test]
+    fn csv_quotes_label_sets() {
+        let fam = [family("up", &[(&[("a", "x,y"), ("b", "q\"")], 1.0)])];
+        let mut out = Vec::new();
+        write_csv(&[("n1", &fam)], &mut out).expect("write");
+        let text = String::from_utf8(out).expect("utf8");
+        assert_eq!(text.lines().nth(1), Some(r#"n1,up,"a=""x,y"",b=""q\"""""",1,"#));
+    }
+}

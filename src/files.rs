@@ -1,0 +1,128 @@
+//! Saved payloads as a source: files and stdin, read in chunks and parsed as they stream, so an
+//! offline run goes through exactly the parser and analysis a cluster run does.
+//! Which node a file stands for is decided in `cli`; what its text means lives in `exposition`.
+
+use std::io::Read;
+use std::path::Path;
+use std::time::Instant;
+
+use crate::cli::FileInput;
+use crate::exposition::{Selector, StreamParser};
+use crate::scrape::{Failure, FailureKind, NodeScrape, Scraped};
+
+/// Bytes read from a file per parser feed.
+const CHUNK: usize = 256 * 1024;
+
+/// Reads every input (one failing file never stops the others), keeping the families `selector`
+/// selects. Results come back sorted by node name.
+pub fn read_all(inputs: &[FileInput], selector: &Selector, max_body: u64) -> Vec<NodeScrape> {
+    let mut scrapes: Vec<NodeScrape> = inputs
+        .iter()
+        .map(|input| NodeScrape {
+            node: input.node.clone(),
+            kubelet_version: None,
+            outcome: read_one(&input.path, selector.clone(), max_body),
+        })
+        .collect();
+    scrapes.sort_by(|a, b| a.node.cmp(&b.node));
+    scrapes
+}
+
+fn read_one(path: &Path, selector: Selector, max_body: u64) -> Result<Scraped, Failure> {
+    let started = Instant::now();
+    let shown = path.display().to_string();
+    let result = if path.as_os_str() == "-" {
+        parse_reader(std::io::stdin().lock(), selector, max_body)
+    } else {
+        std::fs::File::open(path).and_then(|file| parse_reader(file, selector, max_body))
+    };
+    let (parsed, bytes) = result.map_err(|err| Failure {
+        kind: if err.kind() == std::io::ErrorKind::FileTooLarge { FailureKind::TooLarge } else { FailureKind::Io },
+        message: format!("cannot read {shown}: {err}"),
+        fix: Some(if err.kind() == std::io::ErrorKind::FileTooLarge {
+            "raise --max-body if this payload is expected".to_string()
+        } else {
+            "check the --file path".to_string()
+        }),
+    })?;
+    Ok(Scraped {
+        families: parsed.families,
+        bytes,
+        elapsed: started.elapsed(),
+        warnings: parsed.errors.iter().map(|e| format!("{shown}: {e}")).collect(),
+    })
+}
+
+fn parse_reader(
+    mut reader: impl Read,
+    selector: Selector,
+    max_body: u64,
+) -> std::io::Result<(crate::exposition::Parsed, u64)> {
+    let mut parser = StreamParser::new(selector);
+    let mut buffer = vec![0_u8; CHUNK];
+    let mut total = 0_u64;
+    loop {
+        let read = match reader.read(&mut buffer) {
+            Ok(0) => break,
+            Ok(read) => read,
+            Err(err) if err.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(err) => return Err(err),
+        };
+        total += read as u64;
+        if total > max_body {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::FileTooLarge,
+                format!("larger than --max-body ({max_body} bytes)"),
+            ));
+        }
+        parser.feed(&buffer[..read]);
+    }
+    Ok((parser.finish(), total))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_missing_file_is_a_node_failure_not_an_abort() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let good = dir.path().join("good.prom");
+        std::fs::write(&good, "# TYPE up gauge\nup 1\n").expect("write");
+        let inputs = vec![
+            FileInput { path: dir.path().join("absent.prom"), node: "absent".into() },
+            FileInput { path: good, node: "good".into() },
+        ];
+        let scrapes = read_all(&inputs, &Selector::all(), 1 << 20);
+        assert_eq!(scrapes[0].node, "absent");
+        let failure = scrapes[0].outcome.as_ref().expect_err("missing file");
+        assert_eq!(failure.kind, FailureKind::Io);
+        assert!(failure.message.contains("absent.prom"), "{}", failure.message);
+        let scraped = scrapes[1].outcome.as_ref().expect("good file");
+        assert_eq!(scraped.families.len(), 1);
+        assert_eq!(scraped.bytes, 20);
+    }
+
+    #[test]
+    fn max_body_is_enforced_while_reading() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let big = dir.path().join("big.prom");
+        std::fs::write(&big, "up 1\n".repeat(100)).expect("write");
+        let inputs = vec![FileInput { path: big, node: "big".into() }];
+        let scrapes = read_all(&inputs, &Selector::all(), 100);
+        assert_eq!(scrapes[0].outcome.as_ref().expect_err("too large").kind, FailureKind::TooLarge);
+    }
+
+    #[test]
+    fn malformed_lines_become_warnings_naming_the_file_and_line() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("n1.prom");
+        std::fs::write(&path, "up 1\nup{ 2\ndown 0\n").expect("write");
+        let inputs = vec![FileInput { path, node: "n1".into() }];
+        let scrapes = read_all(&inputs, &Selector::all(), 1 << 20);
+        let scraped = scrapes[0].outcome.as_ref().expect("parsed");
+        assert_eq!(scraped.families.len(), 2, "the good lines are kept");
+        assert_eq!(scraped.warnings.len(), 1);
+        assert!(scraped.warnings[0].contains("n1.prom: line 2"), "{}", scraped.warnings[0]);
+    }
+}
