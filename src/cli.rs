@@ -25,6 +25,14 @@ pub enum Command {
     /// Per-node and cluster-wide histogram analysis: count, mean, quantiles, bands.
     #[command(visible_alias = "pod-start")]
     Histogram(HistogramArgs),
+    /// Save the histograms `histogram --baseline` compares against (e.g. before a rollout).
+    Snapshot(SnapshotArgs),
+    /// Print least-privilege RBAC manifests (and optionally a Deployment) for an access method.
+    Rbac(crate::commands::rbac::RbacArgs),
+    /// Check access step by step (credentials, RBAC, each kubelet) and print the exact fix for each failure.
+    Doctor(crate::commands::doctor::DoctorArgs),
+    /// Measure both access methods on the same nodes and fill in the seed's comparison table.
+    Compare(crate::commands::compare::CompareArgs),
 }
 
 /// How kubelets are reached.
@@ -213,9 +221,37 @@ pub struct HistogramArgs {
     /// Split each node's series by this label (e.g. `operation_type`).
     #[arg(long, value_name = "LABEL")]
     pub by: Option<String>,
+    /// The kubelet endpoint the histogram is served on.
+    #[arg(long, value_enum, default_value_t = Endpoint::Metrics)]
+    pub endpoint: Endpoint,
+    /// A `snapshot` taken earlier: report what changed since (counters are cumulative since
+    /// each kubelet started; a decrease means it restarted, and the report says so).
+    #[arg(long, value_name = "FILE")]
+    pub baseline: Option<PathBuf>,
+    /// A service-level objective on the cluster line, e.g. `p99<=5s`, `p90<2s`, `mean<=3s`;
+    /// the exit status is 3 when it does not hold.
+    #[arg(long, value_name = "OBJECTIVE", value_parser = crate::slo::Objective::parse)]
+    pub slo: Option<crate::slo::Objective>,
     /// Output format.
     #[arg(long, short = 'o', value_enum, default_value_t = HistogramOutput::Table)]
     pub output: HistogramOutput,
+}
+
+/// Arguments of `snapshot`.
+#[derive(Debug, Clone, Args)]
+pub struct SnapshotArgs {
+    /// A histogram family to save (repeatable; default: the pod-start histograms).
+    #[arg(long = "metric", short = 'm', value_name = "METRIC")]
+    pub metrics: Vec<String>,
+    /// Where the metrics come from.
+    #[command(flatten)]
+    pub source: SourceArgs,
+    /// The kubelet endpoint to read.
+    #[arg(long, value_enum, default_value_t = Endpoint::Metrics)]
+    pub endpoint: Endpoint,
+    /// The file to write (exposition text with a `node` label; `-` is stdout).
+    #[arg(long, short = 'o', value_name = "FILE")]
+    pub output: PathBuf,
 }
 
 /// Output formats of `histogram`.
@@ -371,7 +407,8 @@ impl SourceArgs {
                 problems
                     .push(format!("two --file inputs are both node {:?}; name them with --node", pair[0]));
             }
-            return UsageError::check(problems).map(|()| SourcePlan::Files { inputs, max_body: self.max_body });
+            return UsageError::check(problems)
+                .map(|()| SourcePlan::Files { inputs, max_body: self.max_body });
         }
 
         if !self.file_nodes.is_empty() {
@@ -565,6 +602,12 @@ mod tests {
         let mut argv = vec!["test"];
         argv.extend_from_slice(args);
         Wrapper::try_parse_from(argv).expect("valid flags").source
+    }
+
+    #[test]
+    fn the_command_line_is_consistent() {
+        use clap::CommandFactory;
+        Cli::command().debug_assert();
     }
 
     #[test]

@@ -1,1 +1,440 @@
-//! Fan-out over nodes: how many are fetched at once and how long each may take.
+//! Fan-out over nodes: how many are fetched at once, how long each may take, when a failure is
+//! retried, and what Ctrl-C leaves behind. How a node is reached lives in `cluster`; what its
+//! text means lives in `exposition`.
+//!
+//! Every node gets one deadline covering all its attempts (the API server never times out a
+//! proxied request). Transient failures are retried with exponential backoff and jitter, a
+//! 429's `Retry-After` is honoured when it fits the deadline, and bodies are parsed chunk by
+//! chunk as they arrive, so memory follows `--concurrency`, not node count or payload size.
+//! A node that fails is a value in the result, never an early return.
+
+use std::io::{IsTerminal, Write};
+use std::sync::Arc;
+#[cfg(test)]
+use std::time::Duration;
+
+use anyhow::Context;
+use bytes::Bytes;
+use futures::{StreamExt, stream};
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+
+use crate::cli::{ClusterPlan, Limits, Method};
+use crate::cluster::retry::Backoff;
+use crate::cluster::{self, FetchError, MetricsSource, NodeTarget, RequestContext};
+use crate::exposition::{ParseError, Selector, StreamParser};
+use crate::scrape::{Failure, NodeScrape, Scraped};
+
+/// What a cluster run gathered: one scrape per node, sorted by node name.
+#[derive(Debug, Clone)]
+pub struct Collection {
+    /// The access method used.
+    pub method: Method,
+    /// One entry per node, sorted by node name; failures included.
+    pub scrapes: Vec<NodeScrape>,
+    /// Warnings about the run as a whole (e.g. TLS verification off); never contain a secret.
+    pub warnings: Vec<String>,
+}
+
+/// What a raw run (a non-exposition path such as `/healthz`) gathered.
+#[derive(Debug, Clone)]
+pub struct RawCollection {
+    /// The access method used.
+    pub method: Method,
+    /// One entry per node, sorted by node name; failures included.
+    pub nodes: Vec<RawScrape>,
+    /// Warnings about the run as a whole.
+    pub warnings: Vec<String>,
+}
+
+/// One node's raw answer.
+#[derive(Debug, Clone)]
+pub struct RawScrape {
+    /// The node name.
+    pub node: String,
+    /// `status.nodeInfo.kubeletVersion`, when known.
+    pub kubelet_version: Option<String>,
+    /// The body as sent (at most `--max-body` bytes), or why there is none.
+    pub outcome: Result<Bytes, Failure>,
+}
+
+/// Reads `path` from every node the plan selects, keeping the families `selector` selects.
+/// Ctrl-C stops the run: finished nodes keep their results, the others are reported as
+/// cancelled. `Err` only when nothing can run (configuration unusable, node listing failed).
+pub async fn collect(
+    plan: &ClusterPlan,
+    path: &str,
+    selector: &Selector,
+    progress: bool,
+) -> anyhow::Result<Collection> {
+    let cancel = CancellationToken::new();
+    let _watch = CtrlC::watch(cancel.clone());
+    collect_until(plan, path, selector, progress, &cancel).await
+}
+
+/// [`collect`], stopped by `cancel` instead of Ctrl-C.
+pub async fn collect_until(
+    plan: &ClusterPlan,
+    path: &str,
+    selector: &Selector,
+    progress: bool,
+    cancel: &CancellationToken,
+) -> anyhow::Result<Collection> {
+    let (connected, path) = prepare(plan, path).await?;
+    let source = &connected.source;
+    let limits = &plan.limits;
+    let mut scrapes =
+        scrape(source, connected.discovery.targets, &path, selector, limits, progress, cancel).await;
+    scrapes.extend(connected.discovery.unresolved.into_iter().map(|(node, err)| NodeScrape {
+        outcome: Err(lookup_failure(&node, plan.method, err)),
+        node,
+        kubelet_version: None,
+    }));
+    scrapes.sort_by(|a, b| a.node.cmp(&b.node));
+    Ok(Collection { method: plan.method, scrapes, warnings: connected.warnings })
+}
+
+/// Reads `path` from every node as raw bytes (for paths that are not exposition text, such as
+/// `/healthz`), each body limited by `--max-body`. Ctrl-C stops the run as in [`collect`].
+pub async fn collect_raw(plan: &ClusterPlan, path: &str, progress: bool) -> anyhow::Result<RawCollection> {
+    let cancel = CancellationToken::new();
+    let _watch = CtrlC::watch(cancel.clone());
+    collect_raw_until(plan, path, progress, &cancel).await
+}
+
+/// [`collect_raw`], stopped by `cancel` instead of Ctrl-C.
+pub async fn collect_raw_until(
+    plan: &ClusterPlan,
+    path: &str,
+    progress: bool,
+    cancel: &CancellationToken,
+) -> anyhow::Result<RawCollection> {
+    let (connected, path) = prepare(plan, path).await?;
+    let source = &connected.source;
+    let limits = &plan.limits;
+    let path = path.as_str();
+    let results = fan_out(connected.discovery.targets, limits, progress, cancel, |node| async move {
+        source.open(&node, path, limits.max_body).await?.into_bytes().await
+    })
+    .await;
+    let mut nodes: Vec<RawScrape> = results
+        .into_iter()
+        .map(|(node, outcome)| {
+            let url = source.url(&node, path);
+            RawScrape {
+                outcome: outcome.map_err(|err| {
+                    err.into_failure(&RequestContext { node: &node.name, method: plan.method, url: &url })
+                }),
+                node: node.name,
+                kubelet_version: node.kubelet_version,
+            }
+        })
+        .collect();
+    nodes.extend(connected.discovery.unresolved.into_iter().map(|(node, err)| RawScrape {
+        outcome: Err(lookup_failure(&node, plan.method, err)),
+        node,
+        kubelet_version: None,
+    }));
+    nodes.sort_by(|a, b| a.node.cmp(&b.node));
+    Ok(RawCollection { method: plan.method, nodes, warnings: connected.warnings })
+}
+
+/// Scrapes `targets` through `source` (the engine behind [`collect`]; `compare` and tests use
+/// it with a source they built). Results come back sorted by node name.
+pub async fn scrape(
+    source: &impl MetricsSource,
+    targets: Vec<NodeTarget>,
+    path: &str,
+    selector: &Selector,
+    limits: &Limits,
+    progress: bool,
+    cancel: &CancellationToken,
+) -> Vec<NodeScrape> {
+    let results = fan_out(targets, limits, progress, cancel, |node| async move {
+        scrape_once(source, &node, path, selector, limits.max_body).await
+    })
+    .await;
+    let method = source.method();
+    let mut scrapes: Vec<NodeScrape> = results
+        .into_iter()
+        .map(|(node, outcome)| {
+            let url = source.url(&node, path);
+            NodeScrape {
+                outcome: outcome
+                    .map_err(|err| err.into_failure(&RequestContext { node: &node.name, method, url: &url })),
+                node: node.name,
+                kubelet_version: node.kubelet_version,
+            }
+        })
+        .collect();
+    scrapes.sort_by(|a, b| a.node.cmp(&b.node));
+    scrapes
+}
+
+async fn prepare(plan: &ClusterPlan, path: &str) -> anyhow::Result<(cluster::Connected, String)> {
+    let path = cluster::request_path(path).map_err(anyhow::Error::msg).context("invalid kubelet path")?;
+    let connected = cluster::connect(plan).await.with_context(|| match &plan.context {
+        Some(context) => format!("cannot read the cluster of kube context {context:?}"),
+        None => "cannot read the cluster".to_string(),
+    })?;
+    Ok((connected, path))
+}
+
+/// A named node that could not be looked up, as a report failure.
+fn lookup_failure(node: &str, method: Method, err: FetchError) -> Failure {
+    let url = format!("/api/v1/nodes/{node}");
+    err.into_failure(&RequestContext { node, method, url: &url })
+}
+
+/// One attempt: open, stream every chunk into the parser, finish.
+async fn scrape_once(
+    source: &impl MetricsSource,
+    node: &NodeTarget,
+    path: &str,
+    selector: &Selector,
+    max_body: u64,
+) -> Result<Scraped, FetchError> {
+    let started = Instant::now();
+    let mut body = source.open(node, path, max_body).await?;
+    let mut parser = StreamParser::new(selector.clone());
+    let mut newlines: usize = 0;
+    let mut last_byte = None;
+    while let Some(chunk) = body.next_chunk().await? {
+        newlines += memchr::memchr_iter(b'\n', &chunk).count();
+        last_byte = chunk.last().copied();
+        parser.feed(&chunk);
+    }
+    let parsed = parser.finish();
+    judge_payload(last_byte, newlines, &parsed.errors)?;
+    Ok(Scraped {
+        families: parsed.families,
+        bytes: body.received(),
+        elapsed: started.elapsed(),
+        warnings: Vec::new(),
+    })
+}
+
+/// Whether a complete answer is usable; pure. Like Prometheus, a payload with any malformed
+/// line is refused (the families around it may be wrong too), and so is one whose last line has
+/// no newline: the text format ends every line with one, so the body was cut short.
+fn judge_payload(last_byte: Option<u8>, newlines: usize, errors: &[ParseError]) -> Result<(), FetchError> {
+    if last_byte.is_some_and(|byte| byte != b'\n') {
+        return Err(FetchError::Parse {
+            line: newlines + 1,
+            message: "the payload ends in the middle of this line: it was cut short".to_string(),
+        });
+    }
+    match errors {
+        [] => Ok(()),
+        [only] => Err(FetchError::Parse { line: only.line, message: only.kind.to_string() }),
+        [first, rest @ ..] => Err(FetchError::Parse {
+            line: first.line,
+            message: format!("{} (and {} more malformed lines)", first.kind, rest.len()),
+        }),
+    }
+}
+
+/// Runs `attempt` for every target, `limits.concurrency` at a time, each under its deadline
+/// and retry policy, with a progress line on stderr when asked and stderr is a terminal.
+async fn fan_out<T, F, Fut>(
+    targets: Vec<NodeTarget>,
+    limits: &Limits,
+    progress: bool,
+    cancel: &CancellationToken,
+    attempt: F,
+) -> Vec<(NodeTarget, Result<T, FetchError>)>
+where
+    F: Fn(Arc<NodeTarget>) -> Fut,
+    Fut: Future<Output = Result<T, FetchError>>,
+{
+    let mut bar = Progress::new(progress && std::io::stderr().is_terminal(), targets.len());
+    let attempt = &attempt;
+    let results: Vec<(Arc<NodeTarget>, Result<T, FetchError>)> =
+        stream::iter(targets.into_iter().map(Arc::new))
+            .map(|node| async move {
+                let outcome = with_retries(limits, cancel, || attempt(node.clone())).await;
+                (node, outcome)
+            })
+            .buffer_unordered(limits.concurrency.max(1))
+            .inspect(|(_, outcome)| bar.step(outcome.is_ok()))
+            .collect()
+            .await;
+    bar.finish();
+    results.into_iter().map(|(node, outcome)| (Arc::unwrap_or_clone(node), outcome)).collect()
+}
+
+/// One node's attempts under one deadline: retries transient failures with backoff and
+/// jitter (honouring `Retry-After`), and stops at once when `cancel` fires.
+async fn with_retries<T, Fut>(
+    limits: &Limits,
+    cancel: &CancellationToken,
+    mut attempt: impl FnMut() -> Fut,
+) -> Result<T, FetchError>
+where
+    Fut: Future<Output = Result<T, FetchError>>,
+{
+    let deadline = Instant::now() + limits.per_node;
+    let backoff = Backoff::default();
+    let mut tries: u32 = 0;
+    loop {
+        let outcome = tokio::select! {
+            biased;
+            () = cancel.cancelled() => return Err(FetchError::Cancelled),
+            outcome = tokio::time::timeout_at(deadline, attempt()) => outcome,
+        };
+        let err = match outcome {
+            Err(_elapsed) => return Err(FetchError::Timeout(limits.per_node)),
+            Ok(Ok(value)) => return Ok(value),
+            Ok(Err(err)) => err,
+        };
+        let remaining = deadline.saturating_duration_since(Instant::now());
+        let Some(wait) = backoff.delay(&err, tries, limits.retries, fastrand::f64(), remaining) else {
+            return Err(err);
+        };
+        tries += 1;
+        tokio::select! {
+            biased;
+            () = cancel.cancelled() => return Err(FetchError::Cancelled),
+            () = tokio::time::sleep(wait) => {}
+        }
+    }
+}
+
+/// A one-line progress indicator on stderr (only when stderr is a terminal).
+struct Progress {
+    enabled: bool,
+    total: usize,
+    done: usize,
+    failed: usize,
+}
+
+impl Progress {
+    fn new(enabled: bool, total: usize) -> Progress {
+        Progress { enabled: enabled && total > 0, total, done: 0, failed: 0 }
+    }
+
+    fn step(&mut self, ok: bool) {
+        self.done += 1;
+        if !ok {
+            self.failed += 1;
+        }
+        if self.enabled {
+            let mut err = std::io::stderr().lock();
+            // Progress is best effort: a closed stderr must not fail the run.
+            let _ = write!(err, "\r\x1b[2K{}/{} nodes", self.done, self.total);
+            let _ = if self.failed > 0 { write!(err, ", {} failed", self.failed) } else { Ok(()) };
+            let _ = err.flush();
+        }
+    }
+
+    fn finish(&mut self) {
+        if self.enabled {
+            let mut err = std::io::stderr().lock();
+            let _ = write!(err, "\r\x1b[2K");
+            let _ = err.flush();
+        }
+    }
+}
+
+/// Cancels a token on Ctrl-C while alive; the watcher task stops when this is dropped.
+struct CtrlC(tokio::task::JoinHandle<()>);
+
+impl CtrlC {
+    fn watch(cancel: CancellationToken) -> CtrlC {
+        CtrlC(tokio::spawn(async move {
+            if tokio::signal::ctrl_c().await.is_ok() {
+                cancel.cancel();
+            }
+        }))
+    }
+}
+
+impl Drop for CtrlC {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn limits(per_node: Duration, retries: u32) -> Limits {
+        Limits { concurrency: 4, per_node, retries, max_body: 1 << 20 }
+    }
+
+    #[tokio::test]
+    async fn transient_failures_are_retried_until_success() {
+        let calls = std::sync::atomic::AtomicU32::new(0);
+        let cancel = CancellationToken::new();
+        let result = with_retries(&limits(Duration::from_secs(30), 3), &cancel, || {
+            let n = calls.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            async move { if n < 2 { Err(FetchError::Refused { host: "h:1".into() }) } else { Ok(n) } }
+        })
+        .await;
+        assert_eq!(result, Ok(2));
+    }
+
+    #[tokio::test]
+    async fn permanent_failures_are_not_retried() {
+        let calls = std::sync::atomic::AtomicU32::new(0);
+        let cancel = CancellationToken::new();
+        let result: Result<(), _> = with_retries(&limits(Duration::from_secs(30), 3), &cancel, || {
+            calls.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            async { Err(FetchError::Forbidden { denial: None, message: "no".into() }) }
+        })
+        .await;
+        assert!(matches!(result, Err(FetchError::Forbidden { .. })));
+        assert_eq!(calls.load(std::sync::atomic::Ordering::SeqCst), 1);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn the_deadline_covers_every_attempt() {
+        let cancel = CancellationToken::new();
+        let result: Result<(), _> =
+            with_retries(&limits(Duration::from_millis(300), 5), &cancel, std::future::pending).await;
+        assert_eq!(result, Err(FetchError::Timeout(Duration::from_millis(300))));
+    }
+
+    #[tokio::test]
+    async fn cancellation_stops_waiting_nodes() {
+        let cancel = CancellationToken::new();
+        cancel.cancel();
+        let result: Result<(), _> =
+            with_retries(&limits(Duration::from_secs(30), 0), &cancel, std::future::pending).await;
+        assert_eq!(result, Err(FetchError::Cancelled));
+    }
+
+    #[test]
+    fn payloads_must_end_with_a_newline_and_parse_cleanly() {
+        assert_eq!(judge_payload(Some(b'\n'), 10, &[]), Ok(()));
+        assert_eq!(judge_payload(None, 0, &[]), Ok(()));
+        let cut = judge_payload(Some(b'7'), 10, &[]).unwrap_err();
+        assert!(matches!(cut, FetchError::Parse { line: 11, .. }), "{cut:?}");
+        let errors = crate::exposition::parse_bytes(b"a 1\nb{ 2\nc x\n", &Selector::all()).errors;
+        let bad = judge_payload(Some(b'\n'), 3, &errors).unwrap_err();
+        assert!(matches!(bad, FetchError::Parse { line: 2, .. }), "{bad:?}");
+        assert!(bad.to_string().contains("1 more malformed"), "{bad}");
+    }
+
+    #[tokio::test]
+    async fn fan_out_returns_every_node_with_its_own_outcome() {
+        let targets: Vec<NodeTarget> = (0..10)
+            .map(|i| NodeTarget { name: format!("n{i}"), addresses: vec![], port: 1, kubelet_version: None })
+            .collect();
+        let cancel = CancellationToken::new();
+        let results =
+            fan_out(targets, &limits(Duration::from_secs(5), 0), false, &cancel, |node| async move {
+                if node.name == "n3" {
+                    Err(FetchError::NotFound { message: "gone".into() })
+                } else {
+                    Ok(node.name.len())
+                }
+            })
+            .await;
+        assert_eq!(results.len(), 10);
+        let failed: Vec<&str> =
+            results.iter().filter(|(_, r)| r.is_err()).map(|(n, _)| n.name.as_str()).collect();
+        assert_eq!(failed, ["n3"]);
+    }
+}

@@ -37,7 +37,11 @@ fn read_one(path: &Path, selector: Selector, max_body: u64) -> Result<Scraped, F
         std::fs::File::open(path).and_then(|file| parse_reader(file, selector, max_body))
     };
     let (parsed, bytes) = result.map_err(|err| Failure {
-        kind: if err.kind() == std::io::ErrorKind::FileTooLarge { FailureKind::TooLarge } else { FailureKind::Io },
+        kind: if err.kind() == std::io::ErrorKind::FileTooLarge {
+            FailureKind::TooLarge
+        } else {
+            FailureKind::Io
+        },
         message: format!("cannot read {shown}: {err}"),
         fix: Some(if err.kind() == std::io::ErrorKind::FileTooLarge {
             "raise --max-body if this payload is expected".to_string()

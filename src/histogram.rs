@@ -1,1 +1,1094 @@
-//! Cumulative `le` histograms: merge, mean, quantiles, bands, deltas. Pure.
+//! Cumulative `le` histograms: building them from a parsed family, merging, mean, quantiles,
+//! bands and deltas against a baseline. Pure: values in, values out.
+//!
+//! What a kubelet histogram *means* (and its known defects) lives in [`crate::catalog`]; turning
+//! many nodes into a report lives in [`crate::analysis`]; the text format lives in
+//! [`crate::exposition`].
+//!
+//! # Semantics
+//!
+//! - [`Histogram::quantile`] is PromQL's `histogram_quantile` for classic histograms
+//!   (Prometheus `promql/quantile.go`, `bucketQuantile`), step by step: buckets sorted by `le`,
+//!   buckets with equal `le` coalesced, float-precision noise (relative 1e-12) smoothed, bucket
+//!   counts forced monotonic, linear interpolation inside the bucket that holds the rank, the
+//!   lowest bucket interpolated from 0 when its bound is positive, and a rank in the `+Inf`
+//!   bucket answered with the highest finite bound.
+//! - Bands ([`Histogram::bands`]) are exact when both edges are bucket bounds; otherwise the
+//!   cumulative count at the edge is interpolated the same way and the band is marked
+//!   approximate. An edge above the largest finite bound cannot be resolved at all: the
+//!   observations in the `+Inf` bucket are counted *above* the edge (the slow side), and the
+//!   band is approximate.
+//! - Merging ([`Histogram::merge`]) adds counts bucket by bucket, like PromQL
+//!   `sum by (le)`, but only between identical bucket layouts; [`merge_by_layout`] groups
+//!   histograms by layout instead of mixing them.
+//! - Deltas ([`Histogram::delta`]) subtract a baseline bucket by bucket; any decrease means the
+//!   kubelet restarted, and then the current histogram *is* the delta (as PromQL `increase()`
+//!   treats a counter reset).
+//!
+//! # Errors and warnings
+//!
+//! Structural problems that make a series unusable are typed errors ([`HistogramError`]): no
+//! `+Inf` bucket, an `le` that is not a number (or NaN), a bucket without `le`, a series with no
+//! buckets, two layouts where one is required. Bucket counts that decrease with `le` are not an
+//! error: Prometheus repairs them (`ensureMonotonic`) and so does [`Histogram::quantile`];
+//! [`Histogram::is_monotonic`] lets the caller report it as a warning.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use crate::exposition::Family;
+
+/// Relative difference below which neighbouring bucket counts are treated as equal, as in
+/// Prometheus' `correctPrecisionErrors(buckets, 1e-12)`.
+const PRECISION_TOLERANCE: f64 = 1e-12;
+
+/// One cumulative bucket: how many observations were `<= le`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Bucket {
+    /// The inclusive upper bound; the last bucket of a histogram is `+Inf`.
+    pub le: f64,
+    /// Cumulative count of observations `<= le` (a float, as in Prometheus).
+    pub count: f64,
+}
+
+/// A classic Prometheus histogram: cumulative buckets (sorted by `le`, ending with `+Inf`),
+/// `_sum` and `_count`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Histogram {
+    buckets: Vec<Bucket>,
+    sum: f64,
+    count: f64,
+}
+
+/// Why a series cannot be read as a histogram, or two histograms cannot be combined.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum HistogramError {
+    /// The series has no `le="+Inf"` bucket, so its total is unknown (PromQL returns NaN).
+    #[error("no `+Inf` bucket")]
+    MissingInfBucket,
+    /// An `le` label that does not parse as a number.
+    #[error("`le` is not a number: {0:?}")]
+    BadLe(String),
+    /// An `le` of `NaN`, which orders nowhere.
+    #[error("`le` is NaN")]
+    NanLe,
+    /// A `_bucket` sample without an `le` label.
+    #[error("bucket without an `le` label")]
+    MissingLe,
+    /// `_sum` / `_count` samples but no `_bucket` samples.
+    #[error("no `_bucket` samples")]
+    NoBuckets,
+    /// Two histograms with different bucket bounds, where one layout is required.
+    #[error("bucket layouts differ: [{left}] vs [{right}]")]
+    LayoutMismatch {
+        /// The first histogram's finite bounds, comma-separated.
+        left: String,
+        /// The second histogram's finite bounds, comma-separated.
+        right: String,
+    },
+}
+
+/// One band of a distribution: the observations in `(lower, upper]`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Band {
+    /// Exclusive lower edge; `None` for the first band (everything up to `upper`).
+    pub lower: Option<f64>,
+    /// Inclusive upper edge; `None` for the last band (everything above `lower`).
+    pub upper: Option<f64>,
+    /// Observations in the band (interpolated when `approximate`).
+    pub count: f64,
+    /// `count` divided by the total; NaN when the histogram is empty.
+    pub fraction: f64,
+    /// True when an edge is not a bucket bound, so `count` is an estimate.
+    pub approximate: bool,
+}
+
+impl Band {
+    /// A plain-ASCII label such as `<=1s`, `1-5s`, `>30s` (`unit` is appended to each edge).
+    ///
+    /// ```
+    /// use kubelet_metrics::histogram::Band;
+    /// let band = Band { lower: Some(1.0), upper: Some(5.0), count: 3.0, fraction: 0.5, approximate: false };
+    /// assert_eq!(band.label("s"), "1-5s");
+    /// assert_eq!(band.display_label("s"), "1–5s");
+    /// ```
+    pub fn label(&self, unit: &str) -> String {
+        self.render_label(unit, "<=", "-")
+    }
+
+    /// The label for terminals: `≤1s`, `1–5s`, `>30s`.
+    pub fn display_label(&self, unit: &str) -> String {
+        self.render_label(unit, "≤", "–")
+    }
+
+    fn render_label(&self, unit: &str, le: &str, dash: &str) -> String {
+        match (self.lower, self.upper) {
+            (None, Some(upper)) => format!("{le}{}{unit}", format_number(upper)),
+            (Some(lower), Some(upper)) => {
+                format!("{}{dash}{}{unit}", format_number(lower), format_number(upper))
+            }
+            (Some(lower), None) => format!(">{}{unit}", format_number(lower)),
+            (None, None) => "all".to_string(),
+        }
+    }
+}
+
+/// Why a delta is the current histogram rather than a difference.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reset {
+    /// A bucket, `_count` or the total went down: the kubelet restarted after the baseline.
+    CountersDecreased,
+    /// The bucket layout changed, which only happens with a new kubelet binary (a restart).
+    LayoutChanged,
+}
+
+/// The change since a baseline.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Delta {
+    /// What was observed since the baseline (or since the restart, when `reset` is set).
+    pub histogram: Histogram,
+    /// Set when the counters were reset after the baseline.
+    pub reset: Option<Reset>,
+}
+
+impl Histogram {
+    /// Builds a histogram from cumulative `(le, count)` pairs (any order) and the `_sum`; the
+    /// count is the `+Inf` bucket's. Buckets with the same `le` are added up, as PromQL does.
+    ///
+    /// ```
+    /// use kubelet_metrics::histogram::Histogram;
+    /// let h = Histogram::from_cumulative(&[(1.0, 3.0), (f64::INFINITY, 4.0), (0.5, 1.0)], 2.5)?;
+    /// assert_eq!(h.count(), 4.0);
+    /// assert_eq!(h.bounds(), vec![0.5, 1.0]);
+    /// assert!(Histogram::from_cumulative(&[(1.0, 3.0)], 2.5).is_err()); // no +Inf bucket
+    /// # Ok::<(), kubelet_metrics::histogram::HistogramError>(())
+    /// ```
+    pub fn from_cumulative(buckets: &[(f64, f64)], sum: f64) -> Result<Histogram, HistogramError> {
+        if buckets.iter().any(|(le, _)| le.is_nan()) {
+            return Err(HistogramError::NanLe);
+        }
+        let mut sorted: Vec<Bucket> = buckets.iter().map(|&(le, count)| Bucket { le, count }).collect();
+        // Stable sort by bound; NaN was rejected above, so the order is total.
+        sorted.sort_by(|a, b| a.le.total_cmp(&b.le));
+        let mut coalesced: Vec<Bucket> = Vec::with_capacity(sorted.len());
+        for bucket in sorted {
+            match coalesced.last_mut() {
+                // Same as Prometheus' coalesceBuckets: equal bounds add up.
+                Some(last) if last.le == bucket.le => last.count += bucket.count,
+                _ => coalesced.push(bucket),
+            }
+        }
+        let count = match coalesced.last() {
+            Some(last) if last.le == f64::INFINITY => last.count,
+            _ => return Err(HistogramError::MissingInfBucket),
+        };
+        Ok(Histogram { buckets: coalesced, sum, count })
+    }
+
+    /// Replaces the count with the family's `_count` sample (which the kubelet keeps equal to
+    /// the `+Inf` bucket; mean uses it, quantiles use the buckets as PromQL does).
+    pub fn with_count(mut self, count: f64) -> Histogram {
+        self.count = count;
+        self
+    }
+
+    /// The buckets, sorted by `le`, the last one `+Inf`, as received (not repaired).
+    pub fn buckets(&self) -> &[Bucket] {
+        &self.buckets
+    }
+
+    /// The finite bucket bounds: the histogram's layout.
+    pub fn bounds(&self) -> Vec<f64> {
+        self.buckets.iter().map(|b| b.le).filter(|le| le.is_finite()).collect()
+    }
+
+    /// The number of observations (`_count`, else the `+Inf` bucket).
+    pub fn count(&self) -> f64 {
+        self.count
+    }
+
+    /// The sum of observations (`_sum`; NaN when the family has none).
+    pub fn sum(&self) -> f64 {
+        self.sum
+    }
+
+    /// `sum / count`; NaN when there are no observations.
+    ///
+    /// ```
+    /// use kubelet_metrics::histogram::Histogram;
+    /// let h = Histogram::from_cumulative(&[(1.0, 2.0), (f64::INFINITY, 4.0)], 10.0)?;
+    /// assert_eq!(h.mean(), 2.5); // 10 / 4
+    /// # Ok::<(), kubelet_metrics::histogram::HistogramError>(())
+    /// ```
+    pub fn mean(&self) -> f64 {
+        self.sum / self.count
+    }
+
+    /// True when bucket counts never decrease as `le` grows (after the same float-noise
+    /// smoothing Prometheus applies). When false, quantiles and bands use the repaired
+    /// envelope, as Prometheus does, and the caller should warn.
+    pub fn is_monotonic(&self) -> bool {
+        let mut buckets = self.buckets.clone();
+        correct_precision_errors(&mut buckets, PRECISION_TOLERANCE);
+        !ensure_monotonic(&mut buckets)
+    }
+
+    /// The buckets as PromQL sees them: float noise smoothed, counts forced monotonic.
+    fn repaired(&self) -> Vec<Bucket> {
+        let mut buckets = self.buckets.clone();
+        correct_precision_errors(&mut buckets, PRECISION_TOLERANCE);
+        ensure_monotonic(&mut buckets);
+        buckets
+    }
+
+    /// The `q`-quantile, exactly as PromQL `histogram_quantile(q, ...)` computes it for these
+    /// buckets: NaN for q NaN, no observations, or fewer than two buckets; `-Inf` for q < 0 and
+    /// `+Inf` for q > 1; the highest finite bound when the rank lands in the `+Inf` bucket.
+    ///
+    /// ```
+    /// use kubelet_metrics::histogram::Histogram;
+    /// // 10 observations: 4 in (0, 0.5], 6 in (0.5, 1]. Rank 5 lies 1/6 into the second bucket.
+    /// let h = Histogram::from_cumulative(&[(0.5, 4.0), (1.0, 10.0), (f64::INFINITY, 10.0)], 7.1)?;
+    /// assert!((h.quantile(0.5) - (0.5 + 0.5 / 6.0)).abs() < 1e-12);
+    /// assert!(h.quantile(2.0).is_infinite());
+    /// # Ok::<(), kubelet_metrics::histogram::HistogramError>(())
+    /// ```
+    pub fn quantile(&self, q: f64) -> f64 {
+        if q.is_nan() {
+            return f64::NAN;
+        }
+        if q < 0.0 {
+            return f64::NEG_INFINITY;
+        }
+        if q > 1.0 {
+            return f64::INFINITY;
+        }
+        let buckets = self.repaired();
+        let n = buckets.len();
+        if n < 2 {
+            return f64::NAN;
+        }
+        let observations = buckets[n - 1].count;
+        if observations == 0.0 {
+            return f64::NAN;
+        }
+        let mut rank = q * observations;
+        let b = go_sort_search(n - 1, |i| buckets[i].count >= rank);
+        if b == n - 1 {
+            // Same estimate as PromQL: a rank in the +Inf bucket reports the highest finite bound.
+            return buckets[n - 2].le;
+        }
+        if b == 0 && buckets[0].le <= 0.0 {
+            return buckets[0].le;
+        }
+        let bucket_end = buckets[b].le;
+        let mut bucket_start = 0.0;
+        let mut count = buckets[b].count;
+        if b > 0 {
+            bucket_start = buckets[b - 1].le;
+            count -= buckets[b - 1].count;
+            rank -= buckets[b - 1].count;
+        }
+        bucket_start + (bucket_end - bucket_start) * (rank / count)
+    }
+
+    /// True when the `q`-quantile's rank lands in the `+Inf` bucket: [`Histogram::quantile`]
+    /// then answers the highest finite bound, which is only a lower bound of the true value.
+    ///
+    /// ```
+    /// use kubelet_metrics::histogram::Histogram;
+    /// // 8 of 10 observations ≤ 10: the p90 rank (9) is above the highest finite bound.
+    /// let h = Histogram::from_cumulative(&[(10.0, 8.0), (f64::INFINITY, 10.0)], 99.0)?;
+    /// assert!(h.quantile_beyond_bounds(0.9) && !h.quantile_beyond_bounds(0.5));
+    /// # Ok::<(), kubelet_metrics::histogram::HistogramError>(())
+    /// ```
+    pub fn quantile_beyond_bounds(&self, q: f64) -> bool {
+        let buckets = self.repaired();
+        let n = buckets.len();
+        if !(0.0..=1.0).contains(&q) || n < 2 || buckets[n - 1].count == 0.0 {
+            return false;
+        }
+        let rank = q * buckets[n - 1].count;
+        go_sort_search(n - 1, |i| buckets[i].count >= rank) == n - 1
+    }
+
+    /// Estimated number of observations `<= x`, and whether it is exact (`x` is a bucket bound,
+    /// or ±Inf). Interpolates linearly inside a bucket (from 0 in the lowest one, as
+    /// `histogram_quantile` does); above the highest finite bound, the `+Inf` bucket's
+    /// observations count as greater than `x`.
+    ///
+    /// ```
+    /// use kubelet_metrics::histogram::Histogram;
+    /// let h = Histogram::from_cumulative(&[(1.0, 4.0), (3.0, 8.0), (f64::INFINITY, 10.0)], 20.0)?;
+    /// assert_eq!(h.count_le(3.0), (8.0, true));
+    /// assert_eq!(h.count_le(2.0), (6.0, false)); // halfway through (1, 3]: 4 + 4/2
+    /// assert_eq!(h.count_le(5.0), (8.0, false)); // the 2 in (3, +Inf] are counted above 5
+    /// # Ok::<(), kubelet_metrics::histogram::HistogramError>(())
+    /// ```
+    pub fn count_le(&self, x: f64) -> (f64, bool) {
+        cumulative_at(&self.repaired(), x)
+    }
+
+    /// Splits the observations at `edges` (increasing): `1, 5, 30` gives `≤1`, `1–5`, `5–30`,
+    /// `>30`. Each band is exact when its edges are bucket bounds, else approximate.
+    ///
+    /// ```
+    /// use kubelet_metrics::histogram::Histogram;
+    /// let h = Histogram::from_cumulative(&[(1.0, 4.0), (5.0, 6.0), (f64::INFINITY, 8.0)], 20.0)?;
+    /// let bands = h.bands(&[1.0, 5.0]);
+    /// assert_eq!(bands.iter().map(|b| b.count).collect::<Vec<_>>(), vec![4.0, 2.0, 2.0]);
+    /// assert_eq!(bands[0].fraction, 0.5); // 4 of 8
+    /// assert!(bands.iter().all(|b| !b.approximate));
+    /// # Ok::<(), kubelet_metrics::histogram::HistogramError>(())
+    /// ```
+    pub fn bands(&self, edges: &[f64]) -> Vec<Band> {
+        let buckets = self.repaired();
+        let total = buckets.last().map_or(f64::NAN, |b| b.count);
+        let mut bounds: Vec<Option<f64>> = Vec::with_capacity(edges.len() + 2);
+        bounds.push(None);
+        bounds.extend(edges.iter().copied().map(Some));
+        bounds.push(None);
+        bounds
+            .windows(2)
+            .map(|pair| {
+                let (lower, upper) = (pair[0], pair[1]);
+                let (below, lower_exact) = lower.map_or((0.0, true), |x| cumulative_at(&buckets, x));
+                let (through, upper_exact) = upper.map_or((total, true), |x| cumulative_at(&buckets, x));
+                let count = through - below;
+                Band {
+                    lower,
+                    upper,
+                    count,
+                    fraction: count / total,
+                    approximate: !(lower_exact && upper_exact),
+                }
+            })
+            .collect()
+    }
+
+    /// True when both histograms have the same finite bucket bounds.
+    pub fn same_layout(&self, other: &Histogram) -> bool {
+        self.buckets.len() == other.buckets.len()
+            && self.buckets.iter().zip(&other.buckets).all(|(a, b)| a.le == b.le)
+    }
+
+    fn layout_mismatch(&self, other: &Histogram) -> HistogramError {
+        HistogramError::LayoutMismatch {
+            left: format_bounds(&self.bounds()),
+            right: format_bounds(&other.bounds()),
+        }
+    }
+
+    /// Adds two histograms bucket by bucket (PromQL `sum by (le)`); refuses different layouts
+    /// rather than mixing them.
+    ///
+    /// ```
+    /// use kubelet_metrics::histogram::Histogram;
+    /// let a = Histogram::from_cumulative(&[(1.0, 1.0), (f64::INFINITY, 2.0)], 3.0)?;
+    /// let b = Histogram::from_cumulative(&[(1.0, 5.0), (f64::INFINITY, 5.0)], 1.0)?;
+    /// let both = a.merge(&b)?;
+    /// assert_eq!((both.count(), both.sum()), (7.0, 4.0));
+    /// let other = Histogram::from_cumulative(&[(2.0, 1.0), (f64::INFINITY, 2.0)], 3.0)?;
+    /// assert!(a.merge(&other).is_err());
+    /// # Ok::<(), kubelet_metrics::histogram::HistogramError>(())
+    /// ```
+    pub fn merge(&self, other: &Histogram) -> Result<Histogram, HistogramError> {
+        if !self.same_layout(other) {
+            return Err(self.layout_mismatch(other));
+        }
+        let buckets = self
+            .buckets
+            .iter()
+            .zip(&other.buckets)
+            .map(|(a, b)| Bucket { le: a.le, count: a.count + b.count })
+            .collect();
+        Ok(Histogram { buckets, sum: self.sum + other.sum, count: self.count + other.count })
+    }
+
+    /// What was observed since `baseline`: current minus baseline per bucket, `_sum` and
+    /// `_count`. If anything decreased (or the layout changed), the kubelet restarted after the
+    /// baseline, so the current histogram is the delta, as PromQL `increase()` treats a reset;
+    /// the whole histogram is taken, because a partly subtracted one would be inconsistent.
+    ///
+    /// ```
+    /// use kubelet_metrics::histogram::{Histogram, Reset};
+    /// let before = Histogram::from_cumulative(&[(1.0, 4.0), (f64::INFINITY, 5.0)], 6.0)?;
+    /// let after = Histogram::from_cumulative(&[(1.0, 7.0), (f64::INFINITY, 9.0)], 10.0)?;
+    /// let delta = after.delta(&before);
+    /// assert_eq!((delta.histogram.count(), delta.histogram.sum(), delta.reset), (4.0, 4.0, None));
+    /// let restarted = Histogram::from_cumulative(&[(1.0, 1.0), (f64::INFINITY, 1.0)], 0.5)?;
+    /// assert_eq!(restarted.delta(&before).reset, Some(Reset::CountersDecreased));
+    /// # Ok::<(), kubelet_metrics::histogram::HistogramError>(())
+    /// ```
+    pub fn delta(&self, baseline: &Histogram) -> Delta {
+        if !self.same_layout(baseline) {
+            return Delta { histogram: self.clone(), reset: Some(Reset::LayoutChanged) };
+        }
+        let decreased = self.count < baseline.count
+            || self.buckets.iter().zip(&baseline.buckets).any(|(now, then)| now.count < then.count);
+        if decreased {
+            return Delta { histogram: self.clone(), reset: Some(Reset::CountersDecreased) };
+        }
+        let buckets = self
+            .buckets
+            .iter()
+            .zip(&baseline.buckets)
+            .map(|(now, then)| Bucket { le: now.le, count: now.count - then.count })
+            .collect();
+        Delta {
+            histogram: Histogram {
+                buckets,
+                sum: self.sum - baseline.sum,
+                count: self.count - baseline.count,
+            },
+            reset: None,
+        }
+    }
+}
+
+/// Go's `sort.Search(n, f)`, step for step, so that the bucket PromQL picks is the bucket we
+/// pick even when NaN counts make `f` non-monotonic.
+fn go_sort_search(n: usize, f: impl Fn(usize) -> bool) -> usize {
+    let (mut i, mut j) = (0usize, n);
+    while i < j {
+        let h = (i + j) / 2;
+        if !f(h) {
+            i = h + 1;
+        } else {
+            j = h;
+        }
+    }
+    i
+}
+
+/// Prometheus' `correctPrecisionErrors`: a count within a relative `tolerance` of the previous
+/// one is set equal to it, so float noise does not read as a decrease.
+fn correct_precision_errors(buckets: &mut [Bucket], tolerance: f64) -> bool {
+    let mut fixed = false;
+    let Some(first) = buckets.first() else { return false };
+    let mut prev = first.count;
+    for bucket in buckets.iter_mut().skip(1) {
+        let curr = bucket.count;
+        let delta = (curr - prev).abs();
+        if delta == 0.0 {
+            continue;
+        }
+        if delta / curr <= tolerance {
+            bucket.count = prev;
+            fixed = true;
+        } else {
+            prev = curr;
+        }
+    }
+    fixed
+}
+
+/// Prometheus' `ensureMonotonic`: raises every count to the running maximum. Returns true when
+/// something had to change.
+fn ensure_monotonic(buckets: &mut [Bucket]) -> bool {
+    let mut forced = false;
+    let Some(first) = buckets.first() else { return false };
+    let mut max = first.count;
+    for bucket in buckets.iter_mut().skip(1) {
+        if bucket.count > max {
+            max = bucket.count;
+        } else if bucket.count < max {
+            bucket.count = max;
+            forced = true;
+        }
+    }
+    forced
+}
+
+/// Observations `<= x` in repaired, sorted buckets ending with `+Inf`; see [`Histogram::count_le`].
+fn cumulative_at(buckets: &[Bucket], x: f64) -> (f64, bool) {
+    let Some(last) = buckets.last() else { return (f64::NAN, false) };
+    if x == f64::INFINITY {
+        return (last.count, true);
+    }
+    if x == f64::NEG_INFINITY {
+        return (0.0, true);
+    }
+    let Some(index) = buckets.iter().position(|b| b.le >= x) else { return (last.count, true) };
+    let bucket = buckets[index];
+    if bucket.le == x {
+        return (bucket.count, true);
+    }
+    if bucket.le == f64::INFINITY {
+        // Above the highest finite bound: where those observations lie is unknown. Count them
+        // above `x`, so the slow band is never understated.
+        let below = if index > 0 { buckets[index - 1].count } else { 0.0 };
+        return (below, false);
+    }
+    if index == 0 {
+        // Like histogram_quantile: the lowest bucket spans (0, le] when le > 0.
+        if bucket.le > 0.0 && x > 0.0 {
+            return (bucket.count * (x / bucket.le), false);
+        }
+        return (0.0, false);
+    }
+    let previous = buckets[index - 1];
+    let share = (x - previous.le) / (bucket.le - previous.le);
+    (previous.count + (bucket.count - previous.count) * share, false)
+}
+
+/// Formats a bound or edge the way people write it: `0.5`, `1`, `30`, `+Inf`.
+///
+/// ```
+/// use kubelet_metrics::histogram::format_number;
+/// assert_eq!(format_number(30.0), "30");
+/// assert_eq!(format_number(0.005), "0.005");
+/// assert_eq!(format_number(f64::INFINITY), "+Inf");
+/// ```
+pub fn format_number(value: f64) -> String {
+    if value == f64::INFINITY {
+        "+Inf".to_string()
+    } else if value == f64::NEG_INFINITY {
+        "-Inf".to_string()
+    } else if value.is_nan() {
+        "NaN".to_string()
+    } else {
+        format!("{value}")
+    }
+}
+
+/// Finite bounds as `0.5,1,2`.
+pub fn format_bounds(bounds: &[f64]) -> String {
+    bounds.iter().map(|b| format_number(*b)).collect::<Vec<_>>().join(",")
+}
+
+/// A series' identity: its labels without `le`, sorted by name.
+pub type Labels = BTreeMap<String, String>;
+
+/// One histogram series of a family: its labels (without `le`) and its histogram.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Series {
+    /// Labels without `le`.
+    pub labels: Labels,
+    /// The series' buckets, sum and count.
+    pub histogram: Histogram,
+}
+
+/// A series that could not be read, and why.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SeriesProblem {
+    /// Labels without `le`.
+    pub labels: Labels,
+    /// What is wrong with it.
+    pub error: HistogramError,
+}
+
+/// Every histogram series of one family, plus the series that could not be read.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct FamilySeries {
+    /// Readable series, sorted by labels.
+    pub series: Vec<Series>,
+    /// Unreadable series, sorted by labels.
+    pub problems: Vec<SeriesProblem>,
+}
+
+#[derive(Default)]
+struct SeriesParts {
+    buckets: Vec<(f64, f64)>,
+    sum: Option<f64>,
+    count: Option<f64>,
+    error: Option<HistogramError>,
+}
+
+/// Reads the `{name}_bucket`, `{name}_sum` and `{name}_count` samples of `name` out of
+/// `samples` (usually one family's), one histogram per label set without `le` (labels with an
+/// empty value dropped, as Prometheus does).
+///
+/// ```
+/// use kubelet_metrics::exposition::Sample;
+/// use kubelet_metrics::histogram::from_samples;
+/// let sample = |name: &str, le: Option<&str>, value: f64| Sample {
+///     name: name.to_string(),
+///     labels: le.map(|le| vec![("le".to_string(), le.to_string())]).unwrap_or_default(),
+///     value,
+///     timestamp_ms: None,
+/// };
+/// let samples = [sample("x_bucket", Some("1"), 2.0), sample("x_bucket", Some("+Inf"), 3.0),
+///                sample("x_sum", None, 2.5), sample("x_count", None, 3.0)];
+/// let read = from_samples("x", samples.iter());
+/// assert_eq!(read.series.len(), 1);
+/// assert_eq!(read.series[0].histogram.mean(), 2.5 / 3.0);
+/// ```
+pub fn from_samples<'a>(
+    name: &str,
+    samples: impl IntoIterator<Item = &'a crate::exposition::Sample>,
+) -> FamilySeries {
+    let bucket_name = format!("{name}_bucket");
+    let sum_name = format!("{name}_sum");
+    let count_name = format!("{name}_count");
+    let mut parts: BTreeMap<Labels, SeriesParts> = BTreeMap::new();
+    for sample in samples {
+        let is_bucket = sample.name == bucket_name;
+        if !is_bucket && sample.name != sum_name && sample.name != count_name {
+            continue;
+        }
+        // As in Prometheus, a label with an empty value is the same as no label.
+        let labels: Labels = sample
+            .labels
+            .iter()
+            .filter(|(k, v)| k != "le" && !v.is_empty())
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        let entry = parts.entry(labels).or_default();
+        if is_bucket {
+            match sample.labels.iter().find(|(k, _)| k == "le") {
+                None => entry.error = entry.error.take().or(Some(HistogramError::MissingLe)),
+                Some((_, raw)) => match parse_le(raw) {
+                    Ok(le) => entry.buckets.push((le, sample.value)),
+                    Err(error) => entry.error = entry.error.take().or(Some(error)),
+                },
+            }
+        } else if sample.name == sum_name {
+            entry.sum = Some(sample.value);
+        } else {
+            entry.count = Some(sample.value);
+        }
+    }
+    let mut read = FamilySeries::default();
+    for (labels, part) in parts {
+        let built = match part.error {
+            Some(error) => Err(error),
+            None if part.buckets.is_empty() => Err(HistogramError::NoBuckets),
+            None => Histogram::from_cumulative(&part.buckets, part.sum.unwrap_or(f64::NAN)),
+        };
+        match built {
+            Ok(histogram) => {
+                let histogram = match part.count {
+                    Some(count) => histogram.with_count(count),
+                    None => histogram,
+                };
+                read.series.push(Series { labels, histogram });
+            }
+            Err(error) => read.problems.push(SeriesProblem { labels, error }),
+        }
+    }
+    read
+}
+
+/// [`from_samples`] over one family's samples, named by the family.
+pub fn from_family(family: &Family) -> FamilySeries {
+    from_samples(&family.name, family.samples.iter())
+}
+
+/// Parses an `le` value as Prometheus does (`strconv.ParseFloat`: `+Inf`, `1e+06`, `.5`, ...).
+fn parse_le(raw: &str) -> Result<f64, HistogramError> {
+    match raw.trim().parse::<f64>() {
+        Ok(le) if le.is_nan() => Err(HistogramError::NanLe),
+        Ok(le) => Ok(le),
+        Err(_) => Err(HistogramError::BadLe(raw.to_string())),
+    }
+}
+
+/// Sums series into one histogram per value of label `by` (a missing label counts as `""`), or
+/// into a single histogram under `""` when `by` is `None` — PromQL `sum by (by, le)`. A group
+/// whose series have different layouts is an error rather than a mix.
+///
+/// ```
+/// use kubelet_metrics::histogram::{group, Histogram, Series};
+/// let series = |op: &str, n: f64| Series {
+///     labels: [("operation_type".to_string(), op.to_string())].into(),
+///     histogram: Histogram::from_cumulative(&[(1.0, n), (f64::INFINITY, n)], n).unwrap(),
+/// };
+/// let all = [series("create", 1.0), series("sync", 2.0), series("sync", 3.0)];
+/// let by_op = group(&all, Some("operation_type"));
+/// assert_eq!(by_op["sync"].as_ref().unwrap().count(), 5.0);
+/// assert_eq!(group(&all, None)[""].as_ref().unwrap().count(), 6.0);
+/// ```
+pub fn group(series: &[Series], by: Option<&str>) -> BTreeMap<String, Result<Histogram, HistogramError>> {
+    let mut groups: BTreeMap<String, Result<Histogram, HistogramError>> = BTreeMap::new();
+    for one in series {
+        let key = by.map(|label| one.labels.get(label).cloned().unwrap_or_default()).unwrap_or_default();
+        match groups.get_mut(&key) {
+            None => {
+                groups.insert(key, Ok(one.histogram.clone()));
+            }
+            Some(Err(_)) => {}
+            Some(Ok(sum)) => match sum.merge(&one.histogram) {
+                Ok(merged) => *sum = merged,
+                Err(error) => {
+                    groups.insert(key, Err(error));
+                }
+            },
+        }
+    }
+    groups
+}
+
+/// Histograms that share one bucket layout, merged.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LayoutGroup {
+    /// The finite bounds they share.
+    pub bounds: Vec<f64>,
+    /// Who is in the group (node names, or whatever the caller named them), in input order.
+    pub members: Vec<String>,
+    /// Their sum by `le`.
+    pub merged: Histogram,
+}
+
+/// Merges histograms by `le`, one group per bucket layout, so that different layouts (say a
+/// 1.28 and a 1.29 kubelet) are never mixed. Groups are ordered largest first, then by their
+/// first member.
+///
+/// ```
+/// use kubelet_metrics::histogram::{merge_by_layout, Histogram};
+/// let old = Histogram::from_cumulative(&[(10.0, 2.0), (f64::INFINITY, 3.0)], 9.0)?;
+/// let new = Histogram::from_cumulative(&[(3600.0, 5.0), (f64::INFINITY, 5.0)], 9.0)?;
+/// let groups = merge_by_layout([("a", &new), ("b", &old), ("c", &new)]);
+/// assert_eq!(groups.len(), 2);
+/// assert_eq!(groups[0].members, vec!["a", "c"]);
+/// assert_eq!(groups[0].merged.count(), 10.0);
+/// # Ok::<(), kubelet_metrics::histogram::HistogramError>(())
+/// ```
+pub fn merge_by_layout<'a, N: fmt::Display + 'a>(
+    items: impl IntoIterator<Item = (N, &'a Histogram)>,
+) -> Vec<LayoutGroup> {
+    let mut groups: Vec<LayoutGroup> = Vec::new();
+    for (name, histogram) in items {
+        match groups.iter_mut().find(|g| g.merged.same_layout(histogram)) {
+            Some(group) => {
+                group.merged = group.merged.merge(histogram).expect("same_layout was checked just above");
+                group.members.push(name.to_string());
+            }
+            None => groups.push(LayoutGroup {
+                bounds: histogram.bounds(),
+                members: vec![name.to_string()],
+                merged: histogram.clone(),
+            }),
+        }
+    }
+    groups.sort_by(|a, b| b.members.len().cmp(&a.members.len()).then_with(|| a.members.cmp(&b.members)));
+    groups
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::exposition::{MetricKind, Sample};
+    use approx::assert_relative_eq;
+    use proptest::prelude::*;
+
+    const INF: f64 = f64::INFINITY;
+
+    fn seed() -> Histogram {
+        // tests/fixtures/seed-node1.prom
+        let bounds = [
+            0.5, 1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 8.0, 10.0, 20.0, 30.0, 45.0, 60.0, 120.0, 180.0, 240.0, 300.0,
+            360.0, 480.0, 600.0, 900.0, 1200.0, 1800.0, 2700.0, 3600.0, INF,
+        ];
+        let counts = [
+            39.0, 39.0, 43.0, 47.0, 53.0, 55.0, 56.0, 57.0, 57.0, 64.0, 71.0, 74.0, 74.0, 74.0, 74.0, 74.0,
+            74.0, 74.0, 74.0, 74.0, 74.0, 74.0, 74.0, 74.0, 74.0, 74.0,
+        ];
+        let pairs: Vec<(f64, f64)> = bounds.into_iter().zip(counts).collect();
+        Histogram::from_cumulative(&pairs, 442.6225922320001).unwrap().with_count(74.0)
+    }
+
+    fn h(pairs: &[(f64, f64)]) -> Histogram {
+        Histogram::from_cumulative(pairs, 0.0).unwrap()
+    }
+
+    #[test]
+    fn seed_count_sum_mean() {
+        let h = seed();
+        assert_eq!(h.count(), 74.0);
+        assert_relative_eq!(h.sum(), 442.62, epsilon = 0.005);
+        // 442.6225922320001 / 74 = 5.98138...
+        assert_relative_eq!(h.mean(), 5.98, epsilon = 0.005);
+    }
+
+    #[test]
+    fn seed_quantiles() {
+        let h = seed();
+        // p50: rank 0.5 × 74 = 37 lies in (0, 0.5] holding 39: 0.5 × 37/39 = 0.47436.
+        assert_relative_eq!(h.quantile(0.5), 0.5 * 37.0 / 39.0, epsilon = 1e-12);
+        assert_relative_eq!(h.quantile(0.5), 0.474, epsilon = 0.0005);
+        // p90: rank 66.6 lies in (10, 20] (57 → 64): 10 + 10 × (66.6 − 57)/7 = 23.714.
+        assert_relative_eq!(h.quantile(0.9), 10.0 + 10.0 * 9.6 / 7.0, epsilon = 1e-9);
+        assert_relative_eq!(h.quantile(0.9), 23.71, epsilon = 0.005);
+        // p99: rank 73.26 lies in (30, 45] (71 → 74): 30 + 15 × 2.26/3 = 41.3.
+        assert_relative_eq!(h.quantile(0.99), 41.3, epsilon = 1e-9);
+    }
+
+    #[test]
+    fn seed_bands() {
+        let bands = seed().bands(&[1.0, 5.0, 30.0]);
+        let counts: Vec<f64> = bands.iter().map(|b| b.count).collect();
+        // ≤1: 39; (1,5]: 55 − 39 = 16; (5,30]: 71 − 55 = 16; >30: 74 − 71 = 3.
+        assert_eq!(counts, vec![39.0, 16.0, 16.0, 3.0]);
+        let percent: Vec<f64> = bands.iter().map(|b| (b.fraction * 1000.0).round() / 10.0).collect();
+        // 39/74 = 52.70 %, 16/74 = 21.62 %, 3/74 = 4.05 %.
+        assert_eq!(percent, vec![52.7, 21.6, 21.6, 4.1]);
+        assert!(bands.iter().all(|b| !b.approximate));
+        let labels: Vec<String> = bands.iter().map(|b| b.display_label("s")).collect();
+        assert_eq!(labels, vec!["≤1s", "1–5s", "5–30s", ">30s"]);
+    }
+
+    #[test]
+    fn bands_beyond_largest_finite_bound_are_approximate() {
+        // 1.14 layout ending at 10 s: 26 ≤ 10, 4 above.
+        let old = h(&[(0.005, 4.0), (5.0, 15.0), (10.0, 26.0), (INF, 30.0)]);
+        let bands = old.bands(&[1.0, 5.0, 30.0]);
+        // ≤1 interpolates inside (0.005, 5]: 4 + 11 × (0.995/4.995) = 6.191...
+        assert_relative_eq!(bands[0].count, 4.0 + 11.0 * 0.995 / 4.995, epsilon = 1e-9);
+        assert!(bands[0].approximate && bands[1].approximate);
+        // 5–30: only (5, 10] is known: 26 − 15 = 11; the 4 in +Inf count as >30.
+        assert_eq!((bands[2].count, bands[2].approximate), (11.0, true));
+        assert_eq!((bands[3].count, bands[3].approximate), (4.0, true));
+        assert_eq!(bands[3].display_label("s"), ">30s");
+    }
+
+    #[test]
+    fn lowest_bucket_interpolates_from_zero() {
+        // 4 observations in (0, 2]: rank 1 (q = 0.25) is a quarter of the way: 0.5.
+        let x = h(&[(2.0, 4.0), (INF, 4.0)]);
+        assert_relative_eq!(x.quantile(0.25), 0.5);
+        // Lowest bound ≤ 0: PromQL returns the bound itself.
+        let negative = h(&[(-1.0, 4.0), (1.0, 8.0), (INF, 8.0)]);
+        assert_eq!(negative.quantile(0.25), -1.0);
+    }
+
+    #[test]
+    fn rank_in_inf_bucket_returns_highest_finite_bound() {
+        // 2 of 10 observations are above 10: p90 rank 9 lands in (10, +Inf].
+        let x = h(&[(5.0, 4.0), (10.0, 8.0), (INF, 10.0)]);
+        assert_eq!(x.quantile(0.9), 10.0);
+        assert_eq!(x.quantile(1.0), 10.0);
+        assert!(x.quantile_beyond_bounds(0.9) && x.quantile_beyond_bounds(1.0));
+        // Rank 8 is reached exactly at le = 10: inside the bounds.
+        assert!(!x.quantile_beyond_bounds(0.8));
+    }
+
+    #[test]
+    fn quantile_special_cases() {
+        let x = h(&[(1.0, 1.0), (INF, 2.0)]);
+        assert!(x.quantile(f64::NAN).is_nan());
+        assert_eq!(x.quantile(-0.1), f64::NEG_INFINITY);
+        assert_eq!(x.quantile(1.1), INF);
+        // No observations, or only a +Inf bucket: NaN.
+        assert!(h(&[(1.0, 0.0), (INF, 0.0)]).quantile(0.5).is_nan());
+        assert!(h(&[(INF, 5.0)]).quantile(0.5).is_nan());
+        // q = 0: rank 0 is reached by the first bucket → interpolation gives its start.
+        assert_eq!(x.quantile(0.0), 0.0);
+    }
+
+    #[test]
+    fn nan_total_returns_highest_finite_bound() {
+        // observations NaN → rank NaN → sort.Search finds nothing → last finite bound, as in Go.
+        let x = h(&[(1.0, 1.0), (2.0, 2.0), (INF, f64::NAN)]);
+        assert_eq!(x.quantile(0.5), 2.0);
+    }
+
+    #[test]
+    fn non_monotonic_buckets_are_repaired_and_flagged() {
+        // 5 then 3: Prometheus raises the 3 to 5 (the envelope).
+        let x = h(&[(1.0, 5.0), (2.0, 3.0), (4.0, 8.0), (INF, 8.0)]);
+        assert!(!x.is_monotonic());
+        let repaired = h(&[(1.0, 5.0), (2.0, 5.0), (4.0, 8.0), (INF, 8.0)]);
+        assert!(repaired.is_monotonic());
+        for q in [0.1, 0.5, 0.7, 0.99] {
+            assert_eq!(x.quantile(q), repaired.quantile(q));
+        }
+    }
+
+    #[test]
+    fn float_noise_is_not_a_decrease() {
+        // 1e15 then 1e15 − 0.125: a relative difference of 1.25e-16, below 1e-12.
+        let x = h(&[(1.0, 1e15), (2.0, 1e15 - 0.125), (INF, 1e15)]);
+        assert!(x.is_monotonic());
+    }
+
+    #[test]
+    fn equal_bounds_coalesce_and_order_does_not_matter() {
+        let x = Histogram::from_cumulative(&[(INF, 6.0), (1.0, 1.0), (1.0, 2.0)], 1.0).unwrap();
+        assert_eq!(x.buckets(), &[Bucket { le: 1.0, count: 3.0 }, Bucket { le: INF, count: 6.0 }]);
+    }
+
+    #[test]
+    fn structural_errors_are_typed() {
+        assert_eq!(Histogram::from_cumulative(&[(1.0, 1.0)], 0.0), Err(HistogramError::MissingInfBucket));
+        assert_eq!(
+            Histogram::from_cumulative(&[(f64::NAN, 1.0), (INF, 1.0)], 0.0),
+            Err(HistogramError::NanLe)
+        );
+        let samples = [
+            sample("x_bucket", &[("op", "a"), ("le", "one")], 1.0),
+            sample("x_bucket", &[("op", "a"), ("le", "+Inf")], 1.0),
+            sample("x_bucket", &[("op", "b")], 1.0),
+            sample("x_bucket", &[("op", "c"), ("le", "1")], 1.0),
+            sample("x_sum", &[("op", "d")], 1.0),
+            sample("x_bucket", &[("op", "e"), ("le", "1")], 1.0),
+            sample("x_bucket", &[("op", "e"), ("le", "+Inf")], 2.0),
+        ];
+        let read = from_samples("x", samples.iter());
+        let errors: Vec<(&str, &HistogramError)> =
+            read.problems.iter().map(|p| (p.labels["op"].as_str(), &p.error)).collect();
+        assert_eq!(
+            errors,
+            vec![
+                ("a", &HistogramError::BadLe("one".into())),
+                ("b", &HistogramError::MissingLe),
+                ("c", &HistogramError::MissingInfBucket),
+                ("d", &HistogramError::NoBuckets),
+            ]
+        );
+        assert_eq!(read.series.len(), 1);
+        assert!(read.series[0].histogram.sum().is_nan()); // no _sum sample
+    }
+
+    fn sample(name: &str, labels: &[(&str, &str)], value: f64) -> Sample {
+        Sample {
+            name: name.to_string(),
+            labels: labels.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
+            value,
+            timestamp_ms: None,
+        }
+    }
+
+    #[test]
+    fn from_family_reads_every_label_set_and_by_groups_them() {
+        let mut samples = Vec::new();
+        for (op, ready, total, sum) in
+            [("create", 1.0, 2.0, 3.0), ("sync", 4.0, 4.0, 1.0), ("create", 0.0, 1.0, 9.0)]
+        {
+            let node = if sum == 9.0 { "b" } else { "a" };
+            samples.push(sample("rt_bucket", &[("op", op), ("x", node), ("le", "1")], ready));
+            samples.push(sample("rt_bucket", &[("op", op), ("x", node), ("le", "+Inf")], total));
+            samples.push(sample("rt_sum", &[("op", op), ("x", node)], sum));
+            samples.push(sample("rt_count", &[("op", op), ("x", node)], total));
+        }
+        let family = Family {
+            name: "rt".into(),
+            help: String::new(),
+            kind: MetricKind::Histogram,
+            unit: String::new(),
+            samples,
+        };
+        let read = from_family(&family);
+        assert_eq!(read.series.len(), 3);
+        assert!(read.problems.is_empty());
+        let by_op = group(&read.series, Some("op"));
+        let create = by_op["create"].as_ref().unwrap();
+        // create: (1 + 0) ≤ 1, (2 + 1) total, sum 3 + 9.
+        assert_eq!(create.buckets(), &[Bucket { le: 1.0, count: 1.0 }, Bucket { le: INF, count: 3.0 }]);
+        assert_eq!(create.sum(), 12.0);
+        let all = group(&read.series, None);
+        assert_eq!(all[""].as_ref().unwrap().count(), 7.0);
+        assert_eq!(group(&read.series, Some("missing"))[""].as_ref().unwrap().count(), 7.0);
+    }
+
+    #[test]
+    fn group_refuses_mixed_layouts() {
+        let series = vec![
+            Series { labels: Labels::new(), histogram: h(&[(1.0, 1.0), (INF, 1.0)]) },
+            Series {
+                labels: [("a".to_string(), "1".to_string())].into(),
+                histogram: h(&[(2.0, 1.0), (INF, 1.0)]),
+            },
+        ];
+        let groups = group(&series, None);
+        assert_eq!(groups[""], Err(HistogramError::LayoutMismatch { left: "1".into(), right: "2".into() }));
+    }
+
+    #[test]
+    fn layout_mismatch_groups_instead_of_mixing() {
+        let old = h(&[(5.0, 1.0), (10.0, 2.0), (INF, 3.0)]);
+        let new = h(&[(5.0, 1.0), (3600.0, 4.0), (INF, 4.0)]);
+        let groups = merge_by_layout([("n1", &old), ("n2", &new), ("n3", &old)]);
+        assert_eq!(groups.len(), 2);
+        assert_eq!(groups[0].members, vec!["n1", "n3"]);
+        assert_eq!(groups[0].bounds, vec![5.0, 10.0]);
+        assert_eq!(groups[0].merged.count(), 6.0);
+        assert_eq!(groups[1].members, vec!["n2"]);
+        assert_eq!(groups[1].merged.count(), 4.0);
+    }
+
+    #[test]
+    fn delta_subtracts_and_detects_resets() {
+        let before = h(&[(1.0, 4.0), (5.0, 8.0), (INF, 10.0)]).with_count(10.0);
+        let after = Histogram::from_cumulative(&[(1.0, 6.0), (5.0, 12.0), (INF, 15.0)], 5.0).unwrap();
+        let delta = after.delta(&before);
+        assert_eq!(delta.reset, None);
+        // 6 − 4, 12 − 8, 15 − 10.
+        assert_eq!(
+            delta.histogram.buckets().iter().map(|b| b.count).collect::<Vec<_>>(),
+            vec![2.0, 4.0, 5.0]
+        );
+        assert_eq!(delta.histogram.count(), 5.0);
+
+        // The kubelet restarted: its ≤1 bucket went from 4 to 1 even though +Inf grew.
+        let restarted = h(&[(1.0, 1.0), (5.0, 9.0), (INF, 11.0)]);
+        let delta = restarted.delta(&before);
+        assert_eq!(delta.reset, Some(Reset::CountersDecreased));
+        assert_eq!(delta.histogram, restarted);
+
+        let upgraded = h(&[(0.5, 1.0), (INF, 1.0)]);
+        assert_eq!(upgraded.delta(&before).reset, Some(Reset::LayoutChanged));
+    }
+
+    fn arbitrary_histogram(bounds: Vec<f64>) -> impl Strategy<Value = Histogram> {
+        let n = bounds.len() + 1;
+        (proptest::collection::vec(0u32..1000, n), 0.0f64..1e4).prop_map(move |(increments, sum)| {
+            let mut total = 0.0;
+            let mut pairs = Vec::with_capacity(n);
+            for (i, inc) in increments.into_iter().enumerate() {
+                total += f64::from(inc);
+                pairs.push((bounds.get(i).copied().unwrap_or(INF), total));
+            }
+            Histogram::from_cumulative(&pairs, sum).unwrap()
+        })
+    }
+
+    fn arbitrary_bounds() -> impl Strategy<Value = Vec<f64>> {
+        proptest::collection::btree_set(1u32..100_000, 1..20)
+            .prop_map(|set| set.into_iter().map(|x| f64::from(x) / 1000.0).collect())
+    }
+
+    proptest! {
+        #[test]
+        fn quantiles_are_monotonic_in_q(
+            h in arbitrary_bounds().prop_flat_map(arbitrary_histogram),
+            mut qs in proptest::collection::vec(0.0f64..=1.0, 2..20),
+        ) {
+            qs.sort_by(f64::total_cmp);
+            let values: Vec<f64> = qs.iter().map(|q| h.quantile(*q)).collect();
+            if h.count() > 0.0 {
+                for pair in values.windows(2) {
+                    prop_assert!(pair[0] <= pair[1], "{values:?} for {qs:?}");
+                }
+            } else {
+                prop_assert!(values.iter().all(|v| v.is_nan()));
+            }
+        }
+
+        #[test]
+        fn merge_is_commutative(
+            (a, b) in arbitrary_bounds().prop_flat_map(|bounds| (arbitrary_histogram(bounds.clone()), arbitrary_histogram(bounds))),
+        ) {
+            prop_assert_eq!(a.merge(&b).unwrap(), b.merge(&a).unwrap());
+        }
+
+        #[test]
+        fn bands_add_up_to_the_total(
+            h in arbitrary_bounds().prop_flat_map(arbitrary_histogram),
+            edges in proptest::collection::btree_set(1u32..200_000, 0..5),
+        ) {
+            let edges: Vec<f64> = edges.into_iter().map(|x| f64::from(x) / 1000.0).collect();
+            let bands = h.bands(&edges);
+            let total: f64 = bands.iter().map(|b| b.count).sum();
+            prop_assert!((total - h.count()).abs() <= 1e-9 * h.count().max(1.0));
+            prop_assert!(bands.iter().all(|b| b.count >= -1e-9));
+        }
+
+        #[test]
+        fn delta_from_itself_is_empty(h in arbitrary_bounds().prop_flat_map(arbitrary_histogram)) {
+            let delta = h.delta(&h);
+            prop_assert_eq!(delta.reset, None);
+            prop_assert!(delta.histogram.buckets().iter().all(|b| b.count == 0.0));
+        }
+    }
+}

@@ -14,6 +14,8 @@
 //! - [`cluster`] — the only code that talks to Kubernetes or to kubelets.
 //! - [`collect`] — bounded-concurrency fan-out over nodes.
 //! - [`scrape`] — what one node gave: parsed families or a typed failure.
+//! - [`slo`] — objectives such as `p99<=5s` judged against a report.
+//! - [`snapshot`] — saved histograms for `--baseline`, as exposition text with a `node` label.
 //! - [`cli`] — command-line types and validated settings.
 //! - [`commands`] — one module per subcommand: glue only.
 
@@ -23,8 +25,13 @@ pub mod cli;
 pub mod cluster;
 pub mod collect;
 pub mod commands;
+pub mod compare;
+pub mod doctor;
 pub mod exposition;
 pub mod files;
 pub mod histogram;
+pub mod rbac;
 pub mod report;
 pub mod scrape;
+pub mod slo;
+pub mod snapshot;

@@ -1,19 +1,14 @@
 //! `get`: one kubelet endpoint from every selected node, filtered by `-m`, with a `node` label
 //! added — the cluster-wide `kubectl get --raw | grep`.
 
-use std::collections::HashMap;
 use std::io::Write;
 
 use anyhow::Context;
 
 use super::{Outcome, gather, report_problems};
 use crate::cli::{GetArgs, GetOutput};
-use crate::exposition::{self, Family, Sample, Selector};
-
-/// The label `get` adds to every sample.
-pub const NODE_LABEL: &str = "node";
-/// Where a payload's own `node` label moves to, as Prometheus does for clashing target labels.
-pub const EXPORTED_NODE_LABEL: &str = "exported_node";
+use crate::exposition::{self, Family, Selector, format_value};
+use crate::snapshot::label_by_node;
 
 /// Runs `get`.
 pub async fn run(args: &GetArgs, out: &mut dyn Write, err: &mut dyn Write) -> anyhow::Result<Outcome> {
@@ -29,7 +24,7 @@ pub async fn run(args: &GetArgs, out: &mut dyn Write, err: &mut dyn Write) -> an
         .filter_map(|s| s.outcome.as_ref().ok().map(|ok| (s.node.as_str(), ok.families.as_slice())))
         .collect();
     match args.output {
-        GetOutput::Prom => exposition::write(&with_node_labels(&nodes), None, out)?,
+        GetOutput::Prom => exposition::write(&label_by_node(&nodes), None, &mut &mut *out)?,
         GetOutput::Json => write_json(&nodes, out)?,
         GetOutput::Csv => write_csv(&nodes, out)?,
     }
@@ -47,33 +42,6 @@ pub fn selector_from(raw: &[String]) -> anyhow::Result<Selector> {
         .map(|text| text.parse::<Selector>().with_context(|| format!("invalid --metric {text:?}")))
         .collect::<anyhow::Result<Vec<_>>>()?;
     Ok(Selector::any_of(parsed))
-}
-
-/// Merges the nodes' families by name (first-seen order, so HELP/TYPE appear once) with a
-/// `node` label first on every sample; a payload's own `node` label becomes `exported_node`.
-pub fn with_node_labels(nodes: &[(&str, &[Family])]) -> Vec<Family> {
-    let mut merged: Vec<Family> = Vec::new();
-    let mut index: HashMap<&str, usize> = HashMap::new();
-    for (node, families) in nodes {
-        for family in *families {
-            let slot = *index.entry(family.name.as_str()).or_insert_with(|| {
-                merged.push(Family { samples: Vec::new(), ..family.clone() });
-                merged.len() - 1
-            });
-            merged[slot].samples.extend(family.samples.iter().map(|sample| labelled(sample, node)));
-        }
-    }
-    merged
-}
-
-fn labelled(sample: &Sample, node: &str) -> Sample {
-    let mut labels = Vec::with_capacity(sample.labels.len() + 1);
-    labels.push((NODE_LABEL.to_string(), node.to_string()));
-    labels.extend(sample.labels.iter().map(|(name, value)| {
-        let name = if name == NODE_LABEL { EXPORTED_NODE_LABEL.to_string() } else { name.clone() };
-        (name, value.clone())
-    }));
-    Sample { labels, ..sample.clone() }
 }
 
 /// A sample value as JSON: a number, or `"NaN"`, `"+Inf"`, `"-Inf"` (JSON has no such numbers).
@@ -135,24 +103,17 @@ fn quote_label(value: &str) -> String {
 
 /// RFC 4180: quote a field that holds a comma, a quote or a line break.
 pub fn csv_field(text: &str) -> String {
-    if text.contains([',', '"', '\n', '\r']) { format!("\"{}\"", text.replace('"', "\"\"")) } else { text.to_string() }
-}
-
-/// A value as the exposition format spells it (`NaN`, `+Inf`, `-Inf`, shortest round-trip float).
-pub fn format_value(value: f64) -> String {
-    if value.is_nan() {
-        "NaN".into()
-    } else if value.is_infinite() {
-        if value > 0.0 { "+Inf".into() } else { "-Inf".into() }
+    if text.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", text.replace('"', "\"\""))
     } else {
-        value.to_string()
+        text.to_string()
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::exposition::MetricKind;
+    use crate::exposition::{MetricKind, Sample};
 
     fn family(name: &str, samples: &[(&[(&str, &str)], f64)]) -> Family {
         Family {
@@ -170,19 +131,6 @@ mod tests {
                 })
                 .collect(),
         }
-    }
-
-    #[test]
-    fn families_merge_across_nodes_with_the_node_label_first() {
-        let a = [family("up", &[(&[], 1.0)]), family("temp", &[(&[("node", "inner")], 2.0)])];
-        let b = [family("up", &[(&[("job", "k")], 0.0)])];
-        let merged = with_node_labels(&[("n1", &a), ("n2", &b)]);
-        assert_eq!(merged.len(), 2, "one `up` family for both nodes");
-        assert_eq!(merged[0].samples[1].labels, [("node".into(), "n2".into()), ("job".into(), "k".into())]);
-        assert_eq!(
-            merged[1].samples[0].labels,
-            [("node".into(), "n1".into()), ("exported_node".into(), "inner".into())]
-        );
     }
 
     #[test]

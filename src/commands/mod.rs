@@ -7,8 +7,12 @@ use crate::cli::{Command, SourcePlan};
 use crate::exposition::Selector;
 use crate::scrape::NodeScrape;
 
+pub mod compare;
+pub mod doctor;
 pub mod get;
 pub mod histogram;
+pub mod rbac;
+pub mod snapshot;
 
 /// How a command ended when it could run at all (an `Err` means nothing could run: exit 2).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -50,6 +54,10 @@ pub async fn run(command: Command, out: &mut dyn Write, err: &mut dyn Write) -> 
     match command {
         Command::Get(args) => get::run(&args, out, err).await,
         Command::Histogram(args) => histogram::run(&args, out, err).await,
+        Command::Snapshot(args) => snapshot::run(&args, out, err).await,
+        Command::Rbac(args) => rbac::run(&args, out, err).await,
+        Command::Doctor(args) => doctor::run(&args, out, err).await,
+        Command::Compare(args) => compare::run(&args, out, err).await,
     }
 }
 
@@ -69,13 +77,18 @@ pub(crate) async fn gather(plan: &SourcePlan, path: &str, selector: &Selector) -
         SourcePlan::Files { inputs, max_body } => {
             let (inputs, selector, max_body) = (inputs.clone(), selector.clone(), *max_body);
             let scrapes =
-                tokio::task::spawn_blocking(move || crate::files::read_all(&inputs, &selector, max_body)).await?;
+                tokio::task::spawn_blocking(move || crate::files::read_all(&inputs, &selector, max_body))
+                    .await?;
             Ok(Gathered { method: "file", scrapes, warnings: Vec::new() })
         }
         SourcePlan::Cluster(cluster) => {
             let progress = std::io::IsTerminal::is_terminal(&std::io::stderr());
             let collection = crate::collect::collect(cluster, path, selector, progress).await?;
-            Ok(Gathered { method: cluster.method.as_str(), scrapes: collection.scrapes, warnings: collection.warnings })
+            Ok(Gathered {
+                method: cluster.method.as_str(),
+                scrapes: collection.scrapes,
+                warnings: collection.warnings,
+            })
         }
     }
 }

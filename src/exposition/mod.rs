@@ -1,5 +1,54 @@
 //! The Prometheus text exposition format (0.0.4) and OpenMetrics text: parsing and writing.
 //! Knows nothing about kubelets, histograms' meaning or the network.
+//!
+//! - [`line`]: one line → a borrowed view ([`Line`], [`SampleRef`]); no allocation.
+//! - [`stream`]: lines → [`Family`] values as byte chunks arrive ([`StreamParser`]), grouping
+//!   `_bucket` / `_sum` / `_count` / `_created` (histograms), `quantile` series (summaries) and
+//!   `_total` (OpenMetrics counters) under the family their TYPE line names. A sample with no
+//!   matching TYPE line becomes an `Untyped` family named by the sample name.
+//! - [`selector`]: which families and samples to keep ([`Selector`]); a skipped family's lines
+//!   are recognised by name and never parsed further.
+//! - [`write`](mod@write): families → exposition text, with an extra label injected.
+//!
+//! # What is fatal and what is not
+//!
+//! The lenient entry points ([`StreamParser`], [`parse_bytes`], [`visit`]) never stop early:
+//! every problem is confined to its line, recorded as a [`ParseError`] with the line number, and
+//! that line is dropped while the other lines — and families — are kept:
+//!
+//! - a malformed sample line (bad name, label set, escape, duplicate label, value, timestamp,
+//!   text after the value, invalid UTF-8) drops that sample;
+//! - a histogram `_bucket` sample without a numeric `le` (or a summary quantile sample without a
+//!   numeric `quantile`) drops that sample;
+//! - a line longer than [`MAX_LINE_LEN`] is skipped without being buffered;
+//! - a second TYPE or HELP line for a family, a TYPE line after the family's samples, or a
+//!   malformed HELP/TYPE line drops that metadata line (an unknown TYPE word too, so the samples
+//!   that follow become `Untyped` families);
+//! - after OpenMetrics `# EOF` the rest of the input is ignored (one error if it is not blank).
+//!
+//! At most [`MAX_ERRORS`] errors are kept; one final error counts the rest.
+//! Lines of a family the selector skips are only matched by name, so their errors are not
+//! reported. The strict [`parse`] keeps everything and fails on the first error.
+//!
+//! Samples of one family are expected to be contiguous; a family that resumes after another one
+//! is merged into its first occurrence (as Prometheus's own text parser does).
+//!
+//! Accepted as exporters emit it: HELP/TYPE/UNIT and plain comments, escapes, `NaN`, `+Inf`,
+//! `-Inf`, `Inf`, every Go and Python float spelling, integer millisecond timestamps, `{}` and
+//! trailing commas, tabs or several blanks between tokens, leading blanks, CRLF, a missing final
+//! newline, `# EOF`, exemplars (ignored), families with no TYPE line and empty HELP text.
+
+pub mod line;
+pub mod selector;
+pub mod stream;
+pub mod write;
+
+pub use line::{
+    Labels, Line, SampleRef, is_label_name, is_metric_name, parse_line, parse_value, unescape_help,
+};
+pub use selector::{MatchOp, Selector, SelectorError};
+pub use stream::{FamilyHead, MAX_ERRORS, MAX_LINE_LEN, StreamParser, parse_bytes, visit};
+pub use write::{format_value, kind_name, write};
 
 /// What a family's `# TYPE` line says it is (`Untyped` when there is no TYPE line).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -49,3 +98,153 @@ pub struct Sample {
     /// Optional timestamp in milliseconds since the epoch.
     pub timestamp_ms: Option<i64>,
 }
+
+impl Family {
+    /// The samples named exactly `name` (e.g. `x_bucket`), in input order.
+    pub fn samples_named<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a Sample> + 'a {
+        self.samples.iter().filter(move |s| s.name == name)
+    }
+}
+
+impl Sample {
+    /// The value of label `name`, if the sample has it.
+    ///
+    /// ```
+    /// use kubelet_metrics::exposition::parse;
+    /// let families = parse("x{le=\"0.5\"} 1\n").unwrap();
+    /// assert_eq!(families[0].samples[0].label("le"), Some("0.5"));
+    /// ```
+    pub fn label(&self, name: &str) -> Option<&str> {
+        self.labels.iter().find(|(n, _)| n == name).map(|(_, v)| v.as_str())
+    }
+}
+
+/// What a lenient parse kept, and the line errors it met on the way.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Parsed {
+    /// Families the selector kept, in payload order.
+    pub families: Vec<Family>,
+    /// Non-fatal errors, in line order.
+    pub errors: Vec<ParseError>,
+}
+
+/// A problem at one line of the input.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("line {line}: {kind}")]
+pub struct ParseError {
+    /// 1-based line number.
+    pub line: usize,
+    /// What is wrong with it.
+    pub kind: ParseErrorKind,
+}
+
+/// What is wrong with a line. Quoted input is cut to 64 characters.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ParseErrorKind {
+    /// The line is not valid UTF-8.
+    #[error("line is not valid UTF-8")]
+    InvalidUtf8,
+    /// The line is longer than the parser buffers.
+    #[error("line is longer than {max} bytes")]
+    LineTooLong {
+        /// The limit.
+        max: usize,
+    },
+    /// A metric name does not match `[a-zA-Z_:][a-zA-Z0-9_:]*`.
+    #[error("invalid metric name `{0}`")]
+    InvalidMetricName(String),
+    /// A HELP / TYPE / UNIT line names no family.
+    #[error("`# {keyword}` line without a metric name")]
+    MissingName {
+        /// `HELP`, `TYPE` or `UNIT`.
+        keyword: &'static str,
+    },
+    /// A label name does not match `[a-zA-Z_][a-zA-Z0-9_]*`.
+    #[error("invalid label name `{0}`")]
+    InvalidLabelName(String),
+    /// A label value is not in double quotes.
+    #[error("value of label `{0}` is not quoted")]
+    UnquotedLabelValue(String),
+    /// A backslash escape other than `\\`, `\"` or `\n` in a label value.
+    #[error("invalid escape `\\{0}` in label value (only \\\\, \\\" and \\n are allowed)")]
+    BadEscape(String),
+    /// A label value has no closing quote.
+    #[error("label value is not closed with `\"`")]
+    UnterminatedQuote,
+    /// A label set has no closing brace.
+    #[error("label set is not closed with `}}`")]
+    UnterminatedLabelSet,
+    /// Something other than `,` or `}` after a label value.
+    #[error("expected `,` or `}}` after a label value")]
+    ExpectedCommaOrBrace,
+    /// The same label name twice in one label set.
+    #[error("duplicate label `{0}`")]
+    DuplicateLabel(String),
+    /// A sample line has no value.
+    #[error("sample has no value")]
+    MissingValue,
+    /// A value is not a float.
+    #[error("value `{0}` is not a number")]
+    InvalidValue(String),
+    /// A timestamp is not an integer number of milliseconds.
+    #[error("timestamp `{0}` is not an integer (milliseconds)")]
+    InvalidTimestamp(String),
+    /// Text after the value and timestamp that is not an exemplar.
+    #[error("unexpected text `{0}` after the value")]
+    TrailingGarbage(String),
+    /// A TYPE line names an unknown kind.
+    #[error("unknown metric type `{0}`")]
+    UnknownType(String),
+    /// A histogram `_bucket` sample without `le`.
+    #[error("histogram bucket has no `le` label")]
+    MissingLe,
+    /// A histogram `_bucket` sample whose `le` is not a float.
+    #[error("`le` is not a number")]
+    InvalidLe,
+    /// A summary quantile sample without `quantile`.
+    #[error("summary sample has no `quantile` label")]
+    MissingQuantile,
+    /// A summary sample whose `quantile` is not a float.
+    #[error("`quantile` is not a number")]
+    InvalidQuantile,
+    /// A TYPE line after samples of its family.
+    #[error("TYPE line for `{0}` after its samples")]
+    TypeAfterSamples(String),
+    /// A second TYPE line for a family.
+    #[error("second TYPE line for `{0}`")]
+    DuplicateType(String),
+    /// A second HELP line for a family.
+    #[error("second HELP line for `{0}`")]
+    DuplicateHelp(String),
+    /// Non-blank input after OpenMetrics `# EOF`.
+    #[error("content after `# EOF`")]
+    ContentAfterEof,
+    /// More errors than [`MAX_ERRORS`]; this many were not kept.
+    #[error("{omitted} more errors not shown")]
+    TooManyErrors {
+        /// How many errors were dropped.
+        omitted: usize,
+    },
+}
+
+/// Parses a whole payload strictly: every family, or the first error.
+///
+/// ```
+/// use kubelet_metrics::exposition::{parse, MetricKind};
+/// let text = "# TYPE x histogram\nx_bucket{le=\"1\"} 2\nx_bucket{le=\"+Inf\"} 3\nx_sum 4.5\nx_count 3\n";
+/// let families = parse(text).unwrap();
+/// assert_eq!((families[0].name.as_str(), families[0].kind), ("x", MetricKind::Histogram));
+/// assert_eq!(families[0].samples.len(), 4);
+/// let err = parse("# TYPE x histogram\nx_bucket{le=\"big\"} 1\n").unwrap_err();
+/// assert_eq!(err.to_string(), "line 2: `le` is not a number");
+/// ```
+pub fn parse(text: &str) -> Result<Vec<Family>, ParseError> {
+    let parsed = parse_bytes(text.as_bytes(), &Selector::all());
+    match parsed.errors.into_iter().next() {
+        Some(error) => Err(error),
+        None => Ok(parsed.families),
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,1 +1,668 @@
-//! A simulated Kubernetes API server and kubelets on loopback.
+//! A simulated Kubernetes cluster on loopback, in the spirit of kwok: one HTTPS API server and N HTTPS
+//! kubelets in one process, faithful enough that the real `kubectl` works against it.
+//!
+//! - `apiserver`: authentication (bearer token, client certificate), RBAC, discovery, nodes, the
+//!   `nodes/{name}/proxy` subresource, access reviews, and the `/debug` test controls.
+//! - `kubelet`: webhook-style authn/authz with the kubelet's path → subresource mapping, the metrics
+//!   endpoints, `/healthz`, `/pods`, and the faults.
+//! - `payload`: exposition text rendered from real kubelet captures shared by all nodes.
+//! - `profile`: node profiles and the seeded pod-start histograms; `truth`: what the cluster reports
+//!   about itself; `rbac`: users, tokens, roles and bindings; `pki`: certificates.
+//!
+//! It shares no code with the kubelet-metrics parser: it only speaks the wire protocol.
+//!
+//! ```no_run
+//! # async fn demo() -> anyhow::Result<()> {
+//! let cluster = kubesim::Cluster::builder().nodes(3).seed(1).start().await?;
+//! println!("kubectl --kubeconfig {} get nodes", cluster.admin_kubeconfig().display());
+//! cluster.advance(10);
+//! cluster.shutdown().await;
+//! # Ok(()) }
+//! ```
+
+mod apiserver;
+mod fault;
+mod http;
+mod kubelet;
+mod payload;
+mod pki;
+mod profile;
+mod proto;
+mod rbac;
+mod truth;
+
+use std::{
+    collections::{BTreeMap, HashMap},
+    net::{Ipv4Addr, SocketAddr},
+    path::{Path, PathBuf},
+    sync::{Arc, Mutex, RwLock, atomic::AtomicU64},
+    time::Duration,
+};
+
+use anyhow::Context;
+use base64::Engine;
+use rustls::{ClientConfig, ServerConfig};
+use tokio::{
+    net::TcpListener,
+    sync::{mpsc, watch},
+};
+
+pub use fault::{Fault, ParseFaultError, parse_duration, parse_size};
+pub use profile::{NEW_BUCKETS, OLD_BUCKETS, POD_START_DURATION, POD_START_SLI_DURATION, Profile};
+pub use rbac::{Attributes, UserInfo};
+pub use truth::{Bucket, HistogramTruth, NodeTruth, Truth};
+
+use profile::{PodStarts, SplitMix64};
+
+/// The namespace of the monitoring service account whose token is `sa.token`.
+pub const SA_NAMESPACE: &str = "monitoring";
+/// The name of that service account.
+pub const SA_NAME: &str = "kubelet-metrics";
+
+/// A node named or counted (0-based, in name order).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum NodeRef {
+    /// By name, e.g. `node-03`.
+    Name(String),
+    /// By position in `truth.json`.
+    Index(usize),
+}
+
+impl From<&str> for NodeRef {
+    fn from(name: &str) -> Self {
+        NodeRef::Name(name.to_string())
+    }
+}
+
+impl From<String> for NodeRef {
+    fn from(name: String) -> Self {
+        NodeRef::Name(name)
+    }
+}
+
+impl From<usize> for NodeRef {
+    fn from(index: usize) -> Self {
+        NodeRef::Index(index)
+    }
+}
+
+impl std::str::FromStr for NodeRef {
+    type Err = std::convert::Infallible;
+
+    /// All digits is an index, anything else a name.
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Ok(match s.parse::<usize>() {
+            Ok(i) => NodeRef::Index(i),
+            Err(_) => NodeRef::Name(s.to_string()),
+        })
+    }
+}
+
+/// Configures and starts a [`Cluster`].
+#[derive(Debug, Clone)]
+pub struct ClusterBuilder {
+    nodes: usize,
+    seed: u64,
+    state_dir: Option<PathBuf>,
+    faults: Vec<(NodeRef, Fault)>,
+    worker_threads: usize,
+}
+
+impl ClusterBuilder {
+    /// How many nodes (default 3).
+    pub fn nodes(mut self, n: usize) -> Self {
+        self.nodes = n;
+        self
+    }
+
+    /// The seed of profiles and pod starts (default 1).
+    pub fn seed(mut self, seed: u64) -> Self {
+        self.seed = seed;
+        self
+    }
+
+    /// Where kubeconfigs, tokens, CAs and truth.json go (default: a fresh temp dir the cluster removes).
+    pub fn state_dir(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.state_dir = Some(dir.into());
+        self
+    }
+
+    /// A fault on a node from the start.
+    pub fn fault(mut self, node: impl Into<NodeRef>, fault: Fault) -> Self {
+        self.faults.push((node.into(), fault));
+        self
+    }
+
+    /// Threads of the cluster's own tokio runtime (default 2).
+    pub fn worker_threads(mut self, n: usize) -> Self {
+        self.worker_threads = n.max(1);
+        self
+    }
+
+    /// Binds every listener, writes the state directory, and starts serving.
+    ///
+    /// The cluster runs on its own runtime threads, so callers may block (e.g. run `kubectl` with
+    /// `std::process::Command`) without stalling it.
+    pub async fn start(self) -> anyhow::Result<Cluster> {
+        anyhow::ensure!(self.nodes >= 1, "a cluster needs at least one node");
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(self.worker_threads)
+            .thread_name("kubesim")
+            .enable_all()
+            .build()
+            .context("starting the kubesim runtime")?;
+        let (temp, state_dir) = match &self.state_dir {
+            Some(dir) => {
+                std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+                (None, dir.clone())
+            }
+            None => {
+                let temp =
+                    tempfile::Builder::new().prefix("kubesim-").tempdir().context("creating a temp dir")?;
+                let path = temp.path().to_path_buf();
+                (Some(temp), path)
+            }
+        };
+        let (shutdown_tx, shutdown_rx) = watch::channel(false);
+        let (alive_tx, alive_rx) = mpsc::channel::<()>(1);
+        let started = runtime.spawn(build(self, state_dir, shutdown_rx, alive_tx)).await;
+        let shared = match started {
+            Ok(Ok(shared)) => shared,
+            Ok(Err(err)) => {
+                let _ = shutdown_tx.send(true);
+                runtime.shutdown_background();
+                return Err(err);
+            }
+            Err(join) => {
+                runtime.shutdown_background();
+                anyhow::bail!("kubesim setup panicked: {join}");
+            }
+        };
+        Ok(Cluster {
+            shared,
+            runtime: Some(runtime),
+            shutdown: shutdown_tx,
+            alive: Some(alive_rx),
+            _temp: temp,
+        })
+    }
+}
+
+/// A running simulated cluster. Dropping it stops every listener and task.
+pub struct Cluster {
+    shared: Arc<Shared>,
+    runtime: Option<tokio::runtime::Runtime>,
+    shutdown: watch::Sender<bool>,
+    alive: Option<mpsc::Receiver<()>>,
+    _temp: Option<tempfile::TempDir>,
+}
+
+impl std::fmt::Debug for Cluster {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Cluster")
+            .field("api_url", &self.shared.api_url)
+            .field("state_dir", &self.shared.state_dir)
+            .field("nodes", &self.shared.nodes.len())
+            .finish()
+    }
+}
+
+impl Cluster {
+    /// A builder with the defaults: 3 nodes, seed 1, a temp state dir.
+    pub fn builder() -> ClusterBuilder {
+        ClusterBuilder { nodes: 3, seed: 1, state_dir: None, faults: Vec::new(), worker_threads: 2 }
+    }
+
+    /// The API server's URL, `https://127.0.0.1:PORT`.
+    pub fn api_url(&self) -> &str {
+        &self.shared.api_url
+    }
+
+    /// The directory holding the kubeconfigs, `sa.token`, the CAs and `truth.json`.
+    pub fn state_dir(&self) -> &Path {
+        &self.shared.state_dir
+    }
+
+    /// A kubeconfig for `admin`, who may do anything (bearer token).
+    pub fn admin_kubeconfig(&self) -> PathBuf {
+        self.shared.state_dir.join("admin.kubeconfig")
+    }
+
+    /// A kubeconfig for `viewer` (client certificate): may list and get nodes, not `nodes/proxy` nor `nodes/metrics`.
+    pub fn viewer_kubeconfig(&self) -> PathBuf {
+        self.shared.state_dir.join("viewer.kubeconfig")
+    }
+
+    /// The token of `monitoring/kubelet-metrics`: `list nodes` and `get nodes/metrics` only.
+    pub fn sa_token_path(&self) -> PathBuf {
+        self.shared.state_dir.join("sa.token")
+    }
+
+    /// The cluster CA (signs the API server's certificate and client certificates).
+    pub fn ca_path(&self) -> PathBuf {
+        self.shared.state_dir.join("ca.crt")
+    }
+
+    /// The CA that signed the kubelets' serving certificates (not the cluster CA).
+    pub fn kubelet_ca_path(&self) -> PathBuf {
+        self.shared.state_dir.join("kubelet-ca.crt")
+    }
+
+    /// Node names, sorted.
+    pub fn node_names(&self) -> Vec<String> {
+        self.shared.nodes.iter().map(|n| n.name.clone()).collect()
+    }
+
+    /// The ground truth, as in `truth.json`.
+    pub fn truth(&self) -> Truth {
+        self.shared.truth()
+    }
+
+    /// The kubelet address of a node (`127.0.0.1:PORT`).
+    pub fn kubelet_addr(&self, node: &str) -> Option<SocketAddr> {
+        self.shared.node(node).map(|n| n.addr)
+    }
+
+    /// Records `pods` more pod starts on every node, drawn from its profile; `truth.json` follows.
+    pub fn advance(&self, pods: u64) {
+        self.shared.advance(pods);
+    }
+
+    /// Resets a node's counters, as a kubelet restart does. Unknown names are ignored.
+    pub fn restart(&self, node: &str) {
+        self.shared.restart(node);
+    }
+
+    /// Sets or clears a node's fault at runtime. Unknown names are ignored.
+    pub fn set_fault(&self, node: &str, fault: Option<Fault>) {
+        if let Some(n) = self.shared.node(node) {
+            n.fault.send_replace(fault);
+            self.shared.write_truth();
+        }
+    }
+
+    /// Rotates `sa.token`: `token` becomes valid for `monitoring/kubelet-metrics` and replaces the file.
+    /// Earlier tokens stay valid.
+    pub fn write_sa_token(&self, token: &str) {
+        self.shared.register_sa_token(SA_NAMESPACE, SA_NAME, token);
+        let _ = write_file(&self.sa_token_path(), token.as_bytes());
+    }
+
+    /// Issues a new token for a service account, as `kubectl create token` does.
+    pub fn create_token(&self, namespace: &str, name: &str) -> anyhow::Result<String> {
+        self.shared.create_token(namespace, name)
+    }
+
+    /// Applies ServiceAccount, ClusterRole, ClusterRoleBinding, Role and RoleBinding documents
+    /// (multi-document YAML or a `List`); other kinds are accepted and ignored.
+    pub fn apply_yaml(&self, yaml: &str) -> anyhow::Result<()> {
+        self.shared.apply_yaml(yaml).map(|_| ())
+    }
+
+    /// Whether `user` may do `attrs` under the current RBAC rules (a SubjectAccessReview).
+    pub fn authorize(&self, user: &UserInfo, attrs: &Attributes) -> bool {
+        self.shared.policy.read().is_ok_and(|p| p.authorize(user, attrs))
+    }
+
+    /// Stops every listener and task, and waits until the listeners are closed.
+    pub async fn shutdown(mut self) {
+        let _ = self.shutdown.send(true);
+        if let Some(mut alive) = self.alive.take() {
+            let _ = tokio::time::timeout(Duration::from_secs(5), alive.recv()).await;
+        }
+        if let Some(runtime) = self.runtime.take() {
+            runtime.shutdown_background();
+        }
+    }
+}
+
+impl Drop for Cluster {
+    fn drop(&mut self) {
+        let _ = self.shutdown.send(true);
+        if let Some(runtime) = self.runtime.take() {
+            runtime.shutdown_background();
+        }
+    }
+}
+
+/// One simulated node and its kubelet.
+pub(crate) struct Node {
+    pub index: usize,
+    pub name: String,
+    pub profile: Profile,
+    pub version: &'static str,
+    pub addr: SocketAddr,
+    pub containers: u32,
+    pub labels: BTreeMap<String, String>,
+    pub uid: String,
+    pub created_unix: u64,
+    pub starts: Mutex<PodStarts>,
+    pub fault: watch::Sender<Option<Fault>>,
+    pub tls: Arc<ServerConfig>,
+    pub bad_tls: Arc<ServerConfig>,
+}
+
+impl Node {
+    pub fn fault(&self) -> Option<Fault> {
+        self.fault.borrow().clone()
+    }
+
+    fn truth(&self) -> NodeTruth {
+        let starts = self.starts.lock().unwrap_or_else(|e| e.into_inner());
+        NodeTruth {
+            name: self.name.clone(),
+            internal_ip: self.addr.ip().to_string(),
+            kubelet_port: self.addr.port(),
+            kubelet_version: self.version.to_string(),
+            profile: self.profile.as_str().to_string(),
+            containers: self.containers,
+            fault: self.fault().map(|f| f.to_string()),
+            pod_start: starts.duration.truth(POD_START_DURATION),
+            pod_start_sli: Some(starts.sli.truth(POD_START_SLI_DURATION)),
+        }
+    }
+}
+
+/// Everything the servers share.
+pub(crate) struct Shared {
+    pub api_url: String,
+    pub state_dir: PathBuf,
+    pub nodes: Vec<Arc<Node>>,
+    pub by_name: HashMap<String, usize>,
+    pub policy: RwLock<Policy>,
+    pub kubelet_client: Arc<ClientConfig>,
+    pub rng: Mutex<SplitMix64>,
+    pub truth_lock: Mutex<()>,
+    pub resource_version: AtomicU64,
+    pub shutdown: watch::Receiver<bool>,
+}
+
+use rbac::Policy;
+
+impl Shared {
+    pub fn node(&self, name: &str) -> Option<&Arc<Node>> {
+        self.by_name.get(name).map(|i| &self.nodes[*i])
+    }
+
+    pub fn truth(&self) -> Truth {
+        Truth { api_url: self.api_url.clone(), nodes: self.nodes.iter().map(|n| n.truth()).collect() }
+    }
+
+    pub fn write_truth(&self) {
+        let _guard = self.truth_lock.lock().unwrap_or_else(|e| e.into_inner());
+        if let Ok(json) = serde_json::to_vec_pretty(&self.truth()) {
+            let _ = write_file(&self.state_dir.join("truth.json"), &json);
+        }
+    }
+
+    pub fn advance(&self, pods: u64) {
+        for node in &self.nodes {
+            node.starts.lock().unwrap_or_else(|e| e.into_inner()).record(pods);
+        }
+        self.write_truth();
+    }
+
+    pub fn restart(&self, name: &str) -> bool {
+        let Some(node) = self.node(name) else { return false };
+        node.starts.lock().unwrap_or_else(|e| e.into_inner()).reset();
+        self.write_truth();
+        true
+    }
+
+    fn random_hex(&self, bytes: usize) -> String {
+        let mut rng = self.rng.lock().unwrap_or_else(|e| e.into_inner());
+        (0..bytes.div_ceil(8)).map(|_| format!("{:016x}", rng.next())).collect::<String>()[..bytes * 2]
+            .to_string()
+    }
+
+    pub fn new_uid(&self) -> String {
+        let h = self.random_hex(16);
+        format!("{}-{}-4{}-a{}-{}", &h[0..8], &h[8..12], &h[13..16], &h[17..20], &h[20..32])
+    }
+
+    pub fn register_sa_token(&self, namespace: &str, name: &str, token: &str) {
+        let mut policy = self.policy.write().unwrap_or_else(|e| e.into_inner());
+        let uid = policy.service_account(namespace, name).map(|sa| sa.uid.clone()).unwrap_or_default();
+        policy.add_token(token, UserInfo::service_account(namespace, name, &uid));
+    }
+
+    /// A JWT-shaped service-account token (header.claims.signature, base64url), registered as valid.
+    pub fn create_token(&self, namespace: &str, name: &str) -> anyhow::Result<String> {
+        let uid = {
+            let policy = self.policy.read().unwrap_or_else(|e| e.into_inner());
+            policy
+                .service_account(namespace, name)
+                .with_context(|| format!("serviceaccounts {name:?} not found in namespace {namespace:?}"))?
+                .uid
+                .clone()
+        };
+        let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+        let now = http::unix_now();
+        let header = serde_json::json!({"alg": "RS256", "kid": self.random_hex(8)});
+        let claims = serde_json::json!({
+            "aud": ["https://kubernetes.default.svc.cluster.local"],
+            "exp": now + 3600,
+            "iat": now,
+            "iss": "https://kubernetes.default.svc.cluster.local",
+            "jti": self.new_uid(),
+            "kubernetes.io": {"namespace": namespace, "serviceaccount": {"name": name, "uid": uid}},
+            "nbf": now,
+            "sub": format!("system:serviceaccount:{namespace}:{name}"),
+        });
+        let token = format!(
+            "{}.{}.{}",
+            b64.encode(header.to_string()),
+            b64.encode(claims.to_string()),
+            b64.encode(self.random_hex(64))
+        );
+        self.register_sa_token(namespace, name, &token);
+        Ok(token)
+    }
+
+    pub fn apply_yaml(&self, yaml: &str) -> anyhow::Result<usize> {
+        let mut uids = Vec::new();
+        for _ in 0..yaml.matches("kind:").count() {
+            uids.push(self.new_uid());
+        }
+        let mut policy = self.policy.write().unwrap_or_else(|e| e.into_inner());
+        policy.apply_yaml(yaml, &mut || uids.pop().unwrap_or_else(|| "uid".to_string()))
+    }
+}
+
+fn write_file(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let tmp = path.with_extension("tmp~");
+    std::fs::write(&tmp, bytes)?;
+    std::fs::rename(&tmp, path)
+}
+
+/// The node names of an `n`-node cluster: `node-{i}` zero-padded to the width of `n - 1`.
+pub fn node_name(i: usize, n: usize) -> String {
+    let width = (n.saturating_sub(1)).to_string().len();
+    format!("node-{i:0width$}")
+}
+
+const ZONES: [&str; 3] = ["zone-a", "zone-b", "zone-c"];
+const INSTANCE_TYPES: [&str; 3] = ["m5.large", "m5.xlarge", "c5.2xlarge"];
+
+async fn build(
+    config: ClusterBuilder,
+    state_dir: PathBuf,
+    shutdown: watch::Receiver<bool>,
+    alive: mpsc::Sender<()>,
+) -> anyhow::Result<Arc<Shared>> {
+    let loopback = std::net::IpAddr::V4(Ipv4Addr::LOCALHOST);
+    payload::warm_up();
+    let cluster_ca = pki::Authority::new("kubesim-ca")?;
+    let kubelet_ca = pki::Authority::new("kubesim-kubelet-ca")?;
+    let cluster_roots = cluster_ca.roots()?;
+    let kubelet_roots = kubelet_ca.roots()?;
+
+    let api_key = rcgen::KeyPair::generate()?;
+    let api_cert = cluster_ca.server(
+        "kube-apiserver",
+        &["localhost", "kubernetes", "kubernetes.default"],
+        &[loopback],
+        &api_key,
+    )?;
+    let api_tls = pki::server_config(&api_cert, &cluster_roots)?;
+    let api_listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).await.context("binding the API server")?;
+    let api_url = format!("https://{}", api_listener.local_addr()?);
+
+    // The API server's own identity towards kubelets (kubeadm's apiserver-kubelet-client).
+    let api_client = cluster_ca.client("kube-apiserver-kubelet-client", &["system:masters"])?;
+    let kubelet_client = pki::client_config(&kubelet_roots, &api_client)?;
+
+    let n = config.nodes;
+    let profiles = profile::assign(n, config.seed);
+    let mut faults: Vec<Option<Fault>> = vec![None; n];
+    for (node, fault) in &config.faults {
+        let index = match node {
+            NodeRef::Index(i) if *i < n => *i,
+            NodeRef::Name(name) => (0..n)
+                .find(|i| node_name(*i, n) == *name)
+                .with_context(|| format!("--fault names {name:?}, which is not a node"))?,
+            NodeRef::Index(i) => anyhow::bail!("--fault names node index {i}, but there are {n} nodes"),
+        };
+        faults[index] = Some(fault.clone());
+    }
+
+    let serving_key = rcgen::KeyPair::generate()?;
+    let wrong = kubelet_ca.server(pki::WRONG_NAME, &[pki::WRONG_NAME], &[], &serving_key)?;
+    let bad_tls = pki::server_config(&wrong, &cluster_roots)?;
+    let now = http::unix_now();
+    let mut rng = SplitMix64::new(config.seed ^ 0xa11ce);
+    let mut nodes = Vec::with_capacity(n);
+    let mut listeners = Vec::with_capacity(n);
+    for (i, profile) in profiles.iter().copied().enumerate() {
+        let name = node_name(i, n);
+        let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
+            .await
+            .with_context(|| format!("binding kubelet {name}"))?;
+        let addr = listener.local_addr()?;
+        let leaf = kubelet_ca.server(&name, &[name.as_str()], &[loopback], &serving_key)?;
+        let tls = pki::server_config(&leaf, &cluster_roots)?;
+        let containers = match profile {
+            Profile::Pathological => 120,
+            Profile::Fast => rng.range(3, 12) as u32,
+            _ => rng.range(8, 30) as u32,
+        };
+        let mut labels = BTreeMap::new();
+        labels.insert("kubernetes.io/arch".into(), "amd64".into());
+        labels.insert("kubernetes.io/hostname".into(), name.clone());
+        labels.insert("kubernetes.io/os".into(), "linux".into());
+        labels.insert("kubesim.io/profile".into(), profile.as_str().into());
+        let role = if i == 0 && n > 1 { "control-plane" } else { "worker" };
+        labels.insert(format!("node-role.kubernetes.io/{role}"), String::new());
+        labels.insert("node.kubernetes.io/instance-type".into(), INSTANCE_TYPES[(i / 3) % 3].into());
+        labels.insert("topology.kubernetes.io/zone".into(), ZONES[i % 3].into());
+        let created_unix = now - rng.range(86_400 * 2, 86_400 * 60);
+        let uid_bits = rng.next();
+        let (fault_tx, _) = watch::channel(faults[i].clone());
+        nodes.push(Arc::new(Node {
+            index: i,
+            version: profile.kubelet_version(i),
+            profile,
+            addr,
+            containers,
+            labels,
+            uid: format!(
+                "{:08x}-{:04x}-4{:03x}-9{:03x}-{:012x}",
+                uid_bits >> 32,
+                (uid_bits >> 16) & 0xffff,
+                i % 4096,
+                (uid_bits >> 4) & 0xfff,
+                i
+            ),
+            created_unix,
+            starts: Mutex::new(PodStarts::new(profile, config.seed, i)),
+            fault: fault_tx,
+            tls,
+            bad_tls: bad_tls.clone(),
+            name,
+        }));
+        listeners.push(listener);
+    }
+    let by_name = nodes.iter().map(|n| (n.name.clone(), n.index)).collect();
+    let shared = Arc::new(Shared {
+        api_url: api_url.clone(),
+        state_dir: state_dir.clone(),
+        nodes,
+        by_name,
+        policy: RwLock::new(Policy::default()),
+        kubelet_client,
+        rng: Mutex::new(SplitMix64::new(config.seed ^ now.rotate_left(17) ^ u64::from(std::process::id()))),
+        truth_lock: Mutex::new(()),
+        resource_version: AtomicU64::new(1000 + config.seed % 1000),
+        shutdown: shutdown.clone(),
+    });
+    shared.apply_yaml(rbac::BOOTSTRAP_YAML).context("loading the bootstrap policy")?;
+
+    // Credentials.
+    let admin_token = format!("kubesim-admin-{}", shared.random_hex(16));
+    shared.policy.write().unwrap_or_else(|e| e.into_inner()).add_token(
+        &admin_token,
+        UserInfo {
+            name: "admin".into(),
+            uid: shared.new_uid(),
+            groups: vec!["system:masters".into(), "system:authenticated".into()],
+        },
+    );
+    let viewer = cluster_ca.client("viewer", &["kubesim:viewers"])?;
+    let sa_token = shared.create_token(SA_NAMESPACE, SA_NAME)?;
+
+    let b64 = base64::engine::general_purpose::STANDARD;
+    let ca_data = b64.encode(&cluster_ca.pem);
+    let admin_user = format!("    token: {admin_token}\n");
+    let viewer_user = format!(
+        "    client-certificate-data: {}\n    client-key-data: {}\n",
+        b64.encode(&viewer.cert_pem),
+        b64.encode(&viewer.key_pem)
+    );
+    let kubeconfig = |user: &str, credentials: &str| {
+        format!(
+            "apiVersion: v1\nkind: Config\nclusters:\n- name: kubesim\n  cluster:\n    server: {api_url}\n    \
+             certificate-authority-data: {ca_data}\ncontexts:\n- name: kubesim-{user}\n  context:\n    cluster: kubesim\n    \
+             user: {user}\ncurrent-context: kubesim-{user}\npreferences: {{}}\nusers:\n- name: {user}\n  user:\n{credentials}"
+        )
+    };
+    write_file(&state_dir.join("admin.kubeconfig"), kubeconfig("admin", &admin_user).as_bytes())?;
+    write_file(&state_dir.join("viewer.kubeconfig"), kubeconfig("viewer", &viewer_user).as_bytes())?;
+    write_file(&state_dir.join("sa.token"), sa_token.as_bytes())?;
+    write_file(&state_dir.join("ca.crt"), cluster_ca.pem.as_bytes())?;
+    write_file(&state_dir.join("kubelet-ca.crt"), kubelet_ca.pem.as_bytes())?;
+    shared.write_truth();
+
+    // Serve.
+    for (node, listener) in shared.nodes.iter().zip(listeners) {
+        tokio::spawn(kubelet::run(shared.clone(), node.clone(), listener, shutdown.clone(), alive.clone()));
+    }
+    let api_shared = shared.clone();
+    let api_alive = alive;
+    tokio::spawn(async move {
+        let _alive = api_alive;
+        let handler_shared = api_shared.clone();
+        http::serve(
+            api_listener,
+            move || api_tls.clone(),
+            move |user, req| apiserver::handle(handler_shared.clone(), user, req),
+            api_shared.shutdown.clone(),
+        )
+        .await;
+    });
+    Ok(shared)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn node_names_sort_by_name() {
+        assert_eq!(node_name(0, 1), "node-0");
+        assert_eq!(node_name(9, 10), "node-9");
+        assert_eq!(node_name(0, 12), "node-00");
+        assert_eq!(node_name(11, 12), "node-11");
+        assert_eq!(node_name(7, 1000), "node-007");
+        assert_eq!(node_name(0, 1001), "node-0000");
+    }
+}

@@ -1,0 +1,304 @@
+//! Node profiles (how fast a node starts pods, which kubelet version it runs) and the pod-start
+//! histograms they produce, drawn from a seeded generator so a seed always gives the same cluster.
+//! How the histograms are written out lives in `payload`; the ground truth types in `truth`.
+
+use serde::{Deserialize, Serialize};
+
+use crate::truth::{Bucket, HistogramTruth};
+
+/// `kubelet_pod_start_duration_seconds`.
+pub const POD_START_DURATION: &str = "kubelet_pod_start_duration_seconds";
+/// `kubelet_pod_start_sli_duration_seconds`.
+pub const POD_START_SLI_DURATION: &str = "kubelet_pod_start_sli_duration_seconds";
+
+/// Buckets of both pod-start histograms from Kubernetes 1.29 on (and of the SLI histogram since 1.27).
+pub const NEW_BUCKETS: [f64; 25] = [
+    0.5, 1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 8.0, 10.0, 20.0, 30.0, 45.0, 60.0, 120.0, 180.0, 240.0, 300.0, 360.0,
+    480.0, 600.0, 900.0, 1200.0, 1800.0, 2700.0, 3600.0,
+];
+/// Prometheus' default buckets, used by `kubelet_pod_start_duration_seconds` before 1.29.
+pub const OLD_BUCKETS: [f64; 11] = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0];
+
+/// How a node behaves.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Profile {
+    /// Images cached, pods up in well under a second or two.
+    Fast,
+    /// Mostly quick starts, some image pulls of several seconds.
+    Typical,
+    /// Slow disk or registry: several seconds typical, tens of seconds often.
+    Slow,
+    /// Something is badly wrong: minutes-long starts, many containers.
+    Pathological,
+    /// A typical node still on a pre-1.29 kubelet (old pod-start buckets).
+    Old,
+}
+
+impl Profile {
+    /// The profile's name in truth.json and node labels.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Profile::Fast => "fast",
+            Profile::Typical => "typical",
+            Profile::Slow => "slow",
+            Profile::Pathological => "pathological",
+            Profile::Old => "old",
+        }
+    }
+
+    /// Whether the node runs a pre-1.29 kubelet.
+    pub fn is_old(self) -> bool {
+        self == Profile::Old
+    }
+
+    /// The kubelet version this profile runs (a choice among a few, by node index).
+    pub fn kubelet_version(self, index: usize) -> &'static str {
+        match self {
+            Profile::Old => ["v1.28.9", "v1.28.15"][index % 2],
+            _ => ["v1.33.4", "v1.32.7", "v1.34.1"][index % 3],
+        }
+    }
+
+    /// The buckets of `kubelet_pod_start_duration_seconds` on this node.
+    pub fn duration_buckets(self) -> &'static [f64] {
+        if self.is_old() { &OLD_BUCKETS } else { &NEW_BUCKETS }
+    }
+
+    /// One pod start: (seconds until running, seconds spent pulling images).
+    /// The SLI histogram records the first minus the second.
+    fn draw(self, rng: &mut SplitMix64) -> (f64, f64) {
+        let (median, sigma, pull_chance, pull_median) = match self {
+            Profile::Fast => (0.45, 0.5, 0.05, 2.0),
+            Profile::Typical | Profile::Old => (1.1, 0.6, 0.3, 6.0),
+            Profile::Slow => (4.0, 0.7, 0.5, 15.0),
+            Profile::Pathological => (12.0, 1.0, 0.7, 60.0),
+        };
+        let base = (median * (sigma * rng.normal()).exp()).min(3000.0);
+        let pull = if rng.unit() < pull_chance {
+            (pull_median * (0.8 * rng.normal()).exp()).min(3000.0)
+        } else {
+            0.0
+        };
+        // Microsecond resolution, like a clock, so sums print the way a kubelet's do.
+        let round = |v: f64| (v * 1e6).round() / 1e6;
+        let (base, pull) = (round(base.max(0.05)), round(pull));
+        (base + pull, pull)
+    }
+}
+
+/// The profiles of an `n`-node cluster, deterministic for `seed`: exactly one pathological node once
+/// there are two, one old kubelet per eight nodes (at least one once there are three), the rest a mix
+/// of typical, fast and slow; shuffled by the seed.
+pub fn assign(n: usize, seed: u64) -> Vec<Profile> {
+    const MIX: [Profile; 7] = [
+        Profile::Typical,
+        Profile::Fast,
+        Profile::Slow,
+        Profile::Typical,
+        Profile::Fast,
+        Profile::Typical,
+        Profile::Slow,
+    ];
+    let pathological = usize::from(n >= 2);
+    let old = if n >= 3 { (n / 8).max(1) } else { 0 };
+    let mut profiles = vec![Profile::Pathological; pathological];
+    profiles.extend(std::iter::repeat_n(Profile::Old, old));
+    profiles.extend((0..n - pathological - old).map(|i| MIX[i % MIX.len()]));
+    let mut rng = SplitMix64::new(seed ^ 0x5eed_0fc1);
+    // Fisher-Yates, so which node gets which profile depends on the seed.
+    for i in (1..n).rev() {
+        let j = (rng.next() % (i as u64 + 1)) as usize;
+        profiles.swap(i, j);
+    }
+    profiles
+}
+
+/// A small, fast, seedable generator (splitmix64, Vigna 2015).
+#[derive(Debug, Clone)]
+pub struct SplitMix64(u64);
+
+impl SplitMix64 {
+    /// A generator for this seed.
+    pub fn new(seed: u64) -> Self {
+        Self(seed)
+    }
+
+    /// The next 64 random bits.
+    #[allow(clippy::should_implement_trait)]
+    pub fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    }
+
+    /// Uniform in [0, 1).
+    pub fn unit(&mut self) -> f64 {
+        (self.next() >> 11) as f64 / (1u64 << 53) as f64
+    }
+
+    /// Uniform in `lo..hi`.
+    pub fn range(&mut self, lo: u64, hi: u64) -> u64 {
+        lo + self.next() % (hi - lo).max(1)
+    }
+
+    /// Standard normal (Box-Muller).
+    pub fn normal(&mut self) -> f64 {
+        let u1 = self.unit().max(1e-12);
+        let u2 = self.unit();
+        (-2.0 * u1.ln()).sqrt() * (std::f64::consts::TAU * u2).cos()
+    }
+}
+
+/// One cumulative-on-output histogram: per-bucket counts, sum, count.
+#[derive(Debug, Clone)]
+pub struct Histogram {
+    bounds: &'static [f64],
+    /// Non-cumulative counts; one more than `bounds` for the +Inf bucket.
+    counts: Vec<u64>,
+    sum: f64,
+    count: u64,
+}
+
+impl Histogram {
+    /// An empty histogram with these finite bucket bounds.
+    pub fn new(bounds: &'static [f64]) -> Self {
+        Self { bounds, counts: vec![0; bounds.len() + 1], sum: 0.0, count: 0 }
+    }
+
+    /// Records one observation, as Prometheus' client does (`le` is inclusive).
+    pub fn observe(&mut self, value: f64) {
+        let index = self.bounds.iter().position(|b| value <= *b).unwrap_or(self.bounds.len());
+        self.counts[index] += 1;
+        self.sum += value;
+        self.count += 1;
+    }
+
+    /// The finite bounds.
+    pub fn bounds(&self) -> &'static [f64] {
+        self.bounds
+    }
+
+    /// Cumulative counts, one per finite bound and a last one for +Inf.
+    pub fn cumulative(&self) -> Vec<u64> {
+        self.counts
+            .iter()
+            .scan(0u64, |acc, c| {
+                *acc += c;
+                Some(*acc)
+            })
+            .collect()
+    }
+
+    /// The sum of observations.
+    pub fn sum(&self) -> f64 {
+        self.sum
+    }
+
+    /// The number of observations.
+    pub fn count(&self) -> u64 {
+        self.count
+    }
+
+    /// As truth.json reports it.
+    pub fn truth(&self, metric: &str) -> HistogramTruth {
+        let cumulative = self.cumulative();
+        let buckets = self
+            .bounds
+            .iter()
+            .copied()
+            .chain(std::iter::once(f64::INFINITY))
+            .zip(cumulative)
+            .map(|(le, count)| Bucket { le, count })
+            .collect();
+        HistogramTruth { metric: metric.to_string(), buckets, sum: self.sum, count: self.count }
+    }
+}
+
+/// A node's pod-start counters and the generator that feeds them.
+#[derive(Debug, Clone)]
+pub struct PodStarts {
+    profile: Profile,
+    rng: SplitMix64,
+    /// `kubelet_pod_start_duration_seconds`.
+    pub duration: Histogram,
+    /// `kubelet_pod_start_sli_duration_seconds`.
+    pub sli: Histogram,
+}
+
+impl PodStarts {
+    /// Counters for a node of this profile, with the starts it made before the simulation began.
+    pub fn new(profile: Profile, seed: u64, index: usize) -> Self {
+        let mut rng =
+            SplitMix64::new(seed.wrapping_mul(0x2545_f491_4f6c_dd1d) ^ (index as u64).wrapping_add(1) << 20);
+        let initial = match profile {
+            Profile::Pathological => rng.range(15, 40),
+            _ => rng.range(20, 160),
+        };
+        let mut starts = Self {
+            profile,
+            rng,
+            duration: Histogram::new(profile.duration_buckets()),
+            sli: Histogram::new(&NEW_BUCKETS),
+        };
+        starts.record(initial);
+        starts
+    }
+
+    /// Records `pods` more pod starts.
+    pub fn record(&mut self, pods: u64) {
+        for _ in 0..pods {
+            let (total, pull) = self.profile.draw(&mut self.rng);
+            self.duration.observe(total);
+            self.sli.observe(((total - pull) * 1e6).round() / 1e6);
+        }
+    }
+
+    /// Zeroes every counter, as a kubelet restart does. The generator continues.
+    pub fn reset(&mut self) {
+        self.duration = Histogram::new(self.duration.bounds());
+        self.sli = Histogram::new(self.sli.bounds());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn assignment_is_deterministic_and_has_one_pathological_node() {
+        let a = assign(12, 7);
+        assert_eq!(a, assign(12, 7));
+        assert_eq!(a.iter().filter(|p| **p == Profile::Pathological).count(), 1);
+        assert!(a.contains(&Profile::Old));
+        assert!(a.contains(&Profile::Fast));
+        assert_ne!(assign(12, 7), assign(12, 8));
+    }
+
+    #[test]
+    fn histograms_are_cumulative_and_le_is_inclusive() {
+        let mut h = Histogram::new(&OLD_BUCKETS);
+        h.observe(0.005);
+        h.observe(20.0);
+        let c = h.cumulative();
+        assert_eq!(c[0], 1);
+        assert_eq!(*c.last().unwrap(), 2);
+        assert_eq!(c[c.len() - 2], 1);
+        assert_eq!(h.count(), 2);
+    }
+
+    #[test]
+    fn restart_zeroes_and_counts_grow_again() {
+        let mut p = PodStarts::new(Profile::Typical, 1, 0);
+        let before = p.duration.count();
+        p.record(5);
+        assert_eq!(p.duration.count(), before + 5);
+        assert_eq!(p.sli.count(), before + 5);
+        p.reset();
+        assert_eq!(p.duration.count(), 0);
+        p.record(3);
+        assert_eq!(p.duration.count(), 3);
+    }
+}

@@ -1,0 +1,96 @@
+//! The ground truth a simulated cluster reports about itself (`truth.json`, `GET /debug/truth`):
+//! its nodes, their addresses and versions, and the exact pod-start histograms their kubelets serve.
+
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+/// Everything `truth.json` holds.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Truth {
+    /// The API server's URL.
+    #[serde(default)]
+    pub api_url: String,
+    /// Every node, sorted by name; a node's position is its index for `--fault INDEX=...`.
+    pub nodes: Vec<NodeTruth>,
+}
+
+/// One node.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct NodeTruth {
+    /// The node's name, e.g. `node-07`.
+    pub name: String,
+    /// Its InternalIP (always `127.0.0.1`).
+    pub internal_ip: String,
+    /// The kubelet's HTTPS port (`status.daemonEndpoints.kubeletEndpoint.Port`).
+    pub kubelet_port: u16,
+    /// e.g. `v1.33.4`.
+    pub kubelet_version: String,
+    /// `fast`, `typical`, `slow`, `pathological` or `old`.
+    #[serde(default)]
+    pub profile: String,
+    /// How many simulated containers `/metrics/cadvisor` describes.
+    #[serde(default)]
+    pub containers: u32,
+    /// The fault in effect, in its `--fault` spelling, if any.
+    #[serde(default)]
+    pub fault: Option<String>,
+    /// `kubelet_pod_start_duration_seconds` exactly as the kubelet serves it now.
+    pub pod_start: HistogramTruth,
+    /// `kubelet_pod_start_sli_duration_seconds` exactly as the kubelet serves it now.
+    #[serde(default)]
+    pub pod_start_sli: Option<HistogramTruth>,
+}
+
+/// One histogram's cumulative buckets, sum and count.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct HistogramTruth {
+    /// The metric family name.
+    pub metric: String,
+    /// Cumulative buckets, ending with `+Inf`.
+    pub buckets: Vec<Bucket>,
+    /// The sum of observations.
+    pub sum: f64,
+    /// The number of observations.
+    pub count: u64,
+}
+
+/// One cumulative bucket.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Bucket {
+    /// The upper bound; `+Inf` in JSON for the last bucket.
+    #[serde(serialize_with = "serialize_le", deserialize_with = "deserialize_le")]
+    pub le: f64,
+    /// Observations less than or equal to `le`.
+    pub count: u64,
+}
+
+fn serialize_le<S: Serializer>(le: &f64, serializer: S) -> Result<S::Ok, S::Error> {
+    if le.is_infinite() { serializer.serialize_str("+Inf") } else { serializer.serialize_f64(*le) }
+}
+
+fn deserialize_le<'de, D: Deserializer<'de>>(deserializer: D) -> Result<f64, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Le {
+        Number(f64),
+        Text(String),
+    }
+    match Le::deserialize(deserializer)? {
+        Le::Number(n) => Ok(n),
+        Le::Text(t) if t == "+Inf" => Ok(f64::INFINITY),
+        Le::Text(t) => t.parse().map_err(serde::de::Error::custom),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn inf_bucket_is_a_string() {
+        let b = [Bucket { le: 0.5, count: 1 }, Bucket { le: f64::INFINITY, count: 2 }];
+        let json = serde_json::to_string(&b).unwrap();
+        assert_eq!(json, r#"[{"le":0.5,"count":1},{"le":"+Inf","count":2}]"#);
+        let back: Vec<Bucket> = serde_json::from_str(&json).unwrap();
+        assert_eq!(back, b);
+    }
+}

@@ -1,0 +1,86 @@
+#!/usr/bin/env bash
+# Parser throughput beside its peers, on the same bytes, in one run.
+#
+# Builds the release benchmark (benches/parser.rs) and the Rust peers (bench/peers), installs
+# Python prometheus_client into a venv, then measures in MB/s on every real fixture and on a
+# generated cadvisor-like payload of at least 64 MiB:
+#   floor            memchr-only split of every line into name, labels and value
+#   ours-zero-copy   full parse and validation, grouped into families, samples seen in place
+#   ours-owned       full parse into owned Vec<Family> (one allocation per name / label string)
+#   ours-one-family  parse keeping one family through a selector (the rest skipped by name)
+#   prometheus-parse, prometheus-wire (crates.io), prometheus_client (PyPI)
+# and prints ratios: ours / floor and ours / each peer.
+#
+# Environment: BENCH_SECONDS (time per measurement, default 0.4), BENCH_WORK (scratch dir,
+# default $CARGO_TARGET_DIR/bench-parser or target/bench-parser).
+set -euo pipefail
+
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+target=${CARGO_TARGET_DIR:-$root/target}
+work=${BENCH_WORK:-$target/bench-parser}
+manifest=${BENCH_MANIFEST:-$root/Cargo.toml}
+export BENCH_SECONDS=${BENCH_SECONDS:-0.4}
+mkdir -p "$work"
+results=$work/results.tsv
+: >"$results"
+
+echo "== building (release)" >&2
+cargo bench --manifest-path "$manifest" --bench parser --no-run --quiet 2>&1 | grep -v '^ *Executable' >&2 || true
+cargo build --manifest-path "$root/bench/peers/Cargo.toml" --release --quiet --target-dir "$target"
+
+if [ ! -x "$work/venv/bin/python" ]; then
+    echo "== installing prometheus_client into $work/venv" >&2
+    python3 -m venv "$work/venv"
+fi
+"$work/venv/bin/pip" install --quiet --disable-pip-version-check prometheus_client >&2
+
+payload=$work/generated-cadvisor-64MiB
+echo "== ours (cargo bench)" >&2
+BENCH_WRITE_PAYLOAD=$payload BENCH_FIXTURES=$root/tests/fixtures/real \
+    cargo bench --manifest-path "$manifest" --bench parser --quiet 2>/dev/null | tee -a "$results" | grep -v '^RESULT' >&2
+
+fixtures=("$root"/tests/fixtures/real/*.prom "$payload")
+echo "== prometheus-parse, prometheus-wire" >&2
+"$target/release/parser-peers" "${fixtures[@]}" | tee -a "$results" >&2
+echo "== prometheus_client (Python)" >&2
+"$work/venv/bin/python" "$root/bench/peers/prometheus_client_bench.py" "${fixtures[@]}" | tee -a "$results" >&2
+
+python3 - "$results" <<'EOF'
+import sys
+from collections import defaultdict
+
+rows = defaultdict(dict)
+order = []
+for line in open(sys.argv[1]):
+    parts = line.rstrip("\n").split("\t")
+    if len(parts) < 4 or parts[0] != "RESULT":
+        continue
+    name, method, mbps = parts[1], parts[2], float(parts[3])
+    if name not in rows:
+        order.append(name)
+    rows[name][method] = mbps
+
+ours = ["ours-zero-copy", "ours-owned", "ours-one-family"]
+peers = ["prometheus-parse", "prometheus-wire", "prometheus_client"]
+cols = ["floor"] + ours + peers
+print()
+print("MB/s (10^6 bytes/s, best run)")
+print(f"{'input':<30}" + "".join(f"{c:>18}" for c in cols))
+for name in order:
+    r = rows[name]
+    print(f"{name:<30}" + "".join(f"{r.get(c, float('nan')):>18.0f}" for c in cols))
+print()
+print("ratios (zc = ours-zero-copy, own = ours-owned, one = ours-one-family;")
+print("        pparse = prometheus-parse, pwire = prometheus-wire, pyclient = prometheus_client)")
+short = {"floor": "floor", "prometheus-parse": "pparse", "prometheus-wire": "pwire", "prometheus_client": "pyclient"}
+ratio_cols = [("zc", "ours-zero-copy", b) for b in ["floor"] + peers]
+ratio_cols += [("own", "ours-owned", b) for b in ["floor"] + peers]
+ratio_cols += [("one", "ours-one-family", "floor")]
+print(f"{'input':<30}" + "".join(f"{tag + '/' + short[b]:>13}" for tag, _, b in ratio_cols))
+for name in order:
+    r = rows[name]
+    cells = []
+    for _, a, b in ratio_cols:
+        cells.append(f"{r[a] / r[b]:>12.2f}x" if r.get(a) and r.get(b) else f"{'-':>13}")
+    print(f"{name:<30}" + "".join(cells))
+EOF

@@ -1,0 +1,404 @@
+//! Credentials and TLS: the kubeconfig exactly as kubectl reads it (`--kubeconfig`, else
+//! `KUBECONFIG` with several files merged, else `~/.kube/config`; `--context`; tokens, client
+//! certificates, exec plugins) or the in-cluster service account, turned into `kube::Client`s.
+//!
+//! The API-server client comes from kube's default stack. The direct client reuses kube's TLS
+//! and auth layers (`ConfigExt`) on one shared connection pool, without kube's base-URI layer,
+//! so each request goes to the kubelet its absolute URI names. Bearer-token files are re-read
+//! on every request, so rotated projected tokens are picked up at once. What a node answers is
+//! left to `proxy` and `direct`.
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use kube::client::ConfigExt;
+use kube::config::{AuthInfo, KubeConfigOptions, Kubeconfig};
+
+use crate::cli::KubeletTls;
+
+/// Where the in-cluster service-account token lives.
+pub const SERVICE_ACCOUNT_TOKEN: &str = "/var/run/secrets/kubernetes.io/serviceaccount/token";
+
+/// Why no client could be built. Nothing can run after one of these.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// `--kubeconfig` could not be read or parsed.
+    #[error("cannot read kubeconfig {}", .path.display())]
+    ReadKubeconfig {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: kube::config::KubeconfigError,
+    },
+    /// The kubeconfig (or the chosen context) is unusable.
+    #[error("cannot use the kubeconfig{}", context_text(.context.as_deref()))]
+    Kubeconfig {
+        /// `--context`, when given.
+        context: Option<String>,
+        /// Why.
+        #[source]
+        source: kube::config::KubeconfigError,
+    },
+    /// No kubeconfig was found and this is not a pod.
+    #[error(
+        "no kubeconfig found ($KUBECONFIG, ~/.kube/config: {kubeconfig}) and not running in a pod ({in_cluster}); pass --kubeconfig"
+    )]
+    NoConfig {
+        /// Why the kubeconfig failed.
+        kubeconfig: String,
+        /// Why the in-cluster config failed.
+        in_cluster: String,
+    },
+    /// `--kubelet-ca` could not be read.
+    #[error("cannot read --kubelet-ca {}", .path.display())]
+    ReadKubeletCa {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+    /// `--kubelet-ca` holds no PEM certificate.
+    #[error("--kubelet-ca {} holds no PEM certificate", .path.display())]
+    EmptyKubeletCa {
+        /// The file.
+        path: PathBuf,
+    },
+    /// A token file could not be read at start.
+    #[error("cannot read token file {}", .path.display())]
+    ReadToken {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+    /// A token file is empty.
+    #[error("token file {} is empty", .path.display())]
+    EmptyToken {
+        /// The file.
+        path: PathBuf,
+    },
+    /// kube could not build a client from the configuration (bad certificate data, ...).
+    #[error("cannot build a client for {target}")]
+    Client {
+        /// `the API server` or `kubelets`.
+        target: &'static str,
+        /// Why.
+        #[source]
+        source: kube::Error,
+    },
+}
+
+fn context_text(context: Option<&str>) -> String {
+    context.map(|c| format!(" context {c:?}")).unwrap_or_default()
+}
+
+/// A loaded configuration and where it came from.
+#[derive(Debug, Clone)]
+pub struct Loaded {
+    /// The configuration for the API server.
+    pub config: kube::Config,
+    /// True when it came from the pod's service account (no kubeconfig found).
+    pub in_cluster: bool,
+}
+
+/// Loads the configuration as kubectl would: `--kubeconfig`, else `KUBECONFIG` (files merged),
+/// else `~/.kube/config`; `--context` picks the context. Without any kubeconfig, and when no
+/// context was asked for, a pod's in-cluster service account is used.
+pub async fn load(kubeconfig: Option<&Path>, context: Option<&str>) -> Result<Loaded, ConfigError> {
+    let options = KubeConfigOptions { context: context.map(str::to_string), ..KubeConfigOptions::default() };
+    if let Some(path) = kubeconfig {
+        let file = Kubeconfig::read_from(path)
+            .map_err(|source| ConfigError::ReadKubeconfig { path: path.to_path_buf(), source })?;
+        let config = kube::Config::from_custom_kubeconfig(file, &options)
+            .await
+            .map_err(|source| ConfigError::Kubeconfig { context: options.context.clone(), source })?;
+        return Ok(Loaded { config, in_cluster: false });
+    }
+    match kube::Config::from_kubeconfig(&options).await {
+        Ok(config) => Ok(Loaded { config, in_cluster: false }),
+        Err(source) if context.is_some() => Err(ConfigError::Kubeconfig { context: options.context, source }),
+        Err(kubeconfig_error) => match kube::Config::incluster() {
+            Ok(config) => Ok(Loaded { config, in_cluster: true }),
+            Err(in_cluster_error) => Err(ConfigError::NoConfig {
+                kubeconfig: error_chain(&kubeconfig_error),
+                in_cluster: error_chain(&in_cluster_error),
+            }),
+        },
+    }
+}
+
+fn error_chain(err: &dyn std::error::Error) -> String {
+    let mut text = err.to_string();
+    let mut source = err.source();
+    for _ in 0..8 {
+        let Some(next) = source else { break };
+        let next_text = next.to_string();
+        if !text.contains(&next_text) {
+            text.push_str(": ");
+            text.push_str(&next_text);
+        }
+        source = next.source();
+    }
+    text
+}
+
+/// A `kube::Client` for the API server. `retry` enables kube's own retries on 429/503/504
+/// (right for listing nodes; proxied fetches retry in `collect`, under the node's deadline).
+pub fn api_client(config: &kube::Config, retry: bool) -> Result<kube::Client, ConfigError> {
+    let mut config = config.clone();
+    config.default_retry = retry;
+    kube::Client::try_from(config).map_err(|source| ConfigError::Client { target: "the API server", source })
+}
+
+/// A bearer token read from a file on every use, so a rotated projected token is picked up
+/// by the next request. If a later read fails, the last good token is kept (client-go does the
+/// same, kubernetes issue 68164). The token never appears in `Debug` output.
+pub struct TokenFile {
+    path: PathBuf,
+    last: Mutex<Arc<str>>,
+}
+
+impl std::fmt::Debug for TokenFile {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TokenFile").field("path", &self.path).finish_non_exhaustive()
+    }
+}
+
+impl TokenFile {
+    /// Reads the token once, so a missing or empty file fails before any request.
+    pub fn open(path: &Path) -> Result<TokenFile, ConfigError> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|source| ConfigError::ReadToken { path: path.to_path_buf(), source })?;
+        let token = text.trim();
+        if token.is_empty() {
+            return Err(ConfigError::EmptyToken { path: path.to_path_buf() });
+        }
+        Ok(TokenFile { path: path.to_path_buf(), last: Mutex::new(Arc::from(token)) })
+    }
+
+    /// The file's path.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The current token: the file as it is now, else the last token read.
+    pub async fn token(&self) -> Arc<str> {
+        let fresh = tokio::fs::read_to_string(&self.path).await.ok();
+        let mut last = self.last.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        if let Some(text) = fresh {
+            let token = text.trim();
+            if !token.is_empty() && token != &**last {
+                *last = Arc::from(token);
+            }
+        }
+        last.clone()
+    }
+
+    /// The last token read, without touching the file (for redacting messages).
+    pub fn last(&self) -> Arc<str> {
+        self.last.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).clone()
+    }
+}
+
+/// Everything the direct method needs to reach kubelets.
+pub struct DirectSetup {
+    /// One client for every kubelet (absolute URIs; kube's TLS and auth layers).
+    pub client: kube::Client,
+    /// The bearer token file sent to kubelets, when credentials come from one.
+    pub token: Option<TokenFile>,
+    /// Things the user must hear once (e.g. TLS verification is off).
+    pub warnings: Vec<String>,
+}
+
+impl std::fmt::Debug for DirectSetup {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DirectSetup")
+            .field("token", &self.token)
+            .field("warnings", &self.warnings)
+            .finish_non_exhaustive()
+    }
+}
+
+/// How kubelets will be authenticated and verified, decided from the plan; pure.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DirectPlan {
+    /// The token file to send, if any: `--token-file`, else the configuration's token file
+    /// (in a pod: the service-account token).
+    pub token_file: Option<PathBuf>,
+    /// Whether the kubeconfig's own credentials (token, exec plugin, client certificate) are used.
+    pub kubeconfig_credentials: bool,
+    /// Whether any credentials are sent at all.
+    pub has_credentials: bool,
+}
+
+impl DirectPlan {
+    /// Chooses the kubelet credentials: `--token-file`, else a token file named by the
+    /// configuration (the in-cluster service-account token), else the kubeconfig user's own.
+    pub fn choose(token_file: Option<&Path>, auth: &AuthInfo) -> DirectPlan {
+        let file = token_file.map(Path::to_path_buf).or_else(|| auth.token_file.as_ref().map(PathBuf::from));
+        let kubeconfig_credentials = file.is_none() && has_credentials(auth);
+        DirectPlan {
+            has_credentials: file.is_some() || kubeconfig_credentials,
+            token_file: file,
+            kubeconfig_credentials,
+        }
+    }
+}
+
+fn has_credentials(auth: &AuthInfo) -> bool {
+    auth.token.is_some()
+        || auth.token_file.is_some()
+        || auth.exec.is_some()
+        || auth.auth_provider.is_some()
+        || auth.client_certificate.is_some()
+        || auth.client_certificate_data.is_some()
+        || auth.username.is_some()
+}
+
+/// Builds the direct-method client from the loaded configuration.
+///
+/// TLS: `--kubelet-ca` replaces the API server's CA (kubelets usually have their own), the
+/// server name is `--kubelet-tls-server-name` or the address dialled, and the kubeconfig's
+/// `insecure-skip-tls-verify` (which is about the API server) is not inherited: only
+/// `--insecure-skip-tls-verify-kubelet` turns verification off, with one warning.
+pub fn direct(
+    base: &kube::Config,
+    tls: &KubeletTls,
+    token_file: Option<&Path>,
+) -> Result<DirectSetup, ConfigError> {
+    let mut warnings = Vec::new();
+    let mut config = base.clone();
+    config.default_retry = false;
+    config.proxy_url = None;
+    match tls {
+        KubeletTls::Insecure => {
+            config.accept_invalid_certs = true;
+            config.root_cert_file = None;
+            config.tls_server_name = None;
+            warnings.push(
+                "kubelet serving certificates are not verified (--insecure-skip-tls-verify-kubelet): \
+                 anyone on the path to a node can read or change its metrics and capture the token"
+                    .to_string(),
+            );
+        }
+        KubeletTls::Verify { ca, server_name } => {
+            config.accept_invalid_certs = false;
+            config.tls_server_name = server_name.clone();
+            if let Some(path) = ca {
+                config.root_cert = Some(read_certificates(path)?);
+                config.root_cert_file = None;
+            }
+        }
+    }
+
+    let plan = DirectPlan::choose(token_file, &config.auth_info);
+    let token = plan.token_file.as_deref().map(TokenFile::open).transpose()?;
+    if token.is_some() {
+        // The token file alone identifies us: a client certificate from the kubeconfig would
+        // win kubelet authentication and make --token-file silently ineffective.
+        config.auth_info = AuthInfo::default();
+    }
+    if !plan.has_credentials {
+        warnings.push(
+            "no credentials for the kubelets: requests are anonymous and most kubelets refuse them \
+             (pass --token-file)"
+                .to_string(),
+        );
+    }
+
+    let client = direct_client(&config)?;
+    Ok(DirectSetup { client, token, warnings })
+}
+
+fn direct_client(config: &kube::Config) -> Result<kube::Client, ConfigError> {
+    let wrap = |source: kube::Error| ConfigError::Client { target: "kubelets", source };
+    let mut http = hyper_util::client::legacy::connect::HttpConnector::new();
+    http.enforce_http(false);
+    http.set_nodelay(true);
+    http.set_connect_timeout(config.connect_timeout);
+    let https = config.rustls_https_connector_with_connector(http).map_err(wrap)?;
+    let pool = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
+        .build::<_, kube::client::Body>(https);
+    let service = tower::ServiceBuilder::new()
+        .option_layer(config.auth_layer().map_err(wrap)?)
+        .layer(config.extra_headers_layer().map_err(wrap)?)
+        .map_err(tower::BoxError::from)
+        .service(pool);
+    Ok(kube::Client::new(service, config.default_namespace.clone()))
+}
+
+/// Reads every PEM certificate in a CA bundle, as DER.
+pub fn read_certificates(path: &Path) -> Result<Vec<Vec<u8>>, ConfigError> {
+    let pem = std::fs::read(path)
+        .map_err(|source| ConfigError::ReadKubeletCa { path: path.to_path_buf(), source })?;
+    let certificates = pem_certificates(&pem);
+    if certificates.is_empty() {
+        return Err(ConfigError::EmptyKubeletCa { path: path.to_path_buf() });
+    }
+    Ok(certificates)
+}
+
+/// The DER bytes of every `CERTIFICATE` block in a PEM text; pure.
+fn pem_certificates(pem: &[u8]) -> Vec<Vec<u8>> {
+    use rustls::pki_types::CertificateDer;
+    use rustls::pki_types::pem::PemObject;
+    CertificateDer::pem_slice_iter(pem).filter_map(Result::ok).map(|der| der.to_vec()).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn token_file_flag_wins_over_configured_credentials() {
+        let auth = AuthInfo { token: Some("secret".to_string().into()), ..AuthInfo::default() };
+        let plan = DirectPlan::choose(Some(Path::new("/t")), &auth);
+        assert_eq!(plan.token_file.as_deref(), Some(Path::new("/t")));
+        assert!(!plan.kubeconfig_credentials);
+    }
+
+    #[test]
+    fn in_cluster_token_file_is_reread_by_us() {
+        let auth = AuthInfo { token_file: Some(SERVICE_ACCOUNT_TOKEN.into()), ..AuthInfo::default() };
+        let plan = DirectPlan::choose(None, &auth);
+        assert_eq!(plan.token_file.as_deref(), Some(Path::new(SERVICE_ACCOUNT_TOKEN)));
+    }
+
+    #[test]
+    fn kubeconfig_credentials_are_used_when_no_token_file() {
+        let auth = AuthInfo { client_certificate_data: Some("x".into()), ..AuthInfo::default() };
+        let plan = DirectPlan::choose(None, &auth);
+        assert!(plan.kubeconfig_credentials && plan.has_credentials && plan.token_file.is_none());
+        assert!(!DirectPlan::choose(None, &AuthInfo::default()).has_credentials);
+    }
+
+    #[tokio::test]
+    async fn token_file_is_reread_and_keeps_the_last_good_token() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("token");
+        std::fs::write(&path, "first\n").expect("write");
+        let file = TokenFile::open(&path).expect("open");
+        assert_eq!(&*file.token().await, "first");
+        std::fs::write(&path, "second").expect("write");
+        assert_eq!(&*file.token().await, "second");
+        std::fs::remove_file(&path).expect("remove");
+        assert_eq!(&*file.token().await, "second");
+        assert!(!format!("{file:?}").contains("second"));
+    }
+
+    #[test]
+    fn empty_token_file_is_refused() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("token");
+        std::fs::write(&path, " \n").expect("write");
+        assert!(matches!(TokenFile::open(&path), Err(ConfigError::EmptyToken { .. })));
+    }
+
+    #[test]
+    fn pem_without_certificates_yields_nothing() {
+        assert!(pem_certificates(b"not a pem").is_empty());
+    }
+}

@@ -1,0 +1,669 @@
+//! Why one node could not be read, as a typed value, and the one-line fix for each kind.
+//!
+//! Classification is pure: HTTP answers are classified from their status, their body (a
+//! Kubernetes `Status` object from the API server, plain text from a kubelet) and `Retry-After`;
+//! transport failures from the error chain (rustls, io, hyper). Sources call these functions right
+//! after the I/O; `collect` turns a [`FetchError`] into the report's [`Failure`]. No message ever
+//! contains a credential: bodies are shortened, and sources that hold a token redact it.
+
+use std::error::Error as StdError;
+use std::fmt;
+use std::time::{Duration, SystemTime};
+
+use crate::cli::Method;
+use crate::scrape::{Failure, FailureKind};
+
+/// Longest server message kept in an error (bodies can be whole HTML pages).
+const MESSAGE_LIMIT: usize = 300;
+
+/// Why fetching one (node, path) failed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum FetchError {
+    /// No complete answer within the per-node deadline (all attempts included).
+    #[error("no answer within {0:?}")]
+    Timeout(Duration),
+    /// The run was interrupted (Ctrl-C) before this node answered.
+    #[error("cancelled before the node answered")]
+    Cancelled,
+    /// The TCP connection was refused.
+    #[error("connection refused by {host}")]
+    Refused {
+        /// `host:port` that refused.
+        host: String,
+    },
+    /// The host name did not resolve.
+    #[error("cannot resolve {host}")]
+    Dns {
+        /// The name that did not resolve.
+        host: String,
+    },
+    /// The TLS handshake failed.
+    #[error("TLS handshake with {host} failed: {problem}")]
+    Tls {
+        /// `host:port` of the server.
+        host: String,
+        /// What was wrong with the certificate or the handshake.
+        problem: TlsProblem,
+    },
+    /// The node has none of the address types asked for (direct method).
+    #[error("node has no address of type {types}")]
+    NoAddress {
+        /// The `--address-type` list, comma-separated.
+        types: String,
+    },
+    /// Local credentials could not be produced (exec plugin failed, token file unreadable).
+    #[error("no usable credentials: {message}")]
+    Credentials {
+        /// What went wrong, without the credential itself.
+        message: String,
+    },
+    /// HTTP 401: no credentials, or credentials not accepted.
+    #[error("unauthorized (HTTP 401): {message}")]
+    Unauthorized {
+        /// The server's message.
+        message: String,
+    },
+    /// HTTP 403: authenticated but not allowed.
+    #[error("forbidden (HTTP 403): {}", forbidden_text(.denial.as_ref(), .message))]
+    Forbidden {
+        /// Who was denied what, when the message says so.
+        denial: Option<Denial>,
+        /// The server's message.
+        message: String,
+    },
+    /// HTTP 404: no such node, or no such kubelet path.
+    #[error("not found (HTTP 404): {message}")]
+    NotFound {
+        /// The server's message.
+        message: String,
+    },
+    /// HTTP 429, still refused after every retry the deadline allowed.
+    #[error("too many requests (HTTP 429){}", retry_after_text(*.retry_after))]
+    TooManyRequests {
+        /// The server's `Retry-After`, when it sent one.
+        retry_after: Option<Duration>,
+    },
+    /// HTTP 5xx, including the API server's 503 when it cannot reach the kubelet.
+    #[error("server error (HTTP {status}): {message}")]
+    ServerError {
+        /// The HTTP status.
+        status: u16,
+        /// The server's message.
+        message: String,
+    },
+    /// Any other unexpected HTTP status.
+    #[error("unexpected HTTP {status}: {message}")]
+    Status {
+        /// The HTTP status.
+        status: u16,
+        /// The server's message.
+        message: String,
+    },
+    /// The body grew past `--max-body`.
+    #[error("body larger than the --max-body limit of {limit} bytes")]
+    TooLarge {
+        /// The limit in bytes.
+        limit: u64,
+    },
+    /// The body is not valid exposition text.
+    #[error("line {line}: {message}")]
+    Parse {
+        /// 1-based line of the first problem.
+        line: usize,
+        /// What is wrong with it.
+        message: String,
+    },
+    /// The connection broke (reset, closed mid-body) or another transport error.
+    #[error("connection failed: {message}")]
+    Io {
+        /// The transport's description.
+        message: String,
+    },
+}
+
+/// What went wrong in a TLS handshake.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TlsProblem {
+    /// The certificate is signed by a CA we were not told to trust.
+    UnknownAuthority,
+    /// The certificate is not valid for the name or IP we connected to.
+    NameMismatch,
+    /// The certificate has expired or is not valid yet.
+    Expired,
+    /// Anything else, as rustls describes it.
+    Other(String),
+}
+
+impl fmt::Display for TlsProblem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            TlsProblem::UnknownAuthority => f.write_str("certificate signed by unknown authority"),
+            TlsProblem::NameMismatch => f.write_str("certificate is not valid for this name or IP"),
+            TlsProblem::Expired => f.write_str("certificate expired or not yet valid"),
+            TlsProblem::Other(message) => f.write_str(message),
+        }
+    }
+}
+
+/// Who was denied what, parsed from an API server or kubelet 403 message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Denial {
+    /// The authenticated user, e.g. `system:serviceaccount:monitoring:kubelet-metrics`.
+    pub user: String,
+    /// The verb, e.g. `get`.
+    pub verb: String,
+    /// Resource with subresource, e.g. `nodes/proxy` or `nodes/metrics`.
+    pub resource: String,
+}
+
+impl Denial {
+    /// Parses the two real 403 message shapes:
+    /// the API server's `... User "alice" cannot get resource "nodes/proxy" in API group "" at
+    /// the cluster scope` and the kubelet's
+    /// `Forbidden (user=alice, verb=get, resource=nodes, subresource=metrics)`.
+    pub fn parse(message: &str) -> Option<Denial> {
+        Self::parse_kubelet(message).or_else(|| Self::parse_apiserver(message))
+    }
+
+    fn parse_kubelet(message: &str) -> Option<Denial> {
+        // kubelet pkg/kubelet/server/auth.go: "Forbidden (user=%s, verb=%s, resource=%s, subresource=%s)"
+        let start = message.find("Forbidden (")? + "Forbidden (".len();
+        let inner = &message[start..];
+        let inner = &inner[..inner.find(')')?];
+        let field = |key: &str| {
+            inner.split(", ").find_map(|pair| pair.strip_prefix(key)?.strip_prefix('=')).map(str::to_string)
+        };
+        let resource = field("resource")?;
+        let subresource = field("subresource").unwrap_or_default();
+        Some(Denial {
+            user: field("user")?,
+            verb: field("verb")?,
+            resource: if subresource.is_empty() { resource } else { format!("{resource}/{subresource}") },
+        })
+    }
+
+    fn parse_apiserver(message: &str) -> Option<Denial> {
+        // apiserver endpoints/handlers/responsewriters/errors.go (forbiddenMessage):
+        // `User "%s" cannot %s resource "%s" in API group "%s" ...`; older servers say
+        // `User "%s" cannot %s %s at the cluster scope`.
+        let start = message.find("User \"")? + "User \"".len();
+        let rest = &message[start..];
+        let end = rest.find('"')?;
+        let user = rest[..end].to_string();
+        let rest = rest[end + 1..].trim_start().strip_prefix("cannot ")?;
+        let (verb, rest) = rest.split_once(' ')?;
+        let resource = match rest.strip_prefix("resource \"") {
+            Some(quoted) => quoted[..quoted.find('"')?].to_string(),
+            None => rest.split_whitespace().next()?.trim_end_matches([':', ',']).to_string(),
+        };
+        Some(Denial { user, verb: verb.to_string(), resource })
+    }
+
+    /// The missing RBAC rule in `verb resource` form, e.g. `get nodes/proxy`.
+    pub fn rule(&self) -> String {
+        format!("{} {}", self.verb, self.resource)
+    }
+
+    /// True when the server saw no credentials at all.
+    pub fn is_anonymous(&self) -> bool {
+        self.user == "system:anonymous"
+    }
+
+    /// The `kubectl create clusterrolebinding` subject flag for this user.
+    fn subject_flag(&self) -> String {
+        match self.user.strip_prefix("system:serviceaccount:") {
+            Some(account) => format!("--serviceaccount={account}"),
+            None => format!("--user={}", self.user),
+        }
+    }
+}
+
+fn forbidden_text(denial: Option<&Denial>, message: &str) -> String {
+    match denial {
+        Some(denial) if denial.is_anonymous() => {
+            format!("the request carried no credentials (user=system:anonymous): {message}")
+        }
+        Some(denial) => format!("user {:?} lacks the RBAC rule `{}`: {message}", denial.user, denial.rule()),
+        None => message.to_string(),
+    }
+}
+
+fn retry_after_text(retry_after: Option<Duration>) -> String {
+    retry_after.map(|d| format!(", server asked to retry after {d:?}")).unwrap_or_default()
+}
+
+/// Where a failed request went, for messages and fixes.
+#[derive(Debug, Clone, Copy)]
+pub struct RequestContext<'a> {
+    /// The node name.
+    pub node: &'a str,
+    /// Proxy or direct.
+    pub method: Method,
+    /// The URL path (proxy) or full URL (direct) that was requested.
+    pub url: &'a str,
+}
+
+impl FetchError {
+    /// The stable failure class used in reports.
+    pub fn kind(&self) -> FailureKind {
+        match self {
+            FetchError::Timeout(_) | FetchError::Cancelled => FailureKind::Timeout,
+            FetchError::Refused { .. } => FailureKind::Refused,
+            FetchError::Dns { .. } | FetchError::NoAddress { .. } => FailureKind::Dns,
+            FetchError::Tls { .. } => FailureKind::Tls,
+            FetchError::Credentials { .. } | FetchError::Unauthorized { .. } => FailureKind::Unauthorized,
+            FetchError::Forbidden { .. } => FailureKind::Forbidden,
+            FetchError::NotFound { .. } => FailureKind::NotFound,
+            FetchError::TooManyRequests { .. } => FailureKind::TooManyRequests,
+            FetchError::ServerError { .. } => FailureKind::ServerError,
+            FetchError::Status { .. } => FailureKind::Status,
+            FetchError::TooLarge { .. } => FailureKind::TooLarge,
+            FetchError::Parse { .. } => FailureKind::Parse,
+            FetchError::Io { .. } => FailureKind::Io,
+        }
+    }
+
+    /// The one-line fix a user should try, when one is known.
+    pub fn fix(&self, ctx: &RequestContext<'_>) -> Option<String> {
+        let node = ctx.node;
+        let direct = ctx.method == Method::Direct;
+        Some(match self {
+            FetchError::Timeout(limit) => format!(
+                "raise --timeout (now {limit:?}) or check the kubelet: kubectl get --raw /api/v1/nodes/{node}/proxy/healthz"
+            ),
+            FetchError::Cancelled => return None,
+            FetchError::Refused { host } if direct => format!(
+                "nothing listens on {host}: check the kubelet runs and the port (--kubelet-port) and address (--address-type) are right"
+            ),
+            FetchError::Refused { host } => {
+                format!("the API server at {host} refused the connection: check the kubeconfig server URL and --context")
+            }
+            FetchError::Dns { host } if direct => {
+                format!("{host} does not resolve here: use --address-type InternalIP or --node-ip")
+            }
+            FetchError::Dns { host } => format!("{host} does not resolve: check the kubeconfig server URL"),
+            FetchError::NoAddress { .. } => {
+                "choose other types with --address-type, or give the address with --node-ip".to_string()
+            }
+            FetchError::Tls { .. } if direct => "pass the CA that signed the kubelet serving certificates with --kubelet-ca (and --kubelet-tls-server-name if they name another host), or skip verification with --insecure-skip-tls-verify-kubelet".to_string(),
+            FetchError::Tls { .. } => {
+                "check the kubeconfig's certificate-authority for this cluster (kubectl config view --minify)".to_string()
+            }
+            FetchError::Credentials { .. } => {
+                "check the kubeconfig user's credentials (exec plugin, token file) with kubectl get nodes".to_string()
+            }
+            FetchError::Unauthorized { .. } if direct => "the kubelet rejected the credentials: pass a current service-account token with --token-file (kubectl create token NAME), and check the kubelet has webhook authentication enabled".to_string(),
+            FetchError::Unauthorized { .. } => {
+                "the credentials were rejected: log in again or choose another --context".to_string()
+            }
+            FetchError::Forbidden { denial: Some(denial), .. } if denial.is_anonymous() => {
+                "no token reached the kubelet: pass --token-file, or use a kubeconfig user with a bearer token".to_string()
+            }
+            FetchError::Forbidden { denial: Some(denial), .. } => format!(
+                "grant `{rule}`: kubectl create clusterrole kubelet-metrics --verb={verb} --resource={resource} && kubectl create clusterrolebinding kubelet-metrics --clusterrole=kubelet-metrics {subject}",
+                rule = denial.rule(),
+                verb = denial.verb,
+                resource = denial.resource,
+                subject = denial.subject_flag(),
+            ),
+            FetchError::Forbidden { denial: None, .. } => format!(
+                "grant `get {}` to the caller (kubectl auth can-i get {} --all-namespaces)",
+                needed_resource(ctx.method),
+                needed_resource(ctx.method)
+            ),
+            FetchError::NotFound { .. } if direct => {
+                format!("the kubelet has no such path: check --endpoint / --path (requested {})", ctx.url)
+            }
+            FetchError::NotFound { .. } => format!(
+                "check the node exists (kubectl get node {node}) and the path is a kubelet path (--endpoint / --path)"
+            ),
+            FetchError::TooManyRequests { .. } => {
+                "lower --concurrency, or raise --timeout so retries can wait as the server asks".to_string()
+            }
+            FetchError::ServerError { message, .. }
+                if !direct && message.contains("error trying to reach service") && message.contains("x509") =>
+            {
+                format!(
+                    "the API server rejects the kubelet serving certificate of {node}: renew it so that it names the node's address and is signed by the CA the API server trusts (--kubelet-certificate-authority)"
+                )
+            }
+            FetchError::ServerError { message, .. }
+                if !direct && message.contains("error trying to reach service") =>
+            {
+                format!(
+                    "the API server cannot reach the kubelet of {node}: check the node is Ready (kubectl get node {node}) and its kubelet port is open to the control plane, or try --method direct"
+                )
+            }
+            FetchError::ServerError { .. } => {
+                format!("retry later; if it persists, read the kubelet's log on {node}")
+            }
+            FetchError::Status { .. } => return None,
+            FetchError::TooLarge { limit } => {
+                format!("raise --max-body (now {limit} bytes) if this payload is expected")
+            }
+            FetchError::Parse { .. } => {
+                "this is not Prometheus text: check --endpoint / --path, or save the payload with kubectl get --raw and inspect it".to_string()
+            }
+            FetchError::Io { .. } => {
+                "retry (raise --retries); the connection broke, often a kubelet restart or a proxy reset".to_string()
+            }
+        })
+    }
+
+    /// The report's view of this failure: message naming node, method and URL, plus the fix.
+    pub fn into_failure(self, ctx: &RequestContext<'_>) -> Failure {
+        Failure {
+            kind: self.kind(),
+            message: format!("{}: {} GET {}: {self}", ctx.node, ctx.method.as_str(), ctx.url),
+            fix: self.fix(ctx),
+        }
+    }
+
+    /// Removes every occurrence of `secret` from the messages (a safeguard: servers do not
+    /// echo tokens, but a message must never carry one).
+    pub fn redact(self, secret: &str) -> FetchError {
+        if secret.is_empty() {
+            return self;
+        }
+        let clean = |s: String| if s.contains(secret) { s.replace(secret, "[redacted]") } else { s };
+        match self {
+            FetchError::Credentials { message } => FetchError::Credentials { message: clean(message) },
+            FetchError::Unauthorized { message } => FetchError::Unauthorized { message: clean(message) },
+            FetchError::Forbidden { denial, message } => {
+                FetchError::Forbidden { denial, message: clean(message) }
+            }
+            FetchError::NotFound { message } => FetchError::NotFound { message: clean(message) },
+            FetchError::ServerError { status, message } => {
+                FetchError::ServerError { status, message: clean(message) }
+            }
+            FetchError::Status { status, message } => FetchError::Status { status, message: clean(message) },
+            FetchError::Parse { line, message } => FetchError::Parse { line, message: clean(message) },
+            FetchError::Io { message } => FetchError::Io { message: clean(message) },
+            FetchError::Tls { host, problem: TlsProblem::Other(m) } => {
+                FetchError::Tls { host, problem: TlsProblem::Other(clean(m)) }
+            }
+            other => other,
+        }
+    }
+
+    /// Classifies a non-success HTTP answer from its status, body and `Retry-After`.
+    pub fn from_status(status: u16, body: &[u8], retry_after: Option<Duration>) -> FetchError {
+        FetchError::from_status_message(status, status_message(body), retry_after)
+    }
+
+    /// Classifies a non-success HTTP answer whose message is already extracted.
+    pub fn from_status_message(status: u16, message: String, retry_after: Option<Duration>) -> FetchError {
+        match status {
+            401 => FetchError::Unauthorized { message },
+            403 => FetchError::Forbidden { denial: Denial::parse(&message), message },
+            404 => FetchError::NotFound { message },
+            429 => FetchError::TooManyRequests { retry_after },
+            500..=599 => FetchError::ServerError { status, message },
+            _ => FetchError::Status { status, message },
+        }
+    }
+
+    /// Classifies a transport failure (connect, TLS, broken body) from its error chain.
+    /// `host` is the `host:port` the request went to.
+    pub fn from_transport(err: &(dyn StdError + 'static), host: &str) -> FetchError {
+        let mut found: Option<FetchError> = None;
+        let mut chain: Vec<String> = Vec::new();
+        let mut current: Option<&(dyn StdError + 'static)> = Some(err);
+        // Error chains are short; the bound only guards against a cycle.
+        for _ in 0..32 {
+            let Some(e) = current else { break };
+            let text = e.to_string();
+            if !chain.iter().any(|seen| seen.contains(&text)) {
+                chain.push(text.clone());
+            }
+            let candidate = classify_one(e, host, &text);
+            if let Some(candidate) = candidate
+                && rank(&candidate) > found.as_ref().map_or(0, rank)
+            {
+                found = Some(candidate);
+            }
+            current = e.source();
+        }
+        found.unwrap_or_else(|| FetchError::Io { message: shorten(&chain.join(": ")) })
+    }
+
+    /// Classifies an error from a `kube::Client` call (request failed before any answer, or
+    /// the API returned a `Status`).
+    pub fn from_kube(err: &kube::Error, host: &str) -> FetchError {
+        match err {
+            kube::Error::Api(status) => {
+                FetchError::from_status_message(status.code, shorten(&status.message), None)
+            }
+            kube::Error::Auth(auth) => FetchError::Credentials { message: shorten(&auth.to_string()) },
+            other => FetchError::from_transport(other, host),
+        }
+    }
+}
+
+/// What each method needs on the API side (least privilege; see DESIGN §1).
+fn needed_resource(method: Method) -> &'static str {
+    match method {
+        Method::Proxy => "nodes/proxy",
+        Method::Direct => "nodes/metrics",
+    }
+}
+
+/// Higher wins when several errors in a chain classify: the most specific cause is reported.
+fn rank(err: &FetchError) -> u8 {
+    match err {
+        FetchError::Tls { .. } => 5,
+        FetchError::Refused { .. } => 4,
+        FetchError::Dns { .. } => 3,
+        FetchError::Timeout(_) => 2,
+        _ => 1,
+    }
+}
+
+fn classify_one(e: &(dyn StdError + 'static), host: &str, text: &str) -> Option<FetchError> {
+    if let Some(tls) = e.downcast_ref::<rustls::Error>() {
+        return Some(FetchError::Tls { host: host.to_string(), problem: tls_problem(tls) });
+    }
+    if let Some(io) = e.downcast_ref::<std::io::Error>() {
+        // io::Error::source() skips the wrapped error itself, so look inside explicitly:
+        // tokio-rustls reports handshake failures as InvalidData wrapping a rustls::Error.
+        if let Some(inner) = io.get_ref()
+            && let Some(tls) = inner.downcast_ref::<rustls::Error>()
+        {
+            return Some(FetchError::Tls { host: host.to_string(), problem: tls_problem(tls) });
+        }
+        use std::io::ErrorKind;
+        return Some(match io.kind() {
+            ErrorKind::ConnectionRefused => FetchError::Refused { host: host.to_string() },
+            ErrorKind::TimedOut => FetchError::Io { message: format!("{host}: {io}") },
+            _ => FetchError::Io { message: shorten(&format!("{host}: {io}")) },
+        });
+    }
+    if let Some(hyper) = e.downcast_ref::<hyper::Error>() {
+        if hyper.is_incomplete_message() {
+            return Some(FetchError::Io { message: "connection closed before the message completed".into() });
+        }
+        return Some(FetchError::Io { message: shorten(text) });
+    }
+    // hyper-util's ConnectError is not exported; its message is stable ("dns error").
+    if text == "dns error" {
+        let name = host.rsplit_once(':').map_or(host, |(name, _)| name);
+        return Some(FetchError::Dns { host: name.to_string() });
+    }
+    None
+}
+
+fn tls_problem(err: &rustls::Error) -> TlsProblem {
+    use rustls::CertificateError;
+    match err {
+        rustls::Error::InvalidCertificate(cert) => match cert {
+            CertificateError::UnknownIssuer | CertificateError::BadSignature => TlsProblem::UnknownAuthority,
+            CertificateError::NotValidForName | CertificateError::NotValidForNameContext { .. } => {
+                TlsProblem::NameMismatch
+            }
+            CertificateError::Expired
+            | CertificateError::ExpiredContext { .. }
+            | CertificateError::NotValidYet
+            | CertificateError::NotValidYetContext { .. } => TlsProblem::Expired,
+            other => TlsProblem::Other(format!("invalid certificate: {other:?}")),
+        },
+        other => TlsProblem::Other(other.to_string()),
+    }
+}
+
+/// The human part of an error body: a Kubernetes `Status` message, else the text itself,
+/// on one line and shortened.
+pub fn status_message(body: &[u8]) -> String {
+    #[derive(serde::Deserialize)]
+    struct StatusBody {
+        kind: Option<String>,
+        #[serde(default)]
+        message: String,
+    }
+    if let Ok(status) = serde_json::from_slice::<StatusBody>(body)
+        && status.kind.as_deref() == Some("Status")
+        && !status.message.is_empty()
+    {
+        return shorten(&status.message);
+    }
+    let text = String::from_utf8_lossy(body);
+    let text = text.trim();
+    if text.is_empty() { "(empty body)".to_string() } else { shorten(text) }
+}
+
+/// One line, control characters removed, at most [`MESSAGE_LIMIT`] characters.
+fn shorten(text: &str) -> String {
+    let one_line: String =
+        text.split_whitespace().collect::<Vec<_>>().join(" ").chars().filter(|c| !c.is_control()).collect();
+    if one_line.chars().count() <= MESSAGE_LIMIT {
+        one_line
+    } else {
+        let cut: String = one_line.chars().take(MESSAGE_LIMIT).collect();
+        format!("{cut}…")
+    }
+}
+
+/// Parses a `Retry-After` value: delay seconds, or an HTTP date relative to `now`.
+pub fn parse_retry_after(value: &str, now: SystemTime) -> Option<Duration> {
+    let value = value.trim();
+    if let Ok(seconds) = value.parse::<u64>() {
+        return Some(Duration::from_secs(seconds));
+    }
+    let at = httpdate::parse_http_date(value).ok()?;
+    Some(at.duration_since(now).unwrap_or(Duration::ZERO))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ctx(method: Method) -> RequestContext<'static> {
+        RequestContext { node: "node-01", method, url: "/api/v1/nodes/node-01/proxy/metrics" }
+    }
+
+    #[test]
+    fn apiserver_forbidden_status_names_the_missing_rule() {
+        let body = br#"{"kind":"Status","apiVersion":"v1","metadata":{},"status":"Failure","message":"nodes \"node-01\" is forbidden: User \"viewer\" cannot get resource \"nodes/proxy\" in API group \"\" at the cluster scope","reason":"Forbidden","details":{"name":"node-01","kind":"nodes"},"code":403}"#;
+        let err = FetchError::from_status(403, body, None);
+        let FetchError::Forbidden { denial: Some(denial), .. } = &err else { panic!("{err:?}") };
+        assert_eq!(denial.user, "viewer");
+        assert_eq!(denial.rule(), "get nodes/proxy");
+        let failure = err.into_failure(&ctx(Method::Proxy));
+        assert_eq!(failure.kind, FailureKind::Forbidden);
+        assert!(failure.message.contains("`get nodes/proxy`"), "{}", failure.message);
+        assert!(failure.message.starts_with("node-01: proxy GET /api/v1/nodes/node-01/proxy/metrics: "));
+        let fix = failure.fix.expect("a fix");
+        assert!(fix.contains("--resource=nodes/proxy") && fix.contains("--user=viewer"), "{fix}");
+    }
+
+    #[test]
+    fn kubelet_forbidden_text_names_the_rule_and_service_account() {
+        let body = b"Forbidden (user=system:serviceaccount:monitoring:scraper, verb=get, resource=nodes, subresource=metrics)";
+        let err = FetchError::from_status(403, body, None);
+        let FetchError::Forbidden { denial: Some(denial), .. } = &err else { panic!("{err:?}") };
+        assert_eq!(denial.rule(), "get nodes/metrics");
+        let fix = err.fix(&ctx(Method::Direct)).expect("a fix");
+        assert!(fix.contains("--serviceaccount=monitoring:scraper"), "{fix}");
+    }
+
+    #[test]
+    fn anonymous_denial_says_no_token_was_sent() {
+        let body = b"Forbidden (user=system:anonymous, verb=get, resource=nodes, subresource=metrics)";
+        let err = FetchError::from_status(403, body, None);
+        assert!(err.to_string().contains("no credentials"), "{err}");
+        assert!(err.fix(&ctx(Method::Direct)).expect("fix").contains("--token-file"));
+    }
+
+    #[test]
+    fn older_apiserver_forbidden_shape_is_understood() {
+        let denial = Denial::parse("User \"bob\" cannot list nodes at the cluster scope").expect("parsed");
+        assert_eq!(denial.rule(), "list nodes");
+    }
+
+    #[test]
+    fn unparseable_forbidden_still_names_what_the_method_needs() {
+        let err = FetchError::from_status(403, b"denied", None);
+        assert!(err.fix(&ctx(Method::Direct)).expect("fix").contains("nodes/metrics"));
+    }
+
+    #[test]
+    fn apiserver_cannot_reach_kubelet_is_a_server_error_with_a_reachability_fix() {
+        let body = br#"{"kind":"Status","status":"Failure","message":"error trying to reach service: dial tcp 127.0.0.1:1: connect: connection refused","reason":"ServiceUnavailable","code":503}"#;
+        let err = FetchError::from_status(503, body, None);
+        assert_eq!(err.kind(), FailureKind::ServerError);
+        assert!(err.fix(&ctx(Method::Proxy)).expect("fix").contains("cannot reach the kubelet"));
+    }
+
+    #[test]
+    fn statuses_map_to_kinds() {
+        assert_eq!(FetchError::from_status(401, b"Unauthorized", None).kind(), FailureKind::Unauthorized);
+        assert_eq!(FetchError::from_status(404, b"404 page not found", None).kind(), FailureKind::NotFound);
+        let limited = FetchError::from_status(429, b"", Some(Duration::from_secs(2)));
+        assert_eq!(limited, FetchError::TooManyRequests { retry_after: Some(Duration::from_secs(2)) });
+        assert_eq!(FetchError::from_status(502, b"bad gateway", None).kind(), FailureKind::ServerError);
+        assert_eq!(FetchError::from_status(418, b"teapot", None).kind(), FailureKind::Status);
+    }
+
+    #[test]
+    fn long_bodies_are_shortened_to_one_line() {
+        let body = format!("first\nsecond {}", "x".repeat(1000));
+        let message = status_message(body.as_bytes());
+        assert!(!message.contains('\n'));
+        assert!(message.chars().count() <= MESSAGE_LIMIT + 1);
+        assert_eq!(status_message(b"  "), "(empty body)");
+    }
+
+    #[test]
+    fn transport_chain_finds_refused_and_tls() {
+        let refused = std::io::Error::from(std::io::ErrorKind::ConnectionRefused);
+        assert_eq!(
+            FetchError::from_transport(&refused, "127.0.0.1:1"),
+            FetchError::Refused { host: "127.0.0.1:1".into() }
+        );
+        let tls = std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            rustls::Error::InvalidCertificate(rustls::CertificateError::UnknownIssuer),
+        );
+        let err = FetchError::from_transport(&tls, "127.0.0.1:2");
+        assert_eq!(
+            err,
+            FetchError::Tls { host: "127.0.0.1:2".into(), problem: TlsProblem::UnknownAuthority }
+        );
+        let fix = err.fix(&ctx(Method::Direct)).expect("fix");
+        assert!(fix.contains("--kubelet-ca") && fix.contains("--insecure-skip-tls-verify-kubelet"));
+    }
+
+    #[test]
+    fn retry_after_accepts_seconds_and_dates() {
+        let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_000_000_000);
+        assert_eq!(parse_retry_after("3", now), Some(Duration::from_secs(3)));
+        let later = httpdate::fmt_http_date(now + Duration::from_secs(7));
+        assert_eq!(parse_retry_after(&later, now), Some(Duration::from_secs(7)));
+        assert_eq!(parse_retry_after("soon", now), None);
+    }
+
+    #[test]
+    fn redaction_removes_a_secret_from_messages() {
+        let err = FetchError::Unauthorized { message: "token abc123 rejected".into() }.redact("abc123");
+        assert!(!err.to_string().contains("abc123"));
+    }
+}

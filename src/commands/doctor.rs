@@ -1,0 +1,264 @@
+//! `doctor [NODE...]`: runs the seed's troubleshooting list against a cluster, in order, and
+//! prints each check as PASS / WARN / FAIL with its evidence and fix (`-o table|json`).
+//!
+//! Glue: the probes are in `cluster::checks`, the judgement and rendering in [`crate::doctor`].
+//! Later checks that cannot mean anything after an earlier failure are not run (no node checks
+//! without an API server; no TLS check without a TCP connection; no direct requests through a
+//! certificate that does not verify, unless `--insecure-skip-tls-verify-kubelet`).
+//!
+//! Exit status: 0 when no check FAILs (WARNs allowed), 1 when any check FAILs, 2 when doctor
+//! could not run at all (bad flags, `--file`, output not writable).
+
+use std::io::Write;
+use std::time::SystemTime;
+
+use anyhow::bail;
+
+use super::Outcome;
+use crate::cli::{ClusterPlan, KubeletTls, Method, NodeSelection, SourceArgs, SourcePlan};
+use crate::cluster::config::{self, DirectPlan};
+use crate::cluster::{AddressPolicy, DirectSource, ProxySource, checks, discovery};
+use crate::doctor::{self, Access, Check, Credentials, Diagnosis, NodesFound, Problem, TlsSetting};
+use crate::rbac;
+use crate::scrape::FailureKind;
+
+/// Arguments of `doctor`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct DoctorArgs {
+    /// The cluster, credentials and method to check (`--method` decides which failures are
+    /// FAILs; the other method's are WARNs).
+    #[command(flatten)]
+    pub source: SourceArgs,
+    /// Check at most this many nodes, spread evenly over the cluster.
+    #[arg(long, default_value_t = 10, value_name = "N")]
+    pub sample: usize,
+    /// Output format.
+    #[arg(long, short = 'o', value_enum, default_value_t = DoctorOutput::Table)]
+    pub output: DoctorOutput,
+}
+
+/// Output formats of `doctor`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum DoctorOutput {
+    /// One line per check, fixes under failures, a summary line.
+    Table,
+    /// One JSON document (`method`, `summary`, `checks`).
+    Json,
+}
+
+/// Runs `doctor`.
+pub async fn run(
+    args: &DoctorArgs,
+    mut out: &mut dyn Write,
+    _err: &mut dyn Write,
+) -> anyhow::Result<Outcome> {
+    let plan = match args.source.to_plan()? {
+        SourcePlan::Cluster(plan) => plan,
+        SourcePlan::Files { .. } => bail!("doctor checks a live cluster; --file is for offline analysis"),
+    };
+    if args.sample == 0 {
+        bail!("--sample must be at least 1");
+    }
+    let diagnosis = diagnose(&plan, args.sample).await;
+    match args.output {
+        DoctorOutput::Table => doctor::render_table(&diagnosis, &mut out)?,
+        DoctorOutput::Json => doctor::render_json(&diagnosis, &mut out)?,
+    }
+    out.flush()?;
+    Ok(if diagnosis.has_failures() { Outcome::Partial } else { Outcome::Complete })
+}
+
+fn chain(err: impl Into<anyhow::Error>) -> String {
+    format!("{:#}", err.into())
+}
+
+fn kubeconfig_text(plan: &ClusterPlan) -> String {
+    let path = match &plan.kubeconfig {
+        Some(path) => path.display().to_string(),
+        None => match std::env::var("KUBECONFIG") {
+            Ok(value) if !value.is_empty() => format!("$KUBECONFIG={value}"),
+            _ => "~/.kube/config".to_string(),
+        },
+    };
+    match &plan.context {
+        Some(context) => format!("kubeconfig {path}, context {context:?}"),
+        None => format!("kubeconfig {path}, current context"),
+    }
+}
+
+/// Runs every check that can mean something, in order.
+pub async fn diagnose(plan: &ClusterPlan, sample: usize) -> Diagnosis {
+    let mut checks = Vec::new();
+    run_checks(plan, sample, &mut checks).await;
+    Diagnosis { method: plan.method, checks }
+}
+
+async fn run_checks(plan: &ClusterPlan, sample: usize, checks: &mut Vec<Check>) {
+    let method = plan.method;
+    let limit = plan.limits.per_node;
+
+    // Credentials, and the token the direct method would send.
+    let loaded = match config::load(plan.kubeconfig.as_deref(), plan.context.as_deref()).await {
+        Ok(loaded) => loaded,
+        Err(err) => {
+            checks.push(doctor::credentials(&Err(chain(err))));
+            return;
+        }
+    };
+    let base = &loaded.config;
+    let server = base.cluster_url.to_string();
+    let host = checks::api_host(base);
+    let source =
+        if loaded.in_cluster { "in-cluster service account".to_string() } else { kubeconfig_text(plan) };
+    checks.push(doctor::credentials(&Ok(Credentials {
+        source,
+        server: server.clone(),
+        in_cluster: loaded.in_cluster,
+    })));
+
+    let direct_plan = DirectPlan::choose(plan.token_file.as_deref(), &base.auth_info);
+    let mut token_user = None;
+    if let Some(path) = &direct_plan.token_file {
+        let read = checks::read_token(path).await;
+        if let Ok(text) = &read {
+            token_user = doctor::token_claims(text).ok().and_then(|claims| claims.subject);
+        }
+        checks.push(doctor::token(&path.display().to_string(), &read, SystemTime::now()));
+    }
+
+    // The API server: reachable, and our credentials accepted.
+    let api = match config::api_client(base, false) {
+        Ok(api) => api,
+        Err(err) => {
+            checks.push(doctor::apiserver(&server, &Err(Problem::new(FailureKind::Io, chain(err)))));
+            return;
+        }
+    };
+    let version = checks::version(&api, &host, limit).await;
+    checks.push(doctor::apiserver(&server, &version));
+    if version.is_err() {
+        return;
+    }
+    let who = checks::whoami(&api, &host, limit).await;
+    checks.push(doctor::authentication(&who));
+    let Ok(user) = who else { return };
+
+    // The token's identity is what kubelets see with the direct method.
+    let token_api = direct_plan.token_file.as_deref().and_then(|path| checks::token_client(base, path).ok());
+    if let Some(token_api) = &token_api
+        && let Ok(Some(name)) = checks::whoami(token_api, &host, limit).await
+    {
+        token_user = Some(name);
+    }
+    let direct_user = if token_api.is_some() { token_user.clone() } else { user.clone() };
+
+    // can-i, for every permission either method needs.
+    let named = matches!(plan.nodes, NodeSelection::Names(_));
+    let mut proxy_allowed = false;
+    for permission in rbac::checked() {
+        let as_token = permission == rbac::GET_NODES_METRICS && token_api.is_some();
+        let (client, who) = match (&token_api, as_token) {
+            (Some(token_api), true) => (token_api, direct_user.as_deref()),
+            _ => (&api, user.as_deref()),
+        };
+        let result = checks::access(client, &host, &permission, limit).await;
+        if permission == rbac::GET_NODES_PROXY {
+            proxy_allowed = matches!(result, Ok(Access { allowed: true, .. }));
+        }
+        let mut check = doctor::can_i(&permission, method, named, who, &result);
+        if as_token {
+            check.evidence.push_str(" (asked as the token's identity)");
+        }
+        checks.push(check);
+    }
+
+    // Nodes.
+    let policy = AddressPolicy { types: plan.address_types.clone(), port: plan.kubelet_port };
+    let lister = match config::api_client(base, true) {
+        Ok(lister) => lister,
+        Err(err) => {
+            checks.push(doctor::nodes(
+                method,
+                user.as_deref(),
+                &Err(Problem::new(FailureKind::Io, chain(err))),
+            ));
+            return;
+        }
+    };
+    let targets = match discovery::discover(&lister, &host, &plan.nodes, &policy).await {
+        Err(err) => {
+            checks.push(doctor::nodes(method, user.as_deref(), &Err(checks::problem(&err.reason, None))));
+            return;
+        }
+        Ok(found) => {
+            let sampled = doctor::sample_evenly(&found.targets, sample);
+            let unresolved =
+                found.unresolved.iter().map(|(name, e)| (name.clone(), checks::problem(e, None))).collect();
+            let facts = NodesFound {
+                total: found.targets.len(),
+                checked: sampled.iter().map(|t| t.name.clone()).collect(),
+                unresolved,
+            };
+            checks.push(doctor::nodes(method, user.as_deref(), &Ok(facts)));
+            sampled
+        }
+    };
+    if targets.is_empty() {
+        return;
+    }
+
+    // Per node: through the proxy, then directly.
+    let proxy = ProxySource::new(api.clone(), host.clone());
+    let direct = match config::direct(base, &plan.kubelet_tls, plan.token_file.as_deref()) {
+        Ok(setup) => Some(DirectSource::new(setup.client, setup.token, &plan.address_types)),
+        Err(err) => {
+            checks.push(doctor::kubelet_client(method, &chain(err)));
+            None
+        }
+    };
+    let setting = match &plan.kubelet_tls {
+        KubeletTls::Insecure => TlsSetting { ca: None, server_name: None, insecure: true },
+        KubeletTls::Verify { ca, server_name } => TlsSetting {
+            ca: ca.as_ref().map(|p| p.display().to_string()),
+            server_name: server_name.clone(),
+            insecure: false,
+        },
+    };
+    let kubelet_ca = match &plan.kubelet_tls {
+        KubeletTls::Verify { ca, .. } => ca.as_deref(),
+        KubeletTls::Insecure => None,
+    };
+    let roots = checks::kubelet_roots(base, kubelet_ca).map_err(chain);
+    let by_name = !matches!(plan.nodes, NodeSelection::Addresses(_));
+    let token_sent = direct_plan.has_credentials;
+
+    for node in &targets {
+        if by_name && (method == Method::Proxy || proxy_allowed) {
+            let answer = checks::get(&proxy, node, "/healthz", SMALL_BODY, limit).await;
+            checks.push(doctor::proxy_healthz(&node.name, method, user.as_deref(), &answer));
+        }
+        let authority = node.authority();
+        let tcp = match &authority {
+            Some(authority) => checks::tcp_connect(authority, limit).await,
+            None => Err(Problem::new(FailureKind::Dns, "no address")),
+        };
+        checks.push(doctor::tcp_connect(&node.name, method, authority.as_deref(), &tcp));
+        let (Some(authority), Ok(_)) = (&authority, &tcp) else { continue };
+        let verified = match &roots {
+            Ok(roots) => checks::tls_probe(authority, setting.server_name.as_deref(), roots, limit).await,
+            Err(reason) => Err(Problem::new(FailureKind::Tls, reason.clone())),
+        };
+        checks.push(doctor::tls(&node.name, method, &setting, &verified));
+        if verified.is_err() && !setting.insecure {
+            continue;
+        }
+        let Some(direct) = &direct else { continue };
+        let healthz = checks::get(direct, node, "/healthz", SMALL_BODY, limit).await;
+        checks.push(doctor::direct_healthz(&node.name, method, token_sent, &healthz));
+        let metrics = checks::get(direct, node, "/metrics", plan.limits.max_body, limit).await;
+        checks.push(doctor::direct_metrics(&node.name, method, token_sent, direct_user.as_deref(), &metrics));
+    }
+}
+
+/// The most of a `/healthz` body read.
+const SMALL_BODY: u64 = 64 * 1024;

@@ -1,0 +1,159 @@
+//! `histogram` (alias `pod-start`): per-node and cluster-wide count, mean, quantiles and bands,
+//! optionally since a baseline snapshot and judged against an SLO.
+
+use std::io::Write;
+
+use anyhow::Context;
+
+use super::{Gathered, Outcome, gather};
+use crate::analysis::{Query, Report, analyze};
+use crate::catalog::BUILD_INFO;
+use crate::cli::{HistogramArgs, HistogramOutput};
+use crate::exposition::{self, Selector};
+use crate::report;
+use crate::slo::{Objective, Verdict};
+
+/// Runs `histogram`.
+pub async fn run(args: &HistogramArgs, out: &mut dyn Write, err: &mut dyn Write) -> anyhow::Result<Outcome> {
+    let plan = args.source.to_plan()?;
+    let mut query = Query::new(&args.metric);
+    query.quantiles = args.quantiles.clone();
+    query.bands = args.bands.clone();
+    query.by = args.by.clone();
+    if let Some(slo) = &args.slo {
+        add_slo_quantile(&mut query, slo);
+    }
+    query.validate()?;
+    if let Some(path) = &args.baseline {
+        query.baseline = Some(read_baseline(path, &args.metric)?);
+    }
+
+    let gathered = gather(&plan, args.endpoint.path(), &selector_for(&args.metric)?).await?;
+    query.method = gathered.method.to_string();
+    report_warnings(&gathered, err)?;
+    let report = analyze(&gathered.scrapes, &query);
+    let verdicts = args.slo.map(|slo| (slo, slo.judge(&report)));
+
+    render(&report, args.output, verdicts.as_ref(), &mut &mut *out)?;
+    out.flush()?;
+    Ok(outcome(&report, verdicts.as_ref()))
+}
+
+/// The family itself and `kubernetes_build_info`, which tells each node's kubelet version.
+pub fn selector_for(metric: &str) -> anyhow::Result<Selector> {
+    let family: Selector = metric.parse().with_context(|| format!("invalid metric name {metric:?}"))?;
+    let build_info: Selector = BUILD_INFO.parse().context("the build-info family name parses")?;
+    Ok(Selector::any_of(vec![family, build_info]))
+}
+
+/// The SLO's quantile is computed per node too, so the table shows what the objective judged.
+fn add_slo_quantile(query: &mut Query, slo: &Objective) {
+    if let crate::slo::Statistic::Quantile(q) = slo.statistic
+        && !query.quantiles.contains(&q)
+    {
+        query.quantiles.push(q);
+    }
+}
+
+/// Reads a `snapshot` file into per-node scrapes of `metric`.
+fn read_baseline(path: &std::path::Path, metric: &str) -> anyhow::Result<Vec<crate::scrape::NodeScrape>> {
+    let bytes = std::fs::read(path).with_context(|| format!("cannot read baseline {}", path.display()))?;
+    let parsed = exposition::parse_bytes(&bytes, &selector_for(metric)?);
+    if let Some(first) = parsed.errors.first() {
+        anyhow::bail!("baseline {} is not a valid snapshot: {first}", path.display());
+    }
+    let scrapes = crate::snapshot::split_by_node(&parsed.families);
+    if scrapes.is_empty() {
+        anyhow::bail!(
+            "baseline {} holds no {metric} samples with a `node` label; take one with `kubelet-metrics snapshot`",
+            path.display()
+        );
+    }
+    Ok(scrapes)
+}
+
+/// Source-wide warnings and per-node parse warnings (failures are in the report itself).
+fn report_warnings(gathered: &Gathered, err: &mut dyn Write) -> std::io::Result<()> {
+    for warning in &gathered.warnings {
+        writeln!(err, "warning: {warning}")?;
+    }
+    for scrape in &gathered.scrapes {
+        for warning in scrape.outcome.iter().flat_map(|ok| &ok.warnings) {
+            writeln!(err, "warning: node {}: {warning}", scrape.node)?;
+        }
+    }
+    Ok(())
+}
+
+fn render(
+    report: &Report,
+    output: HistogramOutput,
+    verdicts: Option<&(Objective, Vec<Verdict>)>,
+    out: &mut impl Write,
+) -> std::io::Result<()> {
+    match output {
+        HistogramOutput::Table | HistogramOutput::Wide => {
+            if output == HistogramOutput::Wide {
+                report::table::render_wide(report, out)?;
+            } else {
+                report::table::render(report, out)?;
+            }
+            if report.cluster.stats.count > 0.0 {
+                writeln!(out)?;
+                report::chart::render(report, report::chart::ChartOptions::default(), out)?;
+            }
+            if let Some((slo, verdicts)) = verdicts {
+                writeln!(out)?;
+                for verdict in verdicts {
+                    writeln!(out, "{}", slo_line(slo, verdict, &report.unit))?;
+                }
+            }
+            Ok(())
+        }
+        HistogramOutput::Json => {
+            let mut value = report::json::to_value(report);
+            if let (Some((slo, verdicts)), Some(root)) = (verdicts, value.as_object_mut()) {
+                root.insert("slo".into(), slo_json(slo, verdicts));
+            }
+            serde_json::to_writer_pretty(&mut *out, &value)?;
+            writeln!(out)
+        }
+        HistogramOutput::Csv => report::csv::render(report, out),
+    }
+}
+
+/// `SLO p99<=5s on cluster: PASS (p99 3.20s)`.
+pub fn slo_line(slo: &Objective, verdict: &Verdict, unit: &str) -> String {
+    let observed = verdict.observed.map(|v| report::format_value(v, unit)).unwrap_or_else(|| "-".into());
+    let result = if verdict.holds { "PASS" } else { "FAIL" };
+    format!("SLO {slo} on {}: {result} (observed {observed})", verdict.scope)
+}
+
+fn slo_json(slo: &Objective, verdicts: &[Verdict]) -> serde_json::Value {
+    serde_json::json!({
+        "objective": slo.to_string(),
+        "holds": verdicts.iter().all(|v| v.holds),
+        "verdicts": verdicts.iter().map(|v| serde_json::json!({
+            "scope": v.scope,
+            "observed": v.observed.map(report::json::number),
+            "holds": v.holds,
+        })).collect::<Vec<_>>(),
+    })
+}
+
+/// Complete / partial / all failed from the report's nodes, then the SLO on top.
+fn outcome(report: &Report, verdicts: Option<&(Objective, Vec<Verdict>)>) -> Outcome {
+    let asked = report.node_count();
+    let failed = report.errors.len();
+    let base = match failed {
+        0 if asked > 0 => Outcome::Complete,
+        n if n >= asked => Outcome::AllFailed,
+        _ => Outcome::Partial,
+    };
+    match verdicts {
+        Some((_, verdicts)) if base != Outcome::AllFailed && verdicts.iter().any(|v| !v.holds) => {
+            Outcome::SloViolated
+        }
+        _ => base,
+    }
+}

@@ -1,0 +1,43 @@
+//! `snapshot`: save the histograms a later `histogram --baseline` compares against, as
+//! exposition text with a `node` label (see `crate::snapshot`).
+
+use std::io::Write;
+
+use anyhow::Context;
+
+use super::{Outcome, gather, histogram::selector_for, report_problems};
+use crate::catalog::{POD_START_DURATION, POD_START_SLI_DURATION};
+use crate::cli::SnapshotArgs;
+use crate::exposition::{Family, Selector};
+use crate::snapshot::label_by_node;
+
+/// Runs `snapshot`.
+pub async fn run(args: &SnapshotArgs, out: &mut dyn Write, err: &mut dyn Write) -> anyhow::Result<Outcome> {
+    let plan = args.source.to_plan()?;
+    let metrics: Vec<String> = if args.metrics.is_empty() {
+        vec![POD_START_DURATION.to_string(), POD_START_SLI_DURATION.to_string()]
+    } else {
+        args.metrics.clone()
+    };
+    let selector = Selector::any_of(metrics.iter().map(|m| selector_for(m)).collect::<anyhow::Result<_>>()?);
+    let gathered = gather(&plan, args.endpoint.path(), &selector).await?;
+    report_problems(&gathered, err)?;
+
+    let nodes: Vec<(&str, &[Family])> = gathered
+        .scrapes
+        .iter()
+        .filter_map(|s| s.outcome.as_ref().ok().map(|ok| (s.node.as_str(), ok.families.as_slice())))
+        .collect();
+    let families = label_by_node(&nodes);
+    let mut text = Vec::new();
+    writeln!(text, "# kubelet-metrics snapshot of {} node(s) via {}", nodes.len(), gathered.method)?;
+    crate::exposition::write(&families, None, &mut text)?;
+    if args.output.as_os_str() == "-" {
+        out.write_all(&text)?;
+    } else {
+        std::fs::write(&args.output, &text)
+            .with_context(|| format!("cannot write snapshot {}", args.output.display()))?;
+        writeln!(err, "saved {} node(s) to {}", nodes.len(), args.output.display())?;
+    }
+    Ok(Outcome::from_scrapes(&gathered.scrapes))
+}

@@ -1,0 +1,725 @@
+//! One line of exposition text → a borrowed view: blank, comment, HELP, TYPE, UNIT, `# EOF` or
+//! a sample. Validates names, label escapes, duplicate label names, values and timestamps; never
+//! allocates. Grouping lines into families lives in `stream`.
+
+use std::borrow::Cow;
+
+use super::{MetricKind, ParseErrorKind, Sample};
+
+/// Byte classes: bit 1 = may start a metric name, bit 2 = may continue one,
+/// bit 4 = may start a label name, bit 8 = may continue one.
+const NAME_START: u8 = 1;
+const NAME_CONT: u8 = 2;
+const LABEL_START: u8 = 4;
+const LABEL_CONT: u8 = 8;
+
+static CLASS: [u8; 256] = {
+    let mut table = [0u8; 256];
+    let mut b = 0;
+    while b < 256 {
+        let c = b as u8;
+        let alpha = c.is_ascii_alphabetic() || c == b'_';
+        let digit = c.is_ascii_digit();
+        let mut class = 0;
+        if alpha || c == b':' {
+            class |= NAME_START | NAME_CONT;
+        }
+        if digit {
+            class |= NAME_CONT | LABEL_CONT;
+        }
+        if alpha {
+            class |= LABEL_START | LABEL_CONT;
+        }
+        table[b] = class;
+        b += 1;
+    }
+    table
+};
+
+/// Longest offending token quoted back in an error message.
+const QUOTE_MAX: usize = 64;
+
+/// Quotes a piece of input in an error message, cut to a readable length.
+pub(crate) fn quote(text: &str) -> String {
+    match text.char_indices().nth(QUOTE_MAX) {
+        Some((cut, _)) => format!("{}…", &text[..cut]),
+        None => text.to_owned(),
+    }
+}
+
+/// Whether `name` is a valid metric name (`[a-zA-Z_:][a-zA-Z0-9_:]*`).
+///
+/// ```
+/// use kubelet_metrics::exposition::is_metric_name;
+/// assert!(is_metric_name("kubelet_pod_start_duration_seconds"));
+/// assert!(!is_metric_name("9lives"));
+/// ```
+pub fn is_metric_name(name: &str) -> bool {
+    let b = name.as_bytes();
+    !b.is_empty()
+        && CLASS[b[0] as usize] & NAME_START != 0
+        && b[1..].iter().all(|&c| CLASS[c as usize] & NAME_CONT != 0)
+}
+
+/// Whether `name` is a valid label name (`[a-zA-Z_][a-zA-Z0-9_]*`).
+///
+/// ```
+/// use kubelet_metrics::exposition::is_label_name;
+/// assert!(is_label_name("le"));
+/// assert!(!is_label_name("a-b"));
+/// ```
+pub fn is_label_name(name: &str) -> bool {
+    let b = name.as_bytes();
+    !b.is_empty()
+        && CLASS[b[0] as usize] & LABEL_START != 0
+        && b[1..].iter().all(|&c| CLASS[c as usize] & LABEL_CONT != 0)
+}
+
+/// Length of the metric-name prefix of `bytes` (0 when it does not start with a name).
+#[inline]
+pub(crate) fn metric_name_len(bytes: &[u8]) -> usize {
+    match bytes.first() {
+        Some(&c) if CLASS[c as usize] & NAME_START != 0 => {
+            1 + bytes[1..].iter().position(|&c| CLASS[c as usize] & NAME_CONT == 0).unwrap_or(bytes.len() - 1)
+        }
+        _ => 0,
+    }
+}
+
+/// One line, classified and validated, borrowing from the input.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Line<'a> {
+    /// Empty or whitespace only.
+    Blank,
+    /// A `#` line that is not HELP, TYPE, UNIT or EOF.
+    Comment,
+    /// `# HELP name text`; `text` still escaped (`\\` and `\n`), see [`unescape_help`].
+    Help {
+        /// The family name.
+        name: &'a str,
+        /// Raw HELP text, trailing whitespace removed.
+        text: &'a str,
+    },
+    /// `# TYPE name kind`.
+    Type {
+        /// The family name.
+        name: &'a str,
+        /// The declared kind.
+        kind: MetricKind,
+    },
+    /// OpenMetrics `# UNIT name unit`.
+    Unit {
+        /// The family name.
+        name: &'a str,
+        /// The unit, e.g. `seconds`.
+        unit: &'a str,
+    },
+    /// OpenMetrics `# EOF`.
+    Eof,
+    /// A sample line.
+    Sample(SampleRef<'a>),
+}
+
+/// A sample line seen in place: name, validated raw label text, value and timestamp.
+///
+/// Label values stay escaped in the input; [`SampleRef::labels`] unescapes them lazily
+/// (borrowing whenever a value has no escape).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct SampleRef<'a> {
+    /// The sample's own name, e.g. `x_bucket`.
+    pub name: &'a str,
+    /// Text between `{` and `}`, already validated; empty when there is no label set.
+    raw_labels: &'a str,
+    /// How many label pairs `raw_labels` holds.
+    label_count: usize,
+    /// The value; `NaN` and infinities are kept.
+    pub value: f64,
+    /// Optional timestamp in milliseconds since the epoch.
+    pub timestamp_ms: Option<i64>,
+}
+
+impl<'a> SampleRef<'a> {
+    /// The label pairs in input order, values unescaped.
+    pub fn labels(&self) -> Labels<'a> {
+        Labels { text: self.raw_labels, pos: 0 }
+    }
+
+    /// How many labels the sample has.
+    pub fn label_count(&self) -> usize {
+        self.label_count
+    }
+
+    /// The value of label `name`, unescaped, if the sample has it.
+    pub fn label(&self, name: &str) -> Option<Cow<'a, str>> {
+        self.labels().find(|(n, _)| *n == name).map(|(_, v)| v)
+    }
+
+    /// An owned copy of this sample.
+    pub fn to_sample(&self) -> Sample {
+        let mut labels = Vec::with_capacity(self.label_count);
+        labels.extend(self.labels().map(|(n, v)| (n.to_owned(), v.into_owned())));
+        Sample { name: self.name.to_owned(), labels, value: self.value, timestamp_ms: self.timestamp_ms }
+    }
+}
+
+/// Iterator over a validated label set: `(name, unescaped value)` in input order.
+#[derive(Debug, Clone)]
+pub struct Labels<'a> {
+    text: &'a str,
+    pos: usize,
+}
+
+impl<'a> Iterator for Labels<'a> {
+    type Item = (&'a str, Cow<'a, str>);
+
+    fn next(&mut self) -> Option<Self::Item> {
+        // The text was validated by `parse_sample`, so this walk only finds boundaries; on any
+        // surprise it stops instead of panicking.
+        let b = self.text.as_bytes();
+        let mut i = skip_ws_and(b, self.pos, b',');
+        if i >= b.len() {
+            return None;
+        }
+        let name_start = i;
+        while i < b.len() && CLASS[b[i] as usize] & LABEL_CONT != 0 {
+            i += 1;
+        }
+        let name = self.text.get(name_start..i)?;
+        i = skip_ws(b, i);
+        if b.get(i) != Some(&b'=') {
+            self.pos = b.len();
+            return None;
+        }
+        i = skip_ws(b, i + 1);
+        if b.get(i) != Some(&b'"') {
+            self.pos = b.len();
+            return None;
+        }
+        let value_start = i + 1;
+        let mut j = value_start;
+        let mut escaped = false;
+        loop {
+            match memchr::memchr2(b'"', b'\\', b.get(j..)?) {
+                Some(k) if b[j + k] == b'\\' => {
+                    escaped = true;
+                    j += k + 2;
+                }
+                Some(k) => {
+                    j += k;
+                    break;
+                }
+                None => {
+                    self.pos = b.len();
+                    return None;
+                }
+            }
+        }
+        let raw = self.text.get(value_start..j)?;
+        self.pos = j + 1;
+        let value = if escaped { Cow::Owned(unescape_label_value(raw)) } else { Cow::Borrowed(raw) };
+        Some((name, value))
+    }
+}
+
+/// Unescapes a label value already checked to hold only `\\`, `\"` and `\n` escapes.
+fn unescape_label_value(raw: &str) -> String {
+    let mut out = String::with_capacity(raw.len());
+    let mut chars = raw.chars();
+    while let Some(c) = chars.next() {
+        if c == '\\' {
+            match chars.next() {
+                Some('n') => out.push('\n'),
+                Some(other) => out.push(other),
+                None => out.push('\\'),
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// Unescapes HELP text: `\\` → `\`, `\n` → newline; any other backslash is kept as sent
+/// (Prometheus's own parser does the same).
+///
+/// ```
+/// use kubelet_metrics::exposition::unescape_help;
+/// assert_eq!(unescape_help(r"a\\b\nc\d"), "a\\b\nc\\d");
+/// ```
+pub fn unescape_help(raw: &str) -> Cow<'_, str> {
+    if !raw.contains('\\') {
+        return Cow::Borrowed(raw);
+    }
+    let mut out = String::with_capacity(raw.len());
+    let mut chars = raw.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c == '\\' {
+            match chars.peek() {
+                Some('\\') => {
+                    out.push('\\');
+                    chars.next();
+                }
+                Some('n') => {
+                    out.push('\n');
+                    chars.next();
+                }
+                _ => out.push('\\'),
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    Cow::Owned(out)
+}
+
+#[inline]
+fn is_ws(c: u8) -> bool {
+    c == b' ' || c == b'\t'
+}
+
+#[inline]
+fn skip_ws(b: &[u8], mut i: usize) -> usize {
+    while i < b.len() && is_ws(b[i]) {
+        i += 1;
+    }
+    i
+}
+
+#[inline]
+fn skip_ws_and(b: &[u8], mut i: usize, also: u8) -> usize {
+    while i < b.len() && (is_ws(b[i]) || b[i] == also) {
+        i += 1;
+    }
+    i
+}
+
+/// Removes a trailing `\r` (CRLF input) and trailing spaces or tabs.
+#[inline]
+pub(crate) fn trim_end(line: &[u8]) -> &[u8] {
+    let mut end = line.len();
+    while end > 0 && matches!(line[end - 1], b'\r' | b' ' | b'\t') {
+        end -= 1;
+    }
+    &line[..end]
+}
+
+/// Parses one line (without its `\n`; a trailing `\r` is allowed).
+///
+/// ```
+/// use kubelet_metrics::exposition::{parse_line, Line};
+/// let Ok(Line::Sample(s)) = parse_line(b"up{job=\"kubelet\"} 1 1700000000000") else { panic!() };
+/// assert_eq!((s.name, s.value, s.timestamp_ms), ("up", 1.0, Some(1_700_000_000_000)));
+/// assert_eq!(s.label("job").as_deref(), Some("kubelet"));
+/// ```
+pub fn parse_line(line: &[u8]) -> Result<Line<'_>, ParseErrorKind> {
+    parse_line_in(line, "")
+}
+
+/// [`parse_line`] for a line that probably starts with `family` (a valid metric name): that
+/// prefix is compared instead of scanned byte by byte.
+#[inline]
+pub(crate) fn parse_line_in<'a>(line: &'a [u8], family: &str) -> Result<Line<'a>, ParseErrorKind> {
+    let text = std::str::from_utf8(line).map_err(|_| ParseErrorKind::InvalidUtf8)?;
+    let b = trim_end(text.as_bytes());
+    let text = &text[..b.len()];
+    let start = skip_ws(b, 0);
+    match b.get(start) {
+        None => Ok(Line::Blank),
+        Some(b'#') => parse_comment(&text[start + 1..]),
+        Some(_) => parse_sample(&text[start..], family).map(Line::Sample),
+    }
+}
+
+/// Parses the part of a `#` line after the `#`.
+fn parse_comment(text: &str) -> Result<Line<'_>, ParseErrorKind> {
+    let b = text.as_bytes();
+    let i = skip_ws(b, 0);
+    if i == 0 {
+        // `#HELP` is a plain comment, as in Prometheus.
+        return Ok(Line::Comment);
+    }
+    let rest = &text[i..];
+    let (keyword, after) = match rest.find([' ', '\t']) {
+        Some(k) => (&rest[..k], &rest[k..]),
+        None => (rest, ""),
+    };
+    match keyword {
+        "EOF" if after.trim().is_empty() => Ok(Line::Eof),
+        "HELP" | "TYPE" | "UNIT" => {
+            let ab = after.as_bytes();
+            let name_start = skip_ws(ab, 0);
+            let name_len = metric_name_len(&ab[name_start..]);
+            let name_end = name_start + name_len;
+            if name_len == 0 || ab.get(name_end).is_some_and(|&c| !is_ws(c)) {
+                let token = after[name_start..].split([' ', '\t']).next().unwrap_or("");
+                return Err(if token.is_empty() {
+                    ParseErrorKind::MissingName { keyword: keyword_static(keyword) }
+                } else {
+                    ParseErrorKind::InvalidMetricName(quote(token))
+                });
+            }
+            let name = &after[name_start..name_end];
+            // One separator, then the rest of the line (HELP text keeps inner spacing).
+            let tail_start = skip_ws(ab, name_end);
+            let tail = &after[tail_start..];
+            match keyword {
+                "HELP" => Ok(Line::Help { name, text: tail }),
+                "UNIT" => Ok(Line::Unit { name, unit: tail }),
+                _ => match parse_kind(tail) {
+                    Some(kind) => Ok(Line::Type { name, kind }),
+                    None => Err(ParseErrorKind::UnknownType(quote(tail))),
+                },
+            }
+        }
+        _ => Ok(Line::Comment),
+    }
+}
+
+fn keyword_static(keyword: &str) -> &'static str {
+    match keyword {
+        "HELP" => "HELP",
+        "TYPE" => "TYPE",
+        _ => "UNIT",
+    }
+}
+
+/// The kind a TYPE line names, in either format.
+fn parse_kind(word: &str) -> Option<MetricKind> {
+    Some(match word {
+        "counter" => MetricKind::Counter,
+        "gauge" => MetricKind::Gauge,
+        "histogram" => MetricKind::Histogram,
+        "summary" => MetricKind::Summary,
+        "untyped" | "unknown" => MetricKind::Untyped,
+        "gaugehistogram" => MetricKind::GaugeHistogram,
+        "info" => MetricKind::Info,
+        "stateset" => MetricKind::StateSet,
+        _ => return None,
+    })
+}
+
+/// Most labels checked for duplicates without allocating.
+const INLINE_LABELS: usize = 48;
+
+/// Parses a sample line that starts with its name (no leading blanks, no trailing blanks).
+fn parse_sample<'a>(text: &'a str, family: &str) -> Result<SampleRef<'a>, ParseErrorKind> {
+    let b = text.as_bytes();
+    let name_len = if !family.is_empty() && b.starts_with(family.as_bytes()) {
+        let rest = &b[family.len()..];
+        family.len() + rest.iter().position(|&c| CLASS[c as usize] & NAME_CONT == 0).unwrap_or(rest.len())
+    } else {
+        metric_name_len(b)
+    };
+    if name_len == 0 || b.get(name_len).is_some_and(|&c| !is_ws(c) && c != b'{') {
+        let end = b.iter().position(|&c| is_ws(c) || c == b'{').unwrap_or(b.len());
+        return Err(ParseErrorKind::InvalidMetricName(quote(&text[..end])));
+    }
+    let name = &text[..name_len];
+    let mut i = skip_ws(b, name_len);
+    let mut raw_labels = "";
+    let mut label_count = 0;
+    if b.get(i) == Some(&b'{') {
+        let (end, count) = scan_labels(b, i + 1)?;
+        raw_labels = &text[i + 1..end];
+        label_count = count;
+        i = skip_ws(b, end + 1);
+    }
+    let value_start = i;
+    while i < b.len() && !is_ws(b[i]) {
+        i += 1;
+    }
+    if value_start == i {
+        return Err(ParseErrorKind::MissingValue);
+    }
+    let value = parse_value(&text[value_start..i])?;
+    i = skip_ws(b, i);
+    let mut timestamp_ms = None;
+    if i < b.len() && b[i] != b'#' {
+        let ts_start = i;
+        while i < b.len() && !is_ws(b[i]) {
+            i += 1;
+        }
+        let token = &text[ts_start..i];
+        timestamp_ms =
+            Some(parse_timestamp(token).ok_or_else(|| ParseErrorKind::InvalidTimestamp(quote(token)))?);
+        i = skip_ws(b, i);
+    }
+    if i < b.len() {
+        // Only an OpenMetrics exemplar may follow: ` # {labels} value [timestamp]`, ignored.
+        if b[i] != b'#' || !text[i + 1..].trim_start().starts_with('{') {
+            return Err(ParseErrorKind::TrailingGarbage(quote(&text[i..])));
+        }
+    }
+    Ok(SampleRef { name, raw_labels, label_count, value, timestamp_ms })
+}
+
+/// Validates a label set starting after `{`; returns the index of `}` and the label count.
+fn scan_labels(b: &[u8], mut i: usize) -> Result<(usize, usize), ParseErrorKind> {
+    let mut names: [(u32, u32); INLINE_LABELS] = [(0, 0); INLINE_LABELS];
+    let mut spill: Vec<(usize, usize)> = Vec::new();
+    let mut count = 0usize;
+    let mut seen = 0u64;
+    loop {
+        i = skip_ws(b, i);
+        match b.get(i) {
+            None => return Err(ParseErrorKind::UnterminatedLabelSet),
+            Some(b'}') => return Ok((i, count)),
+            Some(&c) if CLASS[c as usize] & LABEL_START != 0 => {}
+            Some(_) => {
+                let end = b[i..]
+                    .iter()
+                    .position(|&c| c == b'=' || c == b',' || c == b'}')
+                    .map_or(b.len(), |k| i + k);
+                return Err(ParseErrorKind::InvalidLabelName(quote(&String::from_utf8_lossy(&b[i..end]))));
+            }
+        }
+        let name_start = i;
+        i += 1;
+        while i < b.len() && CLASS[b[i] as usize] & LABEL_CONT != 0 {
+            i += 1;
+        }
+        let name_end = i;
+        i = skip_ws(b, i);
+        match b.get(i) {
+            Some(b'=') => {}
+            None => return Err(ParseErrorKind::UnterminatedLabelSet),
+            Some(_) => {
+                let end = b[name_start..]
+                    .iter()
+                    .position(|&c| c == b'=' || c == b',' || c == b'}')
+                    .map_or(b.len(), |k| name_start + k);
+                return Err(ParseErrorKind::InvalidLabelName(quote(&String::from_utf8_lossy(
+                    &b[name_start..end],
+                ))));
+            }
+        }
+        i = skip_ws(b, i + 1);
+        if b.get(i) != Some(&b'"') {
+            return Err(if i >= b.len() {
+                ParseErrorKind::UnterminatedLabelSet
+            } else {
+                ParseErrorKind::UnquotedLabelValue(quote(&String::from_utf8_lossy(&b[name_start..name_end])))
+            });
+        }
+        i += 1;
+        loop {
+            match find_quote_or_backslash(&b[i..]) {
+                Some(k) if b[i + k] == b'\\' => match b.get(i + k + 1) {
+                    Some(b'\\' | b'"' | b'n') => i += k + 2,
+                    Some(&c) => {
+                        let shown = if c.is_ascii_graphic() {
+                            (c as char).to_string()
+                        } else {
+                            format!("\\x{c:02x}")
+                        };
+                        return Err(ParseErrorKind::BadEscape(shown));
+                    }
+                    None => return Err(ParseErrorKind::UnterminatedQuote),
+                },
+                Some(k) => {
+                    i += k + 1;
+                    break;
+                }
+                None => return Err(ParseErrorKind::UnterminatedQuote),
+            }
+        }
+        // Duplicate label names: a 64-bit filter on (length, first and last byte) answers "new"
+        // for almost every label; only a hit pays for comparing names.
+        let name = &b[name_start..name_end];
+        let bit =
+            1u64 << ((name.len() as u64 * 7 + u64::from(name[0]) * 3 + u64::from(name[name.len() - 1])) & 63);
+        let dup = seen & bit != 0
+            && (names[..count.min(INLINE_LABELS)].iter().any(|&(s, e)| &b[s as usize..e as usize] == name)
+                || spill.iter().any(|&(s, e)| &b[s..e] == name));
+        seen |= bit;
+        if dup {
+            return Err(ParseErrorKind::DuplicateLabel(quote(&String::from_utf8_lossy(name))));
+        }
+        if count < INLINE_LABELS && name_end <= u32::MAX as usize {
+            names[count] = (name_start as u32, name_end as u32);
+        } else {
+            spill.push((name_start, name_end));
+        }
+        count += 1;
+        i = skip_ws(b, i);
+        match b.get(i) {
+            Some(b',') => i += 1,
+            Some(b'}') => return Ok((i, count)),
+            None => return Err(ParseErrorKind::UnterminatedLabelSet),
+            Some(_) => return Err(ParseErrorKind::ExpectedCommaOrBrace),
+        }
+    }
+}
+
+/// The first `"` or `\\` in `b`: label values are often empty or short, so look at the first
+/// bytes directly before paying for a vectorised search.
+#[inline]
+fn find_quote_or_backslash(b: &[u8]) -> Option<usize> {
+    for (k, &c) in b.iter().take(16).enumerate() {
+        if c == b'"' || c == b'\\' {
+            return Some(k);
+        }
+    }
+    if b.len() <= 16 {
+        return None;
+    }
+    memchr::memchr2(b'"', b'\\', &b[16..]).map(|k| k + 16)
+}
+
+/// Parses a sample value: every float spelling Go and Python print, `NaN`, `+Inf`, `-Inf`, `Inf`.
+///
+/// ```
+/// use kubelet_metrics::exposition::parse_value;
+/// assert_eq!(parse_value("2.592e+06"), Ok(2_592_000.0));
+/// assert_eq!(parse_value(".5"), Ok(0.5));
+/// assert_eq!(parse_value("+Inf"), Ok(f64::INFINITY));
+/// assert!(parse_value("NaN").unwrap().is_nan());
+/// assert!(parse_value("1,5").is_err());
+/// ```
+pub fn parse_value(token: &str) -> Result<f64, ParseErrorKind> {
+    let b = token.as_bytes();
+    // Fast path: short plain integers are exact in an f64.
+    if !b.is_empty() && b.len() <= 15 && b.iter().all(u8::is_ascii_digit) {
+        let mut n: u64 = 0;
+        for &c in b {
+            n = n * 10 + u64::from(c - b'0');
+        }
+        return Ok(n as f64);
+    }
+    // Rust rejects `0x..` and `_` like Prometheus; it also accepts every spelling of
+    // infinity and NaN that Go's strconv.ParseFloat does.
+    match b.first() {
+        Some(c) if c.is_ascii_digit() || matches!(c, b'+' | b'-' | b'.' | b'i' | b'I' | b'n' | b'N') => {
+            token.parse::<f64>().map_err(|_| ParseErrorKind::InvalidValue(quote(token)))
+        }
+        _ => Err(ParseErrorKind::InvalidValue(quote(token))),
+    }
+}
+
+/// Parses an integer millisecond timestamp.
+fn parse_timestamp(token: &str) -> Option<i64> {
+    let (negative, digits) = match token.as_bytes() {
+        [b'-', rest @ ..] => (true, rest),
+        [b'+', rest @ ..] => (false, rest),
+        rest => (false, rest),
+    };
+    if digits.is_empty() || digits.len() > 19 {
+        return None;
+    }
+    let mut n: i64 = 0;
+    for &c in digits {
+        if !c.is_ascii_digit() {
+            return None;
+        }
+        n = n.checked_mul(10)?.checked_add(i64::from(c - b'0'))?;
+    }
+    Some(if negative { -n } else { n })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample(line: &str) -> SampleRef<'_> {
+        match parse_line(line.as_bytes()) {
+            Ok(Line::Sample(s)) => s,
+            other => panic!("{line:?} gave {other:?}"),
+        }
+    }
+
+    fn err(line: &str) -> ParseErrorKind {
+        parse_line(line.as_bytes()).expect_err(line)
+    }
+
+    #[test]
+    fn float_spellings_go_and_python_print() {
+        for (text, want) in [
+            ("1e+06", 1e6),
+            ("2.592e+06", 2.592e6),
+            (".5", 0.5),
+            ("-0", 0.0),
+            ("9.999999999999999e-06", 9.999999999999999e-06),
+            ("1.24416e+08", 1.24416e8),
+            ("-1", -1.0),
+            ("+Inf", f64::INFINITY),
+            ("Inf", f64::INFINITY),
+            ("-Inf", f64::NEG_INFINITY),
+            ("1.686306e+06", 1_686_306.0),
+            ("123456789012345678", 123_456_789_012_345_680.0),
+        ] {
+            assert_eq!(parse_value(text), Ok(want), "{text}");
+        }
+        assert!(parse_value("NaN").unwrap().is_nan());
+        assert!(parse_value("-0").unwrap().is_sign_negative());
+        for bad in ["", "1,5", "0x10", "one", "1_000", "--1", "1e"] {
+            assert!(parse_value(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn samples_with_every_separator_and_trailing_comma() {
+        let s = sample("x{a=\"1\",b=\"2\",} 3");
+        assert_eq!(s.labels().collect::<Vec<_>>(), vec![("a", "1".into()), ("b", "2".into())]);
+        let s = sample("x\t{ a = \"1\" , }\t 3  \t 17\r");
+        assert_eq!((s.value, s.timestamp_ms, s.label_count()), (3.0, Some(17), 1));
+        let s = sample("x{} 3");
+        assert_eq!(s.label_count(), 0);
+        let s = sample("  x 3");
+        assert_eq!(s.name, "x");
+    }
+
+    #[test]
+    fn escapes_in_label_values_are_undone() {
+        let s = sample(r#"x{path="C:\\dir\"q\"\nz",ok=""} 1"#);
+        let labels: Vec<_> = s.labels().collect();
+        assert_eq!(labels[0], ("path", Cow::Owned::<str>("C:\\dir\"q\"\nz".into())));
+        assert_eq!(labels[1].1, "");
+    }
+
+    #[test]
+    fn exemplars_are_accepted_and_ignored() {
+        let s = sample(r#"x_bucket{le="1"} 5 # {trace_id="abc"} 0.5 123"#);
+        assert_eq!((s.value, s.timestamp_ms), (5.0, None));
+        let s = sample(r#"x_total 5 1700 # {trace_id="abc"} 1.0"#);
+        assert_eq!(s.timestamp_ms, Some(1700));
+    }
+
+    #[test]
+    fn comments_help_type_unit_eof() {
+        assert_eq!(parse_line(b"# HELP x [ALPHA] "), Ok(Line::Help { name: "x", text: "[ALPHA]" }));
+        assert_eq!(parse_line(b"# HELP x"), Ok(Line::Help { name: "x", text: "" }));
+        assert_eq!(
+            parse_line(b"# TYPE x histogram"),
+            Ok(Line::Type { name: "x", kind: MetricKind::Histogram })
+        );
+        assert_eq!(parse_line(b"# UNIT x seconds"), Ok(Line::Unit { name: "x", unit: "seconds" }));
+        assert_eq!(parse_line(b"# EOF"), Ok(Line::Eof));
+        assert_eq!(parse_line(b"#HELP x y"), Ok(Line::Comment));
+        assert_eq!(parse_line(b"# just words"), Ok(Line::Comment));
+        assert_eq!(parse_line(b"  \t\r"), Ok(Line::Blank));
+        assert_eq!(unescape_help(r"a\nb"), "a\nb");
+    }
+
+    #[test]
+    fn malformed_lines_name_the_reason() {
+        assert_eq!(err(r#"x{a="\q"} 1"#), ParseErrorKind::BadEscape("q".into()));
+        assert_eq!(err(r#"x{a="1" 1"#), ParseErrorKind::ExpectedCommaOrBrace);
+        assert_eq!(err(r#"x{a="1","#), ParseErrorKind::UnterminatedLabelSet);
+        assert_eq!(err(r#"x{a="1} 1"#), ParseErrorKind::UnterminatedQuote);
+        assert_eq!(err(r#"x{a="1",a="2"} 1"#), ParseErrorKind::DuplicateLabel("a".into()));
+        assert_eq!(err(r#"9x 1"#), ParseErrorKind::InvalidMetricName("9x".into()));
+        assert_eq!(err(r#"x-y 1"#), ParseErrorKind::InvalidMetricName("x-y".into()));
+        assert_eq!(err(r#"x{a-b="1"} 1"#), ParseErrorKind::InvalidLabelName("a-b".into()));
+        assert_eq!(err(r#"x{1a="1"} 1"#), ParseErrorKind::InvalidLabelName("1a".into()));
+        assert_eq!(err(r#"x{a=1} 1"#), ParseErrorKind::UnquotedLabelValue("a".into()));
+        assert_eq!(err("x abc"), ParseErrorKind::InvalidValue("abc".into()));
+        assert_eq!(err("x"), ParseErrorKind::MissingValue);
+        assert_eq!(err("x{}"), ParseErrorKind::MissingValue);
+        assert_eq!(err("x 1 1.5"), ParseErrorKind::InvalidTimestamp("1.5".into()));
+        assert_eq!(err("x 1 2 3"), ParseErrorKind::TrailingGarbage("3".into()));
+        assert_eq!(err("# TYPE x hist"), ParseErrorKind::UnknownType("hist".into()));
+        assert_eq!(err("# TYPE 1x counter"), ParseErrorKind::InvalidMetricName("1x".into()));
+        assert_eq!(err("# HELP"), ParseErrorKind::MissingName { keyword: "HELP" });
+        assert_eq!(parse_line(b"x{a=\"\xff\"} 1"), Err(ParseErrorKind::InvalidUtf8));
+    }
+}

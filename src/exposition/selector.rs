@@ -1,0 +1,484 @@
+//! Which families and samples to keep: PromQL-style selectors (`name`, `name{label="v",
+//! other=~"re.*", x!="y", y!~"z"}`) with globs (`*`, `?`) on the name. The parser asks the
+//! selector once per family, so skipped families never build samples.
+
+use std::fmt;
+use std::str::FromStr;
+
+use regex::Regex;
+
+use super::line::{SampleRef, is_label_name};
+use super::{MetricKind, Sample};
+
+/// Suffixes that attach a sample to a family of another name (histogram, summary, OpenMetrics
+/// counter and info series).
+const FAMILY_SUFFIXES: [&str; 8] =
+    ["_bucket", "_sum", "_count", "_created", "_total", "_info", "_gsum", "_gcount"];
+
+/// Whether sample `sample` belongs to family `family` of kind `kind`.
+#[inline]
+pub(crate) fn belongs(family: &str, kind: MetricKind, sample: &str) -> bool {
+    match sample.strip_prefix(family) {
+        Some("") => true,
+        Some(suffix) => suffix_belongs(kind, suffix),
+        None => false,
+    }
+}
+
+/// Whether a sample named `family` + `suffix` belongs to a family of kind `kind`.
+#[inline]
+pub(crate) fn suffix_belongs(kind: MetricKind, suffix: &str) -> bool {
+    match kind {
+        MetricKind::Histogram | MetricKind::GaugeHistogram => {
+            matches!(suffix, "_bucket" | "_sum" | "_count" | "_created" | "_gsum" | "_gcount")
+        }
+        MetricKind::Summary => matches!(suffix, "_sum" | "_count" | "_created"),
+        MetricKind::Counter => matches!(suffix, "_total" | "_created"),
+        MetricKind::Info => suffix == "_info",
+        MetricKind::Gauge | MetricKind::Untyped | MetricKind::StateSet => false,
+    }
+}
+
+/// The family names a sample name could belong to when it carries a family suffix.
+pub(crate) fn family_candidates(sample: &str) -> impl Iterator<Item = (&str, &'static str)> {
+    FAMILY_SUFFIXES
+        .iter()
+        .filter_map(move |suffix| sample.strip_suffix(suffix).map(|family| (family, *suffix)))
+}
+
+/// A set of alternatives: a family or sample is kept when any of them keeps it.
+///
+/// ```
+/// use kubelet_metrics::exposition::Selector;
+/// let s: Selector = "kubelet_pod_*{operation_type=~\"create|update\"}".parse().unwrap();
+/// assert!(s.keeps_family("kubelet_pod_start_duration_seconds"));
+/// assert!(!s.keeps_family("go_goroutines"));
+/// // A histogram's series name keeps its family.
+/// let s: Selector = "x_bucket".parse().unwrap();
+/// assert!(s.keeps_family("x"));
+/// ```
+#[derive(Debug, Clone)]
+pub struct Selector {
+    terms: Vec<Term>,
+}
+
+/// One `name{matchers}` alternative.
+#[derive(Debug, Clone)]
+struct Term {
+    name: NamePattern,
+    matchers: Vec<LabelMatcher>,
+}
+
+/// A metric-name pattern.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum NamePattern {
+    /// Exactly this name.
+    Exact(String),
+    /// A glob with `*` (any run) and `?` (one character).
+    Glob(String),
+}
+
+impl NamePattern {
+    fn matches(&self, name: &str) -> bool {
+        match self {
+            NamePattern::Exact(exact) => exact == name,
+            NamePattern::Glob(glob) => glob_matches(glob.as_bytes(), name.as_bytes()),
+        }
+    }
+}
+
+/// How a label matcher compares.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MatchOp {
+    /// `=`
+    Equal,
+    /// `!=`
+    NotEqual,
+    /// `=~`, fully anchored as in PromQL.
+    Regex,
+    /// `!~`, fully anchored as in PromQL.
+    NotRegex,
+}
+
+/// One label matcher; a missing label matches as the empty string, as in PromQL.
+#[derive(Debug, Clone)]
+struct LabelMatcher {
+    name: String,
+    op: MatchOp,
+    value: String,
+    regex: Option<Regex>,
+}
+
+impl LabelMatcher {
+    fn matches(&self, value: Option<&str>) -> bool {
+        let value = value.unwrap_or("");
+        match (self.op, &self.regex) {
+            (MatchOp::Equal, _) => value == self.value,
+            (MatchOp::NotEqual, _) => value != self.value,
+            (MatchOp::Regex, Some(re)) => re.is_match(value),
+            (MatchOp::NotRegex, Some(re)) => !re.is_match(value),
+            (_, None) => false,
+        }
+    }
+}
+
+/// Why a selector could not be parsed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SelectorError {
+    /// The text is empty or starts with no name.
+    #[error("selector `{0}` needs a metric name or glob (`*` keeps every family)")]
+    MissingName(String),
+    /// Unexpected text at a position.
+    #[error("selector `{text}`: {reason} at column {column}")]
+    Syntax {
+        /// The whole selector.
+        text: String,
+        /// 1-based column of the problem.
+        column: usize,
+        /// What was expected.
+        reason: &'static str,
+    },
+    /// A `=~` / `!~` value is not a valid regular expression.
+    #[error("selector `{text}`: invalid regex `{regex}`: {reason}")]
+    InvalidRegex {
+        /// The whole selector.
+        text: String,
+        /// The regex as written.
+        regex: String,
+        /// What the regex engine said.
+        reason: String,
+    },
+}
+
+/// What a selector decided for one family; computed once when the family starts.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct FamilyFilter {
+    /// Whether any sample of the family can be kept.
+    pub keep: bool,
+    /// Every sample is kept: no per-sample test needed.
+    pub pass_all: bool,
+    /// The family is kept even with no samples (matched by its own name, no label matchers).
+    pub keep_empty: bool,
+    /// `(term index, whole family)`: terms that may keep samples; `whole` when the term's name
+    /// matched the family name, otherwise the sample's own name must match.
+    terms: Vec<(usize, bool)>,
+}
+
+impl Selector {
+    /// Keeps every family and every sample.
+    pub fn all() -> Self {
+        Selector { terms: vec![Term { name: NamePattern::Glob("*".to_owned()), matchers: Vec::new() }] }
+    }
+
+    /// Keeps what any of `selectors` keeps (nothing when the list is empty).
+    pub fn any_of(selectors: Vec<Selector>) -> Self {
+        Selector { terms: selectors.into_iter().flat_map(|s| s.terms).collect() }
+    }
+
+    /// Whether this selector keeps everything, so the parser can skip all tests.
+    pub fn is_all(&self) -> bool {
+        self.terms.iter().any(|t| t.matchers.is_empty() && t.name == NamePattern::Glob("*".to_owned()))
+    }
+
+    /// Whether any sample of family `family_name` can be kept: the name (or a glob) matches the
+    /// family or one of its series (`_bucket`, `_sum`, `_count`, `_created`, `_total`, ...).
+    pub fn keeps_family(&self, family_name: &str) -> bool {
+        self.family_filter(family_name).keep
+    }
+
+    /// Whether `sample` of family `family_name` is kept (name and every label matcher).
+    pub fn keeps_sample(&self, family_name: &str, sample: &Sample) -> bool {
+        let filter = self.family_filter(family_name);
+        filter.keep
+            && (filter.pass_all
+                || filter.terms.iter().any(|&(t, whole)| {
+                    let term = &self.terms[t];
+                    (whole || term.name.matches(&sample.name))
+                        && term.matchers.iter().all(|m| {
+                            m.matches(
+                                sample.labels.iter().find(|(n, _)| *n == m.name).map(|(_, v)| v.as_str()),
+                            )
+                        })
+                }))
+    }
+
+    /// The per-family decision, made once when a family starts.
+    pub(crate) fn family_filter(&self, family: &str) -> FamilyFilter {
+        let mut filter = FamilyFilter::default();
+        let mut series = String::with_capacity(family.len() + 8);
+        for (index, term) in self.terms.iter().enumerate() {
+            let whole = term.name.matches(family);
+            let some = whole
+                || FAMILY_SUFFIXES.iter().any(|suffix| {
+                    series.clear();
+                    series.push_str(family);
+                    series.push_str(suffix);
+                    term.name.matches(&series)
+                });
+            if some {
+                filter.keep = true;
+                if whole && term.matchers.is_empty() {
+                    filter.pass_all = true;
+                    filter.keep_empty = true;
+                }
+                filter.terms.push((index, whole));
+            }
+        }
+        filter
+    }
+
+    /// Whether a sample of a family with `filter` is kept.
+    #[inline]
+    pub(crate) fn keeps_ref(&self, filter: &FamilyFilter, sample: &SampleRef<'_>) -> bool {
+        filter.pass_all
+            || filter.terms.iter().any(|&(t, whole)| {
+                let term = &self.terms[t];
+                (whole || term.name.matches(sample.name))
+                    && term.matchers.iter().all(|m| m.matches(sample.label(&m.name).as_deref()))
+            })
+    }
+}
+
+impl Default for Selector {
+    fn default() -> Self {
+        Selector::all()
+    }
+}
+
+impl FromStr for Selector {
+    type Err = SelectorError;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        let b = text.as_bytes();
+        let syntax = |column: usize, reason: &'static str| SelectorError::Syntax {
+            text: text.to_owned(),
+            column: column + 1,
+            reason,
+        };
+        let mut i = skip_blank(b, 0);
+        let name_start = i;
+        while i < b.len() && (b[i].is_ascii_alphanumeric() || matches!(b[i], b'_' | b':' | b'*' | b'?')) {
+            i += 1;
+        }
+        let name = &text[name_start..i];
+        if name.is_empty() || name.as_bytes()[0].is_ascii_digit() {
+            return Err(SelectorError::MissingName(text.to_owned()));
+        }
+        let name = if name.contains(['*', '?']) {
+            NamePattern::Glob(name.to_owned())
+        } else {
+            NamePattern::Exact(name.to_owned())
+        };
+        let mut matchers = Vec::new();
+        i = skip_blank(b, i);
+        if b.get(i) == Some(&b'{') {
+            i += 1;
+            loop {
+                i = skip_blank(b, i);
+                match b.get(i) {
+                    Some(b'}') => {
+                        i += 1;
+                        break;
+                    }
+                    None => return Err(syntax(i, "unterminated `{`")),
+                    Some(_) => {}
+                }
+                let label_start = i;
+                while i < b.len() && (b[i].is_ascii_alphanumeric() || b[i] == b'_') {
+                    i += 1;
+                }
+                let label = &text[label_start..i];
+                if !is_label_name(label) {
+                    return Err(syntax(label_start, "expected a label name"));
+                }
+                i = skip_blank(b, i);
+                let op = match (b.get(i), b.get(i + 1)) {
+                    (Some(b'='), Some(b'~')) => MatchOp::Regex,
+                    (Some(b'!'), Some(b'~')) => MatchOp::NotRegex,
+                    (Some(b'!'), Some(b'=')) => MatchOp::NotEqual,
+                    (Some(b'='), _) => MatchOp::Equal,
+                    _ => return Err(syntax(i, "expected `=`, `!=`, `=~` or `!~`")),
+                };
+                i += if op == MatchOp::Equal { 1 } else { 2 };
+                i = skip_blank(b, i);
+                let (value, next) =
+                    parse_quoted(text, i).ok_or_else(|| syntax(i, "expected a quoted value"))?;
+                i = skip_blank(b, next);
+                let regex = match op {
+                    MatchOp::Regex | MatchOp::NotRegex => {
+                        Some(Regex::new(&format!("^(?:{value})$")).map_err(|e| {
+                            SelectorError::InvalidRegex {
+                                text: text.to_owned(),
+                                regex: value.clone(),
+                                reason: e.to_string(),
+                            }
+                        })?)
+                    }
+                    _ => None,
+                };
+                matchers.push(LabelMatcher { name: label.to_owned(), op, value, regex });
+                match b.get(i) {
+                    Some(b',') => i += 1,
+                    Some(b'}') => {
+                        i += 1;
+                        break;
+                    }
+                    _ => return Err(syntax(i, "expected `,` or `}`")),
+                }
+            }
+        }
+        i = skip_blank(b, i);
+        if i < b.len() {
+            return Err(syntax(i, "unexpected text after the selector"));
+        }
+        Ok(Selector { terms: vec![Term { name, matchers }] })
+    }
+}
+
+impl fmt::Display for Selector {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (n, term) in self.terms.iter().enumerate() {
+            if n > 0 {
+                f.write_str(" or ")?;
+            }
+            match &term.name {
+                NamePattern::Exact(s) | NamePattern::Glob(s) => f.write_str(s)?,
+            }
+            if !term.matchers.is_empty() {
+                f.write_str("{")?;
+                for (k, m) in term.matchers.iter().enumerate() {
+                    let op = match m.op {
+                        MatchOp::Equal => "=",
+                        MatchOp::NotEqual => "!=",
+                        MatchOp::Regex => "=~",
+                        MatchOp::NotRegex => "!~",
+                    };
+                    let sep = if k > 0 { "," } else { "" };
+                    write!(f, "{sep}{}{op}{:?}", m.name, m.value)?;
+                }
+                f.write_str("}")?;
+            }
+        }
+        Ok(())
+    }
+}
+
+fn skip_blank(b: &[u8], mut i: usize) -> usize {
+    while i < b.len() && b[i].is_ascii_whitespace() {
+        i += 1;
+    }
+    i
+}
+
+/// A `"..."` or `'...'` string at `start` (escapes `\\`, `\"`, `\'`, `\n`, `\t`); returns it
+/// and the index after the closing quote.
+fn parse_quoted(text: &str, start: usize) -> Option<(String, usize)> {
+    let quote = *text.as_bytes().get(start)?;
+    if quote != b'"' && quote != b'\'' {
+        return None;
+    }
+    let mut out = String::new();
+    let mut chars = text[start + 1..].char_indices();
+    while let Some((k, c)) = chars.next() {
+        match c {
+            '\\' => match chars.next()?.1 {
+                'n' => out.push('\n'),
+                't' => out.push('\t'),
+                other => out.push(other),
+            },
+            c if c as u32 == u32::from(quote) => return Some((out, start + 1 + k + 1)),
+            c => out.push(c),
+        }
+    }
+    None
+}
+
+/// Glob match with `*` (any run, possibly empty) and `?` (one byte); linear backtracking.
+fn glob_matches(glob: &[u8], name: &[u8]) -> bool {
+    let (mut g, mut n) = (0, 0);
+    let mut star: Option<(usize, usize)> = None;
+    while n < name.len() {
+        if g < glob.len() && (glob[g] == b'?' || glob[g] == name[n]) {
+            g += 1;
+            n += 1;
+        } else if g < glob.len() && glob[g] == b'*' {
+            star = Some((g, n));
+            g += 1;
+        } else if let Some((sg, sn)) = star {
+            g = sg + 1;
+            n = sn + 1;
+            star = Some((sg, sn + 1));
+        } else {
+            return false;
+        }
+    }
+    glob[g..].iter().all(|&c| c == b'*')
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample(name: &str, labels: &[(&str, &str)]) -> Sample {
+        Sample {
+            name: name.into(),
+            labels: labels.iter().map(|(n, v)| (n.to_string(), v.to_string())).collect(),
+            value: 1.0,
+            timestamp_ms: None,
+        }
+    }
+
+    #[test]
+    fn globs_match_names() {
+        assert!(glob_matches(b"kubelet_pod_*", b"kubelet_pod_start_duration_seconds"));
+        assert!(glob_matches(b"*_seconds", b"x_seconds"));
+        assert!(glob_matches(b"*", b""));
+        assert!(glob_matches(b"a?c", b"abc"));
+        assert!(!glob_matches(b"a?c", b"ac"));
+        assert!(glob_matches(b"*a*b*", b"xxaxxbxx"));
+        assert!(!glob_matches(b"*_seconds", b"x_seconds_total"));
+    }
+
+    #[test]
+    fn histogram_names_keep_their_family() {
+        let s: Selector = "x".parse().unwrap();
+        assert!(s.keeps_family("x"));
+        assert!(!s.keeps_family("xy"));
+        let s: Selector = "x_bucket".parse().unwrap();
+        assert!(s.keeps_family("x"));
+        assert!(s.keeps_sample("x", &sample("x_bucket", &[("le", "1")])));
+        assert!(!s.keeps_sample("x", &sample("x_sum", &[])));
+        let s: Selector = "*_seconds".parse().unwrap();
+        assert!(s.keeps_family("a_seconds"));
+        assert!(s.keeps_sample("a_seconds", &sample("a_seconds_bucket", &[])));
+    }
+
+    #[test]
+    fn label_matchers_are_anchored_like_promql() {
+        let s: Selector = r#"x{a="1", b=~"fo.", c!="z", d!~"q.*"}"#.parse().unwrap();
+        assert!(s.keeps_sample("x", &sample("x", &[("a", "1"), ("b", "foo"), ("c", "y")])));
+        assert!(!s.keeps_sample("x", &sample("x", &[("a", "1"), ("b", "fooo")])));
+        assert!(!s.keeps_sample("x", &sample("x", &[("a", "1"), ("b", "foo"), ("d", "qq")])));
+        assert!(!s.keeps_sample("x", &sample("x", &[("a", "1"), ("b", "foo"), ("c", "z")])));
+        let s: Selector = r#"x{missing=""}"#.parse().unwrap();
+        assert!(s.keeps_sample("x", &sample("x", &[])));
+    }
+
+    #[test]
+    fn any_of_keeps_either() {
+        let s = Selector::any_of(vec!["a".parse().unwrap(), "b{k='v'}".parse().unwrap()]);
+        assert!(s.keeps_family("a") && s.keeps_family("b") && !s.keeps_family("c"));
+        assert!(!Selector::any_of(vec![]).keeps_family("a"));
+        assert!(Selector::all().is_all());
+        assert_eq!(s.to_string(), r#"a or b{k="v"}"#);
+    }
+
+    #[test]
+    fn bad_selectors_say_why() {
+        for bad in ["", "{a=\"b\"}", "x{", "x{a}", "x{a=b}", "x{a=~\"(\"}", "x y", "x{a=\"b\" c=\"d\"}", "9x"]
+        {
+            let err = bad.parse::<Selector>().expect_err(bad);
+            assert!(!err.to_string().is_empty());
+        }
+    }
+}

@@ -1,0 +1,550 @@
+//! Lines → families, as bytes arrive: grouping of `_bucket`/`_sum`/`_count`/... series under
+//! their TYPE line, the selector's per-family decision, metadata checks and chunk reassembly.
+//! What a single line means lives in `line`; the owned output types live in `mod.rs`.
+
+use std::collections::HashMap;
+
+use super::line::{self, Line, SampleRef};
+use super::selector::{FamilyFilter, belongs, family_candidates, suffix_belongs};
+use super::{Family, MetricKind, ParseError, ParseErrorKind, Parsed, Selector};
+
+/// Longest line accepted; a longer one is reported and skipped without being buffered.
+pub const MAX_LINE_LEN: usize = 1 << 20;
+
+/// Most errors kept in [`Parsed::errors`]; the rest are counted in one final error.
+pub const MAX_ERRORS: usize = 1000;
+
+/// A family's metadata, as its HELP / TYPE / UNIT lines gave it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FamilyHead {
+    /// The family name.
+    pub name: String,
+    /// HELP text, unescaped; empty when absent.
+    pub help: String,
+    /// What the TYPE line says (`Untyped` without one).
+    pub kind: MetricKind,
+    /// OpenMetrics UNIT, empty when absent.
+    pub unit: String,
+}
+
+/// Receives what the parser keeps.
+pub(crate) trait Sink {
+    /// A kept family starts (or resumes, when its name was seen before).
+    fn family(&mut self, head: &FamilyHead);
+    /// A kept sample of the last announced family.
+    fn sample(&mut self, sample: &SampleRef<'_>);
+}
+
+/// Builds owned families, merging a family that resumes after another one.
+#[derive(Debug, Default)]
+pub(crate) struct OwnedSink {
+    pub families: Vec<Family>,
+    index: HashMap<String, usize>,
+    current: usize,
+}
+
+impl Sink for OwnedSink {
+    fn family(&mut self, head: &FamilyHead) {
+        if let Some(&k) = self.index.get(&head.name) {
+            self.current = k;
+            let family = &mut self.families[k];
+            if family.help.is_empty() {
+                family.help.clone_from(&head.help);
+            }
+            return;
+        }
+        self.current = self.families.len();
+        self.index.insert(head.name.clone(), self.current);
+        self.families.push(Family {
+            name: head.name.clone(),
+            help: head.help.clone(),
+            kind: head.kind,
+            unit: head.unit.clone(),
+            samples: Vec::new(),
+        });
+    }
+
+    #[inline]
+    fn sample(&mut self, sample: &SampleRef<'_>) {
+        if let Some(family) = self.families.get_mut(self.current) {
+            family.samples.push(sample.to_sample());
+        }
+    }
+}
+
+/// A closure sink for [`visit`].
+struct FnSink<F> {
+    head: FamilyHead,
+    on_sample: F,
+}
+
+impl<F: FnMut(&FamilyHead, &SampleRef<'_>)> Sink for FnSink<F> {
+    fn family(&mut self, head: &FamilyHead) {
+        self.head.clone_from(head);
+    }
+
+    #[inline]
+    fn sample(&mut self, sample: &SampleRef<'_>) {
+        (self.on_sample)(&self.head, sample);
+    }
+}
+
+/// What is remembered of a family once another one starts.
+#[derive(Debug, Clone)]
+struct Seen {
+    head: FamilyHead,
+    typed: bool,
+    has_help: bool,
+    has_samples: bool,
+}
+
+/// The family lines currently belong to.
+#[derive(Debug)]
+struct Current {
+    head: FamilyHead,
+    typed: bool,
+    has_help: bool,
+    has_samples: bool,
+    announced: bool,
+    filter: FamilyFilter,
+}
+
+/// The line-by-line state machine shared by every entry point.
+pub(crate) struct Core<S> {
+    pub sink: S,
+    selector: Selector,
+    current: Option<Current>,
+    seen: HashMap<String, Seen>,
+    errors: Vec<ParseError>,
+    omitted: usize,
+    last_line: usize,
+    eof: bool,
+    after_eof_reported: bool,
+}
+
+impl<S: Sink> Core<S> {
+    pub fn new(sink: S, selector: Selector) -> Self {
+        Core {
+            sink,
+            selector,
+            current: None,
+            seen: HashMap::new(),
+            errors: Vec::new(),
+            omitted: 0,
+            last_line: 0,
+            eof: false,
+            after_eof_reported: false,
+        }
+    }
+
+    pub fn error(&mut self, line: usize, kind: ParseErrorKind) {
+        if self.errors.len() < MAX_ERRORS {
+            self.errors.push(ParseError { line, kind });
+        } else {
+            self.omitted += 1;
+        }
+    }
+
+    /// Handles one complete line (without `\n`), numbered from 1.
+    #[inline]
+    pub fn line(&mut self, line_no: usize, bytes: &[u8]) {
+        self.last_line = line_no;
+        if self.eof {
+            if !self.after_eof_reported && !line::trim_end(bytes).is_empty() {
+                self.after_eof_reported = true;
+                self.error(line_no, ParseErrorKind::ContentAfterEof);
+            }
+            return;
+        }
+        // Fast path: a sample of a family the selector skips is recognised by its name alone.
+        if let Some(current) = &mut self.current
+            && !current.filter.keep
+            && skipped_sample(&current.head, bytes)
+        {
+            current.has_samples = true;
+            return;
+        }
+        let family = self.current.as_ref().map_or("", |c| c.head.name.as_str());
+        match line::parse_line_in(bytes, family) {
+            Err(kind) => self.error(line_no, kind),
+            Ok(Line::Blank | Line::Comment) => {}
+            Ok(Line::Eof) => self.eof = true,
+            Ok(Line::Help { name, text }) => self.on_help(line_no, name, text),
+            Ok(Line::Type { name, kind }) => self.on_type(line_no, name, kind),
+            Ok(Line::Unit { name, unit }) => self.on_unit(name, unit),
+            Ok(Line::Sample(sample)) => self.on_sample(line_no, &sample),
+        }
+    }
+
+    /// Makes `name` the current family, resuming it when it was seen before.
+    fn switch_to(&mut self, name: &str) -> &mut Current {
+        self.close_current();
+        let current = match self.seen.get(name) {
+            Some(seen) => Current {
+                head: seen.head.clone(),
+                typed: seen.typed,
+                has_help: seen.has_help,
+                has_samples: seen.has_samples,
+                announced: false,
+                filter: self.selector.family_filter(name),
+            },
+            None => Current {
+                head: FamilyHead {
+                    name: name.to_owned(),
+                    help: String::new(),
+                    kind: MetricKind::Untyped,
+                    unit: String::new(),
+                },
+                typed: false,
+                has_help: false,
+                has_samples: false,
+                announced: false,
+                filter: self.selector.family_filter(name),
+            },
+        };
+        self.current.insert(current)
+    }
+
+    /// Ends the current family: announces a kept family that has no sample, remembers it.
+    fn close_current(&mut self) {
+        let Some(current) = self.current.take() else { return };
+        if current.filter.keep_empty && !current.announced {
+            self.sink.family(&current.head);
+        }
+        let seen = Seen {
+            typed: current.typed,
+            has_help: current.has_help,
+            has_samples: current.has_samples,
+            head: current.head,
+        };
+        match self.seen.get_mut(&seen.head.name) {
+            Some(slot) => *slot = seen,
+            None => {
+                self.seen.insert(seen.head.name.clone(), seen);
+            }
+        }
+    }
+
+    fn current_is(&self, name: &str) -> bool {
+        self.current.as_ref().is_some_and(|c| c.head.name == name)
+    }
+
+    fn on_help(&mut self, line_no: usize, name: &str, text: &str) {
+        let already = if self.current_is(name) {
+            self.current.as_ref().is_some_and(|c| c.has_help)
+        } else {
+            self.seen.get(name).is_some_and(|s| s.has_help)
+        };
+        if already {
+            self.error(line_no, ParseErrorKind::DuplicateHelp(name.to_owned()));
+            return;
+        }
+        let current = if self.current_is(name) {
+            match self.current.as_mut() {
+                Some(c) => c,
+                None => return,
+            }
+        } else {
+            self.switch_to(name)
+        };
+        current.head.help = line::unescape_help(text).into_owned();
+        current.has_help = true;
+    }
+
+    fn on_type(&mut self, line_no: usize, name: &str, kind: MetricKind) {
+        let state = if self.current_is(name) {
+            self.current.as_ref().map(|c| (c.typed, c.has_samples))
+        } else {
+            self.seen.get(name).map(|s| (s.typed, s.has_samples))
+        };
+        match state {
+            Some((true, _)) => return self.error(line_no, ParseErrorKind::DuplicateType(name.to_owned())),
+            Some((false, true)) => {
+                return self.error(line_no, ParseErrorKind::TypeAfterSamples(name.to_owned()));
+            }
+            _ => {}
+        }
+        let current = if self.current_is(name) {
+            match self.current.as_mut() {
+                Some(c) => c,
+                None => return,
+            }
+        } else {
+            self.switch_to(name)
+        };
+        current.head.kind = kind;
+        current.typed = true;
+    }
+
+    fn on_unit(&mut self, name: &str, unit: &str) {
+        let current = if self.current_is(name) {
+            match self.current.as_mut() {
+                Some(c) => c,
+                None => return,
+            }
+        } else {
+            self.switch_to(name)
+        };
+        current.head.unit = unit.to_owned();
+    }
+
+    /// The family a sample that does not belong to the current one goes to.
+    fn family_for(&self, sample: &str) -> Option<String> {
+        if self.seen.contains_key(sample) {
+            return Some(sample.to_owned());
+        }
+        family_candidates(sample)
+            .find(|(family, suffix)| {
+                self.seen.get(*family).is_some_and(|s| suffix_belongs(s.head.kind, suffix))
+            })
+            .map(|(family, _)| family.to_owned())
+    }
+
+    fn on_sample(&mut self, line_no: usize, sample: &SampleRef<'_>) {
+        let belongs_here =
+            self.current.as_ref().is_some_and(|c| belongs(&c.head.name, c.head.kind, sample.name));
+        if !belongs_here {
+            let family = self.family_for(sample.name).unwrap_or_else(|| sample.name.to_owned());
+            self.switch_to(&family);
+        }
+        let Some(current) = self.current.as_mut() else { return };
+        current.has_samples = true;
+        if !current.filter.keep {
+            return;
+        }
+        // Histogram buckets need a numeric `le`, summary quantiles a numeric `quantile`.
+        let check = match current.head.kind {
+            MetricKind::Histogram | MetricKind::GaugeHistogram
+                if sample.name.len() == current.head.name.len() + 7 && sample.name.ends_with("_bucket") =>
+            {
+                Some(("le", ParseErrorKind::MissingLe, ParseErrorKind::InvalidLe))
+            }
+            MetricKind::Summary if sample.name.len() == current.head.name.len() => {
+                Some(("quantile", ParseErrorKind::MissingQuantile, ParseErrorKind::InvalidQuantile))
+            }
+            _ => None,
+        };
+        if let Some((label, missing, invalid)) = check {
+            match sample.label(label) {
+                None => return self.error(line_no, missing),
+                Some(v) if line::parse_value(&v).is_err() => return self.error(line_no, invalid),
+                Some(_) => {}
+            }
+        }
+        let Some(current) = self.current.as_mut() else { return };
+        if !self.selector.keeps_ref(&current.filter, sample) {
+            return;
+        }
+        if !current.announced {
+            current.announced = true;
+            self.sink.family(&current.head);
+        }
+        self.sink.sample(sample);
+    }
+
+    /// Ends the input: closes the last family and returns the errors.
+    pub fn finish(mut self) -> (S, Vec<ParseError>) {
+        self.close_current();
+        if self.omitted > 0 {
+            let omitted = self.omitted;
+            self.errors
+                .push(ParseError { line: self.last_line, kind: ParseErrorKind::TooManyErrors { omitted } });
+        }
+        (self.sink, self.errors)
+    }
+}
+
+/// Whether `bytes` is a sample line of family `head` (checked by name only).
+#[inline]
+fn skipped_sample(head: &FamilyHead, bytes: &[u8]) -> bool {
+    let name = head.name.as_bytes();
+    if !bytes.starts_with(name) {
+        return false;
+    }
+    let rest = &bytes[name.len()..];
+    match rest.first() {
+        Some(b'{' | b' ' | b'\t') => true,
+        Some(b'_') => {
+            let len = line::metric_name_len(rest);
+            matches!(rest.get(len), Some(b'{' | b' ' | b'\t'))
+                && std::str::from_utf8(&rest[..len]).is_ok_and(|suffix| suffix_belongs(head.kind, suffix))
+        }
+        _ => false,
+    }
+}
+
+/// Incremental parser: feed byte chunks as they arrive, then [`finish`](StreamParser::finish).
+///
+/// A line split across chunks parses exactly as if it had arrived whole.
+///
+/// ```
+/// use kubelet_metrics::exposition::{Selector, StreamParser};
+/// let mut parser = StreamParser::new("x".parse().unwrap());
+/// parser.feed(b"# TYPE x histogram\nx_bucket{le=\"+Inf\"} 3\nx_su");
+/// parser.feed(b"m 1.5\nx_count 3\ny 1\n");
+/// let parsed = parser.finish();
+/// assert!(parsed.errors.is_empty());
+/// assert_eq!(parsed.families.len(), 1);
+/// assert_eq!(parsed.families[0].samples.len(), 3);
+/// ```
+pub struct StreamParser {
+    core: Core<OwnedSink>,
+    /// The start of a line whose end has not arrived yet.
+    partial: Vec<u8>,
+    /// The pending line passed [`MAX_LINE_LEN`]: drop bytes up to its end.
+    overlong: bool,
+    /// Lines completed so far.
+    lines: usize,
+    bytes_seen: u64,
+}
+
+impl std::fmt::Debug for StreamParser {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StreamParser")
+            .field("lines", &self.lines)
+            .field("bytes_seen", &self.bytes_seen)
+            .finish()
+    }
+}
+
+impl StreamParser {
+    /// A parser that keeps what `selector` keeps.
+    pub fn new(selector: Selector) -> Self {
+        StreamParser {
+            core: Core::new(OwnedSink::default(), selector),
+            partial: Vec::new(),
+            overlong: false,
+            lines: 0,
+            bytes_seen: 0,
+        }
+    }
+
+    /// Bytes fed so far.
+    pub fn bytes_seen(&self) -> u64 {
+        self.bytes_seen
+    }
+
+    /// Parses the complete lines in `chunk` and keeps the incomplete tail for the next one.
+    pub fn feed(&mut self, chunk: &[u8]) {
+        self.bytes_seen += chunk.len() as u64;
+        let mut rest = chunk;
+        if !self.partial.is_empty() || self.overlong {
+            let Some(nl) = memchr::memchr(b'\n', rest) else {
+                self.push_partial(rest);
+                return;
+            };
+            self.push_partial(&rest[..nl]);
+            self.end_partial();
+            rest = &rest[nl + 1..];
+        }
+        let consumed = feed_lines(&mut self.core, &mut self.lines, rest);
+        self.push_partial(&rest[consumed..]);
+    }
+
+    /// Appends to the pending line, switching to overlong mode past [`MAX_LINE_LEN`].
+    fn push_partial(&mut self, bytes: &[u8]) {
+        if self.overlong {
+            return;
+        }
+        if self.partial.len() + bytes.len() > MAX_LINE_LEN {
+            self.overlong = true;
+            self.partial = Vec::new();
+            return;
+        }
+        self.partial.extend_from_slice(bytes);
+    }
+
+    /// The pending line is complete.
+    fn end_partial(&mut self) {
+        self.lines += 1;
+        if self.overlong {
+            self.overlong = false;
+            self.core.error(self.lines, ParseErrorKind::LineTooLong { max: MAX_LINE_LEN });
+        } else {
+            self.core.line(self.lines, &self.partial);
+        }
+        self.partial.clear();
+    }
+
+    /// Ends the input (a last line without `\n` counts) and returns what was kept.
+    pub fn finish(mut self) -> Parsed {
+        if !self.partial.is_empty() || self.overlong {
+            self.end_partial();
+        }
+        let (sink, errors) = self.core.finish();
+        Parsed { families: sink.families, errors }
+    }
+}
+
+/// Feeds every complete line of `bytes`; returns how many bytes were consumed.
+#[inline]
+fn feed_lines<S: Sink>(core: &mut Core<S>, lines: &mut usize, bytes: &[u8]) -> usize {
+    let mut start = 0;
+    for nl in memchr::memchr_iter(b'\n', bytes) {
+        *lines += 1;
+        let line = &bytes[start..nl];
+        if line.len() > MAX_LINE_LEN {
+            core.error(*lines, ParseErrorKind::LineTooLong { max: MAX_LINE_LEN });
+        } else {
+            core.line(*lines, line);
+        }
+        start = nl + 1;
+    }
+    start
+}
+
+/// Parses a whole payload: what `selector` keeps, in payload order, and every line error.
+///
+/// ```
+/// use kubelet_metrics::exposition::{parse_bytes, Selector};
+/// let parsed = parse_bytes(b"a 1\nb{a=\"1\"\nc 3", &Selector::all());
+/// assert_eq!(parsed.families.len(), 2);
+/// assert_eq!(parsed.errors[0].to_string(), "line 2: label set is not closed with `}`");
+/// ```
+pub fn parse_bytes(bytes: &[u8], selector: &Selector) -> Parsed {
+    let mut parser = StreamParser::new(selector.clone());
+    parser.bytes_seen = bytes.len() as u64;
+    let consumed = feed_lines(&mut parser.core, &mut parser.lines, bytes);
+    parser.push_partial(&bytes[consumed..]);
+    parser.finish()
+}
+
+/// Zero-copy walk: calls `on_sample` with each kept sample and its family's metadata, without
+/// building owned samples; returns the line errors. Same grouping, selection and checks as
+/// [`parse_bytes`].
+///
+/// ```
+/// use kubelet_metrics::exposition::{visit, Selector};
+/// let mut sum = 0.0;
+/// let errors = visit(b"# TYPE x counter\nx_total{a=\"1\"} 2\nx_total{a=\"2\"} 3\n", &Selector::all(), |family, sample| {
+///     assert_eq!(family.name, "x");
+///     sum += sample.value;
+/// });
+/// assert!(errors.is_empty());
+/// assert_eq!(sum, 5.0);
+/// ```
+pub fn visit(
+    bytes: &[u8],
+    selector: &Selector,
+    on_sample: impl FnMut(&FamilyHead, &SampleRef<'_>),
+) -> Vec<ParseError> {
+    let head = FamilyHead {
+        name: String::new(),
+        help: String::new(),
+        kind: MetricKind::Untyped,
+        unit: String::new(),
+    };
+    let mut core = Core::new(FnSink { head, on_sample }, selector.clone());
+    let mut lines = 0;
+    let consumed = feed_lines(&mut core, &mut lines, bytes);
+    let tail = &bytes[consumed..];
+    if !tail.is_empty() {
+        lines += 1;
+        if tail.len() > MAX_LINE_LEN {
+            core.error(lines, ParseErrorKind::LineTooLong { max: MAX_LINE_LEN });
+        } else {
+            core.line(lines, tail);
+        }
+    }
+    core.finish().1
+}

@@ -1,0 +1,193 @@
+//! Families → exposition text (format 0.0.4): HELP / TYPE / UNIT kept, escapes redone, values in
+//! the spellings Prometheus reads back exactly, and an optional extra label (e.g. `node="n1"`).
+
+use std::io::{self, Write};
+
+use super::{Family, MetricKind};
+
+/// Writes `families` as exposition text.
+///
+/// `extra_label` is injected first in every sample's label set. A sample that already has a
+/// label of that name keeps its value under `exported_<name>`, as Prometheus does when it
+/// attaches target labels (`honor_labels: false`).
+///
+/// ```
+/// use kubelet_metrics::exposition::{parse, write};
+/// let families = parse("# HELP x Doc.\n# TYPE x gauge\nx{a=\"q\\\"\"} 1.5\n").unwrap();
+/// let mut out = Vec::new();
+/// write(&families, Some(("node", "n1")), &mut out).unwrap();
+/// assert_eq!(
+///     String::from_utf8(out).unwrap(),
+///     "# HELP x Doc.\n# TYPE x gauge\nx{node=\"n1\",a=\"q\\\"\"} 1.5\n"
+/// );
+/// ```
+pub fn write(families: &[Family], extra_label: Option<(&str, &str)>, out: &mut impl Write) -> io::Result<()> {
+    let mut buf = Vec::with_capacity(64 * 1024);
+    let exported = extra_label.map(|(name, _)| format!("exported_{name}"));
+    for family in families {
+        write_family(family, extra_label, exported.as_deref(), &mut buf);
+        if buf.len() >= 32 * 1024 {
+            out.write_all(&buf)?;
+            buf.clear();
+        }
+    }
+    out.write_all(&buf)
+}
+
+/// The TYPE word for a kind.
+pub fn kind_name(kind: MetricKind) -> &'static str {
+    match kind {
+        MetricKind::Counter => "counter",
+        MetricKind::Gauge => "gauge",
+        MetricKind::Histogram => "histogram",
+        MetricKind::Summary => "summary",
+        MetricKind::Untyped => "untyped",
+        MetricKind::GaugeHistogram => "gaugehistogram",
+        MetricKind::Info => "info",
+        MetricKind::StateSet => "stateset",
+    }
+}
+
+fn write_family(family: &Family, extra: Option<(&str, &str)>, exported: Option<&str>, buf: &mut Vec<u8>) {
+    if !family.help.is_empty() {
+        buf.extend_from_slice(b"# HELP ");
+        buf.extend_from_slice(family.name.as_bytes());
+        buf.push(b' ');
+        escape_into(&family.help, false, buf);
+        buf.push(b'\n');
+    }
+    if family.kind != MetricKind::Untyped {
+        buf.extend_from_slice(b"# TYPE ");
+        buf.extend_from_slice(family.name.as_bytes());
+        buf.push(b' ');
+        buf.extend_from_slice(kind_name(family.kind).as_bytes());
+        buf.push(b'\n');
+    }
+    if !family.unit.is_empty() {
+        buf.extend_from_slice(b"# UNIT ");
+        buf.extend_from_slice(family.name.as_bytes());
+        buf.push(b' ');
+        buf.extend_from_slice(family.unit.as_bytes());
+        buf.push(b'\n');
+    }
+    for sample in &family.samples {
+        buf.extend_from_slice(sample.name.as_bytes());
+        if !sample.labels.is_empty() || extra.is_some() {
+            buf.push(b'{');
+            let mut first = true;
+            if let Some((name, value)) = extra {
+                write_label(name, value, buf);
+                first = false;
+            }
+            for (name, value) in &sample.labels {
+                if !first {
+                    buf.push(b',');
+                }
+                first = false;
+                let name = match (extra, exported) {
+                    (Some((extra_name, _)), Some(exported)) if name == extra_name => exported,
+                    _ => name,
+                };
+                write_label(name, value, buf);
+            }
+            buf.push(b'}');
+        }
+        buf.push(b' ');
+        push_value(sample.value, buf);
+        if let Some(ts) = sample.timestamp_ms {
+            buf.push(b' ');
+            buf.extend_from_slice(ts.to_string().as_bytes());
+        }
+        buf.push(b'\n');
+    }
+}
+
+fn write_label(name: &str, value: &str, buf: &mut Vec<u8>) {
+    buf.extend_from_slice(name.as_bytes());
+    buf.extend_from_slice(b"=\"");
+    escape_into(value, true, buf);
+    buf.push(b'"');
+}
+
+/// Escapes `\` and newline (and `"` in label values).
+fn escape_into(text: &str, quote: bool, buf: &mut Vec<u8>) {
+    for &c in text.as_bytes() {
+        match c {
+            b'\\' => buf.extend_from_slice(b"\\\\"),
+            b'\n' => buf.extend_from_slice(b"\\n"),
+            b'"' if quote => buf.extend_from_slice(b"\\\""),
+            c => buf.push(c),
+        }
+    }
+}
+
+/// Formats a value as the exposition format spells it: `NaN`, `+Inf`, `-Inf`, or the shortest
+/// text that reads back as the same `f64`.
+///
+/// ```
+/// use kubelet_metrics::exposition::format_value;
+/// assert_eq!(format_value(f64::INFINITY), "+Inf");
+/// assert_eq!(format_value(2_592_000.0), "2592000");
+/// assert_eq!(format_value(1e-9), "1e-9");
+/// assert_eq!(format_value(0.25), "0.25");
+/// ```
+pub fn format_value(value: f64) -> String {
+    let mut buf = Vec::new();
+    push_value(value, &mut buf);
+    String::from_utf8_lossy(&buf).into_owned()
+}
+
+fn push_value(value: f64, buf: &mut Vec<u8>) {
+    if value.is_nan() {
+        buf.extend_from_slice(b"NaN");
+    } else if value == f64::INFINITY {
+        buf.extend_from_slice(b"+Inf");
+    } else if value == f64::NEG_INFINITY {
+        buf.extend_from_slice(b"-Inf");
+    } else {
+        let abs = value.abs();
+        // Rust's `{}` never uses an exponent; keep huge and tiny numbers short with `{:e}`.
+        let text = if abs != 0.0 && !(1e-6..1e21).contains(&abs) {
+            format!("{value:e}")
+        } else {
+            format!("{value}")
+        };
+        buf.extend_from_slice(text.as_bytes());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::exposition::Sample;
+
+    fn family(kind: MetricKind, samples: Vec<Sample>) -> Family {
+        Family { name: "x".into(), help: "a\\b\nc".into(), kind, unit: String::new(), samples }
+    }
+
+    #[test]
+    fn escapes_and_existing_label_renamed() {
+        let s = Sample {
+            name: "x".into(),
+            labels: vec![("node".into(), "old".into()), ("v".into(), "q\"\\\n".into())],
+            value: f64::NEG_INFINITY,
+            timestamp_ms: Some(-5),
+        };
+        let mut out = Vec::new();
+        write(&[family(MetricKind::Gauge, vec![s])], Some(("node", "n")), &mut out).unwrap();
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            "# HELP x a\\\\b\\nc\n# TYPE x gauge\nx{node=\"n\",exported_node=\"old\",v=\"q\\\"\\\\\\n\"} -Inf -5\n"
+        );
+    }
+
+    #[test]
+    fn values_read_back_exactly() {
+        for v in [0.1, 1e21, 1.7976931348623157e308, 5e-324, -0.0, 123456789.123, 1e-7, 9.999999999999999e-06]
+        {
+            let text = format_value(v);
+            assert_eq!(text.parse::<f64>().unwrap().to_bits(), v.to_bits(), "{text}");
+        }
+        assert_eq!(format_value(f64::NAN), "NaN");
+    }
+}

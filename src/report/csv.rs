@@ -1,0 +1,131 @@
+//! `histogram -o csv`: one row per node (and `--by` group), then the cluster row(s), then one
+//! row per failed node. Columns:
+//!
+//! `row,node,group,kubelet_version,count,sum,mean,p<q>...,<band label>...,approximate,kind,message,fix`
+//!
+//! `row` is `node`, `cluster`, `layout` (one per bucket layout when layouts differ; `node` then
+//! lists its members separated by spaces) or `error`. Numbers are written in full precision;
+//! band columns hold fractions (0..1); `approximate` lists the labels of approximate bands,
+//! space-separated. An undefined number (NaN) is an empty cell, infinities are `+Inf` / `-Inf`.
+//! Fields are quoted as RFC 4180 says when they hold a comma, a quote or a line break.
+
+use std::io::{self, Write};
+
+use crate::analysis::{ClusterReport, Report, Stats};
+use crate::histogram::format_number;
+use crate::report::quantile_key;
+
+/// Writes the CSV document, header first.
+pub fn render(report: &Report, out: &mut impl Write) -> io::Result<()> {
+    let band_labels: Vec<String> = report
+        .nodes
+        .iter()
+        .map(|n| &n.stats.bands)
+        .chain(report.cluster.layouts.iter().map(|l| &l.stats.bands))
+        .find(|b| !b.is_empty())
+        .map(|bands| bands.iter().map(|b| b.label(&report.unit)).collect())
+        .unwrap_or_default();
+    let mut header: Vec<String> = ["row", "node", "group", "kubelet_version", "count", "sum", "mean"]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+    header.extend(report.quantiles.iter().map(|q| format!("p{}", quantile_key(*q))));
+    header.extend(band_labels.iter().cloned());
+    header.extend(["approximate", "kind", "message", "fix"].iter().map(|s| s.to_string()));
+    write_record(&header, out)?;
+
+    let row = |kind: &str, node: &str, group: &str, version: &str, stats: &Stats| -> Vec<String> {
+        let mut cells = vec![kind.to_string(), node.to_string(), group.to_string(), version.to_string()];
+        cells.extend([stats.count, stats.sum, stats.mean].iter().map(|v| cell(*v)));
+        cells.extend(report.quantiles.iter().map(|q| stats.quantile(*q).map_or_else(String::new, cell)));
+        cells.extend(
+            (0..band_labels.len()).map(|i| stats.bands.get(i).map_or_else(String::new, |b| cell(b.fraction))),
+        );
+        let approximate: Vec<String> =
+            stats.bands.iter().filter(|b| b.approximate).map(|b| b.label(&report.unit)).collect();
+        cells.push(approximate.join(" "));
+        cells.extend([String::new(), String::new(), String::new()]);
+        cells
+    };
+
+    for node in &report.nodes {
+        let version = node.kubelet_version.as_deref().unwrap_or("");
+        write_record(
+            &row("node", &node.node, node.group.as_deref().unwrap_or(""), version, &node.stats),
+            out,
+        )?;
+    }
+    let cluster_rows =
+        |cluster: &ClusterReport, group: &str, out: &mut dyn FnMut(Vec<String>) -> io::Result<()>| {
+            out(row("cluster", "", group, "", &cluster.stats))?;
+            if cluster.layouts.len() > 1 {
+                for layout in &cluster.layouts {
+                    out(row("layout", &layout.members.join(" "), group, "", &layout.stats))?;
+                }
+            }
+            Ok::<(), io::Error>(())
+        };
+    let mut emit = |record: Vec<String>| write_record(&record, out);
+    for (group, cluster) in &report.groups {
+        cluster_rows(cluster, group, &mut emit)?;
+    }
+    cluster_rows(&report.cluster, "", &mut emit)?;
+    let width = header.len();
+    for error in &report.errors {
+        let mut cells = vec![String::new(); width];
+        cells[0] = "error".to_string();
+        cells[1] = error.node.clone();
+        cells[width - 3] = error.kind.as_str().to_string();
+        cells[width - 2] = error.message.clone();
+        cells[width - 1] = error.fix.clone().unwrap_or_default();
+        write_record(&cells, out)?;
+    }
+    Ok(())
+}
+
+fn cell(value: f64) -> String {
+    if value.is_nan() { String::new() } else { format_number(value) }
+}
+
+/// Writes one record, quoting fields that need it, ending with `\n`.
+fn write_record(fields: &[String], out: &mut impl Write) -> io::Result<()> {
+    let line: Vec<String> = fields
+        .iter()
+        .map(|field| {
+            if field.contains([',', '"', '\n', '\r']) {
+                format!("\"{}\"", field.replace('"', "\"\""))
+            } else {
+                field.clone()
+            }
+        })
+        .collect();
+    writeln!(out, "{}", line.join(","))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::report::sample_report;
+
+    #[test]
+    fn rows_for_nodes_cluster_and_errors() {
+        let mut out = Vec::new();
+        render(&sample_report(), &mut out).unwrap();
+        // Numbers as computed in the table test, in full precision.
+        let expected = "\
+row,node,group,kubelet_version,count,sum,mean,p0.5,p0.9,p0.99,<=1s,1-5s,5-20s,>20s,approximate,kind,message,fix
+node,n1,,v1.30.2,10,60,6,4,30,30,0.2,0.4,0.18,0.22000000000000003,5-20s >20s,,,
+node,n2,,v1.31.1,4,4,1,0.6666666666666666,3.4000000000000004,4.84,0.75,0.25,0,0,5-20s >20s,,,
+cluster,,,,14,64,4.571428571428571,2.6,26.666666666666664,30,0.35714285714285715,0.35714285714285715,0.12857142857142861,0.15714285714285708,5-20s >20s,,,
+error,n3,,,,,,,,,,,,,,timeout,GET /api/v1/nodes/n3/proxy/metrics: no answer within 10s,raise --timeout
+";
+        assert_eq!(String::from_utf8(out).unwrap(), expected);
+    }
+
+    #[test]
+    fn fields_are_quoted_when_needed() {
+        let mut out = Vec::new();
+        write_record(&["a,b".to_string(), "say \"hi\"".to_string(), "plain".to_string()], &mut out).unwrap();
+        assert_eq!(String::from_utf8(out).unwrap(), "\"a,b\",\"say \"\"hi\"\"\",plain\n");
+    }
+}

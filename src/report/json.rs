@@ -1,0 +1,407 @@
+//! `histogram -o json`: one JSON document in DESIGN §3's shape, extended.
+//!
+//! ```text
+//! {"metric", "method", "unit", "by", "delta", "quantiles": [0.5, ...], "bands": [1, 5, 30],
+//!  "nodes": [{"node", "group"?, "kubelet_version", "count", "sum", "mean",
+//!             "quantiles": {"0.5": ...}, "lower_bound_quantiles": ["0.99"], "bands": [{"label", "count", "fraction", "approximate"}],
+//!             "buckets": [{"le", "count"}], "reset"}],
+//!  "cluster": {"count", "sum", "mean", "quantiles", "bands", "buckets",
+//!              "layouts": [{"bounds", "nodes", "count", "sum", "mean", "quantiles", "bands", "buckets"}]},
+//!  "groups"?: {"<by value>": <cluster>},
+//!  "errors": [{"node", "kind", "message", "fix"}], "warnings": [{"node", "message"}],
+//!  "caveats": [{"metric", "id", "text", "reference", "versions"}]}
+//! ```
+//!
+//! JSON has no NaN or infinity, so: a value that is undefined (NaN: a mean or quantile without
+//! observations, a `_sum` the payload lacked) is `null`; an infinite value is the string
+//! `"+Inf"` / `"-Inf"`, like `le` of the last bucket and `get -o json` values. Whole numbers are
+//! written as integers (`"count": 74`). `lower_bound_quantiles` lists the quantiles whose rank
+//! lies in the `+Inf` bucket: their value is PromQL's (the highest finite bound) and only a
+//! lower bound. Band labels are ASCII (`<=1s`, `1-5s`, `>30s`). When
+//! bucket layouts differ, `cluster` has count, sum and mean, empty `quantiles`, `bands` and
+//! `buckets`, and one entry per layout in `layouts`. Object keys are sorted.
+
+use std::io::{self, Write};
+
+use serde_json::{Map, Value, json};
+
+use crate::analysis::{ClusterReport, NodeReport, Report, Stats};
+use crate::histogram::{Band, Bucket, Reset, format_number};
+use crate::report::quantile_key;
+
+/// Writes the report as one pretty-printed JSON document and a newline.
+pub fn render(report: &Report, out: &mut impl Write) -> io::Result<()> {
+    serde_json::to_writer_pretty(&mut *out, &to_value(report))?;
+    writeln!(out)
+}
+
+/// The report as a JSON value (what [`render`] writes).
+pub fn to_value(report: &Report) -> Value {
+    let mut root = Map::new();
+    root.insert("metric".into(), json!(report.metric));
+    root.insert("method".into(), json!(report.method));
+    root.insert("unit".into(), json!(report.unit));
+    root.insert("by".into(), json!(report.by));
+    root.insert("delta".into(), json!(report.delta));
+    root.insert("quantiles".into(), Value::Array(report.quantiles.iter().map(|q| number(*q)).collect()));
+    root.insert("bands".into(), Value::Array(report.band_edges.iter().map(|e| number(*e)).collect()));
+    root.insert("nodes".into(), Value::Array(report.nodes.iter().map(|n| node(report, n)).collect()));
+    root.insert("cluster".into(), cluster(report, &report.cluster));
+    if report.by.is_some() {
+        let groups: Map<String, Value> =
+            report.groups.iter().map(|(name, c)| (name.clone(), cluster(report, c))).collect();
+        root.insert("groups".into(), Value::Object(groups));
+    }
+    root.insert(
+        "errors".into(),
+        report
+            .errors
+            .iter()
+            .map(|e| json!({"node": e.node, "kind": e.kind.as_str(), "message": e.message, "fix": e.fix}))
+            .collect(),
+    );
+    root.insert(
+        "warnings".into(),
+        report.warnings.iter().map(|w| json!({"node": w.node, "message": w.message})).collect(),
+    );
+    root.insert(
+        "caveats".into(),
+        report
+            .caveats
+            .iter()
+            .map(|c| {
+                json!({"metric": c.metric, "id": c.id, "text": c.text, "reference": c.reference, "versions": c.versions})
+            })
+            .collect(),
+    );
+    Value::Object(root)
+}
+
+/// A number as JSON: NaN → `null`, ±Inf → `"+Inf"` / `"-Inf"`, whole numbers as integers.
+///
+/// ```
+/// use kubelet_metrics::report::json::number;
+/// assert_eq!(number(74.0).to_string(), "74");
+/// assert_eq!(number(0.5).to_string(), "0.5");
+/// assert_eq!(number(f64::NAN).to_string(), "null");
+/// assert_eq!(number(f64::INFINITY).to_string(), "\"+Inf\"");
+/// ```
+pub fn number(value: f64) -> Value {
+    if value.is_nan() {
+        Value::Null
+    } else if value.is_infinite() {
+        Value::String(format_number(value))
+    } else if value.fract() == 0.0 && value.abs() < 9.007_199_254_740_992e15 {
+        // Exactly representable as i64 (|value| < 2^53), so the cast is lossless.
+        json!(value as i64)
+    } else {
+        json!(value)
+    }
+}
+
+fn node(report: &Report, row: &NodeReport) -> Value {
+    let mut object = stats(report, &row.stats);
+    object.insert("node".into(), json!(row.node));
+    if report.by.is_some() {
+        object.insert("group".into(), json!(row.group));
+    }
+    object.insert("kubelet_version".into(), json!(row.kubelet_version));
+    let reset = row.reset.map(|reset| match reset {
+        Reset::CountersDecreased => "counters_decreased",
+        Reset::LayoutChanged => "layout_changed",
+    });
+    object.insert("reset".into(), json!(reset));
+    Value::Object(object)
+}
+
+fn cluster(report: &Report, cluster: &ClusterReport) -> Value {
+    let mut object = stats(report, &cluster.stats);
+    let layouts: Vec<Value> = cluster
+        .layouts
+        .iter()
+        .map(|layout| {
+            let mut entry = stats(report, &layout.stats);
+            entry.insert("bounds".into(), layout.bounds.iter().map(|b| number(*b)).collect());
+            entry.insert("nodes".into(), json!(layout.members));
+            Value::Object(entry)
+        })
+        .collect();
+    object.insert("layouts".into(), Value::Array(layouts));
+    Value::Object(object)
+}
+
+fn stats(report: &Report, stats: &Stats) -> Map<String, Value> {
+    let mut object = Map::new();
+    object.insert("count".into(), number(stats.count));
+    object.insert("sum".into(), number(stats.sum));
+    object.insert("mean".into(), number(stats.mean));
+    let quantiles: Map<String, Value> =
+        stats.quantiles.iter().map(|(q, v)| (quantile_key(*q), number(*v))).collect();
+    object.insert("quantiles".into(), Value::Object(quantiles));
+    object.insert(
+        "lower_bound_quantiles".into(),
+        stats.lower_bounds.iter().map(|q| json!(quantile_key(*q))).collect(),
+    );
+    object.insert("bands".into(), stats.bands.iter().map(|b| band(report, b)).collect());
+    object.insert("buckets".into(), stats.buckets.iter().map(bucket).collect());
+    object
+}
+
+fn band(report: &Report, band: &Band) -> Value {
+    json!({
+        "label": band.label(&report.unit),
+        "count": number(band.count),
+        "fraction": number(band.fraction),
+        "approximate": band.approximate,
+    })
+}
+
+fn bucket(bucket: &Bucket) -> Value {
+    json!({"le": number(bucket.le), "count": number(bucket.count)})
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::analysis::{Query, analyze};
+    use crate::exposition::{Family, MetricKind, Sample};
+    use crate::report::sample_report;
+    use crate::scrape::{Failure, FailureKind, NodeScrape, Scraped};
+
+    /// One node with buckets le=1 → 1 and +Inf → 2 (sum 3), one node with no observations, one
+    /// failed node.
+    fn tiny_report() -> Report {
+        let sample = |suffix: &str, le: Option<&str>, value: f64| Sample {
+            name: format!("x_seconds{suffix}"),
+            labels: le.map(|le| vec![("le".to_string(), le.to_string())]).unwrap_or_default(),
+            value,
+            timestamp_ms: None,
+        };
+        let node = |name: &str, counts: [f64; 2], sum: f64| NodeScrape {
+            node: name.to_string(),
+            kubelet_version: None,
+            outcome: Ok(Scraped {
+                families: vec![Family {
+                    name: "x_seconds".to_string(),
+                    help: String::new(),
+                    kind: MetricKind::Histogram,
+                    unit: String::new(),
+                    samples: vec![
+                        sample("_bucket", Some("1"), counts[0]),
+                        sample("_bucket", Some("+Inf"), counts[1]),
+                        sample("_sum", None, sum),
+                        sample("_count", None, counts[1]),
+                    ],
+                }],
+                ..Scraped::default()
+            }),
+        };
+        let failed = NodeScrape {
+            node: "n3".to_string(),
+            kubelet_version: Some("v1.30.0".to_string()),
+            outcome: Err(Failure { kind: FailureKind::Forbidden, message: "403".to_string(), fix: None }),
+        };
+        let mut query = Query::new("x_seconds");
+        query.quantiles = vec![0.5];
+        query.bands = vec![1.0];
+        analyze(&[node("n1", [1.0, 2.0], 3.0), node("n2", [0.0, 0.0], 0.0), failed], &query)
+    }
+
+    #[test]
+    fn exact_document_with_nulls_for_undefined_numbers() {
+        // n1: 1 of 2 observations ≤ 1 s, sum 3: mean 1.5; p50 rank 1 in (0, 1] → 1 × 1/1 = 1.
+        // n2: no observations: mean, p50 and fractions are NaN → null. n3 failed.
+        let mut out = Vec::new();
+        render(&tiny_report(), &mut out).unwrap();
+        let expected = r#"{
+  "bands": [
+    1
+  ],
+  "by": null,
+  "caveats": [],
+  "cluster": {
+    "bands": [
+      {
+        "approximate": false,
+        "count": 1,
+        "fraction": 0.5,
+        "label": "<=1s"
+      },
+      {
+        "approximate": false,
+        "count": 1,
+        "fraction": 0.5,
+        "label": ">1s"
+      }
+    ],
+    "buckets": [
+      {
+        "count": 1,
+        "le": 1
+      },
+      {
+        "count": 2,
+        "le": "+Inf"
+      }
+    ],
+    "count": 2,
+    "layouts": [
+      {
+        "bands": [
+          {
+            "approximate": false,
+            "count": 1,
+            "fraction": 0.5,
+            "label": "<=1s"
+          },
+          {
+            "approximate": false,
+            "count": 1,
+            "fraction": 0.5,
+            "label": ">1s"
+          }
+        ],
+        "bounds": [
+          1
+        ],
+        "buckets": [
+          {
+            "count": 1,
+            "le": 1
+          },
+          {
+            "count": 2,
+            "le": "+Inf"
+          }
+        ],
+        "count": 2,
+        "mean": 1.5,
+        "nodes": [
+          "n1",
+          "n2"
+        ],
+        "quantiles": {
+          "0.5": 1
+        },
+        "sum": 3
+      }
+    ],
+    "mean": 1.5,
+    "quantiles": {
+      "0.5": 1
+    },
+    "sum": 3
+  },
+  "delta": false,
+  "errors": [
+    {
+      "fix": null,
+      "kind": "forbidden",
+      "message": "403",
+      "node": "n3"
+    }
+  ],
+  "method": "file",
+  "metric": "x_seconds",
+  "nodes": [
+    {
+      "bands": [
+        {
+          "approximate": false,
+          "count": 1,
+          "fraction": 0.5,
+          "label": "<=1s"
+        },
+        {
+          "approximate": false,
+          "count": 1,
+          "fraction": 0.5,
+          "label": ">1s"
+        }
+      ],
+      "buckets": [
+        {
+          "count": 1,
+          "le": 1
+        },
+        {
+          "count": 2,
+          "le": "+Inf"
+        }
+      ],
+      "count": 2,
+      "kubelet_version": null,
+      "mean": 1.5,
+      "node": "n1",
+      "quantiles": {
+        "0.5": 1
+      },
+      "reset": null,
+      "sum": 3
+    },
+    {
+      "bands": [
+        {
+          "approximate": false,
+          "count": 0,
+          "fraction": null,
+          "label": "<=1s"
+        },
+        {
+          "approximate": false,
+          "count": 0,
+          "fraction": null,
+          "label": ">1s"
+        }
+      ],
+      "buckets": [
+        {
+          "count": 0,
+          "le": 1
+        },
+        {
+          "count": 0,
+          "le": "+Inf"
+        }
+      ],
+      "count": 0,
+      "kubelet_version": null,
+      "mean": null,
+      "node": "n2",
+      "quantiles": {
+        "0.5": null
+      },
+      "reset": null,
+      "sum": 0
+    }
+  ],
+  "quantiles": [
+    0.5
+  ],
+  "unit": "s",
+  "warnings": []
+}
+"#;
+        assert_eq!(String::from_utf8(out).unwrap(), expected);
+    }
+
+    #[test]
+    fn design_shape_keys_are_present() {
+        let value = to_value(&sample_report());
+        for key in ["metric", "method", "nodes", "cluster", "errors"] {
+            assert!(value.get(key).is_some(), "{key}");
+        }
+        let node = &value["nodes"][0];
+        for key in ["node", "count", "sum", "mean", "quantiles", "bands", "buckets"] {
+            assert!(node.get(key).is_some(), "{key}");
+        }
+        assert_eq!(node["quantiles"]["0.5"], json!(4));
+        assert_eq!(
+            node["bands"][0],
+            json!({"label": "<=1s", "count": 2, "fraction": 0.2, "approximate": false})
+        );
+        assert_eq!(node["buckets"][3], json!({"le": "+Inf", "count": 10}));
+        assert_eq!(value["errors"][0]["kind"], json!("timeout"));
+        assert_eq!(value["method"], json!("proxy"));
+    }
+}

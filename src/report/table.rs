@@ -1,0 +1,300 @@
+//! The `histogram` table: one row per node (and `--by` group), slowest first, then the cluster
+//! row(s), then errors, warnings and caveats. Approximate bands carry `~`; a quantile above the
+//! highest finite bucket bound carries `≥` (its value is a lower bound); a node marked `*`
+//! restarted after the baseline. [`render`] shows count, mean, up to three
+//! quantiles and the bands; [`render_wide`] adds the kubelet version, the sum and every
+//! requested quantile. Layout and footers are decided here; the numbers come from the report.
+
+use std::io::{self, Write};
+
+use crate::analysis::{NodeReport, Report, Stats};
+use crate::histogram::{Band, Reset};
+use crate::report::{format_count, format_share, format_value, quantile_header};
+
+/// How many quantile columns the narrow table shows.
+const NARROW_QUANTILES: usize = 3;
+
+/// Writes the table: `NODE COUNT MEAN P50 P90 P99 ≤1s 1–5s 5–30s >30s`.
+pub fn render(report: &Report, out: &mut impl Write) -> io::Result<()> {
+    write_table(report, false, out)
+}
+
+/// Writes the wide table: `NODE VERSION COUNT SUM MEAN` and every quantile, then the bands.
+pub fn render_wide(report: &Report, out: &mut impl Write) -> io::Result<()> {
+    write_table(report, true, out)
+}
+
+/// Which numeric columns a table has.
+struct Columns {
+    wide: bool,
+    quantiles: Vec<f64>,
+    bands: Vec<String>,
+}
+
+fn write_table(report: &Report, wide: bool, out: &mut impl Write) -> io::Result<()> {
+    let quantiles: Vec<f64> = if wide {
+        report.quantiles.clone()
+    } else {
+        report.quantiles.iter().copied().take(NARROW_QUANTILES).collect()
+    };
+    let band_labels: Vec<String> =
+        band_template(report).iter().map(|b| b.display_label(&report.unit)).collect();
+    let columns = Columns { wide, quantiles, bands: band_labels };
+
+    let mut rows: Vec<Vec<String>> = vec![header(report, &columns)];
+    for node in &report.nodes {
+        rows.push(node_row(report, node, &columns));
+    }
+    let cluster_label = |suffix: &str| format!("CLUSTER{suffix}");
+    if report.by.is_some() {
+        for (group, cluster) in &report.groups {
+            rows.push(cluster_row(report, &cluster_label(""), Some(group), None, &cluster.stats, &columns));
+            push_layout_rows(report, cluster, Some(group), &columns, &mut rows);
+        }
+    }
+    let all = report.by.as_ref().map(|_| "(all)");
+    rows.push(cluster_row(report, &cluster_label(""), all, None, &report.cluster.stats, &columns));
+    push_layout_rows(report, &report.cluster, all, &columns, &mut rows);
+
+    write_aligned(&rows, out)?;
+    write_footer(report, out)
+}
+
+fn push_layout_rows(
+    report: &Report,
+    cluster: &crate::analysis::ClusterReport,
+    group: Option<&str>,
+    columns: &Columns,
+    rows: &mut Vec<Vec<String>>,
+) {
+    if cluster.layouts.len() < 2 {
+        return;
+    }
+    for (index, layout) in cluster.layouts.iter().enumerate() {
+        let label = format!("CLUSTER[{}]", index + 1);
+        rows.push(cluster_row(report, &label, group, None, &layout.stats, columns));
+    }
+}
+
+/// The bands every row shares (the first row with bands; rows of another layout have the same
+/// edges, so the same labels).
+fn band_template(report: &Report) -> Vec<Band> {
+    report
+        .nodes
+        .iter()
+        .map(|n| &n.stats.bands)
+        .chain(report.cluster.layouts.iter().map(|l| &l.stats.bands))
+        .find(|bands| !bands.is_empty())
+        .cloned()
+        .unwrap_or_default()
+}
+
+fn header(report: &Report, columns: &Columns) -> Vec<String> {
+    let mut cells = vec!["NODE".to_string()];
+    if let Some(by) = &report.by {
+        cells.push(by.to_uppercase());
+    }
+    if columns.wide {
+        cells.push("VERSION".to_string());
+    }
+    cells.push("COUNT".to_string());
+    if columns.wide {
+        cells.push("SUM".to_string());
+    }
+    cells.push("MEAN".to_string());
+    cells.extend(columns.quantiles.iter().map(|q| quantile_header(*q)));
+    cells.extend(columns.bands.iter().cloned());
+    cells
+}
+
+fn node_row(report: &Report, node: &NodeReport, columns: &Columns) -> Vec<String> {
+    let marker = match node.reset {
+        Some(Reset::CountersDecreased | Reset::LayoutChanged) => "*",
+        None => "",
+    };
+    let name = format!("{}{marker}", node.node);
+    let version = node.kubelet_version.as_deref().unwrap_or("-");
+    cluster_row(report, &name, node.group.as_deref(), Some(version), &node.stats, columns)
+}
+
+fn cluster_row(
+    report: &Report,
+    name: &str,
+    group: Option<&str>,
+    version: Option<&str>,
+    stats: &Stats,
+    columns: &Columns,
+) -> Vec<String> {
+    let mut cells = vec![name.to_string()];
+    if report.by.is_some() {
+        cells.push(match group {
+            Some("") => "\"\"".to_string(),
+            Some(group) => group.to_string(),
+            None => "-".to_string(),
+        });
+    }
+    if columns.wide {
+        cells.push(version.unwrap_or("-").to_string());
+    }
+    cells.push(format_count(stats.count));
+    if columns.wide {
+        cells.push(format_value(stats.sum, &report.unit));
+    }
+    cells.push(format_value(stats.mean, &report.unit));
+    for q in &columns.quantiles {
+        // A rank in the +Inf bucket: PromQL's answer is the highest finite bound, a lower bound.
+        let at_least = if stats.is_lower_bound(*q) { "≥" } else { "" };
+        cells.push(
+            stats
+                .quantile(*q)
+                .map_or_else(|| "-".to_string(), |v| format!("{at_least}{}", format_value(v, &report.unit))),
+        );
+    }
+    for index in 0..columns.bands.len() {
+        cells.push(stats.bands.get(index).map_or_else(|| "-".to_string(), format_share));
+    }
+    cells
+}
+
+/// Writes rows with columns separated by two spaces: the first column left-aligned, the
+/// others right-aligned; no trailing spaces.
+fn write_aligned(rows: &[Vec<String>], out: &mut impl Write) -> io::Result<()> {
+    let columns = rows.iter().map(Vec::len).max().unwrap_or(0);
+    let widths: Vec<usize> = (0..columns)
+        .map(|c| rows.iter().filter_map(|r| r.get(c)).map(|cell| cell.chars().count()).max().unwrap_or(0))
+        .collect();
+    for row in rows {
+        let mut line = String::new();
+        for (index, cell) in row.iter().enumerate() {
+            let width = widths[index];
+            if index == 0 {
+                line.push_str(&format!("{cell:<width$}"));
+            } else {
+                line.push_str(&format!("  {cell:>width$}"));
+            }
+        }
+        writeln!(out, "{}", line.trim_end())?;
+    }
+    Ok(())
+}
+
+fn write_footer(report: &Report, out: &mut impl Write) -> io::Result<()> {
+    if report.delta {
+        writeln!(out)?;
+        writeln!(out, "numbers are changes since the baseline")?;
+        if report.nodes.iter().any(|n| n.reset.is_some()) {
+            writeln!(out, "* the kubelet restarted after the baseline: counted since the restart")?;
+        }
+    }
+    if !report.errors.is_empty() {
+        writeln!(out)?;
+        writeln!(out, "errors ({} of {} nodes):", count_nodes(report), report.node_count())?;
+        for error in &report.errors {
+            write!(out, "  {}: {}: {}", error.node, error.kind, error.message)?;
+            match &error.fix {
+                Some(fix) => writeln!(out, " (fix: {fix})")?,
+                None => writeln!(out)?,
+            }
+        }
+    }
+    if !report.warnings.is_empty() {
+        writeln!(out)?;
+        writeln!(out, "warnings:")?;
+        for warning in &report.warnings {
+            match &warning.node {
+                Some(node) => writeln!(out, "  {node}: {}", warning.message)?,
+                None => writeln!(out, "  {}", warning.message)?,
+            }
+        }
+    }
+    if !report.caveats.is_empty() {
+        writeln!(out)?;
+        writeln!(out, "caveats ({}):", report.metric)?;
+        for caveat in &report.caveats {
+            let versions = if caveat.versions.is_empty() {
+                String::new()
+            } else {
+                format!(" [kubelet {}]", caveat.versions.join(", "))
+            };
+            writeln!(out, "  - {}{versions} ({})", caveat.text, caveat.reference)?;
+        }
+    }
+    Ok(())
+}
+
+/// Distinct nodes with an error.
+fn count_nodes(report: &Report) -> usize {
+    let mut names: Vec<&str> = report.errors.iter().map(|e| e.node.as_str()).collect();
+    names.dedup();
+    names.len()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::report::sample_report;
+
+    fn rendered(render: fn(&Report, &mut Vec<u8>) -> io::Result<()>, report: &Report) -> String {
+        let mut out = Vec::new();
+        render(report, &mut out).unwrap();
+        String::from_utf8(out).unwrap()
+    }
+
+    const CAVEATS: &str = "
+caveats (kubelet_pod_start_sli_duration_seconds):
+  - this is the pod-startup SLO metric: the Kubernetes SLO is p99 <= 5s over stateless pods with pre-pulled images (image pulls are excluded) [kubelet v1.30.2, v1.31.1] (https://github.com/kubernetes/community/blob/master/sig-scalability/slos/pod_startup_latency.md)
+  - can record negative durations (seen as a negative `_sum` on AKS) when images are pulled in parallel (serializeImagePulls=false), which drags the mean and low quantiles down [kubelet v1.30.2, v1.31.1] (https://github.com/kubernetes/kubernetes/issues/130432)
+";
+
+    #[test]
+    fn table_rows_slowest_first_with_cluster_errors_and_caveats() {
+        // Buckets le = 1, 5, 30, +Inf. n1: 2, 6, 9, 10 (sum 60); n2: 3, 4, 4, 4 (sum 4).
+        // n1: mean 60/10 = 6; p50 rank 5 in (1,5]: 1 + 4 × 3/4 = 4; p90 rank 9 in (5,30]:
+        //     5 + 25 × 3/3 = 30; p99 rank 9.9 in +Inf → 30. Bands 2, 4, then 20 s is not a
+        //     bound: F(20) = 6 + 3 × 15/25 = 7.8 → 1.8 (18 %) and 10 − 7.8 = 2.2 (22 %), both ~.
+        // n2: mean 1; p50 rank 2 in (0,1]: 2/3 = 0.667; p90 rank 3.6: 1 + 4 × 0.6 = 3.4;
+        //     p99 rank 3.96: 1 + 4 × 0.96 = 4.84. Bands 75 %, 25 %, ~0 %, ~0 %.
+        // Cluster 5, 10, 13, 14 (sum 64): mean 4.571; p50 rank 7: 1 + 4 × 2/5 = 2.6; p90 rank
+        //     12.6: 5 + 25 × 2.6/3 = 26.67; p99 → 30. F(20) = 10 + 3 × 0.6 = 11.8: 5/14 = 35.7 %,
+        //     35.7 %, 1.8/14 = 12.9 %, 2.2/14 = 15.7 %.
+        let expected = "\
+NODE     COUNT   MEAN     P50     P90     P99    ≤1s   1–5s   5–20s    >20s
+n1          10  6.00s   4.00s  30.00s  30.00s  20.0%  40.0%  ~18.0%  ~22.0%
+n2           4  1.00s  0.667s   3.40s   4.84s  75.0%  25.0%   ~0.0%   ~0.0%
+CLUSTER     14  4.57s   2.60s  26.67s  30.00s  35.7%  35.7%  ~12.9%  ~15.7%
+
+errors (1 of 3 nodes):
+  n3: timeout: GET /api/v1/nodes/n3/proxy/metrics: no answer within 10s (fix: raise --timeout)
+"
+        .to_string()
+            + CAVEATS;
+        assert_eq!(rendered(render, &sample_report()), expected);
+    }
+
+    #[test]
+    fn wide_table_adds_version_and_sum() {
+        let expected = "\
+NODE     VERSION  COUNT     SUM   MEAN     P50     P90     P99    ≤1s   1–5s   5–20s    >20s
+n1       v1.30.2     10  60.00s  6.00s   4.00s  30.00s  30.00s  20.0%  40.0%  ~18.0%  ~22.0%
+n2       v1.31.1      4   4.00s  1.00s  0.667s   3.40s   4.84s  75.0%  25.0%   ~0.0%   ~0.0%
+CLUSTER        -     14  64.00s  4.57s   2.60s  26.67s  30.00s  35.7%  35.7%  ~12.9%  ~15.7%
+
+errors (1 of 3 nodes):
+  n3: timeout: GET /api/v1/nodes/n3/proxy/metrics: no answer within 10s (fix: raise --timeout)
+"
+        .to_string()
+            + CAVEATS;
+        assert_eq!(rendered(render_wide, &sample_report()), expected);
+    }
+
+    #[test]
+    fn narrow_table_shows_three_quantiles_wide_shows_all() {
+        let mut report = sample_report();
+        for node in &mut report.nodes {
+            node.stats.quantiles.push((0.999, 1.0));
+        }
+        report.quantiles.push(0.999);
+        assert!(!rendered(render, &report).contains("P99.9"));
+        assert!(rendered(render_wide, &report).lines().next().unwrap().contains("P99.9"));
+    }
+}

@@ -1,0 +1,210 @@
+//! `get` and `histogram` over saved payloads (`--file`), the offline source.
+
+use crate::{bin, fixture, run_with_stdin, stderr, stdout};
+
+#[test]
+fn get_adds_the_node_label_and_keeps_help_and_type() {
+    let output = bin()
+        .args(["get", "-m", "kubelet_pod_start_duration_seconds", "--file"])
+        .arg(fixture("seed-node1.prom"))
+        .args(["--node", "ip-10-0-17-199"])
+        .output()
+        .expect("runs");
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let text = stdout(&output);
+    assert!(text.starts_with("# HELP kubelet_pod_start_duration_seconds "), "{text}");
+    assert!(text.contains("# TYPE kubelet_pod_start_duration_seconds histogram\n"), "{text}");
+    assert!(
+        text.contains("kubelet_pod_start_duration_seconds_bucket{node=\"ip-10-0-17-199\",le=\"0.5\"} 39\n"),
+        "{text}"
+    );
+    assert!(
+        text.contains("kubelet_pod_start_duration_seconds_count{node=\"ip-10-0-17-199\"} 74\n"),
+        "{text}"
+    );
+    assert_eq!(text.lines().filter(|l| !l.starts_with('#')).count(), 28, "26 buckets, sum and count");
+}
+
+#[test]
+fn get_reads_stdin_and_names_it_stdin() {
+    let mut command = bin();
+    command.args(["get", "-m", "kubelet_pod_start_duration_seconds_count", "-o", "json", "--file", "-"]);
+    let output = run_with_stdin(command, &std::fs::read(fixture("seed-node1.prom")).expect("fixture"));
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let line: serde_json::Value = serde_json::from_str(stdout(&output).trim()).expect("one JSON line");
+    assert_eq!(
+        line,
+        serde_json::json!({"node": "stdin", "name": "kubelet_pod_start_duration_seconds_count",
+                           "labels": {}, "value": 74.0, "timestamp_ms": null})
+    );
+}
+
+#[test]
+fn get_json_spells_non_finite_values_as_strings_and_keeps_timestamps() {
+    let output = bin()
+        .args(["get", "-o", "json", "-m", "rest_client_exec_plugin_ttl_seconds", "--file"])
+        .arg(fixture("real/kubelet-1.21.2-metrics.prom"))
+        .output()
+        .expect("runs");
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let line: serde_json::Value = serde_json::from_str(stdout(&output).trim()).expect("one JSON line");
+    assert_eq!(line["value"], "+Inf");
+    assert_eq!(line["node"], "kubelet-1.21.2-metrics");
+
+    let output = bin()
+        .args(["get", "-o", "json", "-m", "container_cpu_usage_seconds_total", "--file"])
+        .arg(fixture("real/kubelet-1.35.0-cadvisor.prom"))
+        .output()
+        .expect("runs");
+    let first: serde_json::Value =
+        serde_json::from_str(stdout(&output).lines().next().expect("a sample")).expect("JSON");
+    assert!(first["timestamp_ms"].is_i64(), "{first}");
+}
+
+#[test]
+fn get_merges_families_of_several_files() {
+    let output = bin()
+        .args(["get", "-m", "machine_cpu_cores", "--file"])
+        .arg(fixture("real/kubelet-1.16.15-cadvisor.prom"))
+        .arg("--file")
+        .arg(fixture("real/kubelet-1.27.5-cadvisor.prom"))
+        .args(["--node", "old", "--node", "new"])
+        .output()
+        .expect("runs");
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let text = stdout(&output);
+    assert_eq!(text.matches("# TYPE machine_cpu_cores gauge").count(), 1, "{text}");
+    assert!(text.contains("machine_cpu_cores{node=\"old\"} 2\n"), "{text}");
+    assert!(text.contains("machine_cpu_cores{node=\"new\","), "{text}");
+}
+
+#[test]
+fn a_missing_file_fails_that_node_only() {
+    let output = bin()
+        .args(["get", "-m", "machine_cpu_cores", "--file"])
+        .arg(fixture("real/kubelet-1.16.15-cadvisor.prom"))
+        .args(["--file", "/nonexistent/n2.prom"])
+        .output()
+        .expect("runs");
+    assert_eq!(output.status.code(), Some(1), "partial: one node failed");
+    assert!(stdout(&output).contains("machine_cpu_cores{node=\"kubelet-1.16.15-cadvisor\"} 2"));
+    let err = stderr(&output);
+    assert!(err.contains("error: node n2: cannot read /nonexistent/n2.prom"), "{err}");
+}
+
+#[test]
+fn conflicting_flags_exit_2_listing_every_problem() {
+    let output = bin().args(["get", "--file", "x", "--context", "c", "-l", "a=b"]).output().expect("runs");
+    assert_eq!(output.status.code(), Some(2));
+    let err = stderr(&output);
+    assert!(err.contains("--context reads a cluster") && err.contains("--selector reads a cluster"), "{err}");
+}
+
+fn histogram_json(args: &[&str]) -> (Option<i32>, serde_json::Value) {
+    let output = bin().args(["histogram", "-o", "json"]).args(args).output().expect("runs");
+    let json = serde_json::from_slice(&output.stdout).unwrap_or_else(|e| panic!("{e}: {}", stderr(&output)));
+    (output.status.code(), json)
+}
+
+#[test]
+fn histogram_reproduces_the_seed_numbers() {
+    let seed = fixture("seed-node1.prom");
+    let (code, json) = histogram_json(&["--file", seed.to_str().expect("utf8"), "--node", "node-1"]);
+    assert_eq!(code, Some(0));
+    let node = &json["nodes"][0];
+    assert_eq!(node["node"], "node-1");
+    assert_eq!(node["count"], 74.0);
+    // 442.6225922320001 / 74 = 5.9814
+    assert!((node["mean"].as_f64().expect("mean") - 5.9814).abs() < 1e-4, "{node}");
+    let quantile = |q: &str| node["quantiles"][q].as_f64().expect("quantile");
+    // p50: rank 37 of 39 in (0, 0.5] → 0.5 × 37/39 = 0.4744
+    assert!((quantile("0.5") - 0.4744).abs() < 1e-3);
+    // p90: rank 66.6, 64 ≤ 20 s, 71 ≤ 30 s → 20 + 10 × 2.6/7 = 23.71
+    assert!((quantile("0.9") - 23.714).abs() < 1e-2);
+    // p99: rank 73.26, 71 ≤ 30 s, 74 ≤ 45 s → 30 + 15 × 2.26/3 = 41.3
+    assert!((quantile("0.99") - 41.3).abs() < 1e-2);
+    let fractions: Vec<f64> =
+        node["bands"].as_array().expect("bands").iter().map(|b| b["fraction"].as_f64().expect("f")).collect();
+    // 39/74, 16/74, 16/74, 3/74
+    let expected = [0.527, 0.216, 0.216, 0.041];
+    for (got, want) in fractions.iter().zip(expected) {
+        assert!((got - want).abs() < 5e-4, "{fractions:?}");
+    }
+    assert_eq!(json["method"], "file");
+    assert_eq!(json["cluster"]["count"], 74.0);
+}
+
+#[test]
+fn pod_start_alias_and_an_slo_that_fails_exit_3() {
+    let output = bin()
+        .args(["pod-start", "--slo", "p99<=5s", "--file"])
+        .arg(fixture("seed-node1.prom"))
+        .output()
+        .expect("runs");
+    assert_eq!(output.status.code(), Some(3), "{}", stderr(&output));
+    assert!(
+        stdout(&output).contains("SLO p99<=5s on cluster: FAIL (observed 41.30s)"),
+        "{}",
+        stdout(&output)
+    );
+
+    let (code, json) =
+        histogram_json(&["--slo", "p99<=60s", "--file", fixture("seed-node1.prom").to_str().expect("utf8")]);
+    assert_eq!(code, Some(0));
+    assert_eq!(json["slo"]["holds"], true);
+}
+
+#[test]
+fn a_payload_without_the_metric_is_a_missing_node_not_a_crash() {
+    let (code, json) = histogram_json(&[
+        "--file",
+        fixture("seed-node1.prom").to_str().expect("utf8"),
+        "--file",
+        fixture("real/kubelet-gke-probes.prom").to_str().expect("utf8"),
+    ]);
+    assert_eq!(code, Some(1), "partial");
+    assert_eq!(json["errors"][0]["node"], "kubelet-gke-probes");
+    assert_eq!(json["errors"][0]["kind"], "missing");
+}
+
+#[test]
+fn snapshot_then_baseline_reports_what_changed() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    // Before: a made-up earlier state of the seed node: 30 starts, all within 0.5 s.
+    let seed = std::fs::read_to_string(fixture("seed-node1.prom")).expect("fixture");
+    let before: String = seed
+        .lines()
+        .map(|line| match line.rsplit_once(' ') {
+            Some((head, _)) if line.contains("_bucket") || line.contains("_count") => format!("{head} 30"),
+            Some((head, _)) if line.contains("_sum") => format!("{head} 6"),
+            _ => line.to_string(),
+        })
+        .collect::<Vec<_>>()
+        .join("\n");
+    let before_file = dir.path().join("node-1.prom");
+    std::fs::write(&before_file, before).expect("write");
+    let snapshot = dir.path().join("before.prom");
+    let output = bin()
+        .args(["snapshot", "-m", "kubelet_pod_start_duration_seconds", "-o"])
+        .arg(&snapshot)
+        .arg("--file")
+        .arg(&before_file)
+        .output()
+        .expect("runs");
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let saved = std::fs::read_to_string(&snapshot).expect("snapshot written");
+    assert!(saved.contains("kubelet_pod_start_duration_seconds_count{node=\"node-1\"} 30"), "{saved}");
+
+    let (code, json) = histogram_json(&[
+        "--baseline",
+        snapshot.to_str().expect("utf8"),
+        "--file",
+        fixture("seed-node1.prom").to_str().expect("utf8"),
+        "--node",
+        "node-1",
+    ]);
+    assert_eq!(code, Some(0));
+    // 74 - 30 = 44 starts since the snapshot; 442.62 - 6 = 436.62 s.
+    assert_eq!(json["nodes"][0]["count"], 44.0);
+    assert!((json["nodes"][0]["sum"].as_f64().expect("sum") - 436.6226).abs() < 1e-3);
+}
