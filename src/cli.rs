@@ -27,6 +27,8 @@ pub enum Command {
     Histogram(HistogramArgs),
     /// Save the histograms `histogram --baseline` compares against (e.g. before a rollout).
     Snapshot(SnapshotArgs),
+    /// Run the main job against a built-in simulated cluster: no cluster needed.
+    Demo(crate::commands::demo::DemoArgs),
     /// Print least-privilege RBAC manifests (and optionally a Deployment) for an access method.
     Rbac(crate::commands::rbac::RbacArgs),
     /// Check access step by step (credentials, RBAC, each kubelet) and print the exact fix for each failure.

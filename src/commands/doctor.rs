@@ -208,7 +208,7 @@ async fn run_checks(plan: &ClusterPlan, sample: usize, checks: &mut Vec<Check>) 
     }
 
     // Per node: through the proxy, then directly.
-    let proxy = ProxySource::new(api.clone(), host.clone());
+    let proxy = ProxySource::new(api.clone(), host.clone(), plan.kubelet_port);
     let direct = match config::direct(base, &plan.kubelet_tls, plan.token_file.as_deref()) {
         Ok(setup) => Some(DirectSource::new(setup.client, setup.token, &plan.address_types)),
         Err(err) => {

@@ -9,6 +9,7 @@ use crate::scrape::NodeScrape;
 
 pub mod compare;
 pub mod doctor;
+pub mod demo;
 pub mod get;
 pub mod histogram;
 pub mod rbac;
@@ -55,6 +56,7 @@ pub async fn run(command: Command, out: &mut dyn Write, err: &mut dyn Write) -> 
         Command::Get(args) => get::run(&args, out, err).await,
         Command::Histogram(args) => histogram::run(&args, out, err).await,
         Command::Snapshot(args) => snapshot::run(&args, out, err).await,
+        Command::Demo(args) => demo::run(&args, out, err).await,
         Command::Rbac(args) => rbac::run(&args, out, err).await,
         Command::Doctor(args) => doctor::run(&args, out, err).await,
         Command::Compare(args) => compare::run(&args, out, err).await,

@@ -129,7 +129,7 @@ pub struct SampleRef<'a> {
     /// The sample's own name, e.g. `x_bucket`.
     pub name: &'a str,
     /// Text between `{` and `}`, already validated; empty when there is no label set.
-    raw_labels: &'a str,
+    raw_labels: &'a [u8],
     /// How many label pairs `raw_labels` holds.
     label_count: usize,
     /// The value; `NaN` and infinities are kept.
@@ -151,7 +151,13 @@ impl<'a> SampleRef<'a> {
 
     /// The value of label `name`, unescaped, if the sample has it.
     pub fn label(&self, name: &str) -> Option<Cow<'a, str>> {
-        self.labels().find(|(n, _)| *n == name).map(|(_, v)| v)
+        let mut labels = self.labels();
+        while let Some((n, raw, escaped)) = labels.next_raw() {
+            if n == name.as_bytes() {
+                return decode_value(raw, escaped);
+            }
+        }
+        None
     }
 
     /// An owned copy of this sample.
@@ -165,17 +171,17 @@ impl<'a> SampleRef<'a> {
 /// Iterator over a validated label set: `(name, unescaped value)` in input order.
 #[derive(Debug, Clone)]
 pub struct Labels<'a> {
-    text: &'a str,
+    text: &'a [u8],
     pos: usize,
 }
 
-impl<'a> Iterator for Labels<'a> {
-    type Item = (&'a str, Cow<'a, str>);
-
-    fn next(&mut self) -> Option<Self::Item> {
+impl<'a> Labels<'a> {
+    /// The next `(name, raw value, has escapes)` without decoding anything.
+    #[inline]
+    fn next_raw(&mut self) -> Option<(&'a [u8], &'a [u8], bool)> {
         // The text was validated by `parse_sample`, so this walk only finds boundaries; on any
         // surprise it stops instead of panicking.
-        let b = self.text.as_bytes();
+        let b = self.text;
         let mut i = skip_ws_and(b, self.pos, b',');
         if i >= b.len() {
             return None;
@@ -184,12 +190,8 @@ impl<'a> Iterator for Labels<'a> {
         while i < b.len() && CLASS[b[i] as usize] & LABEL_CONT != 0 {
             i += 1;
         }
-        let name = self.text.get(name_start..i)?;
+        let name = b.get(name_start..i)?;
         i = skip_ws(b, i);
-        if b.get(i) != Some(&b'=') {
-            self.pos = b.len();
-            return None;
-        }
         i = skip_ws(b, i + 1);
         if b.get(i) != Some(&b'"') {
             self.pos = b.len();
@@ -199,7 +201,7 @@ impl<'a> Iterator for Labels<'a> {
         let mut j = value_start;
         let mut escaped = false;
         loop {
-            match memchr::memchr2(b'"', b'\\', b.get(j..)?) {
+            match find_quote_or_backslash(b.get(j..)?).0 {
                 Some(k) if b[j + k] == b'\\' => {
                     escaped = true;
                     j += k + 2;
@@ -214,10 +216,23 @@ impl<'a> Iterator for Labels<'a> {
                 }
             }
         }
-        let raw = self.text.get(value_start..j)?;
         self.pos = j + 1;
-        let value = if escaped { Cow::Owned(unescape_label_value(raw)) } else { Cow::Borrowed(raw) };
-        Some((name, value))
+        Some((name, b.get(value_start..j)?, escaped))
+    }
+}
+
+/// A validated raw label value, unescaped when needed.
+fn decode_value(raw: &[u8], escaped: bool) -> Option<Cow<'_, str>> {
+    let raw = std::str::from_utf8(raw).ok()?;
+    Some(if escaped { Cow::Owned(unescape_label_value(raw)) } else { Cow::Borrowed(raw) })
+}
+
+impl<'a> Iterator for Labels<'a> {
+    type Item = (&'a str, Cow<'a, str>);
+
+    fn next(&mut self) -> Option<Self::Item> {
+        let (name, raw, escaped) = self.next_raw()?;
+        Some((std::str::from_utf8(name).ok()?, decode_value(raw, escaped)?))
     }
 }
 
@@ -312,21 +327,24 @@ pub(crate) fn trim_end(line: &[u8]) -> &[u8] {
 /// assert_eq!(s.label("job").as_deref(), Some("kubelet"));
 /// ```
 pub fn parse_line(line: &[u8]) -> Result<Line<'_>, ParseErrorKind> {
-    parse_line_in(line, "")
+    parse_line_in(line, "", &mut Vec::new())
 }
 
 /// [`parse_line`] for a line that probably starts with `family` (a valid metric name): that
 /// prefix is compared instead of scanned byte by byte.
+/// `scratch` is reused between lines to check label names for duplicates without allocating.
 #[inline]
-pub(crate) fn parse_line_in<'a>(line: &'a [u8], family: &str) -> Result<Line<'a>, ParseErrorKind> {
-    let text = std::str::from_utf8(line).map_err(|_| ParseErrorKind::InvalidUtf8)?;
-    let b = trim_end(text.as_bytes());
-    let text = &text[..b.len()];
+pub(crate) fn parse_line_in<'a>(
+    line: &'a [u8],
+    family: &str,
+    scratch: &mut Vec<(usize, usize)>,
+) -> Result<Line<'a>, ParseErrorKind> {
+    let b = trim_end(line);
     let start = skip_ws(b, 0);
     match b.get(start) {
         None => Ok(Line::Blank),
-        Some(b'#') => parse_comment(&text[start + 1..]),
-        Some(_) => parse_sample(&text[start..], family).map(Line::Sample),
+        Some(b'#') => parse_comment(std::str::from_utf8(&b[start + 1..]).map_err(|_| ParseErrorKind::InvalidUtf8)?),
+        Some(_) => parse_sample(&b[start..], family, scratch).map(Line::Sample),
     }
 }
 
@@ -398,12 +416,26 @@ fn parse_kind(word: &str) -> Option<MetricKind> {
     })
 }
 
-/// Most labels checked for duplicates without allocating.
-const INLINE_LABELS: usize = 48;
+/// Quotes bytes that may not be UTF-8.
+fn quote_bytes(b: &[u8]) -> String {
+    quote(&String::from_utf8_lossy(b))
+}
+
+/// Bytes known to be ASCII (or checked UTF-8) as `&str`.
+#[inline]
+fn as_str(b: &[u8]) -> Result<&str, ParseErrorKind> {
+    std::str::from_utf8(b).map_err(|_| ParseErrorKind::InvalidUtf8)
+}
 
 /// Parses a sample line that starts with its name (no leading blanks, no trailing blanks).
-fn parse_sample<'a>(text: &'a str, family: &str) -> Result<SampleRef<'a>, ParseErrorKind> {
-    let b = text.as_bytes();
+///
+/// Works on bytes: names, values and timestamps are ASCII by their grammar, so only label
+/// values (and an exemplar) that hold a non-ASCII byte are checked for UTF-8.
+fn parse_sample<'a>(
+    b: &'a [u8],
+    family: &str,
+    scratch: &mut Vec<(usize, usize)>,
+) -> Result<SampleRef<'a>, ParseErrorKind> {
     let name_len = if !family.is_empty() && b.starts_with(family.as_bytes()) {
         let rest = &b[family.len()..];
         family.len() + rest.iter().position(|&c| CLASS[c as usize] & NAME_CONT == 0).unwrap_or(rest.len())
@@ -412,15 +444,15 @@ fn parse_sample<'a>(text: &'a str, family: &str) -> Result<SampleRef<'a>, ParseE
     };
     if name_len == 0 || b.get(name_len).is_some_and(|&c| !is_ws(c) && c != b'{') {
         let end = b.iter().position(|&c| is_ws(c) || c == b'{').unwrap_or(b.len());
-        return Err(ParseErrorKind::InvalidMetricName(quote(&text[..end])));
+        return Err(ParseErrorKind::InvalidMetricName(quote_bytes(&b[..end])));
     }
-    let name = &text[..name_len];
+    let name = as_str(&b[..name_len])?;
     let mut i = skip_ws(b, name_len);
-    let mut raw_labels = "";
+    let mut raw_labels: &[u8] = &[];
     let mut label_count = 0;
     if b.get(i) == Some(&b'{') {
-        let (end, count) = scan_labels(b, i + 1)?;
-        raw_labels = &text[i + 1..end];
+        let (end, count) = scan_labels(b, i + 1, scratch)?;
+        raw_labels = &b[i + 1..end];
         label_count = count;
         i = skip_ws(b, end + 1);
     }
@@ -431,7 +463,7 @@ fn parse_sample<'a>(text: &'a str, family: &str) -> Result<SampleRef<'a>, ParseE
     if value_start == i {
         return Err(ParseErrorKind::MissingValue);
     }
-    let value = parse_value(&text[value_start..i])?;
+    let value = parse_value_bytes(&b[value_start..i])?;
     i = skip_ws(b, i);
     let mut timestamp_ms = None;
     if i < b.len() && b[i] != b'#' {
@@ -439,38 +471,39 @@ fn parse_sample<'a>(text: &'a str, family: &str) -> Result<SampleRef<'a>, ParseE
         while i < b.len() && !is_ws(b[i]) {
             i += 1;
         }
-        let token = &text[ts_start..i];
+        let token = &b[ts_start..i];
         timestamp_ms =
-            Some(parse_timestamp(token).ok_or_else(|| ParseErrorKind::InvalidTimestamp(quote(token)))?);
+            Some(parse_timestamp(token).ok_or_else(|| ParseErrorKind::InvalidTimestamp(quote_bytes(token)))?);
         i = skip_ws(b, i);
     }
     if i < b.len() {
         // Only an OpenMetrics exemplar may follow: ` # {labels} value [timestamp]`, ignored.
-        if b[i] != b'#' || !text[i + 1..].trim_start().starts_with('{') {
-            return Err(ParseErrorKind::TrailingGarbage(quote(&text[i..])));
+        let exemplar = &b[i + 1..];
+        if b[i] != b'#' || exemplar.get(skip_ws(exemplar, 0)) != Some(&b'{') {
+            return Err(ParseErrorKind::TrailingGarbage(quote_bytes(&b[i..])));
         }
+        as_str(exemplar)?;
     }
     Ok(SampleRef { name, raw_labels, label_count, value, timestamp_ms })
 }
 
 /// Validates a label set starting after `{`; returns the index of `}` and the label count.
-fn scan_labels(b: &[u8], mut i: usize) -> Result<(usize, usize), ParseErrorKind> {
-    let mut names: [(u32, u32); INLINE_LABELS] = [(0, 0); INLINE_LABELS];
-    let mut spill: Vec<(usize, usize)> = Vec::new();
+fn scan_labels(b: &[u8], mut i: usize, names: &mut Vec<(usize, usize)>) -> Result<(usize, usize), ParseErrorKind> {
+    names.clear();
     let mut count = 0usize;
     let mut seen = 0u64;
     loop {
-        i = skip_ws(b, i);
+        // Blanks are allowed around every token; the common case has none, so test first.
+        if b.get(i).is_some_and(|&c| is_ws(c)) {
+            i = skip_ws(b, i);
+        }
         match b.get(i) {
+            Some(&c) if CLASS[c as usize] & LABEL_START != 0 => {}
             None => return Err(ParseErrorKind::UnterminatedLabelSet),
             Some(b'}') => return Ok((i, count)),
-            Some(&c) if CLASS[c as usize] & LABEL_START != 0 => {}
             Some(_) => {
-                let end = b[i..]
-                    .iter()
-                    .position(|&c| c == b'=' || c == b',' || c == b'}')
-                    .map_or(b.len(), |k| i + k);
-                return Err(ParseErrorKind::InvalidLabelName(quote(&String::from_utf8_lossy(&b[i..end]))));
+                let end = b[i..].iter().position(|&c| c == b'=' || c == b',' || c == b'}').map_or(b.len(), |k| i + k);
+                return Err(ParseErrorKind::InvalidLabelName(quote_bytes(&b[i..end])));
             }
         }
         let name_start = i;
@@ -479,91 +512,118 @@ fn scan_labels(b: &[u8], mut i: usize) -> Result<(usize, usize), ParseErrorKind>
             i += 1;
         }
         let name_end = i;
-        i = skip_ws(b, i);
-        match b.get(i) {
-            Some(b'=') => {}
-            None => return Err(ParseErrorKind::UnterminatedLabelSet),
-            Some(_) => {
-                let end = b[name_start..]
-                    .iter()
-                    .position(|&c| c == b'=' || c == b',' || c == b'}')
-                    .map_or(b.len(), |k| name_start + k);
-                return Err(ParseErrorKind::InvalidLabelName(quote(&String::from_utf8_lossy(
-                    &b[name_start..end],
-                ))));
+        if b.get(i) != Some(&b'=') {
+            i = skip_ws(b, i);
+            match b.get(i) {
+                Some(b'=') => {}
+                None => return Err(ParseErrorKind::UnterminatedLabelSet),
+                Some(_) => {
+                    let end = b[name_start..]
+                        .iter()
+                        .position(|&c| c == b'=' || c == b',' || c == b'}')
+                        .map_or(b.len(), |k| name_start + k);
+                    return Err(ParseErrorKind::InvalidLabelName(quote_bytes(&b[name_start..end])));
+                }
             }
         }
-        i = skip_ws(b, i + 1);
+        i += 1;
         if b.get(i) != Some(&b'"') {
-            return Err(if i >= b.len() {
-                ParseErrorKind::UnterminatedLabelSet
-            } else {
-                ParseErrorKind::UnquotedLabelValue(quote(&String::from_utf8_lossy(&b[name_start..name_end])))
-            });
+            i = skip_ws(b, i);
+            if b.get(i) != Some(&b'"') {
+                return Err(if i >= b.len() {
+                    ParseErrorKind::UnterminatedLabelSet
+                } else {
+                    ParseErrorKind::UnquotedLabelValue(quote_bytes(&b[name_start..name_end]))
+                });
+            }
         }
         i += 1;
+        let value_start = i;
+        let mut non_ascii = false;
         loop {
-            match find_quote_or_backslash(&b[i..]) {
+            let (found, high) = find_quote_or_backslash(&b[i..]);
+            non_ascii |= high;
+            match found {
                 Some(k) if b[i + k] == b'\\' => match b.get(i + k + 1) {
                     Some(b'\\' | b'"' | b'n') => i += k + 2,
                     Some(&c) => {
-                        let shown = if c.is_ascii_graphic() {
-                            (c as char).to_string()
-                        } else {
-                            format!("\\x{c:02x}")
-                        };
+                        let shown = if c.is_ascii_graphic() { (c as char).to_string() } else { format!("\\x{c:02x}") };
                         return Err(ParseErrorKind::BadEscape(shown));
                     }
                     None => return Err(ParseErrorKind::UnterminatedQuote),
                 },
                 Some(k) => {
-                    i += k + 1;
+                    i += k;
                     break;
                 }
                 None => return Err(ParseErrorKind::UnterminatedQuote),
             }
         }
+        if non_ascii {
+            as_str(&b[value_start..i])?;
+        }
+        i += 1;
         // Duplicate label names: a 64-bit filter on (length, first and last byte) answers "new"
         // for almost every label; only a hit pays for comparing names.
         let name = &b[name_start..name_end];
-        let bit =
-            1u64 << ((name.len() as u64 * 7 + u64::from(name[0]) * 3 + u64::from(name[name.len() - 1])) & 63);
-        let dup = seen & bit != 0
-            && (names[..count.min(INLINE_LABELS)].iter().any(|&(s, e)| &b[s as usize..e as usize] == name)
-                || spill.iter().any(|&(s, e)| &b[s..e] == name));
+        let bit = 1u64 << ((name.len() as u64 * 7 + u64::from(name[0]) * 3 + u64::from(name[name.len() - 1])) & 63);
+        if seen & bit != 0 && names.iter().any(|&(s, e)| &b[s..e] == name) {
+            return Err(ParseErrorKind::DuplicateLabel(quote_bytes(name)));
+        }
         seen |= bit;
-        if dup {
-            return Err(ParseErrorKind::DuplicateLabel(quote(&String::from_utf8_lossy(name))));
-        }
-        if count < INLINE_LABELS && name_end <= u32::MAX as usize {
-            names[count] = (name_start as u32, name_end as u32);
-        } else {
-            spill.push((name_start, name_end));
-        }
+        names.push((name_start, name_end));
         count += 1;
-        i = skip_ws(b, i);
         match b.get(i) {
             Some(b',') => i += 1,
             Some(b'}') => return Ok((i, count)),
-            None => return Err(ParseErrorKind::UnterminatedLabelSet),
-            Some(_) => return Err(ParseErrorKind::ExpectedCommaOrBrace),
+            _ => {
+                i = skip_ws(b, i);
+                match b.get(i) {
+                    Some(b',') => i += 1,
+                    Some(b'}') => return Ok((i, count)),
+                    None => return Err(ParseErrorKind::UnterminatedLabelSet),
+                    Some(_) => return Err(ParseErrorKind::ExpectedCommaOrBrace),
+                }
+            }
         }
     }
 }
 
-/// The first `"` or `\\` in `b`: label values are often empty or short, so look at the first
-/// bytes directly before paying for a vectorised search.
+const ONES: u64 = 0x0101_0101_0101_0101;
+const HIGHS: u64 = 0x8080_8080_8080_8080;
+
+/// High bit set in each byte of `word` equal to `byte` (exact for the lowest such byte, which is
+/// all the callers use).
 #[inline]
-fn find_quote_or_backslash(b: &[u8]) -> Option<usize> {
-    for (k, &c) in b.iter().take(16).enumerate() {
-        if c == b'"' || c == b'\\' {
-            return Some(k);
+fn bytes_equal(word: u64, byte: u8) -> u64 {
+    let x = word ^ (ONES * u64::from(byte));
+    x.wrapping_sub(ONES) & !x & HIGHS
+}
+
+/// The first `"` or `\` in `b`, eight bytes at a time (label values are short, so this beats a
+/// vectorised search's set-up), and whether a non-ASCII byte may come before it.
+#[inline]
+fn find_quote_or_backslash(b: &[u8]) -> (Option<usize>, bool) {
+    let mut high = 0u64;
+    let mut chunks = b.chunks_exact(8);
+    let mut offset = 0;
+    for chunk in &mut chunks {
+        let Ok(bytes) = <[u8; 8]>::try_from(chunk) else { break };
+        let word = u64::from_le_bytes(bytes);
+        high |= word & HIGHS;
+        let hits = bytes_equal(word, b'"') | bytes_equal(word, b'\\');
+        if hits != 0 {
+            return (Some(offset + (hits.trailing_zeros() / 8) as usize), high != 0);
         }
+        offset += 8;
     }
-    if b.len() <= 16 {
-        return None;
+    for (k, &c) in chunks.remainder().iter().enumerate() {
+        if c == b'"' || c == b'\\' {
+            return (Some(offset + k), high != 0);
+        }
+        high |= u64::from(c & 0x80);
     }
-    memchr::memchr2(b'"', b'\\', &b[16..]).map(|k| k + 16)
+    (None, high != 0)
 }
 
 /// Parses a sample value: every float spelling Go and Python print, `NaN`, `+Inf`, `-Inf`, `Inf`.
@@ -577,43 +637,75 @@ fn find_quote_or_backslash(b: &[u8]) -> Option<usize> {
 /// assert!(parse_value("1,5").is_err());
 /// ```
 pub fn parse_value(token: &str) -> Result<f64, ParseErrorKind> {
-    let b = token.as_bytes();
-    // Fast path: short plain integers are exact in an f64.
-    if !b.is_empty() && b.len() <= 15 && b.iter().all(u8::is_ascii_digit) {
-        let mut n: u64 = 0;
-        for &c in b {
-            n = n * 10 + u64::from(c - b'0');
-        }
+    parse_value_bytes(token.as_bytes())
+}
+
+/// [`parse_value`] on bytes.
+#[inline]
+fn parse_value_bytes(b: &[u8]) -> Result<f64, ParseErrorKind> {
+    // Fast path: a plain integer is exact in a u64, and `as f64` rounds it to nearest as
+    // decimal parsing would.
+    if let Some(n) = parse_digits(b) {
         return Ok(n as f64);
     }
     // Rust rejects `0x..` and `_` like Prometheus; it also accepts every spelling of
     // infinity and NaN that Go's strconv.ParseFloat does.
+    let invalid = || ParseErrorKind::InvalidValue(quote_bytes(b));
     match b.first() {
         Some(c) if c.is_ascii_digit() || matches!(c, b'+' | b'-' | b'.' | b'i' | b'I' | b'n' | b'N') => {
-            token.parse::<f64>().map_err(|_| ParseErrorKind::InvalidValue(quote(token)))
+            std::str::from_utf8(b).map_err(|_| invalid())?.parse::<f64>().map_err(|_| invalid())
         }
-        _ => Err(ParseErrorKind::InvalidValue(quote(token))),
+        _ => Err(invalid()),
     }
 }
 
 /// Parses an integer millisecond timestamp.
-fn parse_timestamp(token: &str) -> Option<i64> {
-    let (negative, digits) = match token.as_bytes() {
+fn parse_timestamp(token: &[u8]) -> Option<i64> {
+    let (negative, digits) = match token {
         [b'-', rest @ ..] => (true, rest),
         [b'+', rest @ ..] => (false, rest),
         rest => (false, rest),
     };
+    let n = i64::try_from(parse_digits(digits)?).ok()?;
+    Some(if negative { -n } else { n })
+}
+
+/// Parses 1 to 19 ASCII digits (always fits a `u64`), eight at a time.
+#[inline]
+fn parse_digits(digits: &[u8]) -> Option<u64> {
     if digits.is_empty() || digits.len() > 19 {
         return None;
     }
-    let mut n: i64 = 0;
-    for &c in digits {
-        if !c.is_ascii_digit() {
+    let mut n: u64 = 0;
+    let mut chunks = digits.chunks_exact(8);
+    for chunk in &mut chunks {
+        let bytes = <[u8; 8]>::try_from(chunk).ok()?;
+        n = n.wrapping_mul(100_000_000).wrapping_add(eight_digits(u64::from_le_bytes(bytes))?);
+    }
+    for &c in chunks.remainder() {
+        let d = c.wrapping_sub(b'0');
+        if d > 9 {
             return None;
         }
-        n = n.checked_mul(10)?.checked_add(i64::from(c - b'0'))?;
+        n = n.wrapping_mul(10).wrapping_add(u64::from(d));
     }
-    Some(if negative { -n } else { n })
+    Some(n)
+}
+
+/// The value of eight ASCII digits loaded little-endian, or `None` if one is not a digit
+/// (the SWAR method from Lemire's "fast number parsing").
+#[inline]
+fn eight_digits(word: u64) -> Option<u64> {
+    let all_digits =
+        (word & 0xF0F0_F0F0_F0F0_F0F0) == 0x3030_3030_3030_3030
+            && (word.wrapping_add(0x0606_0606_0606_0606) & 0xF0F0_F0F0_F0F0_F0F0) == 0x3030_3030_3030_3030;
+    if !all_digits {
+        return None;
+    }
+    let mut v = (word & 0x0F0F_0F0F_0F0F_0F0F).wrapping_mul(2561) >> 8;
+    v = (v & 0x00FF_00FF_00FF_00FF).wrapping_mul(6_553_601) >> 16;
+    v = (v & 0x0000_FFFF_0000_FFFF).wrapping_mul(42_949_672_960_001) >> 32;
+    Some(v)
 }
 
 #[cfg(test)]
@@ -654,6 +746,34 @@ mod tests {
         for bad in ["", "1,5", "0x10", "one", "1_000", "--1", "1e"] {
             assert!(parse_value(bad).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn digits_parse_eight_at_a_time() {
+        for text in ["0", "7", "12345678", "123456789", "1782468875486", "9999999999999999999", "0000000000000000001"] {
+            assert_eq!(parse_digits(text.as_bytes()), Some(text.parse::<u64>().unwrap()), "{text}");
+        }
+        for bad in ["", "1234567a", "12345678x", "/0000000", ":9999999", "12345678901234567890"] {
+            assert_eq!(parse_digits(bad.as_bytes()), None, "{bad}");
+        }
+        assert_eq!(parse_timestamp(b"-1782468875486"), Some(-1_782_468_875_486));
+        assert_eq!(parse_timestamp(b"9999999999999999999"), None, "beyond i64");
+        assert_eq!(parse_value("12345678901234567890"), Ok(12_345_678_901_234_567_890.0));
+    }
+
+    #[test]
+    fn quote_finder_sees_every_position() {
+        for len in 0..40 {
+            let mut value = vec![b'a'; len];
+            value.push(b'"');
+            value.extend_from_slice(b"tail\\");
+            assert_eq!(find_quote_or_backslash(&value), (Some(len), false), "{len}");
+            value[len / 2] = 0xC3;
+            assert!(find_quote_or_backslash(&value).1 || len == 0, "{len}");
+        }
+        assert_eq!(find_quote_or_backslash(b"abcdefghijkl"), (None, false));
+        let s = sample("x{a=\"\u{e9}t\u{e9}\"} 1");
+        assert_eq!(s.label("a").as_deref(), Some("\u{e9}t\u{e9}"));
     }
 
     #[test]

@@ -120,6 +120,8 @@ pub(crate) struct Core<S> {
     last_line: usize,
     eof: bool,
     after_eof_reported: bool,
+    /// Scratch for the duplicate-label check, reused across lines.
+    label_names: Vec<(usize, usize)>,
 }
 
 impl<S: Sink> Core<S> {
@@ -134,6 +136,7 @@ impl<S: Sink> Core<S> {
             last_line: 0,
             eof: false,
             after_eof_reported: false,
+            label_names: Vec::new(),
         }
     }
 
@@ -165,7 +168,7 @@ impl<S: Sink> Core<S> {
             return;
         }
         let family = self.current.as_ref().map_or("", |c| c.head.name.as_str());
-        match line::parse_line_in(bytes, family) {
+        match line::parse_line_in(bytes, family, &mut self.label_names) {
             Err(kind) => self.error(line_no, kind),
             Ok(Line::Blank | Line::Comment) => {}
             Ok(Line::Eof) => self.eof = true,

@@ -275,6 +275,7 @@ mod tests {
           }
         ],
         "count": 2,
+        "lower_bound_quantiles": [],
         "mean": 1.5,
         "nodes": [
           "n1",
@@ -286,6 +287,7 @@ mod tests {
         "sum": 3
       }
     ],
+    "lower_bound_quantiles": [],
     "mean": 1.5,
     "quantiles": {
       "0.5": 1
@@ -331,6 +333,7 @@ mod tests {
       ],
       "count": 2,
       "kubelet_version": null,
+      "lower_bound_quantiles": [],
       "mean": 1.5,
       "node": "n1",
       "quantiles": {
@@ -366,6 +369,7 @@ mod tests {
       ],
       "count": 0,
       "kubelet_version": null,
+      "lower_bound_quantiles": [],
       "mean": null,
       "node": "n2",
       "quantiles": {
@@ -396,6 +400,8 @@ mod tests {
             assert!(node.get(key).is_some(), "{key}");
         }
         assert_eq!(node["quantiles"]["0.5"], json!(4));
+        // n1's p99 rank (9.9 of 10) lies above the 30 s bound.
+        assert_eq!(node["lower_bound_quantiles"], json!(["0.99"]));
         assert_eq!(
             node["bands"][0],
             json!({"label": "<=1s", "count": 2, "fraction": 0.2, "approximate": false})

@@ -250,18 +250,18 @@ caveats (kubelet_pod_start_sli_duration_seconds):
     fn table_rows_slowest_first_with_cluster_errors_and_caveats() {
         // Buckets le = 1, 5, 30, +Inf. n1: 2, 6, 9, 10 (sum 60); n2: 3, 4, 4, 4 (sum 4).
         // n1: mean 60/10 = 6; p50 rank 5 in (1,5]: 1 + 4 × 3/4 = 4; p90 rank 9 in (5,30]:
-        //     5 + 25 × 3/3 = 30; p99 rank 9.9 in +Inf → 30. Bands 2, 4, then 20 s is not a
+        //     5 + 25 × 3/3 = 30; p99 rank 9.9 in +Inf → 30, a lower bound (≥). Bands 2, 4, then 20 s is not a
         //     bound: F(20) = 6 + 3 × 15/25 = 7.8 → 1.8 (18 %) and 10 − 7.8 = 2.2 (22 %), both ~.
         // n2: mean 1; p50 rank 2 in (0,1]: 2/3 = 0.667; p90 rank 3.6: 1 + 4 × 0.6 = 3.4;
         //     p99 rank 3.96: 1 + 4 × 0.96 = 4.84. Bands 75 %, 25 %, ~0 %, ~0 %.
         // Cluster 5, 10, 13, 14 (sum 64): mean 4.571; p50 rank 7: 1 + 4 × 2/5 = 2.6; p90 rank
-        //     12.6: 5 + 25 × 2.6/3 = 26.67; p99 → 30. F(20) = 10 + 3 × 0.6 = 11.8: 5/14 = 35.7 %,
+        //     12.6: 5 + 25 × 2.6/3 = 26.67; p99 → ≥30. F(20) = 10 + 3 × 0.6 = 11.8: 5/14 = 35.7 %,
         //     35.7 %, 1.8/14 = 12.9 %, 2.2/14 = 15.7 %.
         let expected = "\
-NODE     COUNT   MEAN     P50     P90     P99    ≤1s   1–5s   5–20s    >20s
-n1          10  6.00s   4.00s  30.00s  30.00s  20.0%  40.0%  ~18.0%  ~22.0%
-n2           4  1.00s  0.667s   3.40s   4.84s  75.0%  25.0%   ~0.0%   ~0.0%
-CLUSTER     14  4.57s   2.60s  26.67s  30.00s  35.7%  35.7%  ~12.9%  ~15.7%
+NODE     COUNT   MEAN     P50     P90      P99    ≤1s   1–5s   5–20s    >20s
+n1          10  6.00s   4.00s  30.00s  ≥30.00s  20.0%  40.0%  ~18.0%  ~22.0%
+n2           4  1.00s  0.667s   3.40s    4.84s  75.0%  25.0%   ~0.0%   ~0.0%
+CLUSTER     14  4.57s   2.60s  26.67s  ≥30.00s  35.7%  35.7%  ~12.9%  ~15.7%
 
 errors (1 of 3 nodes):
   n3: timeout: GET /api/v1/nodes/n3/proxy/metrics: no answer within 10s (fix: raise --timeout)
@@ -274,10 +274,10 @@ errors (1 of 3 nodes):
     #[test]
     fn wide_table_adds_version_and_sum() {
         let expected = "\
-NODE     VERSION  COUNT     SUM   MEAN     P50     P90     P99    ≤1s   1–5s   5–20s    >20s
-n1       v1.30.2     10  60.00s  6.00s   4.00s  30.00s  30.00s  20.0%  40.0%  ~18.0%  ~22.0%
-n2       v1.31.1      4   4.00s  1.00s  0.667s   3.40s   4.84s  75.0%  25.0%   ~0.0%   ~0.0%
-CLUSTER        -     14  64.00s  4.57s   2.60s  26.67s  30.00s  35.7%  35.7%  ~12.9%  ~15.7%
+NODE     VERSION  COUNT     SUM   MEAN     P50     P90      P99    ≤1s   1–5s   5–20s    >20s
+n1       v1.30.2     10  60.00s  6.00s   4.00s  30.00s  ≥30.00s  20.0%  40.0%  ~18.0%  ~22.0%
+n2       v1.31.1      4   4.00s  1.00s  0.667s   3.40s    4.84s  75.0%  25.0%   ~0.0%   ~0.0%
+CLUSTER        -     14  64.00s  4.57s   2.60s  26.67s  ≥30.00s  35.7%  35.7%  ~12.9%  ~15.7%
 
 errors (1 of 3 nodes):
   n3: timeout: GET /api/v1/nodes/n3/proxy/metrics: no answer within 10s (fix: raise --timeout)

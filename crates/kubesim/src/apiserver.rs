@@ -142,7 +142,7 @@ pub async fn handle(
         Route::ListNodes => list_nodes(&shared, &query, wants_table(&req)),
         Route::GetNode(name) => match shared.node(&name) {
             Some(node) if wants_table(&req) => {
-                json(StatusCode::OK, &table(&shared, &[node.clone()], None, None))
+                json(StatusCode::OK, &table(&shared, std::slice::from_ref(node), None, None))
             }
             Some(node) => json(StatusCode::OK, &node_json(&shared, node)),
             None => not_found("nodes", &name),

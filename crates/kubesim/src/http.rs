@@ -182,19 +182,19 @@ pub fn human_duration(seconds: u64) -> String {
     if seconds < 120 {
         format!("{seconds}s")
     } else if m < 10 {
-        if seconds % 60 == 0 { format!("{m}m") } else { format!("{m}m{}s", seconds % 60) }
+        if seconds.is_multiple_of(60) { format!("{m}m") } else { format!("{m}m{}s", seconds % 60) }
     } else if m < 180 {
         format!("{m}m")
     } else if h < 8 {
-        if m % 60 == 0 { format!("{h}h") } else { format!("{h}h{}m", m % 60) }
+        if m.is_multiple_of(60) { format!("{h}h") } else { format!("{h}h{}m", m % 60) }
     } else if h < 48 {
         format!("{h}h")
     } else if h < 192 {
-        if h % 24 == 0 { format!("{d}d") } else { format!("{d}d{}h", h % 24) }
+        if h.is_multiple_of(24) { format!("{d}d") } else { format!("{d}d{}h", h % 24) }
     } else if y < 2 {
         format!("{d}d")
     } else if y < 8 {
-        if d % 365 == 0 { format!("{y}y") } else { format!("{y}y{}d", d % 365) }
+        if d.is_multiple_of(365) { format!("{y}y") } else { format!("{y}y{}d", d % 365) }
     } else {
         format!("{y}y")
     }

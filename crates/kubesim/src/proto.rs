@@ -55,7 +55,7 @@ fn fields(buf: &[u8]) -> Option<Vec<(u64, Wire<'_>)>> {
     Some(out)
 }
 
-fn field<'a>(buf: &'a [u8], number: u64) -> Option<&'a [u8]> {
+fn field(buf: &[u8], number: u64) -> Option<&[u8]> {
     fields(buf)?.into_iter().find_map(|(f, w)| match w {
         Wire::Bytes(b) if f == number => Some(b),
         _ => None,

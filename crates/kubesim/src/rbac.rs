@@ -152,7 +152,7 @@ impl PolicyRule {
                 || *r == combined
                 || (!attrs.subresource.is_empty() && r.strip_prefix("*/") == Some(attrs.subresource.as_str()))
         });
-        let name = self.resource_names.is_empty() || self.resource_names.iter().any(|n| *n == attrs.name);
+        let name = self.resource_names.is_empty() || self.resource_names.contains(&attrs.name);
         group && resource && name
     }
 }
@@ -337,9 +337,7 @@ impl Policy {
             }
             "ServiceAccount" => {
                 let key = (namespace_or_default, name.clone());
-                if !self.service_accounts.contains_key(&key) {
-                    self.service_accounts.insert(key, ServiceAccount { uid: new_uid() });
-                }
+                self.service_accounts.entry(key).or_insert_with(|| ServiceAccount { uid: new_uid() });
             }
             _ => return Ok(0),
         }
