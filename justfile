@@ -10,7 +10,7 @@ lint:
     cargo clippy --workspace --all-targets -- -D warnings
 
 test:
-    cargo test --workspace
+    scripts/test
 
 doc:
     RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps

@@ -208,9 +208,10 @@ pub enum GetOutput {
 /// Arguments of `histogram`.
 #[derive(Debug, Clone, Args)]
 pub struct HistogramArgs {
-    /// The histogram family to analyse.
-    #[arg(default_value = crate::catalog::POD_START_DURATION, value_name = "METRIC")]
-    pub metric: String,
+    /// The histogram family to analyse (default `kubelet_pod_start_duration_seconds`). Metric
+    /// names contain `_` and node names cannot, so `histogram node-a node-b` reads two nodes.
+    #[arg(value_name = "METRIC")]
+    pub metric: Option<String>,
     /// Where the metrics come from.
     #[command(flatten)]
     pub source: SourceArgs,
@@ -254,6 +255,22 @@ pub struct SnapshotArgs {
     /// The file to write (exposition text with a `node` label; `-` is stdout).
     #[arg(long, short = 'o', value_name = "FILE")]
     pub output: PathBuf,
+}
+
+impl HistogramArgs {
+    /// The metric to analyse and the source flags, with a first positional that is a node name
+    /// (no `_`: DNS-1123 names cannot hold one) moved back among the nodes.
+    pub fn resolved(&self) -> (String, SourceArgs) {
+        let mut source = self.source.clone();
+        match &self.metric {
+            Some(metric) if metric.contains('_') => (metric.clone(), source),
+            Some(node) => {
+                source.nodes.insert(0, node.clone());
+                (crate::catalog::POD_START_DURATION.to_string(), source)
+            }
+            None => (crate::catalog::POD_START_DURATION.to_string(), source),
+        }
+    }
 }
 
 /// Output formats of `histogram`.
@@ -610,6 +627,26 @@ mod tests {
     fn the_command_line_is_consistent() {
         use clap::CommandFactory;
         Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn histogram_tells_metrics_from_node_names() {
+        let parse = |argv: &[&str]| {
+            let mut full = vec!["kubelet-metrics", "histogram"];
+            full.extend_from_slice(argv);
+            let Command::Histogram(args) = Cli::try_parse_from(full).expect("valid").command else {
+                panic!("histogram")
+            };
+            let (metric, source) = args.resolved();
+            (metric, source.nodes)
+        };
+        let default = crate::catalog::POD_START_DURATION.to_string();
+        assert_eq!(parse(&["node-a", "node-b"]), (default.clone(), vec!["node-a".into(), "node-b".into()]));
+        assert_eq!(
+            parse(&["kubelet_x_seconds", "node-a"]),
+            ("kubelet_x_seconds".into(), vec!["node-a".into()])
+        );
+        assert_eq!(parse(&[]), (default, vec![]));
     }
 
     #[test]

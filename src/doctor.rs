@@ -286,13 +286,13 @@ pub fn can_i(
             title,
             Status::Warn,
             format!(
-                "allowed{}, but --method {} does not need it: {}",
+                "allowed{}, but --method {} does not need it{}",
                 reason(a),
                 method.as_str(),
                 if *permission == rbac::GET_NODES_PROXY {
-                    rbac::PROXY_WARNING
+                    ", and it opens every kubelet API (exec, attach, port-forward) to this identity"
                 } else {
-                    "more than least privilege"
+                    ""
                 }
             ),
         ),
@@ -352,7 +352,9 @@ pub fn nodes(method: Method, user: Option<&str>, found: &Result<NodesFound, Prob
                 .fix(vec!["check the label selector (-l) or the node names (kubectl get nodes)".into()])
         }
         Ok(f) => {
-            let mut evidence = if f.checked.len() < f.total {
+            let mut evidence = if f.checked.is_empty() {
+                "no node found".to_string()
+            } else if f.checked.len() < f.total {
                 format!(
                     "{} nodes; checking a sample of {}: {}",
                     f.total,
@@ -396,6 +398,12 @@ pub fn proxy_healthz(
         Ok(a) => Check::new("proxy-healthz", title, Status::Pass, answer_text(a)),
         Err(p) if p.kind == FailureKind::Forbidden => {
             Check::new("proxy-healthz", title, Status::Fail, p.message.clone()).fix(rbac_fix(Method::Proxy, user))
+        }
+        Err(p) if p.kind == FailureKind::ServerError && p.message.contains("x509") => {
+            Check::new("proxy-healthz", title, Status::Fail, p.message.clone()).fix(vec![format!(
+                "the API server does not trust the kubelet's serving certificate on {node}: it must be signed by the CA \
+                 the API server is given with --kubelet-certificate-authority, and be valid for the node's address"
+            )])
         }
         Err(p) if p.kind == FailureKind::ServerError => {
             Check::new("proxy-healthz", title, Status::Fail, p.message.clone()).fix(vec![
@@ -461,7 +469,7 @@ pub fn tls(node: &str, method: Method, setting: &TlsSetting, result: &Result<(),
     let title = "tls verify";
     let ca = match &setting.ca {
         Some(path) => format!("--kubelet-ca {path}"),
-        None => "the kubeconfig's CA (no --kubelet-ca)".to_string(),
+        None => "the kubeconfig's CA, as no --kubelet-ca was given".to_string(),
     };
     let check = match result {
         Ok(()) if setting.insecure => Check::new(
@@ -815,7 +823,11 @@ mod tests {
             Ok(Access { allowed: true, reason: "RBAC: allowed by ClusterRoleBinding \"x\"".into() });
         let check = can_i(&rbac::GET_NODES_PROXY, Method::Direct, false, None, &allowed);
         assert_eq!(check.status, Status::Warn);
-        assert!(check.evidence.starts_with("allowed: RBAC: allowed by ClusterRoleBinding \"x\", but --method direct does not need it: get nodes/proxy grants"));
+        assert_eq!(
+            check.evidence,
+            "allowed: RBAC: allowed by ClusterRoleBinding \"x\", but --method direct does not need it, and it opens \
+             every kubelet API (exec, attach, port-forward) to this identity"
+        );
     }
 
     #[test]

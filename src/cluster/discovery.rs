@@ -177,11 +177,20 @@ pub async fn discover(
 
 /// Lists every node matching the selector, page by page.
 pub async fn list(client: &kube::Client, selector: Option<&str>) -> Result<Vec<Node>, kube::Error> {
+    list_paged(client, selector, PAGE_SIZE).await
+}
+
+/// Lists every node matching the selector, `page_size` nodes per request.
+pub async fn list_paged(
+    client: &kube::Client,
+    selector: Option<&str>,
+    page_size: u32,
+) -> Result<Vec<Node>, kube::Error> {
     let api = Api::<Node>::all(client.clone());
     let mut nodes = Vec::new();
     let mut token: Option<String> = None;
     for _ in 0..MAX_PAGES {
-        let params = list_params(selector, token.as_deref());
+        let params = list_params(selector, token.as_deref()).limit(page_size.max(1));
         let page = api.list(&params).await?;
         nodes.extend(page.items);
         token = page.metadata.continue_.filter(|t| !t.is_empty());

@@ -88,7 +88,15 @@ async fn scenes(
     heading(out, "3. A rollout: snapshot, pods start, then only what changed since the snapshot")?;
     let snapshot = state.join("before-rollout.prom");
     run_line(
-        &["snapshot", "--kubeconfig", &admin, "-m", crate::catalog::POD_START_SLI_DURATION, "-o", &snapshot.to_string_lossy()],
+        &[
+            "snapshot",
+            "--kubeconfig",
+            &admin,
+            "-m",
+            crate::catalog::POD_START_SLI_DURATION,
+            "-o",
+            &snapshot.to_string_lossy(),
+        ],
         out,
         err,
     )
@@ -136,7 +144,11 @@ fn heading(out: &mut dyn Write, title: &str) -> std::io::Result<()> {
 
 /// Prints `line` as the user would type it, then runs it through the same code path.
 async fn run_line(line: &[&str], out: &mut dyn Write, err: &mut dyn Write) -> anyhow::Result<Outcome> {
-    writeln!(out, "$ kubelet-metrics {}\n", line.iter().map(|a| shell_quote(a)).collect::<Vec<_>>().join(" "))?;
+    writeln!(
+        out,
+        "$ kubelet-metrics {}\n",
+        line.iter().map(|a| shell_quote(a)).collect::<Vec<_>>().join(" ")
+    )?;
     let argv = std::iter::once("kubelet-metrics").chain(line.iter().copied());
     let cli = Cli::try_parse_from(argv).context("the demo's own command line parses")?;
     let outcome = Box::pin(super::run(cli.command, out, err)).await?;

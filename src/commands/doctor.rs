@@ -157,6 +157,7 @@ async fn run_checks(plan: &ClusterPlan, sample: usize, checks: &mut Vec<Check>) 
     let mut proxy_allowed = false;
     for permission in rbac::checked() {
         let as_token = permission == rbac::GET_NODES_METRICS && token_api.is_some();
+        let announce = as_token && plan.token_file.is_some();
         let (client, who) = match (&token_api, as_token) {
             (Some(token_api), true) => (token_api, direct_user.as_deref()),
             _ => (&api, user.as_deref()),
@@ -166,8 +167,8 @@ async fn run_checks(plan: &ClusterPlan, sample: usize, checks: &mut Vec<Check>) 
             proxy_allowed = matches!(result, Ok(Access { allowed: true, .. }));
         }
         let mut check = doctor::can_i(&permission, method, named, who, &result);
-        if as_token {
-            check.evidence.push_str(" (asked as the token's identity)");
+        if announce {
+            check.evidence.push_str(" (asked as the --token-file identity)");
         }
         checks.push(check);
     }

@@ -6,7 +6,7 @@ use std::io::Write;
 use anyhow::Context;
 
 use super::{Outcome, gather, report_problems};
-use crate::cli::{GetArgs, GetOutput};
+use crate::cli::{GetArgs, GetOutput, SourcePlan};
 use crate::exposition::{self, Family, Selector, format_value};
 use crate::snapshot::label_by_node;
 
@@ -15,6 +15,9 @@ pub async fn run(args: &GetArgs, out: &mut dyn Write, err: &mut dyn Write) -> an
     let plan = args.source.to_plan()?;
     let selector = selector_from(&args.metrics)?;
     let path = args.path.as_deref().unwrap_or(args.endpoint.path());
+    if let Some(raw_path) = args.path.as_deref().filter(|p| !is_exposition_path(p)) {
+        return run_raw(&plan, raw_path, args, out, err).await;
+    }
     let gathered = gather(&plan, path, &selector).await?;
     report_problems(&gathered, err)?;
 
@@ -30,6 +33,68 @@ pub async fn run(args: &GetArgs, out: &mut dyn Write, err: &mut dyn Write) -> an
     }
     out.flush()?;
     Ok(Outcome::from_scrapes(&gathered.scrapes))
+}
+
+/// Kubelet paths that serve the exposition format (`/metrics`, `/metrics/cadvisor`, ...).
+pub fn is_exposition_path(path: &str) -> bool {
+    let path = path.split('?').next().unwrap_or(path);
+    path == "/metrics" || path.starts_with("/metrics/")
+}
+
+/// `get --path` for a path that is not exposition text (`/healthz`, `/pods`, `/configz`):
+/// each node's body as sent, one line per node when it is one line, else a block per node.
+async fn run_raw(
+    plan: &SourcePlan,
+    path: &str,
+    args: &GetArgs,
+    out: &mut dyn Write,
+    err: &mut dyn Write,
+) -> anyhow::Result<Outcome> {
+    let SourcePlan::Cluster(cluster) = plan else {
+        anyhow::bail!("--path {path} reads a cluster; with --file, the files are the payloads");
+    };
+    if !args.metrics.is_empty() {
+        anyhow::bail!("--metric filters exposition text, and {path} is not a metrics path");
+    }
+    let progress = std::io::IsTerminal::is_terminal(&std::io::stderr());
+    let collection = crate::collect::collect_raw(cluster, path, progress).await?;
+    for warning in &collection.warnings {
+        writeln!(err, "warning: {warning}")?;
+    }
+    if args.output == GetOutput::Csv {
+        writeln!(out, "node,bytes,body")?;
+    }
+    for node in &collection.nodes {
+        let body = match &node.outcome {
+            Ok(body) => String::from_utf8_lossy(body),
+            Err(failure) => {
+                write!(err, "error: node {}: {} ({})", node.node, failure.message, failure.kind)?;
+                match &failure.fix {
+                    Some(fix) => writeln!(err, "; fix: {fix}")?,
+                    None => writeln!(err)?,
+                }
+                continue;
+            }
+        };
+        match args.output {
+            GetOutput::Json => {
+                let line =
+                    serde_json::json!({"node": node.node, "path": path, "bytes": body.len(), "body": body});
+                serde_json::to_writer(&mut *out, &line)?;
+                writeln!(out)?;
+            }
+            GetOutput::Csv => {
+                writeln!(out, "{},{},{}", csv_field(&node.node), body.len(), csv_field(&body))?;
+            }
+            GetOutput::Prom if body.trim_end().contains('\n') => {
+                writeln!(out, "==> {} <==\n{}", node.node, body.trim_end())?;
+            }
+            GetOutput::Prom => writeln!(out, "{}\t{}", node.node, body.trim_end())?,
+        }
+    }
+    out.flush()?;
+    let failed = collection.nodes.iter().filter(|n| n.outcome.is_err()).count();
+    Ok(Outcome::from_counts(collection.nodes.len(), failed))
 }
 
 /// Every `-m` selector, or everything when none is given.

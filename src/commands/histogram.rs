@@ -15,8 +15,9 @@ use crate::slo::{Objective, Verdict};
 
 /// Runs `histogram`.
 pub async fn run(args: &HistogramArgs, out: &mut dyn Write, err: &mut dyn Write) -> anyhow::Result<Outcome> {
-    let plan = args.source.to_plan()?;
-    let mut query = Query::new(&args.metric);
+    let (metric, source) = args.resolved();
+    let plan = source.to_plan()?;
+    let mut query = Query::new(&metric);
     query.quantiles = args.quantiles.clone();
     query.bands = args.bands.clone();
     query.by = args.by.clone();
@@ -25,10 +26,10 @@ pub async fn run(args: &HistogramArgs, out: &mut dyn Write, err: &mut dyn Write)
     }
     query.validate()?;
     if let Some(path) = &args.baseline {
-        query.baseline = Some(read_baseline(path, &args.metric)?);
+        query.baseline = Some(read_baseline(path, &metric)?);
     }
 
-    let gathered = gather(&plan, args.endpoint.path(), &selector_for(&args.metric)?).await?;
+    let gathered = gather(&plan, args.endpoint.path(), &selector_for(&metric)?).await?;
     query.method = gathered.method.to_string();
     report_warnings(&gathered, err)?;
     let report = analyze(&gathered.scrapes, &query);
@@ -143,13 +144,7 @@ fn slo_json(slo: &Objective, verdicts: &[Verdict]) -> serde_json::Value {
 
 /// Complete / partial / all failed from the report's nodes, then the SLO on top.
 fn outcome(report: &Report, verdicts: Option<&(Objective, Vec<Verdict>)>) -> Outcome {
-    let asked = report.node_count();
-    let failed = report.errors.len();
-    let base = match failed {
-        0 if asked > 0 => Outcome::Complete,
-        n if n >= asked => Outcome::AllFailed,
-        _ => Outcome::Partial,
-    };
+    let base = Outcome::from_counts(report.node_count(), report.errors.len());
     match verdicts {
         Some((_, verdicts)) if base != Outcome::AllFailed && verdicts.iter().any(|v| !v.holds) => {
             Outcome::SloViolated

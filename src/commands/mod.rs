@@ -8,8 +8,8 @@ use crate::exposition::Selector;
 use crate::scrape::NodeScrape;
 
 pub mod compare;
-pub mod doctor;
 pub mod demo;
+pub mod doctor;
 pub mod get;
 pub mod histogram;
 pub mod rbac;
@@ -41,10 +41,15 @@ impl Outcome {
 
     /// Complete, partial or all-failed, from per-node results.
     pub fn from_scrapes(scrapes: &[NodeScrape]) -> Outcome {
-        let failed = scrapes.iter().filter(|s| s.outcome.is_err()).count();
+        Outcome::from_counts(scrapes.len(), scrapes.iter().filter(|s| s.outcome.is_err()).count())
+    }
+
+    /// Complete, partial or all-failed, from how many nodes were asked and how many failed
+    /// (asking no node at all is a failure: a selector that matches nothing is worth an exit 2).
+    pub fn from_counts(asked: usize, failed: usize) -> Outcome {
         match failed {
-            0 if !scrapes.is_empty() => Outcome::Complete,
-            n if n == scrapes.len() => Outcome::AllFailed,
+            0 if asked > 0 => Outcome::Complete,
+            n if n >= asked => Outcome::AllFailed,
             _ => Outcome::Partial,
         }
     }
