@@ -445,12 +445,11 @@ fn with_version_hint(mut error: NodeError, metric: &str, version: Option<&str>) 
     if error.kind != FailureKind::Missing {
         return error;
     }
-    let since = catalog::lookup(metric)
-        .and_then(|info| info.layouts.iter().filter_map(|l| l.versions.since).min())
-        .filter(|_| {
-            catalog::lookup(metric)
-                .is_some_and(|info| info.layouts.iter().all(|l| l.versions.since.is_some()))
-        });
+    // Only when every known layout has a first version does the metric have a birthday.
+    let since = catalog::lookup(metric).and_then(|info| {
+        let firsts: Option<Vec<catalog::Version>> = info.layouts.iter().map(|l| l.versions.since).collect();
+        firsts?.into_iter().min()
+    });
     let mut fix = format!("check the name with `kubelet-metrics get -m '{}*'`", metric_prefix(metric));
     if let Some(since) = since {
         fix.push_str(&format!("; {metric} exists from kubelet {}.{}", since.major, since.minor));

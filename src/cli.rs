@@ -27,8 +27,16 @@ pub enum Command {
     Histogram(HistogramArgs),
     /// Save the histograms `histogram --baseline` compares against (e.g. before a rollout).
     Snapshot(SnapshotArgs),
+    /// Collect on an interval and serve the histograms and collection health to Prometheus.
+    Serve(crate::commands::serve::ServeArgs),
     /// Run the main job against a built-in simulated cluster: no cluster needed.
     Demo(crate::commands::demo::DemoArgs),
+    /// Print a shell completion script, e.g. `kubelet-metrics completions bash > /etc/bash_completion.d/kubelet-metrics`.
+    Completions {
+        /// The shell.
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
     /// Print least-privilege RBAC manifests (and optionally a Deployment) for an access method.
     Rbac(crate::commands::rbac::RbacArgs),
     /// Check access step by step (credentials, RBAC, each kubelet) and print the exact fix for each failure.

@@ -98,8 +98,13 @@ impl MethodStats {
         if self.errors.is_empty() {
             return format!("0 of {}", self.fetches);
         }
+        format!("{} of {} ({})", self.failed(), self.fetches, self.kinds_text())
+    }
+
+    /// The failures by kind: `refused ×3, timeout ×1`.
+    pub fn kinds_text(&self) -> String {
         let kinds: Vec<String> = self.errors.iter().map(|(kind, n)| format!("{kind} ×{n}")).collect();
-        format!("{} of {} ({})", self.failed(), self.fetches, kinds.join(", "))
+        kinds.join(", ")
     }
 }
 
@@ -192,7 +197,7 @@ pub fn verdict(proxy: &MethodStats, direct: &MethodStats) -> Verdict {
                 favours: Some(Method::Proxy),
                 reason: format!(
                     "direct failed every fetch ({}); {}",
-                    direct.errors_text(),
+                    direct.kinds_text(),
                     doctor(Method::Direct)
                 ),
             };
@@ -202,7 +207,7 @@ pub fn verdict(proxy: &MethodStats, direct: &MethodStats) -> Verdict {
                 favours: Some(Method::Direct),
                 reason: format!(
                     "proxy failed every fetch ({}); {}",
-                    proxy.errors_text(),
+                    proxy.kinds_text(),
                     doctor(Method::Proxy)
                 ),
             };
@@ -509,7 +514,7 @@ mod tests {
         assert_eq!(v.favours, Some(Method::Proxy));
         assert_eq!(
             v.reason,
-            "direct failed every fetch (1 of 1 (tls ×1)); `kubelet-metrics doctor --method direct` says why"
+            "direct failed every fetch (tls ×1); `kubelet-metrics doctor --method direct` says why"
         );
         let v = run(&[ok(Method::Proxy, 1, 40, 1), ok(Method::Direct, 1, 10, 1)]);
         assert_eq!(v.favours, Some(Method::Direct));

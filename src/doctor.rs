@@ -196,6 +196,17 @@ pub fn credentials(found: &Result<Credentials, String>) -> Check {
     }
 }
 
+/// Check 1 when no configuration was found but none is needed (`--node-ip` with `--token-file`):
+/// the API server's checks are skipped.
+pub fn credentials_not_needed(reason: &str) -> Check {
+    Check::new(
+        "credentials",
+        "credentials",
+        Status::Warn,
+        format!("{reason}; --node-ip with --token-file needs no API server, so its checks are skipped"),
+    )
+}
+
 /// Check 2: the API server answers `/version`.
 pub fn apiserver(server: &str, version: &Result<String, Problem>) -> Check {
     let title = "api server /version";

@@ -409,6 +409,8 @@ impl Histogram {
     /// `_count`. If anything decreased (or the layout changed), the kubelet restarted after the
     /// baseline, so the current histogram is the delta, as PromQL `increase()` treats a reset;
     /// the whole histogram is taken, because a partly subtracted one would be inconsistent.
+    /// (A restart followed by more observations than the baseline had in every bucket cannot be
+    /// told from two snapshots, by this or by PromQL.)
     ///
     /// ```
     /// use kubelet_metrics::histogram::{Histogram, Reset};

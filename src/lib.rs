@@ -16,6 +16,7 @@
 //! - [`scrape`] — what one node gave: parsed families or a typed failure.
 //! - [`slo`] — objectives such as `p99<=5s` judged against a report.
 //! - [`snapshot`] — saved histograms for `--baseline`, as exposition text with a `node` label.
+//! - [`exporter`] — what `serve` exposes to Prometheus; pure.
 //! - [`cli`] — command-line types and validated settings.
 //! - [`commands`] — one module per subcommand: glue only.
 
@@ -27,6 +28,7 @@ pub mod collect;
 pub mod commands;
 pub mod compare;
 pub mod doctor;
+pub mod exporter;
 pub mod exposition;
 pub mod files;
 pub mod histogram;

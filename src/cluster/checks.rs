@@ -2,11 +2,11 @@
 //! `/version`, `/healthz` through the proxy and direct, a TCP connect, a TLS verification probe
 //! that names what is wrong with a kubelet's certificate, timed fetches, and reading a token file.
 //!
-//! Each function performs one probe and hands back a plain fact ([`doctor::Problem`],
-//! [`doctor::Answer`], [`compare::Fetched`], ...); judging the facts is `doctor`'s and
-//! `compare`'s job. Clients, sources and discovery come from [`config`](super::config),
-//! [`proxy`](super::proxy), [`direct`](super::direct) and [`discovery`](super::discovery); the only
-//! client built here is [`token_client`], the API server seen with a token file's identity.
+//! Each function performs one probe and hands back a plain fact ([`crate::doctor::Problem`],
+//! [`crate::doctor::Answer`], [`crate::compare::Fetched`], ...); judging the facts is `doctor`'s
+//! and `compare`'s job. Clients, sources and discovery come from [`config`],
+//! [`proxy`](super::proxy), [`direct`](super::direct) and [`discovery`](super::discovery); the
+//! only client built here is [`token_client`], the API server seen with a token file's identity.
 
 use std::path::Path;
 use std::sync::Arc;
@@ -153,7 +153,7 @@ pub async fn get(
         Ok::<_, FetchError>((head, body.received()))
     };
     match tokio::time::timeout(limit, work).await {
-        Err(_) => Err(timeout_problem(limit)),
+        Err(_) => Err(problem(&FetchError::Timeout(limit), Some(&ctx))),
         Ok(Err(err)) => Err(problem(&err, Some(&ctx))),
         Ok(Ok((head, bytes))) => {
             let text = String::from_utf8_lossy(&head);

@@ -422,7 +422,12 @@ impl FetchError {
             {
                 found = Some(candidate);
             }
-            current = e.source();
+            // io::Error::source() skips the error it wraps, and connectors nest io::Errors
+            // (hyper-rustls: Other(InvalidData(rustls::Error))): step into the wrapped one.
+            current = match e.downcast_ref::<std::io::Error>().and_then(|io| io.get_ref()) {
+                Some(inner) => Some(inner as &(dyn StdError + 'static)),
+                None => e.source(),
+            };
         }
         found.unwrap_or_else(|| FetchError::Io { message: shorten(&chain.join(": ")) })
     }
@@ -464,13 +469,6 @@ fn classify_one(e: &(dyn StdError + 'static), host: &str, text: &str) -> Option<
         return Some(FetchError::Tls { host: host.to_string(), problem: tls_problem(tls) });
     }
     if let Some(io) = e.downcast_ref::<std::io::Error>() {
-        // io::Error::source() skips the wrapped error itself, so look inside explicitly:
-        // tokio-rustls reports handshake failures as InvalidData wrapping a rustls::Error.
-        if let Some(inner) = io.get_ref()
-            && let Some(tls) = inner.downcast_ref::<rustls::Error>()
-        {
-            return Some(FetchError::Tls { host: host.to_string(), problem: tls_problem(tls) });
-        }
         use std::io::ErrorKind;
         return Some(match io.kind() {
             ErrorKind::ConnectionRefused => FetchError::Refused { host: host.to_string() },
@@ -639,10 +637,11 @@ mod tests {
             FetchError::from_transport(&refused, "127.0.0.1:1"),
             FetchError::Refused { host: "127.0.0.1:1".into() }
         );
-        let tls = std::io::Error::new(
+        // As hyper-rustls reports it: Other wrapping InvalidData wrapping the rustls error.
+        let tls = std::io::Error::other(std::io::Error::new(
             std::io::ErrorKind::InvalidData,
             rustls::Error::InvalidCertificate(rustls::CertificateError::UnknownIssuer),
-        );
+        ));
         let err = FetchError::from_transport(&tls, "127.0.0.1:2");
         assert_eq!(
             err,

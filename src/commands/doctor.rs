@@ -13,11 +13,12 @@ use std::io::Write;
 use std::time::SystemTime;
 
 use anyhow::bail;
+use futures::{StreamExt, stream};
 
 use super::Outcome;
 use crate::cli::{ClusterPlan, KubeletTls, Method, NodeSelection, SourceArgs, SourcePlan};
 use crate::cluster::config::{self, DirectPlan};
-use crate::cluster::{AddressPolicy, DirectSource, ProxySource, checks, discovery};
+use crate::cluster::{AddressPolicy, DirectSource, Discovery, NodeTarget, ProxySource, checks, discovery};
 use crate::doctor::{self, Access, Check, Credentials, Diagnosis, NodesFound, Problem, TlsSetting};
 use crate::rbac;
 use crate::scrape::FailureKind;
@@ -93,29 +94,56 @@ pub async fn diagnose(plan: &ClusterPlan, sample: usize) -> Diagnosis {
     Diagnosis { method: plan.method, checks }
 }
 
+/// What the node checks need from the earlier ones.
+struct NodeContext<'a> {
+    plan: &'a ClusterPlan,
+    /// The API-server proxy, unless the nodes were given as addresses or there is no API server.
+    proxy: Option<ProxySource>,
+    direct: Option<DirectSource>,
+    setting: TlsSetting,
+    roots: Result<Vec<Vec<u8>>, String>,
+    /// Whether `/healthz` through the proxy is worth asking (the method, or the permission).
+    proxy_allowed: bool,
+    token_sent: bool,
+    user: Option<String>,
+    direct_user: Option<String>,
+}
+
 async fn run_checks(plan: &ClusterPlan, sample: usize, checks: &mut Vec<Check>) {
     let method = plan.method;
-    let limit = plan.limits.per_node;
+    let addresses = match &plan.nodes {
+        NodeSelection::Addresses(addresses) => Some(addresses.clone()),
+        _ => None,
+    };
 
     // Credentials, and the token the direct method would send.
-    let loaded = match config::load(plan.kubeconfig.as_deref(), plan.context.as_deref()).await {
-        Ok(loaded) => loaded,
+    let (base, api_available) = match config::load(plan.kubeconfig.as_deref(), plan.context.as_deref()).await
+    {
+        Ok(loaded) => {
+            let source = if loaded.in_cluster {
+                "in-cluster service account".to_string()
+            } else {
+                kubeconfig_text(plan)
+            };
+            let server = loaded.config.cluster_url.to_string();
+            checks.push(doctor::credentials(&Ok(Credentials {
+                source,
+                server,
+                in_cluster: loaded.in_cluster,
+            })));
+            (loaded.config, true)
+        }
+        // `--node-ip` with `--token-file` reaches kubelets without any API server.
+        Err(err) if addresses.is_some() && plan.token_file.is_some() && plan.kubeconfig.is_none() => {
+            checks.push(doctor::credentials_not_needed(&chain(err)));
+            (kube::Config::new(http::Uri::from_static("https://kubernetes.invalid")), false)
+        }
         Err(err) => {
             checks.push(doctor::credentials(&Err(chain(err))));
             return;
         }
     };
-    let base = &loaded.config;
-    let server = base.cluster_url.to_string();
-    let host = checks::api_host(base);
-    let source =
-        if loaded.in_cluster { "in-cluster service account".to_string() } else { kubeconfig_text(plan) };
-    checks.push(doctor::credentials(&Ok(Credentials {
-        source,
-        server: server.clone(),
-        in_cluster: loaded.in_cluster,
-    })));
-
+    let base = &base;
     let direct_plan = DirectPlan::choose(plan.token_file.as_deref(), &base.auth_info);
     let mut token_user = None;
     if let Some(path) = &direct_plan.token_file {
@@ -126,22 +154,82 @@ async fn run_checks(plan: &ClusterPlan, sample: usize, checks: &mut Vec<Check>) 
         checks.push(doctor::token(&path.display().to_string(), &read, SystemTime::now()));
     }
 
+    let mut context = NodeContext {
+        plan,
+        proxy: None,
+        direct: None,
+        setting: tls_setting(&plan.kubelet_tls),
+        roots: Err(String::new()),
+        proxy_allowed: method == Method::Proxy,
+        token_sent: direct_plan.has_credentials,
+        user: None,
+        direct_user: token_user.clone(),
+    };
+    let targets = if api_available {
+        match api_checks(plan, base, sample, &direct_plan, token_user, &mut context, checks).await {
+            Some(targets) => targets,
+            None => return,
+        }
+    } else {
+        let policy = AddressPolicy { types: plan.address_types.clone(), port: plan.kubelet_port };
+        Discovery::from_addresses(addresses.as_deref().unwrap_or_default(), &policy).targets
+    };
+    if targets.is_empty() {
+        return;
+    }
+
+    // Per node: through the proxy, then directly; nodes in parallel, reported in order.
+    context.direct = match config::direct(base, &plan.kubelet_tls, plan.token_file.as_deref()) {
+        Ok(setup) => Some(DirectSource::new(setup.client, setup.token, &plan.address_types)),
+        Err(err) => {
+            checks.push(doctor::kubelet_client(method, &chain(err)));
+            None
+        }
+    };
+    let kubelet_ca = match &plan.kubelet_tls {
+        KubeletTls::Verify { ca, .. } => ca.as_deref(),
+        KubeletTls::Insecure => None,
+    };
+    context.roots = checks::kubelet_roots(base, kubelet_ca).map_err(chain);
+    let context = &context;
+    let per_node: Vec<Vec<Check>> = stream::iter(targets.iter())
+        .map(|node| node_checks(context, node))
+        .buffered(plan.limits.concurrency.max(1))
+        .collect()
+        .await;
+    checks.extend(per_node.into_iter().flatten());
+}
+
+/// The API server's checks: reachable, credentials accepted, can-i, nodes. Returns the nodes to
+/// check, or `None` when a failure makes the rest meaningless.
+async fn api_checks(
+    plan: &ClusterPlan,
+    base: &kube::Config,
+    sample: usize,
+    direct_plan: &DirectPlan,
+    mut token_user: Option<String>,
+    context: &mut NodeContext<'_>,
+    checks: &mut Vec<Check>,
+) -> Option<Vec<NodeTarget>> {
+    let method = plan.method;
+    let limit = plan.limits.per_node;
+    let server = base.cluster_url.to_string();
+    let host = checks::api_host(base);
+
     // The API server: reachable, and our credentials accepted.
     let api = match config::api_client(base, false) {
         Ok(api) => api,
         Err(err) => {
             checks.push(doctor::apiserver(&server, &Err(Problem::new(FailureKind::Io, chain(err)))));
-            return;
+            return None;
         }
     };
     let version = checks::version(&api, &host, limit).await;
     checks.push(doctor::apiserver(&server, &version));
-    if version.is_err() {
-        return;
-    }
+    version.ok()?;
     let who = checks::whoami(&api, &host, limit).await;
     checks.push(doctor::authentication(&who));
-    let Ok(user) = who else { return };
+    let user = who.ok()?;
 
     // The token's identity is what kubelets see with the direct method.
     let token_api = direct_plan.token_file.as_deref().and_then(|path| checks::token_client(base, path).ok());
@@ -150,24 +238,22 @@ async fn run_checks(plan: &ClusterPlan, sample: usize, checks: &mut Vec<Check>) 
     {
         token_user = Some(name);
     }
-    let direct_user = if token_api.is_some() { token_user.clone() } else { user.clone() };
+    let direct_user = if token_api.is_some() { token_user } else { user.clone() };
 
     // can-i, for every permission either method needs.
     let named = matches!(plan.nodes, NodeSelection::Names(_));
-    let mut proxy_allowed = false;
     for permission in rbac::checked() {
         let as_token = permission == rbac::GET_NODES_METRICS && token_api.is_some();
-        let announce = as_token && plan.token_file.is_some();
         let (client, who) = match (&token_api, as_token) {
             (Some(token_api), true) => (token_api, direct_user.as_deref()),
             _ => (&api, user.as_deref()),
         };
         let result = checks::access(client, &host, &permission, limit).await;
-        if permission == rbac::GET_NODES_PROXY {
-            proxy_allowed = matches!(result, Ok(Access { allowed: true, .. }));
+        if permission == rbac::GET_NODES_PROXY && matches!(result, Ok(Access { allowed: true, .. })) {
+            context.proxy_allowed = true;
         }
         let mut check = doctor::can_i(&permission, method, named, who, &result);
-        if announce {
+        if as_token && plan.token_file.is_some() {
             check.evidence.push_str(" (asked as the --token-file identity)");
         }
         checks.push(check);
@@ -178,87 +264,80 @@ async fn run_checks(plan: &ClusterPlan, sample: usize, checks: &mut Vec<Check>) 
     let lister = match config::api_client(base, true) {
         Ok(lister) => lister,
         Err(err) => {
-            checks.push(doctor::nodes(
-                method,
-                user.as_deref(),
-                &Err(Problem::new(FailureKind::Io, chain(err))),
-            ));
-            return;
+            let problem = Problem::new(FailureKind::Io, chain(err));
+            checks.push(doctor::nodes(method, user.as_deref(), &Err(problem)));
+            return None;
         }
     };
-    let targets = match discovery::discover(&lister, &host, &plan.nodes, &policy).await {
+    let found = match discovery::discover(&lister, &host, &plan.nodes, &policy).await {
+        Ok(found) => found,
         Err(err) => {
             checks.push(doctor::nodes(method, user.as_deref(), &Err(checks::problem(&err.reason, None))));
-            return;
-        }
-        Ok(found) => {
-            let sampled = doctor::sample_evenly(&found.targets, sample);
-            let unresolved =
-                found.unresolved.iter().map(|(name, e)| (name.clone(), checks::problem(e, None))).collect();
-            let facts = NodesFound {
-                total: found.targets.len(),
-                checked: sampled.iter().map(|t| t.name.clone()).collect(),
-                unresolved,
-            };
-            checks.push(doctor::nodes(method, user.as_deref(), &Ok(facts)));
-            sampled
+            return None;
         }
     };
-    if targets.is_empty() {
-        return;
-    }
+    let sampled = doctor::sample_evenly(&found.targets, sample);
+    let unresolved =
+        found.unresolved.iter().map(|(name, e)| (name.clone(), checks::problem(e, None))).collect();
+    let facts = NodesFound {
+        total: found.targets.len(),
+        checked: sampled.iter().map(|t| t.name.clone()).collect(),
+        unresolved,
+    };
+    checks.push(doctor::nodes(method, user.as_deref(), &Ok(facts)));
 
-    // Per node: through the proxy, then directly.
-    let proxy = ProxySource::new(api.clone(), host.clone(), plan.kubelet_port);
-    let direct = match config::direct(base, &plan.kubelet_tls, plan.token_file.as_deref()) {
-        Ok(setup) => Some(DirectSource::new(setup.client, setup.token, &plan.address_types)),
-        Err(err) => {
-            checks.push(doctor::kubelet_client(method, &chain(err)));
-            None
-        }
-    };
-    let setting = match &plan.kubelet_tls {
+    if !matches!(plan.nodes, NodeSelection::Addresses(_)) {
+        context.proxy = Some(ProxySource::new(api, host, plan.kubelet_port));
+    }
+    context.user = user;
+    context.direct_user = direct_user;
+    Some(sampled)
+}
+
+fn tls_setting(tls: &KubeletTls) -> TlsSetting {
+    match tls {
         KubeletTls::Insecure => TlsSetting { ca: None, server_name: None, insecure: true },
         KubeletTls::Verify { ca, server_name } => TlsSetting {
             ca: ca.as_ref().map(|p| p.display().to_string()),
             server_name: server_name.clone(),
             insecure: false,
         },
-    };
-    let kubelet_ca = match &plan.kubelet_tls {
-        KubeletTls::Verify { ca, .. } => ca.as_deref(),
-        KubeletTls::Insecure => None,
-    };
-    let roots = checks::kubelet_roots(base, kubelet_ca).map_err(chain);
-    let by_name = !matches!(plan.nodes, NodeSelection::Addresses(_));
-    let token_sent = direct_plan.has_credentials;
-
-    for node in &targets {
-        if by_name && (method == Method::Proxy || proxy_allowed) {
-            let answer = checks::get(&proxy, node, "/healthz", SMALL_BODY, limit).await;
-            checks.push(doctor::proxy_healthz(&node.name, method, user.as_deref(), &answer));
-        }
-        let authority = node.authority();
-        let tcp = match &authority {
-            Some(authority) => checks::tcp_connect(authority, limit).await,
-            None => Err(Problem::new(FailureKind::Dns, "no address")),
-        };
-        checks.push(doctor::tcp_connect(&node.name, method, authority.as_deref(), &tcp));
-        let (Some(authority), Ok(_)) = (&authority, &tcp) else { continue };
-        let verified = match &roots {
-            Ok(roots) => checks::tls_probe(authority, setting.server_name.as_deref(), roots, limit).await,
-            Err(reason) => Err(Problem::new(FailureKind::Tls, reason.clone())),
-        };
-        checks.push(doctor::tls(&node.name, method, &setting, &verified));
-        if verified.is_err() && !setting.insecure {
-            continue;
-        }
-        let Some(direct) = &direct else { continue };
-        let healthz = checks::get(direct, node, "/healthz", SMALL_BODY, limit).await;
-        checks.push(doctor::direct_healthz(&node.name, method, token_sent, &healthz));
-        let metrics = checks::get(direct, node, "/metrics", plan.limits.max_body, limit).await;
-        checks.push(doctor::direct_metrics(&node.name, method, token_sent, direct_user.as_deref(), &metrics));
     }
+}
+
+/// One node's checks, in order: proxy `/healthz`, TCP, TLS, direct `/healthz` and `/metrics`.
+async fn node_checks(context: &NodeContext<'_>, node: &NodeTarget) -> Vec<Check> {
+    let plan = context.plan;
+    let (method, limit) = (plan.method, plan.limits.per_node);
+    let mut checks = Vec::new();
+    if let Some(proxy) = &context.proxy
+        && context.proxy_allowed
+    {
+        let answer = checks::get(proxy, node, "/healthz", SMALL_BODY, limit).await;
+        checks.push(doctor::proxy_healthz(&node.name, method, context.user.as_deref(), &answer));
+    }
+    let authority = node.authority();
+    let tcp = match &authority {
+        Some(authority) => checks::tcp_connect(authority, limit).await,
+        None => Err(Problem::new(FailureKind::Dns, "no address")),
+    };
+    checks.push(doctor::tcp_connect(&node.name, method, authority.as_deref(), &tcp));
+    let (Some(authority), Ok(_)) = (&authority, &tcp) else { return checks };
+    let verified = match &context.roots {
+        Ok(roots) => checks::tls_probe(authority, context.setting.server_name.as_deref(), roots, limit).await,
+        Err(reason) => Err(Problem::new(FailureKind::Tls, reason.clone())),
+    };
+    checks.push(doctor::tls(&node.name, method, &context.setting, &verified));
+    if verified.is_err() && !context.setting.insecure {
+        return checks;
+    }
+    let Some(direct) = &context.direct else { return checks };
+    let healthz = checks::get(direct, node, "/healthz", SMALL_BODY, limit).await;
+    checks.push(doctor::direct_healthz(&node.name, method, context.token_sent, &healthz));
+    let metrics = checks::get(direct, node, "/metrics", plan.limits.max_body, limit).await;
+    let user = context.direct_user.as_deref();
+    checks.push(doctor::direct_metrics(&node.name, method, context.token_sent, user, &metrics));
+    checks
 }
 
 /// The most of a `/healthz` body read.

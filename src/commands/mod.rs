@@ -12,6 +12,7 @@ pub mod demo;
 pub mod doctor;
 pub mod get;
 pub mod histogram;
+pub mod serve;
 pub mod rbac;
 pub mod snapshot;
 
@@ -62,6 +63,12 @@ pub async fn run(command: Command, out: &mut dyn Write, err: &mut dyn Write) -> 
         Command::Histogram(args) => histogram::run(&args, out, err).await,
         Command::Snapshot(args) => snapshot::run(&args, out, err).await,
         Command::Demo(args) => demo::run(&args, out, err).await,
+        Command::Serve(args) => serve::run(&args, out, err).await,
+        Command::Completions { shell } => {
+            let mut command = <crate::cli::Cli as clap::CommandFactory>::command();
+            clap_complete::generate(shell, &mut command, "kubelet-metrics", out);
+            Ok(Outcome::Complete)
+        }
         Command::Rbac(args) => rbac::run(&args, out, err).await,
         Command::Doctor(args) => doctor::run(&args, out, err).await,
         Command::Compare(args) => compare::run(&args, out, err).await,

@@ -160,12 +160,48 @@ impl<'a> SampleRef<'a> {
         None
     }
 
+    /// The value of label `name`, found through the label positions `parse_line_in` recorded
+    /// (last label first: `le` and `quantile` usually close the set).
+    #[inline]
+    pub(crate) fn label_with(&self, spans: &[LabelSpan], name: &str) -> Option<Cow<'a, str>> {
+        let text = self.raw_labels;
+        let span = spans.iter().rev().find(|s| text.get(s.name.0..s.name.1) == Some(name.as_bytes()))?;
+        decode_value(text.get(span.value.0..span.value.1)?, span.escaped)
+    }
+
+    /// An owned copy of this sample, from the label positions `parse_line_in` recorded for it
+    /// (one UTF-8 check for the whole label text instead of one per name and value).
+    pub(crate) fn to_sample_with(&self, spans: &[LabelSpan]) -> Sample {
+        let Ok(text) = std::str::from_utf8(self.raw_labels) else { return self.to_sample() };
+        let mut labels = Vec::with_capacity(spans.len());
+        for span in spans {
+            let (Some(name), Some(value)) = (text.get(span.name.0..span.name.1), text.get(span.value.0..span.value.1))
+            else {
+                return self.to_sample();
+            };
+            let value = if span.escaped { unescape_label_value(value) } else { value.to_owned() };
+            labels.push((name.to_owned(), value));
+        }
+        Sample { name: self.name.to_owned(), labels, value: self.value, timestamp_ms: self.timestamp_ms }
+    }
+
     /// An owned copy of this sample.
     pub fn to_sample(&self) -> Sample {
         let mut labels = Vec::with_capacity(self.label_count);
         labels.extend(self.labels().map(|(n, v)| (n.to_owned(), v.into_owned())));
         Sample { name: self.name.to_owned(), labels, value: self.value, timestamp_ms: self.timestamp_ms }
     }
+}
+
+/// Where one label's name and value are, relative to the label text of its sample line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct LabelSpan {
+    /// Byte range of the name.
+    pub name: (usize, usize),
+    /// Byte range of the raw (still escaped) value.
+    pub value: (usize, usize),
+    /// Whether the value holds a backslash escape.
+    pub escaped: bool,
 }
 
 /// Iterator over a validated label set: `(name, unescaped value)` in input order.
@@ -332,12 +368,12 @@ pub fn parse_line(line: &[u8]) -> Result<Line<'_>, ParseErrorKind> {
 
 /// [`parse_line`] for a line that probably starts with `family` (a valid metric name): that
 /// prefix is compared instead of scanned byte by byte.
-/// `scratch` is reused between lines to check label names for duplicates without allocating.
+/// `scratch` receives where each label's name and value are (reused between lines).
 #[inline]
 pub(crate) fn parse_line_in<'a>(
     line: &'a [u8],
     family: &str,
-    scratch: &mut Vec<(usize, usize)>,
+    scratch: &mut Vec<LabelSpan>,
 ) -> Result<Line<'a>, ParseErrorKind> {
     let b = trim_end(line);
     let start = skip_ws(b, 0);
@@ -434,7 +470,7 @@ fn as_str(b: &[u8]) -> Result<&str, ParseErrorKind> {
 fn parse_sample<'a>(
     b: &'a [u8],
     family: &str,
-    scratch: &mut Vec<(usize, usize)>,
+    scratch: &mut Vec<LabelSpan>,
 ) -> Result<SampleRef<'a>, ParseErrorKind> {
     let name_len = if !family.is_empty() && b.starts_with(family.as_bytes()) {
         let rest = &b[family.len()..];
@@ -488,8 +524,9 @@ fn parse_sample<'a>(
 }
 
 /// Validates a label set starting after `{`; returns the index of `}` and the label count.
-fn scan_labels(b: &[u8], mut i: usize, names: &mut Vec<(usize, usize)>) -> Result<(usize, usize), ParseErrorKind> {
-    names.clear();
+fn scan_labels(b: &[u8], mut i: usize, spans: &mut Vec<LabelSpan>) -> Result<(usize, usize), ParseErrorKind> {
+    spans.clear();
+    let base = i;
     let mut count = 0usize;
     let mut seen = 0u64;
     loop {
@@ -540,12 +577,16 @@ fn scan_labels(b: &[u8], mut i: usize, names: &mut Vec<(usize, usize)>) -> Resul
         i += 1;
         let value_start = i;
         let mut non_ascii = false;
+        let mut escaped = false;
         loop {
             let (found, high) = find_quote_or_backslash(&b[i..]);
             non_ascii |= high;
             match found {
                 Some(k) if b[i + k] == b'\\' => match b.get(i + k + 1) {
-                    Some(b'\\' | b'"' | b'n') => i += k + 2,
+                    Some(b'\\' | b'"' | b'n') => {
+                        escaped = true;
+                        i += k + 2;
+                    }
                     Some(&c) => {
                         let shown = if c.is_ascii_graphic() { (c as char).to_string() } else { format!("\\x{c:02x}") };
                         return Err(ParseErrorKind::BadEscape(shown));
@@ -562,16 +603,21 @@ fn scan_labels(b: &[u8], mut i: usize, names: &mut Vec<(usize, usize)>) -> Resul
         if non_ascii {
             as_str(&b[value_start..i])?;
         }
+        let value_end = i;
         i += 1;
         // Duplicate label names: a 64-bit filter on (length, first and last byte) answers "new"
         // for almost every label; only a hit pays for comparing names.
         let name = &b[name_start..name_end];
         let bit = 1u64 << ((name.len() as u64 * 7 + u64::from(name[0]) * 3 + u64::from(name[name.len() - 1])) & 63);
-        if seen & bit != 0 && names.iter().any(|&(s, e)| &b[s..e] == name) {
+        if seen & bit != 0 && spans.iter().any(|s| b.get(base + s.name.0..base + s.name.1) == Some(name)) {
             return Err(ParseErrorKind::DuplicateLabel(quote_bytes(name)));
         }
         seen |= bit;
-        names.push((name_start, name_end));
+        spans.push(LabelSpan {
+            name: (name_start - base, name_end - base),
+            value: (value_start - base, value_end - base),
+            escaped,
+        });
         count += 1;
         match b.get(i) {
             Some(b',') => i += 1,

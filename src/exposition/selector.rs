@@ -177,7 +177,7 @@ impl Selector {
 
     /// Whether this selector keeps everything, so the parser can skip all tests.
     pub fn is_all(&self) -> bool {
-        self.terms.iter().any(|t| t.matchers.is_empty() && t.name == NamePattern::Glob("*".to_owned()))
+        self.terms.iter().any(|t| t.matchers.is_empty() && matches!(&t.name, NamePattern::Glob(g) if g == "*"))
     }
 
     /// Whether any sample of family `family_name` can be kept: the name (or a glob) matches the
@@ -204,6 +204,9 @@ impl Selector {
 
     /// The per-family decision, made once when a family starts.
     pub(crate) fn family_filter(&self, family: &str) -> FamilyFilter {
+        if self.is_all() {
+            return FamilyFilter { keep: true, pass_all: true, keep_empty: true, terms: Vec::new() };
+        }
         let mut filter = FamilyFilter::default();
         let mut series = String::with_capacity(family.len() + 8);
         for (index, term) in self.terms.iter().enumerate() {

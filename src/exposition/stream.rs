@@ -31,8 +31,8 @@ pub struct FamilyHead {
 pub(crate) trait Sink {
     /// A kept family starts (or resumes, when its name was seen before).
     fn family(&mut self, head: &FamilyHead);
-    /// A kept sample of the last announced family.
-    fn sample(&mut self, sample: &SampleRef<'_>);
+    /// A kept sample of the last announced family, with where its labels are.
+    fn sample(&mut self, sample: &SampleRef<'_>, spans: &[line::LabelSpan]);
 }
 
 /// Builds owned families, merging a family that resumes after another one.
@@ -65,9 +65,9 @@ impl Sink for OwnedSink {
     }
 
     #[inline]
-    fn sample(&mut self, sample: &SampleRef<'_>) {
+    fn sample(&mut self, sample: &SampleRef<'_>, spans: &[line::LabelSpan]) {
         if let Some(family) = self.families.get_mut(self.current) {
-            family.samples.push(sample.to_sample());
+            family.samples.push(sample.to_sample_with(spans));
         }
     }
 }
@@ -84,7 +84,7 @@ impl<F: FnMut(&FamilyHead, &SampleRef<'_>)> Sink for FnSink<F> {
     }
 
     #[inline]
-    fn sample(&mut self, sample: &SampleRef<'_>) {
+    fn sample(&mut self, sample: &SampleRef<'_>, _spans: &[line::LabelSpan]) {
         (self.on_sample)(&self.head, sample);
     }
 }
@@ -121,7 +121,7 @@ pub(crate) struct Core<S> {
     eof: bool,
     after_eof_reported: bool,
     /// Scratch for the duplicate-label check, reused across lines.
-    label_names: Vec<(usize, usize)>,
+    label_names: Vec<line::LabelSpan>,
 }
 
 impl<S: Sink> Core<S> {
@@ -328,7 +328,7 @@ impl<S: Sink> Core<S> {
             _ => None,
         };
         if let Some((label, missing, invalid)) = check {
-            match sample.label(label) {
+            match sample.label_with(&self.label_names, label) {
                 None => return self.error(line_no, missing),
                 Some(v) if line::parse_value(&v).is_err() => return self.error(line_no, invalid),
                 Some(_) => {}
@@ -342,7 +342,7 @@ impl<S: Sink> Core<S> {
             current.announced = true;
             self.sink.family(&current.head);
         }
-        self.sink.sample(sample);
+        self.sink.sample(sample, &self.label_names);
     }
 
     /// Ends the input: closes the last family and returns the errors.

@@ -4,8 +4,8 @@
 //! [`crate::analysis`]; this module only decides how they look.
 //!
 //! Number formats shared by the human-readable renderers:
-//! - durations: 2 decimals from 1 up (`5.98s`, `23.71s`), 3 significant digits below
-//!   (`0.474s`), `-` when undefined (no observations);
+//! - durations: 2 decimals from 1 up (`5.98s`, `23.71s`), 3 significant digits below without
+//!   trailing zeros (`0.474s`, `0.005s`), `-` when undefined (no observations);
 //! - counts: integers when integral (`74`), else 2 decimals;
 //! - fractions: percentages with one decimal (`52.7%`), `~` in front when approximate.
 
@@ -23,6 +23,7 @@ use crate::histogram::Band;
 /// assert_eq!(format_value(5.981, "s"), "5.98s");
 /// assert_eq!(format_value(0.47436, "s"), "0.474s");
 /// assert_eq!(format_value(41.3, "s"), "41.30s");
+/// assert_eq!(format_value(0.005, "s"), "0.005s");
 /// assert_eq!(format_value(f64::NAN, "s"), "-");
 /// ```
 pub fn format_value(value: f64, unit: &str) -> String {
@@ -38,10 +39,12 @@ pub fn format_value(value: f64, unit: &str) -> String {
     if value.abs() >= 1.0 {
         return format!("{value:.2}{unit}");
     }
-    // Three significant digits below 1: 0.474, 0.0123, 0.000512.
+    // Three significant digits below 1, trailing zeros dropped: 0.474, 0.0123, 0.005.
     let magnitude = value.abs().log10().floor() as i32;
     let decimals = usize::try_from(2 - magnitude).unwrap_or(2).min(12);
-    format!("{value:.decimals$}{unit}")
+    let digits = format!("{value:.decimals$}");
+    let digits = digits.trim_end_matches('0').trim_end_matches('.');
+    format!("{digits}{unit}")
 }
 
 /// Formats a count: `74`, or `2.50` when it is not whole (rates, interpolations).

@@ -208,3 +208,20 @@ fn snapshot_then_baseline_reports_what_changed() {
     assert_eq!(json["nodes"][0]["count"], 44.0);
     assert!((json["nodes"][0]["sum"].as_f64().expect("sum") - 436.6226).abs() < 1e-3);
 }
+
+#[test]
+fn kubectl_runs_it_as_a_plugin() {
+    // kubectl finds plugins named kubectl-<name> on PATH, `_` standing for `-` in the command.
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::os::unix::fs::symlink(env!("CARGO_BIN_EXE_kubelet-metrics"), dir.path().join("kubectl-kubelet_metrics"))
+        .expect("symlink");
+    let path = format!("{}:{}", dir.path().display(), std::env::var("PATH").unwrap_or_default());
+    let output = std::process::Command::new("kubectl")
+        .args(["kubelet-metrics", "histogram", "-o", "csv", "--file"])
+        .arg(fixture("seed-node1.prom"))
+        .env("PATH", path)
+        .output()
+        .expect("kubectl is installed (scripts/test installs it)");
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    assert!(stdout(&output).contains("seed-node1"), "{}", stdout(&output));
+}

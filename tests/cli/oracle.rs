@@ -1,6 +1,6 @@
 //! Oracle: our quantiles equal those of a real Prometheus `histogram_quantile`, for every label
 //! set of every histogram family in the fixtures (`tests/fixtures/real/*.prom` and the seed), at
-//! q = 0.01, 0.25, 0.5, 0.9, 0.99 and 1.
+//! q = 0.01, 0.25, 0.5, 0.9, 0.99 and 1, plus hand-written edge cases the fixtures lack.
 //!
 //! The engine is Debian's `promtool` (package `prometheus`; `.ci/run` installs it, `PROMTOOL`
 //! overrides the path). For each fixture we write a `promtool test rules` group whose input
@@ -77,13 +77,43 @@ fn label_set<'a>(labels: impl IntoIterator<Item = (&'a String, &'a String)>) -> 
 /// One `promtool test rules` group for a fixture, and how many (series, q) pairs it checks.
 fn test_group(path: &Path) -> (String, usize) {
     let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    let families = exposition::parse(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    test_group_for(&path.display().to_string(), &text)
+}
+
+/// Edge cases the fixtures lack: decreasing bucket counts (ensureMonotonic), a lowest bound at
+/// or below zero, one `le` spelled two ways (coalesced), only a `+Inf` bucket, no observations,
+/// and ranks in the `+Inf` bucket.
+const EDGE_CASES: &str = r#"# TYPE edge_seconds histogram
+edge_seconds_bucket{case="decreasing",le="1"} 5
+edge_seconds_bucket{case="decreasing",le="2"} 3
+edge_seconds_bucket{case="decreasing",le="4"} 7
+edge_seconds_bucket{case="decreasing",le="+Inf"} 8
+edge_seconds_bucket{case="negative",le="-1"} 2
+edge_seconds_bucket{case="negative",le="1"} 4
+edge_seconds_bucket{case="negative",le="+Inf"} 4
+edge_seconds_bucket{case="zero",le="0"} 2
+edge_seconds_bucket{case="zero",le="1"} 4
+edge_seconds_bucket{case="zero",le="+Inf"} 4
+edge_seconds_bucket{case="spelled",le="1"} 2
+edge_seconds_bucket{case="spelled",le="1.0"} 3
+edge_seconds_bucket{case="spelled",le="2"} 6
+edge_seconds_bucket{case="spelled",le="+Inf"} 9
+edge_seconds_bucket{case="only_inf",le="+Inf"} 5
+edge_seconds_bucket{case="empty",le="1"} 0
+edge_seconds_bucket{case="empty",le="+Inf"} 0
+edge_seconds_bucket{case="tail",le="0.5"} 1
+edge_seconds_bucket{case="tail",le="10"} 2
+edge_seconds_bucket{case="tail",le="+Inf"} 10
+"#;
+
+fn test_group_for(name: &str, text: &str) -> (String, usize) {
+    let families = exposition::parse(text).unwrap_or_else(|e| panic!("{name}: {e}"));
     let mut input = String::new();
     let mut exprs = String::new();
     let mut checked = 0;
     for family in families.iter().filter(|f| f.kind == MetricKind::Histogram) {
         let read = histogram::from_family(family);
-        assert!(read.problems.is_empty(), "{}: {}: {:?}", path.display(), family.name, read.problems);
+        assert!(read.problems.is_empty(), "{name}: {}: {:?}", family.name, read.problems);
         if read.series.is_empty() {
             continue;
         }
@@ -124,7 +154,6 @@ fn test_group(path: &Path) -> (String, usize) {
     if input.is_empty() {
         return (String::new(), 0);
     }
-    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
     let group =
         format!("  # {name}\n  - interval: 1m\n    input_series:\n{input}    promql_expr_test:\n{exprs}");
     (group, checked)
@@ -175,6 +204,10 @@ fn quantiles_match_prometheus_histogram_quantile() {
         yaml.push_str(&group);
         checked += count;
     }
+    let (group, count) = test_group_for("edge cases", EDGE_CASES);
+    assert_eq!(count, 7 * QUANTILES.len(), "every edge case is a series");
+    yaml.push_str(&group);
+    checked += count;
     // 1.10, 1.14 and 1.21 /metrics plus the seed carry histograms; the cadvisor, probes and
     // slis payloads have none.
     assert_eq!(files_with_histograms, 4, "fixtures with histogram families");
@@ -184,6 +217,7 @@ fn quantiles_match_prometheus_histogram_quantile() {
     let file = dir.path().join("histogram_quantile_test.yml");
     std::fs::write(&file, &yaml).expect("writing the promtool test file");
     let (success, output) = run_promtool(&promtool, &file);
+    eprintln!("compared {checked} (series, q) pairs from {files_with_histograms} fixtures with promtool");
     assert!(success, "promtool disagrees with our quantiles ({checked} pairs):\n{output}");
 }
 

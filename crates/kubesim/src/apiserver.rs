@@ -739,13 +739,88 @@ async fn proxy(shared: Arc<Shared>, name_part: &str, rest: &str, req: Request<In
             None,
         )
     };
+    let (parts, body) = req.into_parts();
+    // Requests without a body can be retried on a fresh connection if a pooled one has just closed.
+    let replayable = parts.method == Method::GET || parts.method == Method::HEAD;
+    let mut body = Some(if replayable { crate::http::full("") } else { incoming(body) });
+    let upstream = |body: Body| {
+        let mut upstream = Request::builder().method(parts.method.clone()).uri(path_and_query.as_str());
+        for (key, value) in &parts.headers {
+            if !is_hop_by_hop(key)
+                && key != header::AUTHORIZATION
+                && key != header::HOST
+                && !key.as_str().starts_with("impersonate-")
+            {
+                upstream = upstream.header(key, value);
+            }
+        }
+        upstream.header(header::HOST, target.to_string()).body(body)
+    };
+    // Only connections to the kubelet's own port are pooled (one pool per node).
+    let pool = (target.port() == node.addr.port()).then_some(node.index);
+    for attempt in 0..2 {
+        let pooled = pool.and_then(|index| shared.take_connection(index));
+        let reused = pooled.is_some();
+        let mut sender = match pooled {
+            Some(sender) => sender,
+            None => match connect(&shared, &node, target).await {
+                Ok(sender) => sender,
+                Err(detail) => return unreachable(detail),
+            },
+        };
+        let request_body = if replayable {
+            crate::http::full("")
+        } else {
+            body.take().unwrap_or_else(|| crate::http::full(""))
+        };
+        let request = match upstream(request_body) {
+            Ok(r) => r,
+            Err(err) => return unreachable(err.to_string()),
+        };
+        match sender.send_request(request).await {
+            Ok(response) => {
+                let (parts, body) = response.into_parts();
+                let body = match pool {
+                    Some(index) => Pooled { inner: body, give_back: Some((sender, shared.clone(), index)) }
+                        .boxed_unsync(),
+                    None => incoming(body),
+                };
+                let mut out = Response::new(body);
+                *out.status_mut() = parts.status;
+                for (key, value) in &parts.headers {
+                    if !is_hop_by_hop(key) {
+                        out.headers_mut().append(key, value.clone());
+                    }
+                }
+                return out;
+            }
+            Err(_) if reused && replayable && attempt == 0 => continue,
+            Err(err) => {
+                let reset = std::error::Error::source(&err)
+                    .and_then(|s| s.downcast_ref::<std::io::Error>())
+                    .is_some_and(|io| io.kind() == std::io::ErrorKind::ConnectionReset);
+                let detail =
+                    if reset { "read: connection reset by peer".to_string() } else { err.to_string() };
+                return unreachable(format!("read tcp 127.0.0.1->{target}: {detail}"));
+            }
+        }
+    }
+    unreachable(format!("dial tcp {target}: no usable connection"))
+}
+
+/// A new TLS connection to a kubelet, with the API server's client certificate.
+async fn connect(
+    shared: &Arc<Shared>,
+    node: &Node,
+    target: SocketAddr,
+) -> Result<hyper::client::conn::http1::SendRequest<Body>, String> {
     let stream = match tokio::time::timeout(Duration::from_secs(30), TcpStream::connect(target)).await {
         Ok(Ok(stream)) => stream,
         Ok(Err(err)) if err.kind() == std::io::ErrorKind::ConnectionRefused => {
-            return unreachable(format!("dial tcp {target}: connect: connection refused"));
+            return Err(format!("dial tcp {target}: connect: connection refused"));
         }
-        Ok(Err(err)) => return unreachable(format!("dial tcp {target}: {err}")),
-        Err(_) => return unreachable(format!("dial tcp {target}: i/o timeout")),
+        Ok(Err(err)) => return Err(format!("dial tcp {target}: {err}")),
+        Err(_) => return Err(format!("dial tcp {target}: i/o timeout")),
     };
     let _ = stream.set_nodelay(true);
     let connector = TlsConnector::from(shared.kubelet_client.clone());
@@ -753,14 +828,12 @@ async fn proxy(shared: Arc<Shared>, name_part: &str, rest: &str, req: Request<In
     let tls =
         match tokio::time::timeout(Duration::from_secs(10), connector.connect(server_name, stream)).await {
             Ok(Ok(tls)) => tls,
-            Ok(Err(err)) => return unreachable(tls_message(&err, &node, target)),
-            Err(_) => return unreachable("net/http: TLS handshake timeout".into()),
+            Ok(Err(err)) => return Err(tls_message(&err, node, target)),
+            Err(_) => return Err("net/http: TLS handshake timeout".into()),
         };
-    let (mut sender, connection) =
-        match hyper::client::conn::http1::handshake::<_, Body>(TokioIo::new(tls)).await {
-            Ok(pair) => pair,
-            Err(err) => return unreachable(err.to_string()),
-        };
+    let (sender, connection) = hyper::client::conn::http1::handshake::<_, Body>(TokioIo::new(tls))
+        .await
+        .map_err(|err| err.to_string())?;
     let mut shutdown = shared.shutdown.clone();
     tokio::spawn(async move {
         tokio::select! {
@@ -768,41 +841,38 @@ async fn proxy(shared: Arc<Shared>, name_part: &str, rest: &str, req: Request<In
             _ = connection => {}
         }
     });
-    let (parts, body) = req.into_parts();
-    let mut upstream = Request::builder().method(parts.method).uri(path_and_query);
-    for (key, value) in &parts.headers {
-        if !is_hop_by_hop(key)
-            && key != header::AUTHORIZATION
-            && key != header::HOST
-            && !key.as_str().starts_with("impersonate-")
+    Ok(sender)
+}
+
+/// A proxied response body that hands its connection back to the node's pool once read to the end.
+struct Pooled {
+    inner: Incoming,
+    give_back: Option<(hyper::client::conn::http1::SendRequest<Body>, Arc<Shared>, usize)>,
+}
+
+impl hyper::body::Body for Pooled {
+    type Data = bytes::Bytes;
+    type Error = crate::http::BoxError;
+
+    fn poll_frame(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<hyper::body::Frame<Self::Data>, Self::Error>>> {
+        let polled = std::pin::Pin::new(&mut self.inner).poll_frame(cx);
+        if let std::task::Poll::Ready(None) = polled
+            && let Some((sender, shared, index)) = self.give_back.take()
         {
-            upstream = upstream.header(key, value);
+            shared.return_connection(index, sender);
         }
+        polled.map(|frame| frame.map(|f| f.map_err(|e| Box::new(e) as crate::http::BoxError)))
     }
-    upstream = upstream.header(header::HOST, target.to_string());
-    let upstream = match upstream.body(incoming(body)) {
-        Ok(r) => r,
-        Err(err) => return unreachable(err.to_string()),
-    };
-    match sender.send_request(upstream).await {
-        Ok(response) => {
-            let (parts, body) = response.into_parts();
-            let mut out = Response::new(incoming(body));
-            *out.status_mut() = parts.status;
-            for (key, value) in &parts.headers {
-                if !is_hop_by_hop(key) {
-                    out.headers_mut().append(key, value.clone());
-                }
-            }
-            out
-        }
-        Err(err) => {
-            let reset = std::error::Error::source(&err)
-                .and_then(|s| s.downcast_ref::<std::io::Error>())
-                .is_some_and(|io| io.kind() == std::io::ErrorKind::ConnectionReset);
-            let detail = if reset { "read: connection reset by peer".to_string() } else { err.to_string() };
-            unreachable(format!("read tcp 127.0.0.1->{target}: {detail}"))
-        }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> hyper::body::SizeHint {
+        self.inner.size_hint()
     }
 }
 

@@ -71,12 +71,19 @@ pub async fn run(
                     let _ = stream.set_zero_linger();
                 }
                 let config = if current == Some(Fault::BadCert) { node.bad_tls.clone() } else { node.tls.clone() };
-                let (shared, node) = (shared.clone(), node.clone());
+                let (shared, node_for_handler) = (shared.clone(), node.clone());
                 let handler = move |user: Option<UserInfo>, req: Request<Incoming>| {
-                    let (shared, node) = (shared.clone(), node.clone());
+                    let (shared, node) = (shared.clone(), node_for_handler.clone());
                     async move { handle(shared, node, user, req).await }
                 };
-                tokio::spawn(serve_connection(TlsAcceptor::from(config), stream, handler, stop));
+                // A fault change drops open connections, as a kubelet that crashes or restarts does.
+                let mut changed = node.fault.subscribe();
+                tokio::spawn(async move {
+                    tokio::select! {
+                        _ = serve_connection(TlsAcceptor::from(config), stream, handler, stop) => {}
+                        _ = changed.changed() => {}
+                    }
+                });
             }
         }
     }

@@ -238,6 +238,16 @@ impl Cluster {
         self.shared.state_dir.join("sa.token")
     }
 
+    /// The admin's bearer token (as in `admin.kubeconfig`).
+    pub fn admin_token(&self) -> String {
+        self.shared.admin_token.clone()
+    }
+
+    /// The current content of `sa.token`.
+    pub fn sa_token(&self) -> String {
+        std::fs::read_to_string(self.sa_token_path()).unwrap_or_default()
+    }
+
     /// The cluster CA (signs the API server's certificate and client certificates).
     pub fn ca_path(&self) -> PathBuf {
         self.shared.state_dir.join("ca.crt")
@@ -366,11 +376,14 @@ impl Node {
 /// Everything the servers share.
 pub(crate) struct Shared {
     pub api_url: String,
+    pub admin_token: String,
     pub state_dir: PathBuf,
     pub nodes: Vec<Arc<Node>>,
     pub by_name: HashMap<String, usize>,
     pub policy: RwLock<Policy>,
     pub kubelet_client: Arc<ClientConfig>,
+    /// Idle API server → kubelet connections, per node.
+    pub pools: Vec<Mutex<Vec<hyper::client::conn::http1::SendRequest<http::Body>>>>,
     pub rng: Mutex<SplitMix64>,
     pub truth_lock: Mutex<()>,
     pub resource_version: AtomicU64,
@@ -380,6 +393,32 @@ pub(crate) struct Shared {
 use rbac::Policy;
 
 impl Shared {
+    /// An idle, still-open connection to a node's kubelet, if one is pooled.
+    pub fn take_connection(
+        &self,
+        index: usize,
+    ) -> Option<hyper::client::conn::http1::SendRequest<http::Body>> {
+        let mut pool = self.pools[index].lock().unwrap_or_else(|e| e.into_inner());
+        while let Some(sender) = pool.pop() {
+            if sender.is_ready() && !sender.is_closed() {
+                return Some(sender);
+            }
+        }
+        None
+    }
+
+    /// Keeps a connection for the next proxied request (at most a few per node).
+    pub fn return_connection(
+        &self,
+        index: usize,
+        sender: hyper::client::conn::http1::SendRequest<http::Body>,
+    ) {
+        let mut pool = self.pools[index].lock().unwrap_or_else(|e| e.into_inner());
+        if pool.len() < 4 && !sender.is_closed() {
+            pool.push(sender);
+        }
+    }
+
     pub fn node(&self, name: &str) -> Option<&Arc<Node>> {
         self.by_name.get(name).map(|i| &self.nodes[*i])
     }
@@ -542,7 +581,7 @@ async fn build(
         let leaf = kubelet_ca.server(&name, &[name.as_str()], &[loopback], &serving_key)?;
         let tls = pki::server_config(&leaf, &cluster_roots)?;
         let containers = match profile {
-            Profile::Pathological => 120,
+            Profile::Pathological => 250,
             Profile::Fast => rng.range(3, 12) as u32,
             _ => rng.range(8, 30) as u32,
         };
@@ -583,13 +622,19 @@ async fn build(
         listeners.push(listener);
     }
     let by_name = nodes.iter().map(|n| (n.name.clone(), n.index)).collect();
+    let port_bits = u64::from(api_listener.local_addr()?.port()) << 40;
+    let mut rng_tokens =
+        SplitMix64::new(config.seed ^ now.rotate_left(29) ^ u64::from(std::process::id()) << 7 ^ port_bits);
+    let admin_token = format!("kubesim-admin-{:016x}{:016x}", rng_tokens.next(), rng_tokens.next());
     let shared = Arc::new(Shared {
+        admin_token: admin_token.clone(),
         api_url: api_url.clone(),
         state_dir: state_dir.clone(),
         nodes,
         by_name,
         policy: RwLock::new(Policy::default()),
         kubelet_client,
+        pools: (0..n).map(|_| Mutex::new(Vec::new())).collect(),
         rng: Mutex::new(SplitMix64::new(config.seed ^ now.rotate_left(17) ^ u64::from(std::process::id()))),
         truth_lock: Mutex::new(()),
         resource_version: AtomicU64::new(1000 + config.seed % 1000),
@@ -598,7 +643,6 @@ async fn build(
     shared.apply_yaml(rbac::BOOTSTRAP_YAML).context("loading the bootstrap policy")?;
 
     // Credentials.
-    let admin_token = format!("kubesim-admin-{}", shared.random_hex(16));
     shared.policy.write().unwrap_or_else(|e| e.into_inner()).add_token(
         &admin_token,
         UserInfo {

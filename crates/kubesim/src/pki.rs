@@ -151,6 +151,8 @@ pub(crate) fn client_config(
         .with_client_auth_cert(chain, key)
         .context("loading a client certificate")?;
     config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    // Enough resumable sessions for every kubelet of a large cluster.
+    config.resumption = rustls::client::Resumption::in_memory_sessions(4096);
     Ok(Arc::new(config))
 }
 

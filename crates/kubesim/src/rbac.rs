@@ -263,8 +263,8 @@ impl Policy {
     }
 
     /// Applies YAML documents as `kubectl apply` would: ServiceAccount, ClusterRole, ClusterRoleBinding,
-    /// Role, RoleBinding and Namespace are stored (replacing objects of the same name); other kinds are
-    /// accepted and ignored. Returns how many objects were stored.
+    /// Role and RoleBinding are stored (replacing objects of the same name); other kinds (Namespace,
+    /// Deployment, ...) are accepted and ignored. Returns how many objects were stored.
     pub fn apply_yaml(&mut self, yaml: &str, new_uid: &mut dyn FnMut() -> String) -> anyhow::Result<usize> {
         let docs: Vec<serde_json::Value> = serde_saphyr::from_multiple(yaml).context("parsing YAML")?;
         let mut stored = 0;

@@ -160,3 +160,31 @@ async fn faults_show_through_the_proxy_and_change_at_runtime() {
     assert_eq!(cluster.truth().nodes[5].fault.as_deref(), Some("status:503"));
     cluster.shutdown().await;
 }
+
+#[tokio::test]
+async fn pooled_proxy_connections_do_not_hide_fault_changes() {
+    let cluster = Cluster::builder().nodes(1).start().await.expect("start");
+    let path = "/api/v1/nodes/node-0/proxy/metrics";
+    let first = api(&cluster, "GET", path, None).await.body.expect("body");
+    for _ in 0..10 {
+        let again = api(&cluster, "GET", path, None).await;
+        assert_eq!(again.status, 200);
+        assert!(again.body.expect("body") == first);
+    }
+    cluster.set_fault("node-0", Some(Fault::Refuse));
+    assert!(
+        eventually(Duration::from_secs(2), async || api(&cluster, "GET", path, None).await.status == 503)
+            .await
+    );
+    cluster.set_fault("node-0", Some(Fault::Status(502)));
+    assert!(
+        eventually(Duration::from_secs(2), async || api(&cluster, "GET", path, None).await.status == 502)
+            .await
+    );
+    cluster.set_fault("node-0", None);
+    assert!(
+        eventually(Duration::from_secs(2), async || api(&cluster, "GET", path, None).await.status == 200)
+            .await
+    );
+    cluster.shutdown().await;
+}

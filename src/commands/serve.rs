@@ -1,0 +1,183 @@
+//! `serve`: collect on an interval and expose the kubelets' histograms (with a `node` label),
+//! the cluster-wide analysis and the collection's health on `/metrics` for Prometheus. The only
+//! long-running command: each cycle builds its client afresh (so rotated service-account tokens
+//! are re-read), and the HTTP handlers only hand out the latest rendered page.
+
+use std::convert::Infallible;
+use std::io::Write;
+use std::net::SocketAddr;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use anyhow::Context;
+use bytes::Bytes;
+use http_body_util::Full;
+use hyper::body::Incoming;
+use hyper::{Request, Response, StatusCode};
+use tokio::sync::watch;
+
+use super::{Outcome, gather, histogram::selector_for};
+use crate::analysis::{Query, analyze};
+use crate::catalog::{POD_START_DURATION, POD_START_SLI_DURATION};
+use crate::cli::{SourceArgs, parse_duration};
+use crate::exporter::{Cycle, families};
+use crate::exposition::Selector;
+
+/// Arguments of `serve`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct ServeArgs {
+    /// A histogram family to collect and serve (repeatable; default: both pod-start histograms).
+    #[arg(long = "metric", short = 'm', value_name = "METRIC")]
+    pub metrics: Vec<String>,
+    /// Where the metrics come from.
+    #[command(flatten)]
+    pub source: SourceArgs,
+    /// Address to serve `/metrics`, `/healthz` and `/readyz` on.
+    #[arg(long, default_value = "0.0.0.0:9153", value_name = "ADDR")]
+    pub listen: SocketAddr,
+    /// Time between collections, e.g. 30s or 2m.
+    #[arg(long, default_value = "60s", value_parser = parse_duration, value_name = "DURATION")]
+    pub interval: Duration,
+    /// Stop after this many collections (default: run until SIGINT/SIGTERM).
+    #[arg(long, value_name = "N")]
+    pub max_cycles: Option<u64>,
+}
+
+/// The latest page and whether a collection has finished yet.
+type Page = Option<Bytes>;
+
+/// Runs `serve` until SIGINT/SIGTERM (or `--max-cycles`).
+pub async fn run(args: &ServeArgs, _out: &mut dyn Write, err: &mut dyn Write) -> anyhow::Result<Outcome> {
+    let plan = args.source.to_plan()?;
+    anyhow::ensure!(!args.interval.is_zero(), "--interval must be longer than 0");
+    let metrics: Vec<String> = if args.metrics.is_empty() {
+        vec![POD_START_DURATION.to_string(), POD_START_SLI_DURATION.to_string()]
+    } else {
+        args.metrics.clone()
+    };
+    let selector = Selector::any_of(metrics.iter().map(|m| selector_for(m)).collect::<anyhow::Result<_>>()?);
+
+    let listener = tokio::net::TcpListener::bind(args.listen)
+        .await
+        .with_context(|| format!("cannot listen on {}", args.listen))?;
+    writeln!(err, "serving on http://{}/metrics", listener.local_addr()?)?;
+    let (page_tx, page_rx) = watch::channel::<Page>(None);
+    let server = tokio::spawn(accept_loop(listener, page_rx));
+
+    let mut ticker = tokio::time::interval(args.interval);
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut cycles = 0_u64;
+    let stop = shutdown_signal();
+    tokio::pin!(stop);
+    loop {
+        tokio::select! {
+            _ = &mut stop => break,
+            _ = ticker.tick() => {}
+        }
+        let started = Instant::now();
+        let gathered = match gather(&plan, "/metrics", &selector).await {
+            Ok(gathered) => gathered,
+            Err(e) => {
+                // Nothing could run this cycle (e.g. the API server is down): keep serving the
+                // last page and try again next interval.
+                writeln!(err, "warning: collection failed: {e:#}")?;
+                continue;
+            }
+        };
+        let reports: Vec<_> = metrics
+            .iter()
+            .map(|metric| {
+                let mut query = Query::new(metric);
+                query.method = gathered.method.to_string();
+                analyze(&gathered.scrapes, &query)
+            })
+            .collect();
+        cycles += 1;
+        let finished = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default().as_secs_f64();
+        let cycle = Cycle {
+            method: gathered.method,
+            scrapes: &gathered.scrapes,
+            reports: &reports,
+            duration_seconds: started.elapsed().as_secs_f64(),
+            finished_unix_seconds: finished,
+            cycles,
+        };
+        let mut page = Vec::new();
+        crate::exposition::write(&families(&cycle), None, &mut page)?;
+        page_tx.send_replace(Some(Bytes::from(page)));
+        let failed = gathered.scrapes.iter().filter(|s| s.outcome.is_err()).count();
+        if failed > 0 {
+            writeln!(err, "collection {cycles}: {failed} of {} node(s) failed", gathered.scrapes.len())?;
+        }
+        if args.max_cycles.is_some_and(|max| cycles >= max) {
+            break;
+        }
+    }
+    server.abort();
+    Ok(Outcome::Complete)
+}
+
+async fn accept_loop(listener: tokio::net::TcpListener, page: watch::Receiver<Page>) {
+    loop {
+        let Ok((stream, _)) = listener.accept().await else { continue };
+        let page = page.clone();
+        tokio::spawn(async move {
+            let service = hyper::service::service_fn(move |request| {
+                let page = page.borrow().clone();
+                async move { Ok::<_, Infallible>(respond(&request, page)) }
+            });
+            // A client that goes away mid-response is not our error.
+            let _ = hyper::server::conn::http1::Builder::new()
+                .serve_connection(hyper_util::rt::TokioIo::new(stream), service)
+                .await;
+        });
+    }
+}
+
+/// `/metrics` → the latest page (503 before the first collection); `/healthz` → ok;
+/// `/readyz` → ok once a collection finished.
+fn respond(request: &Request<Incoming>, page: Page) -> Response<Full<Bytes>> {
+    let reply = |status: StatusCode, content_type: &str, body: Bytes| {
+        let mut response = Response::new(Full::new(body));
+        *response.status_mut() = status;
+        if let Ok(value) = content_type.parse() {
+            response.headers_mut().insert(hyper::header::CONTENT_TYPE, value);
+        }
+        response
+    };
+    let text = "text/plain; charset=utf-8";
+    if request.method() != hyper::Method::GET && request.method() != hyper::Method::HEAD {
+        return reply(StatusCode::METHOD_NOT_ALLOWED, text, Bytes::from_static(b"method not allowed\n"));
+    }
+    match (request.uri().path(), page) {
+        ("/metrics", Some(page)) => reply(StatusCode::OK, "text/plain; version=0.0.4; charset=utf-8", page),
+        ("/metrics" | "/readyz", None) => {
+            reply(StatusCode::SERVICE_UNAVAILABLE, text, Bytes::from_static(b"first collection not finished\n"))
+        }
+        ("/healthz" | "/readyz", _) => reply(StatusCode::OK, text, Bytes::from_static(b"ok\n")),
+        _ => reply(StatusCode::NOT_FOUND, text, Bytes::from_static(b"not found: try /metrics\n")),
+    }
+}
+
+/// Resolves on SIGINT or SIGTERM (a pod being stopped).
+async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let term = async {
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(mut stream) => {
+                    stream.recv().await;
+                }
+                Err(_) => std::future::pending::<()>().await,
+            }
+        };
+        tokio::select! {
+            _ = ctrl_c => {}
+            _ = term => {}
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = ctrl_c.await;
+    }
+}

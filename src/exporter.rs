@@ -1,0 +1,228 @@
+//! What `serve` exposes to Prometheus, as exposition families: the collected kubelet histograms
+//! with a `node` label (so PromQL can aggregate them by node or cluster-wide), the cluster-wide
+//! numbers of our own analysis, and the health of each collection. Pure: the clock and the
+//! collection come in as values; the HTTP server lives in `commands::serve`.
+
+use crate::analysis::Report;
+use crate::exposition::{Family, MetricKind, Sample};
+use crate::histogram::format_number;
+use crate::scrape::NodeScrape;
+use crate::snapshot::label_by_node;
+
+/// One finished collection cycle, as `serve` saw it.
+#[derive(Debug, Clone)]
+pub struct Cycle<'a> {
+    /// `proxy`, `direct` or `file`.
+    pub method: &'a str,
+    /// Every node of this cycle, answered or not.
+    pub scrapes: &'a [NodeScrape],
+    /// One analysis per served histogram.
+    pub reports: &'a [Report],
+    /// How long the cycle took, in seconds.
+    pub duration_seconds: f64,
+    /// When it finished, in seconds since the Unix epoch.
+    pub finished_unix_seconds: f64,
+    /// Cycles finished since `serve` started, this one included.
+    pub cycles: u64,
+}
+
+/// Prefix of every family `serve` adds of its own.
+pub const PREFIX: &str = "kubelet_metrics";
+
+/// The families to serve for `cycle`: health first, then the cluster-wide analysis, then the
+/// kubelets' own histograms relabelled with `node`.
+pub fn families(cycle: &Cycle<'_>) -> Vec<Family> {
+    let mut out = health(cycle);
+    out.extend(cluster_numbers(cycle.reports));
+    let nodes: Vec<(&str, &[Family])> = cycle
+        .scrapes
+        .iter()
+        .filter_map(|s| s.outcome.as_ref().ok().map(|ok| (s.node.as_str(), ok.families.as_slice())))
+        .collect();
+    out.extend(label_by_node(&nodes));
+    out
+}
+
+fn family(name: &str, kind: MetricKind, help: &str, samples: Vec<Sample>) -> Family {
+    Family { name: format!("{PREFIX}_{name}"), help: help.to_string(), kind, unit: String::new(), samples }
+}
+
+fn sample(name: &str, labels: &[(&str, &str)], value: f64) -> Sample {
+    Sample {
+        name: format!("{PREFIX}_{name}"),
+        labels: labels.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
+        value,
+        timestamp_ms: None,
+    }
+}
+
+fn health(cycle: &Cycle<'_>) -> Vec<Family> {
+    let per_node = |name: &str, value: &dyn Fn(&NodeScrape) -> Option<f64>| -> Vec<Sample> {
+        cycle
+            .scrapes
+            .iter()
+            .filter_map(|s| value(s).map(|v| sample(name, &[("node", &s.node), ("method", cycle.method)], v)))
+            .collect()
+    };
+    let up = per_node("node_up", &|s| Some(if s.outcome.is_ok() { 1.0 } else { 0.0 }));
+    let duration = per_node("node_scrape_duration_seconds", &|s| {
+        s.outcome.as_ref().ok().map(|ok| ok.elapsed.as_secs_f64())
+    });
+    let bytes = per_node("node_scrape_bytes", &|s| s.outcome.as_ref().ok().map(|ok| ok.bytes as f64));
+    let errors: Vec<Sample> = cycle
+        .scrapes
+        .iter()
+        .filter_map(|s| {
+            let failure = s.outcome.as_ref().err()?;
+            Some(sample("node_error", &[("node", &s.node), ("kind", failure.kind.as_str())], 1.0))
+        })
+        .collect();
+    let ok = cycle.scrapes.iter().filter(|s| s.outcome.is_ok()).count() as f64;
+    let failed = cycle.scrapes.len() as f64 - ok;
+    vec![
+        family("node_up", MetricKind::Gauge, "Whether the last collection read this node (1) or not (0).", up),
+        family(
+            "node_scrape_duration_seconds",
+            MetricKind::Gauge,
+            "Time to fetch and parse this node's payload in the last collection.",
+            duration,
+        ),
+        family("node_scrape_bytes", MetricKind::Gauge, "Bytes read from this node in the last collection.", bytes),
+        family(
+            "node_error",
+            MetricKind::Gauge,
+            "Set to 1 for each node that failed the last collection, labelled with the kind of failure.",
+            errors,
+        ),
+        family(
+            "nodes",
+            MetricKind::Gauge,
+            "Nodes in the last collection, by outcome.",
+            vec![sample("nodes", &[("state", "ok")], ok), sample("nodes", &[("state", "failed")], failed)],
+        ),
+        family(
+            "collection_duration_seconds",
+            MetricKind::Gauge,
+            "Wall time of the last collection.",
+            vec![sample("collection_duration_seconds", &[], cycle.duration_seconds)],
+        ),
+        family(
+            "last_collection_timestamp_seconds",
+            MetricKind::Gauge,
+            "When the last collection finished, in seconds since the Unix epoch.",
+            vec![sample("last_collection_timestamp_seconds", &[], cycle.finished_unix_seconds)],
+        ),
+        family(
+            "collections",
+            MetricKind::Counter,
+            "Collections finished since this process started.",
+            vec![sample("collections_total", &[], cycle.cycles as f64)],
+        ),
+    ]
+}
+
+/// Count, sum and quantiles of each served histogram across the cluster, as our analysis computes
+/// them (per bucket layout when layouts differ, labelled `layout="1"`, `"2"`, ...).
+fn cluster_numbers(reports: &[Report]) -> Vec<Family> {
+    let mut counts = Vec::new();
+    let mut sums = Vec::new();
+    let mut quantiles = Vec::new();
+    for report in reports {
+        let metric = report.metric.as_str();
+        let layouts: Vec<(String, &crate::analysis::Stats)> = if report.cluster.layouts.len() > 1 {
+            report.cluster.layouts.iter().enumerate().map(|(i, l)| ((i + 1).to_string(), &l.stats)).collect()
+        } else {
+            vec![(String::new(), &report.cluster.stats)]
+        };
+        for (layout, stats) in layouts {
+            let mut labels = vec![("metric", metric)];
+            if !layout.is_empty() {
+                labels.push(("layout", layout.as_str()));
+            }
+            counts.push(sample("cluster_observations", &labels, stats.count));
+            sums.push(sample("cluster_observations_sum", &labels, stats.sum));
+            for (q, value) in &stats.quantiles {
+                let q = format_number(*q);
+                let mut with_q = labels.clone();
+                with_q.push(("quantile", q.as_str()));
+                quantiles.push(sample("cluster_quantile", &with_q, *value));
+            }
+        }
+    }
+    vec![
+        family(
+            "cluster_observations",
+            MetricKind::Gauge,
+            "Observations of the histogram on every node read in the last collection.",
+            counts,
+        ),
+        family(
+            "cluster_observations_sum",
+            MetricKind::Gauge,
+            "Sum of the histogram's observations on every node read in the last collection.",
+            sums,
+        ),
+        family(
+            "cluster_quantile",
+            MetricKind::Gauge,
+            "Cluster-wide quantile of the histogram (PromQL histogram_quantile over buckets merged by le).",
+            quantiles,
+        ),
+    ]
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+    use crate::analysis::{Query, analyze};
+    use crate::exposition::{self, Selector};
+    use crate::scrape::{Failure, FailureKind, Scraped};
+
+    const SEED: &str = include_str!("../tests/fixtures/seed-node1.prom");
+
+    #[test]
+    fn serves_health_cluster_numbers_and_relabelled_histograms() {
+        let families = exposition::parse(SEED).expect("seed parses");
+        let scrapes = vec![
+            NodeScrape {
+                node: "n1".into(),
+                kubelet_version: None,
+                outcome: Ok(Scraped { families, bytes: 2048, elapsed: Duration::from_millis(250), warnings: vec![] }),
+            },
+            NodeScrape {
+                node: "n2".into(),
+                kubelet_version: None,
+                outcome: Err(Failure { kind: FailureKind::Timeout, message: "slow".into(), fix: None }),
+            },
+        ];
+        let report = analyze(&scrapes, &Query::new(crate::catalog::POD_START_DURATION));
+        let cycle = Cycle {
+            method: "proxy",
+            scrapes: &scrapes,
+            reports: std::slice::from_ref(&report),
+            duration_seconds: 0.5,
+            finished_unix_seconds: 1_800_000_000.0,
+            cycles: 3,
+        };
+        let mut text = Vec::new();
+        exposition::write(&families(&cycle), None, &mut text).expect("write");
+        let text = String::from_utf8(text).expect("utf8");
+        for line in [
+            "kubelet_metrics_node_up{node=\"n1\",method=\"proxy\"} 1\n",
+            "kubelet_metrics_node_up{node=\"n2\",method=\"proxy\"} 0\n",
+            "kubelet_metrics_node_error{node=\"n2\",kind=\"timeout\"} 1\n",
+            "kubelet_metrics_node_scrape_bytes{node=\"n1\",method=\"proxy\"} 2048\n",
+            "kubelet_metrics_nodes{state=\"failed\"} 1\n",
+            "kubelet_metrics_collections_total 3\n",
+            "kubelet_metrics_cluster_observations{metric=\"kubelet_pod_start_duration_seconds\"} 74\n",
+            "kubelet_pod_start_duration_seconds_bucket{node=\"n1\",le=\"45\"} 74\n",
+        ] {
+            assert!(text.contains(line), "missing {line:?} in\n{text}");
+        }
+        // The output is itself valid exposition text.
+        let reparsed = exposition::parse_bytes(text.as_bytes(), &Selector::all());
+        assert!(reparsed.errors.is_empty(), "{:?}", reparsed.errors);
+    }
+}
