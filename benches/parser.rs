@@ -17,8 +17,11 @@ use std::time::{Duration, Instant};
 use kubelet_metrics::exposition::{Selector, parse_bytes, visit};
 
 /// The family kept by the "selector keeps one family" measurement, first present wins.
-const ONE_FAMILY: [&str; 3] =
-    ["container_memory_working_set_bytes", "kubelet_pod_start_duration_seconds", "process_start_time_seconds"];
+const ONE_FAMILY: [&str; 3] = [
+    "container_memory_working_set_bytes",
+    "kubelet_pod_start_duration_seconds",
+    "process_start_time_seconds",
+];
 
 /// Generated payload: at least this many bytes.
 const GENERATED_MIN: usize = 64 << 20;
@@ -40,7 +43,8 @@ fn main() {
     }
     let only = std::env::var("BENCH_INPUT").unwrap_or_default();
     if "generated-cadvisor-64MiB".contains(&only) {
-        let cadvisor = std::fs::read(dir.join("kubelet-1.35.0-cadvisor.prom")).expect("1.35 cadvisor fixture");
+        let cadvisor =
+            std::fs::read(dir.join("kubelet-1.35.0-cadvisor.prom")).expect("1.35 cadvisor fixture");
         let generated = generate_cadvisor_like(&cadvisor, GENERATED_MIN);
         if let Ok(path) = std::env::var("BENCH_WRITE_PAYLOAD") {
             std::fs::write(&path, &generated).expect("payload written");
@@ -48,11 +52,18 @@ fn main() {
         let check = parse_bytes(&generated, &Selector::all());
         assert!(check.errors.is_empty(), "generated payload: {:?}", &check.errors[..1]);
         let samples: usize = check.families.iter().map(|f| f.samples.len()).sum();
-        println!("generated payload: {} bytes, {} families, {samples} samples", generated.len(), check.families.len());
+        println!(
+            "generated payload: {} bytes, {} families, {samples} samples",
+            generated.len(),
+            check.families.len()
+        );
         drop(check);
         inputs.push(("generated-cadvisor-64MiB".to_owned(), generated));
     }
-    println!("{:<32} {:>10} {:>10} {:>10} {:>10} {:>10}", "input", "floor", "owned", "zero-copy", "one-family", "");
+    println!(
+        "{:<32} {:>10} {:>10} {:>10} {:>10} {:>10}",
+        "input", "floor", "owned", "zero-copy", "one-family", ""
+    );
     for (name, bytes) in inputs.iter().filter(|(name, _)| name.contains(&only)) {
         let one = ONE_FAMILY
             .iter()
@@ -78,7 +89,12 @@ fn main() {
         println!(
             "{name:<32} {floor:>10.0} {owned:>10.0} {zero_copy:>10.0} {one_family:>10.0}  (one family: {one})"
         );
-        for (method, mbps) in [("floor", floor), ("ours-owned", owned), ("ours-zero-copy", zero_copy), ("ours-one-family", one_family)] {
+        for (method, mbps) in [
+            ("floor", floor),
+            ("ours-owned", owned),
+            ("ours-zero-copy", zero_copy),
+            ("ours-one-family", one_family),
+        ] {
             println!("RESULT\t{name}\t{method}\t{mbps:.1}\t{}", bytes.len());
         }
     }
@@ -181,7 +197,9 @@ fn vary(s: &[u8], r: usize, out: &mut Vec<u8>) {
         i += 1;
         if c == b'"' && i >= 3 && s[i - 2] == b'=' && s.get(i) != Some(&b'"') {
             let before = &s[..i - 2];
-            let varied = [&b"{id"[..], b",id", b"{pod", b",pod", b"{name", b",name"].iter().any(|k| before.ends_with(k));
+            let varied = [&b"{id"[..], b",id", b"{pod", b",pod", b"{name", b",name"]
+                .iter()
+                .any(|k| before.ends_with(k));
             if varied {
                 let Some(end) = memchr::memchr(b'"', &s[i..]) else { continue };
                 out.extend_from_slice(&s[i..i + end]);

@@ -175,7 +175,8 @@ impl<'a> SampleRef<'a> {
         let Ok(text) = std::str::from_utf8(self.raw_labels) else { return self.to_sample() };
         let mut labels = Vec::with_capacity(spans.len());
         for span in spans {
-            let (Some(name), Some(value)) = (text.get(span.name.0..span.name.1), text.get(span.value.0..span.value.1))
+            let (Some(name), Some(value)) =
+                (text.get(span.name.0..span.name.1), text.get(span.value.0..span.value.1))
             else {
                 return self.to_sample();
             };
@@ -379,7 +380,9 @@ pub(crate) fn parse_line_in<'a>(
     let start = skip_ws(b, 0);
     match b.get(start) {
         None => Ok(Line::Blank),
-        Some(b'#') => parse_comment(std::str::from_utf8(&b[start + 1..]).map_err(|_| ParseErrorKind::InvalidUtf8)?),
+        Some(b'#') => {
+            parse_comment(std::str::from_utf8(&b[start + 1..]).map_err(|_| ParseErrorKind::InvalidUtf8)?)
+        }
         Some(_) => parse_sample(&b[start..], family, scratch).map(Line::Sample),
     }
 }
@@ -539,7 +542,10 @@ fn scan_labels(b: &[u8], mut i: usize, spans: &mut Vec<LabelSpan>) -> Result<(us
             None => return Err(ParseErrorKind::UnterminatedLabelSet),
             Some(b'}') => return Ok((i, count)),
             Some(_) => {
-                let end = b[i..].iter().position(|&c| c == b'=' || c == b',' || c == b'}').map_or(b.len(), |k| i + k);
+                let end = b[i..]
+                    .iter()
+                    .position(|&c| c == b'=' || c == b',' || c == b'}')
+                    .map_or(b.len(), |k| i + k);
                 return Err(ParseErrorKind::InvalidLabelName(quote_bytes(&b[i..end])));
             }
         }
@@ -588,7 +594,11 @@ fn scan_labels(b: &[u8], mut i: usize, spans: &mut Vec<LabelSpan>) -> Result<(us
                         i += k + 2;
                     }
                     Some(&c) => {
-                        let shown = if c.is_ascii_graphic() { (c as char).to_string() } else { format!("\\x{c:02x}") };
+                        let shown = if c.is_ascii_graphic() {
+                            (c as char).to_string()
+                        } else {
+                            format!("\\x{c:02x}")
+                        };
                         return Err(ParseErrorKind::BadEscape(shown));
                     }
                     None => return Err(ParseErrorKind::UnterminatedQuote),
@@ -608,7 +618,8 @@ fn scan_labels(b: &[u8], mut i: usize, spans: &mut Vec<LabelSpan>) -> Result<(us
         // Duplicate label names: a 64-bit filter on (length, first and last byte) answers "new"
         // for almost every label; only a hit pays for comparing names.
         let name = &b[name_start..name_end];
-        let bit = 1u64 << ((name.len() as u64 * 7 + u64::from(name[0]) * 3 + u64::from(name[name.len() - 1])) & 63);
+        let bit =
+            1u64 << ((name.len() as u64 * 7 + u64::from(name[0]) * 3 + u64::from(name[name.len() - 1])) & 63);
         if seen & bit != 0 && spans.iter().any(|s| b.get(base + s.name.0..base + s.name.1) == Some(name)) {
             return Err(ParseErrorKind::DuplicateLabel(quote_bytes(name)));
         }
@@ -742,9 +753,8 @@ fn parse_digits(digits: &[u8]) -> Option<u64> {
 /// (the SWAR method from Lemire's "fast number parsing").
 #[inline]
 fn eight_digits(word: u64) -> Option<u64> {
-    let all_digits =
-        (word & 0xF0F0_F0F0_F0F0_F0F0) == 0x3030_3030_3030_3030
-            && (word.wrapping_add(0x0606_0606_0606_0606) & 0xF0F0_F0F0_F0F0_F0F0) == 0x3030_3030_3030_3030;
+    let all_digits = (word & 0xF0F0_F0F0_F0F0_F0F0) == 0x3030_3030_3030_3030
+        && (word.wrapping_add(0x0606_0606_0606_0606) & 0xF0F0_F0F0_F0F0_F0F0) == 0x3030_3030_3030_3030;
     if !all_digits {
         return None;
     }
@@ -796,7 +806,9 @@ mod tests {
 
     #[test]
     fn digits_parse_eight_at_a_time() {
-        for text in ["0", "7", "12345678", "123456789", "1782468875486", "9999999999999999999", "0000000000000000001"] {
+        for text in
+            ["0", "7", "12345678", "123456789", "1782468875486", "9999999999999999999", "0000000000000000001"]
+        {
             assert_eq!(parse_digits(text.as_bytes()), Some(text.parse::<u64>().unwrap()), "{text}");
         }
         for bad in ["", "1234567a", "12345678x", "/0000000", ":9999999", "12345678901234567890"] {
@@ -820,6 +832,22 @@ mod tests {
         assert_eq!(find_quote_or_backslash(b"abcdefghijkl"), (None, false));
         let s = sample("x{a=\"\u{e9}t\u{e9}\"} 1");
         assert_eq!(s.label("a").as_deref(), Some("\u{e9}t\u{e9}"));
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn digit_parsing_agrees_with_std(text in "[0-9]{1,20}|[0-9a/:]{1,12}") {
+            proptest::prop_assert_eq!(parse_digits(text.as_bytes()), text.parse::<u64>().ok().filter(|_| text.len() <= 19));
+        }
+
+        #[test]
+        fn quote_finder_agrees_with_a_plain_search(bytes in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..40)) {
+            let want = bytes.iter().position(|&c| c == b'"' || c == b'\\');
+            let (found, high) = find_quote_or_backslash(&bytes);
+            proptest::prop_assert_eq!(found, want);
+            let before = &bytes[..want.unwrap_or(bytes.len())];
+            proptest::prop_assert!(high || before.is_ascii());
+        }
     }
 
     #[test]

@@ -177,7 +177,9 @@ impl Selector {
 
     /// Whether this selector keeps everything, so the parser can skip all tests.
     pub fn is_all(&self) -> bool {
-        self.terms.iter().any(|t| t.matchers.is_empty() && matches!(&t.name, NamePattern::Glob(g) if g == "*"))
+        self.terms
+            .iter()
+            .any(|t| t.matchers.is_empty() && matches!(&t.name, NamePattern::Glob(g) if g == "*"))
     }
 
     /// Whether any sample of family `family_name` can be kept: the name (or a glob) matches the

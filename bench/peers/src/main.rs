@@ -10,7 +10,8 @@ fn main() {
     let budget = Duration::from_secs_f64(budget);
     for path in std::env::args().skip(1) {
         let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
-        let name = std::path::Path::new(&path).file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or(path);
+        let name =
+            std::path::Path::new(&path).file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or(path);
         let (mbps, samples) = measure(&text, budget, prometheus_parse_samples);
         println!("RESULT\t{name}\tprometheus-parse\t{mbps:.1}\t{}\t{samples}", text.len());
         let (mbps, samples) = measure(&text, budget, prometheus_wire_samples);
