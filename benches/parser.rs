@@ -149,11 +149,14 @@ fn memchr_floor(bytes: &[u8]) -> usize {
     acc
 }
 
+/// One family's lines in a payload: its HELP/TYPE lines, then its sample lines.
+type Block<'a> = (Vec<&'a [u8]>, Vec<&'a [u8]>);
+
 /// A cadvisor-like payload: each family of `fixture` keeps its HELP/TYPE lines once, followed by
 /// its samples repeated with varied `id` / `pod` / `name` label values until `min` bytes.
 fn generate_cadvisor_like(fixture: &[u8], min: usize) -> Vec<u8> {
     // Families as (header lines, sample lines).
-    let mut families: Vec<(Vec<&[u8]>, Vec<&[u8]>)> = Vec::new();
+    let mut families: Vec<Block<'_>> = Vec::new();
     for line in fixture.split(|&c| c == b'\n').filter(|l| !l.is_empty()) {
         if line[0] == b'#' {
             if families.last().is_none_or(|(_, samples)| !samples.is_empty()) {

@@ -180,10 +180,12 @@ async fn prepare(plan: &ClusterPlan, path: &str) -> anyhow::Result<(cluster::Con
     Ok((connected, path))
 }
 
-/// A named node that could not be looked up, as a report failure.
+/// A named node that could not be looked up, as a report failure. The lookup went to the API
+/// server whatever the method, so the message and fix speak of the API server.
 fn lookup_failure(node: &str, method: Method, err: FetchError) -> Failure {
     let url = format!("/api/v1/nodes/{node}");
-    err.into_failure(&RequestContext { node, method, url: &url })
+    let fix = err.fix(&RequestContext { node, method: Method::Proxy, url: &url });
+    Failure { kind: err.kind(), message: format!("{} node lookup GET {url}: {err}", method.as_str()), fix }
 }
 
 /// One attempt: open, stream every chunk into the parser, finish.

@@ -892,6 +892,23 @@ mod tests {
     }
 
     #[test]
+    fn insecure_runs_still_learn_whether_verification_would_work() {
+        let setting = TlsSetting { ca: None, server_name: None, insecure: true };
+        let check = tls("n", Method::Direct, &setting, &Ok(()));
+        assert_eq!(check.status, Status::Warn);
+        assert_eq!(check.fix, ["drop --insecure-skip-tls-verify-kubelet"]);
+        let unknown =
+            Problem { tls: Some(TlsIssue::UnknownAuthority), ..Problem::new(FailureKind::Tls, "x") };
+        let check = tls("n", Method::Direct, &setting, &Err(unknown));
+        assert_eq!(check.status, Status::Warn);
+        assert_eq!(
+            check.evidence,
+            "certificate signed by an unknown authority (checked against the kubeconfig's CA, as no --kubelet-ca \
+             was given) (ignored: --insecure-skip-tls-verify-kubelet)"
+        );
+    }
+
+    #[test]
     fn kubelet_401_points_at_the_token_and_webhook_authentication() {
         let problem = Problem::new(FailureKind::Unauthorized, "unauthorized (HTTP 401): Unauthorized");
         let check = direct_metrics("node-0", Method::Direct, true, None, &Err(problem));

@@ -184,12 +184,12 @@ mod tests {
 
     #[test]
     fn serves_health_cluster_numbers_and_relabelled_histograms() {
-        let families = exposition::parse(SEED).expect("seed parses");
+        let parsed = exposition::parse(SEED).expect("seed parses");
         let scrapes = vec![
             NodeScrape {
                 node: "n1".into(),
                 kubelet_version: None,
-                outcome: Ok(Scraped { families, bytes: 2048, elapsed: Duration::from_millis(250), warnings: vec![] }),
+                outcome: Ok(Scraped { families: parsed, bytes: 2048, elapsed: Duration::from_millis(250), warnings: vec![] }),
             },
             NodeScrape {
                 node: "n2".into(),

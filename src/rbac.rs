@@ -119,7 +119,7 @@ pub const DEFAULT_IMAGE: &str =
     concat!("ghcr.io/kubelet-metrics/kubelet-metrics:", env!("CARGO_PKG_VERSION"));
 
 /// The port `serve` listens on in the generated Deployment.
-pub const SERVE_PORT: u16 = 9100;
+pub const SERVE_PORT: u16 = 9153;
 
 /// A service account, `NAMESPACE/NAME`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -425,7 +425,8 @@ pub fn manifests(request: &ManifestRequest) -> String {
 }
 
 /// A hardened Deployment running `kubelet-metrics serve` as the service account: non-root,
-/// read-only root filesystem, no capabilities, resource requests, readiness and liveness probes.
+/// read-only root filesystem, no capabilities, resource requests, and probes on `serve`'s
+/// `/readyz` (a collection finished) and `/healthz`.
 fn deployment(method: Method, sa: &ServiceAccountRef, image: &str) -> String {
     let mut out = String::new();
     out.push_str("---\n");
@@ -458,11 +459,12 @@ fn deployment(method: Method, sa: &ServiceAccountRef, image: &str) -> String {
         "          ports:\n            - name: metrics\n              containerPort: {SERVE_PORT}\n"
     ));
     out.push_str(
-        "          readinessProbe:\n            httpGet:\n              path: /metrics\n              port: metrics\n            \
+        "          readinessProbe:\n            httpGet:\n              path: /readyz\n              port: metrics\n            \
          periodSeconds: 30\n",
     );
     out.push_str(
-        "          livenessProbe:\n            tcpSocket:\n              port: metrics\n            periodSeconds: 30\n",
+        "          livenessProbe:\n            httpGet:\n              path: /healthz\n              port: metrics\n            \
+         periodSeconds: 30\n",
     );
     out.push_str(
         "          resources:\n            requests:\n              cpu: 50m\n              memory: 64Mi\n            \
@@ -666,18 +668,19 @@ spec:
           args:
             - serve
             - --method=direct
-            - --listen=0.0.0.0:9100
+            - --listen=0.0.0.0:9153
             - --interval=60s
           ports:
             - name: metrics
-              containerPort: 9100
+              containerPort: 9153
           readinessProbe:
             httpGet:
-              path: /metrics
+              path: /readyz
               port: metrics
             periodSeconds: 30
           livenessProbe:
-            tcpSocket:
+            httpGet:
+              path: /healthz
               port: metrics
             periodSeconds: 30
           resources:

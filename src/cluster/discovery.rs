@@ -107,6 +107,12 @@ impl NodeTarget {
 }
 
 /// An address as it appears in a URL: IPv6 literals bracketed, everything else unchanged.
+///
+/// ```
+/// use kubelet_metrics::cluster::discovery::url_host;
+/// assert_eq!(url_host("fd00::7"), "[fd00::7]");
+/// assert_eq!(url_host("10.0.0.7"), "10.0.0.7");
+/// ```
 pub fn url_host(address: &str) -> String {
     match address.parse::<IpAddr>() {
         Ok(IpAddr::V6(v6)) => format!("[{v6}]"),

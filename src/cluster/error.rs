@@ -161,6 +161,16 @@ impl Denial {
     /// the API server's `... User "alice" cannot get resource "nodes/proxy" in API group "" at
     /// the cluster scope` and the kubelet's
     /// `Forbidden (user=alice, verb=get, resource=nodes, subresource=metrics)`.
+    ///
+    /// ```
+    /// use kubelet_metrics::cluster::Denial;
+    /// let kubelet = Denial::parse("Forbidden (user=alice, verb=get, resource=nodes, subresource=metrics)");
+    /// assert_eq!(kubelet.unwrap().rule(), "get nodes/metrics");
+    /// let apiserver = Denial::parse(
+    ///     r#"nodes "n1" is forbidden: User "bob" cannot get resource "nodes/proxy" in API group "" at the cluster scope"#,
+    /// );
+    /// assert_eq!(apiserver.unwrap().user, "bob");
+    /// ```
     pub fn parse(message: &str) -> Option<Denial> {
         Self::parse_kubelet(message).or_else(|| Self::parse_apiserver(message))
     }
@@ -350,11 +360,12 @@ impl FetchError {
         })
     }
 
-    /// The report's view of this failure: message naming node, method and URL, plus the fix.
+    /// The report's view of this failure: the message names the method and URL (every report
+    /// prints the node beside it), plus the fix.
     pub fn into_failure(self, ctx: &RequestContext<'_>) -> Failure {
         Failure {
             kind: self.kind(),
-            message: format!("{}: {} GET {}: {self}", ctx.node, ctx.method.as_str(), ctx.url),
+            message: format!("{} GET {}: {self}", ctx.method.as_str(), ctx.url),
             fix: self.fix(ctx),
         }
     }
@@ -568,7 +579,7 @@ mod tests {
         let failure = err.into_failure(&ctx(Method::Proxy));
         assert_eq!(failure.kind, FailureKind::Forbidden);
         assert!(failure.message.contains("`get nodes/proxy`"), "{}", failure.message);
-        assert!(failure.message.starts_with("node-01: proxy GET /api/v1/nodes/node-01/proxy/metrics: "));
+        assert!(failure.message.starts_with("proxy GET /api/v1/nodes/node-01/proxy/metrics: "));
         let fix = failure.fix.expect("a fix");
         assert!(fix.contains("--resource=nodes/proxy") && fix.contains("--user=viewer"), "{fix}");
     }

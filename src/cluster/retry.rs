@@ -37,6 +37,16 @@ impl Backoff {
     /// How long to wait before attempt `attempt + 1` (0-based `attempt` just failed), or `None`
     /// to give up: the error is not transient, `retries` are used up, or the wait would not end
     /// within `remaining`. `jitter` in [0, 1] picks the wait in [½·d, d] for the backoff `d`.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use kubelet_metrics::cluster::{FetchError, retry::Backoff};
+    /// let refused = FetchError::Refused { host: "10.0.0.7:10250".into() };
+    /// let backoff = Backoff::default(); // 100 ms, doubling, at most 5 s
+    /// assert_eq!(backoff.delay(&refused, 1, 3, 1.0, Duration::from_secs(10)), Some(Duration::from_millis(200)));
+    /// let denied = FetchError::Unauthorized { message: "Unauthorized".into() };
+    /// assert_eq!(backoff.delay(&denied, 0, 3, 1.0, Duration::from_secs(10)), None);
+    /// ```
     pub fn delay(
         &self,
         err: &FetchError,

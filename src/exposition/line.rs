@@ -3,6 +3,7 @@
 //! allocates. Grouping lines into families lives in `stream`.
 
 use std::borrow::Cow;
+use std::collections::HashSet;
 
 use super::{MetricKind, ParseErrorKind, Sample};
 
@@ -171,7 +172,7 @@ impl<'a> SampleRef<'a> {
 
     /// An owned copy of this sample, from the label positions `parse_line_in` recorded for it
     /// (one UTF-8 check for the whole label text instead of one per name and value).
-    pub(crate) fn to_sample_with(&self, spans: &[LabelSpan]) -> Sample {
+    pub(crate) fn to_sample_with(self, spans: &[LabelSpan]) -> Sample {
         let Ok(text) = std::str::from_utf8(self.raw_labels) else { return self.to_sample() };
         let mut labels = Vec::with_capacity(spans.len());
         for span in spans {
@@ -187,7 +188,7 @@ impl<'a> SampleRef<'a> {
     }
 
     /// An owned copy of this sample.
-    pub fn to_sample(&self) -> Sample {
+    pub fn to_sample(self) -> Sample {
         let mut labels = Vec::with_capacity(self.label_count);
         labels.extend(self.labels().map(|(n, v)| (n.to_owned(), v.into_owned())));
         Sample { name: self.name.to_owned(), labels, value: self.value, timestamp_ms: self.timestamp_ms }
@@ -530,6 +531,7 @@ fn parse_sample<'a>(
 fn scan_labels(b: &[u8], mut i: usize, spans: &mut Vec<LabelSpan>) -> Result<(usize, usize), ParseErrorKind> {
     spans.clear();
     let base = i;
+    let mut many: Option<HashSet<&[u8]>> = None;
     let mut count = 0usize;
     let mut seen = 0u64;
     loop {
@@ -616,14 +618,28 @@ fn scan_labels(b: &[u8], mut i: usize, spans: &mut Vec<LabelSpan>) -> Result<(us
         let value_end = i;
         i += 1;
         // Duplicate label names: a 64-bit filter on (length, first and last byte) answers "new"
-        // for almost every label; only a hit pays for comparing names.
+        // for almost every label; only a hit pays for comparing names. Past a few dozen labels
+        // the filter is full, so a hash set keeps a hostile line from costing O(labels²).
         let name = &b[name_start..name_end];
-        let bit =
-            1u64 << ((name.len() as u64 * 7 + u64::from(name[0]) * 3 + u64::from(name[name.len() - 1])) & 63);
-        if seen & bit != 0 && spans.iter().any(|s| b.get(base + s.name.0..base + s.name.1) == Some(name)) {
+        let duplicate = if let Some(set) = &mut many {
+            !set.insert(name)
+        } else if count >= MANY_LABELS {
+            let mut set: HashSet<&[u8]> =
+                spans.iter().filter_map(|s| b.get(base + s.name.0..base + s.name.1)).collect();
+            let duplicate = !set.insert(name);
+            many = Some(set);
+            duplicate
+        } else {
+            let bit = 1u64
+                << ((name.len() as u64 * 7 + u64::from(name[0]) * 3 + u64::from(name[name.len() - 1])) & 63);
+            let hit = seen & bit != 0
+                && spans.iter().any(|s| b.get(base + s.name.0..base + s.name.1) == Some(name));
+            seen |= bit;
+            hit
+        };
+        if duplicate {
             return Err(ParseErrorKind::DuplicateLabel(quote_bytes(name)));
         }
-        seen |= bit;
         spans.push(LabelSpan {
             name: (name_start - base, name_end - base),
             value: (value_start - base, value_end - base),
@@ -645,6 +661,9 @@ fn scan_labels(b: &[u8], mut i: usize, spans: &mut Vec<LabelSpan>) -> Result<(us
         }
     }
 }
+
+/// Label count from which duplicates are found with a hash set.
+const MANY_LABELS: usize = 32;
 
 const ONES: u64 = 0x0101_0101_0101_0101;
 const HIGHS: u64 = 0x8080_8080_8080_8080;
@@ -802,6 +821,17 @@ mod tests {
         for bad in ["", "1,5", "0x10", "one", "1_000", "--1", "1e"] {
             assert!(parse_value(bad).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn many_labels_stay_linear_and_duplicates_are_still_found() {
+        let labels: Vec<String> = (0..50_000).map(|n| format!("l{n}=\"\"")).collect();
+        let line = format!("x{{{}}} 1", labels.join(","));
+        assert_eq!(sample(&line).label_count(), 50_000);
+        let line = format!("x{{{},l7=\"again\"}} 1", labels.join(","));
+        assert_eq!(err(&line), ParseErrorKind::DuplicateLabel("l7".into()));
+        let line = "x{a=\"\",b=\"\",a=\"\"} 1";
+        assert_eq!(err(line), ParseErrorKind::DuplicateLabel("a".into()));
     }
 
     #[test]

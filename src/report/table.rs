@@ -297,4 +297,87 @@ errors (1 of 3 nodes):
         assert!(!rendered(render, &report).contains("P99.9"));
         assert!(rendered(render_wide, &report).lines().next().unwrap().contains("P99.9"));
     }
+
+    /// `--by operation_type` against a baseline: node a restarted (its pull counts went down),
+    /// node b has another bucket layout and no baseline.
+    fn by_report() -> Report {
+        use crate::analysis::{Query, analyze};
+        use crate::exposition::{Family, MetricKind, Sample};
+        use crate::scrape::{NodeScrape, Scraped};
+
+        let series = |op: &str, buckets: &[(&str, f64)], sum: f64| -> Vec<Sample> {
+            let sample = |suffix: &str, le: Option<&str>, value: f64| Sample {
+                name: format!("op_seconds{suffix}"),
+                labels: std::iter::once(("operation_type".to_string(), op.to_string()))
+                    .chain(le.map(|le| ("le".to_string(), le.to_string())))
+                    .collect(),
+                value,
+                timestamp_ms: None,
+            };
+            let mut samples: Vec<Sample> =
+                buckets.iter().map(|(le, count)| sample("_bucket", Some(le), *count)).collect();
+            samples.push(sample("_sum", None, sum));
+            samples
+        };
+        let node = |name: &str, samples: Vec<Sample>| NodeScrape {
+            node: name.to_string(),
+            kubelet_version: Some("v1.30.0".to_string()),
+            outcome: Ok(Scraped {
+                families: vec![Family {
+                    name: "op_seconds".to_string(),
+                    help: String::new(),
+                    kind: MetricKind::Histogram,
+                    unit: String::new(),
+                    samples,
+                }],
+                ..Scraped::default()
+            }),
+        };
+        let a = [
+            series("pull", &[("1", 1.0), ("+Inf", 2.0)], 5.0),
+            series("sync", &[("1", 3.0), ("+Inf", 3.0)], 1.0),
+        ];
+        let b = series("pull", &[("2", 1.0), ("+Inf", 1.0)], 1.5);
+        let mut query = Query::new("op_seconds");
+        query.by = Some("operation_type".to_string());
+        query.baseline = Some(vec![node("a", series("pull", &[("1", 2.0), ("+Inf", 3.0)], 9.0))]);
+        analyze(&[node("a", a.concat()), node("b", b)], &query)
+    }
+
+    #[test]
+    fn by_groups_layout_groups_and_restarts() {
+        // a/pull restarted (3 → 2 observations): its current buckets are the delta: 1 ≤ 1 s, 1
+        //   above; mean 5/2; p50 rank 1 → 1; p90 and p99 ranks lie above 1 s → ≥1. Edge 5 s is
+        //   above the largest bound (1 s), so the observation above 1 s counts as >30 s (~).
+        // a/sync had no baseline series, so all of it is new: 3 ≤ 1 s, mean 1/3; p50 rank 1.5
+        //   → 0.5; p90 2.7 → 0.9; p99 2.97 → 0.99.
+        // b/pull (le 2, no baseline): 1 observation; ≤1 s interpolates 1 × 1/2 (~50 %);
+        //   p50 0.5 × 2 = 1; p90 1.8; p99 1.98 — the slowest row.
+        // Cluster pull: two layouts, so count 3, mean 6.5/3 = 2.17 and per-layout rows.
+        // Cluster (all): a/pull + a/sync share le 1: 4 ≤ 1 of 5, sum 6: p50 rank 2.5 → 0.625.
+        let expected = "\
+NODE        OPERATION_TYPE  COUNT    MEAN     P50     P90     P99     ≤1s    1–5s  5–30s    >30s
+b                     pull      1   1.50s   1.00s   1.80s   1.98s  ~50.0%  ~50.0%  ~0.0%   ~0.0%
+a*                    pull      2   2.50s   1.00s  ≥1.00s  ≥1.00s   50.0%   ~0.0%  ~0.0%  ~50.0%
+a                     sync      3  0.333s    0.5s    0.9s   0.99s  100.0%   ~0.0%  ~0.0%   ~0.0%
+CLUSTER               pull      3   2.17s       -       -       -       -       -      -       -
+CLUSTER[1]            pull      2   2.50s   1.00s  ≥1.00s  ≥1.00s   50.0%   ~0.0%  ~0.0%  ~50.0%
+CLUSTER[2]            pull      1   1.50s   1.00s   1.80s   1.98s  ~50.0%  ~50.0%  ~0.0%   ~0.0%
+CLUSTER               sync      3  0.333s    0.5s    0.9s   0.99s  100.0%   ~0.0%  ~0.0%   ~0.0%
+CLUSTER              (all)      6   1.25s       -       -       -       -       -      -       -
+CLUSTER[1]           (all)      5   1.20s  0.625s  ≥1.00s  ≥1.00s   80.0%   ~0.0%  ~0.0%  ~20.0%
+CLUSTER[2]           (all)      1   1.50s   1.00s   1.80s   1.98s  ~50.0%  ~50.0%  ~0.0%   ~0.0%
+
+numbers are changes since the baseline
+* the kubelet restarted after the baseline: counted since the restart
+
+warnings:
+  bucket layouts differ across nodes (operation_type=\"pull\"), so the cluster line has count, sum and mean only; quantiles and bands are per layout: 1 bucket(s) up to 1: a/pull; 1 bucket(s) up to 2: b/pull
+  bucket layouts differ across nodes, so the cluster line has count, sum and mean only; quantiles and bands are per layout: 1 bucket(s) up to 1: a/pull, a/sync; 1 bucket(s) up to 2: b/pull
+  a: operation_type=\"pull\": counts went down since the baseline: the kubelet restarted, so these are the observations since the restart
+  b: no usable baseline for this node: showing every observation since the kubelet started
+";
+        let text = rendered(render, &by_report());
+        assert_eq!(text, expected);
+    }
 }

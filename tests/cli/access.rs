@@ -202,6 +202,18 @@ fn rbac_deployment_runs_serve_as_the_account() {
     );
     assert!(yaml.contains("readOnlyRootFilesystem: true") && yaml.contains("runAsNonRoot: true"), "{yaml}");
     assert!(yaml.contains(&format!("image: \"{}\"", rbac::DEFAULT_IMAGE)), "{yaml}");
+    // The container's arguments are a valid `serve` invocation.
+    let args: Vec<&str> = yaml
+        .lines()
+        .skip_while(|l| l.trim() != "args:")
+        .skip(1)
+        .map_while(|l| l.trim().strip_prefix("- "))
+        .collect();
+    assert_eq!(args[0], "serve", "{yaml}");
+    let parsed = <kubelet_metrics::cli::Cli as clap::Parser>::try_parse_from(
+        std::iter::once("kubelet-metrics").chain(args.iter().copied()),
+    );
+    assert!(parsed.is_ok(), "{args:?}: {:?}", parsed.err());
     // kubesim ignores the Deployment and stores the rest, as `kubectl apply` would.
     sim.cluster().apply_yaml(&yaml).expect("kubesim accepts the manifests");
     assert!(can(sim.cluster(), &UserInfo::service_account("ops", "collector", ""), &rbac::GET_NODES_METRICS));
@@ -295,6 +307,41 @@ fn doctor_service_account_direct_needs_get_nodes_for_named_nodes_until_fixed() {
 }
 
 #[test]
+fn doctor_direct_with_an_unprivileged_token_fails_until_its_rbac_is_applied() {
+    // The seed's "direct access returns empty results": a service account nobody granted anything.
+    let sim = Sim::start(1, &[]);
+    let account = "apiVersion: v1\nkind: ServiceAccount\nmetadata:\n  name: scraper\n  namespace: team\n";
+    sim.cluster().apply_yaml(account).expect("kubesim accepts the account");
+    let (token, _) = sim.service_account("team", "scraper");
+    let (admin, ca) = (sim.admin(), sim.kubelet_ca());
+    let args =
+        ["doctor", "--kubeconfig", &admin, "--method", "direct", "--token-file", &token, "--kubelet-ca", &ca];
+    let output = run(&args);
+    let text = stdout(&output);
+    assert_eq!(output.status.code(), Some(1), "{text}");
+    let (line, fix) = check_block(&text, "can-i get nodes/metrics");
+    assert_eq!(
+        line,
+        "FAIL    can-i get nodes/metrics  denied for \"system:serviceaccount:team:scraper\": --method direct needs \
+         it (asked as the --token-file identity)"
+    );
+    assert_eq!(
+        fix[0],
+        "kubelet-metrics rbac --method direct --service-account team/scraper | kubectl apply -f -"
+    );
+    let (line, metrics_fix) = check_block(&text, "node-0: direct /metrics");
+    assert!(line.starts_with("FAIL") && line.contains("subresource=metrics"), "{line}");
+    assert_eq!(metrics_fix, fix, "both checks print the same fix");
+
+    sim.apply_fix(&fix[0]);
+    let output = run(&args);
+    let text = stdout(&output);
+    assert_eq!(output.status.code(), Some(0), "{text}");
+    assert_eq!(status_of(&text, "can-i get nodes/metrics"), "PASS", "{text}");
+    assert_eq!(status_of(&text, "node-0: direct /metrics"), "PASS", "{text}");
+}
+
+#[test]
 fn doctor_turns_kubelet_faults_into_fails_whose_fixes_work() {
     let sim =
         Sim::start(4, &[("node-1", Fault::NoAuth), ("node-2", Fault::BadCert), ("node-3", Fault::Refuse)]);
@@ -367,6 +414,35 @@ fn doctor_turns_kubelet_faults_into_fails_whose_fixes_work() {
     assert_eq!(output.status.code(), Some(0), "{text}");
     assert_eq!(status_of(&text, "node-1: direct /metrics"), "PASS", "{text}");
     assert_eq!(status_of(&text, "node-3: tcp connect"), "PASS", "{text}");
+}
+
+#[test]
+fn doctor_samples_big_clusters_and_reaches_node_ips_without_a_kubeconfig() {
+    let sim = Sim::start(3, &[]);
+    let output = run(&["doctor", "--kubeconfig", &sim.admin(), "--sample", "2", "-o", "json"]);
+    assert_eq!(output.status.code(), Some(0), "{}", stdout(&output));
+    let doc: serde_json::Value = serde_json::from_slice(&output.stdout).expect("JSON");
+    let nodes =
+        doc["checks"].as_array().expect("checks").iter().find(|c| c["check"] == "nodes").expect("nodes");
+    assert_eq!(nodes["evidence"], "3 nodes; checking a sample of 2: node-0, node-1");
+
+    // In a pod without RBAC to list nodes: --node-ip and --token-file, no kubeconfig at all.
+    let address = sim.cluster().kubelet_addr("node-2").expect("node-2 listens").to_string();
+    let token = sim.cluster().sa_token_path().to_string_lossy().into_owned();
+    let nowhere = sim.scratch.path().join("no-such-kubeconfig");
+    let output = bin()
+        .args(["doctor", "--method", "direct", "--node-ip", &address, "--token-file", &token])
+        .args(["--kubelet-ca", &sim.kubelet_ca()])
+        .env("KUBECONFIG", &nowhere)
+        .env("HOME", sim.scratch.path())
+        .env_remove("KUBERNETES_SERVICE_HOST")
+        .output()
+        .expect("runs");
+    let text = stdout(&output);
+    assert_eq!(output.status.code(), Some(0), "{text}{}", stderr(&output));
+    assert!(check_block(&text, "credentials").0.starts_with("WARN"), "{text}");
+    assert_eq!(status_of(&text, "service-account token"), "PASS", "{text}");
+    assert_eq!(status_of(&text, &format!("{address}: direct /metrics")), "PASS", "{text}");
 }
 
 #[test]

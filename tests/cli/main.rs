@@ -1,6 +1,7 @@
 //! Integration tests: the built binary (and the library's I/O edges) against saved payloads and
 //! the simulated cluster. One test binary; one module per area.
 
+mod access;
 mod live;
 mod offline;
 mod serve;

@@ -42,6 +42,7 @@ enum Route {
     SubjectAccessReview,
     TokenReview,
     SelfSubjectReview,
+    SelfSubjectRulesReview,
     TokenRequest { namespace: String, name: String },
     Debug(String),
     NotFound { api: bool },
@@ -89,6 +90,10 @@ fn route(method: &Method, path: &str) -> (Route, Attributes) {
         ["apis", "authentication.k8s.io", "v1", "tokenreviews"] => {
             (Route::TokenReview, Attributes::resource(verb, "authentication.k8s.io", "tokenreviews", "", ""))
         }
+        ["apis", "authorization.k8s.io", "v1", "selfsubjectrulesreviews"] => (
+            Route::SelfSubjectRulesReview,
+            Attributes::resource(verb, "authorization.k8s.io", "selfsubjectrulesreviews", "", ""),
+        ),
         ["apis", "authentication.k8s.io", "v1", "selfsubjectreviews"] => (
             Route::SelfSubjectReview,
             Attributes::resource(verb, "authentication.k8s.io", "selfsubjectreviews", "", ""),
@@ -184,6 +189,28 @@ pub async fn handle(
                 StatusCode::CREATED,
                 &json!({"kind": "TokenReview", "apiVersion": "authentication.k8s.io/v1", "metadata": {},
                         "spec": body.get("spec").cloned().unwrap_or_default(), "status": status_value}),
+            )
+        }
+        Route::SelfSubjectRulesReview => {
+            let body = read_json(req).await;
+            let namespace =
+                body.pointer("/spec/namespace").and_then(Value::as_str).unwrap_or("default").to_string();
+            let rules = shared.policy.read().unwrap_or_else(|e| e.into_inner()).rules_for(&user, &namespace);
+            let (resource_rules, non_resource_rules): (Vec<_>, Vec<_>) =
+                rules.into_iter().partition(|r| r.non_resource_urls.is_empty());
+            let resource_rules: Vec<Value> = resource_rules
+                .iter()
+                .map(|r| json!({"verbs": r.verbs, "apiGroups": r.api_groups, "resources": r.resources, "resourceNames": r.resource_names}))
+                .collect();
+            let non_resource_rules: Vec<Value> = non_resource_rules
+                .iter()
+                .map(|r| json!({"verbs": r.verbs, "nonResourceURLs": r.non_resource_urls}))
+                .collect();
+            json(
+                StatusCode::CREATED,
+                &json!({"kind": "SelfSubjectRulesReview", "apiVersion": "authorization.k8s.io/v1", "metadata": {},
+                        "spec": {"namespace": namespace},
+                        "status": {"resourceRules": resource_rules, "nonResourceRules": non_resource_rules, "incomplete": false}}),
             )
         }
         Route::SelfSubjectReview => json(

@@ -231,6 +231,7 @@ async fn handle(
         }
         "/healthz" => return respond(StatusCode::OK, "text/plain; charset=utf-8", "ok"),
         "/pods" | "/pods/" => return respond(StatusCode::OK, "application/json", payload::pods(&view)),
+        "/stats/summary" => return respond(StatusCode::OK, "application/json", payload::summary(&view)),
         _ => return not_found(),
     };
     let body = match fault {

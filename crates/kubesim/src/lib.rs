@@ -54,6 +54,9 @@ pub use truth::{Bucket, HistogramTruth, NodeTruth, Truth};
 
 use profile::{PodStarts, SplitMix64};
 
+/// How many idle API server → kubelet connections are kept in all (each holds buffers on both ends).
+const MAX_POOLED: usize = 64;
+
 /// The namespace of the monitoring service account whose token is `sa.token`.
 pub const SA_NAMESPACE: &str = "monitoring";
 /// The name of that service account.
@@ -145,6 +148,7 @@ impl ClusterBuilder {
     /// `std::process::Command`) without stalling it.
     pub async fn start(self) -> anyhow::Result<Cluster> {
         anyhow::ensure!(self.nodes >= 1, "a cluster needs at least one node");
+        raise_open_file_limit();
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(self.worker_threads)
             .thread_name("kubesim")
@@ -384,6 +388,8 @@ pub(crate) struct Shared {
     pub kubelet_client: Arc<ClientConfig>,
     /// Idle API server → kubelet connections, per node.
     pub pools: Vec<Mutex<Vec<hyper::client::conn::http1::SendRequest<http::Body>>>>,
+    /// Idle connections across all pools; capped so a 1,000-node fan-out does not keep 1,000 open.
+    pub pooled: std::sync::atomic::AtomicUsize,
     pub rng: Mutex<SplitMix64>,
     pub truth_lock: Mutex<()>,
     pub resource_version: AtomicU64,
@@ -400,6 +406,7 @@ impl Shared {
     ) -> Option<hyper::client::conn::http1::SendRequest<http::Body>> {
         let mut pool = self.pools[index].lock().unwrap_or_else(|e| e.into_inner());
         while let Some(sender) = pool.pop() {
+            self.pooled.fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
             if sender.is_ready() && !sender.is_closed() {
                 return Some(sender);
             }
@@ -407,16 +414,22 @@ impl Shared {
         None
     }
 
-    /// Keeps a connection for the next proxied request (at most a few per node).
+    /// Keeps a connection for the next proxied request: a few per node, `MAX_POOLED` in all.
     pub fn return_connection(
         &self,
         index: usize,
         sender: hyper::client::conn::http1::SendRequest<http::Body>,
     ) {
+        use std::sync::atomic::Ordering::Relaxed;
         let mut pool = self.pools[index].lock().unwrap_or_else(|e| e.into_inner());
-        if pool.len() < 4 && !sender.is_closed() {
-            pool.push(sender);
+        if pool.len() >= 4 || sender.is_closed() {
+            return;
         }
+        if self.pooled.fetch_add(1, Relaxed) >= MAX_POOLED {
+            self.pooled.fetch_sub(1, Relaxed);
+            return;
+        }
+        pool.push(sender);
     }
 
     pub fn node(&self, name: &str) -> Option<&Arc<Node>> {
@@ -505,6 +518,16 @@ impl Shared {
         }
         let mut policy = self.policy.write().unwrap_or_else(|e| e.into_inner());
         policy.apply_yaml(yaml, &mut || uids.pop().unwrap_or_else(|| "uid".to_string()))
+    }
+}
+
+/// Raises the soft limit on open files to the hard limit, as the Go runtime does at start: a thousand
+/// kubelets listen on a thousand sockets, more than the common soft limit of 1024.
+fn raise_open_file_limit() {
+    use rustix::process::{Resource, getrlimit, setrlimit};
+    let limit = getrlimit(Resource::Nofile);
+    if limit.current != limit.maximum {
+        let _ = setrlimit(Resource::Nofile, rustix::process::Rlimit { current: limit.maximum, ..limit });
     }
 }
 
@@ -635,6 +658,7 @@ async fn build(
         policy: RwLock::new(Policy::default()),
         kubelet_client,
         pools: (0..n).map(|_| Mutex::new(Vec::new())).collect(),
+        pooled: std::sync::atomic::AtomicUsize::new(0),
         rng: Mutex::new(SplitMix64::new(config.seed ^ now.rotate_left(17) ^ u64::from(std::process::id()))),
         truth_lock: Mutex::new(()),
         resource_version: AtomicU64::new(1000 + config.seed % 1000),
@@ -699,6 +723,13 @@ async fn build(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn clusters_can_be_shared_between_tasks() {
+        fn shareable<T: Send + Sync + 'static>() {}
+        shareable::<Cluster>();
+        shareable::<Truth>();
+    }
 
     #[test]
     fn node_names_sort_by_name() {

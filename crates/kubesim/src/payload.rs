@@ -418,6 +418,32 @@ pub fn pods(node: &NodeView<'_>) -> Bytes {
     Bytes::from(serde_json::to_vec(&list).unwrap_or_default())
 }
 
+/// `/stats/summary`: the Summary API's node part and the node's synthetic pods, in brief.
+pub fn summary(node: &NodeView<'_>) -> Bytes {
+    let time = "2026-01-01T00:00:00Z";
+    let pods: Vec<serde_json::Value> = (0..node.containers.min(20))
+        .map(|k| {
+            let p = synthetic_pod(node.name, node.index, k);
+            serde_json::json!({
+                "podRef": {"name": p.pod, "namespace": "sim", "uid": p.uid},
+                "startTime": time,
+                "cpu": {"time": time, "usageNanoCores": 1_000_000 + u64::from(k) * 1000},
+                "memory": {"time": time, "workingSetBytes": 16_777_216 + u64::from(k) * 4096},
+            })
+        })
+        .collect();
+    let summary = serde_json::json!({
+        "node": {
+            "nodeName": node.name,
+            "startTime": time,
+            "cpu": {"time": time, "usageNanoCores": 250_000_000u64, "usageCoreNanoSeconds": 123_456_789_000u64},
+            "memory": {"time": time, "workingSetBytes": 2_147_483_648u64, "rssBytes": 1_073_741_824u64},
+        },
+        "pods": pods,
+    });
+    Bytes::from(serde_json::to_vec(&summary).unwrap_or_default())
+}
+
 /// Malformed lines a `garbage` kubelet inserts.
 pub const GARBAGE: &str = "kubelet_garbage{le=\"0.5\" 12 !!\n\u{1}\u{2} this is not exposition text\n{broken=\"x\"} NaNx\nkubelet_runtime_operations_total{operation_type=\"list\"\n";
 

@@ -103,6 +103,8 @@ pub fn review_to_json(body: &[u8]) -> Option<Value> {
                 let attrs = strings(b, &RESOURCE_ATTRIBUTES);
                 out.insert("resourceAttributes".into(), Value::Object(attrs));
                 out.insert("token".into(), text());
+                // SelfSubjectRulesReviewSpec.namespace is field 1 too.
+                out.insert("namespace".into(), text());
             }
             2 => {
                 out.insert(

@@ -48,6 +48,11 @@ async fn service_account_token_reads_metrics_and_is_refused_elsewhere() {
     assert_eq!(pods.status, 200);
     let list: serde_json::Value = serde_json::from_slice(pods.body.as_ref().expect("body")).expect("PodList");
     assert_eq!(list["kind"], "PodList");
+    let summary = kubelet_get(&cluster, node, "/stats/summary", Some(&admin_token)).await.expect("fetch");
+    let summary: serde_json::Value =
+        serde_json::from_slice(summary.body.as_ref().expect("body")).expect("Summary");
+    assert_eq!(summary["node"]["nodeName"], node.as_str());
+    assert_eq!(kubelet_get(&cluster, node, "/nope", Some(&admin_token)).await.expect("fetch").status, 404);
     cluster.shutdown().await;
 }
 

@@ -40,7 +40,10 @@ pub(crate) async fn kubectl(cluster: &Cluster, kubeconfig: &Path, args: &[&str])
         .kill_on_drop(true)
         .stdin(std::process::Stdio::null())
         .output();
-    tokio::time::timeout(LIMIT, child).await.expect("kubectl finished in time").expect("kubectl runs")
+    tokio::time::timeout(LIMIT, child)
+        .await
+        .expect("kubectl finished in time")
+        .expect("kubectl runs (it must be on PATH: install Debian's kubernetes-client)")
 }
 
 /// What one HTTPS request returned.
