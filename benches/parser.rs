@@ -107,7 +107,8 @@ fn fixture_dir() -> PathBuf {
     }
 }
 
-/// Best MB/s over repeated runs within `budget` (at least 3 runs).
+/// Best MB/s over repeated runs within `budget` (at least 5 runs: the machine may be shared,
+/// and the best run is the one least disturbed).
 fn measure(method: &str, bytes: &[u8], budget: Duration, mut run: impl FnMut() -> usize) -> f64 {
     if !method.contains(&std::env::var("BENCH_METHOD").unwrap_or_default()) {
         return 0.0;
@@ -115,7 +116,7 @@ fn measure(method: &str, bytes: &[u8], budget: Duration, mut run: impl FnMut() -
     let start = Instant::now();
     let mut best = Duration::MAX;
     let mut runs = 0;
-    while runs < 3 || start.elapsed() < budget {
+    while runs < 5 || start.elapsed() < budget {
         let t = Instant::now();
         black_box(run());
         best = best.min(t.elapsed());

@@ -25,7 +25,7 @@ results=$work/results.tsv
 : >"$results"
 
 echo "== building (release)" >&2
-cargo bench --manifest-path "$manifest" --bench parser --no-run --quiet 2>&1 | grep -v '^ *Executable' >&2 || true
+cargo bench --manifest-path "$manifest" --bench parser --no-run --quiet
 cargo build --manifest-path "$root/bench/peers/Cargo.toml" --release --quiet --target-dir "$target"
 
 if [ ! -x "$work/venv/bin/python" ]; then
@@ -37,7 +37,8 @@ fi
 payload=$work/generated-cadvisor-64MiB
 echo "== ours (cargo bench)" >&2
 BENCH_WRITE_PAYLOAD=$payload BENCH_FIXTURES=$root/tests/fixtures/real \
-    cargo bench --manifest-path "$manifest" --bench parser --quiet 2>/dev/null | tee -a "$results" | grep -v '^RESULT' >&2
+    cargo bench --manifest-path "$manifest" --bench parser --quiet >"$work/ours.txt"
+tee -a "$results" <"$work/ours.txt" | grep -v '^RESULT' >&2
 
 fixtures=("$root"/tests/fixtures/real/*.prom "$payload")
 echo "== prometheus-parse, prometheus-wire" >&2

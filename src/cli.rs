@@ -43,6 +43,8 @@ pub enum Command {
     Doctor(crate::commands::doctor::DoctorArgs),
     /// Measure both access methods on the same nodes and fill in the seed's comparison table.
     Compare(crate::commands::compare::CompareArgs),
+    /// A live per-node table of what changed in each interval (pod starts, quantiles, bands).
+    Watch(crate::commands::watch::WatchArgs),
 }
 
 /// How kubelets are reached.
@@ -179,6 +181,18 @@ pub struct SourceArgs {
     /// Refuse payloads larger than this many bytes (suffixes K, M, G accepted).
     #[arg(long, default_value = "256M", value_parser = parse_size, value_name = "BYTES")]
     pub max_body: u64,
+
+    /// Read a Prometheus server's stored kubelet histograms instead of a cluster: the increase
+    /// of each bucket over --range, by node (plain http:// only), e.g. http://127.0.0.1:9090.
+    #[arg(long, value_name = "URL")]
+    pub prometheus: Option<String>,
+    /// How far back --prometheus looks, e.g. 5m or 24h [default: 1h].
+    #[arg(long, value_parser = parse_duration, value_name = "DURATION")]
+    pub range: Option<Duration>,
+    /// The label holding the node name in Prometheus [default: node]; configs that scrape
+    /// kubelets directly often only have `instance`.
+    #[arg(long, value_name = "LABEL")]
+    pub prometheus_node_label: Option<String>,
 }
 
 /// Arguments of `get`.
@@ -246,6 +260,10 @@ pub struct HistogramArgs {
     /// Output format.
     #[arg(long, short = 'o', value_enum, default_value_t = HistogramOutput::Table)]
     pub output: HistogramOutput,
+    /// Also write the distribution as a self-contained SVG: one bar per node split into the
+    /// bands, then the cluster line.
+    #[arg(long, value_name = "FILE.svg")]
+    pub plot: Option<PathBuf>,
 }
 
 /// Arguments of `snapshot`.
@@ -306,6 +324,17 @@ pub enum SourcePlan {
     },
     /// A live cluster.
     Cluster(ClusterPlan),
+    /// A Prometheus server's stored histograms (`--prometheus`).
+    Prometheus {
+        /// The server's base URL, checked by [`crate::prometheus::base_url`].
+        url: String,
+        /// `--range`: how far back `increase()` looks.
+        range: Duration,
+        /// `--prometheus-node-label`.
+        node_label: String,
+        /// `--timeout`: the deadline of each HTTP request.
+        timeout: Duration,
+    },
 }
 
 /// One saved payload and the node it stands for.
@@ -403,6 +432,18 @@ impl SourceArgs {
         .into_iter()
         .filter_map(|(set, name)| set.then_some(name))
         .collect();
+
+        if let Some(url) = &self.prometheus {
+            return self.prometheus_plan(url, &cluster_flags);
+        }
+        for (set, flag) in [
+            (self.range.is_some(), "--range"),
+            (self.prometheus_node_label.is_some(), "--prometheus-node-label"),
+        ] {
+            if set {
+                problems.push(format!("{flag} applies to --prometheus only"));
+            }
+        }
 
         if !self.files.is_empty() {
             for flag in &cluster_flags {
@@ -518,6 +559,50 @@ impl SourceArgs {
                 max_body: self.max_body,
             },
         }))
+    }
+}
+
+impl SourceArgs {
+    /// The `--prometheus` plan: no files, no cluster flags, a plain-HTTP URL, a positive range.
+    fn prometheus_plan(&self, url: &str, cluster_flags: &[&str]) -> Result<SourcePlan, UsageError> {
+        let mut problems = Vec::new();
+        if !self.files.is_empty() {
+            problems.push("--file and --prometheus are two sources; choose one".to_string());
+        }
+        let mut flags = cluster_flags.to_vec();
+        for (set, flag) in [
+            (self.method != Method::Proxy, "--method"),
+            (self.kubelet_tls_server_name.is_some(), "--kubelet-tls-server-name"),
+            (self.insecure_skip_tls_verify_kubelet, "--insecure-skip-tls-verify-kubelet"),
+            (self.kubelet_port.is_some(), "--kubelet-port"),
+            (self.concurrency.is_some(), "--concurrency"),
+            (!self.file_nodes.is_empty(), "--node"),
+        ] {
+            if set {
+                flags.push(flag);
+            }
+        }
+        for flag in flags {
+            problems.push(format!("{flag} reads a cluster and cannot be combined with --prometheus"));
+        }
+        let range = self.range.unwrap_or(crate::prometheus::DEFAULT_RANGE);
+        if range < Duration::from_secs(1) {
+            problems.push("--range must be at least 1s".to_string());
+        }
+        let node_label = self
+            .prometheus_node_label
+            .clone()
+            .unwrap_or_else(|| crate::prometheus::DEFAULT_NODE_LABEL.to_string());
+        if !crate::exposition::is_label_name(&node_label) || node_label.starts_with("__") {
+            problems.push(format!("--prometheus-node-label {node_label:?} is not a label name"));
+        }
+        if self.timeout.is_zero() {
+            problems.push("--timeout must be longer than 0".into());
+        }
+        let url = crate::prometheus::base_url(url).map_err(|p| problems.push(format!("--prometheus {p}")));
+        // A bad URL is among the problems, so past this check `url` is `Ok`.
+        UsageError::check(problems)?;
+        Ok(SourcePlan::Prometheus { url: url.unwrap_or_default(), range, node_label, timeout: self.timeout })
     }
 }
 

@@ -22,7 +22,7 @@ use tokio_util::sync::CancellationToken;
 use crate::cli::{ClusterPlan, Limits, Method};
 use crate::cluster::retry::Backoff;
 use crate::cluster::{self, FetchError, MetricsSource, NodeTarget, RequestContext};
-use crate::exposition::{ParseError, Selector, StreamParser};
+use crate::exposition::{Parsed, Selector, StreamParser};
 use crate::scrape::{Failure, NodeScrape, Scraped};
 
 /// What a cluster run gathered: one scrape per node, sorted by node name.
@@ -207,32 +207,36 @@ async fn scrape_once(
         parser.feed(&chunk);
     }
     let parsed = parser.finish();
-    judge_payload(last_byte, newlines, &parsed.errors)?;
+    judge_payload(last_byte, newlines, &parsed)?;
     Ok(Scraped {
         families: parsed.families,
         bytes: body.received(),
         elapsed: started.elapsed(),
-        warnings: Vec::new(),
+        warnings: parsed.errors.iter().map(ToString::to_string).collect(),
     })
 }
 
-/// Whether a complete answer is usable; pure. Like Prometheus, a payload with any malformed
-/// line is refused (the families around it may be wrong too), and so is one whose last line has
-/// no newline: the text format ends every line with one, so the body was cut short.
-fn judge_payload(last_byte: Option<u8>, newlines: usize, errors: &[ParseError]) -> Result<(), FetchError> {
+/// Whether a complete answer is usable; pure. A body whose last line has no newline was cut
+/// short (the text format ends every line with one), so its families may be incomplete: refused.
+/// Malformed lines are skipped with a warning each, as for saved files, unless nothing usable
+/// is left (an HTML error page, garbage): then the payload is refused.
+fn judge_payload(last_byte: Option<u8>, newlines: usize, parsed: &Parsed) -> Result<(), FetchError> {
     if last_byte.is_some_and(|byte| byte != b'\n') {
         return Err(FetchError::Parse {
             line: newlines + 1,
             message: "the payload ends in the middle of this line: it was cut short".to_string(),
         });
     }
-    match errors {
-        [] => Ok(()),
-        [only] => Err(FetchError::Parse { line: only.line, message: only.kind.to_string() }),
-        [first, rest @ ..] => Err(FetchError::Parse {
+    match parsed.errors.as_slice() {
+        [first, rest @ ..] if parsed.families.is_empty() => Err(FetchError::Parse {
             line: first.line,
-            message: format!("{} (and {} more malformed lines)", first.kind, rest.len()),
+            message: if rest.is_empty() {
+                first.kind.to_string()
+            } else {
+                format!("{} (and {} more malformed lines)", first.kind, rest.len())
+            },
         }),
+        _ => Ok(()),
     }
 }
 
@@ -408,15 +412,17 @@ mod tests {
     }
 
     #[test]
-    fn payloads_must_end_with_a_newline_and_parse_cleanly() {
-        assert_eq!(judge_payload(Some(b'\n'), 10, &[]), Ok(()));
-        assert_eq!(judge_payload(None, 0, &[]), Ok(()));
-        let cut = judge_payload(Some(b'7'), 10, &[]).unwrap_err();
+    fn cut_payloads_and_payloads_with_nothing_usable_are_refused() {
+        let parse = |text: &[u8]| crate::exposition::parse_bytes(text, &Selector::all());
+        assert_eq!(judge_payload(Some(b'\n'), 1, &parse(b"a 1\n")), Ok(()));
+        assert_eq!(judge_payload(None, 0, &parse(b"")), Ok(()));
+        let cut = judge_payload(Some(b'7'), 10, &parse(b"a 1\nb 2")).unwrap_err();
         assert!(matches!(cut, FetchError::Parse { line: 11, .. }), "{cut:?}");
-        let errors = crate::exposition::parse_bytes(b"a 1\nb{ 2\nc x\n", &Selector::all()).errors;
-        let bad = judge_payload(Some(b'\n'), 3, &errors).unwrap_err();
-        assert!(matches!(bad, FetchError::Parse { line: 2, .. }), "{bad:?}");
-        assert!(bad.to_string().contains("1 more malformed"), "{bad}");
+        // Malformed lines beside good ones are warnings, not a failure.
+        assert_eq!(judge_payload(Some(b'\n'), 3, &parse(b"a 1\nb{ 2\nc 3\n")), Ok(()));
+        let garbage = judge_payload(Some(b'\n'), 2, &parse(b"<html>\n<body>\n")).unwrap_err();
+        assert!(matches!(garbage, FetchError::Parse { line: 1, .. }), "{garbage:?}");
+        assert!(garbage.to_string().contains("1 more malformed"), "{garbage}");
     }
 
     #[tokio::test]

@@ -34,11 +34,7 @@ pub const PREFIX: &str = "kubelet_metrics";
 pub fn families(cycle: &Cycle<'_>) -> Vec<Family> {
     let mut out = health(cycle);
     out.extend(cluster_numbers(cycle.reports));
-    let nodes: Vec<(&str, &[Family])> = cycle
-        .scrapes
-        .iter()
-        .filter_map(|s| s.outcome.as_ref().ok().map(|ok| (s.node.as_str(), ok.families.as_slice())))
-        .collect();
+    let nodes = crate::scrape::answered(cycle.scrapes);
     out.extend(label_by_node(&nodes));
     out
 }
@@ -80,14 +76,24 @@ fn health(cycle: &Cycle<'_>) -> Vec<Family> {
     let ok = cycle.scrapes.iter().filter(|s| s.outcome.is_ok()).count() as f64;
     let failed = cycle.scrapes.len() as f64 - ok;
     vec![
-        family("node_up", MetricKind::Gauge, "Whether the last collection read this node (1) or not (0).", up),
+        family(
+            "node_up",
+            MetricKind::Gauge,
+            "Whether the last collection read this node (1) or not (0).",
+            up,
+        ),
         family(
             "node_scrape_duration_seconds",
             MetricKind::Gauge,
             "Time to fetch and parse this node's payload in the last collection.",
             duration,
         ),
-        family("node_scrape_bytes", MetricKind::Gauge, "Bytes read from this node in the last collection.", bytes),
+        family(
+            "node_scrape_bytes",
+            MetricKind::Gauge,
+            "Bytes read from this node in the last collection.",
+            bytes,
+        ),
         family(
             "node_error",
             MetricKind::Gauge,
@@ -189,7 +195,12 @@ mod tests {
             NodeScrape {
                 node: "n1".into(),
                 kubelet_version: None,
-                outcome: Ok(Scraped { families: parsed, bytes: 2048, elapsed: Duration::from_millis(250), warnings: vec![] }),
+                outcome: Ok(Scraped {
+                    families: parsed,
+                    bytes: 2048,
+                    elapsed: Duration::from_millis(250),
+                    warnings: vec![],
+                }),
             },
             NodeScrape {
                 node: "n2".into(),

@@ -104,7 +104,7 @@ mod tests {
         assert!(failure.message.contains("absent.prom"), "{}", failure.message);
         let scraped = scrapes[1].outcome.as_ref().expect("good file");
         assert_eq!(scraped.families.len(), 1);
-        assert_eq!(scraped.bytes, 20);
+        assert_eq!(scraped.bytes, 21, "16 bytes of TYPE line and 5 of sample");
     }
 
     #[test]

@@ -13,6 +13,7 @@
 //! - [`files`] — saved payloads (files, stdin) as a source.
 //! - [`cluster`] — the only code that talks to Kubernetes or to kubelets.
 //! - [`collect`] — bounded-concurrency fan-out over nodes.
+//! - [`prometheus`] — a Prometheus server's stored histograms as a source (`--prometheus`).
 //! - [`scrape`] — what one node gave: parsed families or a typed failure.
 //! - [`slo`] — objectives such as `p99<=5s` judged against a report.
 //! - [`snapshot`] — saved histograms for `--baseline`, as exposition text with a `node` label.
@@ -32,6 +33,7 @@ pub mod exporter;
 pub mod exposition;
 pub mod files;
 pub mod histogram;
+pub mod prometheus;
 pub mod rbac;
 pub mod report;
 pub mod scrape;

@@ -16,6 +16,14 @@ pub struct NodeScrape {
     pub outcome: Result<Scraped, Failure>,
 }
 
+/// The families of every node that answered, with its name, in scrape order.
+pub fn answered(scrapes: &[NodeScrape]) -> Vec<(&str, &[Family])> {
+    scrapes
+        .iter()
+        .filter_map(|s| s.outcome.as_ref().ok().map(|ok| (s.node.as_str(), ok.families.as_slice())))
+        .collect()
+}
+
 /// A node's payload, parsed.
 #[derive(Debug, Clone, Default)]
 pub struct Scraped {

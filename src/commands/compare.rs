@@ -60,6 +60,9 @@ pub async fn run(
     let direct_plan = match source.to_plan()? {
         SourcePlan::Cluster(plan) => plan,
         SourcePlan::Files { .. } => bail!("compare measures a live cluster; --file has nothing to measure"),
+        SourcePlan::Prometheus { .. } => {
+            bail!("compare measures a live cluster; --prometheus has nothing to measure")
+        }
     };
     if matches!(direct_plan.nodes, NodeSelection::Addresses(_)) {
         bail!(

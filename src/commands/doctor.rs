@@ -56,6 +56,9 @@ pub async fn run(
     let plan = match args.source.to_plan()? {
         SourcePlan::Cluster(plan) => plan,
         SourcePlan::Files { .. } => bail!("doctor checks a live cluster; --file is for offline analysis"),
+        SourcePlan::Prometheus { .. } => {
+            bail!("doctor checks a live cluster; --prometheus is for stored history")
+        }
     };
     if args.sample == 0 {
         bail!("--sample must be at least 1");

@@ -21,11 +21,7 @@ pub async fn run(args: &GetArgs, out: &mut dyn Write, err: &mut dyn Write) -> an
     let gathered = gather(&plan, path, &selector).await?;
     report_problems(&gathered, err)?;
 
-    let nodes: Vec<(&str, &[Family])> = gathered
-        .scrapes
-        .iter()
-        .filter_map(|s| s.outcome.as_ref().ok().map(|ok| (s.node.as_str(), ok.families.as_slice())))
-        .collect();
+    let nodes = crate::scrape::answered(&gathered.scrapes);
     match args.output {
         GetOutput::Prom => exposition::write(&label_by_node(&nodes), None, &mut &mut *out)?,
         GetOutput::Json => write_json(&nodes, out)?,
@@ -211,6 +207,6 @@ mod tests {
         let mut out = Vec::new();
         write_csv(&[("n1", &fam)], &mut out).expect("write");
         let text = String::from_utf8(out).expect("utf8");
-        assert_eq!(text.lines().nth(1), Some(r#"n1,up,"a=""x,y"",b=""q\"""""",1,"#));
+        assert_eq!(text.lines().nth(1), Some(r#"n1,up,"a=""x,y"",b=""q\""""",1,"#));
     }
 }

@@ -8,7 +8,7 @@ use anyhow::Context;
 use super::{Gathered, Outcome, gather};
 use crate::analysis::{Query, Report, analyze};
 use crate::catalog::BUILD_INFO;
-use crate::cli::{HistogramArgs, HistogramOutput};
+use crate::cli::{HistogramArgs, HistogramOutput, SourcePlan};
 use crate::exposition::{self, Selector};
 use crate::report;
 use crate::slo::{Objective, Verdict};
@@ -17,6 +17,9 @@ use crate::slo::{Objective, Verdict};
 pub async fn run(args: &HistogramArgs, out: &mut dyn Write, err: &mut dyn Write) -> anyhow::Result<Outcome> {
     let (metric, source) = args.resolved();
     let plan = source.to_plan()?;
+    if args.by.is_some() && matches!(plan, SourcePlan::Prometheus { .. }) {
+        anyhow::bail!("--by is not available with --prometheus: its series are summed by node and `le`");
+    }
     let mut query = Query::new(&metric);
     query.quantiles = args.quantiles.clone();
     query.bands = args.bands.clone();
@@ -37,7 +40,20 @@ pub async fn run(args: &HistogramArgs, out: &mut dyn Write, err: &mut dyn Write)
 
     render(&report, args.output, verdicts.as_ref(), &mut &mut *out)?;
     out.flush()?;
+    if let Some(path) = &args.plot {
+        write_plot(&report, path)?;
+    }
     Ok(outcome(&report, verdicts.as_ref()))
+}
+
+/// Writes `--plot FILE.svg` (through a temporary file, so a failed run leaves no half picture).
+fn write_plot(report: &Report, path: &std::path::Path) -> anyhow::Result<()> {
+    let cannot = || format!("cannot write the plot {}", path.display());
+    let mut svg = Vec::new();
+    report::svg::render(report, &mut svg).with_context(cannot)?;
+    let partial = path.with_extension("svg.partial");
+    std::fs::write(&partial, &svg).with_context(cannot)?;
+    std::fs::rename(&partial, path).with_context(cannot)
 }
 
 /// The family itself and `kubernetes_build_info`, which tells each node's kubelet version.

@@ -12,9 +12,10 @@ pub mod demo;
 pub mod doctor;
 pub mod get;
 pub mod histogram;
-pub mod serve;
 pub mod rbac;
+pub mod serve;
 pub mod snapshot;
+pub mod watch;
 
 /// How a command ended when it could run at all (an `Err` means nothing could run: exit 2).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -72,6 +73,7 @@ pub async fn run(command: Command, out: &mut dyn Write, err: &mut dyn Write) -> 
         Command::Rbac(args) => rbac::run(&args, out, err).await,
         Command::Doctor(args) => doctor::run(&args, out, err).await,
         Command::Compare(args) => compare::run(&args, out, err).await,
+        Command::Watch(args) => watch::run(&args, out, err).await,
     }
 }
 
@@ -103,6 +105,16 @@ pub(crate) async fn gather(plan: &SourcePlan, path: &str, selector: &Selector) -
                 scrapes: collection.scrapes,
                 warnings: collection.warnings,
             })
+        }
+        SourcePlan::Prometheus { url, range, node_label, timeout } => {
+            let target = crate::prometheus::Target {
+                url: url.clone(),
+                range: *range,
+                node_label: node_label.clone(),
+                timeout: *timeout,
+            };
+            let converted = crate::prometheus::gather(&target, selector).await?;
+            Ok(Gathered { method: "prometheus", scrapes: converted.scrapes, warnings: converted.warnings })
         }
     }
 }

@@ -150,9 +150,11 @@ fn respond(request: &Request<Incoming>, page: Page) -> Response<Full<Bytes>> {
     }
     match (request.uri().path(), page) {
         ("/metrics", Some(page)) => reply(StatusCode::OK, "text/plain; version=0.0.4; charset=utf-8", page),
-        ("/metrics" | "/readyz", None) => {
-            reply(StatusCode::SERVICE_UNAVAILABLE, text, Bytes::from_static(b"first collection not finished\n"))
-        }
+        ("/metrics" | "/readyz", None) => reply(
+            StatusCode::SERVICE_UNAVAILABLE,
+            text,
+            Bytes::from_static(b"first collection not finished\n"),
+        ),
         ("/healthz" | "/readyz", _) => reply(StatusCode::OK, text, Bytes::from_static(b"ok\n")),
         _ => reply(StatusCode::NOT_FOUND, text, Bytes::from_static(b"not found: try /metrics\n")),
     }

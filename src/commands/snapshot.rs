@@ -8,7 +8,7 @@ use anyhow::Context;
 use super::{Outcome, gather, histogram::selector_for, report_problems};
 use crate::catalog::{POD_START_DURATION, POD_START_SLI_DURATION};
 use crate::cli::SnapshotArgs;
-use crate::exposition::{Family, Selector};
+use crate::exposition::Selector;
 use crate::snapshot::label_by_node;
 
 /// Runs `snapshot`.
@@ -23,11 +23,7 @@ pub async fn run(args: &SnapshotArgs, out: &mut dyn Write, err: &mut dyn Write) 
     let gathered = gather(&plan, args.endpoint.path(), &selector).await?;
     report_problems(&gathered, err)?;
 
-    let nodes: Vec<(&str, &[Family])> = gathered
-        .scrapes
-        .iter()
-        .filter_map(|s| s.outcome.as_ref().ok().map(|ok| (s.node.as_str(), ok.families.as_slice())))
-        .collect();
+    let nodes = crate::scrape::answered(&gathered.scrapes);
     let families = label_by_node(&nodes);
     let mut text = Vec::new();
     writeln!(text, "# kubelet-metrics snapshot of {} node(s) via {}", nodes.len(), gathered.method)?;

@@ -1,7 +1,7 @@
 //! The Prometheus text exposition format (0.0.4) and OpenMetrics text: parsing and writing.
 //! Knows nothing about kubelets, histograms' meaning or the network.
 //!
-//! - [`line`]: one line → a borrowed view ([`Line`], [`SampleRef`]); no allocation.
+//! - [`line`](mod@line): one line → a borrowed view ([`Line`], [`SampleRef`]); no allocation.
 //! - [`stream`]: lines → [`Family`] values as byte chunks arrive ([`StreamParser`]), grouping
 //!   `_bucket` / `_sum` / `_count` / `_created` (histograms), `quantile` series (summaries) and
 //!   `_total` (OpenMetrics counters) under the family their TYPE line names. A sample with no

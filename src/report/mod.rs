@@ -1,6 +1,7 @@
 //! Renderers from reports to bytes. Renderers never print; they write to a writer, so tests
 //! read their output directly. Each format has its module: [`table`] (and its wide variant),
-//! [`json`], [`csv`], and [`chart`], a terminal distribution chart. The numbers come from
+//! [`json`], [`csv`], [`chart`], a terminal distribution chart, and [`svg`], the same distribution as
+//! a picture for `--plot`. The numbers come from
 //! [`crate::analysis`]; this module only decides how they look.
 //!
 //! Number formats shared by the human-readable renderers:
@@ -12,6 +13,7 @@
 pub mod chart;
 pub mod csv;
 pub mod json;
+pub mod svg;
 pub mod table;
 
 use crate::histogram::Band;

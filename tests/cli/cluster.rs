@@ -278,7 +278,6 @@ fn fault_table() -> Vec<(Fault, FailureKind, FailureKind)> {
         (Fault::Status(500), FailureKind::ServerError, FailureKind::ServerError),
         (Fault::Status(404), FailureKind::NotFound, FailureKind::NotFound),
         (Fault::Truncate, FailureKind::Parse, FailureKind::Parse),
-        (Fault::Garbage, FailureKind::Parse, FailureKind::Parse),
         (Fault::Huge(3 << 20), FailureKind::TooLarge, FailureKind::TooLarge),
         (Fault::BadCert, FailureKind::Tls, FailureKind::ServerError),
     ]
@@ -310,10 +309,24 @@ async fn each_fault_fails_only_its_node_with_a_typed_error_and_fix() {
         assert!(healthy.outcome.is_ok(), "{:?}", healthy.outcome);
         assert_no_secret(&failure_texts(collection), &secrets);
     }
-    let bad_cert = direct.scrapes[8].outcome.as_ref().expect_err("badcert");
+    let bad_cert = direct.scrapes[7].outcome.as_ref().expect_err("badcert");
     assert!(bad_cert.message.contains("not valid for this name"), "{}", bad_cert.message);
     let truncated = direct.scrapes[5].outcome.as_ref().expect_err("truncate");
     assert!(truncated.message.contains("cut short"), "{}", truncated.message);
+    cluster.shutdown().await;
+}
+
+#[tokio::test]
+async fn malformed_lines_are_warnings_and_the_rest_is_kept() {
+    let cluster = start(1, &[(0, Fault::Garbage)]).await;
+    let truth = cluster.truth();
+    for plan in [proxy_plan(cluster.admin_kubeconfig()), direct_plan(&cluster)] {
+        let collection = run(&plan, &Selector::all()).await;
+        let scraped = collection.scrapes[0].outcome.as_ref().expect("garbage is skipped");
+        assert!(!scraped.warnings.is_empty());
+        assert!(scraped.warnings.iter().all(|w| w.starts_with("line ")), "{:?}", scraped.warnings);
+        assert_matches_truth(&collection.scrapes[0], &truth.nodes[0].pod_start);
+    }
     cluster.shutdown().await;
 }
 
@@ -528,6 +541,49 @@ async fn cancellation_reports_every_node() {
         let failure = scrape.outcome.as_ref().expect_err("cancelled");
         assert!(failure.message.contains("cancelled"), "{}", failure.message);
     }
+    cluster.shutdown().await;
+}
+
+/// Cancels the run when it reaches the node that hangs (nodes go one at a time, in order).
+struct CancelsAtHang<'a> {
+    inner: &'a Source,
+    hanging: String,
+    cancel: CancellationToken,
+}
+
+impl MetricsSource for CancelsAtHang<'_> {
+    fn method(&self) -> Method {
+        self.inner.method()
+    }
+
+    fn url(&self, node: &NodeTarget, path: &str) -> String {
+        self.inner.url(node, path)
+    }
+
+    async fn open(&self, node: &NodeTarget, path: &str, max_body: u64) -> Result<BodyStream, FetchError> {
+        if node.name == self.hanging {
+            self.cancel.cancel();
+        }
+        self.inner.open(node, path, max_body).await
+    }
+}
+
+#[tokio::test]
+async fn cancelling_mid_run_keeps_finished_nodes_and_stops_the_rest() {
+    let cluster = start(3, &[(2, Fault::Hang)]).await;
+    let (source, targets) = connect(&direct_plan(&cluster)).await;
+    let cancel = CancellationToken::new();
+    let wrapper =
+        CancelsAtHang { inner: &source, hanging: cluster.node_names()[2].clone(), cancel: cancel.clone() };
+    let one_at_a_time = Limits { concurrency: 1, per_node: Duration::from_secs(60), ..limits() };
+    let started = tokio::time::Instant::now();
+    let scrapes =
+        collect::scrape(&wrapper, targets, "/metrics", &pod_start_selector(), &one_at_a_time, false, &cancel)
+            .await;
+    assert!(started.elapsed() < Duration::from_secs(30), "Ctrl-C does not wait for the deadline");
+    assert!(scrapes[0].outcome.is_ok() && scrapes[1].outcome.is_ok());
+    let failure = scrapes[2].outcome.as_ref().expect_err("cancelled");
+    assert!(failure.message.contains("cancelled"), "{}", failure.message);
     cluster.shutdown().await;
 }
 

@@ -2,8 +2,10 @@
 //! the simulated cluster. One test binary; one module per area.
 
 mod access;
+mod cluster;
 mod live;
 mod offline;
+mod oracle;
 mod serve;
 
 use std::path::PathBuf;

@@ -213,8 +213,11 @@ fn snapshot_then_baseline_reports_what_changed() {
 fn kubectl_runs_it_as_a_plugin() {
     // kubectl finds plugins named kubectl-<name> on PATH, `_` standing for `-` in the command.
     let dir = tempfile::tempdir().expect("tempdir");
-    std::os::unix::fs::symlink(env!("CARGO_BIN_EXE_kubelet-metrics"), dir.path().join("kubectl-kubelet_metrics"))
-        .expect("symlink");
+    std::os::unix::fs::symlink(
+        env!("CARGO_BIN_EXE_kubelet-metrics"),
+        dir.path().join("kubectl-kubelet_metrics"),
+    )
+    .expect("symlink");
     let path = format!("{}:{}", dir.path().display(), std::env::var("PATH").unwrap_or_default());
     let output = std::process::Command::new("kubectl")
         .args(["kubelet-metrics", "histogram", "-o", "csv", "--file"])

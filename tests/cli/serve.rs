@@ -36,7 +36,8 @@ fn start_serve(kubeconfig: &str) -> (Reaped, SocketAddr) {
     let child = Reaped(child);
     let mut line = String::new();
     BufReader::new(stderr).read_line(&mut line).expect("serve prints its address");
-    let url = line.trim().strip_prefix("serving on http://").expect("address line").trim_end_matches("/metrics");
+    let url =
+        line.trim().strip_prefix("serving on http://").expect("address line").trim_end_matches("/metrics");
     (child, url.parse().expect("socket address"))
 }
 
@@ -92,14 +93,16 @@ fn prometheus_scrapes_serve_and_agrees_with_its_cluster_quantile() {
 
     let query = "histogram_quantile(0.99, sum by (le) (kubelet_pod_start_sli_duration_seconds_bucket))";
     let theirs: f64 = poll("Prometheus to scrape serve", Duration::from_secs(60), || {
-        let (status, body) = http_get(prometheus_addr, &format!("/api/v1/query?query={}", url_encode(query))).ok()?;
+        let (status, body) =
+            http_get(prometheus_addr, &format!("/api/v1/query?query={}", url_encode(query))).ok()?;
         let json: serde_json::Value = serde_json::from_str(&body).ok().filter(|_| status == 200)?;
         json["data"]["result"][0]["value"][1].as_str()?.parse().ok()
     });
     assert!((ours - theirs).abs() <= 1e-9 * theirs.abs().max(1.0), "ours {ours} vs Prometheus {theirs}");
 
     let up = poll("the up series", Duration::from_secs(20), || {
-        let (_, body) = http_get(prometheus_addr, &format!("/api/v1/query?query={}", url_encode("up"))).ok()?;
+        let (_, body) =
+            http_get(prometheus_addr, &format!("/api/v1/query?query={}", url_encode("up"))).ok()?;
         let json: serde_json::Value = serde_json::from_str(&body).ok()?;
         json["data"]["result"][0]["value"][1].as_str().map(str::to_string)
     });
