@@ -66,6 +66,16 @@ pub fn required(method: Method) -> &'static [Permission] {
     }
 }
 
+/// What `method` needs, as one phrase: `list nodes, get nodes, get nodes/metrics`.
+///
+/// ```
+/// use kubelet_metrics::{cli::Method, rbac};
+/// assert_eq!(rbac::describe(Method::Direct), "list nodes, get nodes, get nodes/metrics");
+/// ```
+pub fn describe(method: Method) -> String {
+    required(method).iter().map(Permission::to_string).collect::<Vec<_>>().join(", ")
+}
+
 /// What the manifests for `method` must not grant: least privilege, tested against kubesim.
 pub fn denied(method: Method) -> &'static [Permission] {
     match method {

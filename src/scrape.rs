@@ -53,6 +53,8 @@ pub struct Failure {
 pub enum FailureKind {
     /// No answer within the per-node deadline.
     Timeout,
+    /// The run was stopped (Ctrl-C) before this node answered.
+    Cancelled,
     /// TCP connection refused.
     Refused,
     /// The name did not resolve.
@@ -86,6 +88,7 @@ impl FailureKind {
     pub fn as_str(self) -> &'static str {
         match self {
             FailureKind::Timeout => "timeout",
+            FailureKind::Cancelled => "cancelled",
             FailureKind::Refused => "refused",
             FailureKind::Dns => "dns",
             FailureKind::Tls => "tls",

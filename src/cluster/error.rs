@@ -11,6 +11,7 @@ use std::fmt;
 use std::time::{Duration, SystemTime};
 
 use crate::cli::Method;
+use crate::rbac;
 use crate::scrape::{Failure, FailureKind};
 
 /// Longest server message kept in an error (bodies can be whole HTML pages).
@@ -218,14 +219,6 @@ impl Denial {
     pub fn is_anonymous(&self) -> bool {
         self.user == "system:anonymous"
     }
-
-    /// The `kubectl create clusterrolebinding` subject flag for this user.
-    fn subject_flag(&self) -> String {
-        match self.user.strip_prefix("system:serviceaccount:") {
-            Some(account) => format!("--serviceaccount={account}"),
-            None => format!("--user={}", self.user),
-        }
-    }
 }
 
 fn forbidden_text(denial: Option<&Denial>, message: &str) -> String {
@@ -257,7 +250,8 @@ impl FetchError {
     /// The stable failure class used in reports.
     pub fn kind(&self) -> FailureKind {
         match self {
-            FetchError::Timeout(_) | FetchError::Cancelled => FailureKind::Timeout,
+            FetchError::Timeout(_) => FailureKind::Timeout,
+            FetchError::Cancelled => FailureKind::Cancelled,
             FetchError::Refused { .. } => FailureKind::Refused,
             FetchError::Dns { .. } | FetchError::NoAddress { .. } => FailureKind::Dns,
             FetchError::Tls { .. } => FailureKind::Tls,
@@ -310,16 +304,17 @@ impl FetchError {
                 "no token reached the kubelet: pass --token-file, or use a kubeconfig user with a bearer token".to_string()
             }
             FetchError::Forbidden { denial: Some(denial), .. } => format!(
-                "grant `{rule}`: kubectl create clusterrole kubelet-metrics --verb={verb} --resource={resource} && kubectl create clusterrolebinding kubelet-metrics --clusterrole=kubelet-metrics {subject}",
-                rule = denial.rule(),
-                verb = denial.verb,
-                resource = denial.resource,
-                subject = denial.subject_flag(),
+                "grant `{}` (--method {} needs {}): {}",
+                denial.rule(),
+                ctx.method.as_str(),
+                rbac::describe(ctx.method),
+                rbac::rbac_command(ctx.method, &rbac::Subject::from_username(&denial.user)),
             ),
             FetchError::Forbidden { denial: None, .. } => format!(
-                "grant `get {}` to the caller (kubectl auth can-i get {} --all-namespaces)",
-                needed_resource(ctx.method),
-                needed_resource(ctx.method)
+                "grant what --method {} needs ({}): kubelet-metrics rbac --method {} prints the manifests; check with kubectl auth can-i",
+                ctx.method.as_str(),
+                rbac::describe(ctx.method),
+                ctx.method.as_str(),
             ),
             FetchError::NotFound { .. } if direct => {
                 format!("the kubelet has no such path: check --endpoint / --path (requested {})", ctx.url)
@@ -456,14 +451,6 @@ impl FetchError {
     }
 }
 
-/// What each method needs on the API side (least privilege; see DESIGN §1).
-fn needed_resource(method: Method) -> &'static str {
-    match method {
-        Method::Proxy => "nodes/proxy",
-        Method::Direct => "nodes/metrics",
-    }
-}
-
 /// Higher wins when several errors in a chain classify: the most specific cause is reported.
 fn rank(err: &FetchError) -> u8 {
     match err {
@@ -581,7 +568,10 @@ mod tests {
         assert!(failure.message.contains("`get nodes/proxy`"), "{}", failure.message);
         assert!(failure.message.starts_with("proxy GET /api/v1/nodes/node-01/proxy/metrics: "));
         let fix = failure.fix.expect("a fix");
-        assert!(fix.contains("--resource=nodes/proxy") && fix.contains("--user=viewer"), "{fix}");
+        assert!(
+            fix.contains("kubelet-metrics rbac --method proxy --user viewer | kubectl apply -f -"),
+            "{fix}"
+        );
     }
 
     #[test]
@@ -591,7 +581,7 @@ mod tests {
         let FetchError::Forbidden { denial: Some(denial), .. } = &err else { panic!("{err:?}") };
         assert_eq!(denial.rule(), "get nodes/metrics");
         let fix = err.fix(&ctx(Method::Direct)).expect("a fix");
-        assert!(fix.contains("--serviceaccount=monitoring:scraper"), "{fix}");
+        assert!(fix.contains("rbac --method direct --service-account monitoring/scraper"), "{fix}");
     }
 
     #[test]

@@ -6,7 +6,9 @@ mod cluster;
 mod live;
 mod offline;
 mod oracle;
+mod prometheus;
 mod serve;
+mod watch;
 
 use std::path::PathBuf;
 use std::process::{Command, Output, Stdio};
