@@ -212,10 +212,7 @@ pub fn queries(metric: &str, range: Duration, node_label: &str) -> [String; 3] {
 
 /// The query for each node's kubelet version over the range.
 pub fn version_query(range: Duration, node_label: &str) -> String {
-    format!(
-        "max by ({node_label}, {GIT_VERSION}) (last_over_time({BUILD_INFO}[{}]))",
-        promql_range(range)
-    )
+    format!("max by ({node_label}, {GIT_VERSION}) (last_over_time({BUILD_INFO}[{}]))", promql_range(range))
 }
 
 /// The histogram families to read: stored `*_bucket` names whose family the selector keeps,
@@ -246,7 +243,11 @@ pub fn parse_names(body: &str) -> Result<Vec<String>, ResponseError> {
     let names = data.as_array().ok_or_else(|| ResponseError::Shape("`data` is not a list".into()))?;
     names
         .iter()
-        .map(|n| n.as_str().map(str::to_string).ok_or_else(|| ResponseError::Shape("a name is not a string".into())))
+        .map(|n| {
+            n.as_str()
+                .map(str::to_string)
+                .ok_or_else(|| ResponseError::Shape("a name is not a string".into()))
+        })
         .collect()
 }
 
@@ -266,8 +267,9 @@ pub fn parse_vector(body: &str) -> Result<Vec<VectorSample>, ResponseError> {
     if kind != "vector" {
         return Err(ResponseError::Shape(format!("result type {kind:?}, expected \"vector\"")));
     }
-    let result =
-        data["result"].as_array().ok_or_else(|| ResponseError::Shape("`data.result` is not a list".into()))?;
+    let result = data["result"]
+        .as_array()
+        .ok_or_else(|| ResponseError::Shape("`data.result` is not a list".into()))?;
     result
         .iter()
         .map(|element| {
@@ -280,8 +282,8 @@ pub fn parse_vector(body: &str) -> Result<Vec<VectorSample>, ResponseError> {
             let raw = element["value"][1]
                 .as_str()
                 .ok_or_else(|| ResponseError::Shape("a result has no `value` pair".into()))?;
-            let value =
-                parse_value(raw).map_err(|_| ResponseError::Shape(format!("value {raw:?} is not a number")))?;
+            let value = parse_value(raw)
+                .map_err(|_| ResponseError::Shape(format!("value {raw:?} is not a number")))?;
             Ok(VectorSample { labels, value })
         })
         .collect()
@@ -304,6 +306,25 @@ fn parse_data(body: &str) -> Result<serde_json::Value, ResponseError> {
 /// Turns the vectors of every family (and the optional version vector) into one scrape per
 /// node; series without `node_label` are dropped with a warning, and `selector`'s label
 /// matchers apply to the built samples.
+///
+/// ```
+/// use kubelet_metrics::exposition::Selector;
+/// use kubelet_metrics::prometheus::{HistogramVectors, VectorSample, to_scrapes};
+/// let at = |node: &str, le: Option<&str>, value: f64| VectorSample {
+///     labels: [("node", node)].into_iter().chain(le.map(|le| ("le", le)))
+///         .map(|(k, v)| (k.to_string(), v.to_string())).collect(),
+///     value,
+/// };
+/// let vectors = HistogramVectors {
+///     metric: "x_seconds".into(),
+///     buckets: vec![at("n1", Some("1"), 2.0), at("n1", Some("+Inf"), 3.0)],
+///     sums: vec![at("n1", None, 4.5)],
+///     counts: vec![at("n1", None, 3.0)],
+/// };
+/// let converted = to_scrapes(&[vectors], &[], "node", &"x_seconds".parse::<Selector>()?);
+/// assert_eq!(converted.scrapes[0].node, "n1");
+/// # Ok::<(), kubelet_metrics::exposition::SelectorError>(())
+/// ```
 pub fn to_scrapes(
     histograms: &[HistogramVectors],
     versions: &[VectorSample],
@@ -395,7 +416,8 @@ fn encode(text: &str) -> String {
 /// Reads every selected histogram family from Prometheus over `target.range`.
 pub async fn gather(target: &Target, selector: &Selector) -> Result<Converted, PrometheusError> {
     let client = Client::new(target);
-    let names_path = format!("/api/v1/label/__name__/values?{}", encode_pair("match[]", "{__name__=~\".+_bucket\"}"));
+    let names_path =
+        format!("/api/v1/label/__name__/values?{}", encode_pair("match[]", "{__name__=~\".+_bucket\"}"));
     let names = client.get(&names_path, parse_names).await?;
     let mut histograms = Vec::new();
     for metric in histogram_families(&names, selector) {
@@ -423,12 +445,14 @@ fn encode_pair(key: &str, value: &str) -> String {
 /// A plain-HTTP client aimed at one Prometheus.
 struct Client<'a> {
     target: &'a Target,
-    http: hyper_util::client::legacy::Client<hyper_util::client::legacy::connect::HttpConnector, Empty<Bytes>>,
+    http:
+        hyper_util::client::legacy::Client<hyper_util::client::legacy::connect::HttpConnector, Empty<Bytes>>,
 }
 
 impl<'a> Client<'a> {
     fn new(target: &'a Target) -> Client<'a> {
-        let http = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new()).build_http();
+        let http =
+            hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new()).build_http();
         Client { target, http }
     }
 
@@ -443,8 +467,10 @@ impl<'a> Client<'a> {
         parse: impl Fn(&str) -> Result<T, ResponseError>,
     ) -> Result<T, PrometheusError> {
         let url = format!("{}{path_and_query}", self.target.url);
-        let transport =
-            |source: Box<dyn std::error::Error + Send + Sync>| PrometheusError::Transport { url: url.clone(), source };
+        let transport = |source: Box<dyn std::error::Error + Send + Sync>| PrometheusError::Transport {
+            url: url.clone(),
+            source,
+        };
         let uri: http::Uri = url.parse().map_err(|e: http::uri::InvalidUri| transport(e.into()))?;
         let request = async {
             let response = self.http.get(uri).await.map_err(|e| transport(e.into()))?;
@@ -504,7 +530,11 @@ mod tests {
         assert_eq!(family.kind, MetricKind::Histogram);
         let les: Vec<&str> = family.samples_named("m_seconds_bucket").filter_map(|s| s.label("le")).collect();
         assert_eq!(les, ["0.5", "1", "+Inf"], "sorted by bound");
-        assert!(converted.warnings[0].contains("1 stored series have no `node` label"), "{:?}", converted.warnings);
+        assert!(
+            converted.warnings[0].contains("1 stored series have no `node` label"),
+            "{:?}",
+            converted.warnings
+        );
         assert!(converted.warnings[0].contains("--prometheus-node-label instance"));
 
         // The analysis reads them as any payload: node a has 2 observations summing to 1.2;
@@ -531,7 +561,10 @@ mod tests {
         let error = r#"{"status":"error","errorType":"bad_data","error":"parse error at char 4"}"#;
         assert_eq!(
             parse_vector(error),
-            Err(ResponseError::Api { error_type: "bad_data".into(), message: "parse error at char 4".into() })
+            Err(ResponseError::Api {
+                error_type: "bad_data".into(),
+                message: "parse error at char 4".into()
+            })
         );
         let matrix = r#"{"status":"success","data":{"resultType":"matrix","result":[]}}"#;
         assert!(matches!(parse_vector(matrix), Err(ResponseError::Shape(_))));
@@ -567,7 +600,10 @@ mod tests {
         else {
             panic!("expected a Prometheus plan")
         };
-        assert_eq!((url.as_str(), range, node_label.as_str()), ("http://127.0.0.1:9090", DEFAULT_RANGE, "node"));
+        assert_eq!(
+            (url.as_str(), range, node_label.as_str()),
+            ("http://127.0.0.1:9090", DEFAULT_RANGE, "node")
+        );
 
         let err = plan(&[
             "--prometheus",
@@ -584,16 +620,26 @@ mod tests {
         .expect_err("conflicts");
         let text = err.to_string();
         assert_eq!(err.problems.len(), 5, "{text}");
-        for expected in ["--file and --prometheus", "--context reads a cluster", "--method reads", "at least 1s", "only plain http://"] {
+        for expected in [
+            "--file and --prometheus",
+            "--context reads a cluster",
+            "--method reads",
+            "at least 1s",
+            "only plain http://",
+        ] {
             assert!(text.contains(expected), "{expected:?} in {text}");
         }
-        let err = plan(&["--range", "5m", "--prometheus-node-label", "instance"]).expect_err("needs --prometheus");
+        let err =
+            plan(&["--range", "5m", "--prometheus-node-label", "instance"]).expect_err("needs --prometheus");
         assert_eq!(err.problems.len(), 2, "{err}");
         assert!(err.to_string().contains("--range applies to --prometheus only"));
     }
 
     #[test]
     fn queries_are_percent_encoded() {
-        assert_eq!(encode_pair("query", "sum by (node) (x[5m])"), "query=sum%20by%20%28node%29%20%28x%5B5m%5D%29");
+        assert_eq!(
+            encode_pair("query", "sum by (node) (x[5m])"),
+            "query=sum%20by%20%28node%29%20%28x%5B5m%5D%29"
+        );
     }
 }

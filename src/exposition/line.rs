@@ -487,6 +487,7 @@ fn parse_sample<'a>(
         return Err(ParseErrorKind::InvalidMetricName(quote_bytes(&b[..end])));
     }
     let name = as_str(&b[..name_len])?;
+    scratch.clear();
     let mut i = skip_ws(b, name_len);
     let mut raw_labels: &[u8] = &[];
     let mut label_count = 0;

@@ -53,7 +53,7 @@ pub mod write;
 pub use line::{
     Labels, Line, SampleRef, is_label_name, is_metric_name, parse_line, parse_value, unescape_help,
 };
-pub use selector::{MatchOp, Selector, SelectorError};
+pub use selector::{Selector, SelectorError};
 pub use stream::{FamilyHead, MAX_ERRORS, MAX_LINE_LEN, StreamParser, parse_bytes, visit};
 pub use write::{format_value, kind_name, write};
 

@@ -89,7 +89,7 @@ impl NamePattern {
 
 /// How a label matcher compares.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum MatchOp {
+enum MatchOp {
     /// `=`
     Equal,
     /// `!=`

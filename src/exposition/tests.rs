@@ -286,6 +286,14 @@ fn crlf_tabs_and_missing_final_newline() {
 }
 
 #[test]
+fn a_sample_without_labels_after_one_with_labels_has_none() {
+    let families = parse("# TYPE h histogram\nh_bucket{le=\"1\",a=\"x\"} 1\nh_sum 2\nh_count 1\n").unwrap();
+    let samples = &families[0].samples;
+    assert_eq!(samples[0].labels, vec![("le".into(), "1".into()), ("a".into(), "x".into())]);
+    assert!(samples[1].labels.is_empty() && samples[2].labels.is_empty());
+}
+
+#[test]
 fn a_family_that_resumes_is_merged() {
     let families = parse("a 1\nb 1\na 2\n").unwrap();
     assert_eq!(families.len(), 2);
@@ -521,8 +529,6 @@ fn exposition_like() -> impl Strategy<Value = Vec<u8>> {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
-
     #[test]
     fn write_then_parse_round_trips(families in families()) {
         let mut out = Vec::new();

@@ -27,6 +27,16 @@ const ROW: usize = 26;
 const TOP: usize = 74;
 
 /// Writes the SVG for `report`.
+///
+/// ```
+/// use kubelet_metrics::analysis::{analyze, Query};
+/// let report = analyze(&[], &Query::new("kubelet_pod_start_duration_seconds"));
+/// let mut svg = Vec::new();
+/// kubelet_metrics::report::svg::render(&report, &mut svg)?;
+/// let svg = String::from_utf8(svg)?;
+/// assert!(svg.starts_with("<svg ") && svg.contains("no nodes answered"));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub fn render(report: &Report, out: &mut impl Write) -> io::Result<()> {
     let rows = rows(report);
     let height = TOP + ROW * rows.len().max(1) + 40;
@@ -96,18 +106,20 @@ fn write_legend(report: &Report, out: &mut impl Write) -> io::Result<()> {
     Ok(())
 }
 
-fn write_row(report: &Report, index: usize, name: &str, stats: &Stats, out: &mut impl Write) -> io::Result<()> {
+fn write_row(
+    report: &Report,
+    index: usize,
+    name: &str,
+    stats: &Stats,
+    out: &mut impl Write,
+) -> io::Result<()> {
     let y = TOP + index * ROW;
     let cluster = name.starts_with("CLUSTER");
     let weight = if cluster { r#" font-weight="bold""# } else { "" };
     writeln!(out, r#"<g>"#)?;
     writeln!(out, r#"<text x="10" y="{}"{weight}>{}</text>"#, y + 16, escape(&truncate(name, 32)))?;
     if stats.count.is_nan() || stats.count <= 0.0 || stats.bands.is_empty() {
-        writeln!(
-            out,
-            r##"<text x="{LABEL_WIDTH}" y="{}" fill="#777777">no observations</text>"##,
-            y + 16
-        )?;
+        writeln!(out, r##"<text x="{LABEL_WIDTH}" y="{}" fill="#777777">no observations</text>"##, y + 16)?;
     } else {
         let mut x = LABEL_WIDTH as f64;
         for (band_index, band) in stats.bands.iter().enumerate() {

@@ -53,7 +53,8 @@ fn start_serve(kubeconfig: &str) -> (Reaped, SocketAddr) {
     let child = Reaped(child);
     let line = lines.next().expect("serve prints its address").expect("utf-8");
     std::thread::spawn(move || lines.for_each(drop));
-    let addr = line.trim().strip_prefix("serving on http://").expect("address line").trim_end_matches("/metrics");
+    let addr =
+        line.trim().strip_prefix("serving on http://").expect("address line").trim_end_matches("/metrics");
     (child, addr.parse().expect("socket address"))
 }
 
@@ -145,28 +146,51 @@ fn histogram_reads_what_prometheus_stored_over_the_range() {
     let reported = json["nodes"].as_array().expect("nodes");
     assert_eq!(reported.len(), nodes.len(), "{json:#}");
 
-    let p50 = by_node(prometheus, &format!("histogram_quantile(0.5, sum by (node, le) (increase({METRIC}_bucket[5m])))"))
-        .expect("Prometheus' p50 per node");
+    let p50 = by_node(
+        prometheus,
+        &format!("histogram_quantile(0.5, sum by (node, le) (increase({METRIC}_bucket[5m])))"),
+    )
+    .expect("Prometheus' p50 per node");
     for node in reported {
         let name = node["node"].as_str().expect("node name");
         let count = node["count"].as_f64().expect("count");
         // Exactly Prometheus' own increase() ...
         let theirs = settled[name];
-        assert!((count - theirs).abs() <= 1e-9 * theirs.max(1.0), "{name}: ours {count}, Prometheus {theirs}");
+        assert!(
+            (count - theirs).abs() <= 1e-9 * theirs.max(1.0),
+            "{name}: ours {count}, Prometheus {theirs}"
+        );
         // ... and its histogram_quantile over the same buckets.
         let ours = node["quantiles"]["0.5"].as_f64().expect("p50");
-        assert!((ours - p50[name]).abs() <= 1e-9 * ours.abs().max(1.0), "{name}: p50 {ours} vs {}", p50[name]);
+        assert!(
+            (ours - p50[name]).abs() <= 1e-9 * ours.abs().max(1.0),
+            "{name}: p50 {ours} vs {}",
+            p50[name]
+        );
 
-        // What increased is what the test recorded: the 40 starts per node, scaled up by
-        // increase()'s extrapolation past the first and last samples (at least two scrapes
-        // before and one after, so by at most half).
-        let truth = |t: &kubesim::Truth| t.nodes.iter().find(|n| n.name == name).expect("node").pod_start.clone();
+        // What increased is what the test recorded: the starts per node, scaled up by
+        // increase()'s extrapolation past the first and last samples. With at least three
+        // samples that is at most 1.1 + 0.5 average intervals over at least two intervals
+        // (the start may extrapolate up to 1.1 intervals when the counter would reach zero).
+        let truth =
+            |t: &kubesim::Truth| t.nodes.iter().find(|n| n.name == name).expect("node").pod_start.clone();
         let recorded = (truth(&after).count - truth(&before).count) as f64;
         assert!(recorded > 0.0, "{name}: kubesim recorded pod starts");
         assert!(
-            (recorded..=recorded * 1.5 + 1e-9).contains(&count),
-            "{name}: {count} counted for {recorded} recorded"
+            (recorded..=recorded * 1.8 + 1e-9).contains(&count),
+            "{name}: {count} counted for {recorded} recorded; stored: {:?}",
+            http_get(
+                prometheus,
+                &format!("/api/v1/query?query={}", url_encode(&format!("{METRIC}_count[5m]")))
+            )
         );
+        // Without extrapolation, the stored samples hold exactly the recorded starts.
+        let raw = by_node(
+            prometheus,
+            &format!("sum by (node) (max_over_time({METRIC}_count[5m]) - min_over_time({METRIC}_count[5m]))"),
+        )
+        .expect("raw increase");
+        assert_eq!(raw[name], recorded, "{name}");
         assert_eq!(node["kubelet_version"], serde_json::json!(now_version(&after, name)));
     }
 
@@ -190,9 +214,16 @@ fn an_unreachable_or_wrong_server_is_an_error_naming_it() {
         .output()
         .expect("runs");
     assert_eq!(output.status.code(), Some(2));
-    assert!(stderr(&output).contains(&format!("could not reach Prometheus at http://127.0.0.1:{port}/api/v1/")), "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains(&format!("could not reach Prometheus at http://127.0.0.1:{port}/api/v1/")),
+        "{}",
+        stderr(&output)
+    );
 
-    let output = bin().args(["histogram", "--prometheus", "http://127.0.0.1:1", "--file", "x.prom"]).output().expect("runs");
+    let output = bin()
+        .args(["histogram", "--prometheus", "http://127.0.0.1:1", "--file", "x.prom"])
+        .output()
+        .expect("runs");
     assert_eq!(output.status.code(), Some(2));
     assert!(stderr(&output).contains("--file and --prometheus are two sources"), "{}", stderr(&output));
 }

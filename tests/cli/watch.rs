@@ -23,13 +23,15 @@ impl Drop for Reaped {
 fn watch_shows_the_pod_starts_of_each_interval() {
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
     let cluster = runtime.block_on(kubesim::Cluster::builder().nodes(3).seed(8).start()).expect("kubesim");
-    let mut child = Reaped(bin()
-        .args(["watch", "--interval", "500ms", "--count", "2", "--kubeconfig"])
-        .arg(cluster.admin_kubeconfig())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("watch starts"));
+    let mut child = Reaped(
+        bin()
+            .args(["watch", "--interval", "500ms", "--count", "2", "--kubeconfig"])
+            .arg(cluster.admin_kubeconfig())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("watch starts"),
+    );
 
     // Lines arrive on a thread, so every wait below is bounded.
     let (tx, rx) = mpsc::channel::<String>();
@@ -76,20 +78,28 @@ fn watch_shows_the_pod_starts_of_each_interval() {
 
 /// The lines of each table, each starting with its `--- ` timestamp line.
 fn split_tables(lines: &[String]) -> Vec<&[String]> {
-    let starts: Vec<usize> = lines.iter().enumerate().filter(|(_, l)| l.starts_with("--- ")).map(|(i, _)| i).collect();
-    starts.iter().enumerate().map(|(k, &s)| &lines[s..starts.get(k + 1).copied().unwrap_or(lines.len())]).collect()
+    let starts: Vec<usize> =
+        lines.iter().enumerate().filter(|(_, l)| l.starts_with("--- ")).map(|(i, _)| i).collect();
+    starts
+        .iter()
+        .enumerate()
+        .map(|(k, &s)| &lines[s..starts.get(k + 1).copied().unwrap_or(lines.len())])
+        .collect()
 }
 
 /// `node → COUNT column` for the rows naming one of `nodes`.
 fn counts(table: &[String], nodes: &BTreeMap<String, String>) -> BTreeMap<String, String> {
-    let header: Vec<&str> = table.iter().find(|l| l.starts_with("NODE")).expect("a header").split_whitespace().collect();
+    let header: Vec<&str> =
+        table.iter().find(|l| l.starts_with("NODE")).expect("a header").split_whitespace().collect();
     let column = header.iter().position(|c| *c == "COUNT").expect("a COUNT column");
     table
         .iter()
         .filter_map(|line| {
             let cells: Vec<&str> = line.split_whitespace().collect();
             let node = cells.first()?.trim_end_matches('*');
-            nodes.contains_key(node).then(|| (node.to_string(), cells.get(column).copied().unwrap_or("").to_string()))
+            nodes
+                .contains_key(node)
+                .then(|| (node.to_string(), cells.get(column).copied().unwrap_or("").to_string()))
         })
         .collect()
 }
