@@ -17,7 +17,7 @@ NODES=${1:-1000}
 SAMPLE=${2:-100}
 CONCURRENCY=16
 
-cargo build --release --quiet --bin kubelet-metrics --bin kubesim
+cargo build --release --quiet -p kubelet-metrics -p kubesim --bins
 KM=$PWD/target/release/kubelet-metrics
 KUBESIM=$PWD/target/release/kubesim
 work=$(mktemp -d)
@@ -56,6 +56,7 @@ ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.1f", a / b }'; }
 
 start_cluster "$work/big" "$NODES"
 kc=$work/big/admin.kubeconfig
+big_api=$api
 token=$(awk '/token:/{print $2; exit}' "$kc")
 nodes=$(kubectl --kubeconfig "$kc" get nodes -o name | sed 's|node/||')
 sample=$(echo "$nodes" | head -n "$SAMPLE")
@@ -79,7 +80,7 @@ printf '%-44s %8.2f s   (%d nodes took %.2f s, scaled)\n' "xargs -P 16 kubectl g
   echo "cacert = \"$work/big/ca.crt\""
   echo "header = \"Authorization: Bearer $token\""
   echo "silent"
-  for n in $nodes; do echo "url = \"$api/api/v1/nodes/$n/proxy/metrics\""; echo "output = \"/dev/null\""; done
+  for n in $nodes; do echo "url = \"$big_api/api/v1/nodes/$n/proxy/metrics\""; echo "output = \"/dev/null\""; done
 } >"$work/curl.cfg"
 measure curl --parallel --parallel-max "$CONCURRENCY" -K "$work/curl.cfg"
 floor=$secs
@@ -112,8 +113,8 @@ one=$(head -n 1 <<<"$nodes")
 hyperfine --warmup 3 --runs 30 --style basic --export-json "$work/one.json" \
   "$KM get --kubeconfig $kc $one -m kubelet_pod_start_duration_seconds" \
   "kubectl --kubeconfig $kc get --raw /api/v1/nodes/$one/proxy/metrics" \
-  "curl -s --cacert $work/big/ca.crt -H 'Authorization: Bearer $token' $api/api/v1/nodes/$one/proxy/metrics -o /dev/null" \
-  >/dev/null 2>&1
+  "curl -s --cacert $work/big/ca.crt -H 'Authorization: Bearer $token' $big_api/api/v1/nodes/$one/proxy/metrics -o /dev/null" \
+  >"$work/hyperfine.log" 2>&1 || { cat "$work/hyperfine.log"; exit 1; }
 jq -r '.results[] | [.mean] | @tsv' "$work/one.json" | {
   read -r km; read -r kubectl_t; read -r curl_t
   printf 'kubelet-metrics get: %.1f ms; kubectl get --raw: %.1f ms; curl: %.1f ms\n' \

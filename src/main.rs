@@ -10,7 +10,10 @@ use kubelet_metrics::commands;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    // One thread: every body chunk is parsed where it is decrypted. With a thread pool each chunk
+    // crossed threads to reach the fan-out task, which cost more than the parsing (1,000 nodes
+    // through the proxy: 0.35 s of system time down to 0.13 s).
+    let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
         Ok(runtime) => runtime,
         Err(err) => {
             eprintln!("error: cannot start the async runtime: {err}");

@@ -128,12 +128,11 @@ fn render(
             Ok(())
         }
         HistogramOutput::Json => {
-            let mut value = report::json::to_value(report);
-            if let (Some((slo, verdicts)), Some(root)) = (verdicts, value.as_object_mut()) {
-                root.insert("slo".into(), slo_json(slo, verdicts));
+            let mut extra = serde_json::Map::new();
+            if let Some((slo, verdicts)) = verdicts {
+                extra.insert("slo".into(), slo_json(slo, verdicts));
             }
-            serde_json::to_writer_pretty(&mut *out, &value)?;
-            writeln!(out)
+            report::json::render_with(report, extra, out)
         }
         HistogramOutput::Csv => report::csv::render(report, out),
     }

@@ -23,6 +23,7 @@
 
 use std::io::{self, Write};
 
+use serde::ser::{Serialize, SerializeMap, SerializeSeq, Serializer};
 use serde_json::{Map, Value, json};
 
 use crate::analysis::{ClusterReport, NodeReport, Report, Stats};
@@ -31,12 +32,66 @@ use crate::report::quantile_key;
 
 /// Writes the report as one pretty-printed JSON document and a newline.
 pub fn render(report: &Report, out: &mut impl Write) -> io::Result<()> {
-    serde_json::to_writer_pretty(&mut *out, &to_value(report))?;
+    render_with(report, Map::new(), out)
+}
+
+/// [`render`] with extra top-level entries (e.g. the command's `slo` verdict). The `nodes`
+/// array is streamed one node at a time, so memory does not grow with a thousand-node report.
+pub fn render_with(report: &Report, extra: Map<String, Value>, out: &mut impl Write) -> io::Result<()> {
+    let mut rest = without_nodes(report);
+    rest.extend(extra);
+    serde_json::to_writer_pretty(&mut *out, &Document { report, rest })?;
     writeln!(out)
 }
 
 /// The report as a JSON value (what [`render`] writes).
 pub fn to_value(report: &Report) -> Value {
+    let mut root = without_nodes(report);
+    root.insert("nodes".into(), Value::Array(report.nodes.iter().map(|n| node(report, n)).collect()));
+    Value::Object(root)
+}
+
+/// The document as it is written: `rest` holds every top-level entry but `nodes`, in key order.
+struct Document<'a> {
+    report: &'a Report,
+    rest: Map<String, Value>,
+}
+
+impl Serialize for Document<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut map = serializer.serialize_map(Some(self.rest.len() + 1))?;
+        let nodes = Nodes(self.report);
+        let mut nodes_written = false;
+        for (key, value) in &self.rest {
+            // Keys are sorted (serde_json's map is a BTreeMap): `nodes` goes in its place.
+            if !nodes_written && key.as_str() > "nodes" {
+                map.serialize_entry("nodes", &nodes)?;
+                nodes_written = true;
+            }
+            map.serialize_entry(key, value)?;
+        }
+        if !nodes_written {
+            map.serialize_entry("nodes", &nodes)?;
+        }
+        map.end()
+    }
+}
+
+/// The `nodes` array, built one element at a time while it is written.
+struct Nodes<'a>(&'a Report);
+
+impl Serialize for Nodes<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut seq = serializer.serialize_seq(Some(self.0.nodes.len()))?;
+        for row in &self.0.nodes {
+            seq.serialize_element(&node(self.0, row))?;
+        }
+        seq.end()
+    }
+}
+
+/// Every top-level entry but `nodes`.
+fn without_nodes(report: &Report) -> Map<String, Value> {
     let mut root = Map::new();
     root.insert("metric".into(), json!(report.metric));
     root.insert("method".into(), json!(report.method));
@@ -45,7 +100,6 @@ pub fn to_value(report: &Report) -> Value {
     root.insert("delta".into(), json!(report.delta));
     root.insert("quantiles".into(), Value::Array(report.quantiles.iter().map(|q| number(*q)).collect()));
     root.insert("bands".into(), Value::Array(report.band_edges.iter().map(|e| number(*e)).collect()));
-    root.insert("nodes".into(), Value::Array(report.nodes.iter().map(|n| node(report, n)).collect()));
     root.insert("cluster".into(), cluster(report, &report.cluster));
     if report.by.is_some() {
         let groups: Map<String, Value> =
@@ -74,7 +128,7 @@ pub fn to_value(report: &Report) -> Value {
             })
             .collect(),
     );
-    Value::Object(root)
+    root
 }
 
 /// A number as JSON: NaN → `null`, ±Inf → `"+Inf"` / `"-Inf"`, whole numbers as integers.

@@ -354,7 +354,7 @@ async fn viewer_is_forbidden_and_told_about_nodes_proxy() {
         assert_eq!(failure.kind, FailureKind::Forbidden);
         assert!(failure.message.contains("`get nodes/proxy`"), "{}", failure.message);
         let fix = failure.fix.as_deref().expect("a fix");
-        assert!(fix.contains("--resource=nodes/proxy") && fix.contains("--user=viewer"), "{fix}");
+        assert!(fix.contains("kubelet-metrics rbac --method proxy --user viewer"), "{fix}");
     }
     cluster.shutdown().await;
 }
