@@ -404,6 +404,12 @@ pub fn analyze(scrapes: &[NodeScrape], query: &Query) -> Report {
     warnings.sort();
     warnings.dedup();
     let version_refs: Vec<&str> = versions.iter().map(String::as_str).collect();
+    let largest_bounds: Vec<f64> = rows
+        .iter()
+        .filter_map(|row| row.stats.buckets.iter().rev().map(|b| b.le).find(|le| le.is_finite()))
+        .collect();
+    let mut caveats = catalog::caveats(&query.metric, &version_refs);
+    caveats.retain(|caveat| catalog::applies_to_layouts(caveat, &largest_bounds));
     Report {
         metric: query.metric.clone(),
         method: query.method.clone(),
@@ -417,7 +423,7 @@ pub fn analyze(scrapes: &[NodeScrape], query: &Query) -> Report {
         groups,
         errors,
         warnings,
-        caveats: catalog::caveats(&query.metric, &version_refs),
+        caveats,
     }
 }
 

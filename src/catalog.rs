@@ -385,6 +385,26 @@ pub fn caveats(metric: &str, kubelet_versions: &[&str]) -> Vec<Caveat> {
         .collect()
 }
 
+/// Whether `caveat` applies to histograms whose largest finite bucket bounds are
+/// `largest_bounds` (one per node). The short-buckets defect is visible in the data itself: when
+/// no node's buckets stop at 10 s, it does not apply, whatever the (perhaps unknown) versions.
+///
+/// ```
+/// use kubelet_metrics::catalog::{caveats, applies_to_layouts, POD_START_DURATION};
+/// let all = caveats(POD_START_DURATION, &[]);
+/// let short = all.iter().find(|c| c.id == "short-buckets").unwrap();
+/// assert!(applies_to_layouts(short, &[10.0, 3600.0]));
+/// assert!(!applies_to_layouts(short, &[3600.0]));
+/// ```
+pub fn applies_to_layouts(caveat: &Caveat, largest_bounds: &[f64]) -> bool {
+    caveat.id != SHORT_BUCKETS.id
+        || largest_bounds.is_empty()
+        || largest_bounds.iter().any(|bound| *bound <= SHORT_BUCKETS_LARGEST_BOUND)
+}
+
+/// The largest finite bucket bound of the pod-start histogram before 1.29.
+const SHORT_BUCKETS_LARGEST_BOUND: f64 = 10.0;
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -151,8 +151,12 @@ async fn run_line(line: &[&str], out: &mut dyn Write, err: &mut dyn Write) -> an
     )?;
     let argv = std::iter::once("kubelet-metrics").chain(line.iter().copied());
     let cli = Cli::try_parse_from(argv).context("the demo's own command line parses")?;
+    // The report goes to buffered stdout and diagnostics to stderr: flush so they interleave
+    // in the order they happen.
+    out.flush()?;
     let outcome = Box::pin(super::run(cli.command, out, err)).await?;
     writeln!(out)?;
+    out.flush()?;
     Ok(outcome)
 }
 
