@@ -284,18 +284,24 @@ pub struct SnapshotArgs {
 }
 
 impl HistogramArgs {
-    /// The metric to analyse and the source flags, with a first positional that is a node name
-    /// (no `_`: DNS-1123 names cannot hold one) moved back among the nodes.
+    /// The metric to analyse and the source flags (see [`metric_and_source`]).
     pub fn resolved(&self) -> (String, SourceArgs) {
-        let mut source = self.source.clone();
-        match &self.metric {
-            Some(metric) if metric.contains('_') => (metric.clone(), source),
-            Some(node) => {
-                source.nodes.insert(0, node.clone());
-                (crate::catalog::POD_START_DURATION.to_string(), source)
-            }
-            None => (crate::catalog::POD_START_DURATION.to_string(), source),
+        metric_and_source(self.metric.as_deref(), &self.source)
+    }
+}
+
+/// The metric of `COMMAND [METRIC] [NODE...]` and the source flags: a first positional that is a
+/// node name (no `_`: DNS-1123 names cannot hold one) moves back among the nodes, and the metric
+/// defaults to `kubelet_pod_start_duration_seconds`.
+pub fn metric_and_source(first: Option<&str>, source: &SourceArgs) -> (String, SourceArgs) {
+    let mut source = source.clone();
+    match first {
+        Some(metric) if metric.contains('_') => (metric.to_string(), source),
+        Some(node) => {
+            source.nodes.insert(0, node.to_string());
+            (crate::catalog::POD_START_DURATION.to_string(), source)
         }
+        None => (crate::catalog::POD_START_DURATION.to_string(), source),
     }
 }
 

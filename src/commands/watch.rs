@@ -47,15 +47,7 @@ impl WatchArgs {
     /// The metric and the source flags, a first positional without `_` moved among the nodes
     /// (the same rule as `histogram`).
     pub fn resolved(&self) -> (String, SourceArgs) {
-        let mut source = self.source.clone();
-        match &self.metric {
-            Some(metric) if metric.contains('_') => (metric.clone(), source),
-            Some(node) => {
-                source.nodes.insert(0, node.clone());
-                (crate::catalog::POD_START_DURATION.to_string(), source)
-            }
-            None => (crate::catalog::POD_START_DURATION.to_string(), source),
-        }
+        crate::cli::metric_and_source(self.metric.as_deref(), &self.source)
     }
 }
 

@@ -8,6 +8,7 @@ mod offline;
 mod oracle;
 mod prometheus;
 mod serve;
+mod servers;
 mod watch;
 
 use std::path::PathBuf;
@@ -68,4 +69,20 @@ pub fn url_encode(text: &str) -> String {
             _ => format!("%{b:02X}"),
         })
         .collect()
+}
+
+/// Kills and reaps a child process when the test ends, however it ends.
+pub struct Reaped(pub std::process::Child);
+
+impl Drop for Reaped {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// A loopback port that was free a moment ago (for servers that need their port on the command
+/// line, such as Prometheus).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port()
 }

@@ -2,55 +2,10 @@
 //! the exposition it serves is accepted by the real scraper, and PromQL's own
 //! `histogram_quantile` over the served buckets agrees with the cluster quantile we computed.
 
-use std::io::{BufRead, BufReader};
-use std::net::SocketAddr;
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use crate::{bin, http_get, url_encode};
-
-/// Kills and reaps a child process when the test ends, however it ends.
-struct Reaped(Child);
-
-impl Drop for Reaped {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port()
-}
-
-/// Starts `serve` and returns it with the address it printed.
-fn start_serve(kubeconfig: &str) -> (Reaped, SocketAddr) {
-    let mut child = bin()
-        .args(["serve", "--listen", "127.0.0.1:0", "--interval", "1s", "--max-cycles", "60"])
-        .args(["--kubeconfig", kubeconfig])
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("serve starts");
-    let stderr = child.stderr.take().expect("piped");
-    let child = Reaped(child);
-    let mut line = String::new();
-    BufReader::new(stderr).read_line(&mut line).expect("serve prints its address");
-    let url =
-        line.trim().strip_prefix("serving on http://").expect("address line").trim_end_matches("/metrics");
-    (child, url.parse().expect("socket address"))
-}
-
-fn poll<T>(what: &str, limit: Duration, mut attempt: impl FnMut() -> Option<T>) -> T {
-    let deadline = Instant::now() + limit;
-    loop {
-        if let Some(value) = attempt() {
-            return value;
-        }
-        assert!(Instant::now() < deadline, "gave up waiting for {what}");
-        std::thread::sleep(Duration::from_millis(200));
-    }
-}
+use crate::servers::{poll, start_prometheus, start_serve};
+use crate::{http_get, url_encode};
 
 #[test]
 fn prometheus_scrapes_serve_and_agrees_with_its_cluster_quantile() {
@@ -70,26 +25,7 @@ fn prometheus_scrapes_serve_and_agrees_with_its_cluster_quantile() {
         .unwrap_or_else(|| panic!("cluster p99 served:\n{page}"));
 
     let dir = tempfile::tempdir().expect("tempdir");
-    let config = dir.path().join("prometheus.yml");
-    std::fs::write(
-        &config,
-        format!(
-            "global: {{scrape_interval: 1s, evaluation_interval: 1s}}\n\
-             scrape_configs:\n  - job_name: kubelet-metrics\n    static_configs: [{{targets: ['{serve_addr}']}}]\n"
-        ),
-    )
-    .expect("config");
-    let prometheus_addr: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().expect("addr");
-    let _prometheus = Reaped(
-        Command::new("prometheus")
-            .arg(format!("--config.file={}", config.display()))
-            .arg(format!("--storage.tsdb.path={}", dir.path().join("data").display()))
-            .arg(format!("--web.listen-address={prometheus_addr}"))
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("prometheus is installed (Debian package `prometheus`; scripts/test installs it)"),
-    );
+    let (_prometheus, prometheus_addr) = start_prometheus(dir.path(), serve_addr);
 
     let query = "histogram_quantile(0.99, sum by (le) (kubelet_pod_start_sli_duration_seconds_bucket))";
     let theirs: f64 = poll("Prometheus to scrape serve", Duration::from_secs(60), || {

@@ -1,0 +1,63 @@
+//! Servers the tests start next to the binary — `kubelet-metrics serve` and a real Prometheus —
+//! each bounded in time and stopped when its handle drops.
+
+use std::io::{BufRead, BufReader};
+use std::net::SocketAddr;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::{Reaped, bin, free_port};
+
+/// Retries `attempt` every 200 ms until it answers or `limit` passes.
+pub fn poll<T>(what: &str, limit: Duration, mut attempt: impl FnMut() -> Option<T>) -> T {
+    let deadline = Instant::now() + limit;
+    loop {
+        if let Some(value) = attempt() {
+            return value;
+        }
+        assert!(Instant::now() < deadline, "gave up waiting for {what}");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+/// Starts `serve` (1 s interval, bounded cycles) and returns it with its address; its stderr
+/// is drained on a thread so it never blocks on a full pipe.
+pub fn start_serve(kubeconfig: &str) -> (Reaped, SocketAddr) {
+    let mut child = bin()
+        .args(["serve", "--listen", "127.0.0.1:0", "--interval", "1s", "--max-cycles", "120"])
+        .args(["--kubeconfig", kubeconfig])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("serve starts");
+    let mut lines = BufReader::new(child.stderr.take().expect("piped")).lines();
+    let child = Reaped(child);
+    let line = lines.next().expect("serve prints its address").expect("utf-8");
+    std::thread::spawn(move || lines.for_each(drop));
+    let addr =
+        line.trim().strip_prefix("serving on http://").expect("address line").trim_end_matches("/metrics");
+    (child, addr.parse().expect("socket address"))
+}
+
+/// Starts Prometheus scraping `target` every second, storing in `dir`.
+pub fn start_prometheus(dir: &std::path::Path, target: SocketAddr) -> (Reaped, SocketAddr) {
+    let config = dir.join("prometheus.yml");
+    std::fs::write(
+        &config,
+        format!(
+            "global: {{scrape_interval: 1s, evaluation_interval: 1s}}\n\
+             scrape_configs:\n  - job_name: kubelet-metrics\n    static_configs: [{{targets: ['{target}']}}]\n"
+        ),
+    )
+    .expect("config");
+    let addr: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().expect("addr");
+    let child = Command::new("prometheus")
+        .arg(format!("--config.file={}", config.display()))
+        .arg(format!("--storage.tsdb.path={}", dir.join("data").display()))
+        .arg(format!("--web.listen-address={addr}"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("prometheus is installed (Debian package `prometheus`; scripts/test installs it)");
+    (Reaped(child), addr)
+}
