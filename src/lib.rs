@@ -9,7 +9,7 @@
 //! - [`histogram`] — cumulative `le` buckets: merge, mean, quantiles, bands, deltas.
 //! - [`catalog`] — what the kubelet's histograms measure and their known defects.
 //! - [`analysis`] — node scrapes → a per-node and cluster-wide report; pure.
-//! - [`report`] — renderers from reports to bytes (table, JSON, CSV, chart).
+//! - [`report`] — renderers from reports to bytes (table, JSON, CSV, chart, SVG).
 //! - [`files`] — saved payloads (files, stdin) as a source.
 //! - [`cluster`] — the only code that talks to Kubernetes or to kubelets.
 //! - [`collect`] — bounded-concurrency fan-out over nodes.
@@ -18,6 +18,10 @@
 //! - [`slo`] — objectives such as `p99<=5s` judged against a report.
 //! - [`snapshot`] — saved histograms for `--baseline`, as exposition text with a `node` label.
 //! - [`exporter`] — what `serve` exposes to Prometheus; pure.
+//! - [`rbac`] — what each access method needs, and the least-privilege manifests granting it.
+//! - [`doctor`] — the troubleshooting checks, their verdicts and fixes; pure (I/O in
+//!   `cluster::checks`).
+//! - [`compare`] — latency statistics of both methods and the seed's comparison table; pure.
 //! - [`cli`] — command-line types and validated settings.
 //! - [`commands`] — one module per subcommand: glue only.
 
