@@ -5,7 +5,7 @@ use std::io::Write;
 
 use anyhow::Context;
 
-use super::{Outcome, gather, report_problems};
+use super::{Outcome, gather, report_problems, write_failure};
 use crate::cli::{GetArgs, GetOutput, SourcePlan};
 use crate::exposition::{self, Family, Selector, format_value};
 use crate::snapshot::label_by_node;
@@ -64,11 +64,7 @@ async fn run_raw(
         let body = match &node.outcome {
             Ok(body) => String::from_utf8_lossy(body),
             Err(failure) => {
-                write!(err, "error: node {}: {} ({})", node.node, failure.message, failure.kind)?;
-                match &failure.fix {
-                    Some(fix) => writeln!(err, "; fix: {fix}")?,
-                    None => writeln!(err)?,
-                }
+                write_failure(&node.node, failure, err)?;
                 continue;
             }
         };

@@ -131,14 +131,21 @@ pub(crate) fn report_problems(gathered: &Gathered, err: &mut dyn Write) -> std::
                     writeln!(err, "warning: node {}: {warning}", scrape.node)?;
                 }
             }
-            Err(failure) => {
-                write!(err, "error: node {}: {} ({})", scrape.node, failure.message, failure.kind)?;
-                match &failure.fix {
-                    Some(fix) => writeln!(err, "; fix: {fix}")?,
-                    None => writeln!(err)?,
-                }
-            }
+            Err(failure) => write_failure(&scrape.node, failure, err)?,
         }
     }
     Ok(())
+}
+
+/// `error: node NODE: MESSAGE (KIND); fix: FIX` on one line.
+pub(crate) fn write_failure(
+    node: &str,
+    failure: &crate::scrape::Failure,
+    err: &mut dyn Write,
+) -> std::io::Result<()> {
+    write!(err, "error: node {node}: {} ({})", failure.message, failure.kind)?;
+    match &failure.fix {
+        Some(fix) => writeln!(err, "; fix: {fix}"),
+        None => writeln!(err),
+    }
 }
