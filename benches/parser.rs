@@ -26,6 +26,10 @@ const ONE_FAMILY: [&str; 3] = [
 /// Generated payload: at least this many bytes.
 const GENERATED_MIN: usize = 64 << 20;
 
+// The same allocator as the binary, so the numbers are the tool's.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() {
     let budget = std::env::var("BENCH_SECONDS").ok().and_then(|s| s.parse().ok()).unwrap_or(0.4);
     let budget = Duration::from_secs_f64(budget);

@@ -8,6 +8,11 @@ use clap::Parser;
 use kubelet_metrics::cli::Cli;
 use kubelet_metrics::commands;
 
+// The parser allocates many small strings when a command keeps whole families (`get` without
+// `-m`); glibc's malloc took about 60% of that time. mimalloc: 400 → 630–920 MB/s (README).
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     // One thread: every body chunk is parsed where it is decrypted. With a thread pool each chunk
