@@ -232,6 +232,14 @@ impl<S: Sink> Core<S> {
         self.current.as_ref().is_some_and(|c| c.head.name == name)
     }
 
+    /// The family `name`, made current if it is not already.
+    fn family_named(&mut self, name: &str) -> &mut Current {
+        if self.current_is(name) {
+            return self.current.as_mut().expect("current_is checked that a family is current");
+        }
+        self.switch_to(name)
+    }
+
     fn on_help(&mut self, line_no: usize, name: &str, text: &str) {
         let already = if self.current_is(name) {
             self.current.as_ref().is_some_and(|c| c.has_help)
@@ -242,14 +250,7 @@ impl<S: Sink> Core<S> {
             self.error(line_no, ParseErrorKind::DuplicateHelp(name.to_owned()));
             return;
         }
-        let current = if self.current_is(name) {
-            match self.current.as_mut() {
-                Some(c) => c,
-                None => return,
-            }
-        } else {
-            self.switch_to(name)
-        };
+        let current = self.family_named(name);
         current.head.help = line::unescape_help(text).into_owned();
         current.has_help = true;
     }
@@ -267,27 +268,13 @@ impl<S: Sink> Core<S> {
             }
             _ => {}
         }
-        let current = if self.current_is(name) {
-            match self.current.as_mut() {
-                Some(c) => c,
-                None => return,
-            }
-        } else {
-            self.switch_to(name)
-        };
+        let current = self.family_named(name);
         current.head.kind = kind;
         current.typed = true;
     }
 
     fn on_unit(&mut self, name: &str, unit: &str) {
-        let current = if self.current_is(name) {
-            match self.current.as_mut() {
-                Some(c) => c,
-                None => return,
-            }
-        } else {
-            self.switch_to(name)
-        };
+        let current = self.family_named(name);
         current.head.unit = unit.to_owned();
     }
 
