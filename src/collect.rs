@@ -19,7 +19,8 @@ use futures::{StreamExt, stream};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
-use crate::cli::{ClusterPlan, Limits, Method};
+use crate::access::Method;
+use crate::cluster::plan::{ClusterPlan, Limits};
 use crate::cluster::retry::Backoff;
 use crate::cluster::{self, FetchError, MetricsSource, NodeTarget, RequestContext};
 use crate::exposition::{Parsed, Selector, StreamParser};

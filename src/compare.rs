@@ -13,7 +13,7 @@ use std::collections::BTreeMap;
 use std::io::{self, Write};
 use std::time::Duration;
 
-use crate::cli::Method;
+use crate::access::Method;
 use crate::rbac;
 use crate::scrape::FailureKind;
 

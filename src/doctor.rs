@@ -23,7 +23,7 @@
 use std::io::{self, Write};
 use std::time::{Duration, SystemTime};
 
-use crate::cli::Method;
+use crate::access::Method;
 use crate::rbac::{self, Permission, Subject};
 use crate::scrape::FailureKind;
 

@@ -1,12 +1,11 @@
 //! Saved payloads as a source: files and stdin, read in chunks and parsed as they stream, so an
 //! offline run goes through exactly the parser and analysis a cluster run does.
-//! Which node a file stands for is decided in `cli`; what its text means lives in `exposition`.
+//! Which node a file stands for is decided once, when the plan is built; what its text means lives in `exposition`.
 
 use std::io::Read;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use crate::cli::FileInput;
 use crate::exposition::{Selector, StreamParser};
 use crate::scrape::{Failure, FailureKind, NodeScrape, Scraped};
 
@@ -82,6 +81,25 @@ fn parse_reader(
         parser.feed(&buffer[..read]);
     }
     Ok((parser.finish(), total))
+}
+
+/// One saved payload and the node it stands for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FileInput {
+    /// Path, or `-` for stdin.
+    pub path: PathBuf,
+    /// The node name to report it under.
+    pub node: String,
+}
+
+/// The node a saved payload stands for: its file name without extension, `stdin` for `-`.
+pub fn node_name_from_path(path: &Path) -> String {
+    if path.as_os_str() == "-" {
+        return "stdin".to_string();
+    }
+    path.file_stem()
+        .map(|stem| stem.to_string_lossy().into_owned())
+        .unwrap_or_else(|| path.display().to_string())
 }
 
 #[cfg(test)]

@@ -25,6 +25,7 @@
 //! - [`cli`] — command-line types and validated settings.
 //! - [`commands`] — one module per subcommand: glue only.
 
+pub mod access;
 pub mod analysis;
 pub mod catalog;
 pub mod cli;
@@ -43,3 +44,5 @@ pub mod report;
 pub mod scrape;
 pub mod slo;
 pub mod snapshot;
+pub mod source;
+pub mod units;

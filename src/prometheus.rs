@@ -583,58 +583,6 @@ mod tests {
         assert!(converted.warnings[0].contains("stores no"));
     }
 
-    fn plan(args: &[&str]) -> Result<crate::cli::SourcePlan, crate::cli::UsageError> {
-        #[derive(clap::Parser)]
-        struct Wrapper {
-            #[command(flatten)]
-            source: crate::cli::SourceArgs,
-        }
-        let argv = std::iter::once("test").chain(args.iter().copied());
-        <Wrapper as clap::Parser>::try_parse_from(argv).expect("valid flags").source.to_plan()
-    }
-
-    #[test]
-    fn the_plan_has_defaults_and_lists_every_conflict() {
-        let crate::cli::SourcePlan::Prometheus { url, range, node_label, .. } =
-            plan(&["--prometheus", "http://127.0.0.1:9090/"]).expect("valid")
-        else {
-            panic!("expected a Prometheus plan")
-        };
-        assert_eq!(
-            (url.as_str(), range, node_label.as_str()),
-            ("http://127.0.0.1:9090", DEFAULT_RANGE, "node")
-        );
-
-        let err = plan(&[
-            "--prometheus",
-            "https://p",
-            "--file",
-            "x.prom",
-            "--context",
-            "prod",
-            "--method",
-            "direct",
-            "--range",
-            "500ms",
-        ])
-        .expect_err("conflicts");
-        let text = err.to_string();
-        assert_eq!(err.problems.len(), 5, "{text}");
-        for expected in [
-            "--file and --prometheus",
-            "--context reads a cluster",
-            "--method reads",
-            "at least 1s",
-            "only plain http://",
-        ] {
-            assert!(text.contains(expected), "{expected:?} in {text}");
-        }
-        let err =
-            plan(&["--range", "5m", "--prometheus-node-label", "instance"]).expect_err("needs --prometheus");
-        assert_eq!(err.problems.len(), 2, "{err}");
-        assert!(err.to_string().contains("--range applies to --prometheus only"));
-    }
-
     #[test]
     fn queries_are_percent_encoded() {
         assert_eq!(

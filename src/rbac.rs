@@ -15,7 +15,7 @@
 use std::fmt;
 use std::str::FromStr;
 
-use crate::cli::Method;
+use crate::access::Method;
 
 /// One RBAC permission on a core-group (`""`) resource, at the cluster scope.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -69,7 +69,7 @@ pub fn required(method: Method) -> &'static [Permission] {
 /// What `method` needs, as one phrase: `list nodes, get nodes, get nodes/metrics`.
 ///
 /// ```
-/// use kubelet_metrics::{cli::Method, rbac};
+/// use kubelet_metrics::{access::Method, rbac};
 /// assert_eq!(rbac::describe(Method::Direct), "list nodes, get nodes, get nodes/metrics");
 /// ```
 pub fn describe(method: Method) -> String {

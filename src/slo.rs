@@ -4,8 +4,8 @@
 use std::fmt;
 
 use crate::analysis::{Report, Stats};
-use crate::cli::parse_duration;
 use crate::histogram::{Histogram, format_number};
+use crate::units::parse_duration;
 
 /// Which statistic of the cluster line an objective bounds.
 #[derive(Debug, Clone, Copy, PartialEq)]

@@ -14,7 +14,7 @@ use std::sync::{Arc, Mutex};
 use kube::client::ConfigExt;
 use kube::config::{AuthInfo, KubeConfigOptions, Kubeconfig};
 
-use crate::cli::KubeletTls;
+use crate::cluster::plan::KubeletTls;
 
 /// Where the in-cluster service-account token lives.
 pub const SERVICE_ACCOUNT_TOKEN: &str = "/var/run/secrets/kubernetes.io/serviceaccount/token";

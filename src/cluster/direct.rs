@@ -3,7 +3,7 @@
 //! verified against `--kubelet-ca` unless `--insecure-skip-tls-verify-kubelet`; the client is
 //! built in `config`. The caller needs `get nodes/metrics` on the kubelet's webhook authorizer.
 
-use crate::cli::{AddressType, Method};
+use crate::access::{AddressType, Method};
 use crate::cluster::config::TokenFile;
 use crate::cluster::{ACCEPT_EXPOSITION, BodyStream, FetchError, MetricsSource, NodeTarget, answer};
 

@@ -8,8 +8,9 @@ use futures::{StreamExt, stream};
 use k8s_openapi::api::core::v1::Node;
 use kube::api::{Api, ListParams};
 
-use crate::cli::{AddressType, NodeSelection};
+use crate::access::AddressType;
 use crate::cluster::FetchError;
+use crate::cluster::plan::NodeSelection;
 
 /// The kubelet's default HTTPS port, used when the node does not report one.
 pub const DEFAULT_KUBELET_PORT: u16 = 10250;

@@ -10,7 +10,7 @@ use std::error::Error as StdError;
 use std::fmt;
 use std::time::{Duration, SystemTime};
 
-use crate::cli::Method;
+use crate::access::Method;
 use crate::rbac;
 use crate::scrape::{Failure, FailureKind};
 

@@ -14,13 +14,15 @@ use std::time::SystemTime;
 use bytes::{Bytes, BytesMut};
 use http_body_util::BodyExt;
 
-use crate::cli::{ClusterPlan, Method, NodeSelection};
+use crate::access::Method;
+use crate::cluster::plan::{ClusterPlan, NodeSelection};
 
 pub mod checks;
 pub mod config;
 pub mod direct;
 pub mod discovery;
 pub mod error;
+pub mod plan;
 pub mod proxy;
 pub mod retry;
 

@@ -2,7 +2,7 @@
 //! credentials. The API server reaches the kubelet with its own identity and streams the answer
 //! back; the caller needs `get nodes/proxy`. Deadlines and retries belong to `collect`.
 
-use crate::cli::Method;
+use crate::access::Method;
 use crate::cluster::{ACCEPT_EXPOSITION, BodyStream, FetchError, MetricsSource, NodeTarget, answer};
 
 /// Reads kubelets through the API server.

@@ -15,38 +15,12 @@ use std::io::Write;
 use anyhow::{Context, bail};
 
 use super::Outcome;
-use crate::cli::{Endpoint, Method, NodeSelection, SourceArgs, SourcePlan};
+use crate::access::Method;
+use crate::cli::{CompareArgs, CompareOutput};
+use crate::cluster::plan::NodeSelection;
 use crate::cluster::{self, checks};
 use crate::compare::{self, Fetch};
-
-/// Arguments of `compare`.
-#[derive(Debug, Clone, clap::Args)]
-pub struct CompareArgs {
-    /// The cluster and nodes to measure (both methods are measured, whatever `--method` says).
-    #[command(flatten)]
-    pub source: SourceArgs,
-    /// Rounds: each fetches every node once through each method, alternating which goes first.
-    #[arg(long, default_value_t = 5, value_name = "N")]
-    pub rounds: u32,
-    /// Which kubelet endpoint to fetch.
-    #[arg(long, value_enum, default_value_t = Endpoint::Metrics, conflicts_with = "path")]
-    pub endpoint: Endpoint,
-    /// Any kubelet path instead of an endpoint, e.g. `/healthz`.
-    #[arg(long, value_name = "PATH")]
-    pub path: Option<String>,
-    /// Output format.
-    #[arg(long, short = 'o', value_enum, default_value_t = CompareOutput::Table)]
-    pub output: CompareOutput,
-}
-
-/// Output formats of `compare`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum CompareOutput {
-    /// The measurements, the seed's comparison table with measured rows, and the verdict.
-    Table,
-    /// One JSON document.
-    Json,
-}
+use crate::source::SourcePlan;
 
 /// Runs `compare`.
 pub async fn run(

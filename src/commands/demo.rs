@@ -10,21 +10,7 @@ use anyhow::Context;
 use clap::Parser;
 
 use super::Outcome;
-use crate::cli::Cli;
-
-/// Arguments of `demo`.
-#[derive(Debug, Clone, clap::Args)]
-pub struct DemoArgs {
-    /// How many simulated nodes.
-    #[arg(long, default_value_t = 12, value_parser = clap::value_parser!(u16).range(1..=2000))]
-    pub nodes: u16,
-    /// Seed of the simulated node profiles (the same seed gives the same cluster).
-    #[arg(long, default_value_t = 7)]
-    pub seed: u64,
-    /// Pod starts recorded on every node during the simulated rollout.
-    #[arg(long, default_value_t = 40)]
-    pub rollout_pods: u64,
-}
+use crate::cli::{Cli, DemoArgs};
 
 /// Runs `demo`.
 pub async fn run(args: &DemoArgs, out: &mut dyn Write, err: &mut dyn Write) -> anyhow::Result<Outcome> {

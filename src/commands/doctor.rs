@@ -16,36 +16,15 @@ use anyhow::bail;
 use futures::{StreamExt, stream};
 
 use super::Outcome;
-use crate::cli::{ClusterPlan, KubeletTls, Method, NodeSelection, SourceArgs, SourcePlan};
+use crate::access::Method;
+use crate::cli::{DoctorArgs, DoctorOutput};
 use crate::cluster::config::{self, DirectPlan};
+use crate::cluster::plan::{ClusterPlan, KubeletTls, NodeSelection};
 use crate::cluster::{AddressPolicy, DirectSource, Discovery, NodeTarget, ProxySource, checks, discovery};
 use crate::doctor::{self, Access, Check, Credentials, Diagnosis, NodesFound, Problem, TlsSetting};
 use crate::rbac;
 use crate::scrape::FailureKind;
-
-/// Arguments of `doctor`.
-#[derive(Debug, Clone, clap::Args)]
-pub struct DoctorArgs {
-    /// The cluster, credentials and method to check (`--method` decides which failures are
-    /// FAILs; the other method's are WARNs).
-    #[command(flatten)]
-    pub source: SourceArgs,
-    /// Check at most this many nodes, spread evenly over the cluster.
-    #[arg(long, default_value_t = 10, value_name = "N")]
-    pub sample: usize,
-    /// Output format.
-    #[arg(long, short = 'o', value_enum, default_value_t = DoctorOutput::Table)]
-    pub output: DoctorOutput,
-}
-
-/// Output formats of `doctor`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum DoctorOutput {
-    /// One line per check, fixes under failures, a summary line.
-    Table,
-    /// One JSON document (`method`, `summary`, `checks`).
-    Json,
-}
+use crate::source::SourcePlan;
 
 /// Runs `doctor`.
 pub async fn run(

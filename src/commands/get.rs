@@ -6,9 +6,11 @@ use std::io::Write;
 use anyhow::Context;
 
 use super::{Outcome, gather, report_problems, write_failure};
-use crate::cli::{GetArgs, GetOutput, SourcePlan};
+use crate::access::is_exposition_path;
+use crate::cli::{GetArgs, GetOutput};
 use crate::exposition::{self, Family, Selector, format_value};
 use crate::snapshot::label_by_node;
+use crate::source::SourcePlan;
 
 /// Runs `get`.
 pub async fn run(args: &GetArgs, out: &mut dyn Write, err: &mut dyn Write) -> anyhow::Result<Outcome> {
@@ -29,12 +31,6 @@ pub async fn run(args: &GetArgs, out: &mut dyn Write, err: &mut dyn Write) -> an
     }
     out.flush()?;
     Ok(Outcome::from_scrapes(&gathered.scrapes))
-}
-
-/// Kubelet paths that serve the exposition format (`/metrics`, `/metrics/cadvisor`, ...).
-pub fn is_exposition_path(path: &str) -> bool {
-    let path = path.split('?').next().unwrap_or(path);
-    path == "/metrics" || path.starts_with("/metrics/")
 }
 
 /// `get --path` for a path that is not exposition text (`/healthz`, `/pods`, `/configz`):

@@ -8,10 +8,11 @@ use anyhow::Context;
 use super::{Gathered, Outcome, gather};
 use crate::analysis::{Query, Report, analyze};
 use crate::catalog::BUILD_INFO;
-use crate::cli::{HistogramArgs, HistogramOutput, SourcePlan};
+use crate::cli::{HistogramArgs, HistogramOutput};
 use crate::exposition::{self, Selector};
 use crate::report;
 use crate::slo::{Objective, Verdict};
+use crate::source::SourcePlan;
 
 /// Runs `histogram`.
 pub async fn run(args: &HistogramArgs, out: &mut dyn Write, err: &mut dyn Write) -> anyhow::Result<Outcome> {

@@ -3,9 +3,10 @@
 
 use std::io::Write;
 
-use crate::cli::{Command, SourcePlan};
+use crate::cli::Command;
 use crate::exposition::Selector;
 use crate::scrape::NodeScrape;
+use crate::source::SourcePlan;
 
 pub mod compare;
 pub mod demo;
@@ -106,14 +107,8 @@ pub(crate) async fn gather(plan: &SourcePlan, path: &str, selector: &Selector) -
                 warnings: collection.warnings,
             })
         }
-        SourcePlan::Prometheus { url, range, node_label, timeout } => {
-            let target = crate::prometheus::Target {
-                url: url.clone(),
-                range: *range,
-                node_label: node_label.clone(),
-                timeout: *timeout,
-            };
-            let converted = crate::prometheus::gather(&target, selector).await?;
+        SourcePlan::Prometheus(target) => {
+            let converted = crate::prometheus::gather(target, selector).await?;
             Ok(Gathered { method: "prometheus", scrapes: converted.scrapes, warnings: converted.warnings })
         }
     }

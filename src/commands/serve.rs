@@ -5,8 +5,7 @@
 
 use std::convert::Infallible;
 use std::io::Write;
-use std::net::SocketAddr;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use anyhow::Context;
 use bytes::Bytes;
@@ -18,29 +17,9 @@ use tokio::sync::watch;
 use super::{Outcome, gather, histogram::selector_for};
 use crate::analysis::{Query, analyze};
 use crate::catalog::{POD_START_DURATION, POD_START_SLI_DURATION};
-use crate::cli::{SourceArgs, parse_duration};
+use crate::cli::ServeArgs;
 use crate::exporter::{Cycle, families};
 use crate::exposition::Selector;
-
-/// Arguments of `serve`.
-#[derive(Debug, Clone, clap::Args)]
-pub struct ServeArgs {
-    /// A histogram family to collect and serve (repeatable; default: both pod-start histograms).
-    #[arg(long = "metric", short = 'm', value_name = "METRIC")]
-    pub metrics: Vec<String>,
-    /// Where the metrics come from.
-    #[command(flatten)]
-    pub source: SourceArgs,
-    /// Address to serve `/metrics`, `/healthz` and `/readyz` on.
-    #[arg(long, default_value = "0.0.0.0:9153", value_name = "ADDR")]
-    pub listen: SocketAddr,
-    /// Time between collections, e.g. 30s or 2m.
-    #[arg(long, default_value = "60s", value_parser = parse_duration, value_name = "DURATION")]
-    pub interval: Duration,
-    /// Stop after this many collections (default: run until SIGINT/SIGTERM).
-    #[arg(long, value_name = "N")]
-    pub max_cycles: Option<u64>,
-}
 
 /// The latest page and whether a collection has finished yet.
 type Page = Option<Bytes>;

@@ -7,49 +7,16 @@
 //! `report::table`; this module only keeps time and the previous tick.
 
 use std::io::{IsTerminal, Write};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime};
 
 use anyhow::bail;
 
 use super::{Outcome, gather};
 use crate::analysis::{Query, Report, analyze};
-use crate::cli::{Endpoint, SourceArgs, SourcePlan, parse_duration};
+use crate::cli::WatchArgs;
 use crate::scrape::NodeScrape;
-
-/// Arguments of `watch`.
-#[derive(Debug, Clone, clap::Args)]
-pub struct WatchArgs {
-    /// The histogram family to watch (default `kubelet_pod_start_duration_seconds`); a first
-    /// argument without `_` is a node name, as in `histogram`.
-    #[arg(value_name = "METRIC")]
-    pub metric: Option<String>,
-    /// Where the metrics come from.
-    #[command(flatten)]
-    pub source: SourceArgs,
-    /// How often to read every node, e.g. 10s or 500ms.
-    #[arg(long, default_value = "10s", value_parser = parse_duration, value_name = "DURATION")]
-    pub interval: Duration,
-    /// Stop after this many tables (default: until Ctrl-C).
-    #[arg(long, value_name = "N")]
-    pub count: Option<u64>,
-    /// Quantiles to estimate, comma-separated, each in [0, 1].
-    #[arg(long, value_delimiter = ',', default_values_t = [0.5, 0.9, 0.99], value_parser = crate::cli::parse_quantile)]
-    pub quantiles: Vec<f64>,
-    /// Band edges in seconds, comma-separated and increasing.
-    #[arg(long, value_delimiter = ',', default_values_t = [1.0, 5.0, 30.0])]
-    pub bands: Vec<f64>,
-    /// The kubelet endpoint the histogram is served on.
-    #[arg(long, value_enum, default_value_t = Endpoint::Metrics)]
-    pub endpoint: Endpoint,
-}
-
-impl WatchArgs {
-    /// The metric and the source flags, a first positional without `_` moved among the nodes
-    /// (the same rule as `histogram`).
-    pub fn resolved(&self) -> (String, SourceArgs) {
-        crate::cli::metric_and_source(self.metric.as_deref(), &self.source)
-    }
-}
+use crate::source::SourcePlan;
+use crate::units::rfc3339;
 
 /// Runs `watch`.
 pub async fn run(args: &WatchArgs, out: &mut dyn Write, err: &mut dyn Write) -> anyhow::Result<Outcome> {
@@ -179,29 +146,6 @@ pub fn next_baseline(previous: Vec<NodeScrape>, current: Vec<NodeScrape>) -> Vec
     kept.into_values().collect()
 }
 
-/// `2026-11-27T09:20:00Z` (UTC, whole seconds).
-///
-/// ```
-/// use std::time::{Duration, UNIX_EPOCH};
-/// use kubelet_metrics::commands::watch::rfc3339;
-/// assert_eq!(rfc3339(UNIX_EPOCH + Duration::from_secs(1_700_000_000)), "2023-11-14T22:13:20Z");
-/// ```
-pub fn rfc3339(at: SystemTime) -> String {
-    let seconds = at.duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
-    let (days, rest) = (seconds / 86_400, seconds % 86_400);
-    // Civil date from days since 1970-01-01 (Howard Hinnant's days_from_civil, inverted).
-    let z = days as i64 + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    format!("{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z", rest / 3600, rest % 3600 / 60, rest % 60)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -229,17 +173,14 @@ mod tests {
     }
 
     #[test]
-    fn dates_cross_leap_years_and_centuries() {
-        let at = |s: u64| rfc3339(UNIX_EPOCH + Duration::from_secs(s));
-        assert_eq!(at(0), "1970-01-01T00:00:00Z");
-        assert_eq!(at(951_782_400), "2000-02-29T00:00:00Z");
-        assert_eq!(at(1_795_768_586), "2026-11-27T08:36:26Z");
-    }
-
-    #[test]
     fn frames_clear_the_screen_only_on_a_terminal() {
         let report = crate::report::sample_report();
-        let frame = Frame { at: UNIX_EPOCH, interval: Duration::from_millis(500), index: 2, count: Some(3) };
+        let frame = Frame {
+            at: std::time::UNIX_EPOCH,
+            interval: Duration::from_millis(500),
+            index: 2,
+            count: Some(3),
+        };
         let mut piped = Vec::new();
         render_frame(&report, &frame, false, &mut piped).expect("render");
         let piped = String::from_utf8(piped).expect("utf-8");

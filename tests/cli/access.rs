@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::process::Output;
 use std::time::Duration;
 
-use kubelet_metrics::cli::Method;
+use kubelet_metrics::access::Method;
 use kubelet_metrics::rbac;
 use kubesim::{Attributes, Cluster, Fault, UserInfo};
 

@@ -6,7 +6,8 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Duration;
 
-use kubelet_metrics::cli::{AddressType, ClusterPlan, KubeletTls, Limits, Method, NodeSelection};
+use kubelet_metrics::access::{AddressType, Method};
+use kubelet_metrics::cluster::plan::{ClusterPlan, KubeletTls, Limits, NodeSelection};
 use kubelet_metrics::cluster::{
     self, AddressPolicy, BodyStream, FetchError, MetricsSource, NodeTarget, Source, TlsProblem,
 };

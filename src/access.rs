@@ -1,0 +1,103 @@
+//! How kubelets are reached: the access method, which node address the direct method uses, and
+//! the kubelet endpoints. Pure values shared by `rbac`, `doctor`, `compare` and `cluster`; the
+//! command line converts its flags into them once (`cli`).
+
+/// How kubelets are reached.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Method {
+    /// Through the API server: `/api/v1/nodes/{node}/proxy/{path}` with kubeconfig credentials.
+    Proxy,
+    /// Straight to each kubelet: `https://{address}:{port}/{path}` with a bearer token.
+    Direct,
+}
+
+impl Method {
+    /// Both methods, proxy first.
+    pub const ALL: [Method; 2] = [Method::Proxy, Method::Direct];
+
+    /// The lowercase name used on the command line and in reports.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Method::Proxy => "proxy",
+            Method::Direct => "direct",
+        }
+    }
+}
+
+impl std::fmt::Display for Method {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Which node address the direct method connects to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AddressType {
+    /// `status.addresses[type=InternalIP]`.
+    InternalIp,
+    /// `status.addresses[type=ExternalIP]`.
+    ExternalIp,
+    /// `status.addresses[type=Hostname]`.
+    Hostname,
+}
+
+impl AddressType {
+    /// Every type, in the default order of preference.
+    pub const ALL: [AddressType; 3] =
+        [AddressType::InternalIp, AddressType::ExternalIp, AddressType::Hostname];
+
+    /// The Kubernetes spelling of the address type.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AddressType::InternalIp => "InternalIP",
+            AddressType::ExternalIp => "ExternalIP",
+            AddressType::Hostname => "Hostname",
+        }
+    }
+}
+
+/// A kubelet metrics endpoint.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Endpoint {
+    /// `/metrics`: the kubelet's own metrics.
+    Metrics,
+    /// `/metrics/cadvisor`: container metrics.
+    Cadvisor,
+    /// `/metrics/resource`: resource usage summary.
+    Resource,
+    /// `/metrics/probes`: probe results.
+    Probes,
+}
+
+impl Endpoint {
+    /// Every endpoint.
+    pub const ALL: [Endpoint; 4] =
+        [Endpoint::Metrics, Endpoint::Cadvisor, Endpoint::Resource, Endpoint::Probes];
+
+    /// The name used on the command line (`--endpoint`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Endpoint::Metrics => "metrics",
+            Endpoint::Cadvisor => "cadvisor",
+            Endpoint::Resource => "resource",
+            Endpoint::Probes => "probes",
+        }
+    }
+
+    /// The kubelet path of this endpoint.
+    pub fn path(self) -> &'static str {
+        match self {
+            Endpoint::Metrics => "/metrics",
+            Endpoint::Cadvisor => "/metrics/cadvisor",
+            Endpoint::Resource => "/metrics/resource",
+            Endpoint::Probes => "/metrics/probes",
+        }
+    }
+}
+
+/// Whether a kubelet path serves exposition text (`/metrics` and everything under it).
+pub fn is_exposition_path(path: &str) -> bool {
+    let path = path.split('?').next().unwrap_or(path);
+    path == "/metrics" || path.starts_with("/metrics/")
+}

@@ -1,0 +1,346 @@
+//! The command line: clap types for every subcommand. Arguments are what the user typed;
+//! [`source::SourceArgs::to_plan`] and each command's settings turn them into a validated plan
+//! once, reporting every conflict together, so commands never re-check flags. The library's own
+//! closed sets (`Method`, `AddressType`, `Endpoint`) get their clap spelling in [`values`].
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use crate::access::{Endpoint, Method};
+use crate::rbac::{self, ServiceAccountRef};
+use crate::units::{parse_duration, parse_quantile};
+
+pub mod source;
+pub mod values;
+
+pub use source::{SourceArgs, UsageError, metric_and_source};
+
+/// Fetch kubelet metrics from every node of a Kubernetes cluster and turn them into answers.
+#[derive(Debug, Parser)]
+#[command(name = "kubelet-metrics", version, about, propagate_version = true)]
+pub struct Cli {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Fetch a kubelet endpoint from every selected node, filtered, with a `node` label added.
+    Get(GetArgs),
+    /// Per-node and cluster-wide histogram analysis: count, mean, quantiles, bands.
+    #[command(visible_alias = "pod-start")]
+    Histogram(HistogramArgs),
+    /// Save the histograms `histogram --baseline` compares against (e.g. before a rollout).
+    Snapshot(SnapshotArgs),
+    /// Collect on an interval and serve the histograms and collection health to Prometheus.
+    Serve(ServeArgs),
+    /// Run the main job against a built-in simulated cluster: no cluster needed.
+    Demo(DemoArgs),
+    /// Print a shell completion script, e.g. `kubelet-metrics completions bash > /etc/bash_completion.d/kubelet-metrics`.
+    Completions {
+        /// The shell.
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print least-privilege RBAC manifests (and optionally a Deployment) for an access method.
+    Rbac(RbacArgs),
+    /// Check access step by step (credentials, RBAC, each kubelet) and print the exact fix for each failure.
+    Doctor(DoctorArgs),
+    /// Measure both access methods on the same nodes and fill in the seed's comparison table.
+    Compare(CompareArgs),
+    /// A live per-node table of what changed in each interval (pod starts, quantiles, bands).
+    Watch(WatchArgs),
+}
+
+/// Arguments of `get`.
+#[derive(Debug, Clone, Args)]
+pub struct GetArgs {
+    /// Where the metrics come from.
+    #[command(flatten)]
+    pub source: SourceArgs,
+    /// Which kubelet endpoint to fetch.
+    #[arg(long, value_enum, default_value_t = Endpoint::Metrics, conflicts_with = "path")]
+    pub endpoint: Endpoint,
+    /// Any kubelet path instead of an endpoint, e.g. `/healthz` (printed as is).
+    #[arg(long, value_name = "PATH")]
+    pub path: Option<String>,
+    /// Keep only matching families (repeatable): `name`, `name{label="v",other=~"re.*"}`, or a
+    /// glob on the name such as `kubelet_pod_*`.
+    #[arg(long = "metric", short = 'm', value_name = "SELECTOR")]
+    pub metrics: Vec<String>,
+    /// Output format.
+    #[arg(long, short = 'o', value_enum, default_value_t = GetOutput::Prom)]
+    pub output: GetOutput,
+}
+
+/// Output formats of `get`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum GetOutput {
+    /// The exposition format with a `node` label added to every sample.
+    Prom,
+    /// One JSON object per sample per line.
+    Json,
+    /// One CSV row per sample.
+    Csv,
+}
+
+/// Arguments of `histogram`.
+#[derive(Debug, Clone, Args)]
+pub struct HistogramArgs {
+    /// The histogram family to analyse (default `kubelet_pod_start_duration_seconds`). Metric
+    /// names contain `_` and node names cannot, so `histogram node-a node-b` reads two nodes.
+    #[arg(value_name = "METRIC")]
+    pub metric: Option<String>,
+    /// Where the metrics come from.
+    #[command(flatten)]
+    pub source: SourceArgs,
+    /// Quantiles to estimate, comma-separated, each in [0, 1].
+    #[arg(long, value_delimiter = ',', default_values_t = [0.5, 0.9, 0.99], value_parser = parse_quantile)]
+    pub quantiles: Vec<f64>,
+    /// Band edges in seconds, comma-separated and increasing: `1,5,30` gives ≤1s, 1–5s, 5–30s, >30s.
+    #[arg(long, value_delimiter = ',', default_values_t = [1.0, 5.0, 30.0])]
+    pub bands: Vec<f64>,
+    /// Split each node's series by this label (e.g. `operation_type`).
+    #[arg(long, value_name = "LABEL")]
+    pub by: Option<String>,
+    /// The kubelet endpoint the histogram is served on.
+    #[arg(long, value_enum, default_value_t = Endpoint::Metrics)]
+    pub endpoint: Endpoint,
+    /// A `snapshot` taken earlier: report what changed since (counters are cumulative since
+    /// each kubelet started; a decrease means it restarted, and the report says so).
+    #[arg(long, value_name = "FILE")]
+    pub baseline: Option<PathBuf>,
+    /// A service-level objective on the cluster line, e.g. `p99<=5s`, `p90<2s`, `mean<=3s`;
+    /// the exit status is 3 when it does not hold.
+    #[arg(long, value_name = "OBJECTIVE", value_parser = crate::slo::Objective::parse)]
+    pub slo: Option<crate::slo::Objective>,
+    /// Output format.
+    #[arg(long, short = 'o', value_enum, default_value_t = HistogramOutput::Table)]
+    pub output: HistogramOutput,
+    /// Also write the distribution as a self-contained SVG: one bar per node split into the
+    /// bands, then the cluster line.
+    #[arg(long, value_name = "FILE.svg")]
+    pub plot: Option<PathBuf>,
+}
+
+/// Arguments of `snapshot`.
+#[derive(Debug, Clone, Args)]
+pub struct SnapshotArgs {
+    /// A histogram family to save (repeatable; default: the pod-start histograms).
+    #[arg(long = "metric", short = 'm', value_name = "METRIC")]
+    pub metrics: Vec<String>,
+    /// Where the metrics come from.
+    #[command(flatten)]
+    pub source: SourceArgs,
+    /// The kubelet endpoint to read.
+    #[arg(long, value_enum, default_value_t = Endpoint::Metrics)]
+    pub endpoint: Endpoint,
+    /// The file to write (exposition text with a `node` label; `-` is stdout).
+    #[arg(long, short = 'o', value_name = "FILE")]
+    pub output: PathBuf,
+}
+
+impl HistogramArgs {
+    /// The metric to analyse and the source flags (see [`metric_and_source`]).
+    pub fn resolved(&self) -> (String, SourceArgs) {
+        metric_and_source(self.metric.as_deref(), &self.source)
+    }
+}
+
+/// Output formats of `histogram`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum HistogramOutput {
+    /// One row per node, slowest first, a cluster row, then a distribution chart.
+    Table,
+    /// The table with more columns (kubelet version, sum, every quantile).
+    Wide,
+    /// One JSON document (shape documented in the README).
+    Json,
+    /// One CSV row per node plus the cluster.
+    Csv,
+}
+
+/// Arguments of `serve`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct ServeArgs {
+    /// A histogram family to collect and serve (repeatable; default: both pod-start histograms).
+    #[arg(long = "metric", short = 'm', value_name = "METRIC")]
+    pub metrics: Vec<String>,
+    /// Where the metrics come from.
+    #[command(flatten)]
+    pub source: SourceArgs,
+    /// Address to serve `/metrics`, `/healthz` and `/readyz` on.
+    #[arg(long, default_value = "0.0.0.0:9153", value_name = "ADDR")]
+    pub listen: SocketAddr,
+    /// Time between collections, e.g. 30s or 2m.
+    #[arg(long, default_value = "60s", value_parser = parse_duration, value_name = "DURATION")]
+    pub interval: Duration,
+    /// Stop after this many collections (default: run until SIGINT/SIGTERM).
+    #[arg(long, value_name = "N")]
+    pub max_cycles: Option<u64>,
+}
+
+/// Arguments of `demo`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct DemoArgs {
+    /// How many simulated nodes.
+    #[arg(long, default_value_t = 12, value_parser = clap::value_parser!(u16).range(1..=2000))]
+    pub nodes: u16,
+    /// Seed of the simulated node profiles (the same seed gives the same cluster).
+    #[arg(long, default_value_t = 7)]
+    pub seed: u64,
+    /// Pod starts recorded on every node during the simulated rollout.
+    #[arg(long, default_value_t = 40)]
+    pub rollout_pods: u64,
+}
+
+/// Arguments of `rbac`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct RbacArgs {
+    /// The access method to grant: `direct` needs only `get nodes/metrics` (plus `list`/`get
+    /// nodes`); `proxy` needs `get nodes/proxy`, which also opens the kubelet's exec, attach and
+    /// port-forward endpoints.
+    #[arg(long, value_enum, default_value_t = Method::Direct)]
+    pub method: Method,
+    /// The service account to create and bind.
+    #[arg(
+        long,
+        value_name = "NAMESPACE/NAME",
+        default_value = "monitoring/kubelet-metrics",
+        conflicts_with = "user"
+    )]
+    pub service_account: ServiceAccountRef,
+    /// Bind a user (as the API server authenticates it) instead of a service account.
+    #[arg(long, value_name = "NAME", conflicts_with = "deployment")]
+    pub user: Option<String>,
+    /// Add a Deployment that runs `kubelet-metrics serve` as the service account.
+    #[arg(long)]
+    pub deployment: bool,
+    /// The container image of the Deployment.
+    #[arg(long, value_name = "IMAGE", default_value = rbac::DEFAULT_IMAGE, requires = "deployment")]
+    pub image: String,
+}
+
+/// Arguments of `doctor`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct DoctorArgs {
+    /// The cluster, credentials and method to check (`--method` decides which failures are
+    /// FAILs; the other method's are WARNs).
+    #[command(flatten)]
+    pub source: SourceArgs,
+    /// Check at most this many nodes, spread evenly over the cluster.
+    #[arg(long, default_value_t = 10, value_name = "N")]
+    pub sample: usize,
+    /// Output format.
+    #[arg(long, short = 'o', value_enum, default_value_t = DoctorOutput::Table)]
+    pub output: DoctorOutput,
+}
+
+/// Output formats of `doctor`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum DoctorOutput {
+    /// One line per check, fixes under failures, a summary line.
+    Table,
+    /// One JSON document (`method`, `summary`, `checks`).
+    Json,
+}
+
+/// Arguments of `compare`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct CompareArgs {
+    /// The cluster and nodes to measure (both methods are measured, whatever `--method` says).
+    #[command(flatten)]
+    pub source: SourceArgs,
+    /// Rounds: each fetches every node once through each method, alternating which goes first.
+    #[arg(long, default_value_t = 5, value_name = "N")]
+    pub rounds: u32,
+    /// Which kubelet endpoint to fetch.
+    #[arg(long, value_enum, default_value_t = Endpoint::Metrics, conflicts_with = "path")]
+    pub endpoint: Endpoint,
+    /// Any kubelet path instead of an endpoint, e.g. `/healthz`.
+    #[arg(long, value_name = "PATH")]
+    pub path: Option<String>,
+    /// Output format.
+    #[arg(long, short = 'o', value_enum, default_value_t = CompareOutput::Table)]
+    pub output: CompareOutput,
+}
+
+/// Output formats of `compare`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum CompareOutput {
+    /// The measurements, the seed's comparison table with measured rows, and the verdict.
+    Table,
+    /// One JSON document.
+    Json,
+}
+
+/// Arguments of `watch`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct WatchArgs {
+    /// The histogram family to watch (default `kubelet_pod_start_duration_seconds`); a first
+    /// argument without `_` is a node name, as in `histogram`.
+    #[arg(value_name = "METRIC")]
+    pub metric: Option<String>,
+    /// Where the metrics come from.
+    #[command(flatten)]
+    pub source: SourceArgs,
+    /// How often to read every node, e.g. 10s or 500ms.
+    #[arg(long, default_value = "10s", value_parser = parse_duration, value_name = "DURATION")]
+    pub interval: Duration,
+    /// Stop after this many tables (default: until Ctrl-C).
+    #[arg(long, value_name = "N")]
+    pub count: Option<u64>,
+    /// Quantiles to estimate, comma-separated, each in [0, 1].
+    #[arg(long, value_delimiter = ',', default_values_t = [0.5, 0.9, 0.99], value_parser = parse_quantile)]
+    pub quantiles: Vec<f64>,
+    /// Band edges in seconds, comma-separated and increasing.
+    #[arg(long, value_delimiter = ',', default_values_t = [1.0, 5.0, 30.0])]
+    pub bands: Vec<f64>,
+    /// The kubelet endpoint the histogram is served on.
+    #[arg(long, value_enum, default_value_t = Endpoint::Metrics)]
+    pub endpoint: Endpoint,
+}
+
+impl WatchArgs {
+    /// The metric and the source flags, a first positional without `_` moved among the nodes
+    /// (the same rule as `histogram`).
+    pub fn resolved(&self) -> (String, SourceArgs) {
+        crate::cli::metric_and_source(self.metric.as_deref(), &self.source)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_command_line_is_consistent() {
+        use clap::CommandFactory;
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn histogram_tells_metrics_from_node_names() {
+        let parse = |argv: &[&str]| {
+            let mut full = vec!["kubelet-metrics", "histogram"];
+            full.extend_from_slice(argv);
+            let Command::Histogram(args) = Cli::try_parse_from(full).expect("valid").command else {
+                panic!("histogram")
+            };
+            let (metric, source) = args.resolved();
+            (metric, source.nodes)
+        };
+        let default = crate::catalog::POD_START_DURATION.to_string();
+        assert_eq!(parse(&["node-a", "node-b"]), (default.clone(), vec!["node-a".into(), "node-b".into()]));
+        assert_eq!(
+            parse(&["kubelet_x_seconds", "node-a"]),
+            ("kubelet_x_seconds".into(), vec!["node-a".into()])
+        );
+        assert_eq!(parse(&[]), (default, vec![]));
+    }
+}

@@ -1,0 +1,423 @@
+//! The source flags shared by every reading command (`--file`, a cluster, `--prometheus`) and
+//! their validation into a [`SourcePlan`]: every conflict is reported together, once.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::Args;
+
+use crate::access::{AddressType, Method};
+use crate::cluster::plan::{
+    ClusterPlan, DIRECT_CONCURRENCY, KubeletTls, Limits, NodeSelection, PROXY_CONCURRENCY, parse_node_ip,
+};
+use crate::files::{FileInput, node_name_from_path};
+use crate::prometheus::Target;
+use crate::source::SourcePlan;
+use crate::units::{parse_duration, parse_size};
+
+/// Where metrics come from: saved files, or a cluster (the default).
+#[derive(Debug, Clone, Args)]
+pub struct SourceArgs {
+    /// Read saved payloads instead of a cluster (repeatable; `-` is stdin), e.g. the output of
+    /// `kubectl get --raw /api/v1/nodes/NODE/proxy/metrics`.
+    #[arg(long = "file", short = 'f', value_name = "PATH")]
+    pub files: Vec<PathBuf>,
+    /// Node name for `--file` input (repeatable, in the order of the files); defaults to the
+    /// file name without its extension (`stdin` for `-`).
+    #[arg(long = "node", value_name = "NAME")]
+    pub file_nodes: Vec<String>,
+
+    /// Nodes to read (default: every node the selector matches).
+    #[arg(value_name = "NODE")]
+    pub nodes: Vec<String>,
+
+    /// Path to the kubeconfig file (default: $KUBECONFIG, several files merged, else ~/.kube/config).
+    #[arg(long, value_name = "PATH")]
+    pub kubeconfig: Option<PathBuf>,
+    /// The kubeconfig context to use.
+    #[arg(long, value_name = "NAME")]
+    pub context: Option<String>,
+    /// How to reach kubelets: through the API server proxy, or directly on each node.
+    #[arg(long, value_enum, default_value_t = Method::Proxy)]
+    pub method: Method,
+    /// Bearer token file for the direct method (re-read when it changes, as projected
+    /// service-account tokens rotate).
+    #[arg(long, value_name = "PATH")]
+    pub token_file: Option<PathBuf>,
+    /// CA bundle that signed the kubelets' serving certificates (direct method).
+    #[arg(long, value_name = "PATH")]
+    pub kubelet_ca: Option<PathBuf>,
+    /// Server name to verify kubelet certificates against (direct method).
+    #[arg(long, value_name = "NAME")]
+    pub kubelet_tls_server_name: Option<String>,
+    /// Do not verify kubelet serving certificates (direct method). Insecure; warned.
+    #[arg(long)]
+    pub insecure_skip_tls_verify_kubelet: bool,
+    /// Node address types to try, in order of preference (direct method).
+    #[arg(long, value_enum, value_delimiter = ',', default_values_t = [AddressType::InternalIp, AddressType::ExternalIp, AddressType::Hostname])]
+    pub address_type: Vec<AddressType>,
+    /// Kubelet port (default: the node's `status.daemonEndpoints.kubeletEndpoint.Port`, else 10250).
+    #[arg(long, value_name = "PORT")]
+    pub kubelet_port: Option<u16>,
+    /// Label selector for nodes, e.g. `node-role.kubernetes.io/worker,topology.kubernetes.io/zone=a`.
+    #[arg(long, short = 'l', value_name = "SELECTOR")]
+    pub selector: Option<String>,
+    /// Kubelet address to read without listing nodes (direct method; repeatable), e.g.
+    /// `10.0.0.7` or `[fd00::7]:10250`.
+    #[arg(long, value_name = "IP[:PORT]")]
+    pub node_ip: Vec<String>,
+    /// How many nodes to fetch at once (default: 8 through the proxy, 64 direct).
+    #[arg(long, value_name = "N")]
+    pub concurrency: Option<usize>,
+    /// Give up on a node after this long, e.g. 10s or 750ms (the API server never times out
+    /// proxied requests, so this is always set).
+    #[arg(long, default_value = "10s", value_parser = parse_duration, value_name = "DURATION")]
+    pub timeout: Duration,
+    /// Retries per node on transient failures (connect errors, 429, 5xx), with backoff.
+    #[arg(long, default_value_t = 2, value_name = "N")]
+    pub retries: u32,
+    /// Refuse payloads larger than this many bytes (suffixes K, M, G accepted).
+    #[arg(long, default_value = "256M", value_parser = parse_size, value_name = "BYTES")]
+    pub max_body: u64,
+
+    /// Read a Prometheus server's stored kubelet histograms instead of a cluster: the increase
+    /// of each bucket over --range, by node (plain http:// only), e.g. http://127.0.0.1:9090.
+    #[arg(long, value_name = "URL")]
+    pub prometheus: Option<String>,
+    /// How far back --prometheus looks, e.g. 5m or 24h [default: 1h].
+    #[arg(long, value_parser = parse_duration, value_name = "DURATION")]
+    pub range: Option<Duration>,
+    /// The label holding the node name in Prometheus [default: node]; configs that scrape
+    /// kubelets directly often only have `instance`.
+    #[arg(long, value_name = "LABEL")]
+    pub prometheus_node_label: Option<String>,
+}
+
+/// The metric of `COMMAND [METRIC] [NODE...]` and the source flags: a first positional that is a
+/// node name (no `_`: DNS-1123 names cannot hold one) moves back among the nodes, and the metric
+/// defaults to `kubelet_pod_start_duration_seconds`.
+pub fn metric_and_source(first: Option<&str>, source: &SourceArgs) -> (String, SourceArgs) {
+    let mut source = source.clone();
+    match first {
+        Some(metric) if metric.contains('_') => (metric.to_string(), source),
+        Some(node) => {
+            source.nodes.insert(0, node.to_string());
+            (crate::catalog::POD_START_DURATION.to_string(), source)
+        }
+        None => (crate::catalog::POD_START_DURATION.to_string(), source),
+    }
+}
+
+impl SourceArgs {
+    /// Validates the source flags into a plan, reporting every conflict at once.
+    pub fn to_plan(&self) -> Result<SourcePlan, UsageError> {
+        let mut problems = Vec::new();
+        let cluster_flags: Vec<&str> = [
+            (!self.nodes.is_empty(), "NODE names"),
+            (self.kubeconfig.is_some(), "--kubeconfig"),
+            (self.context.is_some(), "--context"),
+            (self.selector.is_some(), "--selector"),
+            (!self.node_ip.is_empty(), "--node-ip"),
+            (self.token_file.is_some(), "--token-file"),
+            (self.kubelet_ca.is_some(), "--kubelet-ca"),
+        ]
+        .into_iter()
+        .filter_map(|(set, name)| set.then_some(name))
+        .collect();
+
+        if let Some(url) = &self.prometheus {
+            return self.prometheus_plan(url, &cluster_flags);
+        }
+        for (set, flag) in [
+            (self.range.is_some(), "--range"),
+            (self.prometheus_node_label.is_some(), "--prometheus-node-label"),
+        ] {
+            if set {
+                problems.push(format!("{flag} applies to --prometheus only"));
+            }
+        }
+
+        if !self.files.is_empty() {
+            for flag in &cluster_flags {
+                problems.push(format!("{flag} reads a cluster and cannot be combined with --file"));
+            }
+            if self.file_nodes.len() > self.files.len() {
+                problems.push(format!(
+                    "{} --node names for {} --file inputs",
+                    self.file_nodes.len(),
+                    self.files.len()
+                ));
+            }
+            let stdin_count = self.files.iter().filter(|p| p.as_os_str() == "-").count();
+            if stdin_count > 1 {
+                problems.push("`-` (stdin) can be given to --file only once".to_string());
+            }
+            let inputs: Vec<FileInput> = self
+                .files
+                .iter()
+                .enumerate()
+                .map(|(i, path)| FileInput {
+                    path: path.clone(),
+                    node: self.file_nodes.get(i).cloned().unwrap_or_else(|| node_name_from_path(path)),
+                })
+                .collect();
+            let mut names: Vec<&str> = inputs.iter().map(|f| f.node.as_str()).collect();
+            names.sort_unstable();
+            if let Some(pair) = names.windows(2).find(|w| w[0] == w[1]) {
+                problems
+                    .push(format!("two --file inputs are both node {:?}; name them with --node", pair[0]));
+            }
+            return UsageError::check(problems)
+                .map(|()| SourcePlan::Files { inputs, max_body: self.max_body });
+        }
+
+        if !self.file_nodes.is_empty() {
+            problems
+                .push("--node names a --file input; to pick cluster nodes, pass them as arguments".into());
+        }
+        let direct = self.method == Method::Direct;
+        if !direct {
+            for (set, flag) in [
+                (self.token_file.is_some(), "--token-file"),
+                (self.kubelet_ca.is_some(), "--kubelet-ca"),
+                (self.kubelet_tls_server_name.is_some(), "--kubelet-tls-server-name"),
+                (self.insecure_skip_tls_verify_kubelet, "--insecure-skip-tls-verify-kubelet"),
+                (!self.node_ip.is_empty(), "--node-ip"),
+            ] {
+                if set {
+                    problems.push(format!("{flag} applies to --method direct only"));
+                }
+            }
+        }
+        if self.insecure_skip_tls_verify_kubelet
+            && (self.kubelet_ca.is_some() || self.kubelet_tls_server_name.is_some())
+        {
+            problems.push(
+                "--insecure-skip-tls-verify-kubelet cannot be combined with --kubelet-ca or --kubelet-tls-server-name"
+                    .into(),
+            );
+        }
+        let selections = [!self.nodes.is_empty(), self.selector.is_some(), !self.node_ip.is_empty()];
+        if selections.iter().filter(|s| **s).count() > 1 {
+            problems.push("choose nodes one way: NODE names, --selector, or --node-ip".into());
+        }
+        if self.concurrency == Some(0) {
+            problems.push("--concurrency must be at least 1".into());
+        }
+        if self.timeout.is_zero() {
+            problems.push("--timeout must be longer than 0".into());
+        }
+        if self.address_type.is_empty() {
+            problems.push("--address-type needs at least one type".into());
+        }
+        let mut addresses = Vec::new();
+        for raw in &self.node_ip {
+            match parse_node_ip(raw) {
+                Ok(address) => addresses.push(address),
+                Err(reason) => problems.push(format!("--node-ip {raw:?}: {reason}")),
+            }
+        }
+        UsageError::check(problems)?;
+
+        let nodes = if !addresses.is_empty() {
+            NodeSelection::Addresses(addresses)
+        } else if !self.nodes.is_empty() {
+            NodeSelection::Names(self.nodes.clone())
+        } else {
+            NodeSelection::All { selector: self.selector.clone() }
+        };
+        let kubelet_tls = if self.insecure_skip_tls_verify_kubelet {
+            KubeletTls::Insecure
+        } else {
+            KubeletTls::Verify {
+                ca: self.kubelet_ca.clone(),
+                server_name: self.kubelet_tls_server_name.clone(),
+            }
+        };
+        let default_concurrency = if direct { DIRECT_CONCURRENCY } else { PROXY_CONCURRENCY };
+        Ok(SourcePlan::Cluster(ClusterPlan {
+            kubeconfig: self.kubeconfig.clone(),
+            context: self.context.clone(),
+            method: self.method,
+            nodes,
+            token_file: self.token_file.clone(),
+            kubelet_tls,
+            address_types: self.address_type.clone(),
+            kubelet_port: self.kubelet_port,
+            limits: Limits {
+                concurrency: self.concurrency.unwrap_or(default_concurrency),
+                per_node: self.timeout,
+                retries: self.retries,
+                max_body: self.max_body,
+            },
+        }))
+    }
+}
+
+impl SourceArgs {
+    /// The `--prometheus` plan: no files, no cluster flags, a plain-HTTP URL, a positive range.
+    fn prometheus_plan(&self, url: &str, cluster_flags: &[&str]) -> Result<SourcePlan, UsageError> {
+        let mut problems = Vec::new();
+        if !self.files.is_empty() {
+            problems.push("--file and --prometheus are two sources; choose one".to_string());
+        }
+        let mut flags = cluster_flags.to_vec();
+        for (set, flag) in [
+            (self.method != Method::Proxy, "--method"),
+            (self.kubelet_tls_server_name.is_some(), "--kubelet-tls-server-name"),
+            (self.insecure_skip_tls_verify_kubelet, "--insecure-skip-tls-verify-kubelet"),
+            (self.kubelet_port.is_some(), "--kubelet-port"),
+            (self.concurrency.is_some(), "--concurrency"),
+            (!self.file_nodes.is_empty(), "--node"),
+        ] {
+            if set {
+                flags.push(flag);
+            }
+        }
+        for flag in flags {
+            problems.push(format!("{flag} reads a cluster and cannot be combined with --prometheus"));
+        }
+        let range = self.range.unwrap_or(crate::prometheus::DEFAULT_RANGE);
+        if range < Duration::from_secs(1) {
+            problems.push("--range must be at least 1s".to_string());
+        }
+        let node_label = self
+            .prometheus_node_label
+            .clone()
+            .unwrap_or_else(|| crate::prometheus::DEFAULT_NODE_LABEL.to_string());
+        if !crate::exposition::is_label_name(&node_label) || node_label.starts_with("__") {
+            problems.push(format!("--prometheus-node-label {node_label:?} is not a label name"));
+        }
+        if self.timeout.is_zero() {
+            problems.push("--timeout must be longer than 0".into());
+        }
+        let url = crate::prometheus::base_url(url).map_err(|p| problems.push(format!("--prometheus {p}")));
+        // A bad URL is among the problems, so past this check `url` is `Ok`.
+        UsageError::check(problems)?;
+        Ok(SourcePlan::Prometheus(Target {
+            url: url.unwrap_or_default(),
+            range,
+            node_label,
+            timeout: self.timeout,
+        }))
+    }
+}
+
+/// Flags that cannot run together; every problem is listed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{}", .problems.join("; "))]
+pub struct UsageError {
+    /// One sentence per problem.
+    pub problems: Vec<String>,
+}
+
+impl UsageError {
+    fn check(problems: Vec<String>) -> Result<(), UsageError> {
+        if problems.is_empty() { Ok(()) } else { Err(UsageError { problems }) }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    fn source(args: &[&str]) -> SourceArgs {
+        #[derive(Parser)]
+        struct Wrapper {
+            #[command(flatten)]
+            source: SourceArgs,
+        }
+        let mut argv = vec!["test"];
+        argv.extend_from_slice(args);
+        Wrapper::try_parse_from(argv).expect("valid flags").source
+    }
+
+    #[test]
+    fn file_inputs_take_node_names_from_flags_then_file_names() {
+        let plan = source(&["--file", "a/n1.prom", "--file", "-", "--file", "x.txt", "--node", "first"])
+            .to_plan()
+            .expect("valid");
+        let SourcePlan::Files { inputs: files, .. } = plan else { panic!("expected files") };
+        let nodes: Vec<&str> = files.iter().map(|f| f.node.as_str()).collect();
+        assert_eq!(nodes, ["first", "stdin", "x"]);
+    }
+
+    #[test]
+    fn every_conflict_is_reported_together() {
+        let err =
+            source(&["--token-file", "t", "--kubelet-ca", "c", "-l", "a=b", "n1"]).to_plan().unwrap_err();
+        assert_eq!(err.problems.len(), 3, "{err}");
+        assert!(err.to_string().contains("--token-file applies to --method direct only"));
+        assert!(err.to_string().contains("choose nodes one way"));
+    }
+
+    #[test]
+    fn file_and_cluster_flags_conflict() {
+        let err = source(&["--file", "x", "--context", "prod"]).to_plan().unwrap_err();
+        assert!(err.to_string().contains("--context reads a cluster"));
+    }
+
+    #[test]
+    fn duplicate_file_nodes_are_refused() {
+        let err = source(&["--file", "a/n1.prom", "--file", "b/n1.prom"]).to_plan().unwrap_err();
+        assert!(err.to_string().contains("both node \"n1\""));
+    }
+
+    #[test]
+    fn direct_defaults_to_higher_concurrency() {
+        let SourcePlan::Cluster(plan) = source(&["--method", "direct"]).to_plan().expect("valid") else {
+            panic!("expected cluster")
+        };
+        assert_eq!(plan.limits.concurrency, DIRECT_CONCURRENCY);
+        let SourcePlan::Cluster(plan) = source(&[]).to_plan().expect("valid") else {
+            panic!("expected cluster")
+        };
+        assert_eq!(plan.limits.concurrency, PROXY_CONCURRENCY);
+        assert_eq!(plan.nodes, NodeSelection::All { selector: None });
+    }
+
+    #[test]
+    fn the_plan_has_defaults_and_lists_every_conflict() {
+        let SourcePlan::Prometheus(crate::prometheus::Target { url, range, node_label, .. }) =
+            source(&["--prometheus", "http://127.0.0.1:9090/"]).to_plan().expect("valid")
+        else {
+            panic!("expected a Prometheus plan")
+        };
+        assert_eq!(
+            (url.as_str(), range, node_label.as_str()),
+            ("http://127.0.0.1:9090", crate::prometheus::DEFAULT_RANGE, "node")
+        );
+
+        let err = source(&[
+            "--prometheus",
+            "https://p",
+            "--file",
+            "x.prom",
+            "--context",
+            "prod",
+            "--method",
+            "direct",
+            "--range",
+            "500ms",
+        ])
+        .to_plan()
+        .expect_err("conflicts");
+        let text = err.to_string();
+        assert_eq!(err.problems.len(), 5, "{text}");
+        for expected in [
+            "--file and --prometheus",
+            "--context reads a cluster",
+            "--method reads",
+            "at least 1s",
+            "only plain http://",
+        ] {
+            assert!(text.contains(expected), "{expected:?} in {text}");
+        }
+        let err = source(&["--range", "5m", "--prometheus-node-label", "instance"])
+            .to_plan()
+            .expect_err("needs --prometheus");
+        assert_eq!(err.problems.len(), 2, "{err}");
+        assert!(err.to_string().contains("--range applies to --prometheus only"));
+    }
+}
