@@ -158,21 +158,13 @@ pub fn unix_now() -> u64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0)
 }
 
-/// RFC 3339 in UTC, second resolution, as Kubernetes writes timestamps.
+/// RFC 3339 in UTC, second resolution, as Kubernetes writes timestamps (`2024-01-02T03:04:05Z`).
 pub fn rfc3339(unix: u64) -> String {
-    let days = (unix / 86_400) as i64;
-    let secs = unix % 86_400;
-    // Howard Hinnant's civil_from_days.
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    format!("{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z", secs / 3600, secs / 60 % 60, secs % 60)
+    // Whole seconds have no fractional part, so jiff's Display prints none. Beyond year 9999 (which
+    // RFC 3339 cannot write) the latest representable second stands in.
+    let latest = jiff::Timestamp::MAX.as_second();
+    let seconds = i64::try_from(unix).unwrap_or(latest).min(latest);
+    jiff::Timestamp::from_second(seconds).unwrap_or(jiff::Timestamp::MAX).to_string()
 }
 
 /// kubectl's AGE column (k8s.io/apimachinery/pkg/util/duration.HumanDuration).

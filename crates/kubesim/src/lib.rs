@@ -41,7 +41,7 @@ use std::{
 
 use anyhow::Context;
 use base64::Engine;
-use rustls::{ClientConfig, ServerConfig};
+use rustls::ServerConfig;
 use tokio::{
     net::TcpListener,
     sync::{mpsc, watch},
@@ -53,9 +53,6 @@ pub use rbac::{Attributes, UserInfo};
 pub use truth::{Bucket, HistogramTruth, NodeTruth, Truth};
 
 use profile::{PodStarts, SplitMix64};
-
-/// How many idle API server → kubelet connections are kept in all (each holds buffers on both ends).
-const MAX_POOLED: usize = 64;
 
 /// The namespace of the monitoring service account whose token is `sa.token`.
 pub const SA_NAMESPACE: &str = "monitoring";
@@ -385,11 +382,8 @@ pub(crate) struct Shared {
     pub nodes: Vec<Arc<Node>>,
     pub by_name: HashMap<String, usize>,
     pub policy: RwLock<Policy>,
-    pub kubelet_client: Arc<ClientConfig>,
-    /// Idle API server → kubelet connections, per node.
-    pub pools: Vec<Mutex<Vec<hyper::client::conn::http1::SendRequest<http::Body>>>>,
-    /// Idle connections across all pools; capped so a 1,000-node fan-out does not keep 1,000 open.
-    pub pooled: std::sync::atomic::AtomicUsize,
+    /// The API server's client towards kubelets, with its pool of idle connections.
+    pub kubelet_client: apiserver::KubeletClient,
     pub rng: Mutex<SplitMix64>,
     pub truth_lock: Mutex<()>,
     pub resource_version: AtomicU64,
@@ -399,39 +393,6 @@ pub(crate) struct Shared {
 use rbac::Policy;
 
 impl Shared {
-    /// An idle, still-open connection to a node's kubelet, if one is pooled.
-    pub fn take_connection(
-        &self,
-        index: usize,
-    ) -> Option<hyper::client::conn::http1::SendRequest<http::Body>> {
-        let mut pool = self.pools[index].lock().unwrap_or_else(|e| e.into_inner());
-        while let Some(sender) = pool.pop() {
-            self.pooled.fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
-            if sender.is_ready() && !sender.is_closed() {
-                return Some(sender);
-            }
-        }
-        None
-    }
-
-    /// Keeps a connection for the next proxied request: a few per node, `MAX_POOLED` in all.
-    pub fn return_connection(
-        &self,
-        index: usize,
-        sender: hyper::client::conn::http1::SendRequest<http::Body>,
-    ) {
-        use std::sync::atomic::Ordering::Relaxed;
-        let mut pool = self.pools[index].lock().unwrap_or_else(|e| e.into_inner());
-        if pool.len() >= 4 || sender.is_closed() {
-            return;
-        }
-        if self.pooled.fetch_add(1, Relaxed) >= MAX_POOLED {
-            self.pooled.fetch_sub(1, Relaxed);
-            return;
-        }
-        pool.push(sender);
-    }
-
     pub fn node(&self, name: &str) -> Option<&Arc<Node>> {
         self.by_name.get(name).map(|i| &self.nodes[*i])
     }
@@ -656,9 +617,7 @@ async fn build(
         nodes,
         by_name,
         policy: RwLock::new(Policy::default()),
-        kubelet_client,
-        pools: (0..n).map(|_| Mutex::new(Vec::new())).collect(),
-        pooled: std::sync::atomic::AtomicUsize::new(0),
+        kubelet_client: apiserver::KubeletClient::new(kubelet_client),
         rng: Mutex::new(SplitMix64::new(config.seed ^ now.rotate_left(17) ^ u64::from(std::process::id()))),
         truth_lock: Mutex::new(()),
         resource_version: AtomicU64::new(1000 + config.seed % 1000),

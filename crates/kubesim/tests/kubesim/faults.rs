@@ -126,6 +126,13 @@ async fn faults_show_through_the_proxy_and_change_at_runtime() {
     // The API server verifies kubelet certificates (--kubelet-certificate-authority).
     let badcert = api(&cluster, "GET", &proxy("node-10"), None).await;
     assert_eq!(badcert.status, 503);
+    let status: serde_json::Value =
+        serde_json::from_slice(badcert.body.as_ref().expect("body")).expect("Status");
+    assert_eq!(
+        status["message"],
+        "error trying to reach service: tls: failed to verify certificate: \
+         x509: certificate is valid for wrong.kubesim.invalid, not 127.0.0.1"
+    );
     // noauth disables token authentication only; the API server's client certificate still works.
     assert_eq!(api(&cluster, "GET", &proxy("node-11"), None).await.status, 200);
 
