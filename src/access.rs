@@ -1,5 +1,5 @@
-//! How kubelets are reached: the access method, which node address the direct method uses, and
-//! the kubelet endpoints. Pure values shared by `rbac`, `doctor`, `compare` and `cluster`; the
+//! How kubelets are reached: the access method, which node address the direct method uses, the
+//! kubelet endpoints, and the shape of an RBAC permission. Pure values shared by `rbac`, `doctor`, `compare` and `cluster`; the
 //! command line converts its flags into them once (`cli`).
 
 /// How kubelets are reached.
@@ -93,6 +93,33 @@ impl Endpoint {
             Endpoint::Resource => "/metrics/resource",
             Endpoint::Probes => "/metrics/probes",
         }
+    }
+}
+
+/// One RBAC permission on a core-group (`""`) resource, at the cluster scope.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Permission {
+    /// The verb: `get`, `list`, `create`, ...
+    pub verb: &'static str,
+    /// The resource, e.g. `nodes` or `pods`.
+    pub resource: &'static str,
+    /// The subresource, e.g. `metrics`, `proxy` or `exec`.
+    pub subresource: Option<&'static str>,
+}
+
+impl Permission {
+    /// The resource as RBAC rules spell it: `nodes` or `nodes/metrics`.
+    pub fn resource_path(&self) -> String {
+        match self.subresource {
+            Some(sub) => format!("{}/{sub}", self.resource),
+            None => self.resource.to_string(),
+        }
+    }
+}
+
+impl std::fmt::Display for Permission {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} {}", self.verb, self.resource_path())
     }
 }
 

@@ -1,14 +1,15 @@
 //! Fan-out over nodes: how many are fetched at once, how long each may take, when a failure is
 //! retried, and what Ctrl-C leaves behind. How a node is reached lives in `cluster`; what its
-//! text means lives in `exposition`.
+//! text means lives in `exposition`; what to do about a failure is the caller's [`Advice`].
 //!
+//! One pipeline serves every cluster read: prepare (client, discovery) → fan out (bounded, one
+//! deadline per node) → failures (with their fix) → nodes that could not be looked up → sort.
 //! Every node gets one deadline covering all its attempts (the API server never times out a
 //! proxied request). Transient failures are retried with exponential backoff and jitter, a
 //! 429's `Retry-After` is honoured when it fits the deadline, and bodies are parsed chunk by
 //! chunk as they arrive, so memory follows `--concurrency`, not node count or payload size.
 //! A node that fails is a value in the result, never an early return.
 
-use std::io::{IsTerminal, Write};
 use std::sync::Arc;
 #[cfg(test)]
 use std::time::Duration;
@@ -16,6 +17,7 @@ use std::time::Duration;
 use anyhow::Context;
 use bytes::Bytes;
 use futures::{StreamExt, stream};
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
@@ -26,150 +28,108 @@ use crate::cluster::{self, FetchError, MetricsSource, NodeTarget, RequestContext
 use crate::exposition::{Parsed, Selector, StreamParser};
 use crate::scrape::{Failure, NodeScrape, Scraped};
 
-/// What a cluster run gathered: one scrape per node, sorted by node name.
+/// The fix for a failed request, when one is known. Cluster code reports facts; the caller
+/// decides the advice (the commands pass [`crate::remedy::fix`]).
+pub type Advice = fn(&FetchError, &RequestContext<'_>) -> Option<String>;
+
+/// What a cluster run gathered: one result per node, sorted by node name.
 #[derive(Debug, Clone)]
-pub struct Collection {
+pub struct Collection<T = Scraped> {
     /// The access method used.
     pub method: Method,
     /// One entry per node, sorted by node name; failures included.
-    pub scrapes: Vec<NodeScrape>,
+    pub scrapes: Vec<NodeScrape<T>>,
     /// Warnings about the run as a whole (e.g. TLS verification off); never contain a secret.
     pub warnings: Vec<String>,
 }
 
-/// What a raw run (a non-exposition path such as `/healthz`) gathered.
+/// What a raw run (a non-exposition path such as `/healthz`) gathered: each body as sent.
+pub type RawCollection = Collection<Bytes>;
+
+/// How a run behaves beyond its plan, decided once by the command: when it stops, whether it
+/// shows progress, and how failures are explained.
 #[derive(Debug, Clone)]
-pub struct RawCollection {
-    /// The access method used.
-    pub method: Method,
-    /// One entry per node, sorted by node name; failures included.
-    pub nodes: Vec<RawScrape>,
-    /// Warnings about the run as a whole.
-    pub warnings: Vec<String>,
+pub struct Options {
+    /// Stops the run; nodes not finished are reported as cancelled.
+    pub cancel: CancellationToken,
+    /// Show a progress bar (rate, ETA, failures so far) on stderr. The caller sets it only when
+    /// stderr is a terminal.
+    pub progress: bool,
+    /// The fix attached to each failure.
+    pub advise: Advice,
 }
 
-/// One node's raw answer.
-#[derive(Debug, Clone)]
-pub struct RawScrape {
-    /// The node name.
-    pub node: String,
-    /// `status.nodeInfo.kubeletVersion`, when known.
-    pub kubelet_version: Option<String>,
-    /// The body as sent (at most `--max-body` bytes), or why there is none.
-    pub outcome: Result<Bytes, Failure>,
+impl Options {
+    /// No progress, never cancelled, failures explained by `advise`.
+    pub fn new(advise: Advice) -> Options {
+        Options { cancel: CancellationToken::new(), progress: false, advise }
+    }
+
+    /// With a progress bar when `progress` is true.
+    pub fn with_progress(mut self, progress: bool) -> Options {
+        self.progress = progress;
+        self
+    }
+
+    /// Stopped by `cancel`.
+    pub fn with_cancel(mut self, cancel: CancellationToken) -> Options {
+        self.cancel = cancel;
+        self
+    }
 }
 
 /// Reads `path` from every node the plan selects, keeping the families `selector` selects.
-/// Ctrl-C stops the run: finished nodes keep their results, the others are reported as
-/// cancelled. `Err` only when nothing can run (configuration unusable, node listing failed).
+/// Ctrl-C stops the run (as does `options.cancel`): finished nodes keep their results, the
+/// others are reported as cancelled. `Err` only when nothing can run (configuration unusable,
+/// node listing failed).
 pub async fn collect(
     plan: &ClusterPlan,
     path: &str,
     selector: &Selector,
-    progress: bool,
+    options: &Options,
 ) -> anyhow::Result<Collection> {
-    let cancel = CancellationToken::new();
-    let _watch = CtrlC::watch(cancel.clone());
-    collect_until(plan, path, selector, progress, &cancel).await
-}
-
-/// [`collect`], stopped by `cancel` instead of Ctrl-C.
-pub async fn collect_until(
-    plan: &ClusterPlan,
-    path: &str,
-    selector: &Selector,
-    progress: bool,
-    cancel: &CancellationToken,
-) -> anyhow::Result<Collection> {
+    let _ctrl_c = CtrlC::watch(options.cancel.clone());
     let (connected, path) = prepare(plan, path).await?;
     let source = &connected.source;
-    let limits = &plan.limits;
-    let mut scrapes =
-        scrape(source, connected.discovery.targets, &path, selector, limits, progress, cancel).await;
-    scrapes.extend(connected.discovery.unresolved.into_iter().map(|(node, err)| NodeScrape {
-        outcome: Err(lookup_failure(&node, plan.method, err)),
-        node,
-        kubelet_version: None,
-    }));
-    scrapes.sort_by(|a, b| a.node.cmp(&b.node));
-    Ok(Collection { method: plan.method, scrapes, warnings: connected.warnings })
+    let max_body = plan.limits.max_body;
+    let path = path.as_str();
+    let results = fan_out(connected.discovery.targets, &plan.limits, options, |node| async move {
+        scrape_once(source, &node, path, selector, max_body).await
+    })
+    .await;
+    Ok(assemble(source, path, results, connected.discovery.unresolved, connected.warnings, options.advise))
 }
 
 /// Reads `path` from every node as raw bytes (for paths that are not exposition text, such as
-/// `/healthz`), each body limited by `--max-body`. Ctrl-C stops the run as in [`collect`].
-pub async fn collect_raw(plan: &ClusterPlan, path: &str, progress: bool) -> anyhow::Result<RawCollection> {
-    let cancel = CancellationToken::new();
-    let _watch = CtrlC::watch(cancel.clone());
-    collect_raw_until(plan, path, progress, &cancel).await
-}
-
-/// [`collect_raw`], stopped by `cancel` instead of Ctrl-C.
-pub async fn collect_raw_until(
-    plan: &ClusterPlan,
-    path: &str,
-    progress: bool,
-    cancel: &CancellationToken,
-) -> anyhow::Result<RawCollection> {
+/// `/healthz`), each body limited by `--max-body`. Stops as [`collect`] does.
+pub async fn collect_raw(plan: &ClusterPlan, path: &str, options: &Options) -> anyhow::Result<RawCollection> {
+    let _ctrl_c = CtrlC::watch(options.cancel.clone());
     let (connected, path) = prepare(plan, path).await?;
     let source = &connected.source;
-    let limits = &plan.limits;
+    let max_body = plan.limits.max_body;
     let path = path.as_str();
-    let results = fan_out(connected.discovery.targets, limits, progress, cancel, |node| async move {
-        source.open(&node, path, limits.max_body).await?.into_bytes().await
+    let results = fan_out(connected.discovery.targets, &plan.limits, options, |node| async move {
+        source.open(&node, path, max_body).await?.into_bytes().await
     })
     .await;
-    let mut nodes: Vec<RawScrape> = results
-        .into_iter()
-        .map(|(node, outcome)| {
-            let url = source.url(&node, path);
-            RawScrape {
-                outcome: outcome.map_err(|err| {
-                    err.into_failure(&RequestContext { node: &node.name, method: plan.method, url: &url })
-                }),
-                node: node.name,
-                kubelet_version: node.kubelet_version,
-            }
-        })
-        .collect();
-    nodes.extend(connected.discovery.unresolved.into_iter().map(|(node, err)| RawScrape {
-        outcome: Err(lookup_failure(&node, plan.method, err)),
-        node,
-        kubelet_version: None,
-    }));
-    nodes.sort_by(|a, b| a.node.cmp(&b.node));
-    Ok(RawCollection { method: plan.method, nodes, warnings: connected.warnings })
+    Ok(assemble(source, path, results, connected.discovery.unresolved, connected.warnings, options.advise))
 }
 
-/// Scrapes `targets` through `source` (the engine behind [`collect`]; `compare` and tests use
-/// it with a source they built). Results come back sorted by node name.
+/// Scrapes `targets` through a source the caller built (the fan-out behind [`collect`], for
+/// `compare` and tests). Results come back sorted by node name.
 pub async fn scrape(
     source: &impl MetricsSource,
     targets: Vec<NodeTarget>,
     path: &str,
     selector: &Selector,
     limits: &Limits,
-    progress: bool,
-    cancel: &CancellationToken,
+    options: &Options,
 ) -> Vec<NodeScrape> {
-    let results = fan_out(targets, limits, progress, cancel, |node| async move {
+    let results = fan_out(targets, limits, options, |node| async move {
         scrape_once(source, &node, path, selector, limits.max_body).await
     })
     .await;
-    let method = source.method();
-    let mut scrapes: Vec<NodeScrape> = results
-        .into_iter()
-        .map(|(node, outcome)| {
-            let url = source.url(&node, path);
-            NodeScrape {
-                outcome: outcome
-                    .map_err(|err| err.into_failure(&RequestContext { node: &node.name, method, url: &url })),
-                node: node.name,
-                kubelet_version: node.kubelet_version,
-            }
-        })
-        .collect();
-    scrapes.sort_by(|a, b| a.node.cmp(&b.node));
-    scrapes
+    assemble(source, path, results, Vec::new(), Vec::new(), options.advise).scrapes
 }
 
 async fn prepare(plan: &ClusterPlan, path: &str) -> anyhow::Result<(cluster::Connected, String)> {
@@ -181,11 +141,51 @@ async fn prepare(plan: &ClusterPlan, path: &str) -> anyhow::Result<(cluster::Con
     Ok((connected, path))
 }
 
+/// The last steps of every run: each failure becomes a report [`Failure`] with its fix, nodes
+/// that could not be looked up join as failures, and everything is sorted by node name.
+fn assemble<T>(
+    source: &impl MetricsSource,
+    path: &str,
+    results: Vec<(NodeTarget, Result<T, FetchError>)>,
+    unresolved: Vec<(String, FetchError)>,
+    warnings: Vec<String>,
+    advise: Advice,
+) -> Collection<T> {
+    let method = source.method();
+    let mut scrapes: Vec<NodeScrape<T>> = results
+        .into_iter()
+        .map(|(node, outcome)| {
+            let outcome = outcome.map_err(|err| {
+                let url = source.url(&node, path);
+                failure(err, &RequestContext { node: &node.name, method, url: &url }, advise)
+            });
+            NodeScrape { node: node.name, kubelet_version: node.kubelet_version, outcome }
+        })
+        .collect();
+    scrapes.extend(unresolved.into_iter().map(|(node, err)| NodeScrape {
+        outcome: Err(lookup_failure(&node, method, err, advise)),
+        node,
+        kubelet_version: None,
+    }));
+    scrapes.sort_by(|a, b| a.node.cmp(&b.node));
+    Collection { method, scrapes, warnings }
+}
+
+/// The report's view of a failure: the message names the method and URL (every report prints
+/// the node beside it), plus the fix.
+fn failure(err: FetchError, ctx: &RequestContext<'_>, advise: Advice) -> Failure {
+    Failure {
+        kind: err.kind(),
+        message: format!("{} GET {}: {err}", ctx.method.as_str(), ctx.url),
+        fix: advise(&err, ctx),
+    }
+}
+
 /// A named node that could not be looked up, as a report failure. The lookup went to the API
 /// server whatever the method, so the message and fix speak of the API server.
-fn lookup_failure(node: &str, method: Method, err: FetchError) -> Failure {
+fn lookup_failure(node: &str, method: Method, err: FetchError, advise: Advice) -> Failure {
     let url = format!("/api/v1/nodes/{node}");
-    let fix = err.fix(&RequestContext { node, method: Method::Proxy, url: &url });
+    let fix = advise(&err, &RequestContext { node, method: Method::Proxy, url: &url });
     Failure { kind: err.kind(), message: format!("{} node lookup GET {url}: {err}", method.as_str()), fix }
 }
 
@@ -242,20 +242,21 @@ fn judge_payload(last_byte: Option<u8>, newlines: usize, parsed: &Parsed) -> Res
 }
 
 /// Runs `attempt` for every target, `limits.concurrency` at a time, each under its deadline
-/// and retry policy, with a progress line on stderr when asked and stderr is a terminal.
+/// and retry policy, with a progress bar when the options ask for one.
 async fn fan_out<T, F, Fut>(
     targets: Vec<NodeTarget>,
     limits: &Limits,
-    progress: bool,
-    cancel: &CancellationToken,
+    options: &Options,
     attempt: F,
 ) -> Vec<(NodeTarget, Result<T, FetchError>)>
 where
     F: Fn(Arc<NodeTarget>) -> Fut,
     Fut: Future<Output = Result<T, FetchError>>,
 {
-    let mut bar = Progress::new(progress && std::io::stderr().is_terminal(), targets.len());
+    let bar = progress_bar(options.progress, targets.len());
+    let mut failed: u64 = 0;
     let attempt = &attempt;
+    let cancel = &options.cancel;
     let results: Vec<(Arc<NodeTarget>, Result<T, FetchError>)> =
         stream::iter(targets.into_iter().map(Arc::new))
             .map(|node| async move {
@@ -263,11 +264,30 @@ where
                 (node, outcome)
             })
             .buffer_unordered(limits.concurrency.max(1))
-            .inspect(|(_, outcome)| bar.step(outcome.is_ok()))
+            .inspect(|(_, outcome)| {
+                if outcome.is_err() {
+                    failed += 1;
+                    bar.set_message(format!(", {failed} failed"));
+                }
+                bar.inc(1);
+            })
             .collect()
             .await;
-    bar.finish();
+    bar.finish_and_clear();
     results.into_iter().map(|(node, outcome)| (Arc::unwrap_or_clone(node), outcome)).collect()
+}
+
+/// A bar on stderr showing nodes done, the rate, the time left and failures so far; hidden
+/// unless `shown` (the caller asks only when stderr is a terminal).
+fn progress_bar(shown: bool, total: usize) -> ProgressBar {
+    if !shown || total == 0 {
+        return ProgressBar::hidden();
+    }
+    let bar = ProgressBar::with_draw_target(Some(total as u64), ProgressDrawTarget::stderr());
+    let style = ProgressStyle::with_template("{bar:30} {pos}/{len} nodes, {per_sec}, ETA {eta}{msg}")
+        .unwrap_or_else(|_| ProgressStyle::default_bar());
+    bar.set_style(style);
+    bar
 }
 
 /// One node's attempts under one deadline: retries transient failures with backoff and
@@ -303,42 +323,6 @@ where
             biased;
             () = cancel.cancelled() => return Err(FetchError::Cancelled),
             () = tokio::time::sleep(wait) => {}
-        }
-    }
-}
-
-/// A one-line progress indicator on stderr (only when stderr is a terminal).
-struct Progress {
-    enabled: bool,
-    total: usize,
-    done: usize,
-    failed: usize,
-}
-
-impl Progress {
-    fn new(enabled: bool, total: usize) -> Progress {
-        Progress { enabled: enabled && total > 0, total, done: 0, failed: 0 }
-    }
-
-    fn step(&mut self, ok: bool) {
-        self.done += 1;
-        if !ok {
-            self.failed += 1;
-        }
-        if self.enabled {
-            let mut err = std::io::stderr().lock();
-            // Progress is best effort: a closed stderr must not fail the run.
-            let _ = write!(err, "\r\x1b[2K{}/{} nodes", self.done, self.total);
-            let _ = if self.failed > 0 { write!(err, ", {} failed", self.failed) } else { Ok(()) };
-            let _ = err.flush();
-        }
-    }
-
-    fn finish(&mut self) {
-        if self.enabled {
-            let mut err = std::io::stderr().lock();
-            let _ = write!(err, "\r\x1b[2K");
-            let _ = err.flush();
         }
     }
 }
@@ -431,16 +415,15 @@ mod tests {
         let targets: Vec<NodeTarget> = (0..10)
             .map(|i| NodeTarget { name: format!("n{i}"), addresses: vec![], port: 1, kubelet_version: None })
             .collect();
-        let cancel = CancellationToken::new();
-        let results =
-            fan_out(targets, &limits(Duration::from_secs(5), 0), false, &cancel, |node| async move {
-                if node.name == "n3" {
-                    Err(FetchError::NotFound { message: "gone".into() })
-                } else {
-                    Ok(node.name.len())
-                }
-            })
-            .await;
+        let options = Options::new(crate::remedy::fix);
+        let results = fan_out(targets, &limits(Duration::from_secs(5), 0), &options, |node| async move {
+            if node.name == "n3" {
+                Err(FetchError::NotFound { message: "gone".into() })
+            } else {
+                Ok(node.name.len())
+            }
+        })
+        .await;
         assert_eq!(results.len(), 10);
         let failed: Vec<&str> =
             results.iter().filter(|(_, r)| r.is_err()).map(|(n, _)| n.name.as_str()).collect();

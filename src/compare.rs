@@ -14,6 +14,8 @@ use std::io::{self, Write};
 use std::time::Duration;
 
 use crate::access::Method;
+use crate::cluster::FetchError;
+pub use crate::cluster::checks::Fetched;
 use crate::rbac;
 use crate::scrape::FailureKind;
 
@@ -33,15 +35,6 @@ pub struct Fetch {
     pub outcome: Result<Fetched, FetchFailure>,
 }
 
-/// A successful fetch.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Fetched {
-    /// Body bytes.
-    pub bytes: u64,
-    /// From the request to the last byte.
-    pub elapsed: Duration,
-}
-
 /// A failed fetch.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FetchFailure {
@@ -49,6 +42,12 @@ pub struct FetchFailure {
     pub kind: FailureKind,
     /// What happened.
     pub message: String,
+}
+
+impl From<&FetchError> for FetchFailure {
+    fn from(err: &FetchError) -> FetchFailure {
+        FetchFailure { kind: err.kind(), message: err.to_string() }
+    }
 }
 
 /// The order of the two methods in a round: proxy first on odd rounds, direct first on even

@@ -24,7 +24,10 @@ use std::io::{self, Write};
 use std::time::{Duration, SystemTime};
 
 use crate::access::Method;
+use crate::cluster::checks::{Access, Answer, TlsFailure, TlsIssue};
+use crate::cluster::{FetchError, RequestContext, TlsProblem};
 use crate::rbac::{self, Permission, Subject};
+use crate::remedy;
 use crate::scrape::FailureKind;
 
 /// How one check came out.
@@ -139,37 +142,43 @@ impl Problem {
     pub fn new(kind: FailureKind, message: impl Into<String>) -> Problem {
         Problem { kind, message: message.into(), denied_user: None, tls: None, fix: None }
     }
-}
 
-/// What was wrong with a kubelet's serving certificate.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum TlsIssue {
-    /// Signed by a CA we were not told to trust.
-    UnknownAuthority,
-    /// Not valid for the name or address dialled; the names it is valid for, when known.
-    NameMismatch {
-        /// The name or address we checked.
-        expected: String,
-        /// The DNS names and IP addresses in the certificate.
-        presented: Vec<String>,
-    },
-    /// Expired or not yet valid.
-    Expired,
-    /// Anything else.
-    Other(String),
-}
+    /// A probe's failure as doctor judges it: class, message, the denied user of a 403, the TLS
+    /// problem, and the generic fix ([`remedy::fix`]) when `ctx` says where the request went.
+    pub fn from_fetch(err: &FetchError, ctx: Option<&RequestContext<'_>>) -> Problem {
+        let denied_user = match err {
+            FetchError::Forbidden { denial: Some(denial), .. } => Some(denial.user.clone()),
+            _ => None,
+        };
+        let tls = match err {
+            FetchError::Tls { problem, host } => Some(match problem {
+                TlsProblem::UnknownAuthority => TlsIssue::UnknownAuthority,
+                TlsProblem::NameMismatch => {
+                    TlsIssue::NameMismatch { expected: host.clone(), presented: Vec::new() }
+                }
+                TlsProblem::Expired => TlsIssue::Expired,
+                TlsProblem::Other(text) => TlsIssue::Other(text.clone()),
+            }),
+            _ => None,
+        };
+        Problem {
+            kind: err.kind(),
+            message: err.to_string(),
+            denied_user,
+            tls,
+            fix: ctx.and_then(|c| remedy::fix(err, c)),
+        }
+    }
 
-/// A successful HTTP answer.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Answer {
-    /// The HTTP status (2xx).
-    pub status: u16,
-    /// Bytes in the body.
-    pub bytes: u64,
-    /// The start of the body, one line, for evidence.
-    pub snippet: String,
-    /// Time to the last byte.
-    pub elapsed: Duration,
+    /// A failed TLS probe as doctor judges it.
+    pub fn from_tls(failure: &TlsFailure) -> Problem {
+        match failure {
+            TlsFailure::Certificate { issue, message } => {
+                Problem { tls: Some(issue.clone()), ..Problem::new(FailureKind::Tls, message.clone()) }
+            }
+            TlsFailure::Fetch(err) => Problem::from_fetch(err, None),
+        }
+    }
 }
 
 /// Where the credentials came from.
@@ -252,15 +261,6 @@ pub fn authentication(result: &Result<Option<String>, Problem>) -> Check {
         Err(p) => Check::new("authentication", title, Status::Fail, p.message.clone())
             .fix(p.fix.iter().cloned().collect()),
     }
-}
-
-/// What a SelfSubjectAccessReview said.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Access {
-    /// Whether the permission is granted.
-    pub allowed: bool,
-    /// The authorizer's reason, when it gave one.
-    pub reason: String,
 }
 
 /// The fix lines for a missing permission of `method`: the `kubelet-metrics rbac` invocation and
@@ -1055,5 +1055,16 @@ PASS    node-0: proxy /healthz  HTTP 200 \"ok\", 2 bytes in 3 ms
         assert_eq!(value["checks"][1]["node"], serde_json::Value::Null);
         assert_eq!(value["checks"][2]["node"], "node-0");
         assert_eq!(value["checks"][2]["fix"], serde_json::json!([]));
+    }
+
+    #[test]
+    fn forbidden_fetch_errors_carry_the_denied_user() {
+        let err = FetchError::from_status(
+            403,
+            b"Forbidden (user=system:anonymous, verb=get, resource=nodes, subresource=metrics)",
+            None,
+        );
+        let p = Problem::from_fetch(&err, None);
+        assert_eq!((p.kind, p.denied_user.as_deref()), (FailureKind::Forbidden, Some("system:anonymous")));
     }
 }

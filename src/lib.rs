@@ -40,6 +40,7 @@ pub mod files;
 pub mod histogram;
 pub mod prometheus;
 pub mod rbac;
+pub mod remedy;
 pub mod report;
 pub mod scrape;
 pub mod slo;

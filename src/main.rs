@@ -1,7 +1,7 @@
 //! The `kubelet-metrics` binary: parse arguments, run one command, map the outcome to an exit
 //! status (0 complete, 1 partial, 2 nothing could run, 3 SLO violated).
 
-use std::io::Write;
+use std::io::{IsTerminal, Write};
 use std::process::ExitCode;
 
 use clap::Parser;
@@ -28,7 +28,11 @@ fn main() -> ExitCode {
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::new(stdout.lock());
     let mut err = std::io::stderr();
-    let result = runtime.block_on(commands::run(cli.command, &mut out, &mut err));
+    let terminals = commands::Terminals {
+        stdout: std::io::stdout().is_terminal(),
+        stderr: std::io::stderr().is_terminal(),
+    };
+    let result = runtime.block_on(commands::run(cli.command, &mut out, &mut err, terminals));
     let flushed = out.flush();
     match result {
         Ok(outcome) => match flushed {

@@ -17,32 +17,7 @@ use std::str::FromStr;
 
 use crate::access::Method;
 
-/// One RBAC permission on a core-group (`""`) resource, at the cluster scope.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct Permission {
-    /// The verb: `get`, `list`, `create`, ...
-    pub verb: &'static str,
-    /// The resource, e.g. `nodes` or `pods`.
-    pub resource: &'static str,
-    /// The subresource, e.g. `metrics`, `proxy` or `exec`.
-    pub subresource: Option<&'static str>,
-}
-
-impl Permission {
-    /// The resource as RBAC rules spell it: `nodes` or `nodes/metrics`.
-    pub fn resource_path(&self) -> String {
-        match self.subresource {
-            Some(sub) => format!("{}/{sub}", self.resource),
-            None => self.resource.to_string(),
-        }
-    }
-}
-
-impl fmt::Display for Permission {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} {}", self.verb, self.resource_path())
-    }
-}
+pub use crate::access::Permission;
 
 /// `list nodes`: discover every node (names, addresses, kubelet ports, versions).
 pub const LIST_NODES: Permission = Permission { verb: "list", resource: "nodes", subresource: None };

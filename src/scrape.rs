@@ -5,15 +5,17 @@ use std::time::Duration;
 
 use crate::exposition::Family;
 
-/// The outcome of reading one node (or one saved payload standing for a node).
+/// The outcome of reading one node (or one saved payload standing for a node): by default its
+/// parsed families; `NodeScrape<Bytes>` for a raw body.
 #[derive(Debug, Clone)]
-pub struct NodeScrape {
+pub struct NodeScrape<T = Scraped> {
     /// The node name (or the name given to a saved payload).
     pub node: String,
     /// `status.nodeInfo.kubeletVersion`, when the source knows it.
     pub kubelet_version: Option<String>,
-    /// The selected families, or a typed failure. A failure never aborts the other nodes.
-    pub outcome: Result<Scraped, Failure>,
+    /// The selected families (or the raw body), or a typed failure. A failure never aborts the
+    /// other nodes.
+    pub outcome: Result<T, Failure>,
 }
 
 /// The families of every node that answered, with its name, in scrape order.

@@ -1,9 +1,12 @@
 //! Where a reading command's metrics come from — saved files, a live cluster, or a Prometheus
-//! server — as one validated plan.
+//! server — as one validated plan, and [`gather`], the one entry every reading command uses.
 
 use crate::cluster::plan::ClusterPlan;
+use crate::collect::Options;
+use crate::exposition::Selector;
 use crate::files::FileInput;
 use crate::prometheus::Target;
+use crate::scrape::NodeScrape;
 
 /// A validated plan for where metrics come from.
 #[derive(Debug, Clone)]
@@ -19,4 +22,45 @@ pub enum SourcePlan {
     Cluster(ClusterPlan),
     /// A Prometheus server's stored histograms (`--prometheus`).
     Prometheus(Target),
+}
+
+/// Per-node results from whichever source the plan names, plus source-wide warnings.
+pub struct Gathered {
+    /// `file`, `proxy` or `direct`.
+    pub method: &'static str,
+    /// One entry per node, sorted by node name.
+    pub scrapes: Vec<NodeScrape>,
+    /// Warnings about the run as a whole (e.g. TLS verification disabled).
+    pub warnings: Vec<String>,
+}
+
+/// Reads every node of the plan at `path`, keeping what `selector` selects; `options` govern a
+/// cluster run (files and Prometheus are read whole).
+pub async fn gather(
+    plan: &SourcePlan,
+    path: &str,
+    selector: &Selector,
+    options: &Options,
+) -> anyhow::Result<Gathered> {
+    match plan {
+        SourcePlan::Files { inputs, max_body } => {
+            let (inputs, selector, max_body) = (inputs.clone(), selector.clone(), *max_body);
+            let scrapes =
+                tokio::task::spawn_blocking(move || crate::files::read_all(&inputs, &selector, max_body))
+                    .await?;
+            Ok(Gathered { method: "file", scrapes, warnings: Vec::new() })
+        }
+        SourcePlan::Cluster(cluster) => {
+            let collection = crate::collect::collect(cluster, path, selector, options).await?;
+            Ok(Gathered {
+                method: cluster.method.as_str(),
+                scrapes: collection.scrapes,
+                warnings: collection.warnings,
+            })
+        }
+        SourcePlan::Prometheus(target) => {
+            let converted = crate::prometheus::gather(target, selector).await?;
+            Ok(Gathered { method: "prometheus", scrapes: converted.scrapes, warnings: converted.warnings })
+        }
+    }
 }

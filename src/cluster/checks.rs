@@ -2,9 +2,9 @@
 //! `/version`, `/healthz` through the proxy and direct, a TCP connect, a TLS verification probe
 //! that names what is wrong with a kubelet's certificate, timed fetches, and reading a token file.
 //!
-//! Each function performs one probe and hands back a plain fact ([`crate::doctor::Problem`],
-//! [`crate::doctor::Answer`], [`crate::compare::Fetched`], ...); judging the facts is `doctor`'s
-//! and `compare`'s job. Clients, sources and discovery come from [`config`],
+//! Each function performs one probe and hands back a plain fact ([`Answer`], [`Access`],
+//! [`Fetched`], a [`FetchError`] or a [`TlsFailure`]); judging the facts and advising is
+//! `doctor`'s, `compare`'s and `remedy`'s job. Clients, sources and discovery come from [`config`],
 //! [`proxy`](super::proxy), [`direct`](super::direct) and [`discovery`](super::discovery); the
 //! only client built here is [`token_client`], the API server seen with a token file's identity.
 
@@ -18,45 +18,74 @@ use k8s_openapi::api::authorization::v1::{
 };
 use kube::api::{Api, PostParams};
 
+use crate::access::Permission;
 use crate::cluster::config::{self, ConfigError};
-use crate::cluster::{FetchError, MetricsSource, NodeTarget, RequestContext, TlsProblem};
-use crate::compare::{FetchFailure, Fetched};
-use crate::doctor::{Access, Answer, Problem, TlsIssue};
-use crate::rbac::Permission;
-use crate::scrape::FailureKind;
+use crate::cluster::{FetchError, MetricsSource, NodeTarget};
 
 /// How much of a body is kept as evidence.
 const SNIPPET_BYTES: usize = 200;
 
-/// A fetch error as doctor sees it: class, message, the denied user of a 403, the TLS problem,
-/// and the fetch layer's generic fix when `ctx` says where the request went.
-pub fn problem(err: &FetchError, ctx: Option<&RequestContext<'_>>) -> Problem {
-    let denied_user = match err {
-        FetchError::Forbidden { denial: Some(denial), .. } => Some(denial.user.clone()),
-        _ => None,
-    };
-    let tls = match err {
-        FetchError::Tls { problem, host } => Some(match problem {
-            TlsProblem::UnknownAuthority => TlsIssue::UnknownAuthority,
-            TlsProblem::NameMismatch => {
-                TlsIssue::NameMismatch { expected: host.clone(), presented: Vec::new() }
-            }
-            TlsProblem::Expired => TlsIssue::Expired,
-            TlsProblem::Other(text) => TlsIssue::Other(text.clone()),
-        }),
-        _ => None,
-    };
-    Problem {
-        kind: err.kind(),
-        message: err.to_string(),
-        denied_user,
-        tls,
-        fix: ctx.and_then(|c| err.fix(c)),
-    }
+/// A successful HTTP answer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Answer {
+    /// The HTTP status (2xx).
+    pub status: u16,
+    /// Bytes in the body.
+    pub bytes: u64,
+    /// The start of the body, one line, for evidence.
+    pub snippet: String,
+    /// Time to the last byte.
+    pub elapsed: Duration,
 }
 
-fn timeout_problem(limit: Duration) -> Problem {
-    problem(&FetchError::Timeout(limit), None)
+/// What a SelfSubjectAccessReview said.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Access {
+    /// Whether the permission is granted.
+    pub allowed: bool,
+    /// The authorizer's reason, when it gave one.
+    pub reason: String,
+}
+
+/// A successful timed fetch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Fetched {
+    /// Body bytes.
+    pub bytes: u64,
+    /// From the request to the last byte.
+    pub elapsed: Duration,
+}
+
+/// What was wrong with a kubelet's serving certificate.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TlsIssue {
+    /// Signed by a CA we were not told to trust.
+    UnknownAuthority,
+    /// Not valid for the name or address dialled; the names it is valid for, when known.
+    NameMismatch {
+        /// The name or address we checked.
+        expected: String,
+        /// The DNS names and IP addresses in the certificate.
+        presented: Vec<String>,
+    },
+    /// Expired or not yet valid.
+    Expired,
+    /// Anything else.
+    Other(String),
+}
+
+/// Why a TLS probe failed: the handshake judged the certificate, or the connection failed first.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TlsFailure {
+    /// The handshake refused the certificate (or could not be set up).
+    Certificate {
+        /// What is wrong with it.
+        issue: TlsIssue,
+        /// `TLS handshake with HOST failed: ...`.
+        message: String,
+    },
+    /// No handshake happened: timeout, refused connection, ...
+    Fetch(FetchError),
 }
 
 /// `host:port` of the API server URL, for messages.
@@ -65,23 +94,27 @@ pub fn api_host(config: &kube::Config) -> String {
 }
 
 /// The API server's `gitVersion` from `/version`.
-pub async fn version(client: &kube::Client, host: &str, limit: Duration) -> Result<String, Problem> {
+pub async fn version(client: &kube::Client, host: &str, limit: Duration) -> Result<String, FetchError> {
     match tokio::time::timeout(limit, client.apiserver_version()).await {
-        Err(_) => Err(timeout_problem(limit)),
-        Ok(Err(err)) => Err(problem(&FetchError::from_kube(&err, host), None)),
+        Err(_) => Err(FetchError::Timeout(limit)),
+        Ok(Err(err)) => Err(FetchError::from_kube(&err, host)),
         Ok(Ok(info)) => Ok(info.git_version),
     }
 }
 
 /// Who the API server says we are (SelfSubjectReview). `Ok(None)` when the server does not
 /// offer the API (before Kubernetes 1.28) or does not say; a 401 is an `Err`.
-pub async fn whoami(client: &kube::Client, host: &str, limit: Duration) -> Result<Option<String>, Problem> {
+pub async fn whoami(
+    client: &kube::Client,
+    host: &str,
+    limit: Duration,
+) -> Result<Option<String>, FetchError> {
     let api = Api::<SelfSubjectReview>::all(client.clone());
     let review = SelfSubjectReview::default();
     match tokio::time::timeout(limit, api.create(&PostParams::default(), &review)).await {
-        Err(_) => Err(timeout_problem(limit)),
+        Err(_) => Err(FetchError::Timeout(limit)),
         Ok(Err(kube::Error::Api(status))) if (403..=405).contains(&status.code) => Ok(None),
-        Ok(Err(err)) => Err(problem(&FetchError::from_kube(&err, host), None)),
+        Ok(Err(err)) => Err(FetchError::from_kube(&err, host)),
         Ok(Ok(review)) => Ok(review.status.and_then(|s| s.user_info).and_then(|u| u.username)),
     }
 }
@@ -93,7 +126,7 @@ pub async fn access(
     host: &str,
     permission: &Permission,
     limit: Duration,
-) -> Result<Access, Problem> {
+) -> Result<Access, FetchError> {
     let api = Api::<SelfSubjectAccessReview>::all(client.clone());
     let review = SelfSubjectAccessReview {
         spec: SelfSubjectAccessReviewSpec {
@@ -109,8 +142,8 @@ pub async fn access(
         ..SelfSubjectAccessReview::default()
     };
     match tokio::time::timeout(limit, api.create(&PostParams::default(), &review)).await {
-        Err(_) => Err(timeout_problem(limit)),
-        Ok(Err(err)) => Err(problem(&FetchError::from_kube(&err, host), None)),
+        Err(_) => Err(FetchError::Timeout(limit)),
+        Ok(Err(err)) => Err(FetchError::from_kube(&err, host)),
         Ok(Ok(review)) => {
             let status = review.status.unwrap_or_default();
             let reason = status.reason.or(status.evaluation_error).unwrap_or_default();
@@ -138,10 +171,8 @@ pub async fn get(
     path: &str,
     max_body: u64,
     limit: Duration,
-) -> Result<Answer, Problem> {
+) -> Result<Answer, FetchError> {
     let start = Instant::now();
-    let url = source.url(node, path);
-    let ctx = RequestContext { node: &node.name, method: source.method(), url: &url };
     let work = async {
         let mut body = source.open(node, path, max_body).await?;
         let mut head: Vec<u8> = Vec::new();
@@ -153,8 +184,8 @@ pub async fn get(
         Ok::<_, FetchError>((head, body.received()))
     };
     match tokio::time::timeout(limit, work).await {
-        Err(_) => Err(problem(&FetchError::Timeout(limit), Some(&ctx))),
-        Ok(Err(err)) => Err(problem(&err, Some(&ctx))),
+        Err(_) => Err(FetchError::Timeout(limit)),
+        Ok(Err(err)) => Err(err),
         Ok(Ok((head, bytes))) => {
             let text = String::from_utf8_lossy(&head);
             let snippet: String = text.lines().next().unwrap_or("").chars().take(60).collect();
@@ -171,7 +202,7 @@ pub async fn timed_fetch(
     path: &str,
     max_body: u64,
     limit: Duration,
-) -> Result<Fetched, FetchFailure> {
+) -> Result<Fetched, FetchError> {
     let start = Instant::now();
     let work = async {
         let mut body = source.open(node, path, max_body).await?;
@@ -183,17 +214,15 @@ pub async fn timed_fetch(
         Ok(result) => result,
     };
     let elapsed = start.elapsed();
-    result
-        .map(|bytes| Fetched { bytes, elapsed })
-        .map_err(|err| FetchFailure { kind: err.kind(), message: err.to_string() })
+    result.map(|bytes| Fetched { bytes, elapsed })
 }
 
 /// A TCP connection to `authority` (`host:port`); how long it took.
-pub async fn tcp_connect(authority: &str, limit: Duration) -> Result<Duration, Problem> {
+pub async fn tcp_connect(authority: &str, limit: Duration) -> Result<Duration, FetchError> {
     let start = Instant::now();
     match tokio::time::timeout(limit, tokio::net::TcpStream::connect(authority)).await {
-        Err(_) => Err(timeout_problem(limit)),
-        Ok(Err(err)) => Err(problem(&FetchError::from_transport(&err, authority), None)),
+        Err(_) => Err(FetchError::Timeout(limit)),
+        Ok(Err(err)) => Err(FetchError::from_transport(&err, authority)),
         Ok(Ok(_stream)) => Ok(start.elapsed()),
     }
 }
@@ -221,12 +250,12 @@ pub async fn tls_probe(
     server_name: Option<&str>,
     roots: &[Vec<u8>],
     limit: Duration,
-) -> Result<(), Problem> {
+) -> Result<(), TlsFailure> {
     use rustls::pki_types::{CertificateDer, ServerName};
 
-    let tls_problem = |issue: TlsIssue, text: String| Problem {
-        tls: Some(issue),
-        ..Problem::new(FailureKind::Tls, format!("TLS handshake with {authority} failed: {text}"))
+    let tls_problem = |issue: TlsIssue, text: String| TlsFailure::Certificate {
+        issue,
+        message: format!("TLS handshake with {authority} failed: {text}"),
     };
     let mut store = rustls::RootCertStore::empty();
     for der in roots {
@@ -251,7 +280,7 @@ pub async fn tls_probe(
         connector.connect(name, tcp).await
     };
     match tokio::time::timeout(limit, work).await {
-        Err(_) => Err(timeout_problem(limit)),
+        Err(_) => Err(TlsFailure::Fetch(FetchError::Timeout(limit))),
         Ok(Ok(_stream)) => Ok(()),
         Ok(Err(err)) => {
             let rustls_error = err.get_ref().and_then(|inner| inner.downcast_ref::<rustls::Error>());
@@ -276,7 +305,7 @@ pub async fn tls_probe(
                     Err(tls_problem(issue, cert.to_string()))
                 }
                 Some(other) => Err(tls_problem(TlsIssue::Other(other.to_string()), other.to_string())),
-                None => Err(problem(&FetchError::from_transport(&err, authority), None)),
+                None => Err(TlsFailure::Fetch(FetchError::from_transport(&err, authority))),
             }
         }
     }
@@ -308,16 +337,5 @@ mod tests {
         );
         assert_eq!(presented_name("IpAddress(127.0.0.1)").as_deref(), Some("127.0.0.1"));
         assert_eq!(presented_name("DirectoryName"), None);
-    }
-
-    #[test]
-    fn forbidden_fetch_errors_carry_the_denied_user() {
-        let err = FetchError::from_status(
-            403,
-            b"Forbidden (user=system:anonymous, verb=get, resource=nodes, subresource=metrics)",
-            None,
-        );
-        let p = problem(&err, None);
-        assert_eq!((p.kind, p.denied_user.as_deref()), (FailureKind::Forbidden, Some("system:anonymous")));
     }
 }

@@ -1,9 +1,10 @@
-//! Why one node could not be read, as a typed value, and the one-line fix for each kind.
+//! Why one node could not be read, as a typed value: the facts, never advice (the fix for each
+//! kind is `remedy`'s).
 //!
 //! Classification is pure: HTTP answers are classified from their status, their body (a
 //! Kubernetes `Status` object from the API server, plain text from a kubelet) and `Retry-After`;
 //! transport failures from the error chain (rustls, io, hyper). Sources call these functions right
-//! after the I/O; `collect` turns a [`FetchError`] into the report's [`Failure`]. No message ever
+//! after the I/O; `collect` turns a [`FetchError`] into the report's `Failure`. No message ever
 //! contains a credential: bodies are shortened, and sources that hold a token redact it.
 
 use std::error::Error as StdError;
@@ -11,8 +12,9 @@ use std::fmt;
 use std::time::{Duration, SystemTime};
 
 use crate::access::Method;
-use crate::rbac;
-use crate::scrape::{Failure, FailureKind};
+use crate::scrape::FailureKind;
+
+pub use super::denial::Denial;
 
 /// Longest server message kept in an error (bodies can be whole HTML pages).
 const MESSAGE_LIMIT: usize = 300;
@@ -146,81 +148,6 @@ impl fmt::Display for TlsProblem {
     }
 }
 
-/// Who was denied what, parsed from an API server or kubelet 403 message.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Denial {
-    /// The authenticated user, e.g. `system:serviceaccount:monitoring:kubelet-metrics`.
-    pub user: String,
-    /// The verb, e.g. `get`.
-    pub verb: String,
-    /// Resource with subresource, e.g. `nodes/proxy` or `nodes/metrics`.
-    pub resource: String,
-}
-
-impl Denial {
-    /// Parses the two real 403 message shapes:
-    /// the API server's `... User "alice" cannot get resource "nodes/proxy" in API group "" at
-    /// the cluster scope` and the kubelet's
-    /// `Forbidden (user=alice, verb=get, resource=nodes, subresource=metrics)`.
-    ///
-    /// ```
-    /// use kubelet_metrics::cluster::Denial;
-    /// let kubelet = Denial::parse("Forbidden (user=alice, verb=get, resource=nodes, subresource=metrics)");
-    /// assert_eq!(kubelet.unwrap().rule(), "get nodes/metrics");
-    /// let apiserver = Denial::parse(
-    ///     r#"nodes "n1" is forbidden: User "bob" cannot get resource "nodes/proxy" in API group "" at the cluster scope"#,
-    /// );
-    /// assert_eq!(apiserver.unwrap().user, "bob");
-    /// ```
-    pub fn parse(message: &str) -> Option<Denial> {
-        Self::parse_kubelet(message).or_else(|| Self::parse_apiserver(message))
-    }
-
-    fn parse_kubelet(message: &str) -> Option<Denial> {
-        // kubelet pkg/kubelet/server/auth.go: "Forbidden (user=%s, verb=%s, resource=%s, subresource=%s)"
-        let start = message.find("Forbidden (")? + "Forbidden (".len();
-        let inner = &message[start..];
-        let inner = &inner[..inner.find(')')?];
-        let field = |key: &str| {
-            inner.split(", ").find_map(|pair| pair.strip_prefix(key)?.strip_prefix('=')).map(str::to_string)
-        };
-        let resource = field("resource")?;
-        let subresource = field("subresource").unwrap_or_default();
-        Some(Denial {
-            user: field("user")?,
-            verb: field("verb")?,
-            resource: if subresource.is_empty() { resource } else { format!("{resource}/{subresource}") },
-        })
-    }
-
-    fn parse_apiserver(message: &str) -> Option<Denial> {
-        // apiserver endpoints/handlers/responsewriters/errors.go (forbiddenMessage):
-        // `User "%s" cannot %s resource "%s" in API group "%s" ...`; older servers say
-        // `User "%s" cannot %s %s at the cluster scope`.
-        let start = message.find("User \"")? + "User \"".len();
-        let rest = &message[start..];
-        let end = rest.find('"')?;
-        let user = rest[..end].to_string();
-        let rest = rest[end + 1..].trim_start().strip_prefix("cannot ")?;
-        let (verb, rest) = rest.split_once(' ')?;
-        let resource = match rest.strip_prefix("resource \"") {
-            Some(quoted) => quoted[..quoted.find('"')?].to_string(),
-            None => rest.split_whitespace().next()?.trim_end_matches([':', ',']).to_string(),
-        };
-        Some(Denial { user, verb: verb.to_string(), resource })
-    }
-
-    /// The missing RBAC rule in `verb resource` form, e.g. `get nodes/proxy`.
-    pub fn rule(&self) -> String {
-        format!("{} {}", self.verb, self.resource)
-    }
-
-    /// True when the server saw no credentials at all.
-    pub fn is_anonymous(&self) -> bool {
-        self.user == "system:anonymous"
-    }
-}
-
 fn forbidden_text(denial: Option<&Denial>, message: &str) -> String {
     match denial {
         Some(denial) if denial.is_anonymous() => {
@@ -264,104 +191,6 @@ impl FetchError {
             FetchError::TooLarge { .. } => FailureKind::TooLarge,
             FetchError::Parse { .. } => FailureKind::Parse,
             FetchError::Io { .. } => FailureKind::Io,
-        }
-    }
-
-    /// The one-line fix a user should try, when one is known.
-    pub fn fix(&self, ctx: &RequestContext<'_>) -> Option<String> {
-        let node = ctx.node;
-        let direct = ctx.method == Method::Direct;
-        Some(match self {
-            FetchError::Timeout(limit) => format!(
-                "raise --timeout (now {limit:?}) or check the kubelet: kubectl get --raw /api/v1/nodes/{node}/proxy/healthz"
-            ),
-            FetchError::Cancelled => return None,
-            FetchError::Refused { host } if direct => format!(
-                "nothing listens on {host}: check the kubelet runs and the port (--kubelet-port) and address (--address-type) are right"
-            ),
-            FetchError::Refused { host } => {
-                format!("the API server at {host} refused the connection: check the kubeconfig server URL and --context")
-            }
-            FetchError::Dns { host } if direct => {
-                format!("{host} does not resolve here: use --address-type InternalIP or --node-ip")
-            }
-            FetchError::Dns { host } => format!("{host} does not resolve: check the kubeconfig server URL"),
-            FetchError::NoAddress { .. } => {
-                "choose other types with --address-type, or give the address with --node-ip".to_string()
-            }
-            FetchError::Tls { .. } if direct => "pass the CA that signed the kubelet serving certificates with --kubelet-ca (and --kubelet-tls-server-name if they name another host), or skip verification with --insecure-skip-tls-verify-kubelet".to_string(),
-            FetchError::Tls { .. } => {
-                "check the kubeconfig's certificate-authority for this cluster (kubectl config view --minify)".to_string()
-            }
-            FetchError::Credentials { .. } => {
-                "check the kubeconfig user's credentials (exec plugin, token file) with kubectl get nodes".to_string()
-            }
-            FetchError::Unauthorized { .. } if direct => "the kubelet rejected the credentials: pass a current service-account token with --token-file (kubectl create token NAME), and check the kubelet has webhook authentication enabled".to_string(),
-            FetchError::Unauthorized { .. } => {
-                "the credentials were rejected: log in again or choose another --context".to_string()
-            }
-            FetchError::Forbidden { denial: Some(denial), .. } if denial.is_anonymous() => {
-                "no token reached the kubelet: pass --token-file, or use a kubeconfig user with a bearer token".to_string()
-            }
-            FetchError::Forbidden { denial: Some(denial), .. } => format!(
-                "grant `{}` (--method {} needs {}): {}",
-                denial.rule(),
-                ctx.method.as_str(),
-                rbac::describe(ctx.method),
-                rbac::rbac_command(ctx.method, &rbac::Subject::from_username(&denial.user)),
-            ),
-            FetchError::Forbidden { denial: None, .. } => format!(
-                "grant what --method {} needs ({}): kubelet-metrics rbac --method {} prints the manifests; check with kubectl auth can-i",
-                ctx.method.as_str(),
-                rbac::describe(ctx.method),
-                ctx.method.as_str(),
-            ),
-            FetchError::NotFound { .. } if direct => {
-                format!("the kubelet has no such path: check --endpoint / --path (requested {})", ctx.url)
-            }
-            FetchError::NotFound { .. } => format!(
-                "check the node exists (kubectl get node {node}) and the path is a kubelet path (--endpoint / --path)"
-            ),
-            FetchError::TooManyRequests { .. } => {
-                "lower --concurrency, or raise --timeout so retries can wait as the server asks".to_string()
-            }
-            FetchError::ServerError { message, .. }
-                if !direct && message.contains("error trying to reach service") && message.contains("x509") =>
-            {
-                format!(
-                    "the API server rejects the kubelet serving certificate of {node}: renew it so that it names the node's address and is signed by the CA the API server trusts (--kubelet-certificate-authority)"
-                )
-            }
-            FetchError::ServerError { message, .. }
-                if !direct && message.contains("error trying to reach service") =>
-            {
-                format!(
-                    "the API server cannot reach the kubelet of {node}: check the node is Ready (kubectl get node {node}) and its kubelet port is open to the control plane, or try --method direct"
-                )
-            }
-            FetchError::ServerError { .. } => {
-                format!("retry later; if it persists, read the kubelet's log on {node}")
-            }
-            FetchError::Status { .. } => return None,
-            FetchError::TooLarge { limit } => {
-                format!("raise --max-body (now {limit} bytes) if this payload is expected")
-            }
-            FetchError::Parse { .. } => {
-                "this is not Prometheus text: check --endpoint / --path, or save the payload with kubectl get --raw and inspect it".to_string()
-            }
-            FetchError::Io { .. } => {
-                "retry (raise --retries); the connection broke, often a kubelet restart or a proxy reset".to_string()
-            }
-        })
-    }
-
-    /// The report's view of this failure: the message names the method and URL (every report
-    /// prints the node beside it), plus the fix.
-    pub fn into_failure(self, ctx: &RequestContext<'_>) -> Failure {
-        Failure {
-            kind: self.kind(),
-            message: format!("{} GET {}: {self}", ctx.method.as_str(), ctx.url),
-            fix: self.fix(ctx),
         }
     }
 
@@ -552,64 +381,23 @@ pub fn parse_retry_after(value: &str, now: SystemTime) -> Option<Duration> {
 mod tests {
     use super::*;
 
-    fn ctx(method: Method) -> RequestContext<'static> {
-        RequestContext { node: "node-01", method, url: "/api/v1/nodes/node-01/proxy/metrics" }
-    }
-
     #[test]
-    fn apiserver_forbidden_status_names_the_missing_rule() {
-        let body = br#"{"kind":"Status","apiVersion":"v1","metadata":{},"status":"Failure","message":"nodes \"node-01\" is forbidden: User \"viewer\" cannot get resource \"nodes/proxy\" in API group \"\" at the cluster scope","reason":"Forbidden","details":{"name":"node-01","kind":"nodes"},"code":403}"#;
-        let err = FetchError::from_status(403, body, None);
-        let FetchError::Forbidden { denial: Some(denial), .. } = &err else { panic!("{err:?}") };
-        assert_eq!(denial.user, "viewer");
-        assert_eq!(denial.rule(), "get nodes/proxy");
-        let failure = err.into_failure(&ctx(Method::Proxy));
-        assert_eq!(failure.kind, FailureKind::Forbidden);
-        assert!(failure.message.contains("`get nodes/proxy`"), "{}", failure.message);
-        assert!(failure.message.starts_with("proxy GET /api/v1/nodes/node-01/proxy/metrics: "));
-        let fix = failure.fix.expect("a fix");
-        assert!(
-            fix.contains("kubelet-metrics rbac --method proxy --user viewer | kubectl apply -f -"),
-            "{fix}"
+    fn transport_chain_finds_refused_and_tls() {
+        let refused = std::io::Error::from(std::io::ErrorKind::ConnectionRefused);
+        assert_eq!(
+            FetchError::from_transport(&refused, "127.0.0.1:1"),
+            FetchError::Refused { host: "127.0.0.1:1".into() }
         );
-    }
-
-    #[test]
-    fn kubelet_forbidden_text_names_the_rule_and_service_account() {
-        let body = b"Forbidden (user=system:serviceaccount:monitoring:scraper, verb=get, resource=nodes, subresource=metrics)";
-        let err = FetchError::from_status(403, body, None);
-        let FetchError::Forbidden { denial: Some(denial), .. } = &err else { panic!("{err:?}") };
-        assert_eq!(denial.rule(), "get nodes/metrics");
-        let fix = err.fix(&ctx(Method::Direct)).expect("a fix");
-        assert!(fix.contains("rbac --method direct --service-account monitoring/scraper"), "{fix}");
-    }
-
-    #[test]
-    fn anonymous_denial_says_no_token_was_sent() {
-        let body = b"Forbidden (user=system:anonymous, verb=get, resource=nodes, subresource=metrics)";
-        let err = FetchError::from_status(403, body, None);
-        assert!(err.to_string().contains("no credentials"), "{err}");
-        assert!(err.fix(&ctx(Method::Direct)).expect("fix").contains("--token-file"));
-    }
-
-    #[test]
-    fn older_apiserver_forbidden_shape_is_understood() {
-        let denial = Denial::parse("User \"bob\" cannot list nodes at the cluster scope").expect("parsed");
-        assert_eq!(denial.rule(), "list nodes");
-    }
-
-    #[test]
-    fn unparseable_forbidden_still_names_what_the_method_needs() {
-        let err = FetchError::from_status(403, b"denied", None);
-        assert!(err.fix(&ctx(Method::Direct)).expect("fix").contains("nodes/metrics"));
-    }
-
-    #[test]
-    fn apiserver_cannot_reach_kubelet_is_a_server_error_with_a_reachability_fix() {
-        let body = br#"{"kind":"Status","status":"Failure","message":"error trying to reach service: dial tcp 127.0.0.1:1: connect: connection refused","reason":"ServiceUnavailable","code":503}"#;
-        let err = FetchError::from_status(503, body, None);
-        assert_eq!(err.kind(), FailureKind::ServerError);
-        assert!(err.fix(&ctx(Method::Proxy)).expect("fix").contains("cannot reach the kubelet"));
+        // As hyper-rustls reports it: Other wrapping InvalidData wrapping the rustls error.
+        let tls = std::io::Error::other(std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            rustls::Error::InvalidCertificate(rustls::CertificateError::UnknownIssuer),
+        ));
+        let err = FetchError::from_transport(&tls, "127.0.0.1:2");
+        assert_eq!(
+            err,
+            FetchError::Tls { host: "127.0.0.1:2".into(), problem: TlsProblem::UnknownAuthority }
+        );
     }
 
     #[test]
@@ -629,27 +417,6 @@ mod tests {
         assert!(!message.contains('\n'));
         assert!(message.chars().count() <= MESSAGE_LIMIT + 1);
         assert_eq!(status_message(b"  "), "(empty body)");
-    }
-
-    #[test]
-    fn transport_chain_finds_refused_and_tls() {
-        let refused = std::io::Error::from(std::io::ErrorKind::ConnectionRefused);
-        assert_eq!(
-            FetchError::from_transport(&refused, "127.0.0.1:1"),
-            FetchError::Refused { host: "127.0.0.1:1".into() }
-        );
-        // As hyper-rustls reports it: Other wrapping InvalidData wrapping the rustls error.
-        let tls = std::io::Error::other(std::io::Error::new(
-            std::io::ErrorKind::InvalidData,
-            rustls::Error::InvalidCertificate(rustls::CertificateError::UnknownIssuer),
-        ));
-        let err = FetchError::from_transport(&tls, "127.0.0.1:2");
-        assert_eq!(
-            err,
-            FetchError::Tls { host: "127.0.0.1:2".into(), problem: TlsProblem::UnknownAuthority }
-        );
-        let fix = err.fix(&ctx(Method::Direct)).expect("fix");
-        assert!(fix.contains("--kubelet-ca") && fix.contains("--insecure-skip-tls-verify-kubelet"));
     }
 
     #[test]

@@ -19,7 +19,7 @@ use crate::access::Method;
 use crate::cli::{CompareArgs, CompareOutput};
 use crate::cluster::plan::NodeSelection;
 use crate::cluster::{self, checks};
-use crate::compare::{self, Fetch};
+use crate::compare::{self, Fetch, FetchFailure};
 use crate::source::SourcePlan;
 
 /// Runs `compare`.
@@ -79,6 +79,7 @@ pub async fn run(
                             .await
                     }
                 };
+                let outcome = outcome.map_err(|err| FetchFailure::from(&err));
                 fetches.push(Fetch { method, node: node.name.clone(), round, outcome });
             }
         }

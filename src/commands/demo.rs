@@ -140,7 +140,7 @@ async fn run_line(line: &[&str], out: &mut dyn Write, err: &mut dyn Write) -> an
     // The report goes to buffered stdout and diagnostics to stderr: flush so they interleave
     // in the order they happen.
     out.flush()?;
-    let outcome = Box::pin(super::run(cli.command, out, err)).await?;
+    let outcome = Box::pin(super::run(cli.command, out, err, super::Terminals::NONE)).await?;
     writeln!(out)?;
     out.flush()?;
     Ok(outcome)

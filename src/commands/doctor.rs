@@ -18,10 +18,14 @@ use futures::{StreamExt, stream};
 use super::Outcome;
 use crate::access::Method;
 use crate::cli::{DoctorArgs, DoctorOutput};
+use crate::cluster::checks::Access;
 use crate::cluster::config::{self, DirectPlan};
 use crate::cluster::plan::{ClusterPlan, KubeletTls, NodeSelection};
-use crate::cluster::{AddressPolicy, DirectSource, Discovery, NodeTarget, ProxySource, checks, discovery};
-use crate::doctor::{self, Access, Check, Credentials, Diagnosis, NodesFound, Problem, TlsSetting};
+use crate::cluster::{
+    AddressPolicy, DirectSource, Discovery, MetricsSource, NodeTarget, ProxySource, RequestContext, checks,
+    discovery,
+};
+use crate::doctor::{self, Check, Credentials, Diagnosis, NodesFound, Problem, TlsSetting};
 use crate::rbac;
 use crate::scrape::FailureKind;
 use crate::source::SourcePlan;
@@ -206,10 +210,10 @@ async fn api_checks(
             return None;
         }
     };
-    let version = checks::version(&api, &host, limit).await;
+    let version = checks::version(&api, &host, limit).await.map_err(|e| Problem::from_fetch(&e, None));
     checks.push(doctor::apiserver(&server, &version));
     version.ok()?;
-    let who = checks::whoami(&api, &host, limit).await;
+    let who = checks::whoami(&api, &host, limit).await.map_err(|e| Problem::from_fetch(&e, None));
     checks.push(doctor::authentication(&who));
     let user = who.ok()?;
 
@@ -230,7 +234,9 @@ async fn api_checks(
             (Some(token_api), true) => (token_api, direct_user.as_deref()),
             _ => (&api, user.as_deref()),
         };
-        let result = checks::access(client, &host, &permission, limit).await;
+        let result = checks::access(client, &host, &permission, limit)
+            .await
+            .map_err(|e| Problem::from_fetch(&e, None));
         if permission == rbac::GET_NODES_PROXY && matches!(result, Ok(Access { allowed: true, .. })) {
             context.proxy_allowed = true;
         }
@@ -254,13 +260,13 @@ async fn api_checks(
     let found = match discovery::discover(&lister, &host, &plan.nodes, &policy).await {
         Ok(found) => found,
         Err(err) => {
-            checks.push(doctor::nodes(method, user.as_deref(), &Err(checks::problem(&err.reason, None))));
+            checks.push(doctor::nodes(method, user.as_deref(), &Err(Problem::from_fetch(&err.reason, None))));
             return None;
         }
     };
     let sampled = doctor::sample_evenly(&found.targets, sample);
     let unresolved =
-        found.unresolved.iter().map(|(name, e)| (name.clone(), checks::problem(e, None))).collect();
+        found.unresolved.iter().map(|(name, e)| (name.clone(), Problem::from_fetch(e, None))).collect();
     let facts = NodesFound {
         total: found.targets.len(),
         checked: sampled.iter().map(|t| t.name.clone()).collect(),
@@ -295,18 +301,22 @@ async fn node_checks(context: &NodeContext<'_>, node: &NodeTarget) -> Vec<Check>
     if let Some(proxy) = &context.proxy
         && context.proxy_allowed
     {
-        let answer = checks::get(proxy, node, "/healthz", SMALL_BODY, limit).await;
+        let answer = probe(proxy, node, "/healthz", SMALL_BODY, limit).await;
         checks.push(doctor::proxy_healthz(&node.name, method, context.user.as_deref(), &answer));
     }
     let authority = node.authority();
     let tcp = match &authority {
-        Some(authority) => checks::tcp_connect(authority, limit).await,
+        Some(authority) => {
+            checks::tcp_connect(authority, limit).await.map_err(|e| Problem::from_fetch(&e, None))
+        }
         None => Err(Problem::new(FailureKind::Dns, "no address")),
     };
     checks.push(doctor::tcp_connect(&node.name, method, authority.as_deref(), &tcp));
     let (Some(authority), Ok(_)) = (&authority, &tcp) else { return checks };
     let verified = match &context.roots {
-        Ok(roots) => checks::tls_probe(authority, context.setting.server_name.as_deref(), roots, limit).await,
+        Ok(roots) => checks::tls_probe(authority, context.setting.server_name.as_deref(), roots, limit)
+            .await
+            .map_err(|f| Problem::from_tls(&f)),
         Err(reason) => Err(Problem::new(FailureKind::Tls, reason.clone())),
     };
     checks.push(doctor::tls(&node.name, method, &context.setting, &verified));
@@ -314,12 +324,29 @@ async fn node_checks(context: &NodeContext<'_>, node: &NodeTarget) -> Vec<Check>
         return checks;
     }
     let Some(direct) = &context.direct else { return checks };
-    let healthz = checks::get(direct, node, "/healthz", SMALL_BODY, limit).await;
+    let healthz = probe(direct, node, "/healthz", SMALL_BODY, limit).await;
     checks.push(doctor::direct_healthz(&node.name, method, context.token_sent, &healthz));
-    let metrics = checks::get(direct, node, "/metrics", plan.limits.max_body, limit).await;
+    let metrics = probe(direct, node, "/metrics", plan.limits.max_body, limit).await;
     let user = context.direct_user.as_deref();
     checks.push(doctor::direct_metrics(&node.name, method, context.token_sent, user, &metrics));
     checks
+}
+
+/// `GET path` on `node`, judged: a failure carries the fix for where the request went.
+async fn probe(
+    source: &impl MetricsSource,
+    node: &NodeTarget,
+    path: &str,
+    max_body: u64,
+    limit: std::time::Duration,
+) -> Result<checks::Answer, Problem> {
+    checks::get(source, node, path, max_body, limit).await.map_err(|err| {
+        let url = source.url(node, path);
+        Problem::from_fetch(
+            &err,
+            Some(&RequestContext { node: &node.name, method: source.method(), url: &url }),
+        )
+    })
 }
 
 /// The most of a `/healthz` body read.

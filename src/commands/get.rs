@@ -5,22 +5,30 @@ use std::io::Write;
 
 use anyhow::Context;
 
-use super::{Outcome, gather, report_problems, write_failure};
+use super::{Outcome, Terminals, collect_options, report_problems, write_failure};
 use crate::access::is_exposition_path;
 use crate::cli::{GetArgs, GetOutput};
+use crate::collect::Options;
 use crate::exposition::{self, Family, Selector, format_value};
 use crate::snapshot::label_by_node;
 use crate::source::SourcePlan;
+use crate::source::gather;
 
 /// Runs `get`.
-pub async fn run(args: &GetArgs, out: &mut dyn Write, err: &mut dyn Write) -> anyhow::Result<Outcome> {
+pub async fn run(
+    args: &GetArgs,
+    out: &mut dyn Write,
+    err: &mut dyn Write,
+    terminals: Terminals,
+) -> anyhow::Result<Outcome> {
     let plan = args.source.to_plan()?;
     let selector = selector_from(&args.metrics)?;
     let path = args.path.as_deref().unwrap_or(args.endpoint.path());
+    let options = collect_options(terminals);
     if let Some(raw_path) = args.path.as_deref().filter(|p| !is_exposition_path(p)) {
-        return run_raw(&plan, raw_path, args, out, err).await;
+        return run_raw(&plan, raw_path, args, out, err, &options).await;
     }
-    let gathered = gather(&plan, path, &selector).await?;
+    let gathered = gather(&plan, path, &selector, &options).await?;
     report_problems(&gathered, err)?;
 
     let nodes = crate::scrape::answered(&gathered.scrapes);
@@ -41,6 +49,7 @@ async fn run_raw(
     args: &GetArgs,
     out: &mut dyn Write,
     err: &mut dyn Write,
+    options: &Options,
 ) -> anyhow::Result<Outcome> {
     let SourcePlan::Cluster(cluster) = plan else {
         anyhow::bail!("--path {path} reads a cluster; with --file, the files are the payloads");
@@ -48,15 +57,14 @@ async fn run_raw(
     if !args.metrics.is_empty() {
         anyhow::bail!("--metric filters exposition text, and {path} is not a metrics path");
     }
-    let progress = std::io::IsTerminal::is_terminal(&std::io::stderr());
-    let collection = crate::collect::collect_raw(cluster, path, progress).await?;
+    let collection = crate::collect::collect_raw(cluster, path, options).await?;
     for warning in &collection.warnings {
         writeln!(err, "warning: {warning}")?;
     }
     if args.output == GetOutput::Csv {
         writeln!(out, "node,bytes,body")?;
     }
-    for node in &collection.nodes {
+    for node in &collection.scrapes {
         let body = match &node.outcome {
             Ok(body) => String::from_utf8_lossy(body),
             Err(failure) => {
@@ -81,8 +89,8 @@ async fn run_raw(
         }
     }
     out.flush()?;
-    let failed = collection.nodes.iter().filter(|n| n.outcome.is_err()).count();
-    Ok(Outcome::from_counts(collection.nodes.len(), failed))
+    let failed = collection.scrapes.iter().filter(|n| n.outcome.is_err()).count();
+    Ok(Outcome::from_counts(collection.scrapes.len(), failed))
 }
 
 /// Every `-m` selector, or everything when none is given.

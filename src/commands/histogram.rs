@@ -5,7 +5,7 @@ use std::io::Write;
 
 use anyhow::Context;
 
-use super::{Gathered, Outcome, gather};
+use super::{Outcome, Terminals, collect_options};
 use crate::analysis::{Query, Report, analyze};
 use crate::catalog::BUILD_INFO;
 use crate::cli::{HistogramArgs, HistogramOutput};
@@ -13,9 +13,15 @@ use crate::exposition::{self, Selector};
 use crate::report;
 use crate::slo::{Objective, Verdict};
 use crate::source::SourcePlan;
+use crate::source::{Gathered, gather};
 
 /// Runs `histogram`.
-pub async fn run(args: &HistogramArgs, out: &mut dyn Write, err: &mut dyn Write) -> anyhow::Result<Outcome> {
+pub async fn run(
+    args: &HistogramArgs,
+    out: &mut dyn Write,
+    err: &mut dyn Write,
+    terminals: Terminals,
+) -> anyhow::Result<Outcome> {
     let (metric, source) = args.resolved();
     let plan = source.to_plan()?;
     if args.by.is_some() && matches!(plan, SourcePlan::Prometheus { .. }) {
@@ -33,7 +39,8 @@ pub async fn run(args: &HistogramArgs, out: &mut dyn Write, err: &mut dyn Write)
         query.baseline = Some(read_baseline(path, &metric)?);
     }
 
-    let gathered = gather(&plan, args.endpoint.path(), &selector_for(&metric)?).await?;
+    let options = collect_options(terminals);
+    let gathered = gather(&plan, args.endpoint.path(), &selector_for(&metric)?, &options).await?;
     query.method = gathered.method.to_string();
     report_warnings(&gathered, err)?;
     let report = analyze(&gathered.scrapes, &query);

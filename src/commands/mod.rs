@@ -4,9 +4,9 @@
 use std::io::Write;
 
 use crate::cli::Command;
-use crate::exposition::Selector;
+use crate::collect::Options;
 use crate::scrape::NodeScrape;
-use crate::source::SourcePlan;
+use crate::source::Gathered;
 
 pub mod compare;
 pub mod demo;
@@ -58,12 +58,38 @@ impl Outcome {
     }
 }
 
+/// Which of the process's output streams are terminals: asked once, in `main`, and passed down
+/// (tests pass [`Terminals::NONE`] with in-memory writers).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Terminals {
+    /// Standard output is a terminal (`watch` clears the screen between tables).
+    pub stdout: bool,
+    /// Standard error is a terminal (a progress bar is drawn there).
+    pub stderr: bool,
+}
+
+impl Terminals {
+    /// Neither stream is a terminal.
+    pub const NONE: Terminals = Terminals { stdout: false, stderr: false };
+}
+
+/// How one-shot reads of a cluster run: failures explained by [`crate::remedy`], a progress bar
+/// when stderr is a terminal.
+pub(crate) fn collect_options(terminals: Terminals) -> Options {
+    Options::new(crate::remedy::fix).with_progress(terminals.stderr)
+}
+
 /// Runs one command, writing its report to `out` and diagnostics to `err`.
-pub async fn run(command: Command, out: &mut dyn Write, err: &mut dyn Write) -> anyhow::Result<Outcome> {
+pub async fn run(
+    command: Command,
+    out: &mut dyn Write,
+    err: &mut dyn Write,
+    terminals: Terminals,
+) -> anyhow::Result<Outcome> {
     match command {
-        Command::Get(args) => get::run(&args, out, err).await,
-        Command::Histogram(args) => histogram::run(&args, out, err).await,
-        Command::Snapshot(args) => snapshot::run(&args, out, err).await,
+        Command::Get(args) => get::run(&args, out, err, terminals).await,
+        Command::Histogram(args) => histogram::run(&args, out, err, terminals).await,
+        Command::Snapshot(args) => snapshot::run(&args, out, err, terminals).await,
         Command::Demo(args) => demo::run(&args, out, err).await,
         Command::Serve(args) => serve::run(&args, out, err).await,
         Command::Completions { shell } => {
@@ -74,43 +100,7 @@ pub async fn run(command: Command, out: &mut dyn Write, err: &mut dyn Write) -> 
         Command::Rbac(args) => rbac::run(&args, out, err).await,
         Command::Doctor(args) => doctor::run(&args, out, err).await,
         Command::Compare(args) => compare::run(&args, out, err).await,
-        Command::Watch(args) => watch::run(&args, out, err).await,
-    }
-}
-
-/// Per-node results from whichever source the plan names, plus source-wide warnings.
-pub(crate) struct Gathered {
-    /// `file`, `proxy` or `direct`.
-    pub method: &'static str,
-    /// One entry per node, sorted by node name.
-    pub scrapes: Vec<NodeScrape>,
-    /// Warnings about the run as a whole (e.g. TLS verification disabled).
-    pub warnings: Vec<String>,
-}
-
-/// Reads every node of the plan at `path`, keeping what `selector` selects.
-pub(crate) async fn gather(plan: &SourcePlan, path: &str, selector: &Selector) -> anyhow::Result<Gathered> {
-    match plan {
-        SourcePlan::Files { inputs, max_body } => {
-            let (inputs, selector, max_body) = (inputs.clone(), selector.clone(), *max_body);
-            let scrapes =
-                tokio::task::spawn_blocking(move || crate::files::read_all(&inputs, &selector, max_body))
-                    .await?;
-            Ok(Gathered { method: "file", scrapes, warnings: Vec::new() })
-        }
-        SourcePlan::Cluster(cluster) => {
-            let progress = std::io::IsTerminal::is_terminal(&std::io::stderr());
-            let collection = crate::collect::collect(cluster, path, selector, progress).await?;
-            Ok(Gathered {
-                method: cluster.method.as_str(),
-                scrapes: collection.scrapes,
-                warnings: collection.warnings,
-            })
-        }
-        SourcePlan::Prometheus(target) => {
-            let converted = crate::prometheus::gather(target, selector).await?;
-            Ok(Gathered { method: "prometheus", scrapes: converted.scrapes, warnings: converted.warnings })
-        }
+        Command::Watch(args) => watch::run(&args, out, err, terminals).await,
     }
 }
 

@@ -14,12 +14,14 @@ use hyper::body::Incoming;
 use hyper::{Request, Response, StatusCode};
 use tokio::sync::watch;
 
-use super::{Outcome, gather, histogram::selector_for};
+use super::{Outcome, histogram::selector_for};
 use crate::analysis::{Query, analyze};
 use crate::catalog::{POD_START_DURATION, POD_START_SLI_DURATION};
 use crate::cli::ServeArgs;
+use crate::collect::Options;
 use crate::exporter::{Cycle, families};
 use crate::exposition::Selector;
+use crate::source::gather;
 
 /// The latest page and whether a collection has finished yet.
 type Page = Option<Bytes>;
@@ -45,6 +47,7 @@ pub async fn run(args: &ServeArgs, _out: &mut dyn Write, err: &mut dyn Write) ->
     let mut ticker = tokio::time::interval(args.interval);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut cycles = 0_u64;
+    let options = Options::new(crate::remedy::fix);
     let stop = shutdown_signal();
     tokio::pin!(stop);
     loop {
@@ -53,7 +56,7 @@ pub async fn run(args: &ServeArgs, _out: &mut dyn Write, err: &mut dyn Write) ->
             _ = ticker.tick() => {}
         }
         let started = Instant::now();
-        let gathered = match gather(&plan, "/metrics", &selector).await {
+        let gathered = match gather(&plan, "/metrics", &selector, &options).await {
             Ok(gathered) => gathered,
             Err(e) => {
                 // Nothing could run this cycle (e.g. the API server is down): keep serving the

@@ -5,14 +5,20 @@ use std::io::Write;
 
 use anyhow::Context;
 
-use super::{Outcome, gather, histogram::selector_for, report_problems};
+use super::{Outcome, Terminals, collect_options, histogram::selector_for, report_problems};
 use crate::catalog::{POD_START_DURATION, POD_START_SLI_DURATION};
 use crate::cli::SnapshotArgs;
 use crate::exposition::Selector;
 use crate::snapshot::label_by_node;
+use crate::source::gather;
 
 /// Runs `snapshot`.
-pub async fn run(args: &SnapshotArgs, out: &mut dyn Write, err: &mut dyn Write) -> anyhow::Result<Outcome> {
+pub async fn run(
+    args: &SnapshotArgs,
+    out: &mut dyn Write,
+    err: &mut dyn Write,
+    terminals: Terminals,
+) -> anyhow::Result<Outcome> {
     let plan = args.source.to_plan()?;
     let metrics: Vec<String> = if args.metrics.is_empty() {
         vec![POD_START_DURATION.to_string(), POD_START_SLI_DURATION.to_string()]
@@ -20,7 +26,7 @@ pub async fn run(args: &SnapshotArgs, out: &mut dyn Write, err: &mut dyn Write) 
         args.metrics.clone()
     };
     let selector = Selector::any_of(metrics.iter().map(|m| selector_for(m)).collect::<anyhow::Result<_>>()?);
-    let gathered = gather(&plan, args.endpoint.path(), &selector).await?;
+    let gathered = gather(&plan, args.endpoint.path(), &selector, &collect_options(terminals)).await?;
     report_problems(&gathered, err)?;
 
     let nodes = crate::scrape::answered(&gathered.scrapes);

@@ -6,20 +6,27 @@
 //! after N tables, Ctrl-C stops at once. The numbers and the table come from `analysis` and
 //! `report::table`; this module only keeps time and the previous tick.
 
-use std::io::{IsTerminal, Write};
+use std::io::Write;
 use std::time::{Duration, SystemTime};
 
 use anyhow::bail;
 
-use super::{Outcome, gather};
+use super::{Outcome, Terminals};
 use crate::analysis::{Query, Report, analyze};
 use crate::cli::WatchArgs;
+use crate::collect::Options;
 use crate::scrape::NodeScrape;
 use crate::source::SourcePlan;
+use crate::source::gather;
 use crate::units::rfc3339;
 
 /// Runs `watch`.
-pub async fn run(args: &WatchArgs, out: &mut dyn Write, err: &mut dyn Write) -> anyhow::Result<Outcome> {
+pub async fn run(
+    args: &WatchArgs,
+    out: &mut dyn Write,
+    err: &mut dyn Write,
+    terminals: Terminals,
+) -> anyhow::Result<Outcome> {
     let (metric, source) = args.resolved();
     let plan = source.to_plan()?;
     if matches!(plan, SourcePlan::Prometheus { .. }) {
@@ -39,12 +46,14 @@ pub async fn run(args: &WatchArgs, out: &mut dyn Write, err: &mut dyn Write) -> 
     query.validate()?;
     let selector = super::histogram::selector_for(&metric)?;
     let path = args.endpoint.path();
-    let terminal = std::io::stdout().is_terminal();
+    let terminal = terminals.stdout;
+    // Tables redraw every interval: a progress bar between them would only flicker.
+    let options = Options::new(crate::remedy::fix);
 
     let ctrl_c = tokio::signal::ctrl_c();
     tokio::pin!(ctrl_c);
     let first = tokio::select! {
-        gathered = gather(&plan, path, &selector) => gathered?,
+        gathered = gather(&plan, path, &selector, &options) => gathered?,
         _ = &mut ctrl_c => return Ok(Outcome::Complete),
     };
     query.method = first.method.to_string();
@@ -68,7 +77,7 @@ pub async fn run(args: &WatchArgs, out: &mut dyn Write, err: &mut dyn Write) -> 
             _ = &mut ctrl_c => break,
         }
         let gathered = tokio::select! {
-            gathered = gather(&plan, path, &selector) => gathered?,
+            gathered = gather(&plan, path, &selector, &options) => gathered?,
             _ = &mut ctrl_c => break,
         };
         query.baseline = Some(baseline.clone());

@@ -58,10 +58,13 @@ fn pod_start_selector() -> Selector {
     POD_START.parse().expect("a valid selector")
 }
 
+/// Collection options as the one-shot commands use them, without a progress bar.
+fn options() -> collect::Options {
+    collect::Options::new(kubelet_metrics::remedy::fix)
+}
+
 async fn run(plan: &ClusterPlan, selector: &Selector) -> collect::Collection {
-    collect::collect_until(plan, "/metrics", selector, false, &CancellationToken::new())
-        .await
-        .expect("the run can start")
+    collect::collect(plan, "/metrics", selector, &options()).await.expect("the run can start")
 }
 
 /// Cumulative buckets, sum and count of one histogram family, in payload order.
@@ -259,11 +262,9 @@ async fn raw_paths_return_bodies() {
     // uses the admin kubeconfig's own bearer token (no --token-file).
     let direct_as_admin = ClusterPlan { token_file: None, ..direct_plan(&cluster) };
     for plan in [proxy_plan(cluster.admin_kubeconfig()), direct_as_admin] {
-        let raw = collect::collect_raw_until(&plan, "healthz", false, &CancellationToken::new())
-            .await
-            .expect("the run can start");
-        assert_eq!(raw.nodes.len(), 2);
-        for node in &raw.nodes {
+        let raw = collect::collect_raw(&plan, "healthz", &options()).await.expect("the run can start");
+        assert_eq!(raw.scrapes.len(), 2);
+        for node in &raw.scrapes {
             assert_eq!(node.outcome.as_deref().expect("healthy"), b"ok");
         }
     }
@@ -413,16 +414,7 @@ async fn connect(plan: &ClusterPlan) -> (Source, Vec<NodeTarget>) {
 }
 
 async fn fetch(source: &impl MetricsSource, targets: Vec<NodeTarget>) -> Vec<NodeScrape> {
-    collect::scrape(
-        source,
-        targets,
-        "/metrics",
-        &pod_start_selector(),
-        &limits(),
-        false,
-        &CancellationToken::new(),
-    )
-    .await
+    collect::scrape(source, targets, "/metrics", &pod_start_selector(), &limits(), &options()).await
 }
 
 #[tokio::test]
@@ -533,10 +525,14 @@ async fn cancellation_reports_every_node() {
     let cluster = start(3, &[(1, Fault::Hang)]).await;
     let cancel = CancellationToken::new();
     cancel.cancel();
-    let collection =
-        collect::collect_until(&direct_plan(&cluster), "/metrics", &Selector::all(), false, &cancel)
-            .await
-            .expect("the run can start");
+    let collection = collect::collect(
+        &direct_plan(&cluster),
+        "/metrics",
+        &Selector::all(),
+        &options().with_cancel(cancel.clone()),
+    )
+    .await
+    .expect("the run can start");
     assert_eq!(collection.scrapes.len(), 3);
     for scrape in &collection.scrapes {
         let failure = scrape.outcome.as_ref().expect_err("cancelled");
@@ -578,9 +574,15 @@ async fn cancelling_mid_run_keeps_finished_nodes_and_stops_the_rest() {
         CancelsAtHang { inner: &source, hanging: cluster.node_names()[2].clone(), cancel: cancel.clone() };
     let one_at_a_time = Limits { concurrency: 1, per_node: Duration::from_secs(60), ..limits() };
     let started = tokio::time::Instant::now();
-    let scrapes =
-        collect::scrape(&wrapper, targets, "/metrics", &pod_start_selector(), &one_at_a_time, false, &cancel)
-            .await;
+    let scrapes = collect::scrape(
+        &wrapper,
+        targets,
+        "/metrics",
+        &pod_start_selector(),
+        &one_at_a_time,
+        &options().with_cancel(cancel.clone()),
+    )
+    .await;
     assert!(started.elapsed() < Duration::from_secs(30), "Ctrl-C does not wait for the deadline");
     assert!(scrapes[0].outcome.is_ok() && scrapes[1].outcome.is_ok());
     let failure = scrapes[2].outcome.as_ref().expect_err("cancelled");
@@ -593,9 +595,8 @@ async fn unusable_configuration_is_an_error_not_a_report() {
     let dir = tempfile::tempdir().expect("tempdir");
     let missing: &Path = &dir.path().join("absent.kubeconfig");
     let plan = proxy_plan(missing.to_path_buf());
-    let err = collect::collect_until(&plan, "/metrics", &Selector::all(), false, &CancellationToken::new())
-        .await
-        .expect_err("no kubeconfig");
+    let err =
+        collect::collect(&plan, "/metrics", &Selector::all(), &options()).await.expect_err("no kubeconfig");
     assert!(format!("{err:#}").contains("absent.kubeconfig"), "{err:#}");
 }
 
