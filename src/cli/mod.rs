@@ -13,6 +13,7 @@ use crate::access::{Endpoint, Method};
 use crate::rbac::{self, ServiceAccountRef};
 use crate::units::{parse_duration, parse_quantile};
 
+pub mod settings;
 pub mod source;
 pub mod values;
 

@@ -312,7 +312,8 @@ pub struct UsageError {
 }
 
 impl UsageError {
-    fn check(problems: Vec<String>) -> Result<(), UsageError> {
+    /// `Ok` when there is no problem.
+    pub(crate) fn check(problems: Vec<String>) -> Result<(), UsageError> {
         if problems.is_empty() { Ok(()) } else { Err(UsageError { problems }) }
     }
 }

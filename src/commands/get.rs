@@ -3,36 +3,33 @@
 
 use std::io::Write;
 
-use anyhow::Context;
-
 use super::{Outcome, Terminals, collect_options, report_problems, write_failure};
-use crate::access::is_exposition_path;
-use crate::cli::{GetArgs, GetOutput};
+use crate::cli::GetOutput;
+use crate::cli::settings::{GetRead, GetSettings};
 use crate::collect::Options;
-use crate::exposition::{self, Family, Selector, format_value};
+use crate::exposition::{self, Family, format_value};
 use crate::snapshot::label_by_node;
 use crate::source::SourcePlan;
 use crate::source::gather;
 
 /// Runs `get`.
 pub async fn run(
-    args: &GetArgs,
+    settings: &GetSettings,
     out: &mut dyn Write,
     err: &mut dyn Write,
     terminals: Terminals,
 ) -> anyhow::Result<Outcome> {
-    let plan = args.source.to_plan()?;
-    let selector = selector_from(&args.metrics)?;
-    let path = args.path.as_deref().unwrap_or(args.endpoint.path());
     let options = collect_options(terminals);
-    if let Some(raw_path) = args.path.as_deref().filter(|p| !is_exposition_path(p)) {
-        return run_raw(&plan, raw_path, args, out, err, &options).await;
-    }
-    let gathered = gather(&plan, path, &selector, &options).await?;
+    let (plan, path) = (&settings.source, settings.path.as_str());
+    let selector = match &settings.read {
+        GetRead::Exposition(selector) => selector,
+        GetRead::Raw => return run_raw(plan, path, settings.output, out, err, &options).await,
+    };
+    let gathered = gather(plan, path, selector, &options).await?;
     report_problems(&gathered, err)?;
 
     let nodes = crate::scrape::answered(&gathered.scrapes);
-    match args.output {
+    match settings.output {
         GetOutput::Prom => exposition::write(&label_by_node(&nodes), None, &mut &mut *out)?,
         GetOutput::Json => write_json(&nodes, out)?,
         GetOutput::Csv => write_csv(&nodes, out)?,
@@ -46,22 +43,19 @@ pub async fn run(
 async fn run_raw(
     plan: &SourcePlan,
     path: &str,
-    args: &GetArgs,
+    output: GetOutput,
     out: &mut dyn Write,
     err: &mut dyn Write,
     options: &Options,
 ) -> anyhow::Result<Outcome> {
     let SourcePlan::Cluster(cluster) = plan else {
-        anyhow::bail!("--path {path} reads a cluster; with --file, the files are the payloads");
+        anyhow::bail!("--path {path} reads a cluster");
     };
-    if !args.metrics.is_empty() {
-        anyhow::bail!("--metric filters exposition text, and {path} is not a metrics path");
-    }
     let collection = crate::collect::collect_raw(cluster, path, options).await?;
     for warning in &collection.warnings {
         writeln!(err, "warning: {warning}")?;
     }
-    if args.output == GetOutput::Csv {
+    if output == GetOutput::Csv {
         writeln!(out, "node,bytes,body")?;
     }
     for node in &collection.scrapes {
@@ -72,7 +66,7 @@ async fn run_raw(
                 continue;
             }
         };
-        match args.output {
+        match output {
             GetOutput::Json => {
                 let line =
                     serde_json::json!({"node": node.node, "path": path, "bytes": body.len(), "body": body});
@@ -91,18 +85,6 @@ async fn run_raw(
     out.flush()?;
     let failed = collection.scrapes.iter().filter(|n| n.outcome.is_err()).count();
     Ok(Outcome::from_counts(collection.scrapes.len(), failed))
-}
-
-/// Every `-m` selector, or everything when none is given.
-pub fn selector_from(raw: &[String]) -> anyhow::Result<Selector> {
-    if raw.is_empty() {
-        return Ok(Selector::all());
-    }
-    let parsed = raw
-        .iter()
-        .map(|text| text.parse::<Selector>().with_context(|| format!("invalid --metric {text:?}")))
-        .collect::<anyhow::Result<Vec<_>>>()?;
-    Ok(Selector::any_of(parsed))
 }
 
 /// A sample value as JSON: a number, or `"NaN"`, `"+Inf"`, `"-Inf"` (JSON has no such numbers).

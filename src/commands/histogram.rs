@@ -6,55 +6,40 @@ use std::io::Write;
 use anyhow::Context;
 
 use super::{Outcome, Terminals, collect_options};
-use crate::analysis::{Query, Report, analyze};
-use crate::catalog::BUILD_INFO;
-use crate::cli::{HistogramArgs, HistogramOutput};
+use crate::analysis::{Report, analyze};
+use crate::cli::HistogramOutput;
+use crate::cli::settings::HistogramSettings;
 use crate::exposition::{self, Selector};
 use crate::report;
 use crate::slo::{Objective, Verdict};
-use crate::source::SourcePlan;
 use crate::source::{Gathered, gather};
 
 /// Runs `histogram`.
 pub async fn run(
-    args: &HistogramArgs,
+    settings: &HistogramSettings,
     out: &mut dyn Write,
     err: &mut dyn Write,
     terminals: Terminals,
 ) -> anyhow::Result<Outcome> {
-    let (metric, source) = args.resolved();
-    let plan = source.to_plan()?;
-    if args.by.is_some() && matches!(plan, SourcePlan::Prometheus { .. }) {
-        anyhow::bail!("--by is not available with --prometheus: its series are summed by node and `le`");
+    let mut query = settings.query.clone();
+    if let Some(path) = &settings.baseline {
+        query.baseline = Some(read_baseline(path, &query.metric, &settings.selector)?);
     }
-    let mut query = Query::new(&metric);
-    query.quantiles = args.quantiles.clone();
-    query.bands = args.bands.clone();
-    query.by = args.by.clone();
-    if let Some(slo) = &args.slo {
-        add_slo_quantile(&mut query, slo);
-    }
-    query.validate()?;
-    if let Some(path) = &args.baseline {
-        query.baseline = Some(read_baseline(path, &metric)?);
-    }
-
     let options = collect_options(terminals);
-    let gathered = gather(&plan, args.endpoint.path(), &selector_for(&metric)?, &options).await?;
+    let gathered = gather(&settings.source, settings.endpoint.path(), &settings.selector, &options).await?;
     query.method = gathered.method.to_string();
     report_warnings(&gathered, err)?;
     let report = analyze(&gathered.scrapes, &query);
-    let verdicts = args.slo.map(|slo| (slo, slo.judge(&report)));
+    let verdicts = settings.slo.map(|slo| (slo, slo.judge(&report)));
 
-    render(&report, args.output, verdicts.as_ref(), &mut &mut *out)?;
+    render(&report, settings.output, verdicts.as_ref(), &mut &mut *out)?;
     out.flush()?;
-    if let Some(path) = &args.plot {
+    if let Some(path) = &settings.plot {
         write_plot(&report, path)?;
     }
     Ok(outcome(&report, verdicts.as_ref()))
 }
 
-/// Writes `--plot FILE.svg` (through a temporary file, so a failed run leaves no half picture).
 fn write_plot(report: &Report, path: &std::path::Path) -> anyhow::Result<()> {
     let cannot = || format!("cannot write the plot {}", path.display());
     let mut svg = Vec::new();
@@ -64,26 +49,14 @@ fn write_plot(report: &Report, path: &std::path::Path) -> anyhow::Result<()> {
     std::fs::rename(&partial, path).with_context(cannot)
 }
 
-/// The family itself and `kubernetes_build_info`, which tells each node's kubelet version.
-pub fn selector_for(metric: &str) -> anyhow::Result<Selector> {
-    let family: Selector = metric.parse().with_context(|| format!("invalid metric name {metric:?}"))?;
-    let build_info: Selector = BUILD_INFO.parse().context("the build-info family name parses")?;
-    Ok(Selector::any_of(vec![family, build_info]))
-}
-
-/// The SLO's quantile is computed per node too, so the table shows what the objective judged.
-fn add_slo_quantile(query: &mut Query, slo: &Objective) {
-    if let crate::slo::Statistic::Quantile(q) = slo.statistic
-        && !query.quantiles.contains(&q)
-    {
-        query.quantiles.push(q);
-    }
-}
-
 /// Reads a `snapshot` file into per-node scrapes of `metric`.
-fn read_baseline(path: &std::path::Path, metric: &str) -> anyhow::Result<Vec<crate::scrape::NodeScrape>> {
+fn read_baseline(
+    path: &std::path::Path,
+    metric: &str,
+    selector: &Selector,
+) -> anyhow::Result<Vec<crate::scrape::NodeScrape>> {
     let bytes = std::fs::read(path).with_context(|| format!("cannot read baseline {}", path.display()))?;
-    let parsed = exposition::parse_bytes(&bytes, &selector_for(metric)?);
+    let parsed = exposition::parse_bytes(&bytes, selector);
     if let Some(first) = parsed.errors.first() {
         anyhow::bail!("baseline {} is not a valid snapshot: {first}", path.display());
     }

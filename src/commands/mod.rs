@@ -87,11 +87,11 @@ pub async fn run(
     terminals: Terminals,
 ) -> anyhow::Result<Outcome> {
     match command {
-        Command::Get(args) => get::run(&args, out, err, terminals).await,
-        Command::Histogram(args) => histogram::run(&args, out, err, terminals).await,
+        Command::Get(args) => get::run(&args.settings()?, out, err, terminals).await,
+        Command::Histogram(args) => histogram::run(&args.settings()?, out, err, terminals).await,
         Command::Snapshot(args) => snapshot::run(&args, out, err, terminals).await,
         Command::Demo(args) => demo::run(&args, out, err).await,
-        Command::Serve(args) => serve::run(&args, out, err).await,
+        Command::Serve(args) => serve::run(&args.settings()?, out, err).await,
         Command::Completions { shell } => {
             let mut command = <crate::cli::Cli as clap::CommandFactory>::command();
             clap_complete::generate(shell, &mut command, "kubelet-metrics", out);
@@ -100,7 +100,7 @@ pub async fn run(
         Command::Rbac(args) => rbac::run(&args, out, err).await,
         Command::Doctor(args) => doctor::run(&args, out, err).await,
         Command::Compare(args) => compare::run(&args, out, err).await,
-        Command::Watch(args) => watch::run(&args, out, err, terminals).await,
+        Command::Watch(args) => watch::run(&args.settings()?, out, err, terminals).await,
     }
 }
 

@@ -14,37 +14,32 @@ use hyper::body::Incoming;
 use hyper::{Request, Response, StatusCode};
 use tokio::sync::watch;
 
-use super::{Outcome, histogram::selector_for};
+use super::Outcome;
 use crate::analysis::{Query, analyze};
-use crate::catalog::{POD_START_DURATION, POD_START_SLI_DURATION};
-use crate::cli::ServeArgs;
+use crate::cli::settings::ServeSettings;
 use crate::collect::Options;
 use crate::exporter::{Cycle, families};
-use crate::exposition::Selector;
 use crate::source::gather;
 
 /// The latest page and whether a collection has finished yet.
 type Page = Option<Bytes>;
 
 /// Runs `serve` until SIGINT/SIGTERM (or `--max-cycles`).
-pub async fn run(args: &ServeArgs, _out: &mut dyn Write, err: &mut dyn Write) -> anyhow::Result<Outcome> {
-    let plan = args.source.to_plan()?;
-    anyhow::ensure!(!args.interval.is_zero(), "--interval must be longer than 0");
-    let metrics: Vec<String> = if args.metrics.is_empty() {
-        vec![POD_START_DURATION.to_string(), POD_START_SLI_DURATION.to_string()]
-    } else {
-        args.metrics.clone()
-    };
-    let selector = Selector::any_of(metrics.iter().map(|m| selector_for(m)).collect::<anyhow::Result<_>>()?);
+pub async fn run(
+    settings: &ServeSettings,
+    _out: &mut dyn Write,
+    err: &mut dyn Write,
+) -> anyhow::Result<Outcome> {
+    let (plan, metrics, selector) = (&settings.source, &settings.metrics, &settings.selector);
 
-    let listener = tokio::net::TcpListener::bind(args.listen)
+    let listener = tokio::net::TcpListener::bind(settings.listen)
         .await
-        .with_context(|| format!("cannot listen on {}", args.listen))?;
+        .with_context(|| format!("cannot listen on {}", settings.listen))?;
     writeln!(err, "serving on http://{}/metrics", listener.local_addr()?)?;
     let (page_tx, page_rx) = watch::channel::<Page>(None);
     let server = tokio::spawn(accept_loop(listener, page_rx));
 
-    let mut ticker = tokio::time::interval(args.interval);
+    let mut ticker = tokio::time::interval(settings.interval);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut cycles = 0_u64;
     let options = Options::new(crate::remedy::fix);
@@ -56,7 +51,7 @@ pub async fn run(args: &ServeArgs, _out: &mut dyn Write, err: &mut dyn Write) ->
             _ = ticker.tick() => {}
         }
         let started = Instant::now();
-        let gathered = match gather(&plan, "/metrics", &selector, &options).await {
+        let gathered = match gather(plan, "/metrics", selector, &options).await {
             Ok(gathered) => gathered,
             Err(e) => {
                 // Nothing could run this cycle (e.g. the API server is down): keep serving the
@@ -90,7 +85,7 @@ pub async fn run(args: &ServeArgs, _out: &mut dyn Write, err: &mut dyn Write) ->
         if failed > 0 {
             writeln!(err, "collection {cycles}: {failed} of {} node(s) failed", gathered.scrapes.len())?;
         }
-        if args.max_cycles.is_some_and(|max| cycles >= max) {
+        if settings.max_cycles.is_some_and(|max| cycles >= max) {
             break;
         }
     }

@@ -5,9 +5,10 @@ use std::io::Write;
 
 use anyhow::Context;
 
-use super::{Outcome, Terminals, collect_options, histogram::selector_for, report_problems};
+use super::{Outcome, Terminals, collect_options, report_problems};
 use crate::catalog::{POD_START_DURATION, POD_START_SLI_DURATION};
 use crate::cli::SnapshotArgs;
+use crate::cli::settings::histogram_selector;
 use crate::exposition::Selector;
 use crate::snapshot::label_by_node;
 use crate::source::gather;
@@ -25,7 +26,12 @@ pub async fn run(
     } else {
         args.metrics.clone()
     };
-    let selector = Selector::any_of(metrics.iter().map(|m| selector_for(m)).collect::<anyhow::Result<_>>()?);
+    let selector = Selector::any_of(
+        metrics
+            .iter()
+            .map(|m| histogram_selector(m).map_err(anyhow::Error::msg))
+            .collect::<anyhow::Result<_>>()?,
+    );
     let gathered = gather(&plan, args.endpoint.path(), &selector, &collect_options(terminals)).await?;
     report_problems(&gathered, err)?;
 

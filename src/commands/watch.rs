@@ -9,43 +9,25 @@
 use std::io::Write;
 use std::time::{Duration, SystemTime};
 
-use anyhow::bail;
-
 use super::{Outcome, Terminals};
-use crate::analysis::{Query, Report, analyze};
-use crate::cli::WatchArgs;
+use crate::analysis::{Report, analyze};
+use crate::cli::settings::WatchSettings;
 use crate::collect::Options;
 use crate::scrape::NodeScrape;
-use crate::source::SourcePlan;
 use crate::source::gather;
 use crate::units::rfc3339;
 
 /// Runs `watch`.
 pub async fn run(
-    args: &WatchArgs,
+    settings: &WatchSettings,
     out: &mut dyn Write,
     err: &mut dyn Write,
     terminals: Terminals,
 ) -> anyhow::Result<Outcome> {
-    let (metric, source) = args.resolved();
-    let plan = source.to_plan()?;
-    if matches!(plan, SourcePlan::Prometheus { .. }) {
-        bail!(
-            "watch reads a cluster or files; for stored history use `histogram --prometheus URL --range DURATION`"
-        );
-    }
-    if args.interval.is_zero() {
-        bail!("--interval must be longer than 0");
-    }
-    if args.count == Some(0) {
-        bail!("--count must be at least 1");
-    }
-    let mut query = Query::new(&metric);
-    query.quantiles = args.quantiles.clone();
-    query.bands = args.bands.clone();
-    query.validate()?;
-    let selector = super::histogram::selector_for(&metric)?;
-    let path = args.endpoint.path();
+    let (plan, selector) = (&settings.source, &settings.selector);
+    let mut query = settings.query.clone();
+    let metric = query.metric.clone();
+    let path = settings.endpoint.path();
     let terminal = terminals.stdout;
     // Tables redraw every interval: a progress bar between them would only flicker.
     let options = Options::new(crate::remedy::fix);
@@ -53,7 +35,7 @@ pub async fn run(
     let ctrl_c = tokio::signal::ctrl_c();
     tokio::pin!(ctrl_c);
     let first = tokio::select! {
-        gathered = gather(&plan, path, &selector, &options) => gathered?,
+        gathered = gather(plan, path, selector, &options) => gathered?,
         _ = &mut ctrl_c => return Ok(Outcome::Complete),
     };
     query.method = first.method.to_string();
@@ -64,26 +46,28 @@ pub async fn run(
         err,
         "watching {metric} on {} node(s) every {}; the first table follows one interval from now",
         first.scrapes.len(),
-        crate::report::format_value(args.interval.as_secs_f64(), "s")
+        crate::report::format_value(settings.interval.as_secs_f64(), "s")
     )?;
     let mut baseline = first.scrapes;
     let mut outcome = Outcome::from_scrapes(&baseline);
-    let mut ticker = tokio::time::interval_at(tokio::time::Instant::now() + args.interval, args.interval);
+    let mut ticker =
+        tokio::time::interval_at(tokio::time::Instant::now() + settings.interval, settings.interval);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut shown: u64 = 0;
-    while args.count.is_none_or(|count| shown < count) {
+    while settings.count.is_none_or(|count| shown < count) {
         tokio::select! {
             _ = ticker.tick() => {}
             _ = &mut ctrl_c => break,
         }
         let gathered = tokio::select! {
-            gathered = gather(&plan, path, &selector, &options) => gathered?,
+            gathered = gather(plan, path, selector, &options) => gathered?,
             _ = &mut ctrl_c => break,
         };
         query.baseline = Some(baseline.clone());
         let report = analyze(&gathered.scrapes, &query);
         shown += 1;
-        let frame = Frame { at: SystemTime::now(), interval: args.interval, index: shown, count: args.count };
+        let frame =
+            Frame { at: SystemTime::now(), interval: settings.interval, index: shown, count: settings.count };
         render_frame(&report, &frame, terminal, &mut &mut *out)?;
         out.flush()?;
         outcome = Outcome::from_counts(report.node_count(), report.errors.len());

@@ -1,0 +1,297 @@
+//! What commands run: each reading command's arguments validated once into settings — the
+//! source plan, the analysis query, the selector — with every problem reported together. After
+//! this, commands never re-check a flag.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use super::{GetArgs, GetOutput, HistogramArgs, HistogramOutput, ServeArgs, UsageError, WatchArgs};
+use crate::access::{Endpoint, is_exposition_path};
+use crate::analysis::Query;
+use crate::catalog::{BUILD_INFO, POD_START_DURATION, POD_START_SLI_DURATION};
+use crate::exposition::Selector;
+use crate::slo::{Objective, Statistic};
+use crate::source::SourcePlan;
+
+/// `histogram`, validated.
+#[derive(Debug, Clone)]
+pub struct HistogramSettings {
+    /// Where the metrics come from.
+    pub source: SourcePlan,
+    /// The metric, quantiles (including the SLO's), bands and `--by`.
+    pub query: Query,
+    /// The metric's family plus the kubelet's build info.
+    pub selector: Selector,
+    /// The endpoint the histogram is served on.
+    pub endpoint: Endpoint,
+    /// `--baseline`.
+    pub baseline: Option<PathBuf>,
+    /// `--slo`.
+    pub slo: Option<Objective>,
+    /// `--output`.
+    pub output: HistogramOutput,
+    /// `--plot`.
+    pub plot: Option<PathBuf>,
+}
+
+/// `watch`, validated.
+#[derive(Debug, Clone)]
+pub struct WatchSettings {
+    /// Where the metrics come from (a cluster or files).
+    pub source: SourcePlan,
+    /// The metric, quantiles and bands.
+    pub query: Query,
+    /// The metric's family plus the kubelet's build info.
+    pub selector: Selector,
+    /// The endpoint the histogram is served on.
+    pub endpoint: Endpoint,
+    /// Time between tables (longer than 0).
+    pub interval: Duration,
+    /// How many tables, when bounded (at least 1).
+    pub count: Option<u64>,
+}
+
+/// `serve`, validated.
+#[derive(Debug, Clone)]
+pub struct ServeSettings {
+    /// Where the metrics come from.
+    pub source: SourcePlan,
+    /// The histogram families served.
+    pub metrics: Vec<String>,
+    /// Every served family plus the kubelet's build info.
+    pub selector: Selector,
+    /// Where `/metrics` is served.
+    pub listen: std::net::SocketAddr,
+    /// Time between collections (longer than 0).
+    pub interval: Duration,
+    /// Stop after this many collections.
+    pub max_cycles: Option<u64>,
+}
+
+/// `get`, validated.
+#[derive(Debug, Clone)]
+pub struct GetSettings {
+    /// Where the metrics come from.
+    pub source: SourcePlan,
+    /// The kubelet path to read.
+    pub path: String,
+    /// What to read there: exposition text filtered by a selector, or raw bodies.
+    pub read: GetRead,
+    /// `--output`.
+    pub output: GetOutput,
+}
+
+/// What `get` reads at its path.
+#[derive(Debug, Clone)]
+pub enum GetRead {
+    /// Exposition text, keeping the families the selector selects.
+    Exposition(Selector),
+    /// Any other body (`/healthz`, `/configz`), as sent; from a cluster only.
+    Raw,
+}
+
+impl HistogramArgs {
+    /// Validates `histogram`'s flags.
+    pub fn settings(&self) -> Result<HistogramSettings, UsageError> {
+        let (metric, source) = self.resolved();
+        let mut problems = Vec::new();
+        let plan = source.to_plan().map_err(|e| problems.extend(e.problems));
+        if self.by.is_some() && matches!(plan, Ok(SourcePlan::Prometheus(_))) {
+            problems.push(
+                "--by is not available with --prometheus: its series are summed by node and `le`".into(),
+            );
+        }
+        let mut query = Query::new(&metric);
+        query.quantiles = self.quantiles.clone();
+        query.bands = self.bands.clone();
+        query.by = self.by.clone();
+        if let Some(Objective { statistic: Statistic::Quantile(q), .. }) = self.slo
+            && !query.quantiles.contains(&q)
+        {
+            query.quantiles.push(q);
+        }
+        if let Err(e) = query.validate() {
+            problems.push(e.to_string());
+        }
+        let selector = histogram_selector(&metric).map_err(|p| problems.push(p));
+        let (Ok(source), Ok(selector)) = (plan, selector) else { return Err(UsageError { problems }) };
+        UsageError::check(problems)?;
+        Ok(HistogramSettings {
+            source,
+            query,
+            selector,
+            endpoint: self.endpoint,
+            baseline: self.baseline.clone(),
+            slo: self.slo,
+            output: self.output,
+            plot: self.plot.clone(),
+        })
+    }
+}
+
+impl WatchArgs {
+    /// Validates `watch`'s flags.
+    pub fn settings(&self) -> Result<WatchSettings, UsageError> {
+        let (metric, source) = self.resolved();
+        let mut problems = Vec::new();
+        let plan = source.to_plan().map_err(|e| problems.extend(e.problems));
+        if matches!(plan, Ok(SourcePlan::Prometheus(_))) {
+            problems.push(
+                "watch reads a cluster or files; for stored history use `histogram --prometheus URL --range DURATION`"
+                    .into(),
+            );
+        }
+        if self.interval.is_zero() {
+            problems.push("--interval must be longer than 0".into());
+        }
+        if self.count == Some(0) {
+            problems.push("--count must be at least 1".into());
+        }
+        let mut query = Query::new(&metric);
+        query.quantiles = self.quantiles.clone();
+        query.bands = self.bands.clone();
+        if let Err(e) = query.validate() {
+            problems.push(e.to_string());
+        }
+        let selector = histogram_selector(&metric).map_err(|p| problems.push(p));
+        let (Ok(source), Ok(selector)) = (plan, selector) else { return Err(UsageError { problems }) };
+        UsageError::check(problems)?;
+        Ok(WatchSettings {
+            source,
+            query,
+            selector,
+            endpoint: self.endpoint,
+            interval: self.interval,
+            count: self.count,
+        })
+    }
+}
+
+impl ServeArgs {
+    /// Validates `serve`'s flags.
+    pub fn settings(&self) -> Result<ServeSettings, UsageError> {
+        let mut problems = Vec::new();
+        let plan = self.source.to_plan().map_err(|e| problems.extend(e.problems));
+        if self.interval.is_zero() {
+            problems.push("--interval must be longer than 0".into());
+        }
+        let metrics: Vec<String> = if self.metrics.is_empty() {
+            vec![POD_START_DURATION.to_string(), POD_START_SLI_DURATION.to_string()]
+        } else {
+            self.metrics.clone()
+        };
+        let mut selectors = Vec::new();
+        for metric in &metrics {
+            match histogram_selector(metric) {
+                Ok(selector) => selectors.push(selector),
+                Err(problem) => problems.push(problem),
+            }
+        }
+        let Ok(source) = plan else { return Err(UsageError { problems }) };
+        UsageError::check(problems)?;
+        Ok(ServeSettings {
+            source,
+            metrics,
+            selector: Selector::any_of(selectors),
+            listen: self.listen,
+            interval: self.interval,
+            max_cycles: self.max_cycles,
+        })
+    }
+}
+
+impl GetArgs {
+    /// Validates `get`'s flags.
+    pub fn settings(&self) -> Result<GetSettings, UsageError> {
+        let mut problems = Vec::new();
+        let plan = self.source.to_plan().map_err(|e| problems.extend(e.problems));
+        let path = self.path.clone().unwrap_or_else(|| self.endpoint.path().to_string());
+        let read = if is_exposition_path(&path) {
+            let mut selectors = Vec::new();
+            for text in &self.metrics {
+                match text.parse::<Selector>() {
+                    Ok(selector) => selectors.push(selector),
+                    Err(e) => problems.push(format!("invalid --metric {text:?}: {e}")),
+                }
+            }
+            GetRead::Exposition(if self.metrics.is_empty() {
+                Selector::all()
+            } else {
+                Selector::any_of(selectors)
+            })
+        } else {
+            if matches!(plan, Ok(SourcePlan::Files { .. })) {
+                problems
+                    .push(format!("--path {path} reads a cluster; with --file, the files are the payloads"));
+            }
+            if matches!(plan, Ok(SourcePlan::Prometheus(_))) {
+                problems.push(format!("--path {path} reads a cluster, not --prometheus"));
+            }
+            if !self.metrics.is_empty() {
+                problems.push(format!("--metric filters exposition text, and {path} is not a metrics path"));
+            }
+            GetRead::Raw
+        };
+        let Ok(source) = plan else { return Err(UsageError { problems }) };
+        UsageError::check(problems)?;
+        Ok(GetSettings { source, path, read, output: self.output })
+    }
+}
+
+/// The family `metric` names plus the kubelet's build info (for each node's version).
+pub fn histogram_selector(metric: &str) -> Result<Selector, String> {
+    let family: Selector = metric.parse().map_err(|e| format!("invalid metric name {metric:?}: {e}"))?;
+    let build_info: Selector = BUILD_INFO.parse().map_err(|e| format!("{BUILD_INFO}: {e}"))?;
+    Ok(Selector::any_of(vec![family, build_info]))
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::super::{Cli, Command};
+
+    fn command(argv: &[&str]) -> Command {
+        Cli::try_parse_from(std::iter::once("kubelet-metrics").chain(argv.iter().copied()))
+            .expect("parses")
+            .command
+    }
+
+    #[test]
+    fn histogram_reports_every_problem_at_once() {
+        let Command::Histogram(args) =
+            command(&["histogram", "--prometheus", "http://p:9090", "--by", "op", "--bands", "5,1"])
+        else {
+            panic!("histogram")
+        };
+        let err = args.settings().expect_err("two problems");
+        assert_eq!(err.problems.len(), 2, "{err}");
+    }
+
+    #[test]
+    fn histogram_adds_the_slo_quantile() {
+        let Command::Histogram(args) = command(&["histogram", "--file", "n.prom", "--slo", "p95<=5s"]) else {
+            panic!("histogram")
+        };
+        assert!(args.settings().expect("valid").query.quantiles.contains(&0.95));
+    }
+
+    #[test]
+    fn watch_refuses_zero_interval_zero_count_and_prometheus() {
+        let Command::Watch(args) =
+            command(&["watch", "--prometheus", "http://p:9090", "--interval", "0", "--count", "0"])
+        else {
+            panic!("watch")
+        };
+        assert_eq!(args.settings().expect_err("three problems").problems.len(), 3);
+    }
+
+    #[test]
+    fn get_raw_paths_need_a_cluster_and_no_metric_filter() {
+        let Command::Get(args) = command(&["get", "--file", "n.prom", "--path", "/healthz", "-m", "up"])
+        else {
+            panic!("get")
+        };
+        assert_eq!(args.settings().expect_err("two problems").problems.len(), 2);
+    }
+}
