@@ -1,6 +1,13 @@
 //! Cumulative `le` histograms: building them from a parsed family, merging, mean, quantiles,
 //! bands and deltas against a baseline. Pure: values in, values out.
 //!
+//! This file owns the bucket math ([`Histogram`], [`Bucket`], [`Band`]: construction, mean,
+//! quantiles, bands, merge). Its neighbours each own one concern, re-exported here so every
+//! path stays `crate::histogram::…`: `promql.rs` (the steps ported from Prometheus'
+//! `histogram_quantile`), `delta.rs` ([`Delta`], [`Reset`]), `format.rs` ([`format_number`],
+//! band labels), `series.rs` (the family adapter: [`from_family`], [`Series`], [`group`]) and
+//! `layout.rs` ([`merge_by_layout`]).
+//!
 //! What a kubelet histogram *means* (and its known defects) lives in [`crate::catalog`]; turning
 //! many nodes into a report lives in [`crate::analysis`]; the text format lives in
 //! [`crate::exposition`].
@@ -33,14 +40,18 @@
 //! error: Prometheus repairs them (`ensureMonotonic`) and so does [`Histogram::quantile`];
 //! [`Histogram::is_monotonic`] lets the caller report it as a warning.
 
-use std::collections::BTreeMap;
-use std::fmt;
+mod delta;
+mod format;
+mod layout;
+mod promql;
+mod series;
 
-use crate::exposition::Family;
+pub use delta::{Delta, Reset};
+pub use format::{format_bounds, format_number};
+pub use layout::{LayoutGroup, merge_by_layout};
+pub use series::{FamilySeries, Labels, Series, SeriesProblem, from_family, from_samples, group};
 
-/// Relative difference below which neighbouring bucket counts are treated as equal, as in
-/// Prometheus' `correctPrecisionErrors(buckets, 1e-12)`.
-const PRECISION_TOLERANCE: f64 = 1e-12;
+use promql::{PRECISION_TOLERANCE, correct_precision_errors, ensure_monotonic, go_sort_search};
 
 /// One cumulative bucket: how many observations were `<= le`.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -101,54 +112,6 @@ pub struct Band {
     pub fraction: f64,
     /// True when an edge is not a bucket bound, so `count` is an estimate.
     pub approximate: bool,
-}
-
-impl Band {
-    /// A plain-ASCII label such as `<=1s`, `1-5s`, `>30s` (`unit` is appended to each edge).
-    ///
-    /// ```
-    /// use kubelet_metrics::histogram::Band;
-    /// let band = Band { lower: Some(1.0), upper: Some(5.0), count: 3.0, fraction: 0.5, approximate: false };
-    /// assert_eq!(band.label("s"), "1-5s");
-    /// assert_eq!(band.display_label("s"), "1–5s");
-    /// ```
-    pub fn label(&self, unit: &str) -> String {
-        self.render_label(unit, "<=", "-")
-    }
-
-    /// The label for terminals: `≤1s`, `1–5s`, `>30s`.
-    pub fn display_label(&self, unit: &str) -> String {
-        self.render_label(unit, "≤", "–")
-    }
-
-    fn render_label(&self, unit: &str, le: &str, dash: &str) -> String {
-        match (self.lower, self.upper) {
-            (None, Some(upper)) => format!("{le}{}{unit}", format_number(upper)),
-            (Some(lower), Some(upper)) => {
-                format!("{}{dash}{}{unit}", format_number(lower), format_number(upper))
-            }
-            (Some(lower), None) => format!(">{}{unit}", format_number(lower)),
-            (None, None) => "all".to_string(),
-        }
-    }
-}
-
-/// Why a delta is the current histogram rather than a difference.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Reset {
-    /// A bucket, `_count` or the total went down: the kubelet restarted after the baseline.
-    CountersDecreased,
-    /// The bucket layout changed, which only happens with a new kubelet binary (a restart).
-    LayoutChanged,
-}
-
-/// The change since a baseline.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Delta {
-    /// What was observed since the baseline (or since the restart, when `reset` is set).
-    pub histogram: Histogram,
-    /// Set when the counters were reset after the baseline.
-    pub reset: Option<Reset>,
 }
 
 impl Histogram {
@@ -404,102 +367,6 @@ impl Histogram {
             .collect();
         Ok(Histogram { buckets, sum: self.sum + other.sum, count: self.count + other.count })
     }
-
-    /// What was observed since `baseline`: current minus baseline per bucket, `_sum` and
-    /// `_count`. If anything decreased (or the layout changed), the kubelet restarted after the
-    /// baseline, so the current histogram is the delta, as PromQL `increase()` treats a reset;
-    /// the whole histogram is taken, because a partly subtracted one would be inconsistent.
-    /// (A restart followed by more observations than the baseline had in every bucket cannot be
-    /// told from two snapshots, by this or by PromQL.)
-    ///
-    /// ```
-    /// use kubelet_metrics::histogram::{Histogram, Reset};
-    /// let before = Histogram::from_cumulative(&[(1.0, 4.0), (f64::INFINITY, 5.0)], 6.0)?;
-    /// let after = Histogram::from_cumulative(&[(1.0, 7.0), (f64::INFINITY, 9.0)], 10.0)?;
-    /// let delta = after.delta(&before);
-    /// assert_eq!((delta.histogram.count(), delta.histogram.sum(), delta.reset), (4.0, 4.0, None));
-    /// let restarted = Histogram::from_cumulative(&[(1.0, 1.0), (f64::INFINITY, 1.0)], 0.5)?;
-    /// assert_eq!(restarted.delta(&before).reset, Some(Reset::CountersDecreased));
-    /// # Ok::<(), kubelet_metrics::histogram::HistogramError>(())
-    /// ```
-    pub fn delta(&self, baseline: &Histogram) -> Delta {
-        if !self.same_layout(baseline) {
-            return Delta { histogram: self.clone(), reset: Some(Reset::LayoutChanged) };
-        }
-        let decreased = self.count < baseline.count
-            || self.buckets.iter().zip(&baseline.buckets).any(|(now, then)| now.count < then.count);
-        if decreased {
-            return Delta { histogram: self.clone(), reset: Some(Reset::CountersDecreased) };
-        }
-        let buckets = self
-            .buckets
-            .iter()
-            .zip(&baseline.buckets)
-            .map(|(now, then)| Bucket { le: now.le, count: now.count - then.count })
-            .collect();
-        Delta {
-            histogram: Histogram {
-                buckets,
-                sum: self.sum - baseline.sum,
-                count: self.count - baseline.count,
-            },
-            reset: None,
-        }
-    }
-}
-
-/// Go's `sort.Search(n, f)`, step for step, so that the bucket PromQL picks is the bucket we
-/// pick even when NaN counts make `f` non-monotonic.
-fn go_sort_search(n: usize, f: impl Fn(usize) -> bool) -> usize {
-    let (mut i, mut j) = (0usize, n);
-    while i < j {
-        let h = (i + j) / 2;
-        if !f(h) {
-            i = h + 1;
-        } else {
-            j = h;
-        }
-    }
-    i
-}
-
-/// Prometheus' `correctPrecisionErrors`: a count within a relative `tolerance` of the previous
-/// one is set equal to it, so float noise does not read as a decrease.
-fn correct_precision_errors(buckets: &mut [Bucket], tolerance: f64) -> bool {
-    let mut fixed = false;
-    let Some(first) = buckets.first() else { return false };
-    let mut prev = first.count;
-    for bucket in buckets.iter_mut().skip(1) {
-        let curr = bucket.count;
-        let delta = (curr - prev).abs();
-        if delta == 0.0 {
-            continue;
-        }
-        if delta / curr <= tolerance {
-            bucket.count = prev;
-            fixed = true;
-        } else {
-            prev = curr;
-        }
-    }
-    fixed
-}
-
-/// Prometheus' `ensureMonotonic`: raises every count to the running maximum. Returns true when
-/// something had to change.
-fn ensure_monotonic(buckets: &mut [Bucket]) -> bool {
-    let mut forced = false;
-    let Some(first) = buckets.first() else { return false };
-    let mut max = first.count;
-    for bucket in buckets.iter_mut().skip(1) {
-        if bucket.count > max {
-            max = bucket.count;
-        } else if bucket.count < max {
-            bucket.count = max;
-            forced = true;
-        }
-    }
-    forced
 }
 
 /// Observations `<= x` in repaired, sorted buckets ending with `+Inf`; see [`Histogram::count_le`].
@@ -534,247 +401,13 @@ fn cumulative_at(buckets: &[Bucket], x: f64) -> (f64, bool) {
     (previous.count + (bucket.count - previous.count) * share, false)
 }
 
-/// Formats a bound or edge the way people write it: `0.5`, `1`, `30`, `+Inf`.
-///
-/// ```
-/// use kubelet_metrics::histogram::format_number;
-/// assert_eq!(format_number(30.0), "30");
-/// assert_eq!(format_number(0.005), "0.005");
-/// assert_eq!(format_number(f64::INFINITY), "+Inf");
-/// ```
-pub fn format_number(value: f64) -> String {
-    if value == f64::INFINITY {
-        "+Inf".to_string()
-    } else if value == f64::NEG_INFINITY {
-        "-Inf".to_string()
-    } else if value.is_nan() {
-        "NaN".to_string()
-    } else {
-        format!("{value}")
-    }
-}
-
-/// Finite bounds as `0.5,1,2`.
-pub fn format_bounds(bounds: &[f64]) -> String {
-    bounds.iter().map(|b| format_number(*b)).collect::<Vec<_>>().join(",")
-}
-
-/// A series' identity: its labels without `le`, sorted by name.
-pub type Labels = BTreeMap<String, String>;
-
-/// One histogram series of a family: its labels (without `le`) and its histogram.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Series {
-    /// Labels without `le`.
-    pub labels: Labels,
-    /// The series' buckets, sum and count.
-    pub histogram: Histogram,
-}
-
-/// A series that could not be read, and why.
-#[derive(Debug, Clone, PartialEq)]
-pub struct SeriesProblem {
-    /// Labels without `le`.
-    pub labels: Labels,
-    /// What is wrong with it.
-    pub error: HistogramError,
-}
-
-/// Every histogram series of one family, plus the series that could not be read.
-#[derive(Debug, Clone, PartialEq, Default)]
-pub struct FamilySeries {
-    /// Readable series, sorted by labels.
-    pub series: Vec<Series>,
-    /// Unreadable series, sorted by labels.
-    pub problems: Vec<SeriesProblem>,
-}
-
-#[derive(Default)]
-struct SeriesParts {
-    buckets: Vec<(f64, f64)>,
-    sum: Option<f64>,
-    count: Option<f64>,
-    error: Option<HistogramError>,
-}
-
-/// Reads the `{name}_bucket`, `{name}_sum` and `{name}_count` samples of `name` out of
-/// `samples` (usually one family's), one histogram per label set without `le` (labels with an
-/// empty value dropped, as Prometheus does).
-///
-/// ```
-/// use kubelet_metrics::exposition::Sample;
-/// use kubelet_metrics::histogram::from_samples;
-/// let sample = |name: &str, le: Option<&str>, value: f64| Sample {
-///     name: name.to_string(),
-///     labels: le.map(|le| vec![("le".to_string(), le.to_string())]).unwrap_or_default(),
-///     value,
-///     timestamp_ms: None,
-/// };
-/// let samples = [sample("x_bucket", Some("1"), 2.0), sample("x_bucket", Some("+Inf"), 3.0),
-///                sample("x_sum", None, 2.5), sample("x_count", None, 3.0)];
-/// let read = from_samples("x", samples.iter());
-/// assert_eq!(read.series.len(), 1);
-/// assert_eq!(read.series[0].histogram.mean(), 2.5 / 3.0);
-/// ```
-pub fn from_samples<'a>(
-    name: &str,
-    samples: impl IntoIterator<Item = &'a crate::exposition::Sample>,
-) -> FamilySeries {
-    let bucket_name = format!("{name}_bucket");
-    let sum_name = format!("{name}_sum");
-    let count_name = format!("{name}_count");
-    let mut parts: BTreeMap<Labels, SeriesParts> = BTreeMap::new();
-    for sample in samples {
-        let is_bucket = sample.name == bucket_name;
-        if !is_bucket && sample.name != sum_name && sample.name != count_name {
-            continue;
-        }
-        // As in Prometheus, a label with an empty value is the same as no label.
-        let labels: Labels = sample
-            .labels
-            .iter()
-            .filter(|(k, v)| k != "le" && !v.is_empty())
-            .map(|(k, v)| (k.clone(), v.clone()))
-            .collect();
-        let entry = parts.entry(labels).or_default();
-        if is_bucket {
-            match sample.labels.iter().find(|(k, _)| k == "le") {
-                None => entry.error = entry.error.take().or(Some(HistogramError::MissingLe)),
-                Some((_, raw)) => match parse_le(raw) {
-                    Ok(le) => entry.buckets.push((le, sample.value)),
-                    Err(error) => entry.error = entry.error.take().or(Some(error)),
-                },
-            }
-        } else if sample.name == sum_name {
-            entry.sum = Some(sample.value);
-        } else {
-            entry.count = Some(sample.value);
-        }
-    }
-    let mut read = FamilySeries::default();
-    for (labels, part) in parts {
-        let built = match part.error {
-            Some(error) => Err(error),
-            None if part.buckets.is_empty() => Err(HistogramError::NoBuckets),
-            None => Histogram::from_cumulative(&part.buckets, part.sum.unwrap_or(f64::NAN)),
-        };
-        match built {
-            Ok(histogram) => {
-                let histogram = match part.count {
-                    Some(count) => histogram.with_count(count),
-                    None => histogram,
-                };
-                read.series.push(Series { labels, histogram });
-            }
-            Err(error) => read.problems.push(SeriesProblem { labels, error }),
-        }
-    }
-    read
-}
-
-/// [`from_samples`] over one family's samples, named by the family.
-pub fn from_family(family: &Family) -> FamilySeries {
-    from_samples(&family.name, family.samples.iter())
-}
-
-/// Parses an `le` value as Prometheus does (`strconv.ParseFloat`: `+Inf`, `1e+06`, `.5`, ...).
-fn parse_le(raw: &str) -> Result<f64, HistogramError> {
-    match raw.trim().parse::<f64>() {
-        Ok(le) if le.is_nan() => Err(HistogramError::NanLe),
-        Ok(le) => Ok(le),
-        Err(_) => Err(HistogramError::BadLe(raw.to_string())),
-    }
-}
-
-/// Sums series into one histogram per value of label `by` (a missing label counts as `""`), or
-/// into a single histogram under `""` when `by` is `None` — PromQL `sum by (by, le)`. A group
-/// whose series have different layouts is an error rather than a mix.
-///
-/// ```
-/// use kubelet_metrics::histogram::{group, Histogram, Series};
-/// let series = |op: &str, n: f64| Series {
-///     labels: [("operation_type".to_string(), op.to_string())].into(),
-///     histogram: Histogram::from_cumulative(&[(1.0, n), (f64::INFINITY, n)], n).unwrap(),
-/// };
-/// let all = [series("create", 1.0), series("sync", 2.0), series("sync", 3.0)];
-/// let by_op = group(&all, Some("operation_type"));
-/// assert_eq!(by_op["sync"].as_ref().unwrap().count(), 5.0);
-/// assert_eq!(group(&all, None)[""].as_ref().unwrap().count(), 6.0);
-/// ```
-pub fn group(series: &[Series], by: Option<&str>) -> BTreeMap<String, Result<Histogram, HistogramError>> {
-    let mut groups: BTreeMap<String, Result<Histogram, HistogramError>> = BTreeMap::new();
-    for one in series {
-        let key = by.map(|label| one.labels.get(label).cloned().unwrap_or_default()).unwrap_or_default();
-        match groups.get_mut(&key) {
-            None => {
-                groups.insert(key, Ok(one.histogram.clone()));
-            }
-            Some(Err(_)) => {}
-            Some(Ok(sum)) => match sum.merge(&one.histogram) {
-                Ok(merged) => *sum = merged,
-                Err(error) => {
-                    groups.insert(key, Err(error));
-                }
-            },
-        }
-    }
-    groups
-}
-
-/// Histograms that share one bucket layout, merged.
-#[derive(Debug, Clone, PartialEq)]
-pub struct LayoutGroup {
-    /// The finite bounds they share.
-    pub bounds: Vec<f64>,
-    /// Who is in the group (node names, or whatever the caller named them), in input order.
-    pub members: Vec<String>,
-    /// Their sum by `le`.
-    pub merged: Histogram,
-}
-
-/// Merges histograms by `le`, one group per bucket layout, so that different layouts (say a
-/// 1.28 and a 1.29 kubelet) are never mixed. Groups are ordered largest first, then by their
-/// first member.
-///
-/// ```
-/// use kubelet_metrics::histogram::{merge_by_layout, Histogram};
-/// let old = Histogram::from_cumulative(&[(10.0, 2.0), (f64::INFINITY, 3.0)], 9.0)?;
-/// let new = Histogram::from_cumulative(&[(3600.0, 5.0), (f64::INFINITY, 5.0)], 9.0)?;
-/// let groups = merge_by_layout([("a", &new), ("b", &old), ("c", &new)]);
-/// assert_eq!(groups.len(), 2);
-/// assert_eq!(groups[0].members, vec!["a", "c"]);
-/// assert_eq!(groups[0].merged.count(), 10.0);
-/// # Ok::<(), kubelet_metrics::histogram::HistogramError>(())
-/// ```
-pub fn merge_by_layout<'a, N: fmt::Display + 'a>(
-    items: impl IntoIterator<Item = (N, &'a Histogram)>,
-) -> Vec<LayoutGroup> {
-    let mut groups: Vec<LayoutGroup> = Vec::new();
-    for (name, histogram) in items {
-        match groups.iter_mut().find(|g| g.merged.same_layout(histogram)) {
-            Some(group) => {
-                group.merged = group.merged.merge(histogram).expect("same_layout was checked just above");
-                group.members.push(name.to_string());
-            }
-            None => groups.push(LayoutGroup {
-                bounds: histogram.bounds(),
-                members: vec![name.to_string()],
-                merged: histogram.clone(),
-            }),
-        }
-    }
-    groups.sort_by(|a, b| b.members.len().cmp(&a.members.len()).then_with(|| a.members.cmp(&b.members)));
-    groups
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::exposition::{MetricKind, Sample};
     use approx::assert_relative_eq;
     use proptest::prelude::*;
 
-    const INF: f64 = f64::INFINITY;
+    pub(super) const INF: f64 = f64::INFINITY;
 
     fn seed() -> Histogram {
         // tests/fixtures/seed-node1.prom
@@ -790,7 +423,7 @@ mod tests {
         Histogram::from_cumulative(&pairs, 442.6225922320001).unwrap().with_count(74.0)
     }
 
-    fn h(pairs: &[(f64, f64)]) -> Histogram {
+    pub(super) fn h(pairs: &[(f64, f64)]) -> Histogram {
         Histogram::from_cumulative(pairs, 0.0).unwrap()
     }
 
@@ -910,129 +543,7 @@ mod tests {
         assert_eq!(x.buckets(), &[Bucket { le: 1.0, count: 3.0 }, Bucket { le: INF, count: 6.0 }]);
     }
 
-    #[test]
-    fn structural_errors_are_typed() {
-        assert_eq!(Histogram::from_cumulative(&[(1.0, 1.0)], 0.0), Err(HistogramError::MissingInfBucket));
-        assert_eq!(
-            Histogram::from_cumulative(&[(f64::NAN, 1.0), (INF, 1.0)], 0.0),
-            Err(HistogramError::NanLe)
-        );
-        let samples = [
-            sample("x_bucket", &[("op", "a"), ("le", "one")], 1.0),
-            sample("x_bucket", &[("op", "a"), ("le", "+Inf")], 1.0),
-            sample("x_bucket", &[("op", "b")], 1.0),
-            sample("x_bucket", &[("op", "c"), ("le", "1")], 1.0),
-            sample("x_sum", &[("op", "d")], 1.0),
-            sample("x_bucket", &[("op", "e"), ("le", "1")], 1.0),
-            sample("x_bucket", &[("op", "e"), ("le", "+Inf")], 2.0),
-        ];
-        let read = from_samples("x", samples.iter());
-        let errors: Vec<(&str, &HistogramError)> =
-            read.problems.iter().map(|p| (p.labels["op"].as_str(), &p.error)).collect();
-        assert_eq!(
-            errors,
-            vec![
-                ("a", &HistogramError::BadLe("one".into())),
-                ("b", &HistogramError::MissingLe),
-                ("c", &HistogramError::MissingInfBucket),
-                ("d", &HistogramError::NoBuckets),
-            ]
-        );
-        assert_eq!(read.series.len(), 1);
-        assert!(read.series[0].histogram.sum().is_nan()); // no _sum sample
-    }
-
-    fn sample(name: &str, labels: &[(&str, &str)], value: f64) -> Sample {
-        Sample {
-            name: name.to_string(),
-            labels: labels.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
-            value,
-            timestamp_ms: None,
-        }
-    }
-
-    #[test]
-    fn from_family_reads_every_label_set_and_by_groups_them() {
-        let mut samples = Vec::new();
-        for (op, ready, total, sum) in
-            [("create", 1.0, 2.0, 3.0), ("sync", 4.0, 4.0, 1.0), ("create", 0.0, 1.0, 9.0)]
-        {
-            let node = if sum == 9.0 { "b" } else { "a" };
-            samples.push(sample("rt_bucket", &[("op", op), ("x", node), ("le", "1")], ready));
-            samples.push(sample("rt_bucket", &[("op", op), ("x", node), ("le", "+Inf")], total));
-            samples.push(sample("rt_sum", &[("op", op), ("x", node)], sum));
-            samples.push(sample("rt_count", &[("op", op), ("x", node)], total));
-        }
-        let family = Family {
-            name: "rt".into(),
-            help: String::new(),
-            kind: MetricKind::Histogram,
-            unit: String::new(),
-            samples,
-        };
-        let read = from_family(&family);
-        assert_eq!(read.series.len(), 3);
-        assert!(read.problems.is_empty());
-        let by_op = group(&read.series, Some("op"));
-        let create = by_op["create"].as_ref().unwrap();
-        // create: (1 + 0) ≤ 1, (2 + 1) total, sum 3 + 9.
-        assert_eq!(create.buckets(), &[Bucket { le: 1.0, count: 1.0 }, Bucket { le: INF, count: 3.0 }]);
-        assert_eq!(create.sum(), 12.0);
-        let all = group(&read.series, None);
-        assert_eq!(all[""].as_ref().unwrap().count(), 7.0);
-        assert_eq!(group(&read.series, Some("missing"))[""].as_ref().unwrap().count(), 7.0);
-    }
-
-    #[test]
-    fn group_refuses_mixed_layouts() {
-        let series = vec![
-            Series { labels: Labels::new(), histogram: h(&[(1.0, 1.0), (INF, 1.0)]) },
-            Series {
-                labels: [("a".to_string(), "1".to_string())].into(),
-                histogram: h(&[(2.0, 1.0), (INF, 1.0)]),
-            },
-        ];
-        let groups = group(&series, None);
-        assert_eq!(groups[""], Err(HistogramError::LayoutMismatch { left: "1".into(), right: "2".into() }));
-    }
-
-    #[test]
-    fn layout_mismatch_groups_instead_of_mixing() {
-        let old = h(&[(5.0, 1.0), (10.0, 2.0), (INF, 3.0)]);
-        let new = h(&[(5.0, 1.0), (3600.0, 4.0), (INF, 4.0)]);
-        let groups = merge_by_layout([("n1", &old), ("n2", &new), ("n3", &old)]);
-        assert_eq!(groups.len(), 2);
-        assert_eq!(groups[0].members, vec!["n1", "n3"]);
-        assert_eq!(groups[0].bounds, vec![5.0, 10.0]);
-        assert_eq!(groups[0].merged.count(), 6.0);
-        assert_eq!(groups[1].members, vec!["n2"]);
-        assert_eq!(groups[1].merged.count(), 4.0);
-    }
-
-    #[test]
-    fn delta_subtracts_and_detects_resets() {
-        let before = h(&[(1.0, 4.0), (5.0, 8.0), (INF, 10.0)]).with_count(10.0);
-        let after = Histogram::from_cumulative(&[(1.0, 6.0), (5.0, 12.0), (INF, 15.0)], 5.0).unwrap();
-        let delta = after.delta(&before);
-        assert_eq!(delta.reset, None);
-        // 6 − 4, 12 − 8, 15 − 10.
-        assert_eq!(
-            delta.histogram.buckets().iter().map(|b| b.count).collect::<Vec<_>>(),
-            vec![2.0, 4.0, 5.0]
-        );
-        assert_eq!(delta.histogram.count(), 5.0);
-
-        // The kubelet restarted: its ≤1 bucket went from 4 to 1 even though +Inf grew.
-        let restarted = h(&[(1.0, 1.0), (5.0, 9.0), (INF, 11.0)]);
-        let delta = restarted.delta(&before);
-        assert_eq!(delta.reset, Some(Reset::CountersDecreased));
-        assert_eq!(delta.histogram, restarted);
-
-        let upgraded = h(&[(0.5, 1.0), (INF, 1.0)]);
-        assert_eq!(upgraded.delta(&before).reset, Some(Reset::LayoutChanged));
-    }
-
-    fn arbitrary_histogram(bounds: Vec<f64>) -> impl Strategy<Value = Histogram> {
+    pub(super) fn arbitrary_histogram(bounds: Vec<f64>) -> impl Strategy<Value = Histogram> {
         let n = bounds.len() + 1;
         (proptest::collection::vec(0u32..1000, n), 0.0f64..1e4).prop_map(move |(increments, sum)| {
             let mut total = 0.0;
@@ -1045,7 +556,7 @@ mod tests {
         })
     }
 
-    fn arbitrary_bounds() -> impl Strategy<Value = Vec<f64>> {
+    pub(super) fn arbitrary_bounds() -> impl Strategy<Value = Vec<f64>> {
         proptest::collection::btree_set(1u32..100_000, 1..20)
             .prop_map(|set| set.into_iter().map(|x| f64::from(x) / 1000.0).collect())
     }
@@ -1084,13 +595,6 @@ mod tests {
             let total: f64 = bands.iter().map(|b| b.count).sum();
             prop_assert!((total - h.count()).abs() <= 1e-9 * h.count().max(1.0));
             prop_assert!(bands.iter().all(|b| b.count >= -1e-9));
-        }
-
-        #[test]
-        fn delta_from_itself_is_empty(h in arbitrary_bounds().prop_flat_map(arbitrary_histogram)) {
-            let delta = h.delta(&h);
-            prop_assert_eq!(delta.reset, None);
-            prop_assert!(delta.histogram.buckets().iter().all(|b| b.count == 0.0));
         }
     }
 }
