@@ -3,6 +3,7 @@
 
 mod access;
 mod cluster;
+mod layers;
 mod live;
 mod offline;
 mod oracle;
