@@ -52,7 +52,7 @@ pub enum Command {
     Rbac(RbacArgs),
     /// Check access step by step (credentials, RBAC, each kubelet) and print the exact fix for each failure.
     Doctor(DoctorArgs),
-    /// Measure both access methods on the same nodes and fill in the seed's comparison table.
+    /// Measure both access methods on the same nodes and fill in the comparison table with the measured numbers.
     Compare(CompareArgs),
     /// A live per-node table of what changed in each interval (pod starts, quantiles, bands).
     Watch(WatchArgs),
@@ -274,7 +274,7 @@ pub struct CompareArgs {
 /// Output formats of `compare`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum CompareOutput {
-    /// The measurements, the seed's comparison table with measured rows, and the verdict.
+    /// The measurements, the comparison table of both methods with measured rows, and the verdict.
     Table,
     /// One JSON document.
     Json,
