@@ -32,6 +32,7 @@ use http_body_util::{BodyExt, Empty};
 use crate::catalog::BUILD_INFO;
 use crate::exposition::{Family, MetricKind, Sample, Selector, parse_value};
 use crate::scrape::{NodeScrape, Scraped};
+use crate::units::encode_component;
 
 /// The default `--prometheus-node-label`: the label `serve` (and most relabelling configs) put
 /// the node name in.
@@ -403,16 +404,6 @@ pub fn to_scrapes(
     Converted { scrapes, warnings }
 }
 
-/// Percent-encodes a query-string component (RFC 3986 unreserved characters kept).
-fn encode(text: &str) -> String {
-    text.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
-}
-
 /// Reads every selected histogram family from Prometheus over `target.range`.
 pub async fn gather(target: &Target, selector: &Selector) -> Result<Converted, PrometheusError> {
     let client = Client::new(target);
@@ -439,7 +430,7 @@ pub async fn gather(target: &Target, selector: &Selector) -> Result<Converted, P
 }
 
 fn encode_pair(key: &str, value: &str) -> String {
-    format!("{}={}", encode(key), encode(value))
+    format!("{}={}", encode_component(key), encode_component(value))
 }
 
 /// A plain-HTTP client aimed at one Prometheus.

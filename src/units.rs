@@ -1,5 +1,5 @@
 //! Units people type: durations (`750ms`, `1m30s`), byte sizes (`256M`), quantiles (`0.99`),
-//! and the RFC 3339 timestamps reports print. Pure; the command line's value parsers and `slo`
+//! the RFC 3339 timestamps reports print, and URL components percent-encoded. Pure; the command line's value parsers and `slo`
 //! use the same functions.
 
 use std::time::{Duration, SystemTime};
@@ -68,6 +68,20 @@ pub fn rfc3339(at: SystemTime) -> String {
     jiff::Timestamp::try_from(at)
         .map(|ts| ts.strftime("%Y-%m-%dT%H:%M:%SZ").to_string())
         .unwrap_or_else(|_| "-".to_string())
+}
+
+/// Everything but RFC 3986's unreserved characters (`A-Z a-z 0-9 - . _ ~`).
+const NOT_UNRESERVED: &percent_encoding::AsciiSet =
+    &percent_encoding::NON_ALPHANUMERIC.remove(b'-').remove(b'.').remove(b'_').remove(b'~');
+
+/// Percent-encodes one URL component (a path segment or a query key or value): every byte but
+/// RFC 3986's unreserved characters.
+///
+/// ```
+/// assert_eq!(kubelet_metrics::units::encode_component("a b/c"), "a%20b%2Fc");
+/// ```
+pub fn encode_component(text: &str) -> String {
+    percent_encoding::utf8_percent_encode(text, NOT_UNRESERVED).to_string()
 }
 
 #[cfg(test)]

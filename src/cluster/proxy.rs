@@ -4,6 +4,7 @@
 
 use crate::access::Method;
 use crate::cluster::{ACCEPT_EXPOSITION, BodyStream, FetchError, MetricsSource, NodeTarget, answer};
+use crate::units::encode_component;
 
 /// Reads kubelets through the API server.
 #[derive(Clone)]
@@ -37,22 +38,9 @@ impl ProxySource {
 /// server's `nodes/{name}:{port}/proxy` form); pure.
 pub fn proxy_path(node: &str, port: Option<u16>, path: &str) -> String {
     match port {
-        Some(port) => format!("/api/v1/nodes/{}:{port}/proxy{path}", encode_segment(node)),
-        None => format!("/api/v1/nodes/{}/proxy{path}", encode_segment(node)),
+        Some(port) => format!("/api/v1/nodes/{}:{port}/proxy{path}", encode_component(node)),
+        None => format!("/api/v1/nodes/{}/proxy{path}", encode_component(node)),
     }
-}
-
-/// Percent-encodes everything but RFC 3986 unreserved characters in one path segment.
-fn encode_segment(segment: &str) -> String {
-    let mut out = String::with_capacity(segment.len());
-    for byte in segment.bytes() {
-        if byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'.' | b'_' | b'~') {
-            out.push(char::from(byte));
-        } else {
-            out.push_str(&format!("%{byte:02X}"));
-        }
-    }
-    out
 }
 
 impl MetricsSource for ProxySource {
