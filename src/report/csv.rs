@@ -54,7 +54,13 @@ pub fn render(report: &Report, out: &mut impl Write) -> io::Result<()> {
 
     for node in &report.nodes {
         let version = node.kubelet_version.as_deref().unwrap_or("");
-        csv.write_record(&row("node", &node.node, node.group.as_deref().unwrap_or(""), version, &node.stats))?;
+        csv.write_record(&row(
+            "node",
+            &node.node,
+            node.group.as_deref().unwrap_or(""),
+            version,
+            &node.stats,
+        ))?;
     }
     let cluster_rows =
         |cluster: &ClusterReport, group: &str, out: &mut dyn FnMut(Vec<String>) -> io::Result<()>| {
@@ -123,14 +129,13 @@ mod tests {
         let mut out = Vec::new();
         render(&sample_report(), &mut out).unwrap();
         // Numbers as computed in the table test, in full precision.
-        let expected = "\
-row,node,group,kubelet_version,count,sum,mean,p0.5,p0.9,p0.99,<=1s,1-5s,5-20s,>20s,approximate,kind,message,fix
-node,n1,,v1.30.2,10,60,6,4,30,30,0.2,0.4,0.18,0.22000000000000003,5-20s >20s,,,
-node,n2,,v1.31.1,4,4,1,0.6666666666666666,3.4000000000000004,4.84,0.75,0.25,0,0,5-20s >20s,,,
-cluster,,,,14,64,4.571428571428571,2.6,26.666666666666664,30,0.35714285714285715,0.35714285714285715,0.12857142857142861,0.15714285714285708,5-20s >20s,,,
-error,n3,,,,,,,,,,,,,,timeout,GET /api/v1/nodes/n3/proxy/metrics: no answer within 10s,raise --timeout
-";
-        assert_eq!(String::from_utf8(out).unwrap(), expected);
+        insta::assert_snapshot!(String::from_utf8(out).unwrap(), @"
+        row,node,group,kubelet_version,count,sum,mean,p0.5,p0.9,p0.99,<=1s,1-5s,5-20s,>20s,approximate,kind,message,fix
+        node,n1,,v1.30.2,10,60,6,4,30,30,0.2,0.4,0.18,0.22000000000000003,5-20s >20s,,,
+        node,n2,,v1.31.1,4,4,1,0.6666666666666666,3.4000000000000004,4.84,0.75,0.25,0,0,5-20s >20s,,,
+        cluster,,,,14,64,4.571428571428571,2.6,26.666666666666664,30,0.35714285714285715,0.35714285714285715,0.12857142857142861,0.15714285714285708,5-20s >20s,,,
+        error,n3,,,,,,,,,,,,,,timeout,GET /api/v1/nodes/n3/proxy/metrics: no answer within 10s,raise --timeout
+        ");
     }
 
     #[test]
@@ -140,6 +145,9 @@ error,n3,,,,,,,,,,,,,,timeout,GET /api/v1/nodes/n3/proxy/metrics: no answer with
         csv.write_record(["a,b", "say \"hi\"", "plain", "two\nlines", "cr\r", ""]).unwrap();
         csv.flush().unwrap();
         drop(csv);
-        assert_eq!(String::from_utf8(out).unwrap(), "\"a,b\",\"say \"\"hi\"\"\",plain,\"two\nlines\",\"cr\r\",\n");
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            "\"a,b\",\"say \"\"hi\"\"\",plain,\"two\nlines\",\"cr\r\",\n"
+        );
     }
 }
