@@ -54,13 +54,8 @@ pub fn render(report: &Report, out: &mut impl Write) -> io::Result<()> {
 
     for node in &report.nodes {
         let version = node.kubelet_version.as_deref().unwrap_or("");
-        csv.write_record(&row(
-            "node",
-            &node.node,
-            node.group.as_deref().unwrap_or(""),
-            version,
-            &node.stats,
-        ))?;
+        let group = node.group.as_deref().unwrap_or("");
+        csv.write_record(row("node", &node.node, group, version, &node.stats))?;
     }
     let cluster_rows =
         |cluster: &ClusterReport, group: &str, out: &mut dyn FnMut(Vec<String>) -> io::Result<()>| {
@@ -72,7 +67,7 @@ pub fn render(report: &Report, out: &mut impl Write) -> io::Result<()> {
             }
             Ok::<(), io::Error>(())
         };
-    let mut emit = |record: Vec<String>| Ok(csv.write_record(&record)?);
+    let mut emit = |record: Vec<String>| Ok(csv.write_record(record)?);
     for (group, cluster) in &report.groups {
         cluster_rows(cluster, group, &mut emit)?;
     }
