@@ -325,6 +325,29 @@ mod tests {
         Cli::command().debug_assert();
     }
 
+    /// The long help of the top level and of every subcommand, at a fixed width so the snapshots
+    /// do not depend on the terminal. A changed help text shows up in review as a snapshot diff.
+    #[test]
+    fn help_texts() {
+        use clap::CommandFactory;
+        let mut cli = Cli::command().term_width(100);
+        cli.build();
+        insta::assert_snapshot!("help", cli.render_long_help().to_string());
+        let names: Vec<String> = cli
+            .get_subcommands()
+            .map(|sub| sub.get_name().to_string())
+            .filter(|name| name != "help")
+            .collect();
+        assert!(names.len() >= 10, "{names:?}");
+        for name in names {
+            let sub = cli.find_subcommand_mut(&name).expect("listed above");
+            // The default image carries the crate version: a release must not change a snapshot.
+            let image = rbac::DEFAULT_IMAGE.replace(env!("CARGO_PKG_VERSION"), "<version>");
+            let help = sub.render_long_help().to_string().replace(rbac::DEFAULT_IMAGE, &image);
+            insta::assert_snapshot!(format!("help_{name}"), help);
+        }
+    }
+
     #[test]
     fn histogram_tells_metrics_from_node_names() {
         let parse = |argv: &[&str]| {

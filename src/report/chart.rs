@@ -97,27 +97,25 @@ mod tests {
     fn ascii_bars_scale_to_the_largest_band() {
         // Width 40 − label 5 − share 6 − 6 = 23 cells for the largest band (35.7 %);
         // 12.9/35.7 × 23 = 8.3 → 8 and 15.7/35.7 × 23 = 10.1 → 10.
-        let expected = "\
-distribution, cluster: 14 observations
-  ≤1s    #######################   35.7%
-  1–5s   #######################   35.7%
-  5–20s  ########                 ~12.9%
-  >20s   ##########               ~15.7%
-";
-        assert_eq!(rendered(ChartOptions { width: 40, ascii: true }), expected);
+        insta::assert_snapshot!(rendered(ChartOptions { width: 40, ascii: true }), @"
+        distribution, cluster: 14 observations
+          ≤1s    #######################   35.7%
+          1–5s   #######################   35.7%
+          5–20s  ########                 ~12.9%
+          >20s   ##########               ~15.7%
+        ");
     }
 
     #[test]
     fn unicode_bars_use_eighths() {
         // 60 − 17 = 43 cells; 1.8/5 × 43 = 15.48 → 15 full + 4/8; 2.2/5 × 43 = 18.92 → 18 + 7/8.
-        let expected = "\
-distribution, cluster: 14 observations
-  ≤1s    ███████████████████████████████████████████   35.7%
-  1–5s   ███████████████████████████████████████████   35.7%
-  5–20s  ███████████████▌                             ~12.9%
-  >20s   ██████████████████▉                          ~15.7%
-";
-        assert_eq!(rendered(ChartOptions::default()), expected);
+        insta::assert_snapshot!(rendered(ChartOptions::default()), @"
+        distribution, cluster: 14 observations
+          ≤1s    ███████████████████████████████████████████   35.7%
+          1–5s   ███████████████████████████████████████████   35.7%
+          5–20s  ███████████████▌                             ~12.9%
+          >20s   ██████████████████▉                          ~15.7%
+        ");
     }
 
     #[test]

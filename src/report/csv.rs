@@ -8,6 +8,9 @@
 //! band columns hold fractions (0..1); `approximate` lists the labels of approximate bands,
 //! space-separated. An undefined number (NaN) is an empty cell, infinities are `+Inf` / `-Inf`.
 //! Fields are quoted as RFC 4180 says when they hold a comma, a quote or a line break.
+//!
+//! Every CSV output of the project goes through [`writer`], so they all quote and end lines the
+//! same way; the quoting itself is the `csv` crate's.
 
 use std::io::{self, Write};
 
@@ -17,6 +20,7 @@ use crate::report::quantile_key;
 
 /// Writes the CSV document, header first.
 pub fn render(report: &Report, out: &mut impl Write) -> io::Result<()> {
+    let mut csv = writer(out);
     let band_labels: Vec<String> = report
         .nodes
         .iter()
@@ -32,7 +36,7 @@ pub fn render(report: &Report, out: &mut impl Write) -> io::Result<()> {
     header.extend(report.quantiles.iter().map(|q| format!("p{}", quantile_key(*q))));
     header.extend(band_labels.iter().cloned());
     header.extend(["approximate", "kind", "message", "fix"].iter().map(|s| s.to_string()));
-    write_record(&header, out)?;
+    csv.write_record(&header)?;
 
     let row = |kind: &str, node: &str, group: &str, version: &str, stats: &Stats| -> Vec<String> {
         let mut cells = vec![kind.to_string(), node.to_string(), group.to_string(), version.to_string()];
@@ -50,10 +54,8 @@ pub fn render(report: &Report, out: &mut impl Write) -> io::Result<()> {
 
     for node in &report.nodes {
         let version = node.kubelet_version.as_deref().unwrap_or("");
-        write_record(
-            &row("node", &node.node, node.group.as_deref().unwrap_or(""), version, &node.stats),
-            out,
-        )?;
+        let group = node.group.as_deref().unwrap_or("");
+        csv.write_record(row("node", &node.node, group, version, &node.stats))?;
     }
     let cluster_rows =
         |cluster: &ClusterReport, group: &str, out: &mut dyn FnMut(Vec<String>) -> io::Result<()>| {
@@ -65,7 +67,7 @@ pub fn render(report: &Report, out: &mut impl Write) -> io::Result<()> {
             }
             Ok::<(), io::Error>(())
         };
-    let mut emit = |record: Vec<String>| write_record(&record, out);
+    let mut emit = |record: Vec<String>| Ok(csv.write_record(record)?);
     for (group, cluster) in &report.groups {
         cluster_rows(cluster, group, &mut emit)?;
     }
@@ -78,28 +80,38 @@ pub fn render(report: &Report, out: &mut impl Write) -> io::Result<()> {
         cells[width - 3] = error.kind.as_str().to_string();
         cells[width - 2] = error.message.clone();
         cells[width - 1] = error.fix.clone().unwrap_or_default();
-        write_record(&cells, out)?;
+        csv.write_record(&cells)?;
     }
-    Ok(())
+    csv.flush()
 }
 
 fn cell(value: f64) -> String {
     if value.is_nan() { String::new() } else { format_number(value) }
 }
 
-/// Writes one record, quoting fields that need it, ending with `\n`.
-fn write_record(fields: &[String], out: &mut impl Write) -> io::Result<()> {
-    let line: Vec<String> = fields
-        .iter()
-        .map(|field| {
-            if field.contains([',', '"', '\n', '\r']) {
-                format!("\"{}\"", field.replace('"', "\"\""))
-            } else {
-                field.clone()
-            }
-        })
-        .collect();
-    writeln!(out, "{}", line.join(","))
+/// A CSV writer over `out` with the project's settings: `,` between fields, `\n` after each
+/// record, a field quoted only when it holds a comma, a quote or a line break (quotes doubled, as
+/// RFC 4180 says), and every record as long as the first. Call `flush` when done: the writer
+/// buffers, and dropping it flushes but loses any error.
+///
+/// ```
+/// let mut out = Vec::new();
+/// let mut csv = kubelet_metrics::report::csv::writer(&mut out);
+/// csv.write_record(["node", "message"])?;
+/// csv.write_record(["n1", "no answer, \"slow\""])?;
+/// csv.flush()?;
+/// drop(csv);
+/// assert_eq!(String::from_utf8(out)?, "node,message\nn1,\"no answer, \"\"slow\"\"\"\n");
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub fn writer<W: Write>(out: W) -> csv::Writer<W> {
+    csv::WriterBuilder::new()
+        .delimiter(b',')
+        .terminator(csv::Terminator::Any(b'\n'))
+        .quote_style(csv::QuoteStyle::Necessary)
+        .double_quote(true)
+        .flexible(false)
+        .from_writer(out)
 }
 
 #[cfg(test)]
@@ -112,20 +124,25 @@ mod tests {
         let mut out = Vec::new();
         render(&sample_report(), &mut out).unwrap();
         // Numbers as computed in the table test, in full precision.
-        let expected = "\
-row,node,group,kubelet_version,count,sum,mean,p0.5,p0.9,p0.99,<=1s,1-5s,5-20s,>20s,approximate,kind,message,fix
-node,n1,,v1.30.2,10,60,6,4,30,30,0.2,0.4,0.18,0.22000000000000003,5-20s >20s,,,
-node,n2,,v1.31.1,4,4,1,0.6666666666666666,3.4000000000000004,4.84,0.75,0.25,0,0,5-20s >20s,,,
-cluster,,,,14,64,4.571428571428571,2.6,26.666666666666664,30,0.35714285714285715,0.35714285714285715,0.12857142857142861,0.15714285714285708,5-20s >20s,,,
-error,n3,,,,,,,,,,,,,,timeout,GET /api/v1/nodes/n3/proxy/metrics: no answer within 10s,raise --timeout
-";
-        assert_eq!(String::from_utf8(out).unwrap(), expected);
+        insta::assert_snapshot!(String::from_utf8(out).unwrap(), @"
+        row,node,group,kubelet_version,count,sum,mean,p0.5,p0.9,p0.99,<=1s,1-5s,5-20s,>20s,approximate,kind,message,fix
+        node,n1,,v1.30.2,10,60,6,4,30,30,0.2,0.4,0.18,0.22000000000000003,5-20s >20s,,,
+        node,n2,,v1.31.1,4,4,1,0.6666666666666666,3.4000000000000004,4.84,0.75,0.25,0,0,5-20s >20s,,,
+        cluster,,,,14,64,4.571428571428571,2.6,26.666666666666664,30,0.35714285714285715,0.35714285714285715,0.12857142857142861,0.15714285714285708,5-20s >20s,,,
+        error,n3,,,,,,,,,,,,,,timeout,GET /api/v1/nodes/n3/proxy/metrics: no answer within 10s,raise --timeout
+        ");
     }
 
     #[test]
     fn fields_are_quoted_when_needed() {
         let mut out = Vec::new();
-        write_record(&["a,b".to_string(), "say \"hi\"".to_string(), "plain".to_string()], &mut out).unwrap();
-        assert_eq!(String::from_utf8(out).unwrap(), "\"a,b\",\"say \"\"hi\"\"\",plain\n");
+        let mut csv = writer(&mut out);
+        csv.write_record(["a,b", "say \"hi\"", "plain", "two\nlines", "cr\r", ""]).unwrap();
+        csv.flush().unwrap();
+        drop(csv);
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            "\"a,b\",\"say \"\"hi\"\"\",plain,\"two\nlines\",\"cr\r\",\n"
+        );
     }
 }

@@ -12,14 +12,15 @@
 //!  "caveats": [{"metric", "id", "text", "reference", "versions"}]}
 //! ```
 //!
-//! JSON has no NaN or infinity, so: a value that is undefined (NaN: a mean or quantile without
-//! observations, a `_sum` the payload lacked) is `null`; an infinite value is the string
-//! `"+Inf"` / `"-Inf"`, like `le` of the last bucket and `get -o json` values. Whole numbers are
-//! written as integers (`"count": 74`). `lower_bound_quantiles` lists the quantiles whose rank
-//! lies in the `+Inf` bucket: their value is PromQL's (the highest finite bound) and only a
-//! lower bound. Band labels are ASCII (`<=1s`, `1-5s`, `>30s`). When
-//! bucket layouts differ, `cluster` has count, sum and mean, empty `quantiles`, `bands` and
-//! `buckets`, and one entry per layout in `layouts`. Object keys are sorted.
+//! JSON has no NaN or infinity, so every number goes through [`number`], the project's one
+//! spelling of them (DESIGN §3): a value that is undefined (NaN: a mean or quantile without
+//! observations, a `_sum` the payload lacked) is the string `"NaN"`; an infinite value is the
+//! string `"+Inf"` / `"-Inf"`, like `le` of the last bucket. `get -o json` values are spelled the
+//! same way. Whole numbers are written as integers (`"count": 74`). `lower_bound_quantiles` lists
+//! the quantiles whose rank lies in the `+Inf` bucket: their value is PromQL's (the highest finite
+//! bound) and only a lower bound. Band labels are ASCII (`<=1s`, `1-5s`, `>30s`). When bucket
+//! layouts differ, `cluster` has count, sum and mean, empty `quantiles`, `bands` and `buckets`,
+//! and one entry per layout in `layouts`. Object keys are sorted.
 
 use std::io::{self, Write};
 
@@ -131,19 +132,21 @@ fn without_nodes(report: &Report) -> Map<String, Value> {
     root
 }
 
-/// A number as JSON: NaN → `null`, ±Inf → `"+Inf"` / `"-Inf"`, whole numbers as integers.
+/// A number as JSON, the one spelling every JSON output uses (DESIGN §3: a value is a number or
+/// one of the strings `"NaN"`, `"+Inf"`, `"-Inf"`): NaN → `"NaN"`, ±Inf → `"+Inf"` / `"-Inf"`,
+/// whole numbers as integers, others as the shortest decimal that reads back the same.
 ///
 /// ```
 /// use kubelet_metrics::report::json::number;
 /// assert_eq!(number(74.0).to_string(), "74");
 /// assert_eq!(number(0.5).to_string(), "0.5");
-/// assert_eq!(number(f64::NAN).to_string(), "null");
+/// assert_eq!(number(f64::NAN).to_string(), "\"NaN\"");
 /// assert_eq!(number(f64::INFINITY).to_string(), "\"+Inf\"");
+/// assert_eq!(number(f64::NEG_INFINITY).to_string(), "\"-Inf\"");
 /// ```
 pub fn number(value: f64) -> Value {
-    if value.is_nan() {
-        Value::Null
-    } else if value.is_infinite() {
+    if !value.is_finite() {
+        // `format_number` spells these `NaN`, `+Inf`, `-Inf`, as the exposition format does.
         Value::String(format_number(value))
     } else if value.fract() == 0.0 && value.abs() < 9.007_199_254_740_992e15 {
         // Exactly representable as i64 (|value| < 2^53), so the cast is lossless.
@@ -262,185 +265,18 @@ mod tests {
     }
 
     #[test]
-    fn exact_document_with_nulls_for_undefined_numbers() {
+    fn exact_document_spells_undefined_numbers_nan() {
         // n1: 1 of 2 observations ≤ 1 s, sum 3: mean 1.5; p50 rank 1 in (0, 1] → 1 × 1/1 = 1.
-        // n2: no observations: mean, p50 and fractions are NaN → null. n3 failed.
+        // n2: no observations: mean, p50 and fractions are NaN → "NaN". n3 failed.
         let mut out = Vec::new();
         render(&tiny_report(), &mut out).unwrap();
-        let expected = r#"{
-  "bands": [
-    1
-  ],
-  "by": null,
-  "caveats": [],
-  "cluster": {
-    "bands": [
-      {
-        "approximate": false,
-        "count": 1,
-        "fraction": 0.5,
-        "label": "<=1s"
-      },
-      {
-        "approximate": false,
-        "count": 1,
-        "fraction": 0.5,
-        "label": ">1s"
-      }
-    ],
-    "buckets": [
-      {
-        "count": 1,
-        "le": 1
-      },
-      {
-        "count": 2,
-        "le": "+Inf"
-      }
-    ],
-    "count": 2,
-    "layouts": [
-      {
-        "bands": [
-          {
-            "approximate": false,
-            "count": 1,
-            "fraction": 0.5,
-            "label": "<=1s"
-          },
-          {
-            "approximate": false,
-            "count": 1,
-            "fraction": 0.5,
-            "label": ">1s"
-          }
-        ],
-        "bounds": [
-          1
-        ],
-        "buckets": [
-          {
-            "count": 1,
-            "le": 1
-          },
-          {
-            "count": 2,
-            "le": "+Inf"
-          }
-        ],
-        "count": 2,
-        "lower_bound_quantiles": [],
-        "mean": 1.5,
-        "nodes": [
-          "n1",
-          "n2"
-        ],
-        "quantiles": {
-          "0.5": 1
-        },
-        "sum": 3
-      }
-    ],
-    "lower_bound_quantiles": [],
-    "mean": 1.5,
-    "quantiles": {
-      "0.5": 1
-    },
-    "sum": 3
-  },
-  "delta": false,
-  "errors": [
-    {
-      "fix": null,
-      "kind": "forbidden",
-      "message": "403",
-      "node": "n3"
-    }
-  ],
-  "method": "file",
-  "metric": "x_seconds",
-  "nodes": [
-    {
-      "bands": [
-        {
-          "approximate": false,
-          "count": 1,
-          "fraction": 0.5,
-          "label": "<=1s"
-        },
-        {
-          "approximate": false,
-          "count": 1,
-          "fraction": 0.5,
-          "label": ">1s"
-        }
-      ],
-      "buckets": [
-        {
-          "count": 1,
-          "le": 1
-        },
-        {
-          "count": 2,
-          "le": "+Inf"
-        }
-      ],
-      "count": 2,
-      "kubelet_version": null,
-      "lower_bound_quantiles": [],
-      "mean": 1.5,
-      "node": "n1",
-      "quantiles": {
-        "0.5": 1
-      },
-      "reset": null,
-      "sum": 3
-    },
-    {
-      "bands": [
-        {
-          "approximate": false,
-          "count": 0,
-          "fraction": null,
-          "label": "<=1s"
-        },
-        {
-          "approximate": false,
-          "count": 0,
-          "fraction": null,
-          "label": ">1s"
-        }
-      ],
-      "buckets": [
-        {
-          "count": 0,
-          "le": 1
-        },
-        {
-          "count": 0,
-          "le": "+Inf"
-        }
-      ],
-      "count": 0,
-      "kubelet_version": null,
-      "lower_bound_quantiles": [],
-      "mean": null,
-      "node": "n2",
-      "quantiles": {
-        "0.5": null
-      },
-      "reset": null,
-      "sum": 0
-    }
-  ],
-  "quantiles": [
-    0.5
-  ],
-  "unit": "s",
-  "warnings": []
-}
-"#;
-        assert_eq!(String::from_utf8(out).unwrap(), expected);
+        let text = String::from_utf8(out).unwrap();
+        assert!(text.ends_with("}\n"), "one document and a newline");
+        insta::assert_snapshot!("tiny_report", text);
+        let value: Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(value["nodes"][1]["mean"], json!("NaN"));
+        assert_eq!(value["nodes"][1]["quantiles"]["0.5"], json!("NaN"));
+        assert_eq!(value["nodes"][0]["buckets"][1]["le"], json!("+Inf"));
     }
 
     #[test]

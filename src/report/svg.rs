@@ -245,6 +245,13 @@ mod tests {
     }
 
     #[test]
+    fn the_sample_plot() {
+        let mut svg = Vec::new();
+        render(&crate::report::sample_report(), &mut svg).expect("render");
+        insta::assert_snapshot!("sample_report", String::from_utf8(svg).expect("utf-8"));
+    }
+
+    #[test]
     fn names_are_escaped() {
         let mut report = crate::report::sample_report();
         report.nodes[0].node = "<node&\"1\">".to_string();

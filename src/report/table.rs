@@ -240,12 +240,6 @@ mod tests {
         String::from_utf8(out).unwrap()
     }
 
-    const CAVEATS: &str = "
-caveats (kubelet_pod_start_sli_duration_seconds):
-  - this is the pod-startup SLO metric: the Kubernetes SLO is p99 <= 5s over stateless pods with pre-pulled images (image pulls are excluded) [kubelet v1.30.2, v1.31.1] (https://github.com/kubernetes/community/blob/master/sig-scalability/slos/pod_startup_latency.md)
-  - can record negative durations (seen as a negative `_sum` on AKS) when images are pulled in parallel (serializeImagePulls=false), which drags the mean and low quantiles down [kubelet v1.30.2, v1.31.1] (https://github.com/kubernetes/kubernetes/issues/130432)
-";
-
     #[test]
     fn table_rows_slowest_first_with_cluster_errors_and_caveats() {
         // Buckets le = 1, 5, 30, +Inf. n1: 2, 6, 9, 10 (sum 60); n2: 3, 4, 4, 4 (sum 4).
@@ -257,34 +251,36 @@ caveats (kubelet_pod_start_sli_duration_seconds):
         // Cluster 5, 10, 13, 14 (sum 64): mean 4.571; p50 rank 7: 1 + 4 × 2/5 = 2.6; p90 rank
         //     12.6: 5 + 25 × 2.6/3 = 26.67; p99 → ≥30. F(20) = 10 + 3 × 0.6 = 11.8: 5/14 = 35.7 %,
         //     35.7 %, 1.8/14 = 12.9 %, 2.2/14 = 15.7 %.
-        let expected = "\
-NODE     COUNT   MEAN     P50     P90      P99    ≤1s   1–5s   5–20s    >20s
-n1          10  6.00s   4.00s  30.00s  ≥30.00s  20.0%  40.0%  ~18.0%  ~22.0%
-n2           4  1.00s  0.667s   3.40s    4.84s  75.0%  25.0%   ~0.0%   ~0.0%
-CLUSTER     14  4.57s   2.60s  26.67s  ≥30.00s  35.7%  35.7%  ~12.9%  ~15.7%
+        insta::assert_snapshot!(rendered(render, &sample_report()), @"
+        NODE     COUNT   MEAN     P50     P90      P99    ≤1s   1–5s   5–20s    >20s
+        n1          10  6.00s   4.00s  30.00s  ≥30.00s  20.0%  40.0%  ~18.0%  ~22.0%
+        n2           4  1.00s  0.667s   3.40s    4.84s  75.0%  25.0%   ~0.0%   ~0.0%
+        CLUSTER     14  4.57s   2.60s  26.67s  ≥30.00s  35.7%  35.7%  ~12.9%  ~15.7%
 
-errors (1 of 3 nodes):
-  n3: timeout: GET /api/v1/nodes/n3/proxy/metrics: no answer within 10s (fix: raise --timeout)
-"
-        .to_string()
-            + CAVEATS;
-        assert_eq!(rendered(render, &sample_report()), expected);
+        errors (1 of 3 nodes):
+          n3: timeout: GET /api/v1/nodes/n3/proxy/metrics: no answer within 10s (fix: raise --timeout)
+
+        caveats (kubelet_pod_start_sli_duration_seconds):
+          - this is the pod-startup SLO metric: the Kubernetes SLO is p99 <= 5s over stateless pods with pre-pulled images (image pulls are excluded) [kubelet v1.30.2, v1.31.1] (https://github.com/kubernetes/community/blob/master/sig-scalability/slos/pod_startup_latency.md)
+          - can record negative durations (seen as a negative `_sum` on AKS) when images are pulled in parallel (serializeImagePulls=false), which drags the mean and low quantiles down [kubelet v1.30.2, v1.31.1] (https://github.com/kubernetes/kubernetes/issues/130432)
+        ");
     }
 
     #[test]
     fn wide_table_adds_version_and_sum() {
-        let expected = "\
-NODE     VERSION  COUNT     SUM   MEAN     P50     P90      P99    ≤1s   1–5s   5–20s    >20s
-n1       v1.30.2     10  60.00s  6.00s   4.00s  30.00s  ≥30.00s  20.0%  40.0%  ~18.0%  ~22.0%
-n2       v1.31.1      4   4.00s  1.00s  0.667s   3.40s    4.84s  75.0%  25.0%   ~0.0%   ~0.0%
-CLUSTER        -     14  64.00s  4.57s   2.60s  26.67s  ≥30.00s  35.7%  35.7%  ~12.9%  ~15.7%
+        insta::assert_snapshot!(rendered(render_wide, &sample_report()), @"
+        NODE     VERSION  COUNT     SUM   MEAN     P50     P90      P99    ≤1s   1–5s   5–20s    >20s
+        n1       v1.30.2     10  60.00s  6.00s   4.00s  30.00s  ≥30.00s  20.0%  40.0%  ~18.0%  ~22.0%
+        n2       v1.31.1      4   4.00s  1.00s  0.667s   3.40s    4.84s  75.0%  25.0%   ~0.0%   ~0.0%
+        CLUSTER        -     14  64.00s  4.57s   2.60s  26.67s  ≥30.00s  35.7%  35.7%  ~12.9%  ~15.7%
 
-errors (1 of 3 nodes):
-  n3: timeout: GET /api/v1/nodes/n3/proxy/metrics: no answer within 10s (fix: raise --timeout)
-"
-        .to_string()
-            + CAVEATS;
-        assert_eq!(rendered(render_wide, &sample_report()), expected);
+        errors (1 of 3 nodes):
+          n3: timeout: GET /api/v1/nodes/n3/proxy/metrics: no answer within 10s (fix: raise --timeout)
+
+        caveats (kubelet_pod_start_sli_duration_seconds):
+          - this is the pod-startup SLO metric: the Kubernetes SLO is p99 <= 5s over stateless pods with pre-pulled images (image pulls are excluded) [kubelet v1.30.2, v1.31.1] (https://github.com/kubernetes/community/blob/master/sig-scalability/slos/pod_startup_latency.md)
+          - can record negative durations (seen as a negative `_sum` on AKS) when images are pulled in parallel (serializeImagePulls=false), which drags the mean and low quantiles down [kubelet v1.30.2, v1.31.1] (https://github.com/kubernetes/kubernetes/issues/130432)
+        ");
     }
 
     #[test]
@@ -355,29 +351,27 @@ errors (1 of 3 nodes):
         //   p50 0.5 × 2 = 1; p90 1.8; p99 1.98 — the slowest row.
         // Cluster pull: two layouts, so count 3, mean 6.5/3 = 2.17 and per-layout rows.
         // Cluster (all): a/pull + a/sync share le 1: 4 ≤ 1 of 5, sum 6: p50 rank 2.5 → 0.625.
-        let expected = "\
-NODE        OPERATION_TYPE  COUNT    MEAN     P50     P90     P99     ≤1s    1–5s  5–30s    >30s
-b                     pull      1   1.50s   1.00s   1.80s   1.98s  ~50.0%  ~50.0%  ~0.0%   ~0.0%
-a*                    pull      2   2.50s   1.00s  ≥1.00s  ≥1.00s   50.0%   ~0.0%  ~0.0%  ~50.0%
-a                     sync      3  0.333s    0.5s    0.9s   0.99s  100.0%   ~0.0%  ~0.0%   ~0.0%
-CLUSTER               pull      3   2.17s       -       -       -       -       -      -       -
-CLUSTER[1]            pull      2   2.50s   1.00s  ≥1.00s  ≥1.00s   50.0%   ~0.0%  ~0.0%  ~50.0%
-CLUSTER[2]            pull      1   1.50s   1.00s   1.80s   1.98s  ~50.0%  ~50.0%  ~0.0%   ~0.0%
-CLUSTER               sync      3  0.333s    0.5s    0.9s   0.99s  100.0%   ~0.0%  ~0.0%   ~0.0%
-CLUSTER              (all)      6   1.25s       -       -       -       -       -      -       -
-CLUSTER[1]           (all)      5   1.20s  0.625s  ≥1.00s  ≥1.00s   80.0%   ~0.0%  ~0.0%  ~20.0%
-CLUSTER[2]           (all)      1   1.50s   1.00s   1.80s   1.98s  ~50.0%  ~50.0%  ~0.0%   ~0.0%
+        insta::assert_snapshot!(rendered(render, &by_report()), @r#"
+        NODE        OPERATION_TYPE  COUNT    MEAN     P50     P90     P99     ≤1s    1–5s  5–30s    >30s
+        b                     pull      1   1.50s   1.00s   1.80s   1.98s  ~50.0%  ~50.0%  ~0.0%   ~0.0%
+        a*                    pull      2   2.50s   1.00s  ≥1.00s  ≥1.00s   50.0%   ~0.0%  ~0.0%  ~50.0%
+        a                     sync      3  0.333s    0.5s    0.9s   0.99s  100.0%   ~0.0%  ~0.0%   ~0.0%
+        CLUSTER               pull      3   2.17s       -       -       -       -       -      -       -
+        CLUSTER[1]            pull      2   2.50s   1.00s  ≥1.00s  ≥1.00s   50.0%   ~0.0%  ~0.0%  ~50.0%
+        CLUSTER[2]            pull      1   1.50s   1.00s   1.80s   1.98s  ~50.0%  ~50.0%  ~0.0%   ~0.0%
+        CLUSTER               sync      3  0.333s    0.5s    0.9s   0.99s  100.0%   ~0.0%  ~0.0%   ~0.0%
+        CLUSTER              (all)      6   1.25s       -       -       -       -       -      -       -
+        CLUSTER[1]           (all)      5   1.20s  0.625s  ≥1.00s  ≥1.00s   80.0%   ~0.0%  ~0.0%  ~20.0%
+        CLUSTER[2]           (all)      1   1.50s   1.00s   1.80s   1.98s  ~50.0%  ~50.0%  ~0.0%   ~0.0%
 
-numbers are changes since the baseline
-* the kubelet restarted after the baseline: counted since the restart
+        numbers are changes since the baseline
+        * the kubelet restarted after the baseline: counted since the restart
 
-warnings:
-  bucket layouts differ across nodes (operation_type=\"pull\"), so the cluster line has count, sum and mean only; quantiles and bands are per layout: 1 bucket(s) up to 1: a/pull; 1 bucket(s) up to 2: b/pull
-  bucket layouts differ across nodes, so the cluster line has count, sum and mean only; quantiles and bands are per layout: 1 bucket(s) up to 1: a/pull, a/sync; 1 bucket(s) up to 2: b/pull
-  a: operation_type=\"pull\": counts went down since the baseline: the kubelet restarted, so these are the observations since the restart
-  b: no usable baseline for this node: showing every observation since the kubelet started
-";
-        let text = rendered(render, &by_report());
-        assert_eq!(text, expected);
+        warnings:
+          bucket layouts differ across nodes (operation_type="pull"), so the cluster line has count, sum and mean only; quantiles and bands are per layout: 1 bucket(s) up to 1: a/pull; 1 bucket(s) up to 2: b/pull
+          bucket layouts differ across nodes, so the cluster line has count, sum and mean only; quantiles and bands are per layout: 1 bucket(s) up to 1: a/pull, a/sync; 1 bucket(s) up to 2: b/pull
+          a: operation_type="pull": counts went down since the baseline: the kubelet restarted, so these are the observations since the restart
+          b: no usable baseline for this node: showing every observation since the kubelet started
+        "#);
     }
 }
