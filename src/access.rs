@@ -31,6 +31,41 @@ impl std::fmt::Display for Method {
     }
 }
 
+/// Where a report's metrics came from: saved files, a cluster by one method, or Prometheus.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Origin {
+    /// Saved payloads (`--file`).
+    #[default]
+    Files,
+    /// A live cluster, read by this method.
+    Cluster(Method),
+    /// A Prometheus server's stored histograms (`--prometheus`).
+    Prometheus,
+}
+
+impl Origin {
+    /// `file`, `proxy`, `direct` or `prometheus`, as reports print it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Origin::Files => "file",
+            Origin::Cluster(method) => method.as_str(),
+            Origin::Prometheus => "prometheus",
+        }
+    }
+}
+
+impl std::fmt::Display for Origin {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl serde::Serialize for Origin {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.as_str())
+    }
+}
+
 /// Which node address the direct method connects to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum AddressType {

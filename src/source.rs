@@ -1,6 +1,7 @@
 //! Where a reading command's metrics come from — saved files, a live cluster, or a Prometheus
 //! server — as one validated plan, and [`gather`], the one entry every reading command uses.
 
+use crate::access::Origin;
 use crate::cluster::plan::ClusterPlan;
 use crate::collect::Options;
 use crate::exposition::Selector;
@@ -27,7 +28,7 @@ pub enum SourcePlan {
 /// Per-node results from whichever source the plan names, plus source-wide warnings.
 pub struct Gathered {
     /// `file`, `proxy` or `direct`.
-    pub method: &'static str,
+    pub method: Origin,
     /// One entry per node, sorted by node name.
     pub scrapes: Vec<NodeScrape>,
     /// Warnings about the run as a whole (e.g. TLS verification disabled).
@@ -48,19 +49,23 @@ pub async fn gather(
             let scrapes =
                 tokio::task::spawn_blocking(move || crate::files::read_all(&inputs, &selector, max_body))
                     .await?;
-            Ok(Gathered { method: "file", scrapes, warnings: Vec::new() })
+            Ok(Gathered { method: Origin::Files, scrapes, warnings: Vec::new() })
         }
         SourcePlan::Cluster(cluster) => {
             let collection = crate::collect::collect(cluster, path, selector, options).await?;
             Ok(Gathered {
-                method: cluster.method.as_str(),
+                method: Origin::Cluster(cluster.method),
                 scrapes: collection.scrapes,
                 warnings: collection.warnings,
             })
         }
         SourcePlan::Prometheus(target) => {
             let converted = crate::prometheus::gather(target, selector).await?;
-            Ok(Gathered { method: "prometheus", scrapes: converted.scrapes, warnings: converted.warnings })
+            Ok(Gathered {
+                method: Origin::Prometheus,
+                scrapes: converted.scrapes,
+                warnings: converted.warnings,
+            })
         }
     }
 }

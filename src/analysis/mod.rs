@@ -81,7 +81,7 @@ pub fn analyze(scrapes: &[NodeScrape], query: &Query) -> Report {
     sort_findings(&mut errors, &mut warnings);
     Report {
         metric: query.metric.clone(),
-        method: query.method.clone(),
+        method: query.method,
         unit: if query.metric.ends_with("_seconds") { "s".to_string() } else { String::new() },
         quantiles: query.quantiles.clone(),
         band_edges: edges,

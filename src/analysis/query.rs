@@ -4,6 +4,7 @@
 //! The command builds the query from its flags (this module knows nothing of clap);
 //! [`analyze`](super::analyze) answers it.
 
+use crate::access::Origin;
 use crate::histogram::format_bounds;
 use crate::scrape::NodeScrape;
 
@@ -13,7 +14,7 @@ pub struct Query {
     /// The histogram family, e.g. `kubelet_pod_start_duration_seconds`.
     pub metric: String,
     /// How the metrics were fetched (`proxy`, `direct`, `file`, ...), echoed in the report.
-    pub method: String,
+    pub method: Origin,
     /// Quantiles to estimate, each in [0, 1].
     pub quantiles: Vec<f64>,
     /// Band edges, increasing: `1, 5, 30` → ≤1, 1–5, 5–30, >30.
@@ -44,7 +45,7 @@ impl Query {
     pub fn new(metric: impl Into<String>) -> Query {
         Query {
             metric: metric.into(),
-            method: "file".to_string(),
+            method: Origin::Files,
             quantiles: vec![0.5, 0.9, 0.99],
             bands: vec![1.0, 5.0, 30.0],
             by: None,

@@ -7,6 +7,7 @@
 
 use std::collections::BTreeMap;
 
+use crate::access::Origin;
 use crate::catalog::Caveat;
 use crate::histogram::{Band, Bucket, Histogram, Reset};
 use crate::scrape::FailureKind;
@@ -136,7 +137,7 @@ pub struct Report {
     /// The family analysed.
     pub metric: String,
     /// How the metrics were fetched (from the query).
-    pub method: String,
+    pub method: Origin,
     /// `s` for `*_seconds` metrics, else empty: appended to band labels and durations.
     pub unit: String,
     /// The requested quantiles.

@@ -27,7 +27,7 @@ pub async fn run(
     }
     let options = collect_options(terminals);
     let gathered = gather(&settings.source, settings.endpoint.path(), &settings.selector, &options).await?;
-    query.method = gathered.method.to_string();
+    query.method = gathered.method;
     report_warnings(&gathered, err)?;
     let report = analyze(&gathered.scrapes, &query);
     let verdicts = settings.slo.map(|slo| (slo, slo.judge(&report)));

@@ -64,14 +64,14 @@ pub async fn run(
             .iter()
             .map(|metric| {
                 let mut query = Query::new(metric);
-                query.method = gathered.method.to_string();
+                query.method = gathered.method;
                 analyze(&gathered.scrapes, &query)
             })
             .collect();
         cycles += 1;
         let finished = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default().as_secs_f64();
         let cycle = Cycle {
-            method: gathered.method,
+            method: gathered.method.as_str(),
             scrapes: &gathered.scrapes,
             reports: &reports,
             duration_seconds: started.elapsed().as_secs_f64(),

@@ -38,7 +38,7 @@ pub async fn run(
         gathered = gather(plan, path, selector, &options) => gathered?,
         _ = &mut ctrl_c => return Ok(Outcome::Complete),
     };
-    query.method = first.method.to_string();
+    query.method = first.method;
     for warning in &first.warnings {
         writeln!(err, "warning: {warning}")?;
     }

@@ -151,7 +151,7 @@ pub(crate) fn sample_report() -> crate::analysis::Report {
         node("n1", "v1.30.2", [2.0, 6.0, 9.0, 10.0], 60.0),
     ];
     let mut query = Query::new(metric);
-    query.method = "proxy".to_string();
+    query.method = crate::access::Origin::Cluster(crate::access::Method::Proxy);
     query.bands = vec![1.0, 5.0, 20.0];
     analyze(&scrapes, &query)
 }

@@ -51,7 +51,7 @@ pub fn render(report: &Report, out: &mut impl Write) -> io::Result<()> {
         out,
         r#"<text x="10" y="22" font-size="15" font-weight="bold">{} ({}{})</text>"#,
         escape(&report.metric),
-        escape(&report.method),
+        escape(report.method.as_str()),
         delta
     )?;
     write_legend(report, out)?;
