@@ -188,7 +188,7 @@ pub fn direct_healthz(
     check.on(node).for_method(Method::Direct, method)
 }
 
-/// Check 10: direct `/metrics` — the seed's "direct access returns empty results".
+/// Check 10: direct `/metrics` — the "direct access returns empty results" case of the troubleshooting list.
 pub fn direct_metrics(
     node: &str,
     method: Method,
