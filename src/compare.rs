@@ -1,8 +1,8 @@
-//! `compare`'s arithmetic and rendering: per-method latency (p50, p99, mean), bytes, throughput
-//! and errors over interleaved fetches, which method this setup favours and why, and the seed's
-//! comparison table with the measured rows filled in.
+//! `compare`'s arithmetic: per-method latency (p50, p99, mean), bytes, throughput and errors over
+//! interleaved fetches, and which method this setup favours and why. Rendering the comparison
+//! table and JSON is [`crate::report::compare`]'s job.
 //!
-//! Pure: takes the fetches `commands::compare` timed through `cluster`, returns values and text.
+//! Pure: takes the fetches `commands::compare` timed through `cluster`, returns values.
 //!
 //! Percentiles are nearest-rank: the p-th percentile of n sorted latencies is the
 //! ⌈p·n⌉-th smallest (so p99 of fewer than 100 fetches is the slowest one). Only successful
@@ -10,16 +10,14 @@
 //! bytes over their summed time: one stream's rate, not the cluster's aggregate.
 
 use std::collections::BTreeMap;
-use std::io::{self, Write};
 use std::time::Duration;
 
 use crate::access::Method;
 use crate::cluster::FetchError;
 pub use crate::cluster::checks::Fetched;
-use crate::rbac;
 use crate::scrape::FailureKind;
 
-/// Two methods' latencies within this ratio are "the same" (then the seed's default, proxy, wins).
+/// Two methods' latencies within this ratio are "the same" (then the default, proxy, wins).
 pub const SAME_LATENCY_RATIO: f64 = 1.10;
 
 /// One timed fetch of one node through one method.
@@ -170,12 +168,13 @@ pub struct Verdict {
     pub reason: String,
 }
 
-fn ms(d: Duration) -> String {
+/// A duration in milliseconds with one decimal: `12.0 ms`.
+pub(crate) fn ms(d: Duration) -> String {
     format!("{:.1} ms", d.as_secs_f64() * 1000.0)
 }
 
 /// Decides between the methods: a method that failed loses; otherwise the faster at p50 wins
-/// when it is more than [`SAME_LATENCY_RATIO`] faster, else proxy (the seed's default: no extra
+/// when it is more than [`SAME_LATENCY_RATIO`] faster, else proxy (the default: no extra
 /// RBAC, no node addresses, no kubelet CA).
 pub fn verdict(proxy: &MethodStats, direct: &MethodStats) -> Verdict {
     let doctor = |m: Method| format!("`kubelet-metrics doctor --method {}` says why", m.as_str());
@@ -237,7 +236,7 @@ pub fn verdict(proxy: &MethodStats, direct: &MethodStats) -> Verdict {
         Verdict {
             favours: Some(Method::Proxy),
             reason: format!(
-                "the latencies are within {:.0}% (p50 proxy {}, direct {}), so the seed's default holds: the proxy \
+                "the latencies are within {:.0}% (p50 proxy {}, direct {}), so the default holds: the proxy \
                  needs no extra RBAC, node addresses or kubelet CA",
                 (SAME_LATENCY_RATIO - 1.0) * 100.0,
                 ms(p),
@@ -296,158 +295,6 @@ pub fn compare(path: &str, rounds: u32, nodes: Vec<String>, fetches: &[Fetch]) -
     let direct = stats(Method::Direct, fetches);
     let verdict = verdict(&proxy, &direct);
     Comparison { path: path.to_string(), rounds, nodes, proxy, direct, verdict }
-}
-
-fn size(bytes: f64) -> String {
-    const UNITS: [&str; 4] = ["B", "KiB", "MiB", "GiB"];
-    let mut value = bytes;
-    let mut unit = 0;
-    while value >= 1024.0 && unit < UNITS.len() - 1 {
-        value /= 1024.0;
-        unit += 1;
-    }
-    if unit == 0 { format!("{value:.0} B") } else { format!("{value:.1} {}", UNITS[unit]) }
-}
-
-fn opt_ms(d: Option<Duration>) -> String {
-    d.map(ms).unwrap_or_else(|| "-".into())
-}
-
-fn latency_text(s: &MethodStats) -> String {
-    match (s.p50, s.p99) {
-        (Some(p50), Some(p99)) => format!("p50 {}, p99 {} (measured)", ms(p50), ms(p99)),
-        _ => "no successful fetch (measured)".into(),
-    }
-}
-
-fn rbac_text(method: Method, who: &str) -> String {
-    let needs: Vec<String> = rbac::required(method).iter().map(|p| p.to_string()).collect();
-    format!("{who}: {}", needs.join(", "))
-}
-
-/// The seed's comparison table, its Performance row replaced by the measured latencies and
-/// measured rows added; its RBAC row comes from [`rbac::required`].
-pub fn table_rows(c: &Comparison) -> Vec<[String; 3]> {
-    let row = |a: &str, p: String, d: String| [a.to_string(), p, d];
-    let s = |t: &str| t.to_string();
-    let throughput =
-        |m: &MethodStats| m.throughput.map(|t| format!("{}/s", size(t))).unwrap_or_else(|| "-".into());
-    let per_fetch =
-        |m: &MethodStats| m.bytes_per_fetch().map(|b| size(b as f64)).unwrap_or_else(|| "-".into());
-    vec![
-        row("Authentication", s("Your kubeconfig credentials"), s("Service account token")),
-        row("Network Path", s("Via API server proxy"), s("Direct to kubelet")),
-        row(
-            "Where it works",
-            s("From anywhere with kubectl access"),
-            s("Where node addresses and the kubelet port are reachable"),
-        ),
-        row("Security", s("API server handles auth/authz"), s("Direct kubelet authentication")),
-        row("Performance", latency_text(&c.proxy), latency_text(&c.direct)),
-        row("RBAC", rbac_text(Method::Proxy, "your user"), rbac_text(Method::Direct, "the token's account")),
-        row("Setup Complexity", s("No setup required"), s("Requires RBAC configuration")),
-        row("IP Management", s("Uses node names"), s("Requires internal IPs")),
-        row(
-            "Use Case",
-            s("General purpose, external access"),
-            s("In-cluster monitoring, performance critical"),
-        ),
-        row("Bytes per fetch", per_fetch(&c.proxy), per_fetch(&c.direct)),
-        row("Throughput", throughput(&c.proxy), throughput(&c.direct)),
-        row("Errors", c.proxy.errors_text(), c.direct.errors_text()),
-    ]
-}
-
-/// Renders the measurements, the seed's table with measured rows, and the verdict.
-pub fn render_table(c: &Comparison, out: &mut impl Write) -> io::Result<()> {
-    writeln!(
-        out,
-        "Measured {} GET {} on {} node{} × {} round{}, the methods interleaved.",
-        c.proxy.fetches + c.direct.fetches,
-        c.path,
-        c.nodes.len(),
-        if c.nodes.len() == 1 { "" } else { "s" },
-        c.rounds,
-        if c.rounds == 1 { "" } else { "s" }
-    )?;
-    writeln!(out)?;
-    writeln!(
-        out,
-        "{:<7}{:>8}{:>8}{:>11}{:>11}{:>11}{:>14}{:>14}",
-        "METHOD", "FETCHES", "ERRORS", "P50", "P99", "MEAN", "BYTES/FETCH", "THROUGHPUT"
-    )?;
-    for m in [&c.proxy, &c.direct] {
-        writeln!(
-            out,
-            "{:<7}{:>8}{:>8}{:>11}{:>11}{:>11}{:>14}{:>14}",
-            m.method.as_str(),
-            m.fetches,
-            m.failed(),
-            opt_ms(m.p50),
-            opt_ms(m.p99),
-            opt_ms(m.mean),
-            m.bytes_per_fetch().map(|b| size(b as f64)).unwrap_or_else(|| "-".into()),
-            m.throughput.map(|t| format!("{}/s", size(t))).unwrap_or_else(|| "-".into()),
-        )?;
-    }
-    for m in [&c.proxy, &c.direct] {
-        if let Some(first) = &m.first_error {
-            writeln!(out, "{} error: {first}", m.method.as_str())?;
-        }
-    }
-    writeln!(out)?;
-    let rows = table_rows(c);
-    let header = [
-        "ASPECT".to_string(),
-        "PROXY (kubectl get --raw)".to_string(),
-        "DIRECT (kubelet :10250)".to_string(),
-    ];
-    let w0 = rows.iter().map(|r| r[0].chars().count()).chain([header[0].len()]).max().unwrap_or(0);
-    let w1 = rows.iter().map(|r| r[1].chars().count()).chain([header[1].len()]).max().unwrap_or(0);
-    for r in std::iter::once(&header).chain(rows.iter()) {
-        writeln!(out, "{:<w0$}  {:<w1$}  {}", r[0], r[1], r[2])?;
-    }
-    writeln!(out)?;
-    match c.verdict.favours {
-        Some(m) => writeln!(out, "This setup favours {}: {}.", m.as_str(), c.verdict.reason),
-        None => writeln!(out, "No method to favour: {}.", c.verdict.reason),
-    }
-}
-
-fn ms_number(d: Option<Duration>) -> serde_json::Value {
-    d.map(|d| serde_json::json!((d.as_secs_f64() * 1e6).round() / 1e3)).unwrap_or(serde_json::Value::Null)
-}
-
-fn stats_json(m: &MethodStats) -> serde_json::Value {
-    let errors: BTreeMap<&str, usize> = m.errors.iter().map(|(k, n)| (k.as_str(), *n)).collect();
-    serde_json::json!({
-        "fetches": m.fetches,
-        "ok": m.ok,
-        "errors": errors,
-        "first_error": m.first_error,
-        "p50_ms": ms_number(m.p50),
-        "p99_ms": ms_number(m.p99),
-        "mean_ms": ms_number(m.mean),
-        "bytes": m.bytes,
-        "bytes_per_fetch": m.bytes_per_fetch(),
-        "throughput_bytes_per_second": m.throughput.map(f64::round),
-    })
-}
-
-/// Renders the comparison as one JSON document: `{"path", "rounds", "nodes", "methods":
-/// {"proxy": {...}, "direct": {...}}, "favours", "reason", "table": [[aspect, proxy, direct]]}`.
-pub fn render_json(c: &Comparison, out: &mut impl Write) -> io::Result<()> {
-    let document = serde_json::json!({
-        "path": c.path,
-        "rounds": c.rounds,
-        "nodes": c.nodes,
-        "methods": {"proxy": stats_json(&c.proxy), "direct": stats_json(&c.direct)},
-        "favours": c.verdict.favours.map(Method::as_str),
-        "reason": c.verdict.reason,
-        "table": table_rows(c),
-    });
-    serde_json::to_writer_pretty(&mut *out, &document)?;
-    writeln!(out)
 }
 
 #[cfg(test)]
@@ -529,60 +376,5 @@ mod tests {
             failed(Method::Direct, 1, FailureKind::Refused),
         ]);
         assert_eq!(v.favours, None);
-    }
-
-    fn sample() -> Comparison {
-        let fetches = vec![
-            ok(Method::Proxy, 1, 12, 250_000),
-            ok(Method::Direct, 1, 3, 250_000),
-            ok(Method::Direct, 2, 5, 250_000),
-            ok(Method::Proxy, 2, 16, 250_000),
-        ];
-        compare("/metrics", 2, vec!["node-0".into()], &fetches)
-    }
-
-    #[test]
-    fn table_fills_the_seed_rows_with_measurements() {
-        let mut out = Vec::new();
-        render_table(&sample(), &mut out).expect("rendered");
-        let text = String::from_utf8(out).expect("utf-8");
-        let expected = "\
-Measured 4 GET /metrics on 1 node × 2 rounds, the methods interleaved.
-
-METHOD  FETCHES  ERRORS        P50        P99       MEAN   BYTES/FETCH    THROUGHPUT
-proxy         2       0    12.0 ms    16.0 ms    14.0 ms     244.1 KiB    17.0 MiB/s
-direct        2       0     3.0 ms     5.0 ms     4.0 ms     244.1 KiB    59.6 MiB/s
-
-ASPECT            PROXY (kubectl get --raw)                          DIRECT (kubelet :10250)
-Authentication    Your kubeconfig credentials                        Service account token
-Network Path      Via API server proxy                               Direct to kubelet
-Where it works    From anywhere with kubectl access                  Where node addresses and the kubelet port are reachable
-Security          API server handles auth/authz                      Direct kubelet authentication
-Performance       p50 12.0 ms, p99 16.0 ms (measured)                p50 3.0 ms, p99 5.0 ms (measured)
-RBAC              your user: list nodes, get nodes, get nodes/proxy  the token's account: list nodes, get nodes, get nodes/metrics
-Setup Complexity  No setup required                                  Requires RBAC configuration
-IP Management     Uses node names                                    Requires internal IPs
-Use Case          General purpose, external access                   In-cluster monitoring, performance critical
-Bytes per fetch   244.1 KiB                                          244.1 KiB
-Throughput        17.0 MiB/s                                         59.6 MiB/s
-Errors            0 of 2                                             0 of 2
-
-This setup favours direct: direct is 4.0× faster at p50 (3.0 ms vs 12.0 ms; p99 5.0 ms vs 16.0 ms): it skips the API \
-server hop — worth it for in-cluster monitoring, with least-privilege RBAC (`kubelet-metrics rbac`).
-";
-        assert_eq!(text, expected);
-    }
-
-    #[test]
-    fn json_carries_stats_verdict_and_table() {
-        let mut out = Vec::new();
-        render_json(&sample(), &mut out).expect("rendered");
-        let value: serde_json::Value = serde_json::from_slice(&out).expect("json");
-        assert_eq!(value["favours"], "direct");
-        assert_eq!(value["methods"]["proxy"]["p50_ms"], 12.0);
-        assert_eq!(value["methods"]["direct"]["p99_ms"], 5.0);
-        assert_eq!(value["methods"]["direct"]["bytes_per_fetch"], 250_000);
-        assert_eq!(value["methods"]["direct"]["errors"], serde_json::json!({}));
-        assert_eq!(value["table"][4][0], "Performance");
     }
 }

@@ -20,6 +20,7 @@ use crate::cli::{CompareArgs, CompareOutput};
 use crate::cluster::plan::NodeSelection;
 use crate::cluster::{self, checks};
 use crate::compare::{self, Fetch, FetchFailure};
+use crate::report;
 use crate::source::SourcePlan;
 
 /// Runs `compare`.
@@ -88,8 +89,8 @@ pub async fn run(
     let names = nodes.iter().map(|n| n.name.clone()).collect();
     let comparison = compare::compare(&path, args.rounds, names, &fetches);
     match args.output {
-        CompareOutput::Table => compare::render_table(&comparison, &mut out)?,
-        CompareOutput::Json => compare::render_json(&comparison, &mut out)?,
+        CompareOutput::Table => report::compare::render_table(&comparison, &mut out)?,
+        CompareOutput::Json => report::compare::render_json(&comparison, &mut out)?,
     }
     out.flush()?;
     let failed = comparison.proxy.failed() + comparison.direct.failed();

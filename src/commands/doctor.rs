@@ -27,6 +27,7 @@ use crate::cluster::{
 };
 use crate::doctor::{self, Check, Credentials, Diagnosis, NodesFound, Problem, TlsSetting};
 use crate::rbac;
+use crate::report;
 use crate::scrape::FailureKind;
 use crate::source::SourcePlan;
 
@@ -48,8 +49,8 @@ pub async fn run(
     }
     let diagnosis = diagnose(&plan, args.sample).await;
     match args.output {
-        DoctorOutput::Table => doctor::render_table(&diagnosis, &mut out)?,
-        DoctorOutput::Json => doctor::render_json(&diagnosis, &mut out)?,
+        DoctorOutput::Table => report::doctor::render_table(&diagnosis, &mut out)?,
+        DoctorOutput::Json => report::doctor::render_json(&diagnosis, &mut out)?,
     }
     out.flush()?;
     Ok(if diagnosis.has_failures() { Outcome::Partial } else { Outcome::Complete })

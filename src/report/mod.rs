@@ -11,8 +11,11 @@
 //! - fractions: percentages with one decimal (`52.7%`), `~` in front when approximate.
 
 pub mod chart;
+pub mod compare;
 pub mod csv;
+pub mod doctor;
 pub mod json;
+pub mod samples;
 pub mod svg;
 pub mod table;
 

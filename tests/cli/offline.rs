@@ -35,7 +35,7 @@ fn get_reads_stdin_and_names_it_stdin() {
     assert_eq!(
         line,
         serde_json::json!({"node": "stdin", "name": "kubelet_pod_start_duration_seconds_count",
-                           "labels": {}, "value": 74.0, "timestamp_ms": null})
+                           "labels": {}, "value": 74, "timestamp_ms": null})
     );
 }
 

@@ -1,0 +1,257 @@
+//! The API-server side of `doctor`: credentials found, API server reachable, credentials
+//! accepted, `can-i` for each permission, and nodes found. Per-node probes live in `node`, the
+//! token file in `token`; the model they return is in the parent module.
+
+use super::{Check, Credentials, NodesFound, Problem, Status};
+use crate::access::Method;
+use crate::cluster::checks::Access;
+use crate::rbac::{self, Permission, Subject};
+use crate::scrape::FailureKind;
+
+/// Check 1: credentials found.
+pub fn credentials(found: &Result<Credentials, String>) -> Check {
+    match found {
+        Ok(c) => {
+            Check::new("credentials", "credentials", Status::Pass, format!("{} → {}", c.source, c.server))
+        }
+        Err(reason) => Check::new("credentials", "credentials", Status::Fail, reason.clone()).fix(vec![
+            "pass --kubeconfig PATH and --context NAME (kubectl config get-contexts lists them)".into(),
+            "in a pod: set automountServiceAccountToken: true so the service-account token is mounted".into(),
+        ]),
+    }
+}
+
+/// Check 1 when no configuration was found but none is needed (`--node-ip` with `--token-file`):
+/// the API server's checks are skipped.
+pub fn credentials_not_needed(reason: &str) -> Check {
+    Check::new(
+        "credentials",
+        "credentials",
+        Status::Warn,
+        format!("{reason}; --node-ip with --token-file needs no API server, so its checks are skipped"),
+    )
+}
+
+/// Check 2: the API server answers `/version`.
+pub fn apiserver(server: &str, version: &Result<String, Problem>) -> Check {
+    let title = "api server /version";
+    match version {
+        Ok(v) => Check::new("apiserver", title, Status::Pass, format!("{server} answered: {v}")),
+        Err(p) => {
+            let fix = match p.kind {
+                FailureKind::Tls => {
+                    "the kubeconfig's certificate-authority does not match the API server: check \
+                                     `kubectl config view --minify` for this context"
+                        .to_string()
+                }
+                FailureKind::Refused | FailureKind::Dns | FailureKind::Timeout | FailureKind::Io => {
+                    format!("check the server URL {server} and the network path to it (VPN, firewall)")
+                }
+                _ => p.fix.clone().unwrap_or_else(|| format!("check the API server at {server}")),
+            };
+            Check::new("apiserver", title, Status::Fail, format!("{server}: {}", p.message)).fix(vec![fix])
+        }
+    }
+}
+
+/// Check 3: the API server accepts the credentials (an authenticated request succeeded).
+/// `user` is the authenticated user name when the server or the token reveals it.
+pub fn authentication(result: &Result<Option<String>, Problem>) -> Check {
+    let title = "credentials accepted";
+    match result {
+        Ok(Some(user)) => {
+            Check::new("authentication", title, Status::Pass, format!("authenticated as {user:?}"))
+        }
+        Ok(None) => {
+            Check::new("authentication", title, Status::Pass, "the API server accepted the credentials")
+        }
+        Err(p) if p.kind == FailureKind::Unauthorized => {
+            Check::new("authentication", title, Status::Fail, format!("401 Unauthorized: {}", p.message)).fix(
+                vec![
+                "the token or certificate is expired or unknown: log in again (refresh the exec plugin or \
+                 token), or choose another --context"
+                    .into(),
+            ],
+            )
+        }
+        Err(p) => Check::new("authentication", title, Status::Fail, p.message.clone())
+            .fix(p.fix.iter().cloned().collect()),
+    }
+}
+
+/// The fix lines for a missing permission of `method`: the `kubelet-metrics rbac` invocation and
+/// the equivalent `kubectl create` lines, for `user` when known (else a `USER` placeholder).
+pub fn rbac_fix(method: Method, user: Option<&str>) -> Vec<String> {
+    let subject = user.map(Subject::from_username).unwrap_or_else(|| Subject::User("USER".into()));
+    let mut lines = vec![rbac::rbac_command(method, &subject)];
+    for (i, line) in rbac::kubectl_commands(method, &subject).into_iter().enumerate() {
+        lines.push(if i == 0 { format!("or: {line}") } else { format!("    {line}") });
+    }
+    lines
+}
+
+/// Check 4: may the caller `permission`? `named_nodes` is true when nodes were named (then
+/// `get nodes` is needed); `user` names the caller in the fix.
+pub fn can_i(
+    permission: &Permission,
+    method: Method,
+    named_nodes: bool,
+    user: Option<&str>,
+    access: &Result<Access, Problem>,
+) -> Check {
+    let title = format!("can-i {permission}");
+    let required = rbac::required(method).contains(permission);
+    let over_privilege = rbac::denied(method).contains(permission);
+    let reason = |a: &Access| if a.reason.is_empty() { String::new() } else { format!(": {}", a.reason) };
+    match access {
+        Err(p) => {
+            Check::new("can-i", title, if required { Status::Fail } else { Status::Warn }, p.message.clone())
+                .fix(p.fix.iter().cloned().collect())
+        }
+        Ok(a) if a.allowed && over_privilege => Check::new(
+            "can-i",
+            title,
+            Status::Warn,
+            format!(
+                "allowed{}, but --method {} does not need it{}",
+                reason(a),
+                method.as_str(),
+                if *permission == rbac::GET_NODES_PROXY {
+                    ", and it opens every kubelet API (exec, attach, port-forward) to this identity"
+                } else {
+                    ""
+                }
+            ),
+        ),
+        Ok(a) if a.allowed => Check::new("can-i", title, Status::Pass, format!("allowed{}", reason(a))),
+        Ok(_) if !required => Check::new(
+            "can-i",
+            title,
+            Status::Pass,
+            format!("denied, and --method {} does not need it", method.as_str()),
+        ),
+        Ok(_) if rbac::only_for_named_nodes(permission) && !named_nodes => Check::new(
+            "can-i",
+            title,
+            Status::Warn,
+            "denied: listing nodes works, but naming nodes on the command line will fail",
+        )
+        .fix(rbac_fix(method, user)),
+        Ok(_) => Check::new(
+            "can-i",
+            title,
+            Status::Fail,
+            format!(
+                "denied{}: --method {} needs it",
+                user.map(|u| format!(" for {u:?}")).unwrap_or_default(),
+                method.as_str()
+            ),
+        )
+        .fix(rbac_fix(method, user)),
+    }
+}
+
+/// Check 5: nodes found.
+pub fn nodes(method: Method, user: Option<&str>, found: &Result<NodesFound, Problem>) -> Check {
+    let title = "nodes";
+    match found {
+        Err(p) => {
+            let fix = if p.kind == FailureKind::Forbidden {
+                rbac_fix(method, user)
+            } else {
+                p.fix.iter().cloned().collect()
+            };
+            Check::new("nodes", title, Status::Fail, format!("cannot list nodes: {}", p.message)).fix(fix)
+        }
+        Ok(f) if f.total == 0 && f.unresolved.is_empty() => {
+            Check::new("nodes", title, Status::Fail, "no node matched")
+                .fix(vec!["check the label selector (-l) or the node names (kubectl get nodes)".into()])
+        }
+        Ok(f) => {
+            let mut evidence = if f.checked.is_empty() {
+                "no node found".to_string()
+            } else if f.checked.len() < f.total {
+                format!(
+                    "{} nodes; checking a sample of {}: {}",
+                    f.total,
+                    f.checked.len(),
+                    f.checked.join(", ")
+                )
+            } else {
+                format!("{} node{}: {}", f.total, if f.total == 1 { "" } else { "s" }, f.checked.join(", "))
+            };
+            if f.unresolved.is_empty() {
+                return Check::new("nodes", title, Status::Pass, evidence);
+            }
+            let missing: Vec<String> =
+                f.unresolved.iter().map(|(n, p)| format!("{n} ({})", p.message)).collect();
+            evidence.push_str(&format!("; not found: {}", missing.join(", ")));
+            let forbidden = f.unresolved.iter().any(|(_, p)| p.kind == FailureKind::Forbidden);
+            let fix = if forbidden {
+                rbac_fix(method, user)
+            } else {
+                vec!["check the node names: kubectl get nodes".into()]
+            };
+            Check::new("nodes", title, Status::Fail, evidence).fix(fix)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn missing_proxy_permission_fails_with_both_fixes() {
+        let check = can_i(
+            &rbac::GET_NODES_PROXY,
+            Method::Proxy,
+            false,
+            Some("viewer"),
+            &Ok(Access { allowed: false, reason: String::new() }),
+        );
+        assert_eq!(check.status, Status::Fail);
+        assert_eq!(check.evidence, "denied for \"viewer\": --method proxy needs it");
+        assert_eq!(
+            check.fix,
+            [
+                "kubelet-metrics rbac --method proxy --user viewer | kubectl apply -f -",
+                "or: kubectl create clusterrole kubelet-metrics-proxy --verb=get,list --resource=nodes,nodes/proxy",
+                "    kubectl create clusterrolebinding kubelet-metrics-proxy-viewer --clusterrole=kubelet-metrics-proxy --user=viewer",
+            ]
+        );
+    }
+
+    #[test]
+    fn permissions_of_the_other_method_never_fail() {
+        let denied = Ok(Access { allowed: false, reason: String::new() });
+        let check = can_i(&rbac::GET_NODES_METRICS, Method::Proxy, false, None, &denied);
+        assert_eq!(
+            (check.status, check.evidence.as_str()),
+            (Status::Pass, "denied, and --method proxy does not need it")
+        );
+        let allowed =
+            Ok(Access { allowed: true, reason: "RBAC: allowed by ClusterRoleBinding \"x\"".into() });
+        let check = can_i(&rbac::GET_NODES_PROXY, Method::Direct, false, None, &allowed);
+        assert_eq!(check.status, Status::Warn);
+        assert_eq!(
+            check.evidence,
+            "allowed: RBAC: allowed by ClusterRoleBinding \"x\", but --method direct does not need it, and it opens \
+             every kubelet API (exec, attach, port-forward) to this identity"
+        );
+    }
+
+    #[test]
+    fn get_nodes_is_needed_only_when_nodes_are_named() {
+        let denied = Ok(Access { allowed: false, reason: String::new() });
+        let sa = Some("system:serviceaccount:monitoring:kubelet-metrics");
+        let listed = can_i(&rbac::GET_NODES, Method::Direct, false, sa, &denied);
+        assert_eq!(listed.status, Status::Warn);
+        assert_eq!(
+            listed.fix[0],
+            "kubelet-metrics rbac --method direct --service-account monitoring/kubelet-metrics | kubectl apply -f -"
+        );
+        let named = can_i(&rbac::GET_NODES, Method::Direct, true, sa, &denied);
+        assert_eq!(named.status, Status::Fail);
+    }
+}
