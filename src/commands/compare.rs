@@ -1,9 +1,10 @@
 //! `compare [NODE...]`: fetches the same kubelet endpoint through both methods, interleaved
-//! round by round, and prints per-method latency, bytes, throughput and errors, the seed's
-//! comparison table with measured rows, and which method this setup favours (`-o table|json`).
+//! round by round, and prints per-method latency, bytes, throughput and errors, the
+//! comparison table of both methods with measured rows, and which method this setup favours (`-o table|json`).
 //!
 //! Glue: sources and discovery come from `cluster` (one [`cluster::connect`] per method), timing
-//! from `cluster::checks`, the arithmetic and rendering from [`crate::compare`]. Each attempt is
+//! from `cluster::checks`, the arithmetic from [`crate::compare`], the rendering from
+//! [`crate::report::compare`]. Each attempt is
 //! measured as it is: no retries. The direct-method flags (`--token-file`, `--kubelet-ca`, ...)
 //! apply to the direct side; `--method` is ignored, since both methods are measured.
 //!

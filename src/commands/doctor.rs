@@ -1,4 +1,4 @@
-//! `doctor [NODE...]`: runs the seed's troubleshooting list against a cluster, in order, and
+//! `doctor [NODE...]`: runs the usual troubleshooting steps against a cluster, in order, and
 //! prints each check as PASS / WARN / FAIL with its evidence and fix (`-o table|json`).
 //!
 //! Glue: the probes are in `cluster::checks`, the judgement and rendering in [`crate::doctor`].
