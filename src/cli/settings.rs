@@ -5,10 +5,14 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use super::{GetArgs, GetOutput, HistogramArgs, HistogramOutput, ServeArgs, UsageError, WatchArgs};
-use crate::access::{Endpoint, is_exposition_path};
+use super::{
+    CompareArgs, CompareOutput, DoctorArgs, DoctorOutput, GetArgs, GetOutput, HistogramArgs, HistogramOutput,
+    ServeArgs, UsageError, WatchArgs,
+};
+use crate::access::{Endpoint, Method, is_exposition_path};
 use crate::analysis::Query;
 use crate::catalog::{BUILD_INFO, POD_START_DURATION, POD_START_SLI_DURATION};
+use crate::cluster::plan::{ClusterPlan, NodeSelection};
 use crate::exposition::Selector;
 use crate::slo::{Objective, Statistic};
 use crate::source::SourcePlan;
@@ -88,6 +92,32 @@ pub enum GetRead {
     Exposition(Selector),
     /// Any other body (`/healthz`, `/configz`), as sent; from a cluster only.
     Raw,
+}
+
+/// `doctor`, validated.
+#[derive(Debug, Clone)]
+pub struct DoctorSettings {
+    /// The cluster, credentials and method to check.
+    pub plan: ClusterPlan,
+    /// How many nodes to check at most (at least 1).
+    pub sample: usize,
+    /// `--output`.
+    pub output: DoctorOutput,
+}
+
+/// `compare`, validated.
+#[derive(Debug, Clone)]
+pub struct CompareSettings {
+    /// The cluster read through the API server proxy.
+    pub proxy: ClusterPlan,
+    /// The same nodes read directly, with the direct method's flags.
+    pub direct: ClusterPlan,
+    /// Rounds (at least 1).
+    pub rounds: u32,
+    /// The kubelet path fetched, e.g. `/metrics`.
+    pub path: String,
+    /// `--output`.
+    pub output: CompareOutput,
 }
 
 impl HistogramArgs {
@@ -235,6 +265,74 @@ impl GetArgs {
         let Ok(source) = plan else { return Err(UsageError { problems }) };
         UsageError::check(problems)?;
         Ok(GetSettings { source, path, read, output: self.output })
+    }
+}
+
+impl DoctorArgs {
+    /// Validates `doctor`'s flags: a live cluster and a positive sample.
+    pub fn settings(&self) -> Result<DoctorSettings, UsageError> {
+        let mut problems = Vec::new();
+        let plan = match self.source.to_plan() {
+            Ok(SourcePlan::Cluster(plan)) => Some(plan),
+            Ok(SourcePlan::Files { .. }) => {
+                problems.push("doctor checks a live cluster; --file is for offline analysis".to_string());
+                None
+            }
+            Ok(SourcePlan::Prometheus(_)) => {
+                problems.push("doctor checks a live cluster; --prometheus is for stored history".to_string());
+                None
+            }
+            Err(e) => {
+                problems.extend(e.problems);
+                None
+            }
+        };
+        if self.sample == 0 {
+            problems.push("--sample must be at least 1".into());
+        }
+        let Some(plan) = plan else { return Err(UsageError { problems }) };
+        UsageError::check(problems)?;
+        Ok(DoctorSettings { plan, sample: self.sample, output: self.output })
+    }
+}
+
+impl CompareArgs {
+    /// Validates `compare`'s flags: a live cluster named by nodes or a selector (the proxy
+    /// addresses nodes by name), read with the direct method's flags too; `--method` does not
+    /// matter, since both methods are measured.
+    pub fn settings(&self) -> Result<CompareSettings, UsageError> {
+        let mut problems = Vec::new();
+        let direct = match self.source.to_plan_as(Method::Direct) {
+            Ok(SourcePlan::Cluster(plan)) => Some(plan),
+            Ok(SourcePlan::Files { .. }) => {
+                problems.push("compare measures a live cluster; --file has nothing to measure".to_string());
+                None
+            }
+            Ok(SourcePlan::Prometheus(_)) => {
+                problems
+                    .push("compare measures a live cluster; --prometheus has nothing to measure".to_string());
+                None
+            }
+            Err(e) => {
+                problems.extend(e.problems);
+                None
+            }
+        };
+        if direct.as_ref().is_some_and(|plan| matches!(plan.nodes, NodeSelection::Addresses(_))) {
+            problems.push(
+                "compare needs node names (the proxy addresses nodes by name): use NODE names or -l, not --node-ip"
+                    .into(),
+            );
+        }
+        if self.rounds == 0 {
+            problems.push("--rounds must be at least 1".into());
+        }
+        let path = crate::cluster::request_path(self.path.as_deref().unwrap_or(self.endpoint.path()))
+            .map_err(|reason| problems.push(format!("invalid --path: {reason}")));
+        let (Some(direct), Ok(path)) = (direct, path) else { return Err(UsageError { problems }) };
+        UsageError::check(problems)?;
+        let proxy = ClusterPlan { method: Method::Proxy, ..direct.clone() };
+        Ok(CompareSettings { proxy, direct, rounds: self.rounds, path, output: self.output })
     }
 }
 

@@ -111,6 +111,12 @@ pub fn metric_and_source(first: Option<&str>, source: &SourceArgs) -> (String, S
 impl SourceArgs {
     /// Validates the source flags into a plan, reporting every conflict at once.
     pub fn to_plan(&self) -> Result<SourcePlan, UsageError> {
+        self.to_plan_as(self.method)
+    }
+
+    /// Validates the source flags as if `--method method` had been given: `compare` reads the
+    /// cluster both ways, so it accepts the direct method's flags whatever `--method` says.
+    pub fn to_plan_as(&self, method: Method) -> Result<SourcePlan, UsageError> {
         let mut problems = Vec::new();
         let cluster_flags: Vec<&str> = [
             (!self.nodes.is_empty(), "NODE names"),
@@ -175,7 +181,7 @@ impl SourceArgs {
             problems
                 .push("--node names a --file input; to pick cluster nodes, pass them as arguments".into());
         }
-        let direct = self.method == Method::Direct;
+        let direct = method == Method::Direct;
         if !direct {
             for (set, flag) in [
                 (self.token_file.is_some(), "--token-file"),
@@ -238,7 +244,7 @@ impl SourceArgs {
         Ok(SourcePlan::Cluster(ClusterPlan {
             kubeconfig: self.kubeconfig.clone(),
             context: self.context.clone(),
-            method: self.method,
+            method,
             nodes,
             token_file: self.token_file.clone(),
             kubelet_tls,

@@ -12,12 +12,12 @@
 use std::io::Write;
 use std::time::SystemTime;
 
-use anyhow::bail;
 use futures::{StreamExt, stream};
 
 use super::Outcome;
 use crate::access::Method;
-use crate::cli::{DoctorArgs, DoctorOutput};
+use crate::cli::DoctorOutput;
+use crate::cli::settings::DoctorSettings;
 use crate::cluster::checks::Access;
 use crate::cluster::config::{self, DirectPlan};
 use crate::cluster::plan::{ClusterPlan, KubeletTls, NodeSelection};
@@ -29,26 +29,15 @@ use crate::doctor::{self, Check, Credentials, Diagnosis, NodesFound, Problem, Tl
 use crate::rbac;
 use crate::report;
 use crate::scrape::FailureKind;
-use crate::source::SourcePlan;
 
 /// Runs `doctor`.
 pub async fn run(
-    args: &DoctorArgs,
+    settings: &DoctorSettings,
     mut out: &mut dyn Write,
     _err: &mut dyn Write,
 ) -> anyhow::Result<Outcome> {
-    let plan = match args.source.to_plan()? {
-        SourcePlan::Cluster(plan) => plan,
-        SourcePlan::Files { .. } => bail!("doctor checks a live cluster; --file is for offline analysis"),
-        SourcePlan::Prometheus { .. } => {
-            bail!("doctor checks a live cluster; --prometheus is for stored history")
-        }
-    };
-    if args.sample == 0 {
-        bail!("--sample must be at least 1");
-    }
-    let diagnosis = diagnose(&plan, args.sample).await;
-    match args.output {
+    let diagnosis = diagnose(&settings.plan, settings.sample).await;
+    match settings.output {
         DoctorOutput::Table => report::doctor::render_table(&diagnosis, &mut out)?,
         DoctorOutput::Json => report::doctor::render_json(&diagnosis, &mut out)?,
     }

@@ -98,8 +98,8 @@ pub async fn run(
             Ok(Outcome::Complete)
         }
         Command::Rbac(args) => rbac::run(&args, out, err).await,
-        Command::Doctor(args) => doctor::run(&args, out, err).await,
-        Command::Compare(args) => compare::run(&args, out, err).await,
+        Command::Doctor(args) => doctor::run(&args.settings()?, out, err).await,
+        Command::Compare(args) => compare::run(&args.settings()?, out, err).await,
         Command::Watch(args) => watch::run(&args.settings()?, out, err, terminals).await,
     }
 }
