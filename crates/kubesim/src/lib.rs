@@ -11,6 +11,9 @@
 //!
 //! It shares no code with the kubelet-metrics parser: it only speaks the wire protocol.
 //!
+//! This file (about 680 lines before its tests) holds the cluster's life cycle only — builder,
+//! start, the shared state the servers read, shutdown — which is one concern kept together.
+//!
 //! ```no_run
 //! # async fn demo() -> anyhow::Result<()> {
 //! let cluster = kubesim::Cluster::builder().nodes(3).seed(1).start().await?;
