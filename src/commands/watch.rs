@@ -7,15 +7,15 @@
 //! `report::table`; this module only keeps time and the previous tick.
 
 use std::io::Write;
-use std::time::{Duration, SystemTime};
+use std::time::SystemTime;
 
 use super::{Outcome, Terminals};
-use crate::analysis::{Report, analyze};
+use crate::analysis::analyze;
 use crate::cli::settings::WatchSettings;
 use crate::collect::Options;
+use crate::report;
 use crate::scrape::NodeScrape;
 use crate::source::gather;
-use crate::units::rfc3339;
 
 /// Runs `watch`.
 pub async fn run(
@@ -66,64 +66,18 @@ pub async fn run(
         query.baseline = Some(baseline.clone());
         let report = analyze(&gathered.scrapes, &query);
         shown += 1;
-        let frame =
-            Frame { at: SystemTime::now(), interval: settings.interval, index: shown, count: settings.count };
-        render_frame(&report, &frame, terminal, &mut &mut *out)?;
+        let frame = report::watch::Frame {
+            at: SystemTime::now(),
+            interval: settings.interval,
+            index: shown,
+            count: settings.count,
+        };
+        report::watch::render_frame(&report, &frame, terminal, &mut &mut *out)?;
         out.flush()?;
         outcome = Outcome::from_counts(report.node_count(), report.errors.len());
         baseline = next_baseline(baseline, gathered.scrapes);
     }
     Ok(outcome)
-}
-
-/// When and which table this is.
-#[derive(Debug, Clone, Copy)]
-pub struct Frame {
-    /// When the tick's collection finished.
-    pub at: SystemTime,
-    /// The interval the numbers cover.
-    pub interval: Duration,
-    /// 1 for the first table.
-    pub index: u64,
-    /// `--count`, if given.
-    pub count: Option<u64>,
-}
-
-/// ANSI: cursor home, then erase the screen.
-const CLEAR_SCREEN: &str = "\x1b[H\x1b[2J";
-
-/// Writes one table: a timestamp line, then the per-node table of the interval's changes.
-/// `terminal` clears the screen first; otherwise a blank line separates tables.
-pub fn render_frame(
-    report: &Report,
-    frame: &Frame,
-    terminal: bool,
-    out: &mut impl Write,
-) -> std::io::Result<()> {
-    if terminal {
-        write!(out, "{CLEAR_SCREEN}")?;
-    } else if frame.index > 1 {
-        writeln!(out)?;
-    }
-    let of = frame.count.map(|c| format!("/{c}")).unwrap_or_default();
-    writeln!(
-        out,
-        "--- {}  {}: changes in the last {} ({}{of}) ---",
-        rfc3339(frame.at),
-        report.metric,
-        crate::report::format_value(frame.interval.as_secs_f64(), "s"),
-        frame.index,
-    )?;
-    // The header says these are changes; caveats were for the whole history and repeat
-    // every tick, so the table leaves both out.
-    let mut shown = report.clone();
-    shown.delta = false;
-    shown.caveats.clear();
-    crate::report::table::render(&shown, out)?;
-    if report.nodes.iter().any(|n| n.reset.is_some()) {
-        writeln!(out, "* the kubelet restarted during this interval: counted since the restart")?;
-    }
-    Ok(())
 }
 
 /// The baseline for the next tick: this tick's scrapes, except that a node that failed now
@@ -163,26 +117,5 @@ mod tests {
         let bytes: Vec<(&str, u64)> =
             next.iter().map(|s| (s.node.as_str(), s.outcome.as_ref().expect("ok").bytes)).collect();
         assert_eq!(bytes, [("a", 1), ("b", 2)]);
-    }
-
-    #[test]
-    fn frames_clear_the_screen_only_on_a_terminal() {
-        let report = crate::report::sample_report();
-        let frame = Frame {
-            at: std::time::UNIX_EPOCH,
-            interval: Duration::from_millis(500),
-            index: 2,
-            count: Some(3),
-        };
-        let mut piped = Vec::new();
-        render_frame(&report, &frame, false, &mut piped).expect("render");
-        let piped = String::from_utf8(piped).expect("utf-8");
-        assert!(piped.starts_with("\n--- 1970-01-01T00:00:00Z  "), "{piped}");
-        assert!(piped.contains("changes in the last 0.5s (2/3)"), "{piped}");
-        assert!(!piped.contains('\x1b'));
-        assert!(!piped.contains("caveats"));
-        let mut terminal = Vec::new();
-        render_frame(&report, &frame, true, &mut terminal).expect("render");
-        assert!(terminal.starts_with(CLEAR_SCREEN.as_bytes()));
     }
 }

@@ -18,6 +18,7 @@ pub mod json;
 pub mod samples;
 pub mod svg;
 pub mod table;
+pub mod watch;
 
 use crate::histogram::Band;
 
