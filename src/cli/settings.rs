@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use super::{
     CompareArgs, CompareOutput, DoctorArgs, DoctorOutput, GetArgs, GetOutput, HistogramArgs, HistogramOutput,
-    ServeArgs, UsageError, WatchArgs,
+    ServeArgs, SnapshotArgs, UsageError, WatchArgs,
 };
 use crate::access::{Endpoint, Method, is_exposition_path};
 use crate::analysis::Query;
@@ -70,6 +70,19 @@ pub struct ServeSettings {
     pub interval: Duration,
     /// Stop after this many collections.
     pub max_cycles: Option<u64>,
+}
+
+/// `snapshot`, validated.
+#[derive(Debug, Clone)]
+pub struct SnapshotSettings {
+    /// Where the metrics come from.
+    pub source: SourcePlan,
+    /// Every saved family plus the kubelet's build info.
+    pub selector: Selector,
+    /// The endpoint the histograms are served on.
+    pub endpoint: Endpoint,
+    /// The file to write, `-` for stdout.
+    pub output: PathBuf,
 }
 
 /// `get`, validated.
@@ -205,28 +218,30 @@ impl ServeArgs {
         if self.interval.is_zero() {
             problems.push("--interval must be longer than 0".into());
         }
-        let metrics: Vec<String> = if self.metrics.is_empty() {
-            vec![POD_START_DURATION.to_string(), POD_START_SLI_DURATION.to_string()]
-        } else {
-            self.metrics.clone()
-        };
-        let mut selectors = Vec::new();
-        for metric in &metrics {
-            match histogram_selector(metric) {
-                Ok(selector) => selectors.push(selector),
-                Err(problem) => problems.push(problem),
-            }
-        }
+        let metrics = histograms_or_pod_start(&self.metrics);
+        let selector = histograms_selector(&metrics, &mut problems);
         let Ok(source) = plan else { return Err(UsageError { problems }) };
         UsageError::check(problems)?;
         Ok(ServeSettings {
             source,
             metrics,
-            selector: Selector::any_of(selectors),
+            selector,
             listen: self.listen,
             interval: self.interval,
             max_cycles: self.max_cycles,
         })
+    }
+}
+
+impl SnapshotArgs {
+    /// Validates `snapshot`'s flags.
+    pub fn settings(&self) -> Result<SnapshotSettings, UsageError> {
+        let mut problems = Vec::new();
+        let plan = self.source.to_plan().map_err(|e| problems.extend(e.problems));
+        let selector = histograms_selector(&histograms_or_pod_start(&self.metrics), &mut problems);
+        let Ok(source) = plan else { return Err(UsageError { problems }) };
+        UsageError::check(problems)?;
+        Ok(SnapshotSettings { source, selector, endpoint: self.endpoint, output: self.output.clone() })
     }
 }
 
@@ -334,6 +349,24 @@ impl CompareArgs {
         let proxy = ClusterPlan { method: Method::Proxy, ..direct.clone() };
         Ok(CompareSettings { proxy, direct, rounds: self.rounds, path, output: self.output })
     }
+}
+
+/// The histogram families asked for, or both pod-start histograms when none was.
+fn histograms_or_pod_start(metrics: &[String]) -> Vec<String> {
+    if metrics.is_empty() {
+        vec![POD_START_DURATION.to_string(), POD_START_SLI_DURATION.to_string()]
+    } else {
+        metrics.to_vec()
+    }
+}
+
+/// Every family of `metrics` plus the kubelet's build info; each invalid name is a problem.
+fn histograms_selector(metrics: &[String], problems: &mut Vec<String>) -> Selector {
+    let selectors = metrics
+        .iter()
+        .filter_map(|metric| histogram_selector(metric).map_err(|problem| problems.push(problem)).ok())
+        .collect();
+    Selector::any_of(selectors)
 }
 
 /// The family `metric` names plus the kubelet's build info (for each node's version).

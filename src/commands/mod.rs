@@ -89,7 +89,7 @@ pub async fn run(
     match command {
         Command::Get(args) => get::run(&args.settings()?, out, err, terminals).await,
         Command::Histogram(args) => histogram::run(&args.settings()?, out, err, terminals).await,
-        Command::Snapshot(args) => snapshot::run(&args, out, err, terminals).await,
+        Command::Snapshot(args) => snapshot::run(&args.settings()?, out, err, terminals).await,
         Command::Demo(args) => demo::run(&args, out, err).await,
         Command::Serve(args) => serve::run(&args.settings()?, out, err).await,
         Command::Completions { shell } => {
