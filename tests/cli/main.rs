@@ -64,12 +64,7 @@ pub fn http_get(addr: std::net::SocketAddr, path_and_query: &str) -> std::io::Re
 
 /// Percent-encodes a PromQL query for a URL.
 pub fn url_encode(text: &str) -> String {
-    text.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
+    kubelet_metrics::units::encode_component(text)
 }
 
 /// Kills and reaps a child process when the test ends, however it ends.
