@@ -298,10 +298,11 @@ pub fn compare(path: &str, rounds: u32, nodes: Vec<String>, fetches: &[Fetch]) -
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
-    fn ok(method: Method, round: u32, millis: u64, bytes: u64) -> Fetch {
+    /// A fetch that took `millis` and brought `bytes`.
+    pub(crate) fn ok(method: Method, round: u32, millis: u64, bytes: u64) -> Fetch {
         Fetch {
             method,
             node: "node-0".into(),

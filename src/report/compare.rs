@@ -165,16 +165,8 @@ pub fn render_json(c: &Comparison, out: &mut impl Write) -> io::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::compare::{Fetch, Fetched, compare};
-
-    fn ok(method: Method, round: u32, millis: u64, bytes: u64) -> Fetch {
-        Fetch {
-            method,
-            node: "node-0".into(),
-            round,
-            outcome: Ok(Fetched { bytes, elapsed: Duration::from_millis(millis) }),
-        }
-    }
+    use crate::compare::compare;
+    use crate::compare::tests::ok;
 
     fn sample() -> Comparison {
         let fetches = vec![
