@@ -8,10 +8,12 @@
 //! - `payload`: exposition text rendered from real kubelet captures shared by all nodes.
 //! - `profile`: node profiles and the seeded pod-start histograms; `truth`: what the cluster reports
 //!   about itself; `rbac`: users, tokens, roles and bindings; `pki`: certificates.
+//! - `external`: kubelets-only mode, where the nodes live in another API server, which also reviews
+//!   the kubelets' requests ([`ClusterBuilder::external`]).
 //!
 //! It shares no code with the kubelet-metrics parser: it only speaks the wire protocol.
 //!
-//! This file (about 680 lines before its tests) holds the cluster's life cycle only — builder,
+//! This file (about 820 lines before its tests) holds the cluster's life cycle only — builder,
 //! start, the shared state the servers read, shutdown — which is one concern kept together.
 //!
 //! ```no_run

@@ -34,6 +34,44 @@ fn external_api(host: &Cluster) -> ExternalApi {
     }
 }
 
+/// `GET path` from a kubelet of `sim`, presenting a client certificate; the status code.
+async fn get_with_certificate(sim: &Cluster, node: &str, path: &str, cert_pem: &str, key_pem: &str) -> u16 {
+    use http_body_util::{BodyExt, Empty};
+    let mut roots = rustls::RootCertStore::empty();
+    let ca = std::fs::read(sim.kubelet_ca_path()).expect("kubelet-ca.crt");
+    for cert in rustls_pemfile::certs(&mut ca.as_slice()) {
+        roots.add(cert.expect("PEM")).expect("CA");
+    }
+    let chain = rustls_pemfile::certs(&mut cert_pem.as_bytes()).collect::<Result<Vec<_>, _>>().expect("cert");
+    let key = rustls_pemfile::private_key(&mut key_pem.as_bytes()).expect("key PEM").expect("a key");
+    let config = rustls::ClientConfig::builder_with_provider(std::sync::Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .expect("TLS versions")
+    .with_root_certificates(roots)
+    .with_client_auth_cert(chain, key)
+    .expect("client certificate");
+    let addr = sim.kubelet_addr(node).expect("node");
+    let exchange = async {
+        let stream = tokio::net::TcpStream::connect(addr).await.expect("connect");
+        let name = rustls::pki_types::ServerName::try_from("127.0.0.1").expect("name");
+        let tls = tokio_rustls::TlsConnector::from(std::sync::Arc::new(config))
+            .connect(name, stream)
+            .await
+            .expect("TLS with a client certificate");
+        let (mut sender, connection) =
+            hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(tls)).await.expect("HTTP");
+        tokio::spawn(connection);
+        let request = http::Request::get(path)
+            .header("host", addr.to_string())
+            .body(Empty::<bytes::Bytes>::new().map_err(|never| match never {}))
+            .expect("request");
+        sender.send_request(request).await.expect("response").status().as_u16()
+    };
+    tokio::time::timeout(crate::LIMIT, exchange).await.expect("in time")
+}
+
 fn json(fetched: &crate::Fetched) -> Value {
     serde_json::from_slice(fetched.body.as_ref().expect("a body")).expect("JSON")
 }
@@ -121,6 +159,14 @@ async fn external_mode_registers_nodes_and_reviews_requests_remotely() {
     // The host's admin token is system:masters there.
     let admin = kubelet_get(&sim, "ext-2", "/pods", Some(&host.admin_token())).await.expect("fetch");
     assert_eq!(admin.status, 200);
+
+    // Client certificates signed by the host's CA authenticate as CN / O, as the host's own proxy
+    // identity does; the host still authorizes them.
+    let (cert, key) =
+        host.client_certificate("kube-apiserver-kubelet-client", &["system:masters"]).expect("cert");
+    assert_eq!(get_with_certificate(&sim, "ext-0", "/pods", &cert, &key).await, 200);
+    let (cert, key) = host.client_certificate("nobody", &[]).expect("cert");
+    assert_eq!(get_with_certificate(&sim, "ext-0", "/metrics", &cert, &key).await, 403);
 
     // A second cluster with the same names is refused and deletes nothing it did not create.
     let clash = Cluster::builder().nodes(3).name_prefix("ext").external(external_api(&host)).start().await;
