@@ -1,6 +1,7 @@
 //! One simulated kubelet: its listener (closed while `refuse`), its certificate (`badcert`), webhook-style
 //! authentication and authorization with the kubelet's path → subresource mapping, its endpoints, and
-//! every fault. Payload text comes from `payload`; who may do what from `rbac`.
+//! every fault. Payload text comes from `payload`; who may do what from `rbac`, or in kubelets-only mode
+//! from the external API server (`external`), behind one seam, `Access`.
 
 use std::{sync::Arc, time::Duration};
 

@@ -236,3 +236,69 @@ async fn nodes_are_created_patched_and_deleted_with_kubernetes_semantics() {
     assert_eq!(api(&cluster, "GET", "/api/v1/nodes/extra/status", None).await.status, 404);
     cluster.shutdown().await;
 }
+
+#[tokio::test]
+async fn binary_registers_nodes_from_a_kubeconfig_and_deletes_them_on_sigterm() {
+    use base64::Engine;
+    use tokio::io::AsyncBufReadExt;
+    let host = Cluster::builder().nodes(1).start().await.expect("host starts");
+    let api = external_api(&host);
+    let dir = tempfile::tempdir().expect("temp dir");
+    let b64 = |text: &str| base64::engine::general_purpose::STANDARD.encode(text);
+    let kubeconfig = format!(
+        "apiVersion: v1\nkind: Config\ncurrent-context: host\nclusters:\n- name: host\n  cluster:\n    server: {}\n    \
+         certificate-authority-data: {}\ncontexts:\n- name: host\n  context: {{cluster: host, user: kubesim}}\nusers:\n\
+         - name: kubesim\n  user:\n    client-certificate-data: {}\n    client-key-data: {}\n",
+        api.server,
+        b64(&api.ca_pem),
+        b64(&api.client_cert_pem),
+        b64(&api.client_key_pem)
+    );
+    let files = [
+        ("host.kubeconfig", kubeconfig.as_str()),
+        ("kubelet-ca.pem", api.kubelet_ca_cert_pem.as_str()),
+        ("kubelet-ca-key.pem", api.kubelet_ca_key_pem.as_str()),
+        ("client-ca.pem", api.client_ca_pem.as_str()),
+    ];
+    for (name, text) in files {
+        std::fs::write(dir.path().join(name), text).expect("written");
+    }
+    let state = dir.path().join("state");
+    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_kubesim"))
+        .args(["--nodes", "2", "--name-prefix", "cli", "--state-dir"])
+        .arg(&state)
+        .arg("--external-kubeconfig")
+        .arg(dir.path().join("host.kubeconfig"))
+        .arg("--kubelet-ca-cert")
+        .arg(dir.path().join("kubelet-ca.pem"))
+        .arg("--kubelet-ca-key")
+        .arg(dir.path().join("kubelet-ca-key.pem"))
+        .arg("--kubelet-client-ca")
+        .arg(dir.path().join("client-ca.pem"))
+        .stdout(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("kubesim starts");
+    let stdout = child.stdout.take().expect("stdout");
+    let mut lines = tokio::io::BufReader::new(stdout).lines();
+    let line =
+        tokio::time::timeout(crate::LIMIT, lines.next_line()).await.expect("ready in time").expect("a line");
+    assert_eq!(line.as_deref(), Some(format!("ready {}", host.api_url()).as_str()));
+    assert!(state.join("kubelet-ca.crt").exists() && state.join("truth.json").exists());
+    assert!(!state.join("admin.kubeconfig").exists());
+    assert_eq!(api_status(&host, "/api/v1/nodes/cli-1").await, 200);
+
+    let pid = child.id().expect("pid").to_string();
+    let kill = tokio::process::Command::new("kill").args(["-TERM", &pid]).status().await.expect("kill runs");
+    assert!(kill.success());
+    let status =
+        tokio::time::timeout(crate::LIMIT, child.wait()).await.expect("exits in time").expect("status");
+    assert!(status.success(), "{status:?}");
+    assert_eq!(api_status(&host, "/api/v1/nodes/cli-0").await, 404);
+    assert_eq!(api_status(&host, "/api/v1/nodes/cli-1").await, 404);
+    host.shutdown().await;
+}
+
+async fn api_status(host: &Cluster, path: &str) -> u16 {
+    api(host, "GET", path, None).await.status
+}
