@@ -1,6 +1,7 @@
 //! One simulated kubelet: its listener (closed while `refuse`), its certificate (`badcert`), webhook-style
 //! authentication and authorization with the kubelet's path → subresource mapping, its endpoints, and
-//! every fault. Payload text comes from `payload`; who may do what from `rbac`.
+//! every fault. Payload text comes from `payload`; who may do what from `rbac`, or in kubelets-only mode
+//! from the external API server (`external`), behind one seam, `Access`.
 
 use std::{sync::Arc, time::Duration};
 
@@ -14,6 +15,7 @@ use tokio_rustls::TlsAcceptor;
 
 use crate::{
     Fault, Node, Shared,
+    external::Remote,
     http::{Body, failing, full, respond, serve_connection, streamed},
     payload::{self, Chunks, EXPOSITION_CONTENT_TYPE, NodeView},
     rbac::{Attributes, UserInfo},
@@ -85,6 +87,39 @@ pub async fn run(
                     }
                 });
             }
+        }
+    }
+}
+
+/// Who decides whether a kubelet request may go ahead: the webhook authenticator and authorizer of a
+/// kubelet, answered by kubesim's own policy or by an external API server. Everything else in this
+/// module is the same in both modes.
+pub(crate) enum Access {
+    /// kubesim's own tokens and RBAC rules (the simulated API server's TokenReview and SubjectAccessReview).
+    Local,
+    /// TokenReview and SubjectAccessReview sent to an external API server, with a short cache.
+    Remote(Arc<Remote>),
+}
+
+impl Access {
+    /// The user a bearer token belongs to; `None` (401) when unknown or when the review failed, as a
+    /// kubelet's webhook authenticator treats errors.
+    async fn authenticate(&self, shared: &Shared, token: &str) -> Option<UserInfo> {
+        match self {
+            Access::Local => {
+                shared.policy.read().unwrap_or_else(|e| e.into_inner()).authenticate_token(token)
+            }
+            Access::Remote(remote) => remote.authenticate(token).await.ok().flatten(),
+        }
+    }
+
+    /// Whether `user` may do `attrs`; `Err` when no answer could be had.
+    async fn authorize(&self, shared: &Shared, user: &UserInfo, attrs: &Attributes) -> Result<bool, ()> {
+        match self {
+            Access::Local => {
+                Ok(shared.policy.read().unwrap_or_else(|e| e.into_inner()).authorize(user, attrs))
+            }
+            Access::Remote(remote) => remote.authorize(user, attrs).await.map_err(|_| ()),
         }
     }
 }
@@ -161,7 +196,7 @@ async fn handle(
         _ => {}
     }
 
-    // Authentication: a client certificate from the cluster CA, else a bearer token via TokenReview.
+    // Authentication: a client certificate from the client CA, else a bearer token via TokenReview.
     // Anonymous requests are rejected (--anonymous-auth=false, as kubeadm configures kubelets).
     let bearer = req
         .headers()
@@ -172,8 +207,7 @@ async fn handle(
     let user = match (cert_user, bearer) {
         (Some(user), _) => user,
         (None, Some(token)) if fault != Some(Fault::NoAuth) => {
-            let policy = shared.policy.read().unwrap_or_else(|e| e.into_inner());
-            match policy.authenticate_token(token) {
+            match shared.access.authenticate(&shared, token).await {
                 Some(user) => user,
                 None => return kubelet_error(StatusCode::UNAUTHORIZED, "Unauthorized".into()),
             }
@@ -185,18 +219,28 @@ async fn handle(
     let path = req.uri().path().to_string();
     let verb = verb(req.method());
     let checks = subresources(&path);
-    let allowed = {
-        let policy = shared.policy.read().unwrap_or_else(|e| e.into_inner());
-        checks
-            .iter()
-            .any(|sub| policy.authorize(&user, &Attributes::resource(verb, "", "nodes", sub, &node.name)))
-    };
-    if !allowed {
-        let subresource = checks.last().copied().unwrap_or("proxy");
-        return kubelet_error(
-            StatusCode::FORBIDDEN,
-            format!("Forbidden (user={}, verb={verb}, resource=nodes, subresource={subresource})", user.name),
-        );
+    let subresource = checks.last().copied().unwrap_or("proxy");
+    let attributes = format!("user={}, verb={verb}, resource=nodes, subresource={subresource}", user.name);
+    let mut allowed = Ok(false);
+    for sub in checks {
+        allowed = shared
+            .access
+            .authorize(&shared, &user, &Attributes::resource(verb, "", "nodes", sub, &node.name))
+            .await;
+        if allowed != Ok(false) {
+            break;
+        }
+    }
+    match allowed {
+        Ok(true) => {}
+        Ok(false) => return kubelet_error(StatusCode::FORBIDDEN, format!("Forbidden ({attributes})")),
+        // pkg/kubelet/server/server.go: a failed review is a 500, not a denial.
+        Err(()) => {
+            return kubelet_error(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                format!("Authorization error ({attributes})"),
+            );
+        }
     }
 
     if req.method() != Method::GET && req.method() != Method::HEAD {

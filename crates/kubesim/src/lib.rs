@@ -8,10 +8,12 @@
 //! - `payload`: exposition text rendered from real kubelet captures shared by all nodes.
 //! - `profile`: node profiles and the seeded pod-start histograms; `truth`: what the cluster reports
 //!   about itself; `rbac`: users, tokens, roles and bindings; `pki`: certificates.
+//! - `external`: kubelets-only mode, where the nodes live in another API server, which also reviews
+//!   the kubelets' requests ([`ClusterBuilder::external`]).
 //!
 //! It shares no code with the kubelet-metrics parser: it only speaks the wire protocol.
 //!
-//! This file (about 680 lines before its tests) holds the cluster's life cycle only — builder,
+//! This file (about 820 lines before its tests) holds the cluster's life cycle only — builder,
 //! start, the shared state the servers read, shutdown — which is one concern kept together.
 //!
 //! ```no_run
@@ -24,6 +26,7 @@
 //! ```
 
 mod apiserver;
+mod external;
 mod fault;
 mod http;
 mod kubelet;
@@ -50,11 +53,13 @@ use tokio::{
     sync::{mpsc, watch},
 };
 
+pub use external::ExternalApi;
 pub use fault::{Fault, ParseFaultError, parse_duration, parse_size};
 pub use profile::{NEW_BUCKETS, OLD_BUCKETS, POD_START_DURATION, POD_START_SLI_DURATION, Profile};
 pub use rbac::{Attributes, UserInfo};
 pub use truth::{Bucket, HistogramTruth, NodeTruth, Truth};
 
+pub use apiserver::SERVER_VERSION;
 use profile::{PodStarts, SplitMix64};
 
 /// The namespace of the monitoring service account whose token is `sa.token`.
@@ -109,6 +114,9 @@ pub struct ClusterBuilder {
     state_dir: Option<PathBuf>,
     faults: Vec<(NodeRef, Fault)>,
     worker_threads: usize,
+    external: Option<ExternalApi>,
+    server_version: String,
+    name_prefix: String,
 }
 
 impl ClusterBuilder {
@@ -136,6 +144,37 @@ impl ClusterBuilder {
         self
     }
 
+    /// Kubelets-only mode: no API server of kubesim's own. Instead kubesim creates its nodes in `api`
+    /// (`POST /api/v1/nodes`, then `PATCH /api/v1/nodes/{name}/status` with addresses, the kubelet
+    /// port, `nodeInfo` and `Ready=True`, 16 requests at a time) and serves each kubelet as a
+    /// webhook-mode kubelet: its serving certificate is signed by `api`'s kubelet CA, client
+    /// certificates from `api`'s client CA are accepted, and bearer tokens and every request are
+    /// checked with TokenReview and SubjectAccessReview against `api`. Dropping or shutting down the
+    /// cluster deletes the nodes it created.
+    ///
+    /// The state directory then holds only `kubelet-ca.crt` and `truth.json`; the kubeconfigs, tokens
+    /// and RBAC controls of [`Cluster`] belong to kubesim's own API server and do not apply.
+    pub fn external(mut self, api: ExternalApi) -> Self {
+        self.external = Some(api);
+        self
+    }
+
+    /// The Kubernetes version kubesim's API server claims in `/version`, e.g. `v1.27.3` (default
+    /// [`SERVER_VERSION`]). APIs that version lacks answer 404, as an old server does:
+    /// `selfsubjectreviews` (`kubectl auth whoami`) is served from v1.28 (`authentication.k8s.io/v1`)
+    /// and in v1.27 only as `v1beta1`.
+    pub fn server_version(mut self, version: &str) -> Self {
+        self.server_version = version.to_string();
+        self
+    }
+
+    /// The node names' prefix (default `node`, giving `node-00`...). Two clusters registered in one
+    /// external API server need different prefixes.
+    pub fn name_prefix(mut self, prefix: &str) -> Self {
+        self.name_prefix = prefix.to_string();
+        self
+    }
+
     /// Threads of the cluster's own tokio runtime (default 2).
     pub fn worker_threads(mut self, n: usize) -> Self {
         self.worker_threads = n.max(1);
@@ -148,6 +187,8 @@ impl ClusterBuilder {
     /// `std::process::Command`) without stalling it.
     pub async fn start(self) -> anyhow::Result<Cluster> {
         anyhow::ensure!(self.nodes >= 1, "a cluster needs at least one node");
+        apiserver::parse_version(&self.server_version)
+            .with_context(|| format!("server version {:?} is not vMAJOR.MINOR.PATCH", self.server_version))?;
         raise_open_file_limit();
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(self.worker_threads)
@@ -214,10 +255,19 @@ impl std::fmt::Debug for Cluster {
 impl Cluster {
     /// A builder with the defaults: 3 nodes, seed 1, a temp state dir.
     pub fn builder() -> ClusterBuilder {
-        ClusterBuilder { nodes: 3, seed: 1, state_dir: None, faults: Vec::new(), worker_threads: 2 }
+        ClusterBuilder {
+            nodes: 3,
+            seed: 1,
+            state_dir: None,
+            faults: Vec::new(),
+            worker_threads: 2,
+            external: None,
+            server_version: SERVER_VERSION.to_string(),
+            name_prefix: "node".to_string(),
+        }
     }
 
-    /// The API server's URL, `https://127.0.0.1:PORT`.
+    /// The API server's URL: kubesim's own, `https://127.0.0.1:PORT`, or the external one.
     pub fn api_url(&self) -> &str {
         &self.shared.api_url
     }
@@ -313,13 +363,30 @@ impl Cluster {
         self.shared.apply_yaml(yaml).map(|_| ())
     }
 
+    /// A new client certificate and its key (PEM) for `user` in `groups`, signed by the cluster CA
+    /// (`ca.crt`): the API server and the kubelets accept it, as kubeadm's certificates.
+    pub fn client_certificate(&self, user: &str, groups: &[&str]) -> anyhow::Result<(String, String)> {
+        let leaf = self.shared.cluster_ca.client(user, groups)?;
+        Ok((leaf.cert_pem, leaf.key_pem))
+    }
+
     /// Whether `user` may do `attrs` under the current RBAC rules (a SubjectAccessReview).
     pub fn authorize(&self, user: &UserInfo, attrs: &Attributes) -> bool {
         self.shared.policy.read().is_ok_and(|p| p.authorize(user, attrs))
     }
 
-    /// Stops every listener and task, and waits until the listeners are closed.
+    /// Whether the nodes live in an external API server (see [`ClusterBuilder::external`]).
+    pub fn is_external(&self) -> bool {
+        matches!(self.shared.access, kubelet::Access::Remote(_))
+    }
+
+    /// Deletes the nodes created in an external API server, then stops every listener and task, and
+    /// waits until the listeners are closed.
     pub async fn shutdown(mut self) {
+        if let (kubelet::Access::Remote(remote), Some(runtime)) = (&self.shared.access, &self.runtime) {
+            let remote = remote.clone();
+            let _ = runtime.spawn(async move { remote.unregister().await }).await;
+        }
         let _ = self.shutdown.send(true);
         if let Some(mut alive) = self.alive.take() {
             let _ = tokio::time::timeout(Duration::from_secs(5), alive.recv()).await;
@@ -332,6 +399,17 @@ impl Cluster {
 
 impl Drop for Cluster {
     fn drop(&mut self) {
+        if let (kubelet::Access::Remote(remote), Some(runtime)) = (&self.shared.access, &self.runtime) {
+            // Drop cannot await: the deletions run on the cluster's own runtime while this thread
+            // waits for them, for a bounded time.
+            let (done_tx, done_rx) = std::sync::mpsc::channel();
+            let remote = remote.clone();
+            runtime.spawn(async move {
+                remote.unregister().await;
+                let _ = done_tx.send(());
+            });
+            let _ = done_rx.recv_timeout(Duration::from_secs(20));
+        }
         let _ = self.shutdown.send(true);
         if let Some(runtime) = self.runtime.take() {
             runtime.shutdown_background();
@@ -387,6 +465,14 @@ pub(crate) struct Shared {
     pub policy: RwLock<Policy>,
     /// The API server's client towards kubelets, with its pool of idle connections.
     pub kubelet_client: apiserver::KubeletClient,
+    /// Who answers the kubelets' TokenReviews and SubjectAccessReviews.
+    pub access: kubelet::Access,
+    /// Nodes created through `POST /api/v1/nodes` (not simulated: no kubelet of this cluster), by name.
+    pub registered: RwLock<BTreeMap<String, serde_json::Value>>,
+    /// The version the API server claims, e.g. `v1.33.4`.
+    pub server_version: String,
+    /// The cluster CA: it signs the API server's certificate and client certificates.
+    pub cluster_ca: pki::Authority,
     pub rng: Mutex<SplitMix64>,
     pub truth_lock: Mutex<()>,
     pub resource_version: AtomicU64,
@@ -503,8 +589,13 @@ fn write_file(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
 
 /// The node names of an `n`-node cluster: `node-{i}` zero-padded to the width of `n - 1`.
 pub fn node_name(i: usize, n: usize) -> String {
+    prefixed_node_name("node", i, n)
+}
+
+/// `node_name` with another prefix than `node`.
+fn prefixed_node_name(prefix: &str, i: usize, n: usize) -> String {
     let width = (n.saturating_sub(1)).to_string().len();
-    format!("node-{i:0width$}")
+    format!("{prefix}-{i:0width$}")
 }
 
 const ZONES: [&str; 3] = ["zone-a", "zone-b", "zone-c"];
@@ -519,9 +610,24 @@ async fn build(
     let loopback = std::net::IpAddr::V4(Ipv4Addr::LOCALHOST);
     payload::warm_up();
     let cluster_ca = pki::Authority::new("kubesim-ca")?;
-    let kubelet_ca = pki::Authority::new("kubesim-kubelet-ca")?;
+    let kubelet_ca = match &config.external {
+        Some(api) => pki::Authority::from_pem(&api.kubelet_ca_cert_pem, &api.kubelet_ca_key_pem)
+            .context("the kubelet CA of the external API server")?,
+        None => pki::Authority::new("kubesim-kubelet-ca")?,
+    };
     let cluster_roots = cluster_ca.roots()?;
     let kubelet_roots = kubelet_ca.roots()?;
+    // The CA whose client certificates kubelets accept (the kubelet's --client-ca-file).
+    let kubelet_client_roots = match &config.external {
+        Some(api) => {
+            pki::roots_from_pem(&api.client_ca_pem).context("the client CA of the external API server")?
+        }
+        None => cluster_roots.clone(),
+    };
+    let access = match &config.external {
+        Some(api) => kubelet::Access::Remote(Arc::new(external::Remote::new(api)?)),
+        None => kubelet::Access::Local,
+    };
 
     let api_key = rcgen::KeyPair::generate()?;
     let api_cert = cluster_ca.server(
@@ -531,8 +637,15 @@ async fn build(
         &api_key,
     )?;
     let api_tls = pki::server_config(&api_cert, &cluster_roots)?;
-    let api_listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).await.context("binding the API server")?;
-    let api_url = format!("https://{}", api_listener.local_addr()?);
+    let (api_listener, api_url) = match &config.external {
+        Some(api) => (None, api.server.trim_end_matches('/').to_string()),
+        None => {
+            let listener =
+                TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).await.context("binding the API server")?;
+            let url = format!("https://{}", listener.local_addr()?);
+            (Some(listener), url)
+        }
+    };
 
     // The API server's own identity towards kubelets (kubeadm's apiserver-kubelet-client).
     let api_client = cluster_ca.client("kube-apiserver-kubelet-client", &["system:masters"])?;
@@ -545,7 +658,7 @@ async fn build(
         let index = match node {
             NodeRef::Index(i) if *i < n => *i,
             NodeRef::Name(name) => (0..n)
-                .find(|i| node_name(*i, n) == *name)
+                .find(|i| prefixed_node_name(&config.name_prefix, *i, n) == *name)
                 .with_context(|| format!("--fault names {name:?}, which is not a node"))?,
             NodeRef::Index(i) => anyhow::bail!("--fault names node index {i}, but there are {n} nodes"),
         };
@@ -554,19 +667,19 @@ async fn build(
 
     let serving_key = rcgen::KeyPair::generate()?;
     let wrong = kubelet_ca.server(pki::WRONG_NAME, &[pki::WRONG_NAME], &[], &serving_key)?;
-    let bad_tls = pki::server_config(&wrong, &cluster_roots)?;
+    let bad_tls = pki::server_config(&wrong, &kubelet_client_roots)?;
     let now = http::unix_now();
     let mut rng = SplitMix64::new(config.seed ^ 0xa11ce);
     let mut nodes = Vec::with_capacity(n);
     let mut listeners = Vec::with_capacity(n);
     for (i, profile) in profiles.iter().copied().enumerate() {
-        let name = node_name(i, n);
+        let name = prefixed_node_name(&config.name_prefix, i, n);
         let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
             .await
             .with_context(|| format!("binding kubelet {name}"))?;
         let addr = listener.local_addr()?;
         let leaf = kubelet_ca.server(&name, &[name.as_str()], &[loopback], &serving_key)?;
-        let tls = pki::server_config(&leaf, &cluster_roots)?;
+        let tls = pki::server_config(&leaf, &kubelet_client_roots)?;
         let containers = match profile {
             Profile::Pathological => 250,
             Profile::Fast => rng.range(3, 12) as u32,
@@ -609,7 +722,10 @@ async fn build(
         listeners.push(listener);
     }
     let by_name = nodes.iter().map(|n| (n.name.clone(), n.index)).collect();
-    let port_bits = u64::from(api_listener.local_addr()?.port()) << 40;
+    let port_bits = match &api_listener {
+        Some(listener) => u64::from(listener.local_addr()?.port()) << 40,
+        None => 0,
+    };
     let mut rng_tokens =
         SplitMix64::new(config.seed ^ now.rotate_left(29) ^ u64::from(std::process::id()) << 7 ^ port_bits);
     let admin_token = format!("kubesim-admin-{:016x}{:016x}", rng_tokens.next(), rng_tokens.next());
@@ -621,12 +737,39 @@ async fn build(
         by_name,
         policy: RwLock::new(Policy::default()),
         kubelet_client: apiserver::KubeletClient::new(kubelet_client),
+        access,
+        registered: RwLock::new(BTreeMap::new()),
+        server_version: config.server_version.clone(),
+        cluster_ca,
         rng: Mutex::new(SplitMix64::new(config.seed ^ now.rotate_left(17) ^ u64::from(std::process::id()))),
         truth_lock: Mutex::new(()),
         resource_version: AtomicU64::new(1000 + config.seed % 1000),
         shutdown: shutdown.clone(),
     });
     shared.apply_yaml(rbac::BOOTSTRAP_YAML).context("loading the bootstrap policy")?;
+
+    if let kubelet::Access::Remote(remote) = &shared.access {
+        // Kubelets-only mode: serve the kubelets, then register their nodes.
+        write_file(&state_dir.join("kubelet-ca.crt"), kubelet_ca.pem.as_bytes())?;
+        shared.write_truth();
+        for (node, listener) in shared.nodes.iter().zip(listeners) {
+            tokio::spawn(kubelet::run(
+                shared.clone(),
+                node.clone(),
+                listener,
+                shutdown.clone(),
+                alive.clone(),
+            ));
+        }
+        if let Err(err) = remote.register(&shared).await {
+            remote.unregister().await;
+            return Err(err.context(format!("registering nodes in {api_url}")));
+        }
+        return Ok(shared);
+    }
+    let Some(api_listener) = api_listener else {
+        anyhow::bail!("kubesim's own API server has no listener");
+    };
 
     // Credentials.
     shared.policy.write().unwrap_or_else(|e| e.into_inner()).add_token(
@@ -637,11 +780,11 @@ async fn build(
             groups: vec!["system:masters".into(), "system:authenticated".into()],
         },
     );
-    let viewer = cluster_ca.client("viewer", &["kubesim:viewers"])?;
+    let viewer = shared.cluster_ca.client("viewer", &["kubesim:viewers"])?;
     let sa_token = shared.create_token(SA_NAMESPACE, SA_NAME)?;
 
     let b64 = base64::engine::general_purpose::STANDARD;
-    let ca_data = b64.encode(&cluster_ca.pem);
+    let ca_data = b64.encode(&shared.cluster_ca.pem);
     let admin_user = format!("    token: {admin_token}\n");
     let viewer_user = format!(
         "    client-certificate-data: {}\n    client-key-data: {}\n",
@@ -658,7 +801,7 @@ async fn build(
     write_file(&state_dir.join("admin.kubeconfig"), kubeconfig("admin", &admin_user).as_bytes())?;
     write_file(&state_dir.join("viewer.kubeconfig"), kubeconfig("viewer", &viewer_user).as_bytes())?;
     write_file(&state_dir.join("sa.token"), sa_token.as_bytes())?;
-    write_file(&state_dir.join("ca.crt"), cluster_ca.pem.as_bytes())?;
+    write_file(&state_dir.join("ca.crt"), shared.cluster_ca.pem.as_bytes())?;
     write_file(&state_dir.join("kubelet-ca.crt"), kubelet_ca.pem.as_bytes())?;
     shared.write_truth();
 

@@ -1,10 +1,11 @@
 //! `kubesim`: run a simulated cluster until SIGINT/SIGTERM.
-//! Prints `ready <api-server-url>` on stdout once the state directory is written and every port listens.
+//! Prints `ready <api-server-url>` on stdout once the state directory is written and every port listens
+//! (in kubelets-only mode: once every node is registered in the external API server).
 
 use std::{path::PathBuf, process::ExitCode};
 
 use clap::Parser;
-use kubesim::{Cluster, Fault, NodeRef};
+use kubesim::{Cluster, ExternalApi, Fault, NodeRef};
 
 /// A simulated Kubernetes API server and kubelets on loopback, for tests, benchmarks and demos.
 #[derive(Debug, Parser)]
@@ -13,7 +14,8 @@ struct Args {
     /// How many nodes (kubelets) to simulate.
     #[arg(long, default_value_t = 3)]
     nodes: usize,
-    /// Where to write admin.kubeconfig, viewer.kubeconfig, sa.token, ca.crt, kubelet-ca.crt and truth.json.
+    /// Where to write admin.kubeconfig, viewer.kubeconfig, sa.token, ca.crt, kubelet-ca.crt and truth.json
+    /// (in kubelets-only mode: kubelet-ca.crt and truth.json).
     #[arg(long)]
     state_dir: PathBuf,
     /// Seed of node profiles and pod starts; the same seed gives the same cluster.
@@ -26,6 +28,28 @@ struct Args {
     /// Threads serving the cluster.
     #[arg(long, default_value_t = 2)]
     threads: usize,
+    /// The Kubernetes version kubesim's API server claims, e.g. v1.27.3; APIs it lacks answer 404.
+    #[arg(long, conflicts_with = "external_kubeconfig")]
+    server_version: Option<String>,
+    /// The node names' prefix (`node` gives node-00, node-01, ...).
+    #[arg(long, default_value = "node")]
+    name_prefix: String,
+    /// Kubelets-only mode: register the nodes in the API server of this kubeconfig's current context
+    /// (client certificate auth; it must be allowed to create and delete nodes, patch nodes/status and
+    /// create token and subject access reviews) instead of starting an API server.
+    #[arg(long, requires_all = ["kubelet_ca_cert", "kubelet_ca_key", "kubelet_client_ca"])]
+    external_kubeconfig: Option<PathBuf>,
+    /// Kubelets-only mode: the CA certificate (PEM) that signs the kubelets' serving certificates, the
+    /// API server's --kubelet-certificate-authority.
+    #[arg(long, requires = "external_kubeconfig")]
+    kubelet_ca_cert: Option<PathBuf>,
+    /// Kubelets-only mode: that CA's PKCS#8 private key (PEM).
+    #[arg(long, requires = "external_kubeconfig")]
+    kubelet_ca_key: Option<PathBuf>,
+    /// Kubelets-only mode: the CA (PEM) whose client certificates the kubelets accept; it signed the API
+    /// server's --kubelet-client-certificate.
+    #[arg(long, requires = "external_kubeconfig")]
+    kubelet_client_ca: Option<PathBuf>,
 }
 
 fn parse_fault(text: &str) -> Result<(NodeRef, Fault), String> {
@@ -51,6 +75,21 @@ fn main() -> ExitCode {
             .worker_threads(args.threads);
         for (node, fault) in args.faults {
             builder = builder.fault(node, fault);
+        }
+        builder = builder.name_prefix(&args.name_prefix);
+        if let Some(version) = &args.server_version {
+            builder = builder.server_version(version);
+        }
+        if let (Some(kubeconfig), Some(cert), Some(key), Some(client_ca)) =
+            (&args.external_kubeconfig, &args.kubelet_ca_cert, &args.kubelet_ca_key, &args.kubelet_client_ca)
+        {
+            match ExternalApi::from_files(kubeconfig, cert, key, client_ca) {
+                Ok(api) => builder = builder.external(api),
+                Err(err) => {
+                    eprintln!("error: {err:#}");
+                    return ExitCode::from(2);
+                }
+            }
         }
         let cluster = match builder.start().await {
             Ok(cluster) => cluster,

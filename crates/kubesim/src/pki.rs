@@ -63,6 +63,16 @@ impl Authority {
         Ok(Self { pem: cert.pem(), der: cert.der().clone(), issuer: Issuer::new(params, key) })
     }
 
+    /// An existing CA, from its certificate and its PKCS#8 private key (PEM): kubelets-only mode signs
+    /// kubelet serving certificates with the CA the real API server trusts.
+    pub fn from_pem(cert_pem: &str, key_pem: &str) -> anyhow::Result<Self> {
+        let key = KeyPair::from_pem(key_pem)
+            .context("reading the CA key (a PKCS#8 `PRIVATE KEY`; convert others with `openssl pkcs8 -topk8 -nocrypt`)")?;
+        let der = certificates(cert_pem)?.into_iter().next().context("the CA PEM holds no certificate")?;
+        let issuer = Issuer::from_ca_cert_pem(cert_pem, key).context("reading the CA certificate")?;
+        Ok(Self { pem: cert_pem.to_string(), der, issuer })
+    }
+
     /// A serving certificate for these DNS names and IP addresses.
     pub fn server(
         &self,
@@ -109,6 +119,42 @@ impl Authority {
         roots.add(self.der.clone()).context("adding a CA to a root store")?;
         Ok(Arc::new(roots))
     }
+}
+
+/// Every certificate in a PEM bundle.
+pub(crate) fn certificates(pem: &str) -> anyhow::Result<Vec<CertificateDer<'static>>> {
+    rustls_pemfile::certs(&mut pem.as_bytes()).collect::<Result<_, _>>().context("reading PEM certificates")
+}
+
+/// A root store of every certificate in a PEM bundle.
+pub(crate) fn roots_from_pem(pem: &str) -> anyhow::Result<Arc<RootCertStore>> {
+    let mut roots = RootCertStore::empty();
+    for cert in certificates(pem)? {
+        roots.add(cert).context("adding a CA to a root store")?;
+    }
+    anyhow::ensure!(!roots.is_empty(), "the CA PEM holds no certificate");
+    Ok(Arc::new(roots))
+}
+
+/// A TLS client config trusting the CAs in `ca_pem` and presenting a client certificate and key (PEM).
+pub(crate) fn client_config_from_pem(
+    ca_pem: &str,
+    cert_pem: &str,
+    key_pem: &str,
+) -> anyhow::Result<Arc<ClientConfig>> {
+    let roots = roots_from_pem(ca_pem)?;
+    let chain = certificates(cert_pem)?;
+    anyhow::ensure!(!chain.is_empty(), "the client certificate PEM holds no certificate");
+    let key = rustls_pemfile::private_key(&mut key_pem.as_bytes())
+        .context("reading the client key")?
+        .context("the client key PEM holds no private key")?;
+    let mut config = ClientConfig::builder_with_provider(provider())
+        .with_safe_default_protocol_versions()?
+        .with_root_certificates(roots)
+        .with_client_auth_cert(chain, key)
+        .context("loading the client certificate")?;
+    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    Ok(Arc::new(config))
 }
 
 fn name(common_name: &str, organizations: &[&str]) -> DistinguishedName {

@@ -236,6 +236,11 @@ impl Policy {
         self.service_accounts.get(&(namespace.to_string(), name.to_string()))
     }
 
+    /// The namespaces that hold a service account.
+    pub fn namespaces(&self) -> std::collections::BTreeSet<String> {
+        self.service_accounts.keys().map(|(namespace, _)| namespace.clone()).collect()
+    }
+
     /// SelfSubjectRulesReview: every rule that applies to `user` in `namespace` (cluster-wide ones included).
     pub fn rules_for(&self, user: &UserInfo, namespace: &str) -> Vec<PolicyRule> {
         let mut rules = Vec::new();

@@ -31,8 +31,8 @@ pub(super) fn wants_table<B>(req: &Request<B>) -> bool {
         .unwrap_or(false)
 }
 
-/// A node as the `v1` `Node` object kubectl reads.
-pub(super) fn node_json(shared: &Shared, node: &Node) -> Value {
+/// A simulated node as the `v1` `Node` object kubectl reads.
+pub(crate) fn node_json(shared: &Shared, node: &Node) -> Value {
     let heartbeat = rfc3339(unix_now().saturating_sub(7));
     let created = rfc3339(node.created_unix);
     let condition = |kind: &str, status: &str, reason: &str, message: &str| {
@@ -119,20 +119,24 @@ pub(super) fn list_nodes(
         },
     };
     let limit: usize = query.get("limit").and_then(|l| l.parse().ok()).unwrap_or(0);
-    let matching: Vec<Arc<Node>> = shared
-        .nodes
-        .iter()
-        .filter(|n| labels.iter().all(|r| r.matches(&n.labels)))
-        .filter(|n| fields.iter().all(|r| r.matches(&n.name)))
-        .filter(|n| start_after.as_ref().is_none_or(|s| n.name.as_str() > s.as_str()))
-        .cloned()
+    let mut everything: Vec<Listed> = shared.nodes.iter().cloned().map(Listed::Simulated).collect();
+    let registered =
+        shared.registered.read().unwrap_or_else(|e| e.into_inner()).values().cloned().collect::<Vec<_>>();
+    everything.extend(registered.into_iter().map(Listed::Registered));
+    everything.sort_by(|a, b| a.name().cmp(b.name()));
+    let matching: Vec<Listed> = everything
+        .into_iter()
+        .filter(|n| labels.iter().all(|r| r.matches(&n.labels())))
+        .filter(|n| fields.iter().all(|r| r.matches(n.name())))
+        .filter(|n| start_after.as_ref().is_none_or(|s| n.name() > s.as_str()))
         .collect();
     let (page, rest) =
         if limit > 0 && matching.len() > limit { matching.split_at(limit) } else { (&matching[..], &[][..]) };
-    let continue_token = (!rest.is_empty()).then(|| encode_continue(rv, &page[page.len() - 1].name));
+    let continue_token = (!rest.is_empty()).then(|| encode_continue(rv, page[page.len() - 1].name()));
     let remaining = (!rest.is_empty() && labels.is_empty() && fields.is_empty()).then_some(rest.len());
+    let items: Vec<Value> = page.iter().map(|n| n.object(shared)).collect();
     if table_wanted {
-        return json(StatusCode::OK, &table(shared, page, continue_token, remaining));
+        return json(StatusCode::OK, &table(shared, &items, continue_token, remaining));
     }
     let mut metadata = json!({"resourceVersion": rv.to_string()});
     if let Some(token) = continue_token {
@@ -141,11 +145,50 @@ pub(super) fn list_nodes(
     if let Some(remaining) = remaining {
         metadata["remainingItemCount"] = remaining.into();
     }
-    let items: Vec<Value> = page.iter().map(|n| node_json(shared, n)).collect();
     json(
         StatusCode::OK,
         &json!({"kind": "NodeList", "apiVersion": "v1", "metadata": metadata, "items": items}),
     )
+}
+
+/// A node in a list: simulated (with a kubelet here) or registered through `POST /api/v1/nodes`.
+enum Listed {
+    Simulated(Arc<Node>),
+    Registered(Value),
+}
+
+impl Listed {
+    fn name(&self) -> &str {
+        match self {
+            Listed::Simulated(node) => &node.name,
+            Listed::Registered(object) => {
+                object.pointer("/metadata/name").and_then(Value::as_str).unwrap_or("")
+            }
+        }
+    }
+
+    fn labels(&self) -> BTreeMap<String, String> {
+        match self {
+            Listed::Simulated(node) => node.labels.clone(),
+            Listed::Registered(object) => labels_of(object),
+        }
+    }
+
+    fn object(&self, shared: &Shared) -> Value {
+        match self {
+            Listed::Simulated(node) => node_json(shared, node),
+            Listed::Registered(object) => object.clone(),
+        }
+    }
+}
+
+/// `metadata.labels` of a node object.
+fn labels_of(object: &Value) -> BTreeMap<String, String> {
+    object
+        .pointer("/metadata/labels")
+        .and_then(Value::as_object)
+        .map(|labels| labels.iter().map(|(k, v)| (k.clone(), v.as_str().unwrap_or("").to_string())).collect())
+        .unwrap_or_default()
 }
 
 /// A continue token in upstream's shape: base64 JSON naming the last key of the page.
@@ -164,10 +207,11 @@ fn decode_continue(token: &str) -> Option<String> {
     Some(value.get("start")?.as_str()?.trim_end_matches('\u{0}').to_string())
 }
 
-/// Nodes as a `meta.k8s.io/v1` Table, the columns `kubectl get nodes` prints.
+/// Node objects as a `meta.k8s.io/v1` Table, the columns `kubectl get nodes` prints
+/// (pkg/printers/internalversion: printNode).
 pub(super) fn table(
     shared: &Shared,
-    nodes: &[Arc<Node>],
+    nodes: &[Value],
     continue_token: Option<String>,
     remaining: Option<usize>,
 ) -> Value {
@@ -176,15 +220,36 @@ pub(super) fn table(
     let rows: Vec<Value> = nodes
         .iter()
         .map(|node| {
-            let roles: Vec<&str> =
-                node.labels.keys().filter_map(|k| k.strip_prefix("node-role.kubernetes.io/")).collect();
+            let text = |pointer: &str| node.pointer(pointer).and_then(Value::as_str).unwrap_or("").to_string();
+            let labels = labels_of(node);
+            let roles: Vec<&str> = labels.keys().filter_map(|k| k.strip_prefix("node-role.kubernetes.io/")).collect();
             let roles = if roles.is_empty() { "<none>".to_string() } else { roles.join(",") };
-            let full = node_json(shared, node);
+            let conditions = node.pointer("/status/conditions").and_then(Value::as_array).cloned().unwrap_or_default();
+            let ready = conditions.iter().find(|c| c.get("type").and_then(Value::as_str) == Some("Ready"));
+            let status = match ready.and_then(|c| c.get("status")).and_then(Value::as_str) {
+                Some("True") => "Ready",
+                Some("False") => "NotReady",
+                _ => "Unknown",
+            };
+            let address = |kind: &str| {
+                node.pointer("/status/addresses")
+                    .and_then(Value::as_array)
+                    .and_then(|a| a.iter().find(|a| a.get("type").and_then(Value::as_str) == Some(kind)))
+                    .and_then(|a| a.get("address").and_then(Value::as_str))
+                    .unwrap_or("<none>")
+                    .to_string()
+            };
+            let created = text("/metadata/creationTimestamp")
+                .parse::<jiff::Timestamp>()
+                .map(|t| u64::try_from(t.as_second()).unwrap_or(0))
+                .unwrap_or(now);
+            let or_unknown = |value: String| if value.is_empty() { "<unknown>".to_string() } else { value };
             json!({
-                "cells": [node.name, "Ready", roles, human_duration(now.saturating_sub(node.created_unix)),
-                          node.version, "127.0.0.1", "<none>", "Debian GNU/Linux 12 (bookworm)", "6.1.0-28-amd64",
-                          "containerd://1.7.24"],
-                "object": {"kind": "PartialObjectMetadata", "apiVersion": "meta.k8s.io/v1", "metadata": full["metadata"]},
+                "cells": [text("/metadata/name"), status, roles, human_duration(now.saturating_sub(created)),
+                          text("/status/nodeInfo/kubeletVersion"), address("InternalIP"), address("ExternalIP"),
+                          or_unknown(text("/status/nodeInfo/osImage")), or_unknown(text("/status/nodeInfo/kernelVersion")),
+                          or_unknown(text("/status/nodeInfo/containerRuntimeVersion"))],
+                "object": {"kind": "PartialObjectMetadata", "apiVersion": "meta.k8s.io/v1", "metadata": node["metadata"]},
             })
         })
         .collect();

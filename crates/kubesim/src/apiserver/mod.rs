@@ -9,6 +9,8 @@
 
 mod discovery;
 mod list;
+mod nodes;
+mod openapi;
 mod proxy;
 mod selector;
 
@@ -20,6 +22,7 @@ use hyper::body::Incoming;
 use percent_encoding::percent_decode_str;
 use serde_json::{Value, json};
 
+pub(crate) use list::node_json;
 pub(crate) use proxy::KubeletClient;
 
 use crate::{
@@ -28,8 +31,33 @@ use crate::{
     rbac::{Attributes, UserInfo},
 };
 
-/// The version the API server reports.
+/// The version the API server reports unless the builder says otherwise.
 pub const SERVER_VERSION: &str = "v1.33.4";
+
+/// `(major, minor)` of a `vMAJOR.MINOR.PATCH` version (a `-suffix` is allowed after the patch).
+pub(crate) fn parse_version(version: &str) -> Option<(u32, u32)> {
+    let mut parts = version.strip_prefix('v')?.splitn(3, '.');
+    let major = parts.next()?.parse().ok()?;
+    let minor = parts.next()?.parse().ok()?;
+    let patch = parts.next()?;
+    patch.split(['-', '+']).next()?.parse::<u32>().ok()?;
+    Some((major, minor))
+}
+
+/// The minor version the API server claims (33 for `v1.33.4`).
+fn minor(shared: &Shared) -> u32 {
+    parse_version(&shared.server_version).map_or(0, |(_, minor)| minor)
+}
+
+/// The `authentication.k8s.io` version that serves `selfsubjectreviews` in a server of this minor
+/// version: `v1beta1` in 1.27, `v1` from 1.28 on (KEP-3325), none before.
+fn self_subject_review_version(minor: u32) -> Option<&'static str> {
+    match minor {
+        0..=26 => None,
+        27 => Some("v1beta1"),
+        _ => Some("v1"),
+    }
+}
 
 /// What a request is, once the path is understood.
 #[derive(Debug)]
@@ -38,16 +66,36 @@ enum Route {
     Health,
     Discovery,
     ListNodes,
-    GetNode(String),
-    Proxy { name: String, rest: String },
+    CreateNode,
+    Node {
+        name: String,
+        status: bool,
+    },
+    /// A named object of a kind kubesim knows but does not store (kubectl apply reads it first).
+    Object {
+        group: &'static str,
+        resource: String,
+        namespace: String,
+        name: String,
+    },
+    OpenApi(String),
+    Proxy {
+        name: String,
+        rest: String,
+    },
     SelfSubjectAccessReview,
     SubjectAccessReview,
     TokenReview,
-    SelfSubjectReview,
+    SelfSubjectReview(String),
     SelfSubjectRulesReview,
-    TokenRequest { namespace: String, name: String },
+    TokenRequest {
+        namespace: String,
+        name: String,
+    },
     Debug(String),
-    NotFound { api: bool },
+    NotFound {
+        api: bool,
+    },
 }
 
 /// The route of a request and the attributes RBAC checks for it.
@@ -68,12 +116,58 @@ fn route(method: &Method, path: &str) -> (Route, Attributes) {
         ["version"] | ["version", ""] => non_resource(Route::Version),
         ["healthz"] | ["livez"] | ["readyz"] => non_resource(Route::Health),
         ["api"] | ["api", "v1"] | ["apis"] => non_resource(Route::Discovery),
-        ["apis", "authorization.k8s.io" | "authentication.k8s.io"]
-        | ["apis", "authorization.k8s.io" | "authentication.k8s.io", "v1"] => non_resource(Route::Discovery),
+        // Group and group-version documents; discovery answers 404 for those it does not serve.
+        ["apis", _] | ["apis", _, _] => non_resource(Route::Discovery),
+        ["openapi", "v3", ..] => non_resource(Route::OpenApi(path.to_string())),
+        ["api", "v1", "nodes"] if *method == Method::POST => {
+            (Route::CreateNode, Attributes::resource("create", "", "nodes", "", ""))
+        }
         ["api", "v1", "nodes"] => (Route::ListNodes, Attributes::resource("list", "", "nodes", "", "")),
         ["api", "v1", "nodes", name] | ["api", "v1", "nodes", name, "status"] => {
-            let sub = if segments.len() == 5 { "status" } else { "" };
-            (Route::GetNode((*name).to_string()), Attributes::resource(verb, "", "nodes", sub, name))
+            let status = segments.len() == 5;
+            (
+                Route::Node { name: (*name).to_string(), status },
+                Attributes::resource(verb, "", "nodes", if status { "status" } else { "" }, name),
+            )
+        }
+        ["api", "v1", "namespaces", namespace, "serviceaccounts", name] => {
+            let mut attrs = Attributes::resource(verb, "", "serviceaccounts", "", name);
+            attrs.namespace = (*namespace).to_string();
+            let route = Route::Object {
+                group: "",
+                resource: "serviceaccounts".into(),
+                namespace: (*namespace).to_string(),
+                name: (*name).to_string(),
+            };
+            (route, attrs)
+        }
+        ["api", "v1", "namespaces", name] => (
+            Route::Object {
+                group: "",
+                resource: "namespaces".into(),
+                namespace: String::new(),
+                name: (*name).to_string(),
+            },
+            Attributes::resource(verb, "", "namespaces", "", name),
+        ),
+        ["apis", group @ ("rbac.authorization.k8s.io" | "apps"), "v1", rest @ ..]
+            if matches!(rest, [_, _] | ["namespaces", _, _, _]) =>
+        {
+            let group: &'static str = if *group == "apps" { "apps" } else { "rbac.authorization.k8s.io" };
+            let (namespace, resource, name) = match rest {
+                [resource, name] => ("", *resource, *name),
+                [_, namespace, resource, name] => (*namespace, *resource, *name),
+                _ => unreachable!("matched above"),
+            };
+            let mut attrs = Attributes::resource(verb, group, resource, "", name);
+            attrs.namespace = namespace.to_string();
+            let route = Route::Object {
+                group,
+                resource: resource.to_string(),
+                namespace: namespace.to_string(),
+                name: name.to_string(),
+            };
+            (route, attrs)
         }
         ["api", "v1", "nodes", name, "proxy", rest @ ..] => {
             let rest = format!("/{}", rest.join("/"));
@@ -97,8 +191,8 @@ fn route(method: &Method, path: &str) -> (Route, Attributes) {
             Route::SelfSubjectRulesReview,
             Attributes::resource(verb, "authorization.k8s.io", "selfsubjectrulesreviews", "", ""),
         ),
-        ["apis", "authentication.k8s.io", "v1", "selfsubjectreviews"] => (
-            Route::SelfSubjectReview,
+        ["apis", "authentication.k8s.io", version, "selfsubjectreviews"] => (
+            Route::SelfSubjectReview((*version).to_string()),
             Attributes::resource(verb, "authentication.k8s.io", "selfsubjectreviews", "", ""),
         ),
         ["api", "v1", "namespaces", namespace, "serviceaccounts", name, "token"] => {
@@ -144,17 +238,41 @@ pub async fn handle(
     }
     let query = parse_query(req.uri().query().unwrap_or(""));
     match route {
-        Route::Version => json(StatusCode::OK, &discovery::version()),
+        Route::Version => json(StatusCode::OK, &discovery::version(&shared.server_version)),
         Route::Health => respond(StatusCode::OK, "text/plain; charset=utf-8", "ok"),
         Route::Discovery => discovery::discovery(&shared, &path),
         Route::ListNodes => list::list_nodes(&shared, &query, list::wants_table(&req)),
-        Route::GetNode(name) => match shared.node(&name) {
-            Some(node) if list::wants_table(&req) => {
-                json(StatusCode::OK, &list::table(&shared, std::slice::from_ref(node), None, None))
+        Route::CreateNode => nodes::create(&shared, read_json(req).await),
+        Route::Node { name, status } => match *req.method() {
+            Method::GET | Method::HEAD => {
+                let object = match shared.node(&name) {
+                    Some(node) => list::node_json(&shared, node),
+                    None => match nodes::registered(&shared, &name) {
+                        Some(object) => object,
+                        None => return not_found("nodes", &name),
+                    },
+                };
+                if list::wants_table(&req) {
+                    json(StatusCode::OK, &list::table(&shared, std::slice::from_ref(&object), None, None))
+                } else {
+                    json(StatusCode::OK, &object)
+                }
             }
-            Some(node) => json(StatusCode::OK, &list::node_json(&shared, node)),
-            None => not_found("nodes", &name),
+            Method::PUT => {
+                let body = read_json(req).await;
+                nodes::update(&shared, &name, status, nodes::Write::Replace, body)
+            }
+            Method::PATCH => {
+                let body = read_json(req).await;
+                nodes::update(&shared, &name, status, nodes::Write::Merge, body)
+            }
+            Method::DELETE if !status => nodes::delete(&shared, &name),
+            _ => method_not_allowed(req.method()),
         },
+        Route::Object { group, resource, namespace, name } => {
+            object(&shared, req.method(), group, &resource, &namespace, &name)
+        }
+        Route::OpenApi(path) => openapi::document(&shared, &path, minor(&shared)),
         Route::Proxy { name, rest } => proxy::proxy(shared, &name, &rest, req).await,
         Route::SelfSubjectAccessReview => {
             let body = read_json(req).await;
@@ -216,11 +334,16 @@ pub async fn handle(
                         "status": {"resourceRules": resource_rules, "nonResourceRules": non_resource_rules, "incomplete": false}}),
             )
         }
-        Route::SelfSubjectReview => json(
-            StatusCode::CREATED,
-            &json!({"kind": "SelfSubjectReview", "apiVersion": "authentication.k8s.io/v1", "metadata": {},
-                    "status": {"userInfo": {"username": user.name, "uid": user.uid, "groups": user.groups}}}),
-        ),
+        Route::SelfSubjectReview(version) => {
+            if self_subject_review_version(minor(&shared)) != Some(version.as_str()) {
+                return api_not_found();
+            }
+            json(
+                StatusCode::CREATED,
+                &json!({"kind": "SelfSubjectReview", "apiVersion": format!("authentication.k8s.io/{version}"),
+                        "metadata": {}, "status": {"userInfo": {"username": user.name, "uid": user.uid, "groups": user.groups}}}),
+            )
+        }
         Route::TokenRequest { namespace, name } => match shared.create_token(&namespace, &name) {
             Ok(token) => json(
                 StatusCode::CREATED,
@@ -232,12 +355,7 @@ pub async fn handle(
             Err(_) => not_found("serviceaccounts", &name),
         },
         Route::Debug(what) => debug(&shared, &what, &query, req).await,
-        Route::NotFound { api: true } => status(
-            StatusCode::NOT_FOUND,
-            "NotFound",
-            "the server could not find the requested resource",
-            Some(json!({})),
-        ),
+        Route::NotFound { api: true } => api_not_found(),
         Route::NotFound { api: false } => {
             respond(StatusCode::NOT_FOUND, "text/plain; charset=utf-8", "404 page not found\n")
         }
@@ -267,6 +385,67 @@ fn forbidden(attrs: &Attributes, user: &str) -> Response<Body> {
         details["group"] = attrs.group.clone().into();
     }
     status(StatusCode::FORBIDDEN, "Forbidden", &message, Some(details))
+}
+
+/// A named object of a kind kubesim lists in discovery but does not store. `GET` finds the service
+/// accounts kubesim knows and their namespaces, and nothing else (roles and bindings included), which
+/// is what `kubectl apply` needs to decide to create.
+fn object(
+    shared: &Shared,
+    method: &Method,
+    group: &str,
+    resource: &str,
+    namespace: &str,
+    name: &str,
+) -> Response<Body> {
+    if *method != Method::GET {
+        return method_not_allowed(method);
+    }
+    let policy = shared.policy.read().unwrap_or_else(|e| e.into_inner());
+    // The namespaces every cluster has, and those holding a service account, exist.
+    if resource == "namespaces"
+        && (["default", "kube-node-lease", "kube-public", "kube-system"].contains(&name)
+            || policy.namespaces().contains(name))
+    {
+        return json(
+            StatusCode::OK,
+            &json!({"kind": "Namespace", "apiVersion": "v1", "metadata": {"name": name},
+                    "spec": {"finalizers": ["kubernetes"]}, "status": {"phase": "Active"}}),
+        );
+    }
+    if let Some(sa) = policy.service_account(namespace, name).filter(|_| resource == "serviceaccounts") {
+        return json(
+            StatusCode::OK,
+            &json!({"kind": "ServiceAccount", "apiVersion": "v1",
+                    "metadata": {"name": name, "namespace": namespace, "uid": sa.uid}}),
+        );
+    }
+    let qualified = if group.is_empty() { resource.to_string() } else { format!("{resource}.{group}") };
+    let mut details = json!({"name": name, "kind": resource});
+    if !group.is_empty() {
+        details["group"] = group.into();
+    }
+    status(StatusCode::NOT_FOUND, "NotFound", &format!("{qualified} {name:?} not found"), Some(details))
+}
+
+/// The 404 of a path no API serves.
+fn api_not_found() -> Response<Body> {
+    status(
+        StatusCode::NOT_FOUND,
+        "NotFound",
+        "the server could not find the requested resource",
+        Some(json!({})),
+    )
+}
+
+/// A 405 `Status`.
+fn method_not_allowed(method: &Method) -> Response<Body> {
+    status(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "MethodNotAllowed",
+        &format!("the server does not allow this method on the requested resource ({method})"),
+        Some(json!({})),
+    )
 }
 
 /// A 404 `Status` for a named object.

@@ -250,3 +250,120 @@ async fn a_bad_token_is_unauthorized_and_applied_rbac_takes_effect() {
     assert_eq!(stdout(&can).trim(), "yes");
     cluster.shutdown().await;
 }
+
+/// What `kubelet-metrics rbac` prints for the direct method: a ServiceAccount, a ClusterRole, its
+/// binding, and the Deployment that runs `serve`.
+const RBAC_MANIFEST: &str = r#"apiVersion: v1
+kind: ServiceAccount
+metadata:
+  name: kubelet-metrics
+  namespace: monitoring
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRole
+metadata:
+  name: kubelet-metrics-direct
+rules:
+- apiGroups: [""]
+  resources: ["nodes"]
+  verbs: ["list"]
+- apiGroups: [""]
+  resources: ["nodes/metrics"]
+  verbs: ["get"]
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRoleBinding
+metadata:
+  name: kubelet-metrics-direct
+roleRef:
+  apiGroup: rbac.authorization.k8s.io
+  kind: ClusterRole
+  name: kubelet-metrics-direct
+subjects:
+- kind: ServiceAccount
+  name: kubelet-metrics
+  namespace: monitoring
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: kubelet-metrics
+  namespace: monitoring
+spec:
+  replicas: 1
+  selector:
+    matchLabels: {app.kubernetes.io/name: kubelet-metrics}
+  template:
+    metadata:
+      labels: {app.kubernetes.io/name: kubelet-metrics}
+    spec:
+      serviceAccountName: kubelet-metrics
+      containers:
+      - name: kubelet-metrics
+        image: kubelet-metrics:latest
+        args: ["serve", "--method", "direct"]
+"#;
+
+/// The client's minor version, from `kubectl version --client -o json`.
+async fn kubectl_minor(cluster: &Cluster) -> u32 {
+    let version = kubectl(cluster, &cluster.admin_kubeconfig(), &["version", "--client", "-o", "json"]).await;
+    let json: serde_json::Value = serde_json::from_slice(&version.stdout).expect("kubectl version JSON");
+    json["clientVersion"]["minor"]
+        .as_str()
+        .and_then(|m| m.trim_end_matches('+').parse().ok())
+        .expect("a minor")
+}
+
+#[tokio::test]
+async fn apply_dry_run_client_accepts_the_rbac_manifest() {
+    let cluster = Cluster::builder().nodes(1).start().await.expect("start");
+    let path = cluster.state_dir().join("rbac.yaml");
+    std::fs::write(&path, RBAC_MANIFEST).expect("manifest written");
+    let path = path.to_string_lossy().into_owned();
+    // kubectl 1.27+ learns from /openapi/v3 that the server validates fields itself. Older clients
+    // want the protobuf /openapi/v2 document, which kubesim does not serve.
+    let mut args = vec!["apply", "--dry-run=client", "-f", &path];
+    if kubectl_minor(&cluster).await < 27 {
+        args.push("--validate=false");
+    }
+    let applied = kubectl(&cluster, &cluster.admin_kubeconfig(), &args).await;
+    assert!(applied.status.success(), "{}", stderr(&applied));
+    assert_eq!(
+        stdout(&applied),
+        "serviceaccount/kubelet-metrics configured (dry run)\n\
+         clusterrole.rbac.authorization.k8s.io/kubelet-metrics-direct created (dry run)\n\
+         clusterrolebinding.rbac.authorization.k8s.io/kubelet-metrics-direct created (dry run)\n\
+         deployment.apps/kubelet-metrics created (dry run)\n"
+    );
+    let resources = kubectl(&cluster, &cluster.admin_kubeconfig(), &["api-resources", "-o", "name"]).await;
+    let names = stdout(&resources);
+    for name in ["clusterroles.rbac.authorization.k8s.io", "deployments.apps", "daemonsets.apps", "nodes"] {
+        assert!(names.lines().any(|l| l == name), "{name} in {names}");
+    }
+    cluster.shutdown().await;
+}
+
+#[tokio::test]
+async fn self_subject_reviews_exist_only_from_the_version_that_has_them() {
+    let review = r#"{"apiVersion":"authentication.k8s.io/v1","kind":"SelfSubjectReview"}"#;
+    for (version, v1, v1beta1) in [("v1.26.15", 404, 404), ("v1.27.16", 404, 201), ("v1.28.0", 201, 404)] {
+        let cluster = Cluster::builder().nodes(1).server_version(version).start().await.expect("start");
+        let info = crate::api(&cluster, "GET", "/version", None).await;
+        let info: serde_json::Value =
+            serde_json::from_slice(info.body.as_ref().expect("body")).expect("JSON");
+        assert_eq!(info["gitVersion"], version);
+        let minor = version.split('.').nth(1).expect("minor");
+        assert_eq!(info["minor"], minor);
+        for (group_version, expected) in [("v1", v1), ("v1beta1", v1beta1)] {
+            let path = format!("/apis/authentication.k8s.io/{group_version}/selfsubjectreviews");
+            let answer = crate::api(&cluster, "POST", &path, Some(review)).await;
+            assert_eq!(answer.status, expected, "{version} {path}: {}", answer.text());
+        }
+        let whoami = kubectl(&cluster, &cluster.viewer_kubeconfig(), &["auth", "whoami"]).await;
+        if v1 == 404 && v1beta1 == 404 {
+            assert!(!whoami.status.success(), "{version}: {}", stdout(&whoami));
+        }
+        cluster.shutdown().await;
+    }
+    assert!(Cluster::builder().server_version("1.28").start().await.is_err());
+}

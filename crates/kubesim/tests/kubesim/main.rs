@@ -3,6 +3,7 @@
 //! crate's parser). Every cluster binds 127.0.0.1:0; every wait is bounded.
 
 mod direct;
+mod external;
 mod faults;
 mod kubectl;
 mod truth;
