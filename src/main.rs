@@ -46,7 +46,7 @@ fn main() -> ExitCode {
         // `... | head` closing the pipe early is not an error.
         Err(e) if is_broken_pipe(&e) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("error: {e:#}");
+            eprintln!("error: {}", commands::error_text(&e));
             ExitCode::from(2)
         }
     }

@@ -4,7 +4,7 @@
 //! what each method needs. Pure.
 
 use crate::access::Method;
-use crate::cluster::{FetchError, RequestContext};
+use crate::cluster::{ConfigError, FetchError, RequestContext, TlsProblem};
 use crate::rbac;
 use crate::scrape::Failure;
 
@@ -29,6 +29,12 @@ pub fn fix(err: &FetchError, ctx: &RequestContext<'_>) -> Option<String> {
         FetchError::Dns { host } => format!("{host} does not resolve: check the kubeconfig server URL"),
         FetchError::NoAddress { .. } => {
             "choose other types with --address-type, or give the address with --node-ip".to_string()
+        }
+        FetchError::Tls { problem: TlsProblem::UnsupportedVersion, .. } if direct => {
+            format!("the kubelet serving certificate of {node} is not X.509 v3: {REISSUE_SERVING_CERTIFICATE}")
+        }
+        FetchError::Tls { problem: TlsProblem::UnsupportedVersion, .. } => {
+            format!("the API server's serving certificate is not X.509 v3: {REISSUE_SERVING_CERTIFICATE}")
         }
         FetchError::Tls { .. } if direct => "pass the CA that signed the kubelet serving certificates with --kubelet-ca (and --kubelet-tls-server-name if they name another host), or skip verification with --insecure-skip-tls-verify-kubelet".to_string(),
         FetchError::Tls { .. } => {
@@ -94,6 +100,24 @@ pub fn fix(err: &FetchError, ctx: &RequestContext<'_>) -> Option<String> {
             "retry (raise --retries); the connection broke, often a kubelet restart or a proxy reset".to_string()
         }
     })
+}
+
+/// How to reissue a client certificate that TLS libraries refuse for its version (kubectl, on
+/// Go's crypto/x509, accepts v1; rustls-webpki accepts only v3). `openssl x509 -req` issues v1
+/// unless extensions are given.
+pub const REISSUE_CLIENT_CERTIFICATE: &str = "reissue it as v3 with extendedKeyUsage=clientAuth \
+     (openssl x509 -req ... -extfile <(printf \"extendedKeyUsage=clientAuth\"))";
+
+/// How to reissue a serving certificate refused for its version.
+pub const REISSUE_SERVING_CERTIFICATE: &str = "reissue it as v3 with its names in subjectAltName and \
+     extendedKeyUsage=serverAuth (openssl x509 -req ... -extfile <(printf \"subjectAltName=IP:...,DNS:...\\nextendedKeyUsage=serverAuth\"))";
+
+/// The fix for a configuration that cannot be used, when one is known beyond the message.
+pub fn config_fix(err: &ConfigError) -> Option<String> {
+    match err {
+        ConfigError::ClientCertificateVersion { .. } => Some(REISSUE_CLIENT_CERTIFICATE.to_string()),
+        _ => None,
+    }
 }
 
 /// The report's view of a failure: the message names the method and URL (every report prints
@@ -164,6 +188,20 @@ mod tests {
         let err = FetchError::from_status(503, body, None);
         assert_eq!(err.kind(), crate::scrape::FailureKind::ServerError);
         assert!(fix(&err, &ctx(Method::Proxy)).expect("fix").contains("cannot reach the kubelet"));
+    }
+
+    #[test]
+    fn v1_certificates_are_reissued_not_blamed_on_the_ca() {
+        let err = FetchError::Tls { host: "127.0.0.1:6443".into(), problem: TlsProblem::UnsupportedVersion };
+        let proxy = fix(&err, &ctx(Method::Proxy)).expect("fix");
+        assert!(
+            proxy.starts_with("the API server's serving certificate is not X.509 v3: reissue it as v3"),
+            "{proxy}"
+        );
+        let direct = fix(&err, &ctx(Method::Direct)).expect("fix");
+        assert!(direct.starts_with("the kubelet serving certificate of node-01 is not X.509 v3"), "{direct}");
+        let config = ConfigError::ClientCertificateVersion { location: "x".into(), version: 1 };
+        assert_eq!(config_fix(&config).as_deref(), Some(REISSUE_CLIENT_CERTIFICATE));
     }
 
     #[test]

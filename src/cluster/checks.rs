@@ -70,6 +70,8 @@ pub enum TlsIssue {
     },
     /// Expired or not yet valid.
     Expired,
+    /// Not X.509 v3 (v1 or v2), which TLS libraries refuse.
+    UnsupportedVersion,
     /// Anything else.
     Other(String),
 }
@@ -300,6 +302,9 @@ pub async fn tls_probe(
                         | C::ExpiredContext { .. }
                         | C::NotValidYet
                         | C::NotValidYetContext { .. } => TlsIssue::Expired,
+                        other if crate::cluster::error::is_unsupported_version(other) => {
+                            TlsIssue::UnsupportedVersion
+                        }
                         other => TlsIssue::Other(format!("invalid certificate: {other:?}")),
                     };
                     Err(tls_problem(issue, cert.to_string()))

@@ -80,6 +80,15 @@ pub enum ConfigError {
         /// The file.
         path: PathBuf,
     },
+    /// The kubeconfig user's client certificate is not X.509 v3: rustls (webpki) refuses it
+    /// before any request, so nothing can run with it. kubectl (Go's crypto/x509) accepts it.
+    #[error("the client certificate in {location} is X.509 v{version}, which TLS libraries refuse")]
+    ClientCertificateVersion {
+        /// Where the certificate is: its file, the kubeconfig and the user entry.
+        location: String,
+        /// The certificate's version, 1-based (1 for v1).
+        version: u32,
+    },
     /// kube could not build a client from the configuration (bad certificate data, ...).
     #[error("cannot build a client for {target}")]
     Client {
@@ -102,31 +111,145 @@ pub struct Loaded {
     pub config: kube::Config,
     /// True when it came from the pod's service account (no kubeconfig found).
     pub in_cluster: bool,
+    /// What the kubeconfig says about the user (empty in a pod).
+    pub user: KubeconfigUser,
+}
+
+/// What the kubeconfig says about the user of the chosen context: facts, not proof of who the
+/// API server thinks we are (that is the server's SelfSubjectReview or its 403 messages).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct KubeconfigUser {
+    /// The name of the context's `users[]` entry, e.g. `viewer` or `gke_project_zone_cluster`.
+    pub entry: Option<String>,
+    /// The user's client certificate, when it has one that parses.
+    pub certificate: Option<ClientCertificate>,
+    /// The basic-auth `username`, when the user has one.
+    pub username: Option<String>,
+    /// True when the credentials come from an exec plugin or an auth provider, whose identity
+    /// the kubeconfig does not know.
+    pub external: bool,
+}
+
+/// The facts of a client certificate that matter here.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClientCertificate {
+    /// The X.509 version, 1-based (3 for every certificate TLS libraries accept).
+    pub version: u32,
+    /// The subject's common name: the user name the API server authenticates it as.
+    pub common_name: Option<String>,
+}
+
+impl ClientCertificate {
+    /// Reads the first certificate of a PEM text; `None` when there is none or it does not
+    /// parse (kube then reports the bad data itself).
+    pub fn from_pem(pem: &[u8]) -> Option<ClientCertificate> {
+        let block = x509_parser::pem::Pem::iter_from_buffer(pem)
+            .filter_map(Result::ok)
+            .find(|block| block.label == "CERTIFICATE")?;
+        let certificate = block.parse_x509().ok()?;
+        let common_name = certificate
+            .subject()
+            .iter_common_name()
+            .next()
+            .and_then(|cn| cn.as_str().ok())
+            .map(str::to_string);
+        Some(ClientCertificate { version: certificate.version().0 + 1, common_name })
+    }
 }
 
 /// Loads the configuration as kubectl would: `--kubeconfig`, else `KUBECONFIG` (files merged),
 /// else `~/.kube/config`; `--context` picks the context. Without any kubeconfig, and when no
 /// context was asked for, a pod's in-cluster service account is used.
+///
+/// A client certificate that is not X.509 v3 is refused here, with what to do about it, rather
+/// than by rustls with `UnsupportedCertVersion` when the first client is built.
 pub async fn load(kubeconfig: Option<&Path>, context: Option<&str>) -> Result<Loaded, ConfigError> {
     let options = KubeConfigOptions { context: context.map(str::to_string), ..KubeConfigOptions::default() };
-    if let Some(path) = kubeconfig {
-        let file = Kubeconfig::read_from(path)
-            .map_err(|source| ConfigError::ReadKubeconfig { path: path.to_path_buf(), source })?;
-        let config = kube::Config::from_custom_kubeconfig(file, &options)
-            .await
-            .map_err(|source| ConfigError::Kubeconfig { context: options.context.clone(), source })?;
-        return Ok(Loaded { config, in_cluster: false });
-    }
-    match kube::Config::from_kubeconfig(&options).await {
-        Ok(config) => Ok(Loaded { config, in_cluster: false }),
-        Err(source) if context.is_some() => Err(ConfigError::Kubeconfig { context: options.context, source }),
+    let (file, origin) = match kubeconfig {
+        Some(path) => {
+            let file = Kubeconfig::read_from(path)
+                .map_err(|source| ConfigError::ReadKubeconfig { path: path.to_path_buf(), source })?;
+            (Ok(file), path.display().to_string())
+        }
+        None => (Kubeconfig::read(), default_origin()),
+    };
+    let loaded = match file {
+        Ok(file) => {
+            let entry = user_entry(&file, context);
+            match kube::Config::from_custom_kubeconfig(file, &options).await {
+                Ok(config) => Ok((config, entry)),
+                Err(source) => Err(source),
+            }
+        }
+        Err(source) => Err(source),
+    };
+    match loaded {
+        Ok((config, entry)) => {
+            let user = kubeconfig_user(&config.auth_info, entry.clone());
+            if let Some(certificate) = &user.certificate
+                && certificate.version != 3
+            {
+                return Err(ConfigError::ClientCertificateVersion {
+                    location: certificate_location(&config.auth_info, &origin, entry.as_deref()),
+                    version: certificate.version,
+                });
+            }
+            Ok(Loaded { config, in_cluster: false, user })
+        }
+        Err(source) if kubeconfig.is_some() || context.is_some() => {
+            Err(ConfigError::Kubeconfig { context: options.context, source })
+        }
         Err(kubeconfig_error) => match kube::Config::incluster() {
-            Ok(config) => Ok(Loaded { config, in_cluster: true }),
+            Ok(config) => Ok(Loaded { config, in_cluster: true, user: KubeconfigUser::default() }),
             Err(in_cluster_error) => Err(ConfigError::NoConfig {
                 kubeconfig: error_chain(&kubeconfig_error),
                 in_cluster: error_chain(&in_cluster_error),
             }),
         },
+    }
+}
+
+/// `$KUBECONFIG=...` or `~/.kube/config`, for messages.
+fn default_origin() -> String {
+    match std::env::var("KUBECONFIG") {
+        Ok(value) if !value.is_empty() => format!("$KUBECONFIG={value}"),
+        _ => "~/.kube/config".to_string(),
+    }
+}
+
+/// The `users[]` entry name of `context`, else of the current context.
+fn user_entry(file: &Kubeconfig, context: Option<&str>) -> Option<String> {
+    let name = context.map(str::to_string).or_else(|| file.current_context.clone())?;
+    file.contexts.iter().find(|c| c.name == name)?.context.as_ref()?.user.clone()
+}
+
+/// The facts about the user that the loaded configuration holds; pure apart from reading the
+/// client certificate's file.
+fn kubeconfig_user(auth: &AuthInfo, entry: Option<String>) -> KubeconfigUser {
+    use base64::Engine;
+    let pem = match (&auth.client_certificate_data, &auth.client_certificate) {
+        (Some(data), _) => base64::engine::general_purpose::STANDARD.decode(data.trim()).ok(),
+        (None, Some(path)) => std::fs::read(path).ok(),
+        (None, None) => None,
+    };
+    KubeconfigUser {
+        entry,
+        certificate: pem.as_deref().and_then(ClientCertificate::from_pem),
+        username: auth.username.clone(),
+        external: auth.exec.is_some() || auth.auth_provider.is_some(),
+    }
+}
+
+/// `/path/client.crt (user "viewer" of kubeconfig /path/config)`, or without the file when the
+/// certificate is embedded.
+fn certificate_location(auth: &AuthInfo, origin: &str, entry: Option<&str>) -> String {
+    let user = match entry {
+        Some(entry) => format!("user {entry:?} of kubeconfig {origin}"),
+        None => format!("kubeconfig {origin}"),
+    };
+    match (&auth.client_certificate_data, &auth.client_certificate) {
+        (None, Some(path)) => format!("{path} ({user})"),
+        _ => user,
     }
 }
 

@@ -10,6 +10,18 @@ pub struct Denial {
     pub verb: String,
     /// Resource with subresource, e.g. `nodes/proxy` or `nodes/metrics`.
     pub resource: String,
+    /// Who refused: the API server (then `user` is the caller's identity at the API server) or
+    /// a kubelet (through the proxy, the API server's own kubelet client is the user).
+    pub by: DeniedBy,
+}
+
+/// Which server wrote a 403 message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DeniedBy {
+    /// The API server's authorizer (`User "alice" cannot ...`).
+    ApiServer,
+    /// A kubelet's webhook authorizer (`Forbidden (user=alice, ...)`).
+    Kubelet,
 }
 
 impl Denial {
@@ -45,6 +57,7 @@ impl Denial {
             user: field("user")?,
             verb: field("verb")?,
             resource: if subresource.is_empty() { resource } else { format!("{resource}/{subresource}") },
+            by: DeniedBy::Kubelet,
         })
     }
 
@@ -62,7 +75,7 @@ impl Denial {
             Some(quoted) => quoted[..quoted.find('"')?].to_string(),
             None => rest.split_whitespace().next()?.trim_end_matches([':', ',']).to_string(),
         };
-        Some(Denial { user, verb: verb.to_string(), resource })
+        Some(Denial { user, verb: verb.to_string(), resource, by: DeniedBy::ApiServer })
     }
 
     /// The missing RBAC rule in `verb resource` form, e.g. `get nodes/proxy`.
@@ -84,5 +97,6 @@ mod tests {
     fn older_apiserver_forbidden_shape_is_understood() {
         let denial = Denial::parse("User \"bob\" cannot list nodes at the cluster scope").expect("parsed");
         assert_eq!(denial.rule(), "list nodes");
+        assert_eq!(denial.by, DeniedBy::ApiServer);
     }
 }

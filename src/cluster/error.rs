@@ -14,7 +14,7 @@ use std::time::{Duration, SystemTime};
 use crate::access::Method;
 use crate::scrape::FailureKind;
 
-pub use super::denial::Denial;
+pub use super::denial::{Denial, DeniedBy};
 
 /// Longest server message kept in an error (bodies can be whole HTML pages).
 const MESSAGE_LIMIT: usize = 300;
@@ -133,6 +133,9 @@ pub enum TlsProblem {
     NameMismatch,
     /// The certificate has expired or is not valid yet.
     Expired,
+    /// The certificate is not X.509 v3 (e.g. v1, as `openssl x509 -req` without `-extfile`
+    /// issues): rustls-webpki refuses every other version, whatever it contains.
+    UnsupportedVersion,
     /// Anything else, as rustls describes it.
     Other(String),
 }
@@ -143,6 +146,9 @@ impl fmt::Display for TlsProblem {
             TlsProblem::UnknownAuthority => f.write_str("certificate signed by unknown authority"),
             TlsProblem::NameMismatch => f.write_str("certificate is not valid for this name or IP"),
             TlsProblem::Expired => f.write_str("certificate expired or not yet valid"),
+            TlsProblem::UnsupportedVersion => {
+                f.write_str("the server's certificate is X.509 v1 or v2, which TLS libraries refuse (only v3 is accepted)")
+            }
             TlsProblem::Other(message) => f.write_str(message),
         }
     }
@@ -329,10 +335,19 @@ fn tls_problem(err: &rustls::Error) -> TlsProblem {
             | CertificateError::ExpiredContext { .. }
             | CertificateError::NotValidYet
             | CertificateError::NotValidYetContext { .. } => TlsProblem::Expired,
+            other if is_unsupported_version(other) => TlsProblem::UnsupportedVersion,
             other => TlsProblem::Other(format!("invalid certificate: {other:?}")),
         },
         other => TlsProblem::Other(other.to_string()),
     }
+}
+
+/// True when rustls refused a certificate for its X.509 version. rustls-webpki's
+/// `Error::UnsupportedCertVersion` reaches us wrapped in `CertificateError::Other`, and the
+/// webpki crate is not a dependency of ours to downcast to, so its stable variant name is
+/// matched in the debug text.
+pub fn is_unsupported_version(err: &rustls::CertificateError) -> bool {
+    matches!(err, rustls::CertificateError::Other(other) if format!("{other:?}").contains("UnsupportedCertVersion"))
 }
 
 /// The human part of an error body: a Kubernetes `Status` message, else the text itself,
@@ -398,6 +413,30 @@ mod tests {
             err,
             FetchError::Tls { host: "127.0.0.1:2".into(), problem: TlsProblem::UnknownAuthority }
         );
+    }
+
+    #[test]
+    fn a_v1_server_certificate_is_a_tls_problem_naming_the_version() {
+        // As rustls reports a v1 certificate: webpki's UnsupportedCertVersion inside Other.
+        #[derive(Debug)]
+        struct UnsupportedCertVersion;
+        impl fmt::Display for UnsupportedCertVersion {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("UnsupportedCertVersion")
+            }
+        }
+        impl StdError for UnsupportedCertVersion {}
+        let other = rustls::OtherError(std::sync::Arc::new(UnsupportedCertVersion));
+        let tls = std::io::Error::other(std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            rustls::Error::InvalidCertificate(rustls::CertificateError::Other(other)),
+        ));
+        let err = FetchError::from_transport(&tls, "127.0.0.1:6443");
+        assert_eq!(
+            err,
+            FetchError::Tls { host: "127.0.0.1:6443".into(), problem: TlsProblem::UnsupportedVersion }
+        );
+        assert!(err.to_string().contains("X.509 v1 or v2"), "{err}");
     }
 
     #[test]

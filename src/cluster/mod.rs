@@ -30,7 +30,7 @@ pub mod retry;
 pub use config::ConfigError;
 pub use direct::DirectSource;
 pub use discovery::{AddressPolicy, Discovery, DiscoveryError, NodeTarget};
-pub use error::{Denial, FetchError, RequestContext, TlsProblem};
+pub use error::{Denial, DeniedBy, FetchError, RequestContext, TlsProblem};
 pub use proxy::ProxySource;
 
 /// What we ask kubelets for: the classic text format, which every kubelet version serves.

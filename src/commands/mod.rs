@@ -4,7 +4,9 @@
 use std::io::Write;
 
 use crate::cli::Command;
+use crate::cluster::{ConfigError, ConnectError};
 use crate::collect::Options;
+use crate::remedy;
 use crate::scrape::NodeScrape;
 use crate::source::Gathered;
 
@@ -132,5 +134,82 @@ pub(crate) fn write_failure(
     match &failure.fix {
         Some(fix) => writeln!(err, "; fix: {fix}"),
         None => writeln!(err),
+    }
+}
+
+/// What `main` prints after `error: `: the error and its causes, `: `-separated, on one line.
+/// A cause whose text the previous one already contains is skipped: kube's errors (and other
+/// crates') repeat their source in their own message and chain it too, which printed the same
+/// rustls text three times. A configuration error with a known fix ends with it, after `; `.
+pub fn error_text(err: &anyhow::Error) -> String {
+    let mut text = String::new();
+    let mut previous: Option<String> = None;
+    for cause in err.chain() {
+        let current = cause.to_string();
+        if previous.as_deref().is_none_or(|p| !p.contains(&current)) {
+            if !text.is_empty() {
+                text.push_str(": ");
+            }
+            text.push_str(&current);
+        }
+        previous = Some(current);
+    }
+    // `ConnectError` is transparent: its `ConfigError` is not a cause of its own in the chain.
+    let fix = err.chain().find_map(|cause| {
+        let config = match cause.downcast_ref::<ConnectError>() {
+            Some(ConnectError::Config(config)) => Some(config),
+            _ => cause.downcast_ref::<ConfigError>(),
+        };
+        config.and_then(remedy::config_fix)
+    });
+    if let Some(fix) = fix {
+        text.push_str("; ");
+        text.push_str(&fix);
+    }
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug, thiserror::Error)]
+    #[error("rustls tls error: {0}")]
+    struct Repeats(#[source] Inner);
+
+    #[derive(Debug, thiserror::Error)]
+    #[error("invalid private key: peer certificate: UnsupportedCertVersion")]
+    struct Inner(#[source] Leaf);
+
+    #[derive(Debug, thiserror::Error)]
+    #[error("peer certificate: UnsupportedCertVersion")]
+    struct Leaf;
+
+    #[test]
+    fn each_cause_is_printed_once() {
+        let err = anyhow::Error::new(Repeats(Inner(Leaf))).context("cannot read the cluster");
+        assert_eq!(
+            error_text(&err),
+            "cannot read the cluster: rustls tls error: invalid private key: peer certificate: UnsupportedCertVersion"
+        );
+        let distinct = anyhow::Error::new(std::io::Error::other("refused")).context("cannot connect");
+        assert_eq!(error_text(&distinct), "cannot connect: refused");
+    }
+
+    #[test]
+    fn a_v1_client_certificate_error_ends_with_how_to_reissue_it() {
+        let err = anyhow::Error::new(ConnectError::Config(ConfigError::ClientCertificateVersion {
+            location: "/k/v1.crt (user \"v\" of kubeconfig /k/config)".into(),
+            version: 1,
+        }))
+        .context("cannot read the cluster");
+        assert_eq!(
+            error_text(&err),
+            format!(
+                "cannot read the cluster: the client certificate in /k/v1.crt (user \"v\" of kubeconfig /k/config) is \
+                 X.509 v1, which TLS libraries refuse; {}",
+                remedy::REISSUE_CLIENT_CERTIFICATE
+            )
+        );
     }
 }

@@ -2,22 +2,33 @@
 //! accepted, `can-i` for each permission, and nodes found. Per-node probes live in `node`, the
 //! token file in `token`; the model they return is in the parent module.
 
-use super::{Check, Credentials, NodesFound, Problem, Status};
+use super::{Check, Credentials, CredentialsProblem, Identity, NodesFound, Problem, Status};
 use crate::access::Method;
-use crate::cluster::checks::Access;
+use crate::cluster::checks::{Access, TlsIssue};
 use crate::rbac::{self, Permission, Subject};
+use crate::remedy;
 use crate::scrape::FailureKind;
 
 /// Check 1: credentials found.
-pub fn credentials(found: &Result<Credentials, String>) -> Check {
+pub fn credentials(found: &Result<Credentials, CredentialsProblem>) -> Check {
     match found {
         Ok(c) => {
             Check::new("credentials", "credentials", Status::Pass, format!("{} → {}", c.source, c.server))
         }
-        Err(reason) => Check::new("credentials", "credentials", Status::Fail, reason.clone()).fix(vec![
-            "pass --kubeconfig PATH and --context NAME (kubectl config get-contexts lists them)".into(),
-            "in a pod: set automountServiceAccountToken: true so the service-account token is mounted".into(),
-        ]),
+        Err(CredentialsProblem::CertificateVersion { location, version }) => Check::new(
+            "credentials",
+            "credentials",
+            Status::Fail,
+            format!("the client certificate in {location} is X.509 v{version}, which TLS libraries refuse"),
+        )
+        .fix(vec![remedy::REISSUE_CLIENT_CERTIFICATE.to_string()]),
+        Err(CredentialsProblem::Unusable(reason)) => {
+            Check::new("credentials", "credentials", Status::Fail, reason.clone()).fix(vec![
+                "pass --kubeconfig PATH and --context NAME (kubectl config get-contexts lists them)".into(),
+                "in a pod: set automountServiceAccountToken: true so the service-account token is mounted"
+                    .into(),
+            ])
+        }
     }
 }
 
@@ -39,6 +50,10 @@ pub fn apiserver(server: &str, version: &Result<String, Problem>) -> Check {
         Ok(v) => Check::new("apiserver", title, Status::Pass, format!("{server} answered: {v}")),
         Err(p) => {
             let fix = match p.kind {
+                FailureKind::Tls if p.tls == Some(TlsIssue::UnsupportedVersion) => format!(
+                    "the API server's serving certificate is not X.509 v3: {}",
+                    remedy::REISSUE_SERVING_CERTIFICATE
+                ),
                 FailureKind::Tls => {
                     "the kubeconfig's certificate-authority does not match the API server: check \
                                      `kubectl config view --minify` for this context"
@@ -55,16 +70,23 @@ pub fn apiserver(server: &str, version: &Result<String, Problem>) -> Check {
 }
 
 /// Check 3: the API server accepts the credentials (an authenticated request succeeded).
-/// `user` is the authenticated user name when the server or the token reveals it.
-pub fn authentication(result: &Result<Option<String>, Problem>) -> Check {
+/// `result` holds the user name SelfSubjectReview answered, if the server has it; `identity` is
+/// who the run found the caller to be, from whatever source ([`super::identify`]).
+pub fn authentication(result: &Result<Option<String>, Problem>, identity: Option<&Identity>) -> Check {
     let title = "credentials accepted";
     match result {
         Ok(Some(user)) => {
             Check::new("authentication", title, Status::Pass, format!("authenticated as {user:?}"))
         }
-        Ok(None) => {
-            Check::new("authentication", title, Status::Pass, "the API server accepted the credentials")
-        }
+        Ok(None) => Check::new(
+            "authentication",
+            title,
+            Status::Pass,
+            match identity {
+                Some(identity) => format!("the API server accepted the credentials of user {identity}"),
+                None => "the API server accepted the credentials".to_string(),
+            },
+        ),
         Err(p) if p.kind == FailureKind::Unauthorized => {
             Check::new("authentication", title, Status::Fail, format!("401 Unauthorized: {}", p.message)).fix(
                 vec![
@@ -91,14 +113,15 @@ pub fn rbac_fix(method: Method, user: Option<&str>) -> Vec<String> {
 }
 
 /// Check 4: may the caller `permission`? `named_nodes` is true when nodes were named (then
-/// `get nodes` is needed); `user` names the caller in the fix.
+/// `get nodes` is needed); `identity` names the caller in the evidence and the fix.
 pub fn can_i(
     permission: &Permission,
     method: Method,
     named_nodes: bool,
-    user: Option<&str>,
+    identity: Option<&Identity>,
     access: &Result<Access, Problem>,
 ) -> Check {
+    let user = identity.map(|i| i.name.as_str());
     let title = format!("can-i {permission}");
     let required = rbac::required(method).contains(permission);
     let over_privilege = rbac::denied(method).contains(permission);
@@ -143,7 +166,7 @@ pub fn can_i(
             Status::Fail,
             format!(
                 "denied{}: --method {} needs it",
-                user.map(|u| format!(" for {u:?}")).unwrap_or_default(),
+                identity.map(|i| format!(" for {i}")).unwrap_or_default(),
                 method.as_str()
             ),
         )
@@ -151,13 +174,15 @@ pub fn can_i(
     }
 }
 
-/// Check 5: nodes found.
-pub fn nodes(method: Method, user: Option<&str>, found: &Result<NodesFound, Problem>) -> Check {
+/// Check 5: nodes found. `identity` names the caller in an RBAC fix; a 403 from the API server
+/// names the user itself, and its name wins.
+pub fn nodes(method: Method, identity: Option<&Identity>, found: &Result<NodesFound, Problem>) -> Check {
     let title = "nodes";
+    let user = identity.map(|i| i.name.as_str());
     match found {
         Err(p) => {
             let fix = if p.kind == FailureKind::Forbidden {
-                rbac_fix(method, user)
+                rbac_fix(method, super::denied_user([p]).as_deref().or(user))
             } else {
                 p.fix.iter().cloned().collect()
             };
@@ -188,7 +213,8 @@ pub fn nodes(method: Method, user: Option<&str>, found: &Result<NodesFound, Prob
             evidence.push_str(&format!("; not found: {}", missing.join(", ")));
             let forbidden = f.unresolved.iter().any(|(_, p)| p.kind == FailureKind::Forbidden);
             let fix = if forbidden {
-                rbac_fix(method, user)
+                let denied = super::denied_user(f.unresolved.iter().map(|(_, p)| p));
+                rbac_fix(method, denied.as_deref().or(user))
             } else {
                 vec!["check the node names: kubectl get nodes".into()]
             };
@@ -200,6 +226,7 @@ pub fn nodes(method: Method, user: Option<&str>, found: &Result<NodesFound, Prob
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::doctor::IdentitySource;
 
     #[test]
     fn missing_proxy_permission_fails_with_both_fixes() {
@@ -207,7 +234,7 @@ mod tests {
             &rbac::GET_NODES_PROXY,
             Method::Proxy,
             false,
-            Some("viewer"),
+            Some(&Identity::new("viewer", IdentitySource::SelfSubjectReview)),
             &Ok(Access { allowed: false, reason: String::new() }),
         );
         assert_eq!(check.status, Status::Fail);
@@ -244,7 +271,9 @@ mod tests {
     #[test]
     fn get_nodes_is_needed_only_when_nodes_are_named() {
         let denied = Ok(Access { allowed: false, reason: String::new() });
-        let sa = Some("system:serviceaccount:monitoring:kubelet-metrics");
+        let sa =
+            Identity::new("system:serviceaccount:monitoring:kubelet-metrics", IdentitySource::TokenClaims);
+        let sa = Some(&sa);
         let listed = can_i(&rbac::GET_NODES, Method::Direct, false, sa, &denied);
         assert_eq!(listed.status, Status::Warn);
         assert_eq!(

@@ -25,16 +25,18 @@
 //! 2 when doctor could not run at all (bad flags, output not writable).
 
 mod api;
+mod identity;
 mod node;
 mod token;
 
 pub use api::{apiserver, authentication, can_i, credentials, credentials_not_needed, nodes, rbac_fix};
+pub use identity::{Identity, IdentityHints, IdentitySource, denied_user, identify, kubeconfig_guess};
 pub use node::{direct_healthz, direct_metrics, kubelet_client, proxy_healthz, tcp_connect, tls};
 pub use token::{TokenClaims, TokenError, token, token_claims};
 
 use crate::access::Method;
 use crate::cluster::checks::{TlsFailure, TlsIssue};
-use crate::cluster::{FetchError, RequestContext, TlsProblem};
+use crate::cluster::{DeniedBy, FetchError, RequestContext, TlsProblem};
 use crate::remedy;
 use crate::scrape::FailureKind;
 
@@ -139,6 +141,8 @@ pub struct Problem {
     pub message: String,
     /// For a 403: the user the server saw (e.g. `system:anonymous`), when the message says.
     pub denied_user: Option<String>,
+    /// For a 403: which server's message named `denied_user`.
+    pub denied_by: Option<DeniedBy>,
     /// For a TLS failure: what was wrong with the certificate.
     pub tls: Option<TlsIssue>,
     /// A generic fix from the fetch layer, used when doctor knows nothing more exact.
@@ -148,15 +152,17 @@ pub struct Problem {
 impl Problem {
     /// A problem with only a class and a message.
     pub fn new(kind: FailureKind, message: impl Into<String>) -> Problem {
-        Problem { kind, message: message.into(), denied_user: None, tls: None, fix: None }
+        Problem { kind, message: message.into(), denied_user: None, denied_by: None, tls: None, fix: None }
     }
 
     /// A probe's failure as doctor judges it: class, message, the denied user of a 403, the TLS
     /// problem, and the generic fix ([`remedy::fix`]) when `ctx` says where the request went.
     pub fn from_fetch(err: &FetchError, ctx: Option<&RequestContext<'_>>) -> Problem {
-        let denied_user = match err {
-            FetchError::Forbidden { denial: Some(denial), .. } => Some(denial.user.clone()),
-            _ => None,
+        let (denied_user, denied_by) = match err {
+            FetchError::Forbidden { denial: Some(denial), .. } => {
+                (Some(denial.user.clone()), Some(denial.by))
+            }
+            _ => (None, None),
         };
         let tls = match err {
             FetchError::Tls { problem, host } => Some(match problem {
@@ -165,6 +171,7 @@ impl Problem {
                     TlsIssue::NameMismatch { expected: host.clone(), presented: Vec::new() }
                 }
                 TlsProblem::Expired => TlsIssue::Expired,
+                TlsProblem::UnsupportedVersion => TlsIssue::UnsupportedVersion,
                 TlsProblem::Other(text) => TlsIssue::Other(text.clone()),
             }),
             _ => None,
@@ -173,6 +180,7 @@ impl Problem {
             kind: err.kind(),
             message: err.to_string(),
             denied_user,
+            denied_by,
             tls,
             fix: ctx.and_then(|c| remedy::fix(err, c)),
         }
@@ -198,6 +206,20 @@ pub struct Credentials {
     pub server: String,
     /// True in a pod (in-cluster configuration).
     pub in_cluster: bool,
+}
+
+/// Why no credentials could be used.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CredentialsProblem {
+    /// No configuration could be loaded: the error and its causes.
+    Unusable(String),
+    /// The kubeconfig user's client certificate is not X.509 v3, which TLS libraries refuse.
+    CertificateVersion {
+        /// Where the certificate is (file, kubeconfig, user entry).
+        location: String,
+        /// Its X.509 version, 1-based.
+        version: u32,
+    },
 }
 
 /// The nodes found for checking.

@@ -5,9 +5,10 @@
 
 use std::time::Duration;
 
-use super::{Check, Problem, Status, TlsSetting, api::rbac_fix};
+use super::{Check, Identity, Problem, Status, TlsSetting, api::rbac_fix};
 use crate::access::Method;
 use crate::cluster::checks::{Answer, TlsIssue};
+use crate::remedy;
 use crate::scrape::FailureKind;
 
 fn answer_text(a: &Answer) -> String {
@@ -15,18 +16,21 @@ fn answer_text(a: &Answer) -> String {
     format!("HTTP {}{snippet}, {} bytes in {} ms", a.status, a.bytes, a.elapsed.as_millis())
 }
 
-/// Check 6: the kubelet's `/healthz` through the API server proxy.
+/// Check 6: the kubelet's `/healthz` through the API server proxy. `identity` names the caller
+/// in an RBAC fix, unless the API server's 403 names the user itself.
 pub fn proxy_healthz(
     node: &str,
     method: Method,
-    user: Option<&str>,
+    identity: Option<&Identity>,
     result: &Result<Answer, Problem>,
 ) -> Check {
     let title = "proxy /healthz";
     let check = match result {
         Ok(a) => Check::new("proxy-healthz", title, Status::Pass, answer_text(a)),
         Err(p) if p.kind == FailureKind::Forbidden => {
-            Check::new("proxy-healthz", title, Status::Fail, p.message.clone()).fix(rbac_fix(Method::Proxy, user))
+            let user = super::denied_user([p]).or_else(|| identity.map(|i| i.name.clone()));
+            Check::new("proxy-healthz", title, Status::Fail, p.message.clone())
+                .fix(rbac_fix(Method::Proxy, user.as_deref()))
         }
         Err(p) if p.kind == FailureKind::ServerError && p.message.contains("x509") => {
             Check::new("proxy-healthz", title, Status::Fail, p.message.clone()).fix(vec![format!(
@@ -120,6 +124,10 @@ pub fn tls(node: &str, method: Method, setting: &TlsSetting, result: &Result<(),
                 Some(TlsIssue::Expired) => (
                     "the certificate is expired or not yet valid".to_string(),
                     vec!["renew the kubelet serving certificate (check the node's clock too)".to_string()],
+                ),
+                Some(TlsIssue::UnsupportedVersion) => (
+                    "the certificate is X.509 v1 or v2, which TLS libraries refuse (only v3 is accepted)".to_string(),
+                    vec![format!("the kubelet serving certificate of {node}: {}", remedy::REISSUE_SERVING_CERTIFICATE)],
                 ),
                 Some(TlsIssue::Other(text)) => (text.clone(), p.fix.iter().cloned().collect()),
                 None => (p.message.clone(), p.fix.iter().cloned().collect()),

@@ -56,7 +56,7 @@ mod tests {
 
     use crate::access::Method;
     use crate::cluster::checks::{Access, Answer};
-    use crate::doctor::{Credentials, can_i, credentials, proxy_healthz};
+    use crate::doctor::{Credentials, Identity, IdentitySource, can_i, credentials, proxy_healthz};
     use crate::rbac;
 
     fn sample() -> Diagnosis {
@@ -72,7 +72,7 @@ mod tests {
                     &rbac::GET_NODES_PROXY,
                     Method::Proxy,
                     false,
-                    Some("viewer"),
+                    Some(&Identity::new("viewer", IdentitySource::SelfSubjectReview)),
                     &Ok(Access { allowed: false, reason: String::new() }),
                 ),
                 proxy_healthz(

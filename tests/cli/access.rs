@@ -565,3 +565,95 @@ fn compare_without_the_kubelet_ca_favours_the_proxy_and_says_why() {
     let first = doc["methods"]["direct"]["first_error"].as_str().expect("first error");
     assert!(first.contains("UnknownIssuer") || first.contains("unknown authority"), "{first}");
 }
+
+/// `openssl` on the PATH, or why the test is skipped.
+fn openssl_available() -> bool {
+    let found =
+        std::process::Command::new("openssl").arg("version").output().is_ok_and(|o| o.status.success());
+    if !found {
+        eprintln!(
+            "skipped: this test issues an X.509 v1 certificate with the openssl command, which is not installed"
+        );
+    }
+    found
+}
+
+/// Runs `openssl` with `args` through `sh -c` (the request is piped into `openssl x509 -req`).
+fn openssl(script: &str, dir: &Path) {
+    let output =
+        std::process::Command::new("sh").arg("-c").arg(script).current_dir(dir).output().expect("sh runs");
+    assert!(output.status.success(), "{script}: {}", stderr(&output));
+}
+
+#[test]
+fn x509_v1_client_certificate_fails_in_one_line_with_how_to_reissue_it() {
+    if !openssl_available() {
+        return;
+    }
+    let sim = Sim::start(1, &[]);
+    let dir = sim.scratch.path();
+    // As the issue's reporter made it: no -extfile, so openssl issues an X.509 v1 certificate.
+    openssl(
+        "openssl req -x509 -newkey rsa:2048 -nodes -keyout ca.key -out ca.crt -subj /CN=test-ca -days 1 && \
+         openssl genrsa -out viewer.key 2048 && \
+         openssl req -new -key viewer.key -subj /CN=viewer | \
+         openssl x509 -req -CA ca.crt -CAkey ca.key -CAcreateserial -days 1 -out viewer.crt",
+        dir,
+    );
+    let kubeconfig = dir.join("v1.kubeconfig");
+    let text = format!(
+        "apiVersion: v1\nkind: Config\nclusters:\n- name: sim\n  cluster:\n    server: {server}\n    \
+         certificate-authority: {ca}\nusers:\n- name: v1-user\n  user:\n    client-certificate: {crt}\n    \
+         client-key: {key}\ncontexts:\n- name: v1\n  context:\n    cluster: sim\n    user: v1-user\n\
+         current-context: v1\n",
+        server = sim.cluster().api_url(),
+        ca = sim.cluster().ca_path().display(),
+        crt = dir.join("viewer.crt").display(),
+        key = dir.join("viewer.key").display(),
+    );
+    std::fs::write(&kubeconfig, text).expect("kubeconfig written");
+    let kubeconfig = Sim::path(kubeconfig);
+    let location = format!(
+        "the client certificate in {} (user \"v1-user\" of kubeconfig {kubeconfig}) is X.509 v1, which TLS \
+         libraries refuse",
+        dir.join("viewer.crt").display()
+    );
+    let reissue = "reissue it as v3 with extendedKeyUsage=clientAuth (openssl x509 -req ... -extfile <(printf \"extendedKeyUsage=clientAuth\"))";
+
+    let output = run(&["get", "--kubeconfig", &kubeconfig]);
+    assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
+    assert_eq!(stderr(&output), format!("error: cannot read the cluster: {location}; {reissue}\n"));
+
+    let output = run(&["doctor", "--kubeconfig", &kubeconfig]);
+    let text = stdout(&output);
+    assert_eq!(output.status.code(), Some(1), "{text}");
+    let (line, fix) = check_block(&text, "credentials");
+    assert_eq!(line, format!("FAIL    credentials  {location}"));
+    assert_eq!(fix, [reissue]);
+}
+
+#[test]
+fn forbidden_node_listing_fixes_rbac_for_the_real_user() {
+    // A service account nobody granted anything: the API server refuses to list nodes, and both
+    // doctor and get name the account in the fix, never a USER placeholder.
+    let sim = Sim::start(1, &[]);
+    let account = "apiVersion: v1\nkind: ServiceAccount\nmetadata:\n  name: nobody\n  namespace: team\n";
+    sim.cluster().apply_yaml(account).expect("kubesim accepts the account");
+    let (_, kubeconfig) = sim.service_account("team", "nobody");
+
+    let output = run(&["doctor", "--kubeconfig", &kubeconfig]);
+    let text = stdout(&output);
+    assert_eq!(output.status.code(), Some(1), "{text}");
+    let (line, fix) = check_block(&text, "nodes");
+    assert!(line.starts_with("FAIL    nodes") && line.contains("cannot list nodes"), "{line}");
+    assert_eq!(
+        fix[0],
+        "kubelet-metrics rbac --method proxy --service-account team/nobody | kubectl apply -f -"
+    );
+    assert!(!text.contains("USER"), "{text}");
+
+    let output = run(&["get", "--kubeconfig", &kubeconfig]);
+    let message = stderr(&output);
+    assert_eq!(output.status.code(), Some(2), "{message}");
+    assert!(message.contains("system:serviceaccount:team:nobody"), "{message}");
+}
