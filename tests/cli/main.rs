@@ -8,6 +8,7 @@ mod live;
 mod offline;
 mod oracle;
 mod prometheus;
+mod real;
 mod serve;
 mod servers;
 mod watch;

@@ -1,0 +1,410 @@
+//! The conformance tier: the same cluster scenarios against kubesim's own API server and against
+//! a real kube-apiserver (with kubesim's kubelets registered in it, as a real kubelet in webhook
+//! mode would be). Each scenario asserts one outcome for both: where they differ, kubesim is
+//! wrong. The real server needs `scripts/real-apiserver` (built once, cached); `scripts/test`
+//! builds it and runs the ignored test below.
+
+mod apiserver;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use apiserver::{ADMIN_TOKEN, RealApiServer};
+use kubesim::{Cluster, Fault};
+
+use crate::{bin, run_with_stdin, stderr, stdout};
+
+/// More than one page of nodes (the API server's default page for our listing is 500).
+const NODES: usize = 600;
+/// The node whose kubelet serves a certificate for another name.
+const BAD_CERT_NODE: usize = 7;
+
+/// A cluster to run the scenarios on: kubesim's kubelets behind either API server.
+struct Backend {
+    name: &'static str,
+    kubelets: Cluster,
+    real: Option<RealApiServer>,
+    /// The API server's URL and CA, for kubeconfigs made here.
+    api_url: String,
+    ca: PathBuf,
+    /// Kubeconfigs: a cluster admin, and `viewer` (may list and get nodes, nothing more).
+    admin: PathBuf,
+    viewer: PathBuf,
+    /// The CA of the kubelets' serving certificates.
+    kubelet_ca: PathBuf,
+    dir: tempfile::TempDir,
+}
+
+impl Backend {
+    async fn kubesim() -> Backend {
+        let kubelets = Cluster::builder()
+            .nodes(NODES)
+            .fault(BAD_CERT_NODE, Fault::BadCert)
+            .start()
+            .await
+            .expect("kubesim starts");
+        Backend {
+            name: "kubesim",
+            api_url: kubelets.api_url().to_string(),
+            ca: kubelets.ca_path(),
+            admin: kubelets.admin_kubeconfig(),
+            viewer: kubelets.viewer_kubeconfig(),
+            kubelet_ca: kubelets.kubelet_ca_path(),
+            real: None,
+            kubelets,
+            dir: tempfile::tempdir().expect("temp dir"),
+        }
+    }
+
+    async fn real() -> Backend {
+        let server = RealApiServer::start();
+        let dir = tempfile::tempdir().expect("temp dir");
+        let write = |name: &str, text: &str| {
+            let path = dir.path().join(name);
+            std::fs::write(&path, text).expect("write");
+            path
+        };
+        let ca = write("ca.crt", &server.ca.cert_pem);
+        let kubelet_ca = write("kubelet-ca.crt", &server.kubelet_ca.cert_pem);
+        let (client_cert, client_key) = server.ca.client("kubesim", &["system:masters"]);
+        let kubelets = Cluster::builder()
+            .nodes(NODES)
+            .fault(BAD_CERT_NODE, Fault::BadCert)
+            .external(kubesim::ExternalApi {
+                server: server.url.clone(),
+                ca_pem: server.ca.cert_pem.clone(),
+                client_cert_pem: client_cert,
+                client_key_pem: client_key,
+                kubelet_ca_cert_pem: server.kubelet_ca.cert_pem.clone(),
+                kubelet_ca_key_pem: server.kubelet_ca.key_pem.clone(),
+                client_ca_pem: server.ca.cert_pem.clone(),
+            })
+            .start()
+            .await
+            .expect("kubesim's kubelets register in the real API server");
+        let admin = server.kubeconfig_token("admin", ADMIN_TOKEN);
+        let viewer = server.kubeconfig_cert("viewer", &[]);
+        let backend = Backend {
+            name: "real",
+            api_url: server.url.clone(),
+            ca,
+            admin,
+            viewer,
+            kubelet_ca,
+            real: Some(server),
+            kubelets,
+            dir,
+        };
+        assert!(
+            backend.real.as_ref().is_some_and(|s| s.version.starts_with("v1.")),
+            "a real server answered /version"
+        );
+        let listed = backend.kubectl(&["get", "nodes", "-o", "name"]);
+        assert_eq!(
+            stdout(&listed).lines().count(),
+            NODES,
+            "the real server lists every kubelet kubesim registered"
+        );
+        // kubesim's viewer may list and get nodes; grant the real one the same.
+        backend.apply(
+            "apiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRole\nmetadata: {name: node-viewer}\nrules:\n- apiGroups: [\"\"]\n  resources: [nodes]\n  verbs: [get, list]\n---\napiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRoleBinding\nmetadata: {name: node-viewer}\nroleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: node-viewer}\nsubjects:\n- {apiGroup: rbac.authorization.k8s.io, kind: User, name: viewer}\n",
+        );
+        backend
+    }
+
+    fn kubectl(&self, args: &[&str]) -> Output {
+        Command::new("kubectl")
+            .arg("--kubeconfig")
+            .arg(&self.admin)
+            .args(args)
+            .output()
+            .expect("kubectl runs")
+    }
+
+    /// Applies manifests as the admin, with the real `kubectl` where the API server can take
+    /// them (kubesim's API server keeps RBAC in memory: it is given the same YAML directly).
+    fn apply(&self, yaml: &str) {
+        if self.real.is_some() {
+            let mut apply = Command::new("kubectl");
+            apply.arg("--kubeconfig").arg(&self.admin).args(["apply", "-f", "-"]);
+            let out = run_with_stdin(apply, yaml.as_bytes());
+            assert!(out.status.success(), "{}: kubectl apply: {}", self.name, stderr(&out));
+        } else {
+            self.kubelets.apply_yaml(yaml).expect("kubesim takes the manifests");
+        }
+    }
+
+    /// A token for a service account (TokenRequest on the real server).
+    fn token(&self, namespace: &str, name: &str) -> PathBuf {
+        let token = if self.real.is_some() {
+            let out = self.kubectl(&["create", "token", name, "-n", namespace]);
+            assert!(out.status.success(), "{}: kubectl create token: {}", self.name, stderr(&out));
+            stdout(&out).trim().to_string()
+        } else {
+            self.kubelets.create_token(namespace, name).expect("kubesim issues the token")
+        };
+        let path = self.dir.path().join(format!("{namespace}-{name}.token"));
+        std::fs::write(&path, token).expect("write token");
+        path
+    }
+
+    /// A kubeconfig that authenticates with the token in `token_file`.
+    fn token_kubeconfig(&self, token_file: &Path) -> PathBuf {
+        let token = std::fs::read_to_string(token_file).expect("token");
+        let path = token_file.with_extension("kubeconfig");
+        std::fs::write(
+            &path,
+            format!(
+                "apiVersion: v1\nkind: Config\nclusters:\n- name: c\n  cluster: {{server: {}, certificate-authority: {}}}\nusers:\n- name: u\n  user: {{token: {token}}}\ncontexts:\n- name: c\n  context: {{cluster: c, user: u}}\ncurrent-context: c\n",
+                self.api_url,
+                self.ca.display(),
+            ),
+        )
+        .expect("write kubeconfig");
+        path
+    }
+
+    /// Runs `kubelet-metrics ARGS`.
+    fn run(&self, args: &[&str]) -> Output {
+        bin().args(args).output().expect("the binary runs")
+    }
+
+    fn json(&self, output: &Output) -> serde_json::Value {
+        serde_json::from_slice(&output.stdout).unwrap_or_else(|e| {
+            panic!("{}: not JSON ({e}):\n{}\n{}", self.name, stdout(output), stderr(output))
+        })
+    }
+
+    fn path(&self, p: &Path) -> String {
+        p.display().to_string()
+    }
+}
+
+/// How a run ended, in the terms both backends must agree on.
+fn failed_nodes(report: &serde_json::Value) -> Vec<(String, String)> {
+    report["errors"]
+        .as_array()
+        .map(|errors| {
+            errors
+                .iter()
+                .map(|e| {
+                    (
+                        e["node"].as_str().unwrap_or("").to_string(),
+                        e["kind"].as_str().unwrap_or("").to_string(),
+                    )
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+fn bad_cert_node(backend: &Backend) -> String {
+    backend.kubelets.node_names()[BAD_CERT_NODE].clone()
+}
+
+/// Every scenario, in order (later ones change RBAC).
+fn scenarios(backend: &Backend) {
+    proxy_as_admin_reads_every_node_across_pages(backend);
+    selectors_and_named_nodes(backend);
+    doctor_as_admin(backend);
+    doctor_as_a_user_without_proxy_rights_names_the_user(backend);
+    direct_with_a_service_account_from_our_rbac_output(backend);
+    doctor_as_a_service_account(backend);
+    proxy_with_a_service_account_from_our_rbac_output(backend);
+    kubelets_refuse_tokens_without_rights_and_bad_tokens(backend);
+}
+
+fn proxy_as_admin_reads_every_node_across_pages(backend: &Backend) {
+    let admin = backend.path(&backend.admin);
+    let out = backend.run(&["histogram", "--kubeconfig", &admin, "--concurrency", "32", "-o", "json"]);
+    // Every node but the one with the bad certificate: the API server refuses its kubelet.
+    assert_eq!(out.status.code(), Some(1), "{}: {}", backend.name, stderr(&out));
+    let report = backend.json(&out);
+    let bad = bad_cert_node(backend);
+    assert_eq!(report["nodes"].as_array().map(Vec::len), Some(NODES - 1), "{}", backend.name);
+    assert_eq!(failed_nodes(&report), [(bad.clone(), "server_error".to_string())], "{}", backend.name);
+    let truth = backend.kubelets.truth();
+    let expected: u64 = truth.nodes.iter().filter(|n| n.name != bad).map(|n| n.pod_start.count).sum();
+    assert_eq!(report["cluster"]["count"].as_u64(), Some(expected), "{}", backend.name);
+    let fix = report["errors"][0]["fix"].as_str().unwrap_or_default();
+    assert!(fix.contains("kubelet serving certificate"), "{}: {fix}", backend.name);
+}
+
+fn selectors_and_named_nodes(backend: &Backend) {
+    let admin = backend.path(&backend.admin);
+    let out = backend.run(&[
+        "histogram",
+        "--kubeconfig",
+        &admin,
+        "-l",
+        "topology.kubernetes.io/zone=zone-b",
+        "-o",
+        "json",
+    ]);
+    let zone_b = (0..NODES).filter(|i| i % 3 == 1).count();
+    let report = backend.json(&out);
+    let answered = report["nodes"].as_array().map(Vec::len).unwrap_or(0) + failed_nodes(&report).len();
+    assert_eq!(answered, zone_b, "{}: {}", backend.name, stderr(&out));
+
+    let names = backend.kubelets.node_names();
+    let out = backend.run(&["histogram", &names[1], &names[2], "--kubeconfig", &admin, "-o", "json"]);
+    assert_eq!(out.status.code(), Some(0), "{}: {}", backend.name, stderr(&out));
+    let report = backend.json(&out);
+    let nodes: Vec<&str> =
+        report["nodes"].as_array().expect("nodes").iter().filter_map(|n| n["node"].as_str()).collect();
+    let mut expected = vec![names[1].as_str(), names[2].as_str()];
+    expected.sort_unstable();
+    let mut nodes = nodes;
+    nodes.sort_unstable();
+    assert_eq!(nodes, expected, "{}", backend.name);
+}
+
+fn doctor_as_admin(backend: &Backend) {
+    let admin = backend.path(&backend.admin);
+    let names = backend.kubelets.node_names();
+    let out =
+        backend.run(&["doctor", &names[0], &names[1], "--kubeconfig", &admin, "--sample", "2", "-o", "json"]);
+    let report = backend.json(&out);
+    let failed: Vec<&serde_json::Value> =
+        report["checks"].as_array().expect("checks").iter().filter(|c| c["status"] == "FAIL").collect();
+    assert!(failed.is_empty(), "{}: {failed:#?}", backend.name);
+    assert_eq!(out.status.code(), Some(0), "{}: {}", backend.name, stdout(&out));
+}
+
+fn doctor_as_a_user_without_proxy_rights_names_the_user(backend: &Backend) {
+    let viewer = backend.path(&backend.viewer);
+    let out = backend.run(&["doctor", "--kubeconfig", &viewer, "--sample", "2"]);
+    assert_eq!(out.status.code(), Some(1), "{}: {}", backend.name, stdout(&out));
+    let text = stdout(&out);
+    assert!(text.contains("rbac --method proxy --user viewer"), "{}: {text}", backend.name);
+    assert!(!text.contains("--user USER"), "{}: {text}", backend.name);
+}
+
+fn direct_with_a_service_account_from_our_rbac_output(backend: &Backend) {
+    let rbac = backend.run(&["rbac", "--method", "direct", "--service-account", "monitoring/km-direct"]);
+    assert!(rbac.status.success());
+    backend.apply(&format!(
+        "apiVersion: v1\nkind: Namespace\nmetadata: {{name: monitoring}}\n---\n{}",
+        stdout(&rbac)
+    ));
+    let token = backend.token("monitoring", "km-direct");
+    let kubeconfig = backend.path(&backend.token_kubeconfig(&token));
+    let out = backend.run(&[
+        "histogram",
+        "--method",
+        "direct",
+        "--kubeconfig",
+        &kubeconfig,
+        "--token-file",
+        &backend.path(&token),
+        "--kubelet-ca",
+        &backend.path(&backend.kubelet_ca),
+        "-o",
+        "json",
+    ]);
+    assert_eq!(out.status.code(), Some(1), "{}: {}", backend.name, stderr(&out));
+    let report = backend.json(&out);
+    assert_eq!(report["nodes"].as_array().map(Vec::len), Some(NODES - 1), "{}", backend.name);
+    assert_eq!(failed_nodes(&report), [(bad_cert_node(backend), "tls".to_string())], "{}", backend.name);
+}
+
+fn doctor_as_a_service_account(backend: &Backend) {
+    let token = backend.token("monitoring", "km-direct");
+    let kubeconfig = backend.path(&backend.token_kubeconfig(&token));
+    let names = backend.kubelets.node_names();
+    let out = backend.run(&[
+        "doctor",
+        &names[0],
+        &names[1],
+        "--method",
+        "direct",
+        "--kubeconfig",
+        &kubeconfig,
+        "--token-file",
+        &backend.path(&token),
+        "--kubelet-ca",
+        &backend.path(&backend.kubelet_ca),
+        "-o",
+        "json",
+    ]);
+    let report = backend.json(&out);
+    let failed: Vec<&serde_json::Value> =
+        report["checks"].as_array().expect("checks").iter().filter(|c| c["status"] == "FAIL").collect();
+    assert!(failed.is_empty(), "{}: {failed:#?}", backend.name);
+    assert_eq!(out.status.code(), Some(0), "{}: {}", backend.name, stdout(&out));
+    let text = stdout(&out);
+    assert!(text.contains("system:serviceaccount:monitoring:km-direct"), "{}: {text}", backend.name);
+}
+
+fn proxy_with_a_service_account_from_our_rbac_output(backend: &Backend) {
+    let rbac = backend.run(&["rbac", "--method", "proxy", "--service-account", "monitoring/km-proxy"]);
+    assert!(rbac.status.success());
+    backend.apply(&stdout(&rbac));
+    let token = backend.token("monitoring", "km-proxy");
+    let kubeconfig = backend.path(&backend.token_kubeconfig(&token));
+    let names = backend.kubelets.node_names();
+    let out = backend.run(&["histogram", &names[0], &names[3], "--kubeconfig", &kubeconfig, "-o", "json"]);
+    assert_eq!(out.status.code(), Some(0), "{}: {}", backend.name, stderr(&out));
+}
+
+fn kubelets_refuse_tokens_without_rights_and_bad_tokens(backend: &Backend) {
+    backend.apply("apiVersion: v1\nkind: ServiceAccount\nmetadata: {name: nobody, namespace: monitoring}\n");
+    let token = backend.token("monitoring", "nobody");
+    let admin = backend.path(&backend.admin);
+    let ca = backend.path(&backend.kubelet_ca);
+    let names = backend.kubelets.node_names();
+    let direct = |token: &str| {
+        backend.run(&[
+            "histogram",
+            &names[0],
+            &names[1],
+            "--method",
+            "direct",
+            "--kubeconfig",
+            &admin,
+            "--token-file",
+            token,
+            "--kubelet-ca",
+            &ca,
+            "-o",
+            "json",
+        ])
+    };
+    let out = direct(&backend.path(&token));
+    assert_eq!(out.status.code(), Some(2), "{}: {}", backend.name, stderr(&out));
+    let report = backend.json(&out);
+    let kinds: Vec<String> = failed_nodes(&report).into_iter().map(|(_, kind)| kind).collect();
+    assert_eq!(kinds, ["forbidden", "forbidden"], "{}", backend.name);
+    let fix = report["errors"][0]["fix"].as_str().unwrap_or_default();
+    assert!(fix.contains("--service-account monitoring/nobody"), "{}: {fix}", backend.name);
+
+    let garbage = backend.dir.path().join("garbage.token");
+    std::fs::write(&garbage, "not-a-token").expect("write");
+    let out = direct(&backend.path(&garbage));
+    assert_eq!(out.status.code(), Some(2), "{}: {}", backend.name, stderr(&out));
+    let kinds: Vec<String> = failed_nodes(&backend.json(&out)).into_iter().map(|(_, kind)| kind).collect();
+    assert_eq!(kinds, ["unauthorized", "unauthorized"], "{}", backend.name);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn conformance_on_kubesim() {
+    let backend = Backend::kubesim().await;
+    tokio::task::block_in_place(|| scenarios(&backend));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs a real kube-apiserver: scripts/test builds one and runs this"]
+async fn conformance_on_a_real_api_server() {
+    let mut backend = Backend::real().await;
+    tokio::task::block_in_place(|| scenarios(&backend));
+    // The control plane goes away: nothing can run, and the one error line says why.
+    let admin = backend.path(&backend.admin);
+    if let Some(server) = backend.real.as_mut() {
+        server.stop_apiserver();
+    }
+    let out = tokio::task::block_in_place(|| {
+        backend.run(&["histogram", "--kubeconfig", &admin, "--timeout", "2s"])
+    });
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert_eq!(stderr(&out).lines().filter(|l| l.starts_with("error:")).count(), 1, "{}", stderr(&out));
+}
