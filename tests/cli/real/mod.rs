@@ -211,6 +211,7 @@ fn scenarios(backend: &Backend) {
     direct_with_a_service_account_from_our_rbac_output(backend);
     doctor_as_a_service_account(backend);
     proxy_with_a_service_account_from_our_rbac_output(backend);
+    proxy_for_a_user_granted_by_our_rbac_output(backend);
     kubelets_refuse_tokens_without_rights_and_bad_tokens(backend);
 }
 
@@ -345,6 +346,22 @@ fn proxy_with_a_service_account_from_our_rbac_output(backend: &Backend) {
     let names = backend.kubelets.node_names();
     let out = backend.run(&["histogram", &names[0], &names[3], "--kubeconfig", &kubeconfig, "-o", "json"]);
     assert_eq!(out.status.code(), Some(0), "{}: {}", backend.name, stderr(&out));
+}
+
+fn proxy_for_a_user_granted_by_our_rbac_output(backend: &Backend) {
+    let viewer = backend.path(&backend.viewer);
+    let names = backend.kubelets.node_names();
+    let read = || backend.run(&["histogram", &names[4], &names[5], "--kubeconfig", &viewer, "-o", "json"]);
+    let before = read();
+    assert_eq!(before.status.code(), Some(2), "{}: {}", backend.name, stderr(&before));
+    let kinds: Vec<String> = failed_nodes(&backend.json(&before)).into_iter().map(|(_, kind)| kind).collect();
+    assert_eq!(kinds, ["forbidden", "forbidden"], "{}", backend.name);
+
+    let rbac = backend.run(&["rbac", "--method", "proxy", "--user", "viewer"]);
+    assert!(rbac.status.success());
+    backend.apply(&stdout(&rbac));
+    let after = read();
+    assert_eq!(after.status.code(), Some(0), "{}: {}", backend.name, stderr(&after));
 }
 
 fn kubelets_refuse_tokens_without_rights_and_bad_tokens(backend: &Backend) {
