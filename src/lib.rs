@@ -8,7 +8,7 @@
 //! main → cli → commands → sources: source, cluster, collect, files, prometheus
 //!                       → tools (pure): rbac, doctor, compare, slo, snapshot, exporter, remedy
 //!                       → report (every renderer)
-//! all of those → core (pure): access, analysis, histogram, catalog, scrape, units → exposition
+//! all of those → core (pure): access, analysis, histogram, catalog, scrape, units, text → exposition
 //! ```
 //!
 //! The library below `commands` never imports [`cli`] or [`commands`]; cluster code returns
@@ -22,6 +22,7 @@
 //! - [`scrape`] — what one node gave: parsed families or a typed failure.
 //! - [`access`] — the access methods, address types, kubelet endpoints and RBAC permissions.
 //! - [`units`] — durations, sizes, quantiles and timestamps as people type and read them.
+//! - [`text`] — how text for people is shaped: bounded lists of node names.
 //!
 //! Renderers:
 //! - [`report`] — reports to bytes: table, JSON, CSV, chart, SVG.
@@ -68,4 +69,5 @@ pub mod scrape;
 pub mod slo;
 pub mod snapshot;
 pub mod source;
+pub mod text;
 pub mod units;

@@ -35,6 +35,25 @@ pub struct Gathered {
     pub warnings: Vec<String>,
 }
 
+impl SourcePlan {
+    /// Why a run of this plan read no node at all, as `kubectl` says it: `No nodes match -l
+    /// SELECTOR`. `None` when the plan cannot come back empty without a failure to say why.
+    pub fn nothing_found(&self) -> Option<String> {
+        match self {
+            SourcePlan::Cluster(plan) => match &plan.nodes {
+                crate::cluster::plan::NodeSelection::All { selector: Some(selector) } => {
+                    Some(format!("No nodes match -l {selector}"))
+                }
+                crate::cluster::plan::NodeSelection::All { selector: None } => {
+                    Some("The cluster has no nodes".to_string())
+                }
+                _ => None,
+            },
+            SourcePlan::Files { .. } | SourcePlan::Prometheus(_) => None,
+        }
+    }
+}
+
 /// Reads every node of the plan at `path`, keeping what `selector` selects; `options` govern a
 /// cluster run (files and Prometheus are read whole).
 pub async fn gather(

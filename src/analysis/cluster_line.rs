@@ -53,7 +53,7 @@ pub(super) fn cluster_line<'a>(
                     "{} bucket(s) up to {}: {}",
                     l.bounds.len(),
                     describe_top(&l.bounds),
-                    l.members.join(", ")
+                    crate::text::bounded_names(&l.members)
                 )
             })
             .collect();

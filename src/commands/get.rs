@@ -3,7 +3,7 @@
 
 use std::io::Write;
 
-use super::{Outcome, Terminals, collect_options, report_problems, write_failure};
+use super::{Outcome, Terminals, collect_options, report_problems, write_failures};
 use crate::cli::GetOutput;
 use crate::cli::settings::{GetRead, GetSettings};
 use crate::collect::Options;
@@ -28,6 +28,11 @@ pub async fn run(
     };
     let gathered = gather(plan, path, selector, &options).await?;
     report_problems(&gathered, err)?;
+    if gathered.scrapes.is_empty()
+        && let Some(why) = plan.nothing_found()
+    {
+        writeln!(err, "{why}")?;
+    }
 
     let nodes = crate::scrape::answered(&gathered.scrapes);
     match settings.output {
@@ -60,13 +65,8 @@ async fn run_raw(
         samples::write_csv_record(&["node", "bytes", "body"], out)?;
     }
     for node in &collection.scrapes {
-        let body = match &node.outcome {
-            Ok(body) => String::from_utf8_lossy(body),
-            Err(failure) => {
-                write_failure(&node.node, failure, err)?;
-                continue;
-            }
-        };
+        let Ok(body) = &node.outcome else { continue };
+        let body = String::from_utf8_lossy(body);
         match output {
             GetOutput::Json => {
                 let line =
@@ -84,6 +84,9 @@ async fn run_raw(
         }
     }
     out.flush()?;
+    let failures =
+        collection.scrapes.iter().filter_map(|s| Some((s.node.as_str(), s.outcome.as_ref().err()?)));
+    write_failures(failures, err)?;
     let failed = collection.scrapes.iter().filter(|n| n.outcome.is_err()).count();
     Ok(Outcome::from_counts(collection.scrapes.len(), failed))
 }

@@ -29,6 +29,14 @@ pub async fn run(
     let gathered = gather(&settings.source, settings.endpoint.path(), &settings.selector, &options).await?;
     query.method = gathered.method;
     report_warnings(&gathered, err)?;
+    if gathered.scrapes.is_empty()
+        && let Some(why) = settings.source.nothing_found()
+    {
+        writeln!(err, "{why}")?;
+        if matches!(settings.output, HistogramOutput::Table | HistogramOutput::Wide) {
+            return Ok(Outcome::AllFailed);
+        }
+    }
     let report = analyze(&gathered.scrapes, &query);
     let verdicts = settings.slo.map(|slo| (slo, slo.judge(&report)));
 

@@ -7,6 +7,7 @@ use crate::cli::Command;
 use crate::cluster::{ConfigError, ConnectError};
 use crate::collect::Options;
 use crate::remedy;
+use crate::report::problems;
 use crate::scrape::NodeScrape;
 use crate::source::Gathered;
 
@@ -106,35 +107,53 @@ pub async fn run(
     }
 }
 
-/// Writes run-wide warnings, then each failed node and each parse warning, to `err`.
+/// Writes run-wide warnings, then the failed nodes and the parse warnings to `err`, identical
+/// ones once with their nodes counted.
 pub(crate) fn report_problems(gathered: &Gathered, err: &mut dyn Write) -> std::io::Result<()> {
     for warning in &gathered.warnings {
         writeln!(err, "warning: {warning}")?;
     }
-    for scrape in &gathered.scrapes {
-        match &scrape.outcome {
-            Ok(scraped) => {
-                for warning in &scraped.warnings {
-                    writeln!(err, "warning: node {}: {warning}", scrape.node)?;
-                }
-            }
-            Err(failure) => write_failure(&scrape.node, failure, err)?,
+    let warnings = gathered.scrapes.iter().flat_map(|scrape| {
+        let warnings = scrape.outcome.as_ref().map(|ok| ok.warnings.as_slice()).unwrap_or_default();
+        warnings.iter().map(|warning| problems::Item {
+            node: &scrape.node,
+            kind: "warning",
+            message: warning,
+            fix: None,
+        })
+    });
+    for group in problems::group(warnings) {
+        writeln!(err, "warning: {}: {}", problems::subject(&group), group.message)?;
+    }
+    write_failures(
+        gathered.scrapes.iter().filter_map(|s| Some((s.node.as_str(), s.outcome.as_ref().err()?))),
+        err,
+    )
+}
+
+/// Each failure as `error: node NODE: MESSAGE (KIND); fix: FIX`, and identical failures of several
+/// nodes once: `error: KIND on N nodes (a, b, … and M more): MESSAGE; fix: FIX`.
+pub(crate) fn write_failures<'a>(
+    failures: impl IntoIterator<Item = (&'a str, &'a crate::scrape::Failure)>,
+    err: &mut dyn Write,
+) -> std::io::Result<()> {
+    let items = failures.into_iter().map(|(node, failure)| problems::Item {
+        node,
+        kind: failure.kind.as_str(),
+        message: &failure.message,
+        fix: failure.fix.as_deref(),
+    });
+    for group in problems::group(items) {
+        match group.nodes.as_slice() {
+            [_] => write!(err, "error: {}: {} ({})", problems::subject(&group), group.message, group.kind)?,
+            _ => write!(err, "error: {}: {}", problems::subject(&group), group.message)?,
+        }
+        match &group.fix {
+            Some(fix) => writeln!(err, "; fix: {fix}")?,
+            None => writeln!(err)?,
         }
     }
     Ok(())
-}
-
-/// `error: node NODE: MESSAGE (KIND); fix: FIX` on one line.
-pub(crate) fn write_failure(
-    node: &str,
-    failure: &crate::scrape::Failure,
-    err: &mut dyn Write,
-) -> std::io::Result<()> {
-    write!(err, "error: node {node}: {} ({})", failure.message, failure.kind)?;
-    match &failure.fix {
-        Some(fix) => writeln!(err, "; fix: {fix}"),
-        None => writeln!(err),
-    }
 }
 
 /// What `main` prints after `error: `: the error and its causes, `: `-separated, on one line.

@@ -20,6 +20,11 @@ pub async fn run(
     let options = collect_options(terminals);
     let gathered = gather(&settings.source, settings.endpoint.path(), &settings.selector, &options).await?;
     report_problems(&gathered, err)?;
+    if gathered.scrapes.is_empty()
+        && let Some(why) = settings.source.nothing_found()
+    {
+        writeln!(err, "{why}")?;
+    }
 
     let nodes = crate::scrape::answered(&gathered.scrapes);
     let families = label_by_node(&nodes);

@@ -8,6 +8,7 @@ use crate::cluster::checks::{Access, TlsIssue};
 use crate::rbac::{self, Permission, Subject};
 use crate::remedy;
 use crate::scrape::FailureKind;
+use crate::text::bounded_names;
 
 /// Check 1: credentials found.
 pub fn credentials(found: &Result<Credentials, CredentialsProblem>) -> Check {
@@ -200,17 +201,22 @@ pub fn nodes(method: Method, identity: Option<&Identity>, found: &Result<NodesFo
                     "{} nodes; checking a sample of {}: {}",
                     f.total,
                     f.checked.len(),
-                    f.checked.join(", ")
+                    bounded_names(&f.checked)
                 )
             } else {
-                format!("{} node{}: {}", f.total, if f.total == 1 { "" } else { "s" }, f.checked.join(", "))
+                format!(
+                    "{} node{}: {}",
+                    f.total,
+                    if f.total == 1 { "" } else { "s" },
+                    bounded_names(&f.checked)
+                )
             };
             if f.unresolved.is_empty() {
                 return Check::new("nodes", title, Status::Pass, evidence);
             }
             let missing: Vec<String> =
                 f.unresolved.iter().map(|(n, p)| format!("{n} ({})", p.message)).collect();
-            evidence.push_str(&format!("; not found: {}", missing.join(", ")));
+            evidence.push_str(&format!("; not found: {}", bounded_names(&missing)));
             let forbidden = f.unresolved.iter().any(|(_, p)| p.kind == FailureKind::Forbidden);
             let fix = if forbidden {
                 let denied = super::denied_user(f.unresolved.iter().map(|(_, p)| p));

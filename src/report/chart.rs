@@ -33,7 +33,7 @@ pub fn render(report: &Report, options: ChartOptions, out: &mut impl Write) -> i
             if index > 0 {
                 writeln!(out)?;
             }
-            let title = format!("CLUSTER[{}] ({})", index + 1, layout.members.join(", "));
+            let title = format!("CLUSTER[{}] ({})", index + 1, crate::text::bounded_names(&layout.members));
             write_chart(&title, &layout.stats, &report.unit, options, out)?;
         }
         return Ok(());

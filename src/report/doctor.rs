@@ -5,19 +5,73 @@
 use std::io::{self, Write};
 
 use crate::doctor::{Check, Diagnosis, Status};
+use crate::report::problems::without_name;
+use crate::text::bounded_names;
+
+/// One table row: a check, or the same verdict on several nodes.
+struct Row<'a> {
+    check: &'a Check,
+    label: String,
+    evidence: String,
+    fix: Vec<String>,
+    nodes: Vec<&'a str>,
+}
+
+/// The checks as rows: a per-node check that reads the same on several nodes (once each node's
+/// name is taken out) is one row naming how many nodes and the first few.
+fn rows(diagnosis: &Diagnosis) -> Vec<Row<'_>> {
+    let mut rows: Vec<Row<'_>> = Vec::new();
+    for check in &diagnosis.checks {
+        let Some(node) = check.node.as_deref() else {
+            rows.push(Row {
+                check,
+                label: check.title.clone(),
+                evidence: check.evidence.clone(),
+                fix: check.fix.clone(),
+                nodes: vec![],
+            });
+            continue;
+        };
+        let evidence = without_name(&check.evidence, node);
+        let fix: Vec<String> = check.fix.iter().map(|line| without_name(line, node)).collect();
+        let same = rows.iter_mut().find(|row| {
+            !row.nodes.is_empty()
+                && row.check.check == check.check
+                && row.check.status == check.status
+                && row.check.title == check.title
+                && row.evidence == evidence
+                && row.fix == fix
+        });
+        match same {
+            Some(row) => row.nodes.push(node),
+            None => rows.push(Row { check, label: String::new(), evidence, fix, nodes: vec![node] }),
+        }
+    }
+    for row in &mut rows {
+        match row.nodes.as_slice() {
+            [] => {}
+            [node] => {
+                row.label = format!("{node}: {}", row.check.title);
+                row.evidence = row.check.evidence.clone();
+                row.fix = row.check.fix.clone();
+            }
+            nodes => {
+                row.label = format!("{} nodes ({}): {}", nodes.len(), bounded_names(nodes), row.check.title)
+            }
+        }
+    }
+    rows
+}
 
 /// Renders the checks as a table: status, check, evidence, and the fix lines under a FAIL or WARN,
-/// then a summary line.
+/// then a summary line. The same verdict on several nodes is one row (JSON keeps every check).
 pub fn render_table(diagnosis: &Diagnosis, out: &mut impl Write) -> io::Result<()> {
-    let label = |c: &Check| match &c.node {
-        Some(node) => format!("{node}: {}", c.title),
-        None => c.title.clone(),
-    };
-    let width = diagnosis.checks.iter().map(|c| label(c).chars().count()).max().unwrap_or(5).clamp(5, 48);
+    let rows = rows(diagnosis);
+    let width = rows.iter().map(|r| r.label.chars().count()).max().unwrap_or(5).clamp(5, 48);
     writeln!(out, "{:<8}{:<width$}  EVIDENCE", "STATUS", "CHECK")?;
-    for check in &diagnosis.checks {
-        writeln!(out, "{:<8}{:<width$}  {}", check.status.as_str(), label(check), check.evidence)?;
-        for (i, line) in check.fix.iter().enumerate() {
+    for row in &rows {
+        writeln!(out, "{:<8}{:<width$}  {}", row.check.status.as_str(), row.label, row.evidence)?;
+        for (i, line) in row.fix.iter().enumerate() {
             let lead = if i == 0 { "fix: " } else { "     " };
             writeln!(out, "{:<8}{lead}{line}", "")?;
         }
@@ -116,5 +170,29 @@ mod tests {
         let mut out = Vec::new();
         render_json(&sample(), &mut out).expect("rendered");
         insta::assert_snapshot!(String::from_utf8(out).expect("utf-8"));
+    }
+
+    #[test]
+    fn the_same_verdict_on_many_nodes_is_one_row() {
+        let answer =
+            Ok(Answer { status: 200, bytes: 2, snippet: "ok".into(), elapsed: Duration::from_millis(3) });
+        let mut diagnosis = sample();
+        diagnosis.checks.truncate(2);
+        for i in 0..8 {
+            diagnosis.checks.push(proxy_healthz(&format!("node-{i}"), Method::Proxy, None, &answer));
+        }
+        let mut out = Vec::new();
+        render_table(&diagnosis, &mut out).expect("rendered");
+        insta::assert_snapshot!(String::from_utf8(out).expect("utf-8"), @r#"
+        STATUS  CHECK                                             EVIDENCE
+        PASS    credentials                                       kubeconfig /k/admin.kubeconfig → https://127.0.0.1:6443
+        FAIL    can-i get nodes/proxy                             denied for "viewer": --method proxy needs it
+                fix: kubelet-metrics rbac --method proxy --user viewer | kubectl apply -f -
+                     or: kubectl create clusterrole kubelet-metrics-proxy --verb=get,list --resource=nodes,nodes/proxy
+                         kubectl create clusterrolebinding kubelet-metrics-proxy-viewer --clusterrole=kubelet-metrics-proxy --user=viewer
+        PASS    8 nodes (node-0, node-1, node-2, node-3, node-4 and 3 more): proxy /healthz  HTTP 200 "ok", 2 bytes in 3 ms
+
+        9 PASS, 0 WARN, 1 FAIL (--method proxy)
+        "#);
     }
 }

@@ -9,6 +9,7 @@ use std::io::{self, Write};
 
 use crate::analysis::{NodeReport, Report, Stats};
 use crate::histogram::{Band, Reset};
+use crate::report::problems;
 use crate::report::{format_count, format_share, format_value, quantile_header};
 
 /// How many quantile columns the narrow table shows.
@@ -189,9 +190,18 @@ fn write_footer(report: &Report, out: &mut impl Write) -> io::Result<()> {
     if !report.errors.is_empty() {
         writeln!(out)?;
         writeln!(out, "errors ({} of {} nodes):", count_nodes(report), report.node_count())?;
-        for error in &report.errors {
-            write!(out, "  {}: {}: {}", error.node, error.kind, error.message)?;
-            match &error.fix {
+        let items = report.errors.iter().map(|error| problems::Item {
+            node: &error.node,
+            kind: error.kind.as_str(),
+            message: &error.message,
+            fix: error.fix.as_deref(),
+        });
+        for group in problems::group(items) {
+            match group.nodes.as_slice() {
+                [node] => write!(out, "  {node}: {}: {}", group.kind, group.message)?,
+                _ => write!(out, "  {}: {}", problems::subject(&group), group.message)?,
+            }
+            match &group.fix {
                 Some(fix) => writeln!(out, " (fix: {fix})")?,
                 None => writeln!(out)?,
             }

@@ -79,6 +79,7 @@ fn cluster_code_reports_facts_and_never_advice() {
 fn the_pure_modules_touch_no_network_runtime_clock_or_environment() {
     const PURE: &[&str] = &[
         "exposition",
+        "text",
         "histogram",
         "analysis",
         "catalog",

@@ -8,6 +8,7 @@ mod live;
 mod offline;
 mod oracle;
 mod prometheus;
+mod readable;
 mod real;
 mod serve;
 mod servers;

@@ -1,0 +1,64 @@
+//! Output that stays readable at hundreds of nodes: identical failures once with a count and a
+//! few names, empty results said on stderr, bounded lists.
+
+use kubesim::Cluster;
+
+use crate::{bin, stderr, stdout};
+
+const NODES: usize = 500;
+
+fn lines_over(text: &str, limit: usize) -> Vec<&str> {
+    text.lines().filter(|line| line.chars().count() > limit).collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn identical_failures_print_once_with_a_count() {
+    let cluster = Cluster::builder().nodes(NODES).start().await.expect("kubesim starts");
+    let viewer = cluster.viewer_kubeconfig();
+    let out = tokio::task::block_in_place(|| {
+        bin().args(["histogram", "--concurrency", "32", "--kubeconfig"]).arg(&viewer).output().expect("runs")
+    });
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    let text = stdout(&out);
+    let forbidden: Vec<&str> = text.lines().filter(|l| l.contains("forbidden")).collect();
+    assert_eq!(forbidden.len(), 1, "{text}");
+    assert!(
+        forbidden[0].contains(&format!(
+            "forbidden on {NODES} nodes (node-000, node-001, node-002, node-003, node-004 and {} more)",
+            NODES - 5
+        )),
+        "{text}"
+    );
+    assert!(forbidden[0].contains("/api/v1/nodes/NODE/proxy/metrics"), "{text}");
+    assert!(forbidden[0].contains("--user viewer"), "{text}");
+    assert_eq!(lines_over(&text, 600), Vec::<&str>::new());
+
+    let out = tokio::task::block_in_place(|| {
+        bin().args(["get", "--concurrency", "32", "--kubeconfig"]).arg(&viewer).output().expect("runs")
+    });
+    let errors: Vec<String> =
+        stderr(&out).lines().filter(|l| l.starts_with("error:")).map(str::to_string).collect();
+    assert_eq!(errors.len(), 1, "{errors:?}");
+    assert!(errors[0].starts_with(&format!("error: forbidden on {NODES} nodes (")), "{errors:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_selector_that_matches_nothing_is_said() {
+    let cluster = Cluster::builder().nodes(3).start().await.expect("kubesim starts");
+    let admin = cluster.admin_kubeconfig();
+    for command in ["histogram", "get", "snapshot"] {
+        let out = tokio::task::block_in_place(|| {
+            let mut run = bin();
+            run.args([command, "-l", "team=nobody", "--kubeconfig"]).arg(&admin);
+            if command == "snapshot" {
+                run.args(["-o", "-"]);
+            }
+            run.output().expect("runs")
+        });
+        assert_eq!(out.status.code(), Some(2), "{command}: {}", stderr(&out));
+        assert!(stderr(&out).contains("No nodes match -l team=nobody"), "{command}: {}", stderr(&out));
+        if command != "snapshot" {
+            assert_eq!(stdout(&out), "", "{command}");
+        }
+    }
+}
