@@ -19,9 +19,19 @@ pub mod values;
 
 pub use source::{SourceArgs, UsageError, metric_and_source};
 
+/// The version `--version` prints: the release, the commit and the build date.
+pub const VERSION: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    " (commit ",
+    env!("KUBELET_METRICS_COMMIT"),
+    ", built ",
+    env!("KUBELET_METRICS_BUILD_DATE"),
+    ")"
+);
+
 /// Fetch kubelet metrics from every node of a Kubernetes cluster and turn them into answers.
 #[derive(Debug, Parser)]
-#[command(name = "kubelet-metrics", version, about, propagate_version = true)]
+#[command(name = "kubelet-metrics", version = VERSION, about, propagate_version = true)]
 pub struct Cli {
     /// What to do.
     #[command(subcommand)]
@@ -32,15 +42,35 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Fetch a kubelet endpoint from every selected node, filtered, with a `node` label added.
+    #[command(after_long_help = "Examples:
+  kubelet-metrics get -m 'kubelet_pod_start_*'              # the pod-start families of every node
+  kubelet-metrics get node-a --endpoint cadvisor -o json     # one node's container metrics as JSON
+  kubelet-metrics get -l node-role.kubernetes.io/worker --path /healthz
+  kubectl get --raw /api/v1/nodes/NODE/proxy/metrics | kubelet-metrics get --file - --node NODE -o csv")]
     Get(GetArgs),
     /// Per-node and cluster-wide histogram analysis: count, mean, quantiles, bands.
     #[command(visible_alias = "pod-start")]
+    #[command(after_long_help = "Examples:
+  kubelet-metrics histogram                                  # pod starts per node, slowest first
+  kubelet-metrics histogram kubelet_pod_start_sli_duration_seconds --slo 'p99<=5s'
+  kubelet-metrics histogram --baseline before.prom           # what changed since a snapshot
+  kubelet-metrics histogram kubelet_runtime_operations_duration_seconds --by operation_type
+  kubelet-metrics histogram --method direct --token-file sa.token --kubelet-ca kubelet-ca.crt")]
     Histogram(HistogramArgs),
     /// Save the histograms `histogram --baseline` compares against (e.g. before a rollout).
+    #[command(after_long_help = "Examples:
+  kubelet-metrics snapshot -o before.prom                    # before a rollout
+  kubelet-metrics histogram --baseline before.prom           # after it")]
     Snapshot(SnapshotArgs),
     /// Collect on an interval and serve the histograms and collection health to Prometheus.
+    #[command(after_long_help = "Examples:
+  kubelet-metrics serve --method direct --listen 0.0.0.0:9153 --interval 60s
+  kubelet-metrics rbac --method direct --deployment | kubectl apply -f -   # run it in the cluster")]
     Serve(ServeArgs),
     /// Run the main job against a built-in simulated cluster: no cluster needed.
+    #[command(after_long_help = "Examples:
+  kubelet-metrics demo
+  kubelet-metrics demo --nodes 200 --seed 3")]
     Demo(DemoArgs),
     /// Print a shell completion script, e.g. `kubelet-metrics completions bash > /etc/bash_completion.d/kubelet-metrics`.
     Completions {
@@ -49,12 +79,25 @@ pub enum Command {
         shell: clap_complete::Shell,
     },
     /// Print least-privilege RBAC manifests (and optionally a Deployment) for an access method.
+    #[command(after_long_help = "Examples:
+  kubelet-metrics rbac --method direct --service-account monitoring/kubelet-metrics | kubectl apply -f -
+  kubelet-metrics rbac --method proxy --user alice | kubectl apply -f -")]
     Rbac(RbacArgs),
     /// Check access step by step (credentials, RBAC, each kubelet) and print the exact fix for each failure.
+    #[command(after_long_help = "Examples:
+  kubelet-metrics doctor                                     # as your kubeconfig user, through the proxy
+  kubelet-metrics doctor --method direct --token-file sa.token --kubelet-ca kubelet-ca.crt
+  kubelet-metrics doctor node-a -o json")]
     Doctor(DoctorArgs),
     /// Measure both access methods on the same nodes and fill in the comparison table with the measured numbers.
+    #[command(after_long_help = "Examples:
+  kubelet-metrics compare --token-file sa.token --kubelet-ca kubelet-ca.crt --rounds 5
+  kubelet-metrics compare node-a node-b --endpoint cadvisor")]
     Compare(CompareArgs),
     /// A live per-node table of what changed in each interval (pod starts, quantiles, bands).
+    #[command(after_long_help = "Examples:
+  kubelet-metrics watch --interval 10s                       # pod starts per node, every 10 seconds
+  kubelet-metrics watch kubelet_pod_start_sli_duration_seconds -l topology.kubernetes.io/zone=a")]
     Watch(WatchArgs),
 }
 

@@ -20,76 +20,76 @@ use crate::units::{parse_duration, parse_size};
 pub struct SourceArgs {
     /// Read saved payloads instead of a cluster (repeatable; `-` is stdin), e.g. the output of
     /// `kubectl get --raw /api/v1/nodes/NODE/proxy/metrics`.
-    #[arg(long = "file", short = 'f', value_name = "PATH")]
+    #[arg(help_heading = "Saved payloads", long = "file", short = 'f', value_name = "PATH")]
     pub files: Vec<PathBuf>,
     /// Node name for `--file` input (repeatable, in the order of the files); defaults to the
     /// file name without its extension (`stdin` for `-`).
-    #[arg(long = "node", value_name = "NAME")]
+    #[arg(help_heading = "Saved payloads", long = "node", value_name = "NAME")]
     pub file_nodes: Vec<String>,
 
     /// Nodes to read (default: every node the selector matches).
-    #[arg(value_name = "NODE")]
+    #[arg(help_heading = "Cluster", value_name = "NODE")]
     pub nodes: Vec<String>,
 
     /// Path to the kubeconfig file (default: $KUBECONFIG, several files merged, else ~/.kube/config).
-    #[arg(long, value_name = "PATH")]
+    #[arg(help_heading = "Cluster", long, value_name = "PATH")]
     pub kubeconfig: Option<PathBuf>,
     /// The kubeconfig context to use.
-    #[arg(long, value_name = "NAME")]
+    #[arg(help_heading = "Cluster", long, value_name = "NAME")]
     pub context: Option<String>,
     /// How to reach kubelets: through the API server proxy, or directly on each node.
-    #[arg(long, value_enum, default_value_t = Method::Proxy)]
+    #[arg(help_heading = "Cluster", long, value_enum, default_value_t = Method::Proxy)]
     pub method: Method,
     /// Bearer token file for the direct method (re-read when it changes, as projected
     /// service-account tokens rotate).
-    #[arg(long, value_name = "PATH")]
+    #[arg(help_heading = "Direct method", long, value_name = "PATH")]
     pub token_file: Option<PathBuf>,
     /// CA bundle that signed the kubelets' serving certificates (direct method).
-    #[arg(long, value_name = "PATH")]
+    #[arg(help_heading = "Direct method", long, value_name = "PATH")]
     pub kubelet_ca: Option<PathBuf>,
     /// Server name to verify kubelet certificates against (direct method).
-    #[arg(long, value_name = "NAME")]
+    #[arg(help_heading = "Direct method", long, value_name = "NAME")]
     pub kubelet_tls_server_name: Option<String>,
     /// Do not verify kubelet serving certificates (direct method). Insecure; warned.
-    #[arg(long)]
+    #[arg(help_heading = "Direct method", long)]
     pub insecure_skip_tls_verify_kubelet: bool,
     /// Node address types to try, in order of preference (direct method).
-    #[arg(long, value_enum, value_delimiter = ',', default_values_t = [AddressType::InternalIp, AddressType::ExternalIp, AddressType::Hostname])]
+    #[arg(help_heading = "Direct method", long, value_enum, value_delimiter = ',', default_values_t = [AddressType::InternalIp, AddressType::ExternalIp, AddressType::Hostname])]
     pub address_type: Vec<AddressType>,
     /// Kubelet port (default: the node's `status.daemonEndpoints.kubeletEndpoint.Port`, else 10250).
-    #[arg(long, value_name = "PORT")]
+    #[arg(help_heading = "Direct method", long, value_name = "PORT")]
     pub kubelet_port: Option<u16>,
     /// Label selector for nodes, e.g. `node-role.kubernetes.io/worker,topology.kubernetes.io/zone=a`.
-    #[arg(long, short = 'l', value_name = "SELECTOR")]
+    #[arg(help_heading = "Cluster", long, short = 'l', value_name = "SELECTOR")]
     pub selector: Option<String>,
     /// Kubelet address to read without listing nodes (direct method; repeatable), e.g.
     /// `10.0.0.7` or `[fd00::7]:10250`.
-    #[arg(long, value_name = "IP[:PORT]")]
+    #[arg(help_heading = "Cluster", long, value_name = "IP[:PORT]")]
     pub node_ip: Vec<String>,
     /// How many nodes to fetch at once (default: 8 through the proxy, 64 direct).
-    #[arg(long, value_name = "N")]
+    #[arg(help_heading = "Collection", long, value_name = "N")]
     pub concurrency: Option<usize>,
     /// Give up on a node after this long, e.g. 10s or 750ms (the API server never times out
     /// proxied requests, so this is always set).
-    #[arg(long, default_value = "10s", value_parser = parse_duration, value_name = "DURATION")]
+    #[arg(help_heading = "Collection", long, default_value = "10s", value_parser = parse_duration, value_name = "DURATION")]
     pub timeout: Duration,
     /// Retries per node on transient failures (connect errors, 429, 5xx), with backoff.
-    #[arg(long, default_value_t = 2, value_name = "N")]
+    #[arg(help_heading = "Collection", long, default_value_t = 2, value_name = "N")]
     pub retries: u32,
     /// Refuse payloads larger than this many bytes (suffixes K, M, G accepted).
-    #[arg(long, default_value = "256M", value_parser = parse_size, value_name = "BYTES")]
+    #[arg(help_heading = "Collection", long, default_value = "256M", value_parser = parse_size, value_name = "BYTES")]
     pub max_body: u64,
 
     /// Read a Prometheus server's stored kubelet histograms instead of a cluster: the increase
     /// of each bucket over --range, by node (plain http:// only), e.g. http://127.0.0.1:9090.
-    #[arg(long, value_name = "URL")]
+    #[arg(help_heading = "Prometheus", long, value_name = "URL")]
     pub prometheus: Option<String>,
     /// How far back --prometheus looks, e.g. 5m or 24h [default: 1h].
-    #[arg(long, value_parser = parse_duration, value_name = "DURATION")]
+    #[arg(help_heading = "Prometheus", long, value_parser = parse_duration, value_name = "DURATION")]
     pub range: Option<Duration>,
     /// The label holding the node name in Prometheus [default: node]; configs that scrape
     /// kubelets directly often only have `instance`.
-    #[arg(long, value_name = "LABEL")]
+    #[arg(help_heading = "Prometheus", long, value_name = "LABEL")]
     pub prometheus_node_label: Option<String>,
 }
 
