@@ -20,6 +20,7 @@ use futures::{StreamExt, stream};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
+use tracing::Instrument;
 
 use crate::access::Method;
 use crate::cluster::plan::{ClusterPlan, Limits};
@@ -138,6 +139,13 @@ async fn prepare(plan: &ClusterPlan, path: &str) -> anyhow::Result<(cluster::Con
         Some(context) => format!("cannot read the cluster of kube context {context:?}"),
         None => "cannot read the cluster".to_string(),
     })?;
+    tracing::info!(
+        method = plan.method.as_str(),
+        nodes = connected.discovery.targets.len(),
+        unresolved = connected.discovery.unresolved.len(),
+        path = path.as_str(),
+        "nodes listed"
+    );
     Ok((connected, path))
 }
 
@@ -257,22 +265,34 @@ where
     let mut failed: u64 = 0;
     let attempt = &attempt;
     let cancel = &options.cancel;
-    let results: Vec<(Arc<NodeTarget>, Result<T, FetchError>)> =
-        stream::iter(targets.into_iter().map(Arc::new))
-            .map(|node| async move {
-                let outcome = with_retries(limits, cancel, || attempt(node.clone())).await;
-                (node, outcome)
-            })
-            .buffer_unordered(limits.concurrency.max(1))
-            .inspect(|(_, outcome)| {
-                if outcome.is_err() {
-                    failed += 1;
-                    bar.set_message(format!(", {failed} failed"));
+    let results: Vec<(Arc<NodeTarget>, Result<T, FetchError>)> = stream::iter(
+        targets.into_iter().map(Arc::new),
+    )
+    .map(|node| {
+        let span = tracing::info_span!("node", node = %node.name);
+        async move {
+            let started = Instant::now();
+            let outcome = with_retries(limits, cancel, || attempt(node.clone())).await;
+            match &outcome {
+                Ok(_) => tracing::debug!(elapsed = ?started.elapsed(), "node answered"),
+                Err(err) => {
+                    tracing::debug!(elapsed = ?started.elapsed(), kind = %err.kind(), "node failed: {err}")
                 }
-                bar.inc(1);
-            })
-            .collect()
-            .await;
+            }
+            (node, outcome)
+        }
+        .instrument(span)
+    })
+    .buffer_unordered(limits.concurrency.max(1))
+    .inspect(|(_, outcome)| {
+        if outcome.is_err() {
+            failed += 1;
+            bar.set_message(format!(", {failed} failed"));
+        }
+        bar.inc(1);
+    })
+    .collect()
+    .await;
     bar.finish_and_clear();
     results.into_iter().map(|(node, outcome)| (Arc::unwrap_or_clone(node), outcome)).collect()
 }
@@ -319,6 +339,7 @@ where
             return Err(err);
         };
         tries += 1;
+        tracing::info!(attempt = tries, wait = ?wait, "retrying after: {err}");
         tokio::select! {
             biased;
             () = cancel.cancelled() => return Err(FetchError::Cancelled),

@@ -36,6 +36,10 @@ pub struct Cli {
     /// What to do.
     #[command(subcommand)]
     pub command: Command,
+    /// Diagnostics on stderr: -v what the run does (nodes listed, retries), -vv each request,
+    /// -vvv everything; `RUST_LOG` (e.g. `kubelet_metrics=debug,kube=info`) takes precedence.
+    #[arg(short, long, action = clap::ArgAction::Count, global = true)]
+    pub verbose: u8,
 }
 
 /// The subcommands.

@@ -25,7 +25,7 @@ pub async fn run(args: &DemoArgs, out: &mut dyn Write, err: &mut dyn Write) -> a
         out,
         "Started a simulated cluster: an API server at {} and {} kubelets on loopback, each with its own\n\
          port and serving certificate, pod-start profiles from fast to pathological, a few on pre-1.29\n\
-         kubelets. Credentials are in {}.\n",
+         kubelets. Its credentials are in {} while the demo runs; the commands below use them.\n",
         cluster.api_url(),
         args.nodes,
         state.display()
@@ -33,6 +33,12 @@ pub async fn run(args: &DemoArgs, out: &mut dyn Write, err: &mut dyn Write) -> a
 
     let result = scenes(args, &cluster, &state, out, err).await;
     cluster.shutdown().await;
+    writeln!(
+        out,
+        "\nThe simulated cluster has stopped and {} (its credentials) is removed: the commands above\n\
+         that name it work only while a demo runs. `kubesim --nodes 12 --state-dir DIR` keeps one running.",
+        state.display()
+    )?;
     result
 }
 
@@ -113,7 +119,7 @@ async fn scenes(
          --kubelet-ca /path/to/kubelet-ca.crt              # in a pod: service-account token, nodes/metrics only\n  \
          kubelet-metrics snapshot -o before.prom && kubectl rollout restart deploy/app && \\\n      \
          kubelet-metrics histogram kubelet_pod_start_sli_duration_seconds --baseline before.prom --slo 'p99<=5s'\n  \
-         kubelet-metrics rbac --method direct               # the least-privilege RBAC for method 2"
+         kubelet-metrics rbac --method direct               # the least-privilege RBAC for the direct method"
     )?;
     // The demo succeeds when both methods reached every node; the SLO verdict is shown, not enforced.
     let worst = [proxy, direct, rollout]

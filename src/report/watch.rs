@@ -50,6 +50,8 @@ pub fn render_frame(
     let mut shown = report.clone();
     shown.delta = false;
     shown.caveats.clear();
+    // Rows stay where they are from one frame to the next: by node, not slowest first.
+    shown.nodes.sort_by(|a, b| a.node.cmp(&b.node).then_with(|| a.group.cmp(&b.group)));
     super::table::render(&shown, out)?;
     if report.nodes.iter().any(|n| n.reset.is_some()) {
         writeln!(out, "* the kubelet restarted during this interval: counted since the restart")?;
