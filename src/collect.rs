@@ -265,12 +265,11 @@ where
     let mut failed: u64 = 0;
     let attempt = &attempt;
     let cancel = &options.cancel;
-    let results: Vec<(Arc<NodeTarget>, Result<T, FetchError>)> = stream::iter(
-        targets.into_iter().map(Arc::new),
-    )
-    .map(|node| {
-        let span = tracing::info_span!("node", node = %node.name);
-        async move {
+    let results: Vec<(Arc<NodeTarget>, Result<T, FetchError>)> =
+        stream::iter(targets.into_iter().map(Arc::new))
+            .map(|node| {
+                let span = tracing::info_span!("node", node = %node.name);
+                async move {
             let started = Instant::now();
             let outcome = with_retries(limits, cancel, || attempt(node.clone())).await;
             match &outcome {
@@ -282,17 +281,17 @@ where
             (node, outcome)
         }
         .instrument(span)
-    })
-    .buffer_unordered(limits.concurrency.max(1))
-    .inspect(|(_, outcome)| {
-        if outcome.is_err() {
-            failed += 1;
-            bar.set_message(format!(", {failed} failed"));
-        }
-        bar.inc(1);
-    })
-    .collect()
-    .await;
+            })
+            .buffer_unordered(limits.concurrency.max(1))
+            .inspect(|(_, outcome)| {
+                if outcome.is_err() {
+                    failed += 1;
+                    bar.set_message(format!(", {failed} failed"));
+                }
+                bar.inc(1);
+            })
+            .collect()
+            .await;
     bar.finish_and_clear();
     results.into_iter().map(|(node, outcome)| (Arc::unwrap_or_clone(node), outcome)).collect()
 }

@@ -31,6 +31,16 @@ pub enum ConfigError {
         #[source]
         source: kube::config::KubeconfigError,
     },
+    /// `--context` names a context the kubeconfig does not have.
+    #[error("the kubeconfig ({origin}) has no context {context:?}; its contexts: {}", if .known.is_empty() { "none".to_string() } else { crate::text::bounded_names(.known) })]
+    UnknownContext {
+        /// `--context`.
+        context: String,
+        /// The kubeconfig file(s), for the message.
+        origin: String,
+        /// The contexts it has, in file order.
+        known: Vec<String>,
+    },
     /// The kubeconfig (or the chosen context) is unusable.
     #[error("cannot use the kubeconfig{}", context_text(.context.as_deref()))]
     Kubeconfig {
@@ -175,6 +185,12 @@ pub async fn load(kubeconfig: Option<&Path>, context: Option<&str>) -> Result<Lo
     };
     let loaded = match file {
         Ok(file) => {
+            if let Some(wanted) = context
+                && !file.contexts.iter().any(|c| c.name == wanted)
+            {
+                let known = file.contexts.iter().map(|c| c.name.clone()).collect();
+                return Err(ConfigError::UnknownContext { context: wanted.to_string(), origin, known });
+            }
             let entry = user_entry(&file, context);
             match kube::Config::from_custom_kubeconfig(file, &options).await {
                 Ok(config) => Ok((config, entry)),

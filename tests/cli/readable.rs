@@ -62,3 +62,16 @@ async fn a_selector_that_matches_nothing_is_said() {
         }
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_wrong_context_lists_the_contexts_there_are() {
+    let cluster = Cluster::builder().nodes(1).start().await.expect("kubesim starts");
+    let admin = cluster.admin_kubeconfig();
+    let out = tokio::task::block_in_place(|| {
+        bin().args(["histogram", "--context", "prod", "--kubeconfig"]).arg(&admin).output().expect("runs")
+    });
+    assert_eq!(out.status.code(), Some(2));
+    let text = stderr(&out);
+    assert_eq!(text.lines().count(), 1, "{text}");
+    assert!(text.contains("has no context \"prod\"; its contexts: kubesim-admin"), "{text}");
+}
