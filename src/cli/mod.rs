@@ -7,6 +7,8 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use std::str::FromStr;
+
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use crate::access::{Endpoint, Method};
@@ -170,6 +172,16 @@ pub struct HistogramArgs {
     /// Output format.
     #[arg(long, short = 'o', value_enum, default_value_t = HistogramOutput::Table)]
     pub output: HistogramOutput,
+    /// Order the rows by `node`, `count`, `mean` or a quantile such as `p99` (largest first);
+    /// default: slowest first.
+    #[arg(long, value_name = "KEY", value_parser = crate::report::order::SortKey::from_str)]
+    pub sort_by: Option<crate::report::order::SortKey>,
+    /// Show only the first N rows (the cluster line still covers every node).
+    #[arg(long, value_name = "N")]
+    pub top: Option<usize>,
+    /// Leave out the header row of the table.
+    #[arg(long)]
+    pub no_headers: bool,
     /// Also write the distribution as a self-contained SVG: one bar per node split into the
     /// bands, then the cluster line.
     #[arg(long, value_name = "FILE.svg")]

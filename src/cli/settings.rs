@@ -14,6 +14,7 @@ use crate::analysis::Query;
 use crate::catalog::{BUILD_INFO, POD_START_DURATION, POD_START_SLI_DURATION};
 use crate::cluster::plan::{ClusterPlan, NodeSelection};
 use crate::exposition::Selector;
+use crate::report::order::SortKey;
 use crate::slo::{Objective, Statistic};
 use crate::source::SourcePlan;
 
@@ -36,6 +37,12 @@ pub struct HistogramSettings {
     pub output: HistogramOutput,
     /// `--plot`.
     pub plot: Option<PathBuf>,
+    /// `--sort-by`, when given.
+    pub sort_by: Option<SortKey>,
+    /// `--top`, when given (at least 1).
+    pub top: Option<usize>,
+    /// Whether the table has its header row (`--no-headers` leaves it out).
+    pub headers: bool,
 }
 
 /// `watch`, validated.
@@ -153,6 +160,14 @@ impl HistogramArgs {
         {
             query.quantiles.push(q);
         }
+        if let Some(q) = self.sort_by.and_then(SortKey::quantile)
+            && !query.quantiles.contains(&q)
+        {
+            query.quantiles.push(q);
+        }
+        if self.top == Some(0) {
+            problems.push("--top must be at least 1".into());
+        }
         if let Err(e) = query.validate() {
             problems.push(e.to_string());
         }
@@ -160,6 +175,9 @@ impl HistogramArgs {
         let (Ok(source), Ok(selector)) = (plan, selector) else { return Err(UsageError { problems }) };
         UsageError::check(problems)?;
         Ok(HistogramSettings {
+            sort_by: self.sort_by,
+            top: self.top,
+            headers: !self.no_headers,
             source,
             query,
             selector,

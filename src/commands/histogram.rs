@@ -37,15 +37,29 @@ pub async fn run(
             return Ok(Outcome::AllFailed);
         }
     }
-    let report = analyze(&gathered.scrapes, &query);
+    let mut report = analyze(&gathered.scrapes, &query);
     let verdicts = settings.slo.map(|slo| (slo, slo.judge(&report)));
+    let outcome = outcome(&report, verdicts.as_ref());
+    if let Some(key) = settings.sort_by {
+        report::order::sort(&mut report, key);
+    }
+    if let Some(top) = settings.top {
+        let cut = report::order::keep_top(&mut report, top);
+        if cut > 0 {
+            writeln!(err, "showing {top} of {} rows (--top); the cluster line covers every node", top + cut)?;
+        }
+    }
 
-    render(&report, settings.output, verdicts.as_ref(), &mut &mut *out)?;
+    let table = report::table::TableOptions {
+        wide: settings.output == HistogramOutput::Wide,
+        headers: settings.headers,
+    };
+    render(&report, settings.output, table, verdicts.as_ref(), &mut &mut *out)?;
     out.flush()?;
     if let Some(path) = &settings.plot {
         write_plot(&report, path)?;
     }
-    Ok(outcome(&report, verdicts.as_ref()))
+    Ok(outcome)
 }
 
 fn write_plot(report: &Report, path: &std::path::Path) -> anyhow::Result<()> {
@@ -94,16 +108,13 @@ fn report_warnings(gathered: &Gathered, err: &mut dyn Write) -> std::io::Result<
 fn render(
     report: &Report,
     output: HistogramOutput,
+    table: report::table::TableOptions,
     verdicts: Option<&(Objective, Vec<Verdict>)>,
     out: &mut impl Write,
 ) -> std::io::Result<()> {
     match output {
         HistogramOutput::Table | HistogramOutput::Wide => {
-            if output == HistogramOutput::Wide {
-                report::table::render_wide(report, out)?;
-            } else {
-                report::table::render(report, out)?;
-            }
+            report::table::render_with(report, table, out)?;
             if report.cluster.stats.count > 0.0 {
                 writeln!(out)?;
                 report::chart::render(report, report::chart::ChartOptions::default(), out)?;

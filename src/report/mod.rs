@@ -15,6 +15,7 @@ pub mod compare;
 pub mod csv;
 pub mod doctor;
 pub mod json;
+pub mod order;
 pub mod problems;
 pub mod samples;
 pub mod svg;

@@ -15,14 +15,28 @@ use crate::report::{format_count, format_share, format_value, quantile_header};
 /// How many quantile columns the narrow table shows.
 const NARROW_QUANTILES: usize = 3;
 
+/// How a table is drawn.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TableOptions {
+    /// Every quantile and the kubelet version, sum columns (`-o wide`).
+    pub wide: bool,
+    /// The header row (`--no-headers` leaves it out).
+    pub headers: bool,
+}
+
 /// Writes the table: `NODE COUNT MEAN P50 P90 P99 ≤1s 1–5s 5–30s >30s`.
 pub fn render(report: &Report, out: &mut impl Write) -> io::Result<()> {
-    write_table(report, false, out)
+    render_with(report, TableOptions { wide: false, headers: true }, out)
 }
 
 /// Writes the wide table: `NODE VERSION COUNT SUM MEAN` and every quantile, then the bands.
 pub fn render_wide(report: &Report, out: &mut impl Write) -> io::Result<()> {
-    write_table(report, true, out)
+    render_with(report, TableOptions { wide: true, headers: true }, out)
+}
+
+/// Writes the table as `options` say.
+pub fn render_with(report: &Report, options: TableOptions, out: &mut impl Write) -> io::Result<()> {
+    write_table(report, options, out)
 }
 
 /// Which numeric columns a table has.
@@ -32,7 +46,8 @@ struct Columns {
     bands: Vec<String>,
 }
 
-fn write_table(report: &Report, wide: bool, out: &mut impl Write) -> io::Result<()> {
+fn write_table(report: &Report, options: TableOptions, out: &mut impl Write) -> io::Result<()> {
+    let wide = options.wide;
     let quantiles: Vec<f64> = if wide {
         report.quantiles.clone()
     } else {
@@ -57,6 +72,9 @@ fn write_table(report: &Report, wide: bool, out: &mut impl Write) -> io::Result<
     rows.push(cluster_row(report, &cluster_label(""), all, None, &report.cluster.stats, &columns));
     push_layout_rows(report, &report.cluster, all, &columns, &mut rows);
 
+    if !options.headers {
+        rows.remove(0);
+    }
     write_aligned(&rows, out)?;
     write_footer(report, out)
 }

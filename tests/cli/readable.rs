@@ -75,3 +75,20 @@ async fn a_wrong_context_lists_the_contexts_there_are() {
     assert_eq!(text.lines().count(), 1, "{text}");
     assert!(text.contains("has no context \"prod\"; its contexts: kubesim-admin"), "{text}");
 }
+
+#[test]
+fn rows_sort_cut_and_lose_their_header_as_asked() {
+    let files = ["real/kubelet-1.21.2-metrics.prom", "seed-node1.prom", "real/kubelet-1.14.10-metrics.prom"];
+    let mut command = bin();
+    command.args(["histogram", "--sort-by", "node", "--top", "2", "--no-headers"]);
+    for (file, node) in files.iter().zip(["c-node", "a-node", "b-node"]) {
+        command.arg("--file").arg(crate::fixture(file)).args(["--node", node]);
+    }
+    let out = command.output().expect("runs");
+    let text = stdout(&out);
+    let rows: Vec<&str> = text.lines().take_while(|l| !l.is_empty()).collect();
+    assert!(rows[0].starts_with("a-node"), "{text}");
+    assert!(rows[1].starts_with("b-node"), "{text}");
+    assert!(rows[2].starts_with("CLUSTER"), "{text}");
+    assert!(stderr(&out).contains("showing 2 of 3 rows (--top)"), "{}", stderr(&out));
+}
