@@ -29,9 +29,12 @@ fn main() -> ExitCode {
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::new(stdout.lock());
     let mut err = std::io::stderr();
+    let stdout_is_terminal = std::io::stdout().is_terminal();
+    let no_color = std::env::var("NO_COLOR").ok();
     let terminals = commands::Terminals {
-        stdout: std::io::stdout().is_terminal(),
+        stdout: stdout_is_terminal,
         stderr: std::io::stderr().is_terminal(),
+        color: cli.color.enabled(stdout_is_terminal, no_color.as_deref()),
     };
     let result = runtime.block_on(commands::run(cli.command, &mut out, &mut err, terminals));
     let flushed = out.flush();

@@ -14,7 +14,7 @@ use std::time::SystemTime;
 
 use futures::{StreamExt, stream};
 
-use super::Outcome;
+use super::{Outcome, Terminals};
 use crate::access::Method;
 use crate::cli::DoctorOutput;
 use crate::cli::settings::DoctorSettings;
@@ -32,6 +32,7 @@ use crate::doctor::{
 };
 use crate::rbac;
 use crate::report;
+use crate::report::paint::Palette;
 use crate::scrape::FailureKind;
 
 /// Runs `doctor`.
@@ -39,10 +40,13 @@ pub async fn run(
     settings: &DoctorSettings,
     mut out: &mut dyn Write,
     _err: &mut dyn Write,
+    terminals: Terminals,
 ) -> anyhow::Result<Outcome> {
     let diagnosis = diagnose(&settings.plan, settings.sample).await;
     match settings.output {
-        DoctorOutput::Table => report::doctor::render_table(&diagnosis, &mut out)?,
+        DoctorOutput::Table => {
+            report::doctor::render_table_painted(&diagnosis, Palette::new(terminals.color), &mut out)?
+        }
         DoctorOutput::Json => report::doctor::render_json(&diagnosis, &mut out)?,
     }
     out.flush()?;

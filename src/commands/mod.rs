@@ -69,11 +69,13 @@ pub struct Terminals {
     pub stdout: bool,
     /// Standard error is a terminal (a progress bar is drawn there).
     pub stderr: bool,
+    /// Human-readable output is coloured (`--color`, `NO_COLOR`).
+    pub color: bool,
 }
 
 impl Terminals {
-    /// Neither stream is a terminal.
-    pub const NONE: Terminals = Terminals { stdout: false, stderr: false };
+    /// Neither stream is a terminal, and nothing is coloured.
+    pub const NONE: Terminals = Terminals { stdout: false, stderr: false, color: false };
 }
 
 /// How one-shot reads of a cluster run: failures explained by [`crate::remedy`], a progress bar
@@ -101,7 +103,7 @@ pub async fn run(
             Ok(Outcome::Complete)
         }
         Command::Rbac(args) => rbac::run(&args, out, err).await,
-        Command::Doctor(args) => doctor::run(&args.settings()?, out, err).await,
+        Command::Doctor(args) => doctor::run(&args.settings()?, out, err, terminals).await,
         Command::Compare(args) => compare::run(&args.settings()?, out, err).await,
         Command::Watch(args) => watch::run(&args.settings()?, out, err, terminals).await,
     }

@@ -5,6 +5,7 @@
 use std::io::{self, Write};
 
 use crate::doctor::{Check, Diagnosis, Status};
+use crate::report::paint::Palette;
 use crate::report::problems::without_name;
 use crate::text::bounded_names;
 
@@ -66,11 +67,24 @@ fn rows(diagnosis: &Diagnosis) -> Vec<Row<'_>> {
 /// Renders the checks as a table: status, check, evidence, and the fix lines under a FAIL or WARN,
 /// then a summary line. The same verdict on several nodes is one row (JSON keeps every check).
 pub fn render_table(diagnosis: &Diagnosis, out: &mut impl Write) -> io::Result<()> {
+    render_table_painted(diagnosis, Palette::PLAIN, out)
+}
+
+/// [`render_table`] with FAIL, WARN and PASS in colour when `palette` says so.
+pub fn render_table_painted(diagnosis: &Diagnosis, palette: Palette, out: &mut impl Write) -> io::Result<()> {
     let rows = rows(diagnosis);
     let width = rows.iter().map(|r| r.label.chars().count()).max().unwrap_or(5).clamp(5, 48);
     writeln!(out, "{:<8}{:<width$}  EVIDENCE", "STATUS", "CHECK")?;
     for row in &rows {
-        writeln!(out, "{:<8}{:<width$}  {}", row.check.status.as_str(), row.label, row.evidence)?;
+        let status = row.check.status.as_str();
+        let painted = match row.check.status {
+            Status::Fail => palette.bad(status),
+            Status::Warn => palette.warn(status),
+            Status::Pass => palette.good(status),
+        };
+        // Pad by the plain word: escape codes take no columns.
+        let pad = " ".repeat(8usize.saturating_sub(status.len()));
+        writeln!(out, "{painted}{pad}{:<width$}  {}", row.label, row.evidence)?;
         for (i, line) in row.fix.iter().enumerate() {
             let lead = if i == 0 { "fix: " } else { "     " };
             writeln!(out, "{:<8}{lead}{line}", "")?;

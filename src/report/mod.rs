@@ -16,6 +16,7 @@ pub mod csv;
 pub mod doctor;
 pub mod json;
 pub mod order;
+pub mod paint;
 pub mod problems;
 pub mod samples;
 pub mod svg;

@@ -92,3 +92,21 @@ fn rows_sort_cut_and_lose_their_header_as_asked() {
     assert!(rows[2].starts_with("CLUSTER"), "{text}");
     assert!(stderr(&out).contains("showing 2 of 3 rows (--top)"), "{}", stderr(&out));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn colour_only_when_asked_or_on_a_terminal() {
+    let cluster = Cluster::builder().nodes(1).start().await.expect("kubesim starts");
+    let viewer = cluster.viewer_kubeconfig();
+    let doctor = |colour: &str| {
+        tokio::task::block_in_place(|| {
+            bin().args(["doctor", "--color", colour, "--kubeconfig"]).arg(&viewer).output().expect("runs")
+        })
+    };
+    assert!(
+        stdout(&doctor("always")).contains("\x1b[1m\x1b[31mFAIL\x1b[0m"),
+        "{:?}",
+        stdout(&doctor("always"))
+    );
+    assert!(!stdout(&doctor("auto")).contains('\x1b'), "piped output has no colour");
+    assert!(!stdout(&doctor("never")).contains('\x1b'));
+}
