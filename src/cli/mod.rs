@@ -92,7 +92,7 @@ pub enum Command {
     Histogram(HistogramArgs),
     /// Save the histograms `histogram --baseline` compares against (e.g. before a rollout).
     #[command(after_long_help = "Examples:
-  kubelet-metrics snapshot -o before.prom                    # before a rollout
+  kubelet-metrics snapshot --output-file before.prom         # before a rollout
   kubelet-metrics histogram --baseline before.prom           # after it")]
     Snapshot(SnapshotArgs),
     /// Collect on an interval and serve the histograms and collection health to Prometheus.
@@ -227,9 +227,19 @@ pub struct SnapshotArgs {
     /// The kubelet endpoint to read.
     #[arg(long, value_enum, default_value_t = Endpoint::Metrics)]
     pub endpoint: Endpoint,
-    /// The file to write (exposition text with a `node` label; `-` is stdout).
-    #[arg(long, short = 'o', value_name = "FILE")]
-    pub output: PathBuf,
+    /// The file to write, `-` for stdout.
+    #[arg(long, value_name = "FILE")]
+    pub output_file: PathBuf,
+    /// Output format: exposition text with a `node` label, what `--baseline` reads.
+    #[arg(long, short = 'o', value_enum, default_value_t = SnapshotOutput::Prom)]
+    pub output: SnapshotOutput,
+}
+
+/// Output formats of `snapshot`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum SnapshotOutput {
+    /// Exposition text with a `node` label on every sample.
+    Prom,
 }
 
 impl HistogramArgs {

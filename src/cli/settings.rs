@@ -259,7 +259,7 @@ impl SnapshotArgs {
         let selector = histograms_selector(&histograms_or_pod_start(&self.metrics), &mut problems);
         let Ok(source) = plan else { return Err(UsageError { problems }) };
         UsageError::check(problems)?;
-        Ok(SnapshotSettings { source, selector, endpoint: self.endpoint, output: self.output.clone() })
+        Ok(SnapshotSettings { source, selector, endpoint: self.endpoint, output: self.output_file.clone() })
     }
 }
 

@@ -86,7 +86,7 @@ async fn scenes(
             &admin,
             "-m",
             crate::catalog::POD_START_SLI_DURATION,
-            "-o",
+            "--output-file",
             &snapshot.to_string_lossy(),
         ],
         out,
@@ -117,7 +117,7 @@ async fn scenes(
         "  kubelet-metrics histogram                          # every node, your kubeconfig, via the API server\n  \
          kubelet-metrics histogram --method direct \\\n      \
          --kubelet-ca /path/to/kubelet-ca.crt              # in a pod: service-account token, nodes/metrics only\n  \
-         kubelet-metrics snapshot -o before.prom && kubectl rollout restart deploy/app && \\\n      \
+         kubelet-metrics snapshot --output-file before.prom && kubectl rollout restart deploy/app && \\\n      \
          kubelet-metrics histogram kubelet_pod_start_sli_duration_seconds --baseline before.prom --slo 'p99<=5s'\n  \
          kubelet-metrics rbac --method direct               # the least-privilege RBAC for the direct method"
     )?;

@@ -214,7 +214,7 @@ fn a_rollout_measured_from_a_snapshot_counts_only_new_pod_starts() {
     let live = Live::start(3, &[]);
     let dir = tempfile::tempdir().expect("tempdir");
     let snapshot = dir.path().join("before.prom");
-    let output = live.run(&["snapshot", "-o", &snapshot.to_string_lossy()]);
+    let output = live.run(&["snapshot", "--output-file", &snapshot.to_string_lossy()]);
     assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
     live.cluster().advance(25);
     live.cluster().restart("node-2");

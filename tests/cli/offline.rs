@@ -185,7 +185,7 @@ fn snapshot_then_baseline_reports_what_changed() {
     std::fs::write(&before_file, before).expect("write");
     let snapshot = dir.path().join("before.prom");
     let output = bin()
-        .args(["snapshot", "-m", "kubelet_pod_start_duration_seconds", "-o"])
+        .args(["snapshot", "-m", "kubelet_pod_start_duration_seconds", "--output-file"])
         .arg(&snapshot)
         .arg("--file")
         .arg(&before_file)

@@ -51,7 +51,7 @@ async fn a_selector_that_matches_nothing_is_said() {
             let mut run = bin();
             run.args([command, "-l", "team=nobody", "--kubeconfig"]).arg(&admin);
             if command == "snapshot" {
-                run.args(["-o", "-"]);
+                run.args(["--output-file", "-"]);
             }
             run.output().expect("runs")
         });
@@ -109,4 +109,19 @@ async fn colour_only_when_asked_or_on_a_terminal() {
     );
     assert!(!stdout(&doctor("auto")).contains('\x1b'), "piped output has no colour");
     assert!(!stdout(&doctor("never")).contains('\x1b'));
+}
+
+#[test]
+fn snapshot_output_is_a_format_and_the_file_is_named_apart() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let out = bin()
+        .current_dir(dir.path())
+        .args(["snapshot", "--file"])
+        .arg(crate::fixture("seed-node1.prom"))
+        .args(["-o", "json"])
+        .output()
+        .expect("runs");
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("invalid value 'json'"), "{}", stderr(&out));
+    assert!(!dir.path().join("json").exists(), "no file named after a format");
 }
