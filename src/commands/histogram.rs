@@ -40,6 +40,24 @@ pub async fn run(
     let mut report = analyze(&gathered.scrapes, &query);
     let verdicts = settings.slo.map(|slo| (slo, slo.judge(&report)));
     let outcome = outcome(&report, verdicts.as_ref());
+    if !report.errors.is_empty() {
+        // The report keeps the failures beside the numbers (the table's error list, JSON's
+        // `errors`); stderr says that some nodes are missing, so a script sees it there too.
+        let mut failed: Vec<&str> = report.errors.iter().map(|e| e.node.as_str()).collect();
+        failed.dedup();
+        let place = match settings.output {
+            HistogramOutput::Table | HistogramOutput::Wide => "the errors under the table say why",
+            HistogramOutput::Json => "`errors` in the JSON says why",
+            HistogramOutput::Csv => "the error rows say why",
+        };
+        writeln!(
+            err,
+            "error: {} of {} nodes failed ({}); {place}",
+            failed.len(),
+            report.node_count(),
+            crate::text::bounded_names(&failed)
+        )?;
+    }
     if let Some(key) = settings.sort_by {
         report::order::sort(&mut report, key);
     }

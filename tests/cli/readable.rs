@@ -32,6 +32,11 @@ async fn identical_failures_print_once_with_a_count() {
     assert!(forbidden[0].contains("/api/v1/nodes/NODE/proxy/metrics"), "{text}");
     assert!(forbidden[0].contains("--user viewer"), "{text}");
     assert_eq!(lines_over(&text, 600), Vec::<&str>::new());
+    assert!(
+        stderr(&out).starts_with(&format!("error: {NODES} of {NODES} nodes failed (node-000,")),
+        "{}",
+        stderr(&out)
+    );
 
     let out = tokio::task::block_in_place(|| {
         bin().args(["get", "--concurrency", "32", "--kubeconfig"]).arg(&viewer).output().expect("runs")
