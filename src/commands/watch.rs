@@ -54,6 +54,7 @@ pub async fn run(
         tokio::time::interval_at(tokio::time::Instant::now() + settings.interval, settings.interval);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut shown: u64 = 0;
+    let mut seen = std::collections::BTreeSet::new();
     while settings.count.is_none_or(|count| shown < count) {
         tokio::select! {
             _ = ticker.tick() => {}
@@ -64,13 +65,16 @@ pub async fn run(
             _ = &mut ctrl_c => break,
         };
         query.baseline = Some(baseline.clone());
-        let report = analyze(&gathered.scrapes, &query);
+        let mut report = analyze(&gathered.scrapes, &query);
+        // A warning is news once: later frames leave out what an earlier one said.
+        report.warnings.retain(|w| seen.insert(format!("{:?}: {}", w.node, w.message)));
         shown += 1;
         let frame = report::watch::Frame {
             at: SystemTime::now(),
             interval: settings.interval,
             index: shown,
             count: settings.count,
+            max_rows: terminal.then(screen_rows).flatten(),
         };
         report::watch::render_frame(&report, &frame, terminal, &mut &mut *out)?;
         out.flush()?;
@@ -78,6 +82,13 @@ pub async fn run(
         baseline = next_baseline(baseline, gathered.scrapes);
     }
     Ok(outcome)
+}
+
+/// How many node rows fit the terminal: its height less the frame's own lines and a few for
+/// the error and warning lists, so the header stays on screen.
+fn screen_rows() -> Option<usize> {
+    let (_, terminal_size::Height(height)) = terminal_size::terminal_size_of(std::io::stdout())?;
+    Some(usize::from(height).saturating_sub(report::watch::FRAME_LINES + 6).max(1))
 }
 
 /// The baseline for the next tick: this tick's scrapes, except that a node that failed now

@@ -18,7 +18,13 @@ pub struct Frame {
     pub index: u64,
     /// `--count`, if given.
     pub count: Option<u64>,
+    /// The most node rows that fit the screen (a terminal's height), if it is bounded.
+    pub max_rows: Option<usize>,
 }
+
+/// Lines a frame spends around its node rows: the timestamp, the header, the cluster line and
+/// the "… N more nodes" line.
+pub const FRAME_LINES: usize = 4;
 
 /// ANSI: cursor home, then erase the screen.
 const CLEAR_SCREEN: &str = "\x1b[H\x1b[2J";
@@ -52,7 +58,12 @@ pub fn render_frame(
     shown.caveats.clear();
     // Rows stay where they are from one frame to the next: by node, not slowest first.
     shown.nodes.sort_by(|a, b| a.node.cmp(&b.node).then_with(|| a.group.cmp(&b.group)));
+    let hidden = frame.max_rows.map_or(0, |rows| shown.nodes.len().saturating_sub(rows));
+    shown.nodes.truncate(shown.nodes.len() - hidden);
     super::table::render(&shown, out)?;
+    if hidden > 0 {
+        writeln!(out, "… {hidden} more nodes (a taller terminal, -l or NODE names show them)")?;
+    }
     if report.nodes.iter().any(|n| n.reset.is_some()) {
         writeln!(out, "* the kubelet restarted during this interval: counted since the restart")?;
     }
@@ -71,6 +82,7 @@ mod tests {
             interval: Duration::from_millis(500),
             index: 2,
             count: Some(3),
+            max_rows: None,
         };
         let mut piped = Vec::new();
         render_frame(&report, &frame, false, &mut piped).expect("render");
@@ -83,5 +95,24 @@ mod tests {
         render_frame(&report, &frame, true, &mut terminal).expect("render");
         assert!(terminal.starts_with(CLEAR_SCREEN.as_bytes()));
         insta::assert_snapshot!(piped);
+    }
+
+    #[test]
+    fn a_short_screen_shows_the_first_rows_and_says_how_many_more() {
+        let report = crate::report::sample_report();
+        let frame = Frame {
+            at: std::time::UNIX_EPOCH,
+            interval: Duration::from_secs(10),
+            index: 1,
+            count: None,
+            max_rows: Some(1),
+        };
+        let mut out = Vec::new();
+        render_frame(&report, &frame, false, &mut out).expect("render");
+        let text = String::from_utf8(out).expect("utf-8");
+        let rows: Vec<&str> = text.lines().skip(2).take(3).collect();
+        assert!(rows[0].starts_with("n1 "), "{text}");
+        assert!(rows[1].starts_with("CLUSTER"), "{text}");
+        assert!(text.contains("… 1 more nodes"), "{text}");
     }
 }
