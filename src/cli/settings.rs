@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use super::{
     CompareArgs, CompareOutput, DoctorArgs, DoctorOutput, GetArgs, GetOutput, HistogramArgs, HistogramOutput,
-    ServeArgs, SnapshotArgs, UsageError, WatchArgs,
+    ServeArgs, SloUnknown, SnapshotArgs, UsageError, WatchArgs,
 };
 use crate::access::{Endpoint, Method, is_exposition_path};
 use crate::analysis::Query;
@@ -32,6 +32,8 @@ pub struct HistogramSettings {
     pub baseline: Option<PathBuf>,
     /// `--slo`.
     pub slo: Option<Objective>,
+    /// `--slo-unknown` (only with `--slo`).
+    pub slo_unknown: Option<SloUnknown>,
     /// `--output`.
     pub output: HistogramOutput,
     /// `--plot`.
@@ -153,6 +155,9 @@ impl HistogramArgs {
         {
             query.quantiles.push(q);
         }
+        if self.slo_unknown.is_some() && self.slo.is_none() {
+            problems.push("--slo-unknown needs --slo".into());
+        }
         if let Err(e) = query.validate() {
             problems.push(e.to_string());
         }
@@ -166,6 +171,7 @@ impl HistogramArgs {
             endpoint: self.endpoint,
             baseline: self.baseline.clone(),
             slo: self.slo,
+            slo_unknown: self.slo_unknown,
             output: self.output,
             plot: self.plot.clone(),
         })

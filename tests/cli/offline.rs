@@ -228,3 +228,90 @@ fn kubectl_runs_it_as_a_plugin() {
     assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
     assert!(stdout(&output).contains("seed-node1"), "{}", stdout(&output));
 }
+
+/// `kubelet_pod_start_sli_duration_seconds` with the given `(le, cumulative count)` buckets.
+fn sli_payload(buckets: &[(&str, u64)], sum: &str) -> String {
+    let name = "kubelet_pod_start_sli_duration_seconds";
+    let mut text = format!("# TYPE {name} histogram\n");
+    for (le, count) in buckets {
+        text.push_str(&format!("{name}_bucket{{le=\"{le}\"}} {count}\n"));
+    }
+    let total = buckets.last().map_or(0, |(_, count)| *count);
+    text.push_str(&format!("{name}_sum {sum}\n{name}_count {total}\n"));
+    text
+}
+
+/// `histogram kubelet_pod_start_sli_duration_seconds --file - ARGS` over `payload`.
+fn sli_histogram(payload: &str, args: &[&str]) -> std::process::Output {
+    let mut command = bin();
+    command.args(["histogram", "kubelet_pod_start_sli_duration_seconds", "--file", "-"]).args(args);
+    run_with_stdin(command, payload.as_bytes())
+}
+
+#[test]
+fn a_p99_above_the_largest_finite_bucket_never_passes() {
+    // 12 starts, largest finite bucket 10 s, 2 above it: p99 is only known to be > 10 s.
+    let payload = sli_payload(&[("5", 6), ("10", 10), ("+Inf", 12)], "150");
+    let at = sli_histogram(&payload, &["--slo", "p99<=10s"]);
+    assert_eq!(at.status.code(), Some(3), "{}", stdout(&at));
+    assert!(stdout(&at).contains("SLO p99<=10s on cluster: FAIL (observed ≥10.00s)"), "{}", stdout(&at));
+
+    let above = sli_histogram(&payload, &["--slo", "p99<=20s"]);
+    assert_eq!(above.status.code(), Some(4), "{}", stdout(&above));
+    assert!(
+        stdout(&above).contains("SLO p99<=20s on cluster: UNKNOWN (observed ≥10.00s)"),
+        "{}",
+        stdout(&above)
+    );
+
+    assert_eq!(
+        sli_histogram(&payload, &["--slo", "p99<=20s", "--slo-unknown", "pass"]).status.code(),
+        Some(0)
+    );
+    assert_eq!(
+        sli_histogram(&payload, &["--slo", "p99<=20s", "--slo-unknown", "fail"]).status.code(),
+        Some(3)
+    );
+
+    let json = sli_histogram(&payload, &["--slo", "p99<=20s", "-o", "json"]);
+    let json: serde_json::Value = serde_json::from_slice(&json.stdout).expect("JSON");
+    assert_eq!(json["slo"]["state"], "unknown");
+    assert_eq!(json["slo"]["holds"], false);
+    assert_eq!(json["slo"]["verdicts"][0]["lower_bound"], true);
+    assert!(
+        json["slo"]["verdicts"][0]["reason"]
+            .as_str()
+            .expect("reason")
+            .contains("largest finite bucket bound 10")
+    );
+}
+
+#[test]
+fn a_mean_from_a_negative_sum_is_unknown_not_a_pass() {
+    // The AKS payload of kubernetes#130432: a negative `_sum`.
+    let payload = sli_payload(&[("1", 100), ("+Inf", 110)], "-1.8446742887692856e+10");
+    let output = sli_histogram(&payload, &["--slo", "mean<=3s"]);
+    assert_eq!(output.status.code(), Some(4), "{}", stdout(&output));
+    assert!(stdout(&output).contains("UNKNOWN"), "{}", stdout(&output));
+    assert!(stdout(&output).contains("negative `_sum`"), "{}", stdout(&output));
+}
+
+#[test]
+fn no_pod_starts_is_unknown_not_a_failure() {
+    let payload = sli_payload(&[("1", 0), ("+Inf", 0)], "0");
+    let output = sli_histogram(&payload, &["--slo", "p99<=5s"]);
+    assert_eq!(output.status.code(), Some(4), "{}", stdout(&output));
+    assert!(
+        stdout(&output).contains("SLO p99<=5s on cluster: UNKNOWN (observed -): no observations"),
+        "{}",
+        stdout(&output)
+    );
+}
+
+#[test]
+fn slo_unknown_needs_an_slo() {
+    let output =
+        bin().args(["histogram", "--file", "x.prom", "--slo-unknown", "pass"]).output().expect("runs");
+    assert_eq!(output.status.code(), Some(2));
+    assert!(stderr(&output).contains("--slo-unknown needs --slo"), "{}", stderr(&output));
+}
