@@ -379,7 +379,14 @@ fn histograms_selector(metrics: &[String], problems: &mut Vec<String>) -> Select
 pub fn histogram_selector(metric: &str) -> Result<Selector, String> {
     let family: Selector = metric.parse().map_err(|e| format!("invalid metric name {metric:?}: {e}"))?;
     let build_info: Selector = BUILD_INFO.parse().map_err(|e| format!("{BUILD_INFO}: {e}"))?;
-    Ok(Selector::any_of(vec![family, build_info]))
+    // Without a `# TYPE` line (e.g. `kubectl get --raw ... | grep _bucket`) each series is its own
+    // untyped family, named `{metric}_bucket` and so on; PromQL's `histogram_quantile` reads them.
+    let mut selectors = vec![family, build_info];
+    for suffix in ["_bucket", "_sum", "_count"] {
+        let name = format!("{metric}{suffix}");
+        selectors.push(name.parse().map_err(|e| format!("invalid metric name {name:?}: {e}"))?);
+    }
+    Ok(Selector::any_of(selectors))
 }
 
 #[cfg(test)]
@@ -403,6 +410,18 @@ mod tests {
         };
         let err = args.settings().expect_err("two problems");
         assert_eq!(err.problems.len(), 2, "{err}");
+    }
+
+    #[test]
+    fn histogram_selector_keeps_untyped_bucket_sum_and_count_families() {
+        // `kubectl get --raw /metrics | grep x_seconds_`: no TYPE line, so each series is its own family.
+        let selector = super::histogram_selector("x_seconds").expect("valid");
+        for name in
+            ["x_seconds", "x_seconds_bucket", "x_seconds_sum", "x_seconds_count", "kubernetes_build_info"]
+        {
+            assert!(selector.keeps_family(name), "{name}");
+        }
+        assert!(!selector.keeps_family("y_seconds_bucket"));
     }
 
     #[test]

@@ -315,3 +315,29 @@ fn slo_unknown_needs_an_slo() {
     assert_eq!(output.status.code(), Some(2));
     assert!(stderr(&output).contains("--slo-unknown needs --slo"), "{}", stderr(&output));
 }
+
+#[test]
+fn grep_output_without_a_type_line_is_a_histogram() {
+    // `kubectl get --raw /api/v1/nodes/n/proxy/metrics | grep kubelet_pod_start_duration_seconds_`
+    let seed = std::fs::read_to_string(fixture("seed-node1.prom")).expect("fixture");
+    let grepped: String = seed.lines().filter(|l| !l.starts_with('#')).map(|l| format!("{l}\n")).collect();
+    let mut command = bin();
+    command.args(["histogram", "-o", "json", "--file", "-"]);
+    let output = run_with_stdin(command, grepped.as_bytes());
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let json: serde_json::Value = serde_json::from_slice(&output.stdout).expect("JSON");
+    assert_eq!(json["cluster"]["count"], 74);
+}
+
+#[test]
+fn two_scrapes_in_one_file_are_not_summed() {
+    let seed = std::fs::read_to_string(fixture("seed-node1.prom")).expect("fixture");
+    let mut command = bin();
+    command.args(["histogram", "-o", "json", "--file", "-"]);
+    let output = run_with_stdin(command, format!("{seed}{seed}").as_bytes());
+    let json: serde_json::Value = serde_json::from_slice(&output.stdout).expect("JSON");
+    assert_eq!(json["cluster"]["count"], 74);
+    assert_eq!(json["cluster"]["buckets"][25]["count"], 74, "+Inf is the first scrape's");
+    let warnings = json["warnings"].to_string();
+    assert!(warnings.contains("repeat a series already in this payload"), "{warnings}");
+}
