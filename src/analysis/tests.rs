@@ -359,3 +359,10 @@ fn untyped_bucket_sum_and_count_families_are_a_histogram() {
     assert!(report.errors.is_empty(), "{:?}", report.errors);
     assert_eq!(report.nodes[0].stats.count, 4.0);
 }
+
+#[test]
+fn no_rows_is_zero_not_negative_zero() {
+    // Every node lacks the metric: the cluster line sums nothing (`Iterator::sum` would give -0).
+    let report = analyze(&[node("n1", None, Vec::new())], &Query::new("x_seconds"));
+    assert!(report.cluster.stats.count.is_sign_positive() && report.cluster.stats.sum.is_sign_positive());
+}

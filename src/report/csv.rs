@@ -149,4 +149,21 @@ mod tests {
             "\"a,b\",\"say \"\"hi\"\"\",plain,\"two\nlines\",\"cr\r\",\n"
         );
     }
+
+    #[test]
+    fn no_negative_zero_in_table_or_csv() {
+        use crate::analysis::{Query, analyze};
+        use crate::scrape::{NodeScrape, Scraped};
+        // The only node lacks the metric: `CLUSTER -0` was printed.
+        let scrape = NodeScrape { node: "n1".into(), kubelet_version: None, outcome: Ok(Scraped::default()) };
+        let report = analyze(&[scrape], &Query::new("x_seconds"));
+        let mut table = Vec::new();
+        crate::report::table::render(&report, &mut table).unwrap();
+        let mut csv = Vec::new();
+        render(&report, &mut csv).unwrap();
+        for text in [String::from_utf8(table).unwrap(), String::from_utf8(csv).unwrap()] {
+            assert!(!text.contains("-0"), "{text}");
+        }
+        assert_eq!(crate::report::format_count(-0.0), "0");
+    }
 }

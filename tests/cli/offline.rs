@@ -341,3 +341,40 @@ fn two_scrapes_in_one_file_are_not_summed() {
     let warnings = json["warnings"].to_string();
     assert!(warnings.contains("repeat a series already in this payload"), "{warnings}");
 }
+
+#[test]
+fn a_file_with_no_valid_line_is_not_prometheus_text_and_exits_2() {
+    let mut garbage: Vec<u8> = (0..200u32).flat_map(|i| format!("<p>line {i}</p>\n").into_bytes()).collect();
+    garbage.extend_from_slice(&[0xff, 0xfe, 0x00, b'\n']);
+    let mut command = bin();
+    command.args(["get", "--file", "-"]);
+    let output = run_with_stdin(command, &garbage);
+    assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
+    let err = stderr(&output);
+    assert!(err.contains("not Prometheus text: no valid line; line 1: "), "{err}");
+    assert!(err.contains("and 198 more malformed line(s)"), "{err}");
+    assert!(err.lines().count() < 5, "one failure, not a warning per line: {err}");
+}
+
+#[test]
+fn get_with_a_selector_matching_nothing_says_so() {
+    let output = bin()
+        .args(["get", "-m", "no_such_metric", "--file"])
+        .arg(fixture("seed-node1.prom"))
+        .output()
+        .expect("runs");
+    assert!(stdout(&output).is_empty());
+    assert!(stderr(&output).contains("-m no_such_metric matched nothing"), "{}", stderr(&output));
+}
+
+#[test]
+fn a_line_longer_than_one_mebibyte_is_accepted() {
+    let long = "x".repeat(2 << 20);
+    let payload = format!("# TYPE big gauge\nbig{{v=\"{long}\"}} 1\nsmall 2\n");
+    let mut command = bin();
+    command.args(["get", "-m", "big", "-o", "json", "--file", "-"]);
+    let output = run_with_stdin(command, payload.as_bytes());
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let line: serde_json::Value = serde_json::from_str(stdout(&output).trim()).expect("one JSON line");
+    assert_eq!(line["labels"]["v"].as_str().map(str::len), Some(2 << 20));
+}
