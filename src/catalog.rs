@@ -385,21 +385,47 @@ pub fn caveats(metric: &str, kubelet_versions: &[&str]) -> Vec<Caveat> {
         .collect()
 }
 
-/// Whether `caveat` applies to histograms whose largest finite bucket bounds are
-/// `largest_bounds` (one per node). The short-buckets defect is visible in the data itself: when
-/// no node's buckets stop at 10 s, it does not apply, whatever the (perhaps unknown) versions.
+/// The caveats of `metric` for the nodes that answered, each given as its kubelet version (as
+/// reported, `unknown` when not known) and its histogram's largest finite bucket bound. Defects
+/// tied to versions follow the versions ([`caveats`]); the short-buckets defect is visible in the
+/// data itself, so it follows the buckets seen: it applies exactly to the nodes whose buckets
+/// stop at 10 s, whatever their versions claim. With no nodes, every defect of the metric.
 ///
 /// ```
-/// use kubelet_metrics::catalog::{caveats, applies_to_layouts, POD_START_DURATION};
-/// let all = caveats(POD_START_DURATION, &[]);
-/// let short = all.iter().find(|c| c.id == "short-buckets").unwrap();
-/// assert!(applies_to_layouts(short, &[10.0, 3600.0]));
-/// assert!(!applies_to_layouts(short, &[3600.0]));
+/// use kubelet_metrics::catalog::{caveats_for, POD_START_DURATION};
+/// let ids = |nodes: &[(&str, Option<f64>)]| -> Vec<String> {
+///     caveats_for(POD_START_DURATION, nodes).into_iter().map(|c| c.id).collect()
+/// };
+/// assert!(ids(&[("v1.30.1", Some(10.0))]).contains(&"short-buckets".to_string()));
+/// assert!(!ids(&[("v1.28.3", Some(3600.0))]).contains(&"short-buckets".to_string()));
 /// ```
-pub fn applies_to_layouts(caveat: &Caveat, largest_bounds: &[f64]) -> bool {
-    caveat.id != SHORT_BUCKETS.id
-        || largest_bounds.is_empty()
-        || largest_bounds.iter().any(|bound| *bound <= SHORT_BUCKETS_LARGEST_BOUND)
+pub fn caveats_for(metric: &str, nodes: &[(&str, Option<f64>)]) -> Vec<Caveat> {
+    if nodes.is_empty() {
+        return caveats(metric, &[]);
+    }
+    let versions: Vec<&str> = nodes.iter().map(|(version, _)| *version).collect();
+    let by_version = caveats(metric, &versions);
+    let mut short: Vec<String> = nodes
+        .iter()
+        .filter(|(_, largest)| largest.is_some_and(|bound| bound <= SHORT_BUCKETS_LARGEST_BOUND))
+        .map(
+            |(version, _)| {
+                if Version::parse(version).is_some() { version.to_string() } else { "unknown".to_string() }
+            },
+        )
+        .collect();
+    short.sort();
+    short.dedup();
+    caveats(metric, &[])
+        .into_iter()
+        .filter_map(|caveat| {
+            if caveat.id == SHORT_BUCKETS.id {
+                (!short.is_empty()).then(|| Caveat { versions: short.clone(), ..caveat })
+            } else {
+                by_version.iter().find(|c| c.id == caveat.id).cloned()
+            }
+        })
+        .collect()
 }
 
 /// The largest finite bucket bound of the pod-start histogram before 1.29.

@@ -227,25 +227,17 @@ async fn scrape_once(
 
 /// Whether a complete answer is usable; pure. A body whose last line has no newline was cut
 /// short (the text format ends every line with one), so its families may be incomplete: refused.
-/// Malformed lines are skipped with a warning each, as for saved files, unless nothing usable
-/// is left (an HTML error page, garbage): then the payload is refused.
+/// Malformed lines are skipped with a warning each, as for saved files, unless not one line is
+/// Prometheus text (an HTML error page, garbage): then the payload is refused.
 fn judge_payload(last_byte: Option<u8>, newlines: usize, parsed: &Parsed) -> Result<(), FetchError> {
     if last_byte.is_some_and(|byte| byte != b'\n') {
-        return Err(FetchError::Parse {
-            line: newlines + 1,
-            message: "the payload ends in the middle of this line: it was cut short".to_string(),
-        });
+        return Err(FetchError::CutShort { line: newlines + 1 });
     }
-    match parsed.errors.as_slice() {
-        [first, rest @ ..] if parsed.families.is_empty() => Err(FetchError::Parse {
-            line: first.line,
-            message: if rest.is_empty() {
-                first.kind.to_string()
-            } else {
-                format!("{} (and {} more malformed lines)", first.kind, rest.len())
-            },
-        }),
-        _ => Ok(()),
+    match parsed.not_prometheus_text() {
+        Some(message) => {
+            Err(FetchError::Parse { line: parsed.errors.first().map_or(1, |e| e.line), message })
+        }
+        None => Ok(()),
     }
 }
 
@@ -422,12 +414,15 @@ mod tests {
         assert_eq!(judge_payload(Some(b'\n'), 1, &parse(b"a 1\n")), Ok(()));
         assert_eq!(judge_payload(None, 0, &parse(b"")), Ok(()));
         let cut = judge_payload(Some(b'7'), 10, &parse(b"a 1\nb 2")).unwrap_err();
-        assert!(matches!(cut, FetchError::Parse { line: 11, .. }), "{cut:?}");
+        assert!(matches!(cut, FetchError::CutShort { line: 11 }), "{cut:?}");
         // Malformed lines beside good ones are warnings, not a failure.
         assert_eq!(judge_payload(Some(b'\n'), 3, &parse(b"a 1\nb{ 2\nc 3\n")), Ok(()));
         let garbage = judge_payload(Some(b'\n'), 2, &parse(b"<html>\n<body>\n")).unwrap_err();
         assert!(matches!(garbage, FetchError::Parse { line: 1, .. }), "{garbage:?}");
-        assert!(garbage.to_string().contains("1 more malformed"), "{garbage}");
+        assert!(garbage.to_string().starts_with("not Prometheus text: no valid line; line 1: "), "{garbage}");
+        // A valid line of a family the selector skips still makes it Prometheus text.
+        let other = crate::exposition::parse_bytes(b"a 1\n<b>\n", &"zzz".parse::<Selector>().unwrap());
+        assert_eq!(judge_payload(Some(b'\n'), 2, &other), Ok(()));
     }
 
     #[tokio::test]

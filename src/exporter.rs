@@ -133,6 +133,7 @@ fn cluster_numbers(reports: &[Report]) -> Vec<Family> {
     let mut counts = Vec::new();
     let mut sums = Vec::new();
     let mut quantiles = Vec::new();
+    let mut lower_bounds = Vec::new();
     for report in reports {
         let metric = report.metric.as_str();
         let layouts: Vec<(String, &crate::analysis::Stats)> = if report.cluster.layouts.len() > 1 {
@@ -152,6 +153,13 @@ fn cluster_numbers(reports: &[Report]) -> Vec<Family> {
                 let mut with_q = labels.clone();
                 with_q.push(("quantile", q.as_str()));
                 quantiles.push(sample("cluster_quantile", &with_q, *value));
+            }
+            for q in stats.quantiles.iter().map(|(q, _)| *q) {
+                let key = format_number(q);
+                let mut with_q = labels.clone();
+                with_q.push(("quantile", key.as_str()));
+                let lower = if stats.is_lower_bound(q) { 1.0 } else { 0.0 };
+                lower_bounds.push(sample("cluster_quantile_lower_bound", &with_q, lower));
             }
         }
     }
@@ -173,6 +181,12 @@ fn cluster_numbers(reports: &[Report]) -> Vec<Family> {
             MetricKind::Gauge,
             "Cluster-wide quantile of the histogram (PromQL histogram_quantile over buckets merged by le).",
             quantiles,
+        ),
+        family(
+            "cluster_quantile_lower_bound",
+            MetricKind::Gauge,
+            "1 when the cluster quantile's rank lies in the +Inf bucket: its value, the highest finite bound, is only a lower bound.",
+            lower_bounds,
         ),
     ]
 }

@@ -48,6 +48,13 @@ fn read_one(path: &Path, selector: Selector, max_body: u64) -> Result<Scraped, F
             "check the --file path".to_string()
         }),
     })?;
+    if let Some(message) = parsed.not_prometheus_text() {
+        return Err(Failure {
+            kind: FailureKind::Parse,
+            message: format!("{shown}: {message}"),
+            fix: Some("this is not Prometheus text: pass a saved /metrics payload (kubectl get --raw /api/v1/nodes/NODE/proxy/metrics > NODE.prom)".to_string()),
+        });
+    }
     Ok(Scraped {
         families: parsed.families,
         bytes,

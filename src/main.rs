@@ -1,5 +1,5 @@
 //! The `kubelet-metrics` binary: parse arguments, run one command, map the outcome to an exit
-//! status (0 complete, 1 partial, 2 nothing could run, 3 SLO violated).
+//! status (0 complete, 1 partial, 2 nothing could run, 3 SLO violated, 4 SLO could not be judged).
 
 use std::io::{IsTerminal, Write};
 use std::process::ExitCode;

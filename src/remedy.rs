@@ -96,6 +96,9 @@ pub fn fix(err: &FetchError, ctx: &RequestContext<'_>) -> Option<String> {
         FetchError::Parse { .. } => {
             "this is not Prometheus text: check --endpoint / --path, or save the payload with kubectl get --raw and inspect it".to_string()
         }
+        FetchError::CutShort { .. } => format!(
+            "the body stopped mid-line (the kubelet, the API server or a proxy closed the connection early): run again; if it keeps happening, check {node}'s kubelet log and any proxy's response size or time limits"
+        ),
         FetchError::Io { .. } => {
             "retry (raise --retries); the connection broke, often a kubelet restart or a proxy reset".to_string()
         }
@@ -209,5 +212,15 @@ mod tests {
         let err = FetchError::Tls { host: "127.0.0.1:2".into(), problem: TlsProblem::UnknownAuthority };
         let fix = fix(&err, &ctx(Method::Direct)).expect("fix");
         assert!(fix.contains("--kubelet-ca") && fix.contains("--insecure-skip-tls-verify-kubelet"));
+    }
+
+    #[test]
+    fn cut_short_and_not_prometheus_text_have_different_fixes() {
+        let cut = fix(&FetchError::CutShort { line: 9 }, &ctx(Method::Proxy)).expect("a fix");
+        let garbage =
+            fix(&FetchError::Parse { line: 1, message: "not Prometheus text".into() }, &ctx(Method::Proxy))
+                .expect("a fix");
+        assert!(cut.contains("stopped mid-line") && !cut.contains("not Prometheus text"), "{cut}");
+        assert!(garbage.contains("not Prometheus text"), "{garbage}");
     }
 }

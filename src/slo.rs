@@ -27,6 +27,39 @@ pub struct Objective {
     pub bound: f64,
 }
 
+/// Whether an objective holds: three values, because a histogram cannot always say.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum State {
+    /// The observed value meets the bound.
+    Holds,
+    /// The observed value (or what is known of it) breaks the bound.
+    Violated,
+    /// The histogram cannot decide: a quantile known only to lie above a bound that is below
+    /// the objective, a mean from a negative or non-finite sum, no observations, or a value
+    /// that is not computed. Never a pass.
+    Unknown,
+}
+
+impl State {
+    /// `holds`, `violated`, `unknown`: the JSON spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            State::Holds => "holds",
+            State::Violated => "violated",
+            State::Unknown => "unknown",
+        }
+    }
+
+    /// The worst of several states: violated, then unknown, then holds.
+    pub fn worst(states: impl IntoIterator<Item = State>) -> State {
+        states.into_iter().fold(State::Holds, |worst, state| match (worst, state) {
+            (State::Violated, _) | (_, State::Violated) => State::Violated,
+            (State::Unknown, _) | (_, State::Unknown) => State::Unknown,
+            _ => State::Holds,
+        })
+    }
+}
+
 /// The judgement of one objective against one histogram (the cluster line, or a layout group).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Verdict {
@@ -34,8 +67,20 @@ pub struct Verdict {
     pub scope: String,
     /// The observed value (`None` when the statistic is undefined, e.g. no observations).
     pub observed: Option<f64>,
-    /// Whether the objective holds (an undefined value does not hold).
-    pub holds: bool,
+    /// True when `observed` is only a lower bound: the quantile's rank lies in the `+Inf`
+    /// bucket, and PromQL answers the highest finite bound.
+    pub lower_bound: bool,
+    /// Holds, violated or unknown.
+    pub state: State,
+    /// Why, in words: what was compared, or what could not be known.
+    pub reason: String,
+}
+
+impl Verdict {
+    /// True only when the objective holds (unknown is not a pass).
+    pub fn holds(&self) -> bool {
+        self.state == State::Holds
+    }
 }
 
 impl Objective {
@@ -91,16 +136,106 @@ impl Objective {
     }
 
     fn verdict(&self, scope: String, stats: &Stats) -> Verdict {
-        let value = match self.statistic {
-            Statistic::Mean => stats.mean,
+        let unknown = |observed: Option<f64>, reason: String| Verdict {
+            scope: scope.clone(),
+            observed,
+            lower_bound: false,
+            state: State::Unknown,
+            reason,
+        };
+        // NaN counts (no `_count` at all) are no observations either.
+        if stats.count.is_nan() || stats.count <= 0.0 {
+            return unknown(None, "no observations".into());
+        }
+        let bound = format_number(self.bound);
+        let comparison = if self.strict { "<" } else { "<=" };
+        match self.statistic {
+            Statistic::Mean => {
+                if !stats.sum.is_finite() || !stats.count.is_finite() {
+                    return unknown(
+                        None,
+                        "the mean is not computed: `_sum` or `_count` is not a finite number".into(),
+                    );
+                }
+                if stats.sum < 0.0 {
+                    // kubernetes#130432: negative durations make `_sum` meaningless.
+                    return unknown(
+                        Some(stats.mean),
+                        format!(
+                            "the mean comes from a negative `_sum` ({}), which durations cannot add up to",
+                            format_number(stats.sum)
+                        ),
+                    );
+                }
+                let state = self.compare(stats.mean);
+                Verdict {
+                    state,
+                    reason: self.reason("mean", stats.mean, state),
+                    scope,
+                    observed: Some(stats.mean),
+                    lower_bound: false,
+                }
+            }
             Statistic::Quantile(q) => {
                 let buckets: Vec<(f64, f64)> = stats.buckets.iter().map(|b| (b.le, b.count)).collect();
-                Histogram::from_cumulative(&buckets, stats.sum).map(|h| h.quantile(q)).unwrap_or(f64::NAN)
+                let Ok(histogram) = Histogram::from_cumulative(&buckets, stats.sum) else {
+                    return unknown(
+                        None,
+                        "the quantile is not computed: no bucket layout to read it from".into(),
+                    );
+                };
+                let value = histogram.quantile(q);
+                if !value.is_finite() {
+                    return unknown(
+                        None,
+                        "the quantile is not computed: fewer than two buckets or no total".into(),
+                    );
+                }
+                let name = format!("p{}", format_number(q * 100.0));
+                if histogram.quantile_beyond_bounds(q) {
+                    // The rank lies in the +Inf bucket: the true value is above `value`, the highest
+                    // finite bound, by an unknown amount.
+                    let (state, reason) = if self.bound <= value {
+                        (
+                            State::Violated,
+                            format!(
+                                "{name} is above the largest finite bucket bound {}, which is not above {bound}",
+                                format_number(value)
+                            ),
+                        )
+                    } else {
+                        (
+                            State::Unknown,
+                            format!(
+                                "{name} is only known to be above the largest finite bucket bound {}; the buckets cannot say whether it is {comparison} {bound}",
+                                format_number(value)
+                            ),
+                        )
+                    };
+                    return Verdict { scope, observed: Some(value), lower_bound: true, state, reason };
+                }
+                let state = self.compare(value);
+                Verdict {
+                    state,
+                    reason: self.reason(&name, value, state),
+                    scope,
+                    observed: Some(value),
+                    lower_bound: false,
+                }
             }
-        };
-        let observed = (!value.is_nan() && stats.count > 0.0).then_some(value);
-        let holds = observed.is_some_and(|v| if self.strict { v < self.bound } else { v <= self.bound });
-        Verdict { scope, observed, holds }
+        }
+    }
+
+    /// `p99 3.2 <= 5` or `p99 41.3 is not <= 5`.
+    fn reason(&self, name: &str, value: f64, state: State) -> String {
+        let comparison = if self.strict { "<" } else { "<=" };
+        let not = if state == State::Holds { "" } else { "is not " };
+        format!("{name} {} {not}{comparison} {}", format_number(value), format_number(self.bound))
+    }
+
+    fn compare(&self, value: f64) -> State {
+        let holds = if self.strict { value < self.bound } else { value <= self.bound };
+        if holds { State::Holds } else { State::Violated }
     }
 }
 
@@ -126,5 +261,76 @@ mod tests {
         assert!(Objective::parse("p99>=5s").is_err());
         assert!(Objective::parse("p101<=5s").is_err());
         assert!(Objective::parse("q99<=5s").is_err());
+    }
+
+    const INF: f64 = f64::INFINITY;
+
+    fn stats(pairs: &[(f64, f64)], sum: f64, q: f64) -> Stats {
+        Stats::of(&Histogram::from_cumulative(pairs, sum).unwrap(), &[q], &[])
+    }
+
+    fn judge(objective: &str, stats: &Stats) -> Verdict {
+        Objective::parse(objective).unwrap().verdict("cluster".into(), stats)
+    }
+
+    #[test]
+    fn a_quantile_above_the_largest_finite_bound_is_a_lower_bound() {
+        // 12 observations, 10 ≤ 10 s, 2 above: p99 rank 11.88 lies in (10, +Inf], so p99 > 10 s.
+        let s = stats(&[(5.0, 6.0), (10.0, 10.0), (INF, 12.0)], 150.0, 0.99);
+        let at_bound = judge("p99<=10s", &s);
+        assert_eq!(
+            (at_bound.state, at_bound.lower_bound, at_bound.observed),
+            (State::Violated, true, Some(10.0))
+        );
+        assert_eq!(judge("p99<=5s", &s).state, State::Violated);
+        assert_eq!(judge("p99<10s", &s).state, State::Violated);
+        let above = judge("p99<=20s", &s);
+        assert_eq!(above.state, State::Unknown, "{above:?}");
+        assert!(
+            above.reason.contains("only known to be above the largest finite bucket bound 10"),
+            "{}",
+            above.reason
+        );
+        // p50 (rank 6, reached at le = 5) is known: it holds.
+        let p50 = stats(&[(5.0, 6.0), (10.0, 10.0), (INF, 12.0)], 150.0, 0.5);
+        assert_eq!(judge("p50<=20s", &p50).state, State::Holds);
+    }
+
+    #[test]
+    fn a_mean_from_a_negative_sum_is_unknown() {
+        // AKS, kubernetes#130432: _sum -1.8446742887692856e+10 over 110 starts.
+        let s = stats(&[(1.0, 100.0), (INF, 110.0)], -1.844_674_288_769_285_6e10, 0.99);
+        let verdict = judge("mean<=3s", &s);
+        assert_eq!(verdict.state, State::Unknown);
+        assert!(verdict.reason.contains("negative `_sum`"), "{}", verdict.reason);
+        let nan = stats(&[(1.0, 100.0), (INF, 110.0)], f64::NAN, 0.99);
+        assert_eq!(judge("mean<=3s", &nan).state, State::Unknown);
+        let fine = stats(&[(1.0, 100.0), (INF, 110.0)], 110.0, 0.99);
+        assert_eq!(judge("mean<=3s", &fine).state, State::Holds);
+        assert_eq!(judge("mean<0.5s", &fine).state, State::Violated);
+    }
+
+    #[test]
+    fn no_observations_is_unknown_not_a_failure() {
+        let s = stats(&[(1.0, 0.0), (INF, 0.0)], 0.0, 0.99);
+        for objective in ["p99<=5s", "mean<=3s"] {
+            let verdict = judge(objective, &s);
+            assert_eq!((verdict.state, verdict.observed), (State::Unknown, None), "{objective}");
+            assert_eq!(verdict.reason, "no observations");
+        }
+    }
+
+    #[test]
+    fn a_quantile_that_is_not_computed_is_unknown() {
+        // Only a +Inf bucket: histogram_quantile answers NaN.
+        let s = stats(&[(INF, 5.0)], 10.0, 0.99);
+        assert_eq!(judge("p99<=5s", &s).state, State::Unknown);
+    }
+
+    #[test]
+    fn worst_state_orders_violated_unknown_holds() {
+        assert_eq!(State::worst([State::Holds, State::Unknown]), State::Unknown);
+        assert_eq!(State::worst([State::Unknown, State::Violated, State::Holds]), State::Violated);
+        assert_eq!(State::worst([]), State::Holds);
     }
 }

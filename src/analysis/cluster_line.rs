@@ -31,8 +31,9 @@ pub(super) fn cluster_line<'a>(
             stats: Stats::of(&g.merged, &query.quantiles, edges),
         })
         .collect();
-    let count: f64 = layouts.iter().map(|l| l.stats.count).sum();
-    let sum: f64 = layouts.iter().map(|l| l.stats.sum).sum();
+    // `Iterator::sum` of no f64 is -0.0 (the additive identity of IEEE 754); no rows is 0.
+    let count: f64 = layouts.iter().fold(0.0, |total, l| total + l.stats.count);
+    let sum: f64 = layouts.iter().fold(0.0, |total, l| total + l.stats.sum);
     let stats = match layouts.as_slice() {
         [only] => only.stats.clone(),
         _ => Stats {

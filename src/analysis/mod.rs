@@ -77,7 +77,7 @@ pub fn analyze(scrapes: &[NodeScrape], query: &Query) -> Report {
     sort_slowest_first(&mut rows);
     let cluster = cluster_line(rows.iter(), query, &edges, &mut warnings, None);
     let groups = group_lines(&rows, query, &edges, &mut warnings);
-    let caveats = applicable_caveats(&query.metric, &nodes, &rows);
+    let caveats = applicable_caveats(&query.metric, &rows);
     sort_findings(&mut errors, &mut warnings);
     Report {
         metric: query.metric.clone(),
@@ -280,18 +280,18 @@ fn group_lines(
     groups
 }
 
-/// The catalogue's caveats for `metric` on the kubelet versions that answered (`unknown` when a
-/// node's version is not known), kept only when the rows' bucket layouts can show them.
-fn applicable_caveats(metric: &str, nodes: &[NodeHistograms], rows: &[NodeReport]) -> Vec<Caveat> {
-    let versions: Vec<&str> =
-        nodes.iter().map(|n| n.kubelet_version.as_deref().unwrap_or("unknown")).collect();
-    let largest_bounds: Vec<f64> = rows
+/// The catalogue's caveats for `metric` on the rows that answered (`unknown` when a node's
+/// version is not known): version-bound defects follow the versions, the short-buckets defect
+/// follows the bucket layouts actually seen.
+fn applicable_caveats(metric: &str, rows: &[NodeReport]) -> Vec<Caveat> {
+    let nodes: Vec<(&str, Option<f64>)> = rows
         .iter()
-        .filter_map(|row| row.stats.buckets.iter().rev().map(|b| b.le).find(|le| le.is_finite()))
+        .map(|row| {
+            let largest = row.stats.buckets.iter().rev().map(|b| b.le).find(|le| le.is_finite());
+            (row.kubelet_version.as_deref().unwrap_or("unknown"), largest)
+        })
         .collect();
-    let mut caveats = catalog::caveats(metric, &versions);
-    caveats.retain(|caveat| catalog::applies_to_layouts(caveat, &largest_bounds));
-    caveats
+    catalog::caveats_for(metric, &nodes)
 }
 
 /// Errors by node name (stable, so one node's errors keep their order); warnings sorted, each

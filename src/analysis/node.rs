@@ -90,6 +90,30 @@ pub(super) fn node_histograms(
     }
     let samples: Vec<&Sample> = relevant.iter().flat_map(|f| &f.samples).collect();
     let read = histogram::from_samples(metric, samples.iter().copied());
+    if let Some(first) = read.duplicates.first() {
+        warnings.push(Warning {
+            node: Some(node.to_string()),
+            message: format!(
+                "{} sample(s) repeat a series already in this payload (first: {first}); each series keeps its first sample, as Prometheus rejects duplicates (two scrapes in one file?)",
+                read.duplicates.len()
+            ),
+        });
+    }
+    for series in &read.series {
+        let count = series.histogram.count();
+        let inf = series.histogram.buckets().last().map_or(f64::NAN, |b| b.count);
+        if count != inf && !(count.is_nan() && inf.is_nan()) {
+            warnings.push(Warning {
+                node: Some(node.to_string()),
+                message: format!(
+                    "series {}: `_count` ({}) differs from the `+Inf` bucket ({}); the mean uses `_count`, quantiles and bands the buckets",
+                    format_labels(&series.labels),
+                    histogram::format_number(count),
+                    histogram::format_number(inf)
+                ),
+            });
+        }
+    }
     for problem in &read.problems {
         warnings.push(Warning {
             node: Some(node.to_string()),

@@ -297,3 +297,72 @@ fn by_operation_type_on_a_real_payload() {
     let total: f64 = report.nodes.iter().map(|n| n.stats.count).sum();
     assert_eq!(all.nodes[0].stats.count, total);
 }
+
+#[test]
+fn the_short_buckets_caveat_follows_the_buckets_seen() {
+    let metric = catalog::POD_START_DURATION;
+    let ids = |scrapes: &[NodeScrape]| -> Vec<String> {
+        analyze(scrapes, &Query::new(metric)).caveats.into_iter().map(|c| c.id).collect()
+    };
+    // A node claiming v1.31 whose buckets stop at 10 s: the caveat applies, to that version.
+    let short =
+        node("n1", Some("v1.31.4"), vec![family(metric, &["5", "10", "+Inf"], &[1.0, 2.0, 3.0], 9.0)]);
+    let report = analyze(std::slice::from_ref(&short), &Query::new(metric));
+    let caveat = report.caveats.iter().find(|c| c.id == "short-buckets").expect("short-buckets");
+    assert_eq!(caveat.versions, ["v1.31.4"]);
+    // A node claiming v1.28 whose buckets reach 3600 s: it does not.
+    let mut long = seed_node("n2");
+    long.kubelet_version = Some("v1.28.3".into());
+    assert!(!ids(&[long]).contains(&"short-buckets".to_string()));
+}
+
+#[test]
+fn count_different_from_the_inf_bucket_is_a_warning_naming_the_series() {
+    let metric = "x_seconds";
+    let mut f = family(metric, &["1", "+Inf"], &[1.0, 116.0], 9.0);
+    f.samples.last_mut().unwrap().value = 110.0; // `_count`
+    let report = analyze(&[node("n1", None, vec![f])], &Query::new(metric));
+    let warning = &report.warnings[0];
+    assert_eq!(warning.node.as_deref(), Some("n1"));
+    assert!(
+        warning.message.contains("series {}: `_count` (110) differs from the `+Inf` bucket (116)"),
+        "{warning:?}"
+    );
+}
+
+#[test]
+fn duplicate_series_are_not_summed_and_are_named() {
+    // Two scrapes in one payload: +Inf 110 then 116. Summing would give 226.
+    let metric = "x_seconds";
+    let mut f = family(metric, &["1", "+Inf"], &[100.0, 110.0], 9.0);
+    let again = family(metric, &["1", "+Inf"], &[104.0, 116.0], 10.0);
+    f.samples.extend(again.samples);
+    let report = analyze(&[node("n1", None, vec![f])], &Query::new(metric));
+    assert_eq!(report.nodes[0].stats.count, 110.0);
+    assert_eq!(report.nodes[0].stats.buckets.last().unwrap().count, 110.0);
+    let warning = report.warnings.iter().find(|w| w.message.contains("repeat a series")).expect("warned");
+    assert_eq!(warning.node.as_deref(), Some("n1"));
+    assert!(
+        warning.message.starts_with(
+            "4 sample(s) repeat a series already in this payload (first: x_seconds_bucket{le=\"1\"})"
+        ),
+        "{warning:?}"
+    );
+}
+
+#[test]
+fn untyped_bucket_sum_and_count_families_are_a_histogram() {
+    // `kubectl get --raw /metrics | grep x_seconds_` keeps no TYPE line: three untyped families.
+    let text = "x_seconds_bucket{le=\"1\"} 3\nx_seconds_bucket{le=\"+Inf\"} 4\nx_seconds_sum 2.5\nx_seconds_count 4\n";
+    let scrape = node("n1", None, crate::exposition::parse(text).unwrap());
+    let report = analyze(&[scrape], &Query::new("x_seconds"));
+    assert!(report.errors.is_empty(), "{:?}", report.errors);
+    assert_eq!(report.nodes[0].stats.count, 4.0);
+}
+
+#[test]
+fn no_rows_is_zero_not_negative_zero() {
+    // Every node lacks the metric: the cluster line sums nothing (`Iterator::sum` would give -0).
+    let report = analyze(&[node("n1", None, Vec::new())], &Query::new("x_seconds"));
+    assert!(report.cluster.stats.count.is_sign_positive() && report.cluster.stats.sum.is_sign_positive());
+}

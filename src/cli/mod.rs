@@ -193,9 +193,14 @@ pub struct HistogramArgs {
     #[arg(long, value_name = "FILE")]
     pub baseline: Option<PathBuf>,
     /// A service-level objective on the cluster line, e.g. `p99<=5s`, `p90<2s`, `mean<=3s`;
-    /// the exit status is 3 when it does not hold.
+    /// the exit status is 3 when it does not hold and 4 when the histogram cannot say (a
+    /// quantile above the largest finite bucket, a mean from a negative sum, no observations).
     #[arg(long, value_name = "OBJECTIVE", value_parser = crate::slo::Objective::parse)]
     pub slo: Option<crate::slo::Objective>,
+    /// What an `--slo` that cannot be judged counts as: by default it exits 4; `pass` exits as
+    /// if it held, `fail` as if it were violated (3). Needs `--slo`.
+    #[arg(long, value_enum, value_name = "AS")]
+    pub slo_unknown: Option<SloUnknown>,
     /// Output format.
     #[arg(long, short = 'o', value_enum, default_value_t = HistogramOutput::Table)]
     pub output: HistogramOutput,
@@ -247,6 +252,15 @@ impl HistogramArgs {
     pub fn resolved(&self) -> (String, SourceArgs) {
         metric_and_source(self.metric.as_deref(), &self.source)
     }
+}
+
+/// What an SLO that cannot be judged counts as (`--slo-unknown`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum SloUnknown {
+    /// Count it as holding: exit as if the objective held.
+    Pass,
+    /// Count it as violated: exit 3.
+    Fail,
 }
 
 /// Output formats of `histogram`.

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use super::{
     CompareArgs, CompareOutput, DoctorArgs, DoctorOutput, GetArgs, GetOutput, HistogramArgs, HistogramOutput,
-    ServeArgs, SnapshotArgs, UsageError, WatchArgs,
+    ServeArgs, SloUnknown, SnapshotArgs, UsageError, WatchArgs,
 };
 use crate::access::{Endpoint, Method, is_exposition_path};
 use crate::analysis::Query;
@@ -33,6 +33,8 @@ pub struct HistogramSettings {
     pub baseline: Option<PathBuf>,
     /// `--slo`.
     pub slo: Option<Objective>,
+    /// `--slo-unknown` (only with `--slo`).
+    pub slo_unknown: Option<SloUnknown>,
     /// `--output`.
     pub output: HistogramOutput,
     /// `--plot`.
@@ -168,6 +170,9 @@ impl HistogramArgs {
         if self.top == Some(0) {
             problems.push("--top must be at least 1".into());
         }
+        if self.slo_unknown.is_some() && self.slo.is_none() {
+            problems.push("--slo-unknown needs --slo".into());
+        }
         if let Err(e) = query.validate() {
             problems.push(e.to_string());
         }
@@ -184,6 +189,7 @@ impl HistogramArgs {
             endpoint: self.endpoint,
             baseline: self.baseline.clone(),
             slo: self.slo,
+            slo_unknown: self.slo_unknown,
             output: self.output,
             plot: self.plot.clone(),
         })
@@ -391,7 +397,14 @@ fn histograms_selector(metrics: &[String], problems: &mut Vec<String>) -> Select
 pub fn histogram_selector(metric: &str) -> Result<Selector, String> {
     let family: Selector = metric.parse().map_err(|e| format!("invalid metric name {metric:?}: {e}"))?;
     let build_info: Selector = BUILD_INFO.parse().map_err(|e| format!("{BUILD_INFO}: {e}"))?;
-    Ok(Selector::any_of(vec![family, build_info]))
+    // Without a `# TYPE` line (e.g. `kubectl get --raw ... | grep _bucket`) each series is its own
+    // untyped family, named `{metric}_bucket` and so on; PromQL's `histogram_quantile` reads them.
+    let mut selectors = vec![family, build_info];
+    for suffix in ["_bucket", "_sum", "_count"] {
+        let name = format!("{metric}{suffix}");
+        selectors.push(name.parse().map_err(|e| format!("invalid metric name {name:?}: {e}"))?);
+    }
+    Ok(Selector::any_of(selectors))
 }
 
 #[cfg(test)]
@@ -415,6 +428,18 @@ mod tests {
         };
         let err = args.settings().expect_err("two problems");
         assert_eq!(err.problems.len(), 2, "{err}");
+    }
+
+    #[test]
+    fn histogram_selector_keeps_untyped_bucket_sum_and_count_families() {
+        // `kubectl get --raw /metrics | grep x_seconds_`: no TYPE line, so each series is its own family.
+        let selector = super::histogram_selector("x_seconds").expect("valid");
+        for name in
+            ["x_seconds", "x_seconds_bucket", "x_seconds_sum", "x_seconds_count", "kubernetes_build_info"]
+        {
+            assert!(selector.keeps_family(name), "{name}");
+        }
+        assert!(!selector.keeps_family("y_seconds_bucket"));
     }
 
     #[test]

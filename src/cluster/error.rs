@@ -108,13 +108,19 @@ pub enum FetchError {
         /// The limit in bytes.
         limit: u64,
     },
-    /// The body is not valid exposition text.
-    #[error("line {line}: {message}")]
+    /// The body is not Prometheus text: not one valid line among malformed ones.
+    #[error("{message}")]
     Parse {
         /// 1-based line of the first problem.
         line: usize,
-        /// What is wrong with it.
+        /// What is wrong with it: the first few bad lines, and how many more.
         message: String,
+    },
+    /// The body ends in the middle of a line: the connection closed before the payload did.
+    #[error("the payload ends in the middle of line {line}: it was cut short")]
+    CutShort {
+        /// 1-based number of the unfinished last line.
+        line: usize,
     },
     /// The connection broke (reset, closed mid-body) or another transport error.
     #[error("connection failed: {message}")]
@@ -195,7 +201,7 @@ impl FetchError {
             FetchError::ServerError { .. } => FailureKind::ServerError,
             FetchError::Status { .. } => FailureKind::Status,
             FetchError::TooLarge { .. } => FailureKind::TooLarge,
-            FetchError::Parse { .. } => FailureKind::Parse,
+            FetchError::Parse { .. } | FetchError::CutShort { .. } => FailureKind::Parse,
             FetchError::Io { .. } => FailureKind::Io,
         }
     }

@@ -35,6 +35,16 @@ pub async fn run(
     }
 
     let nodes = crate::scrape::answered(&gathered.scrapes);
+    if !selector.is_all()
+        && !nodes.is_empty()
+        && nodes.iter().all(|(_, families)| families.iter().all(|f| f.samples.is_empty()))
+    {
+        writeln!(
+            err,
+            "warning: -m {selector} matched nothing on the {} node(s) that answered; list the names with `kubelet-metrics get | grep -v '^#' | cut -d'{{' -f1 | sort -u`",
+            nodes.len()
+        )?;
+    }
     match settings.output {
         GetOutput::Prom => exposition::write(&label_by_node(&nodes), None, &mut &mut *out)?,
         GetOutput::Json => samples::write_json(&nodes, out)?,

@@ -7,11 +7,11 @@ use anyhow::Context;
 
 use super::{Outcome, Terminals, collect_options};
 use crate::analysis::{Report, analyze};
-use crate::cli::HistogramOutput;
 use crate::cli::settings::HistogramSettings;
+use crate::cli::{HistogramOutput, SloUnknown};
 use crate::exposition::{self, Selector};
 use crate::report;
-use crate::slo::{Objective, Verdict};
+use crate::slo::{Objective, State, Verdict};
 use crate::source::{Gathered, gather};
 
 /// Runs `histogram`.
@@ -39,7 +39,7 @@ pub async fn run(
     }
     let mut report = analyze(&gathered.scrapes, &query);
     let verdicts = settings.slo.map(|slo| (slo, slo.judge(&report)));
-    let outcome = outcome(&report, verdicts.as_ref());
+    let outcome = outcome(&report, verdicts.as_ref(), settings.slo_unknown);
     if !report.errors.is_empty() {
         // The report keeps the failures beside the numbers (the table's error list, JSON's
         // `errors`); stderr says that some nodes are missing, so a script sees it there too.
@@ -156,32 +156,59 @@ fn render(
     }
 }
 
-/// `SLO p99<=5s on cluster: PASS (p99 3.20s)`.
+/// `SLO p99<=5s on cluster: PASS (observed 3.20s): p99 3.2 <= 5`; a lower bound is `≥10.00s`
+/// and a verdict the histogram cannot give is `UNKNOWN`.
 pub fn slo_line(slo: &Objective, verdict: &Verdict, unit: &str) -> String {
-    let observed = verdict.observed.map(|v| report::format_value(v, unit)).unwrap_or_else(|| "-".into());
-    let result = if verdict.holds { "PASS" } else { "FAIL" };
-    format!("SLO {slo} on {}: {result} (observed {observed})", verdict.scope)
+    let at_least = if verdict.lower_bound { "≥" } else { "" };
+    let observed = verdict
+        .observed
+        .map(|v| format!("{at_least}{}", report::format_value(v, unit)))
+        .unwrap_or_else(|| "-".into());
+    let result = match verdict.state {
+        State::Holds => "PASS",
+        State::Violated => "FAIL",
+        State::Unknown => "UNKNOWN",
+    };
+    format!("SLO {slo} on {}: {result} (observed {observed}): {}", verdict.scope, verdict.reason)
 }
 
 fn slo_json(slo: &Objective, verdicts: &[Verdict]) -> serde_json::Value {
+    let state = State::worst(verdicts.iter().map(|v| v.state));
     serde_json::json!({
         "objective": slo.to_string(),
-        "holds": verdicts.iter().all(|v| v.holds),
+        "state": state.as_str(),
+        "holds": state == State::Holds,
         "verdicts": verdicts.iter().map(|v| serde_json::json!({
             "scope": v.scope,
             "observed": v.observed.map(report::json::number),
-            "holds": v.holds,
+            "lower_bound": v.lower_bound,
+            "state": v.state.as_str(),
+            "reason": v.reason,
+            "holds": v.holds(),
         })).collect::<Vec<_>>(),
     })
 }
 
-/// Complete / partial / all failed from the report's nodes, then the SLO on top.
-fn outcome(report: &Report, verdicts: Option<&(Objective, Vec<Verdict>)>) -> Outcome {
+/// Complete / partial / all failed from the report's nodes, then the SLO on top: violated
+/// exits 3, unknown 4 unless `--slo-unknown` counts it as a pass or a failure.
+fn outcome(
+    report: &Report,
+    verdicts: Option<&(Objective, Vec<Verdict>)>,
+    unknown_as: Option<SloUnknown>,
+) -> Outcome {
     let base = Outcome::from_counts(report.node_count(), report.errors.len());
-    match verdicts {
-        Some((_, verdicts)) if base != Outcome::AllFailed && verdicts.iter().any(|v| !v.holds) => {
-            Outcome::SloViolated
-        }
-        _ => base,
+    let Some((_, verdicts)) = verdicts else { return base };
+    if base == Outcome::AllFailed {
+        return base;
+    }
+    let state = State::worst(verdicts.iter().map(|v| match (v.state, unknown_as) {
+        (State::Unknown, Some(SloUnknown::Pass)) => State::Holds,
+        (State::Unknown, Some(SloUnknown::Fail)) => State::Violated,
+        (state, _) => state,
+    }));
+    match state {
+        State::Holds => base,
+        State::Violated => Outcome::SloViolated,
+        State::Unknown => Outcome::SloUnknown,
     }
 }

@@ -32,6 +32,8 @@ pub enum Outcome {
     AllFailed,
     /// The report is complete but the `--slo` does not hold.
     SloViolated,
+    /// The report is complete enough but the `--slo` cannot be judged (never a pass).
+    SloUnknown,
 }
 
 impl Outcome {
@@ -42,6 +44,7 @@ impl Outcome {
             Outcome::Partial => 1,
             Outcome::AllFailed => 2,
             Outcome::SloViolated => 3,
+            Outcome::SloUnknown => 4,
         }
     }
 

@@ -228,11 +228,18 @@ impl<'a> Labels<'a> {
         if i >= b.len() {
             return None;
         }
-        let name_start = i;
-        while i < b.len() && CLASS[b[i] as usize] & LABEL_CONT != 0 {
-            i += 1;
-        }
-        let name = b.get(name_start..i)?;
+        let name = if b[i] == b'"' {
+            let end = i + 1 + memchr::memchr(b'"', b.get(i + 1..)?)?;
+            let name = b.get(i + 1..end)?;
+            i = end + 1;
+            name
+        } else {
+            let name_start = i;
+            while i < b.len() && CLASS[b[i] as usize] & LABEL_CONT != 0 {
+                i += 1;
+            }
+            b.get(name_start..i)?
+        };
         i = skip_ws(b, i);
         i = skip_ws(b, i + 1);
         if b.get(i) != Some(&b'"') {
@@ -410,6 +417,14 @@ fn parse_comment(text: &str) -> Result<Line<'_>, ParseErrorKind> {
         "HELP" | "TYPE" | "UNIT" => {
             let ab = after.as_bytes();
             let name_start = skip_ws(ab, 0);
+            if ab.get(name_start) == Some(&b'"') {
+                // Prometheus 3 `escaping=allow-utf-8`: `# TYPE "my.metric" counter`.
+                let (start, end) = quoted_name(ab, name_start)?;
+                if start == end || ab.get(end + 1).is_some_and(|&c| !is_ws(c)) {
+                    return Err(ParseErrorKind::InvalidMetricName(quote(&after[name_start..])));
+                }
+                return metadata_line(keyword, &after[start..end], &after[skip_ws(ab, end + 1)..]);
+            }
             let name_len = metric_name_len(&ab[name_start..]);
             let name_end = name_start + name_len;
             if name_len == 0 || ab.get(name_end).is_some_and(|&c| !is_ws(c)) {
@@ -423,17 +438,21 @@ fn parse_comment(text: &str) -> Result<Line<'_>, ParseErrorKind> {
             let name = &after[name_start..name_end];
             // One separator, then the rest of the line (HELP text keeps inner spacing).
             let tail_start = skip_ws(ab, name_end);
-            let tail = &after[tail_start..];
-            match keyword {
-                "HELP" => Ok(Line::Help { name, text: tail }),
-                "UNIT" => Ok(Line::Unit { name, unit: tail }),
-                _ => match parse_kind(tail) {
-                    Some(kind) => Ok(Line::Type { name, kind }),
-                    None => Err(ParseErrorKind::UnknownType(quote(tail))),
-                },
-            }
+            metadata_line(keyword, name, &after[tail_start..])
         }
         _ => Ok(Line::Comment),
+    }
+}
+
+/// A HELP, TYPE or UNIT line for `name` with the rest of the line `tail`.
+fn metadata_line<'a>(keyword: &str, name: &'a str, tail: &'a str) -> Result<Line<'a>, ParseErrorKind> {
+    match keyword {
+        "HELP" => Ok(Line::Help { name, text: tail }),
+        "UNIT" => Ok(Line::Unit { name, unit: tail }),
+        _ => match parse_kind(tail) {
+            Some(kind) => Ok(Line::Type { name, kind }),
+            None => Err(ParseErrorKind::UnknownType(quote(tail))),
+        },
     }
 }
 
@@ -480,6 +499,9 @@ fn parse_sample<'a>(
     family: &str,
     scratch: &mut Vec<LabelSpan>,
 ) -> Result<SampleRef<'a>, ParseErrorKind> {
+    if b.first() == Some(&b'{') {
+        return parse_quoted_name_sample(b, scratch);
+    }
     let name_len = if !family.is_empty() && b.starts_with(family.as_bytes()) {
         let rest = &b[family.len()..];
         family.len() + rest.iter().position(|&c| CLASS[c as usize] & NAME_CONT == 0).unwrap_or(rest.len())
@@ -501,6 +523,59 @@ fn parse_sample<'a>(
         label_count = count;
         i = skip_ws(b, end + 1);
     }
+    let (value, timestamp_ms) = parse_value_and_rest(b, i)?;
+    Ok(SampleRef { name, raw_labels, label_count, value, timestamp_ms })
+}
+
+/// A Prometheus 3 sample whose (UTF-8) name is quoted inside the label set
+/// (`{"my.metric", "other.label"="v"} 1`, sent with `escaping=allow-utf-8`).
+fn parse_quoted_name_sample<'a>(
+    b: &'a [u8],
+    scratch: &mut Vec<LabelSpan>,
+) -> Result<SampleRef<'a>, ParseErrorKind> {
+    let start = skip_ws(b, 1);
+    let (name_start, name_end) = quoted_name(b, start)?;
+    let name = as_str(&b[name_start..name_end])?;
+    if name.is_empty() {
+        return Err(ParseErrorKind::InvalidMetricName(quote(name)));
+    }
+    scratch.clear();
+    let mut i = skip_ws(b, name_end + 1);
+    let (raw_labels, label_count) = match b.get(i) {
+        Some(b'}') => (&b[i..i], 0),
+        Some(b',') => {
+            let (end, count) = scan_labels(b, i + 1, scratch)?;
+            let labels = &b[i + 1..end];
+            i = end;
+            (labels, count)
+        }
+        None => return Err(ParseErrorKind::UnterminatedLabelSet),
+        Some(_) => return Err(ParseErrorKind::ExpectedCommaOrBrace),
+    };
+    let (value, timestamp_ms) = parse_value_and_rest(b, skip_ws(b, i + 1))?;
+    Ok(SampleRef { name, raw_labels, label_count, value, timestamp_ms })
+}
+
+/// The span inside the quotes of a quoted name starting at `b[start] == '"'`. Escapes inside a
+/// quoted name are not supported (no kubelet name needs one).
+fn quoted_name(b: &[u8], start: usize) -> Result<(usize, usize), ParseErrorKind> {
+    if b.get(start) != Some(&b'"') {
+        let end = b[start.min(b.len())..]
+            .iter()
+            .position(|&c| is_ws(c) || c == b',' || c == b'}')
+            .map_or(b.len(), |k| start + k);
+        return Err(ParseErrorKind::InvalidMetricName(quote_bytes(&b[start.min(b.len())..end])));
+    }
+    match find_quote_or_backslash(&b[start + 1..]).0 {
+        Some(k) if b[start + 1 + k] == b'"' => Ok((start + 1, start + 1 + k)),
+        Some(_) => Err(ParseErrorKind::BadEscape("in a quoted name".to_string())),
+        None => Err(ParseErrorKind::UnterminatedQuote),
+    }
+}
+
+/// The value, the optional timestamp and an optional exemplar from `b[i..]` (after the name and
+/// label set).
+fn parse_value_and_rest(b: &[u8], mut i: usize) -> Result<(f64, Option<i64>), ParseErrorKind> {
     let value_start = i;
     while i < b.len() && !is_ws(b[i]) {
         i += 1;
@@ -529,7 +604,7 @@ fn parse_sample<'a>(
         }
         as_str(exemplar)?;
     }
-    Ok(SampleRef { name, raw_labels, label_count, value, timestamp_ms })
+    Ok((value, timestamp_ms))
 }
 
 /// Validates a label set starting after `{`; returns the index of `}` and the label count.
@@ -546,6 +621,7 @@ fn scan_labels(b: &[u8], mut i: usize, spans: &mut Vec<LabelSpan>) -> Result<(us
         }
         match b.get(i) {
             Some(&c) if CLASS[c as usize] & LABEL_START != 0 => {}
+            Some(b'"') => {}
             None => return Err(ParseErrorKind::UnterminatedLabelSet),
             Some(b'}') => return Ok((i, count)),
             Some(_) => {
@@ -556,12 +632,23 @@ fn scan_labels(b: &[u8], mut i: usize, spans: &mut Vec<LabelSpan>) -> Result<(us
                 return Err(ParseErrorKind::InvalidLabelName(quote_bytes(&b[i..end])));
             }
         }
-        let name_start = i;
-        i += 1;
-        while i < b.len() && CLASS[b[i] as usize] & LABEL_CONT != 0 {
+        let (name_start, name_end) = if b[i] == b'"' {
+            // Prometheus 3 `escaping=allow-utf-8`: a quoted (UTF-8) label name.
+            let (start, end) = quoted_name(b, i)?;
+            as_str(&b[start..end])?;
+            if start == end {
+                return Err(ParseErrorKind::InvalidLabelName(quote("")));
+            }
+            i = end + 1;
+            (start, end)
+        } else {
+            let start = i;
             i += 1;
-        }
-        let name_end = i;
+            while i < b.len() && CLASS[b[i] as usize] & LABEL_CONT != 0 {
+                i += 1;
+            }
+            (start, i)
+        };
         if b.get(i) != Some(&b'=') {
             i = skip_ws(b, i);
             match b.get(i) {
@@ -740,8 +827,16 @@ fn parse_value_bytes(b: &[u8]) -> Result<f64, ParseErrorKind> {
     }
 }
 
-/// Parses an integer millisecond timestamp.
+/// Parses a timestamp into milliseconds: an integer is milliseconds (text format 0.0.4); a
+/// number with a fraction or an exponent is OpenMetrics seconds (`1700000000.123`), rounded to
+/// the millisecond.
 fn parse_timestamp(token: &[u8]) -> Option<i64> {
+    if token.iter().any(|&c| matches!(c, b'.' | b'e' | b'E')) {
+        let seconds: f64 = std::str::from_utf8(token).ok()?.parse().ok()?;
+        let ms = (seconds * 1000.0).round();
+        // Outside i64 (or NaN, infinite) is not a timestamp.
+        return (ms.is_finite() && ms.abs() < 9.2e18).then_some(ms as i64);
+    }
     let (negative, digits) = match token {
         [b'-', rest @ ..] => (true, rest),
         [b'+', rest @ ..] => (false, rest),
@@ -944,7 +1039,10 @@ mod tests {
         assert_eq!(err("x abc"), ParseErrorKind::InvalidValue("abc".into()));
         assert_eq!(err("x"), ParseErrorKind::MissingValue);
         assert_eq!(err("x{}"), ParseErrorKind::MissingValue);
-        assert_eq!(err("x 1 1.5"), ParseErrorKind::InvalidTimestamp("1.5".into()));
+        assert_eq!(err("x 1 1.5x"), ParseErrorKind::InvalidTimestamp("1.5x".into()));
+        assert_eq!(err("x 1 1e400"), ParseErrorKind::InvalidTimestamp("1e400".into()));
+        // OpenMetrics float seconds.
+        assert_eq!(sample("x 1 1.5").timestamp_ms, Some(1500));
         assert_eq!(err("x 1 2 3"), ParseErrorKind::TrailingGarbage("3".into()));
         assert_eq!(err("# TYPE x hist"), ParseErrorKind::UnknownType("hist".into()));
         assert_eq!(err("# TYPE 1x counter"), ParseErrorKind::InvalidMetricName("1x".into()));

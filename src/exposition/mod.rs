@@ -27,7 +27,8 @@
 //!   text after the value, invalid UTF-8) drops that sample;
 //! - a histogram `_bucket` sample without a numeric `le` (or a summary quantile sample without a
 //!   numeric `quantile`) drops that sample;
-//! - a line longer than [`MAX_LINE_LEN`] is skipped without being buffered;
+//! - lines of any length are read (Prometheus has no line limit; callers bound the body with
+//!   `--max-body`); a [`StreamParser::with_max_line`] limit skips a longer line unbuffered;
 //! - a second TYPE or HELP line for a family, a TYPE line after the family's samples, or a
 //!   malformed HELP/TYPE line drops that metadata line (an unknown TYPE word too, so the samples
 //!   that follow become `Untyped` families);
@@ -133,6 +134,52 @@ pub struct Parsed {
     pub families: Vec<Family>,
     /// Non-fatal errors, in line order.
     pub errors: Vec<ParseError>,
+    /// Lines that were Prometheus text (samples of any family, kept or not, HELP, TYPE, UNIT,
+    /// `# EOF`): none at all, beside malformed lines, means the payload is not Prometheus text.
+    pub valid_lines: usize,
+}
+
+impl Parsed {
+    /// Why the payload is not Prometheus text at all — malformed lines and not one valid line —
+    /// naming the first few bad lines and counting the rest; `None` when it is (an empty payload
+    /// is valid: a kubelet with nothing to report).
+    ///
+    /// ```
+    /// use kubelet_metrics::exposition::{parse_bytes, Selector};
+    /// let garbage = parse_bytes(b"<html>\n<body>\n</html>\n<p>\n", &Selector::all());
+    /// let why = garbage.not_prometheus_text().unwrap();
+    /// assert!(why.starts_with("not Prometheus text: no valid line; line 1: "), "{why}");
+    /// assert!(why.ends_with("; and 1 more malformed line(s)"), "{why}");
+    /// assert!(parse_bytes(b"a 1\n<b>\n", &Selector::all()).not_prometheus_text().is_none());
+    /// ```
+    pub fn not_prometheus_text(&self) -> Option<String> {
+        /// How many bad lines are quoted.
+        const SHOWN: usize = 3;
+        if self.valid_lines > 0 || self.errors.is_empty() {
+            return None;
+        }
+        let omitted: usize = self
+            .errors
+            .iter()
+            .map(|e| match e.kind {
+                ParseErrorKind::TooManyErrors { omitted } => omitted,
+                _ => 1,
+            })
+            .sum();
+        let shown: Vec<String> = self
+            .errors
+            .iter()
+            .filter(|e| !matches!(e.kind, ParseErrorKind::TooManyErrors { .. }))
+            .take(SHOWN)
+            .map(ToString::to_string)
+            .collect();
+        let mut message = format!("not Prometheus text: no valid line; {}", shown.join("; "));
+        let rest = omitted.saturating_sub(shown.len());
+        if rest > 0 {
+            message.push_str(&format!("; and {rest} more malformed line(s)"));
+        }
+        Some(message)
+    }
 }
 
 /// A problem at one line of the input.
@@ -193,8 +240,8 @@ pub enum ParseErrorKind {
     /// A value is not a float.
     #[error("value `{0}` is not a number")]
     InvalidValue(String),
-    /// A timestamp is not an integer number of milliseconds.
-    #[error("timestamp `{0}` is not an integer (milliseconds)")]
+    /// A timestamp is neither integer milliseconds nor OpenMetrics float seconds.
+    #[error("timestamp `{0}` is not a number of milliseconds or seconds")]
     InvalidTimestamp(String),
     /// Text after the value and timestamp that is not an exemplar.
     #[error("unexpected text `{0}` after the value")]

@@ -8,8 +8,10 @@ use super::line::{self, Line, SampleRef};
 use super::selector::{FamilyFilter, belongs, family_candidates, suffix_belongs};
 use super::{Family, MetricKind, ParseError, ParseErrorKind, Parsed, Selector};
 
-/// Longest line accepted; a longer one is reported and skipped without being buffered.
-pub const MAX_LINE_LEN: usize = 1 << 20;
+/// The longest line a [`StreamParser`] buffers by default: no limit of its own, because every
+/// caller bounds the whole body (`--max-body`), and Prometheus accepts any line length.
+/// [`StreamParser::with_max_line`] sets one.
+pub const MAX_LINE_LEN: usize = usize::MAX;
 
 /// Most errors kept in [`Parsed::errors`]; the rest are counted in one final error.
 pub const MAX_ERRORS: usize = 1000;
@@ -117,6 +119,8 @@ pub(crate) struct Core<S> {
     seen: HashMap<String, Seen>,
     errors: Vec<ParseError>,
     omitted: usize,
+    /// Lines that were Prometheus text: samples (kept or skipped), HELP, TYPE, UNIT, `# EOF`.
+    valid_lines: usize,
     last_line: usize,
     eof: bool,
     after_eof_reported: bool,
@@ -133,6 +137,7 @@ impl<S: Sink> Core<S> {
             seen: HashMap::new(),
             errors: Vec::new(),
             omitted: 0,
+            valid_lines: 0,
             last_line: 0,
             eof: false,
             after_eof_reported: false,
@@ -165,10 +170,18 @@ impl<S: Sink> Core<S> {
             && skipped_sample(&current.head, bytes)
         {
             current.has_samples = true;
+            self.valid_lines += 1;
             return;
         }
         let family = self.current.as_ref().map_or("", |c| c.head.name.as_str());
-        match line::parse_line_in(bytes, family, &mut self.label_names) {
+        let parsed = line::parse_line_in(bytes, family, &mut self.label_names);
+        if matches!(
+            parsed,
+            Ok(Line::Eof | Line::Help { .. } | Line::Type { .. } | Line::Unit { .. } | Line::Sample(_))
+        ) {
+            self.valid_lines += 1;
+        }
+        match parsed {
             Err(kind) => self.error(line_no, kind),
             Ok(Line::Blank | Line::Comment) => {}
             Ok(Line::Eof) => self.eof = true,
@@ -332,6 +345,11 @@ impl<S: Sink> Core<S> {
         self.sink.sample(sample, &self.label_names);
     }
 
+    /// Lines so far that were Prometheus text (samples, HELP, TYPE, UNIT, `# EOF`).
+    pub fn valid_lines(&self) -> usize {
+        self.valid_lines
+    }
+
     /// Ends the input: closes the last family and returns the errors.
     pub fn finish(mut self) -> (S, Vec<ParseError>) {
         self.close_current();
@@ -381,8 +399,10 @@ pub struct StreamParser {
     core: Core<OwnedSink>,
     /// The start of a line whose end has not arrived yet.
     partial: Vec<u8>,
-    /// The pending line passed [`MAX_LINE_LEN`]: drop bytes up to its end.
+    /// The pending line passed `max_line`: drop bytes up to its end.
     overlong: bool,
+    /// The longest line buffered; a longer one is reported and skipped.
+    max_line: usize,
     /// Lines completed so far.
     lines: usize,
     bytes_seen: u64,
@@ -404,9 +424,17 @@ impl StreamParser {
             core: Core::new(OwnedSink::default(), selector),
             partial: Vec::new(),
             overlong: false,
+            max_line: MAX_LINE_LEN,
             lines: 0,
             bytes_seen: 0,
         }
+    }
+
+    /// The same parser, but a line longer than `max` bytes is reported as an error and skipped
+    /// without being buffered (for callers that do not bound the body themselves).
+    pub fn with_max_line(mut self, max: usize) -> Self {
+        self.max_line = max;
+        self
     }
 
     /// Bytes fed so far.
@@ -427,16 +455,16 @@ impl StreamParser {
             self.end_partial();
             rest = &rest[nl + 1..];
         }
-        let consumed = feed_lines(&mut self.core, &mut self.lines, rest);
+        let consumed = feed_lines(&mut self.core, &mut self.lines, rest, self.max_line);
         self.push_partial(&rest[consumed..]);
     }
 
-    /// Appends to the pending line, switching to overlong mode past [`MAX_LINE_LEN`].
+    /// Appends to the pending line, switching to overlong mode past `max_line`.
     fn push_partial(&mut self, bytes: &[u8]) {
         if self.overlong {
             return;
         }
-        if self.partial.len() + bytes.len() > MAX_LINE_LEN {
+        if self.partial.len().saturating_add(bytes.len()) > self.max_line {
             self.overlong = true;
             self.partial = Vec::new();
             return;
@@ -449,7 +477,7 @@ impl StreamParser {
         self.lines += 1;
         if self.overlong {
             self.overlong = false;
-            self.core.error(self.lines, ParseErrorKind::LineTooLong { max: MAX_LINE_LEN });
+            self.core.error(self.lines, ParseErrorKind::LineTooLong { max: self.max_line });
         } else {
             self.core.line(self.lines, &self.partial);
         }
@@ -461,20 +489,21 @@ impl StreamParser {
         if !self.partial.is_empty() || self.overlong {
             self.end_partial();
         }
+        let valid_lines = self.core.valid_lines();
         let (sink, errors) = self.core.finish();
-        Parsed { families: sink.families, errors }
+        Parsed { families: sink.families, errors, valid_lines }
     }
 }
 
 /// Feeds every complete line of `bytes`; returns how many bytes were consumed.
 #[inline]
-fn feed_lines<S: Sink>(core: &mut Core<S>, lines: &mut usize, bytes: &[u8]) -> usize {
+fn feed_lines<S: Sink>(core: &mut Core<S>, lines: &mut usize, bytes: &[u8], max_line: usize) -> usize {
     let mut start = 0;
     for nl in memchr::memchr_iter(b'\n', bytes) {
         *lines += 1;
         let line = &bytes[start..nl];
-        if line.len() > MAX_LINE_LEN {
-            core.error(*lines, ParseErrorKind::LineTooLong { max: MAX_LINE_LEN });
+        if line.len() > max_line {
+            core.error(*lines, ParseErrorKind::LineTooLong { max: max_line });
         } else {
             core.line(*lines, line);
         }
@@ -494,7 +523,7 @@ fn feed_lines<S: Sink>(core: &mut Core<S>, lines: &mut usize, bytes: &[u8]) -> u
 pub fn parse_bytes(bytes: &[u8], selector: &Selector) -> Parsed {
     let mut parser = StreamParser::new(selector.clone());
     parser.bytes_seen = bytes.len() as u64;
-    let consumed = feed_lines(&mut parser.core, &mut parser.lines, bytes);
+    let consumed = feed_lines(&mut parser.core, &mut parser.lines, bytes, parser.max_line);
     parser.push_partial(&bytes[consumed..]);
     parser.finish()
 }
@@ -526,15 +555,11 @@ pub fn visit(
     };
     let mut core = Core::new(FnSink { head, on_sample }, selector.clone());
     let mut lines = 0;
-    let consumed = feed_lines(&mut core, &mut lines, bytes);
+    let consumed = feed_lines(&mut core, &mut lines, bytes, MAX_LINE_LEN);
     let tail = &bytes[consumed..];
     if !tail.is_empty() {
         lines += 1;
-        if tail.len() > MAX_LINE_LEN {
-            core.error(lines, ParseErrorKind::LineTooLong { max: MAX_LINE_LEN });
-        } else {
-            core.line(lines, tail);
-        }
+        core.line(lines, tail);
     }
     core.finish().1
 }

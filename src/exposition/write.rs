@@ -51,31 +51,42 @@ pub fn kind_name(kind: MetricKind) -> &'static str {
 fn write_family(family: &Family, extra: Option<(&str, &str)>, exported: Option<&str>, buf: &mut Vec<u8>) {
     if !family.help.is_empty() {
         buf.extend_from_slice(b"# HELP ");
-        buf.extend_from_slice(family.name.as_bytes());
+        write_name(&family.name, buf);
         buf.push(b' ');
         escape_into(&family.help, false, buf);
         buf.push(b'\n');
     }
     if family.kind != MetricKind::Untyped {
         buf.extend_from_slice(b"# TYPE ");
-        buf.extend_from_slice(family.name.as_bytes());
+        write_name(&family.name, buf);
         buf.push(b' ');
         buf.extend_from_slice(kind_name(family.kind).as_bytes());
         buf.push(b'\n');
     }
     if !family.unit.is_empty() {
         buf.extend_from_slice(b"# UNIT ");
-        buf.extend_from_slice(family.name.as_bytes());
+        write_name(&family.name, buf);
         buf.push(b' ');
         buf.extend_from_slice(family.unit.as_bytes());
         buf.push(b'\n');
     }
     for sample in &family.samples {
-        buf.extend_from_slice(sample.name.as_bytes());
-        if !sample.labels.is_empty() || extra.is_some() {
+        // A UTF-8 name (Prometheus 3) goes quoted inside the label set: `{"a.b",x="1"}`.
+        let quoted = !is_legacy_name(&sample.name);
+        if !quoted {
+            buf.extend_from_slice(sample.name.as_bytes());
+        }
+        if quoted || !sample.labels.is_empty() || extra.is_some() {
             buf.push(b'{');
             let mut first = true;
+            if quoted {
+                write_name(&sample.name, buf);
+                first = false;
+            }
             if let Some((name, value)) = extra {
+                if !first {
+                    buf.push(b',');
+                }
                 write_label(name, value, buf);
                 first = false;
             }
@@ -102,8 +113,32 @@ fn write_family(family: &Family, extra: Option<(&str, &str)>, exported: Option<&
     }
 }
 
+/// A metric name as written: bare when it is a legacy name, else quoted (Prometheus 3).
+fn write_name(name: &str, buf: &mut Vec<u8>) {
+    if is_legacy_name(name) {
+        buf.extend_from_slice(name.as_bytes());
+    } else {
+        buf.push(b'"');
+        escape_into(name, true, buf);
+        buf.push(b'"');
+    }
+}
+
+/// `[a-zA-Z_:][a-zA-Z0-9_:]*`: a name that needs no quotes.
+fn is_legacy_name(name: &str) -> bool {
+    let mut bytes = name.bytes();
+    bytes.next().is_some_and(|c| c.is_ascii_alphabetic() || c == b'_' || c == b':')
+        && bytes.all(|c| c.is_ascii_alphanumeric() || c == b'_' || c == b':')
+}
+
 fn write_label(name: &str, value: &str, buf: &mut Vec<u8>) {
-    buf.extend_from_slice(name.as_bytes());
+    if is_legacy_name(name) && !name.contains(':') {
+        buf.extend_from_slice(name.as_bytes());
+    } else {
+        buf.push(b'"');
+        escape_into(name, true, buf);
+        buf.push(b'"');
+    }
     buf.extend_from_slice(b"=\"");
     escape_into(value, true, buf);
     buf.push(b'"');

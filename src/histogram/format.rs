@@ -43,6 +43,7 @@ impl Band {
 /// assert_eq!(format_number(30.0), "30");
 /// assert_eq!(format_number(0.005), "0.005");
 /// assert_eq!(format_number(f64::INFINITY), "+Inf");
+/// assert_eq!(format_number(-0.0), "0");
 /// ```
 pub fn format_number(value: f64) -> String {
     if value == f64::INFINITY {
@@ -52,7 +53,8 @@ pub fn format_number(value: f64) -> String {
     } else if value.is_nan() {
         "NaN".to_string()
     } else {
-        format!("{value}")
+        // Adding +0 turns -0 into 0: a computed zero is never printed as `-0`.
+        format!("{}", value + 0.0)
     }
 }
 

@@ -397,6 +397,11 @@ fn cumulative_at(buckets: &[Bucket], x: f64) -> (f64, bool) {
         return (0.0, false);
     }
     let previous = buckets[index - 1];
+    if previous.le == f64::NEG_INFINITY {
+        // A `-Inf` bound leaves nothing to interpolate from: where in (-Inf, le] the
+        // observations lie is unknown, so count them above `x` (the slow side), as for `+Inf`.
+        return (previous.count, false);
+    }
     let share = (x - previous.le) / (bucket.le - previous.le);
     (previous.count + (bucket.count - previous.count) * share, false)
 }
@@ -475,6 +480,17 @@ mod tests {
         assert_eq!((bands[2].count, bands[2].approximate), (11.0, true));
         assert_eq!((bands[3].count, bands[3].approximate), (4.0, true));
         assert_eq!(bands[3].display_label("s"), ">30s");
+    }
+
+    #[test]
+    fn a_minus_inf_bound_gives_no_nan_band() {
+        // Found by fuzzing (fuzz/artifacts/analysis/crash-dd4ad341…): (1 − (−Inf)) / (18.25 − (−Inf))
+        // is NaN. The 16.75 observations in (−Inf, 18.25] count above the edge 1.
+        let x = h(&[(f64::NEG_INFINITY, 10.75), (18.25, 27.5), (INF, 53.5)]);
+        let bands = x.bands(&[1.0, 5.0, 30.0]);
+        assert!(bands.iter().all(|b| !b.count.is_nan()), "{bands:?}");
+        assert_eq!(bands.iter().map(|b| b.count).sum::<f64>(), 53.5);
+        assert_eq!(bands[0].count, 10.75);
     }
 
     #[test]

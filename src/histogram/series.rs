@@ -39,11 +39,17 @@ pub struct FamilySeries {
     pub series: Vec<Series>,
     /// Unreadable series, sorted by labels.
     pub problems: Vec<SeriesProblem>,
+    /// Samples that repeat a series already seen (same name and labels, `le` as written), in
+    /// the order met, spelled `x_bucket{le="0.5"}`. Prometheus rejects such duplicates, so the
+    /// first sample of each series is kept and these are not added.
+    pub duplicates: Vec<String>,
 }
 
 #[derive(Default)]
 struct SeriesParts {
     buckets: Vec<(f64, f64)>,
+    /// Each bucket's `le` as written: two samples with the same one are the same series.
+    bucket_les: Vec<String>,
     sum: Option<f64>,
     count: Option<f64>,
     error: Option<HistogramError>,
@@ -76,6 +82,7 @@ pub fn from_samples<'a>(
     let sum_name = format!("{name}_sum");
     let count_name = format!("{name}_count");
     let mut parts: BTreeMap<Labels, SeriesParts> = BTreeMap::new();
+    let mut duplicates = Vec::new();
     for sample in samples {
         let is_bucket = sample.name == bucket_name;
         if !is_bucket && sample.name != sum_name && sample.name != count_name {
@@ -89,21 +96,33 @@ pub fn from_samples<'a>(
             .map(|(k, v)| (k.clone(), v.clone()))
             .collect();
         let entry = parts.entry(labels).or_default();
-        if is_bucket {
+        let duplicate = if is_bucket {
             match sample.labels.iter().find(|(k, _)| k == "le") {
-                None => entry.error = entry.error.take().or(Some(HistogramError::MissingLe)),
-                Some((_, raw)) => match parse_le(raw) {
-                    Ok(le) => entry.buckets.push((le, sample.value)),
-                    Err(error) => entry.error = entry.error.take().or(Some(error)),
-                },
+                None => {
+                    entry.error = entry.error.take().or(Some(HistogramError::MissingLe));
+                    false
+                }
+                Some((_, raw)) if entry.bucket_les.contains(raw) => true,
+                Some((_, raw)) => {
+                    entry.bucket_les.push(raw.clone());
+                    match parse_le(raw) {
+                        Ok(le) => entry.buckets.push((le, sample.value)),
+                        Err(error) => entry.error = entry.error.take().or(Some(error)),
+                    }
+                    false
+                }
             }
-        } else if sample.name == sum_name {
-            entry.sum = Some(sample.value);
         } else {
-            entry.count = Some(sample.value);
+            let slot = if sample.name == sum_name { &mut entry.sum } else { &mut entry.count };
+            let seen = slot.is_some();
+            slot.get_or_insert(sample.value);
+            seen
+        };
+        if duplicate {
+            duplicates.push(series_name(sample));
         }
     }
-    let mut read = FamilySeries::default();
+    let mut read = FamilySeries { duplicates, ..FamilySeries::default() };
     for (labels, part) in parts {
         let built = match part.error {
             Some(error) => Err(error),
@@ -122,6 +141,12 @@ pub fn from_samples<'a>(
         }
     }
     read
+}
+
+/// `x_bucket{op="a",le="0.5"}`: a sample's series as the exposition format writes it.
+fn series_name(sample: &crate::exposition::Sample) -> String {
+    let labels: Vec<String> = sample.labels.iter().map(|(k, v)| format!("{k}={v:?}")).collect();
+    format!("{}{{{}}}", sample.name, labels.join(","))
 }
 
 /// [`from_samples`] over one family's samples, named by the family.
@@ -251,6 +276,29 @@ mod tests {
         let all = group(&read.series, None);
         assert_eq!(all[""].as_ref().unwrap().count(), 7.0);
         assert_eq!(group(&read.series, Some("missing"))[""].as_ref().unwrap().count(), 7.0);
+    }
+
+    #[test]
+    fn duplicate_series_keep_their_first_sample_and_are_listed() {
+        // Two scrapes concatenated: 2 then 3 in `le="1"`, 2 then 6 in `+Inf`; Prometheus keeps
+        // the first sample of a series and rejects the rest, and so do we (no 2 + 3).
+        let samples = [
+            sample("x_bucket", &[("le", "1")], 2.0),
+            sample("x_bucket", &[("le", "+Inf")], 2.0),
+            sample("x_sum", &[], 1.5),
+            sample("x_count", &[], 2.0),
+            sample("x_bucket", &[("le", "1")], 3.0),
+            sample("x_bucket", &[("le", "+Inf")], 6.0),
+            sample("x_sum", &[], 9.0),
+            sample("x_count", &[], 6.0),
+        ];
+        let read = from_samples("x", samples.iter());
+        let x = &read.series[0].histogram;
+        assert_eq!((x.buckets()[0].count, x.buckets()[1].count, x.count(), x.sum()), (2.0, 2.0, 2.0, 1.5));
+        assert_eq!(read.duplicates, ["x_bucket{le=\"1\"}", "x_bucket{le=\"+Inf\"}", "x_sum{}", "x_count{}"]);
+        // `le="1"` and `le="1.0"` are different series (PromQL adds them up): not duplicates.
+        let spelled = [sample("x_bucket", &[("le", "1")], 1.0), sample("x_bucket", &[("le", "1.0")], 1.0)];
+        assert!(from_samples("x", spelled.iter()).duplicates.is_empty());
     }
 
     #[test]

@@ -1,12 +1,13 @@
 //! `histogram -o csv`: one row per node (and `--by` group), then the cluster row(s), then one
 //! row per failed node. Columns:
 //!
-//! `row,node,group,kubelet_version,count,sum,mean,p<q>...,<band label>...,approximate,kind,message,fix`
+//! `row,node,group,kubelet_version,count,sum,mean,p<q>...,<band label>...,approximate,lower_bound,kind,message,fix`
 //!
 //! `row` is `node`, `cluster`, `layout` (one per bucket layout when layouts differ; `node` then
 //! lists its members separated by spaces) or `error`. Numbers are written in full precision;
 //! band columns hold fractions (0..1); `approximate` lists the labels of approximate bands,
-//! space-separated. An undefined number (NaN) is an empty cell, infinities are `+Inf` / `-Inf`.
+//! space-separated; `lower_bound` lists the quantile columns (`p0.99`) whose rank lies in the
+//! `+Inf` bucket, so their value (the highest finite bound) is only a lower bound. An undefined number (NaN) is an empty cell, infinities are `+Inf` / `-Inf`.
 //! Fields are quoted as RFC 4180 says when they hold a comma, a quote or a line break.
 //!
 //! Every CSV output of the project goes through [`writer`], so they all quote and end lines the
@@ -35,7 +36,7 @@ pub fn render(report: &Report, out: &mut impl Write) -> io::Result<()> {
         .collect();
     header.extend(report.quantiles.iter().map(|q| format!("p{}", quantile_key(*q))));
     header.extend(band_labels.iter().cloned());
-    header.extend(["approximate", "kind", "message", "fix"].iter().map(|s| s.to_string()));
+    header.extend(["approximate", "lower_bound", "kind", "message", "fix"].iter().map(|s| s.to_string()));
     csv.write_record(&header)?;
 
     let row = |kind: &str, node: &str, group: &str, version: &str, stats: &Stats| -> Vec<String> {
@@ -48,6 +49,9 @@ pub fn render(report: &Report, out: &mut impl Write) -> io::Result<()> {
         let approximate: Vec<String> =
             stats.bands.iter().filter(|b| b.approximate).map(|b| b.label(&report.unit)).collect();
         cells.push(approximate.join(" "));
+        let lower: Vec<String> =
+            stats.lower_bounds.iter().map(|q| format!("p{}", quantile_key(*q))).collect();
+        cells.push(lower.join(" "));
         cells.extend([String::new(), String::new(), String::new()]);
         cells
     };
@@ -125,11 +129,11 @@ mod tests {
         render(&sample_report(), &mut out).unwrap();
         // Numbers as computed in the table test, in full precision.
         insta::assert_snapshot!(String::from_utf8(out).unwrap(), @"
-        row,node,group,kubelet_version,count,sum,mean,p0.5,p0.9,p0.99,<=1s,1-5s,5-20s,>20s,approximate,kind,message,fix
-        node,n1,,v1.30.2,10,60,6,4,30,30,0.2,0.4,0.18,0.22000000000000003,5-20s >20s,,,
-        node,n2,,v1.31.1,4,4,1,0.6666666666666666,3.4000000000000004,4.84,0.75,0.25,0,0,5-20s >20s,,,
-        cluster,,,,14,64,4.571428571428571,2.6,26.666666666666664,30,0.35714285714285715,0.35714285714285715,0.12857142857142861,0.15714285714285708,5-20s >20s,,,
-        error,n3,,,,,,,,,,,,,,timeout,GET /api/v1/nodes/n3/proxy/metrics: no answer within 10s,raise --timeout
+        row,node,group,kubelet_version,count,sum,mean,p0.5,p0.9,p0.99,<=1s,1-5s,5-20s,>20s,approximate,lower_bound,kind,message,fix
+        node,n1,,v1.30.2,10,60,6,4,30,30,0.2,0.4,0.18,0.22000000000000003,5-20s >20s,p0.99,,,
+        node,n2,,v1.31.1,4,4,1,0.6666666666666666,3.4000000000000004,4.84,0.75,0.25,0,0,5-20s >20s,,,,
+        cluster,,,,14,64,4.571428571428571,2.6,26.666666666666664,30,0.35714285714285715,0.35714285714285715,0.12857142857142861,0.15714285714285708,5-20s >20s,p0.99,,,
+        error,n3,,,,,,,,,,,,,,,timeout,GET /api/v1/nodes/n3/proxy/metrics: no answer within 10s,raise --timeout
         ");
     }
 
@@ -144,5 +148,22 @@ mod tests {
             String::from_utf8(out).unwrap(),
             "\"a,b\",\"say \"\"hi\"\"\",plain,\"two\nlines\",\"cr\r\",\n"
         );
+    }
+
+    #[test]
+    fn no_negative_zero_in_table_or_csv() {
+        use crate::analysis::{Query, analyze};
+        use crate::scrape::{NodeScrape, Scraped};
+        // The only node lacks the metric: `CLUSTER -0` was printed.
+        let scrape = NodeScrape { node: "n1".into(), kubelet_version: None, outcome: Ok(Scraped::default()) };
+        let report = analyze(&[scrape], &Query::new("x_seconds"));
+        let mut table = Vec::new();
+        crate::report::table::render(&report, &mut table).unwrap();
+        let mut csv = Vec::new();
+        render(&report, &mut csv).unwrap();
+        for text in [String::from_utf8(table).unwrap(), String::from_utf8(csv).unwrap()] {
+            assert!(!text.contains("-0"), "{text}");
+        }
+        assert_eq!(crate::report::format_count(-0.0), "0");
     }
 }

@@ -67,7 +67,8 @@ pub fn format_count(value: f64) -> String {
     if value.is_nan() {
         "-".to_string()
     } else if value.fract() == 0.0 && value.abs() < 1e15 {
-        format!("{value:.0}")
+        // Adding +0 turns -0 into 0: `CLUSTER -0` is never printed.
+        format!("{:.0}", value + 0.0)
     } else {
         format!("{value:.2}")
     }

@@ -138,7 +138,12 @@ fn write_row(
             x += width;
         }
     }
-    let p99 = stats.quantile(0.99).map(|v| format_value(v, &report.unit)).unwrap_or_else(|| "-".to_string());
+    // A rank in the +Inf bucket: the value is the highest finite bound, only a lower bound.
+    let at_least = if stats.is_lower_bound(0.99) { "≥" } else { "" };
+    let p99 = stats
+        .quantile(0.99)
+        .map(|v| format!("{at_least}{}", format_value(v, &report.unit)))
+        .unwrap_or_else(|| "-".to_string());
     writeln!(
         out,
         r#"<text x="{}" y="{}">{} · {}</text>"#,

@@ -3,6 +3,7 @@
 
 mod access;
 mod cluster;
+mod differential;
 mod layers;
 mod live;
 mod offline;

@@ -228,3 +228,153 @@ fn kubectl_runs_it_as_a_plugin() {
     assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
     assert!(stdout(&output).contains("seed-node1"), "{}", stdout(&output));
 }
+
+/// `kubelet_pod_start_sli_duration_seconds` with the given `(le, cumulative count)` buckets.
+fn sli_payload(buckets: &[(&str, u64)], sum: &str) -> String {
+    let name = "kubelet_pod_start_sli_duration_seconds";
+    let mut text = format!("# TYPE {name} histogram\n");
+    for (le, count) in buckets {
+        text.push_str(&format!("{name}_bucket{{le=\"{le}\"}} {count}\n"));
+    }
+    let total = buckets.last().map_or(0, |(_, count)| *count);
+    text.push_str(&format!("{name}_sum {sum}\n{name}_count {total}\n"));
+    text
+}
+
+/// `histogram kubelet_pod_start_sli_duration_seconds --file - ARGS` over `payload`.
+fn sli_histogram(payload: &str, args: &[&str]) -> std::process::Output {
+    let mut command = bin();
+    command.args(["histogram", "kubelet_pod_start_sli_duration_seconds", "--file", "-"]).args(args);
+    run_with_stdin(command, payload.as_bytes())
+}
+
+#[test]
+fn a_p99_above_the_largest_finite_bucket_never_passes() {
+    // 12 starts, largest finite bucket 10 s, 2 above it: p99 is only known to be > 10 s.
+    let payload = sli_payload(&[("5", 6), ("10", 10), ("+Inf", 12)], "150");
+    let at = sli_histogram(&payload, &["--slo", "p99<=10s"]);
+    assert_eq!(at.status.code(), Some(3), "{}", stdout(&at));
+    assert!(stdout(&at).contains("SLO p99<=10s on cluster: FAIL (observed ≥10.00s)"), "{}", stdout(&at));
+
+    let above = sli_histogram(&payload, &["--slo", "p99<=20s"]);
+    assert_eq!(above.status.code(), Some(4), "{}", stdout(&above));
+    assert!(
+        stdout(&above).contains("SLO p99<=20s on cluster: UNKNOWN (observed ≥10.00s)"),
+        "{}",
+        stdout(&above)
+    );
+
+    assert_eq!(
+        sli_histogram(&payload, &["--slo", "p99<=20s", "--slo-unknown", "pass"]).status.code(),
+        Some(0)
+    );
+    assert_eq!(
+        sli_histogram(&payload, &["--slo", "p99<=20s", "--slo-unknown", "fail"]).status.code(),
+        Some(3)
+    );
+
+    let json = sli_histogram(&payload, &["--slo", "p99<=20s", "-o", "json"]);
+    let json: serde_json::Value = serde_json::from_slice(&json.stdout).expect("JSON");
+    assert_eq!(json["slo"]["state"], "unknown");
+    assert_eq!(json["slo"]["holds"], false);
+    assert_eq!(json["slo"]["verdicts"][0]["lower_bound"], true);
+    assert!(
+        json["slo"]["verdicts"][0]["reason"]
+            .as_str()
+            .expect("reason")
+            .contains("largest finite bucket bound 10")
+    );
+}
+
+#[test]
+fn a_mean_from_a_negative_sum_is_unknown_not_a_pass() {
+    // The AKS payload of kubernetes#130432: a negative `_sum`.
+    let payload = sli_payload(&[("1", 100), ("+Inf", 110)], "-1.8446742887692856e+10");
+    let output = sli_histogram(&payload, &["--slo", "mean<=3s"]);
+    assert_eq!(output.status.code(), Some(4), "{}", stdout(&output));
+    assert!(stdout(&output).contains("UNKNOWN"), "{}", stdout(&output));
+    assert!(stdout(&output).contains("negative `_sum`"), "{}", stdout(&output));
+}
+
+#[test]
+fn no_pod_starts_is_unknown_not_a_failure() {
+    let payload = sli_payload(&[("1", 0), ("+Inf", 0)], "0");
+    let output = sli_histogram(&payload, &["--slo", "p99<=5s"]);
+    assert_eq!(output.status.code(), Some(4), "{}", stdout(&output));
+    assert!(
+        stdout(&output).contains("SLO p99<=5s on cluster: UNKNOWN (observed -): no observations"),
+        "{}",
+        stdout(&output)
+    );
+}
+
+#[test]
+fn slo_unknown_needs_an_slo() {
+    let output =
+        bin().args(["histogram", "--file", "x.prom", "--slo-unknown", "pass"]).output().expect("runs");
+    assert_eq!(output.status.code(), Some(2));
+    assert!(stderr(&output).contains("--slo-unknown needs --slo"), "{}", stderr(&output));
+}
+
+#[test]
+fn grep_output_without_a_type_line_is_a_histogram() {
+    // `kubectl get --raw /api/v1/nodes/n/proxy/metrics | grep kubelet_pod_start_duration_seconds_`
+    let seed = std::fs::read_to_string(fixture("seed-node1.prom")).expect("fixture");
+    let grepped: String = seed.lines().filter(|l| !l.starts_with('#')).map(|l| format!("{l}\n")).collect();
+    let mut command = bin();
+    command.args(["histogram", "-o", "json", "--file", "-"]);
+    let output = run_with_stdin(command, grepped.as_bytes());
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let json: serde_json::Value = serde_json::from_slice(&output.stdout).expect("JSON");
+    assert_eq!(json["cluster"]["count"], 74);
+}
+
+#[test]
+fn two_scrapes_in_one_file_are_not_summed() {
+    let seed = std::fs::read_to_string(fixture("seed-node1.prom")).expect("fixture");
+    let mut command = bin();
+    command.args(["histogram", "-o", "json", "--file", "-"]);
+    let output = run_with_stdin(command, format!("{seed}{seed}").as_bytes());
+    let json: serde_json::Value = serde_json::from_slice(&output.stdout).expect("JSON");
+    assert_eq!(json["cluster"]["count"], 74);
+    assert_eq!(json["cluster"]["buckets"][25]["count"], 74, "+Inf is the first scrape's");
+    let warnings = json["warnings"].to_string();
+    assert!(warnings.contains("repeat a series already in this payload"), "{warnings}");
+}
+
+#[test]
+fn a_file_with_no_valid_line_is_not_prometheus_text_and_exits_2() {
+    let mut garbage: Vec<u8> = (0..200u32).flat_map(|i| format!("<p>line {i}</p>\n").into_bytes()).collect();
+    garbage.extend_from_slice(&[0xff, 0xfe, 0x00, b'\n']);
+    let mut command = bin();
+    command.args(["get", "--file", "-"]);
+    let output = run_with_stdin(command, &garbage);
+    assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
+    let err = stderr(&output);
+    assert!(err.contains("not Prometheus text: no valid line; line 1: "), "{err}");
+    assert!(err.contains("and 198 more malformed line(s)"), "{err}");
+    assert!(err.lines().count() < 5, "one failure, not a warning per line: {err}");
+}
+
+#[test]
+fn get_with_a_selector_matching_nothing_says_so() {
+    let output = bin()
+        .args(["get", "-m", "no_such_metric", "--file"])
+        .arg(fixture("seed-node1.prom"))
+        .output()
+        .expect("runs");
+    assert!(stdout(&output).is_empty());
+    assert!(stderr(&output).contains("-m no_such_metric matched nothing"), "{}", stderr(&output));
+}
+
+#[test]
+fn a_line_longer_than_one_mebibyte_is_accepted() {
+    let long = "x".repeat(2 << 20);
+    let payload = format!("# TYPE big gauge\nbig{{v=\"{long}\"}} 1\nsmall 2\n");
+    let mut command = bin();
+    command.args(["get", "-m", "big", "-o", "json", "--file", "-"]);
+    let output = run_with_stdin(command, payload.as_bytes());
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let line: serde_json::Value = serde_json::from_str(stdout(&output).trim()).expect("one JSON line");
+    assert_eq!(line["labels"]["v"].as_str().map(str::len), Some(2 << 20));
+}

@@ -1,0 +1,43 @@
+//! The streaming parser on arbitrary bytes cut into arbitrary chunks: it never panics, a split
+//! never changes the result, and the zero-copy walk sees the samples the owned parse builds.
+#![no_main]
+
+use kubelet_metrics::exposition::{Selector, StreamParser, parse_bytes, visit};
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(|data: &[u8]| {
+    // The first two bytes choose the chunk sizes; the rest is the payload.
+    let (seed, text) = match data {
+        [a, b, rest @ ..] => (u16::from_le_bytes([*a, *b]), rest),
+        _ => (0, data),
+    };
+    let all = Selector::all();
+    let whole = parse_bytes(text, &all);
+
+    let mut parser = StreamParser::new(all.clone());
+    let mut rest = text;
+    let mut step = usize::from(seed % 61) + 1;
+    while !rest.is_empty() {
+        let cut = step.min(rest.len());
+        parser.feed(&rest[..cut]);
+        rest = &rest[cut..];
+        step = (step * 7 + usize::from(seed >> 6)) % 67 + 1;
+    }
+    let chunked = parser.finish();
+    // Debug spells NaN the same on both sides, where PartialEq would not.
+    assert_eq!(format!("{whole:?}"), format!("{chunked:?}"), "a chunk split changed the parse");
+
+    let mut visited = 0usize;
+    let errors = visit(text, &all, |_, _| visited += 1);
+    assert_eq!(errors, whole.errors, "visit and parse disagree on errors");
+    let built: usize = whole.families.iter().map(|f| f.samples.len()).sum();
+    assert_eq!(visited, built, "visit and parse disagree on samples");
+
+    // Every family name the parse built is kept by a selector of that name.
+    for family in &whole.families {
+        if let Ok(selector) = family.name.parse::<Selector>() {
+            assert!(selector.keeps_family(&family.name), "{}", family.name);
+        }
+    }
+    let _ = whole.not_prometheus_text();
+});
