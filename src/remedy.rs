@@ -99,6 +99,9 @@ pub fn fix(err: &FetchError, ctx: &RequestContext<'_>) -> Option<String> {
         FetchError::Io { .. } => {
             "retry (raise --retries); the connection broke, often a kubelet restart or a proxy reset".to_string()
         }
+        FetchError::TooManyOpenFiles { .. } => {
+            "this process hit its open-file limit: lower --concurrency, or raise the hard limit (ulimit -Hn, LimitNOFILE= in systemd, or the container runtime's nofile ulimit); kubelet-metrics already raises its soft limit to the hard one".to_string()
+        }
     })
 }
 
@@ -202,6 +205,16 @@ mod tests {
         assert!(direct.starts_with("the kubelet serving certificate of node-01 is not X.509 v3"), "{direct}");
         let config = ConfigError::ClientCertificateVersion { location: "x".into(), version: 1 };
         assert_eq!(config_fix(&config).as_deref(), Some(REISSUE_CLIENT_CERTIFICATE));
+    }
+
+    #[test]
+    fn too_many_open_files_is_not_fixed_by_retrying() {
+        let err = FetchError::TooManyOpenFiles { host: "10.0.0.1:10250".into() };
+        let fix = fix(&err, &ctx(Method::Direct)).expect("fix");
+        assert!(
+            fix.contains("--concurrency") && fix.contains("open-file limit") && !fix.contains("--retries"),
+            "{fix}"
+        );
     }
 
     #[test]

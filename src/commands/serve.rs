@@ -42,7 +42,8 @@ pub async fn run(
     let mut ticker = tokio::time::interval(settings.interval);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut cycles = 0_u64;
-    let options = Options::new(crate::remedy::fix);
+    // Signals stop the loop below, whatever it is doing: a cycle is dropped mid-flight.
+    let options = Options::new(crate::remedy::fix).without_signals();
     let stop = shutdown_signal();
     tokio::pin!(stop);
     loop {
@@ -51,12 +52,20 @@ pub async fn run(
             _ = ticker.tick() => {}
         }
         let started = Instant::now();
-        let gathered = match gather(plan, "/metrics", selector, &options).await {
+        let gathered = tokio::select! {
+            _ = &mut stop => break,
+            gathered = gather(plan, "/metrics", selector, &options) => gathered,
+        };
+        let gathered = match gathered {
             Ok(gathered) => gathered,
             Err(e) => {
                 // Nothing could run this cycle (e.g. the API server is down): keep serving the
-                // last page and try again next interval.
-                writeln!(err, "warning: collection failed: {e:#}")?;
+                // last page and try again next interval. A failed cycle still counts.
+                cycles += 1;
+                writeln!(err, "warning: collection {cycles} failed: {e:#}")?;
+                if settings.max_cycles.is_some_and(|max| cycles >= max) {
+                    break;
+                }
                 continue;
             }
         };

@@ -30,7 +30,7 @@ pub async fn run(
     let path = settings.endpoint.path();
     let terminal = terminals.stdout;
     // Tables redraw every interval: a progress bar between them would only flicker.
-    let options = Options::new(crate::remedy::fix);
+    let options = Options::new(crate::remedy::fix).without_signals();
 
     let ctrl_c = tokio::signal::ctrl_c();
     tokio::pin!(ctrl_c);

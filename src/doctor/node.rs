@@ -225,6 +225,20 @@ pub fn direct_metrics(
     };
     check.on(node).for_method(Method::Direct, method)
 }
+/// Credentials exist but are kept from kubelets by the credential policy, so the direct
+/// `/healthz` and `/metrics` checks (which need them) are skipped; `reason` says why and `fix`
+/// how to send credentials meant for kubelets.
+pub fn kubelet_credentials_withheld(method: Method, reason: &str, fix: &str) -> Check {
+    Check::new(
+        "kubelet-credentials",
+        "kubelet credentials",
+        Status::Fail,
+        format!("{reason}; the authenticated direct checks (/healthz, /metrics) are skipped"),
+    )
+    .fix(vec![fix.to_string()])
+    .for_method(Method::Direct, method)
+}
+
 /// The direct method's kubelet client could not be built (unreadable `--kubelet-ca` or token file).
 pub fn kubelet_client(method: Method, reason: &str) -> Check {
     Check::new("kubelet-client", "kubelet client", Status::Fail, reason.to_string())

@@ -154,7 +154,8 @@ fn rbac_direct_grants_exactly_what_the_direct_method_needs() {
     let ca = sim.kubelet_ca();
     for nodes in [&[][..], &["node-1"][..]] {
         let mut args = vec!["get", "-m", "kubelet_pod_start_duration_seconds_count", "--method", "direct"];
-        args.extend(["--kubelet-ca", &ca, "--kubeconfig", &kubeconfig]);
+        // The kubeconfig's token is the service account's: meant for kubelets, so say so.
+        args.extend(["--kubelet-ca", &ca, "--kubeconfig", &kubeconfig, "--kubelet-auth", "kubeconfig"]);
         args.extend(nodes);
         let output = run(&args);
         assert_eq!(output.status.code(), Some(0), "{args:?}: {}", stderr(&output));
@@ -273,7 +274,18 @@ fn doctor_service_account_direct_needs_get_nodes_for_named_nodes_until_fixed() {
     let token = Path::new(&sim.cluster().sa_token_path()).to_path_buf();
     let kubeconfig = sim.token_kubeconfig("sa", &token, sim.cluster().api_url());
     let ca = sim.kubelet_ca();
-    let args = ["doctor", "--kubeconfig", &kubeconfig, "--method", "direct", "--kubelet-ca", &ca, "node-0"];
+    let args = [
+        "doctor",
+        "--kubeconfig",
+        &kubeconfig,
+        "--method",
+        "direct",
+        "--kubelet-ca",
+        &ca,
+        "--kubelet-auth",
+        "kubeconfig",
+        "node-0",
+    ];
     let output = run(&args);
     let text = stdout(&output);
     assert_eq!(output.status.code(), Some(1), "{text}");
@@ -347,7 +359,17 @@ fn doctor_turns_kubelet_faults_into_fails_whose_fixes_work() {
         Sim::start(4, &[("node-1", Fault::NoAuth), ("node-2", Fault::BadCert), ("node-3", Fault::Refuse)]);
     let admin = sim.admin();
     let ca = sim.kubelet_ca();
-    let direct = ["doctor", "--kubeconfig", &admin, "--method", "direct", "--kubelet-ca", &ca];
+    let direct = [
+        "doctor",
+        "--kubeconfig",
+        &admin,
+        "--method",
+        "direct",
+        "--kubelet-ca",
+        &ca,
+        "--kubelet-auth",
+        "kubeconfig",
+    ];
     let output = run(&direct);
     let text = stdout(&output);
     assert_eq!(output.status.code(), Some(1), "{text}");

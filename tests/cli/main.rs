@@ -3,7 +3,9 @@
 
 mod access;
 mod cluster;
+mod credentials;
 mod layers;
+mod limits;
 mod live;
 mod offline;
 mod oracle;
@@ -11,6 +13,7 @@ mod prometheus;
 mod real;
 mod serve;
 mod servers;
+mod signals;
 mod watch;
 
 use std::path::PathBuf;
