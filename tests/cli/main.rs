@@ -3,7 +3,9 @@
 
 mod access;
 mod cluster;
+
 mod credentials;
+mod hygiene;
 mod layers;
 mod limits;
 mod live;
