@@ -116,6 +116,13 @@ pub enum FetchError {
         /// What is wrong with it.
         message: String,
     },
+    /// The bearer token read from a token file cannot be sent in an HTTP header (a carriage
+    /// return or another control character inside it, e.g. a file saved with CR-LF line ends).
+    #[error("the token in {path} holds characters that cannot be sent in an HTTP header")]
+    TokenFile {
+        /// The token file.
+        path: String,
+    },
     /// The process ran out of file descriptors (EMFILE/ENFILE) opening a connection: a local
     /// limit, not the node's fault, and no retry helps.
     #[error("too many open files here, opening a connection to {host}")]
@@ -205,6 +212,7 @@ impl FetchError {
             FetchError::Parse { .. } => FailureKind::Parse,
             FetchError::Io { .. } => FailureKind::Io,
             FetchError::TooManyOpenFiles { .. } => FailureKind::TooManyOpenFiles,
+            FetchError::TokenFile { .. } => FailureKind::Unauthorized,
         }
     }
 

@@ -272,3 +272,19 @@ fn doctor_says_it_skipped_the_authenticated_checks_and_why() {
     let seen = kubelet.seen.lock().expect("lock").clone();
     assert!(seen.iter().all(|s| s.authorization.is_none()), "{seen:?}");
 }
+
+#[test]
+fn a_token_file_with_crlf_inside_is_blamed_with_its_path() {
+    let kubelet = Recorder::start();
+    let token = kubelet.dir.path().join("crlf-token");
+    std::fs::write(&token, "first-line\r\nsecond-line\r\n").expect("write");
+    let token = token.to_string_lossy().into_owned();
+    let (code, err, seen) =
+        kubelet.get(&["--kubelet-ca", &kubelet.path("kubelet-ca.pem"), "--token-file", &token]);
+    assert_eq!(code, Some(2), "{err}");
+    assert!(seen.is_empty(), "nothing was sent: {seen:?}");
+    assert!(
+        err.contains(&token) && err.contains("carriage returns") && !err.contains("kubeconfig user"),
+        "{err}"
+    );
+}
