@@ -90,7 +90,7 @@ impl Options {
 }
 
 /// Reads `path` from every node the plan selects, keeping the families `selector` selects.
-/// Ctrl-C stops the run (as does `options.cancel`): finished nodes keep their results, the
+/// Ctrl-C or SIGTERM stops the run (as does `options.cancel`), while listing too: finished nodes keep their results, the
 /// others are reported as cancelled. `Err` only when nothing can run (configuration unusable,
 /// node listing failed).
 pub async fn collect(
@@ -348,7 +348,6 @@ where
     }
 }
 
-/// Cancels a token on Ctrl-C while alive; the watcher task stops when this is dropped.
 /// The signal that stopped a run (2 for SIGINT, 15 for SIGTERM), 0 when none did.
 static INTERRUPTED: AtomicI32 = AtomicI32::new(0);
 
@@ -361,7 +360,8 @@ pub fn interrupted() -> Option<i32> {
     }
 }
 
-/// Cancels the run on SIGINT or SIGTERM while it lives (when the options ask for it).
+/// Cancels the run on SIGINT or SIGTERM while it lives (when the options ask for it); the
+/// watcher task stops when this is dropped.
 struct Signals(Option<tokio::task::JoinHandle<()>>);
 
 impl Signals {
