@@ -90,9 +90,9 @@ impl Options {
 }
 
 /// Reads `path` from every node the plan selects, keeping the families `selector` selects.
-/// Ctrl-C or SIGTERM stops the run (as does `options.cancel`), while listing too: finished nodes keep their results, the
-/// others are reported as cancelled. `Err` only when nothing can run (configuration unusable,
-/// node listing failed).
+/// Ctrl-C or SIGTERM stops the run (as does `options.cancel`): finished nodes keep their
+/// results, the others are reported as cancelled; while listing, the run ends at once. `Err`
+/// only when nothing can run (configuration unusable, node listing failed or stopped).
 pub async fn collect(
     plan: &ClusterPlan,
     path: &str,
