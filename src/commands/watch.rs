@@ -72,7 +72,12 @@ pub async fn run(
             index: shown,
             count: settings.count,
         };
-        report::watch::render_frame(&report, &frame, terminal, &mut &mut *out)?;
+        let mut text = Vec::new();
+        report::watch::render_frame(&report, &frame, terminal, &mut text)?;
+        // The screen-clearing prefix is ours; node names and messages after it are escaped.
+        let ours = if terminal { report::watch::CLEAR_SCREEN.len() } else { 0 };
+        out.write_all(&text[..ours])?;
+        report::terminal::Escaped::new(&mut *out).write_all(&text[ours..])?;
         out.flush()?;
         outcome = Outcome::from_counts(report.node_count(), report.errors.len());
         baseline = next_baseline(baseline, gathered.scrapes);
