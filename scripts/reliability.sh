@@ -4,14 +4,14 @@
 # peak RSS of the direct method at SMALL vs LARGE kubesim nodes, and whether every node answers
 # under a 1,024 open-file limit. Release build; everything binds 127.0.0.1 and is stopped on exit.
 #
-# Usage: scripts/reliability.sh [SMALL=100] [LARGE=1000] [CONCURRENCY=64]
+# Usage: scripts/reliability.sh [SMALL=100] [LARGE=1000] [CONCURRENCY=64]   (SKIP_BUILD=1: use the built binaries)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SMALL=${1:-100}
 LARGE=${2:-1000}
 CONCURRENCY=${3:-64}
 
-cargo build --release --quiet -p kubelet-metrics -p kubesim --bins
+[[ -n ${SKIP_BUILD:-} ]] || cargo build --release --quiet -p kubelet-metrics -p kubesim --bins
 KM=$PWD/target/release/kubelet-metrics
 KUBESIM=$PWD/target/release/kubesim
 work=$(mktemp -d)
