@@ -11,6 +11,7 @@
 //! A node that fails is a value in the result, never an early return.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicI32, Ordering};
 #[cfg(test)]
 use std::time::Duration;
 
@@ -58,17 +59,27 @@ pub struct Options {
     pub progress: bool,
     /// The fix attached to each failure.
     pub advise: Advice,
+    /// Stop on SIGINT and SIGTERM (recorded for [`interrupted`]). Long-running commands that
+    /// handle signals themselves (`serve`, `watch`) turn it off.
+    pub signals: bool,
 }
 
 impl Options {
     /// No progress, never cancelled, failures explained by `advise`.
     pub fn new(advise: Advice) -> Options {
-        Options { cancel: CancellationToken::new(), progress: false, advise }
+        Options { cancel: CancellationToken::new(), progress: false, advise, signals: true }
     }
 
     /// With a progress bar when `progress` is true.
     pub fn with_progress(mut self, progress: bool) -> Options {
         self.progress = progress;
+        self
+    }
+
+    /// Without its own SIGINT/SIGTERM handling: the caller stops the run (through `cancel`,
+    /// or by dropping it).
+    pub fn without_signals(mut self) -> Options {
+        self.signals = false;
         self
     }
 
@@ -80,17 +91,17 @@ impl Options {
 }
 
 /// Reads `path` from every node the plan selects, keeping the families `selector` selects.
-/// Ctrl-C stops the run (as does `options.cancel`): finished nodes keep their results, the
-/// others are reported as cancelled. `Err` only when nothing can run (configuration unusable,
-/// node listing failed).
+/// Ctrl-C or SIGTERM stops the run (as does `options.cancel`): finished nodes keep their
+/// results, the others are reported as cancelled; while listing, the run ends at once. `Err`
+/// only when nothing can run (configuration unusable, node listing failed or stopped).
 pub async fn collect(
     plan: &ClusterPlan,
     path: &str,
     selector: &Selector,
     options: &Options,
 ) -> anyhow::Result<Collection> {
-    let _ctrl_c = CtrlC::watch(options.cancel.clone());
-    let (connected, path) = prepare(plan, path).await?;
+    let _signals = Signals::watch(options);
+    let (connected, path) = prepare(plan, path, options).await?;
     let source = &connected.source;
     let max_body = plan.limits.max_body;
     let path = path.as_str();
@@ -104,8 +115,8 @@ pub async fn collect(
 /// Reads `path` from every node as raw bytes (for paths that are not exposition text, such as
 /// `/healthz`), each body limited by `--max-body`. Stops as [`collect`] does.
 pub async fn collect_raw(plan: &ClusterPlan, path: &str, options: &Options) -> anyhow::Result<RawCollection> {
-    let _ctrl_c = CtrlC::watch(options.cancel.clone());
-    let (connected, path) = prepare(plan, path).await?;
+    let _signals = Signals::watch(options);
+    let (connected, path) = prepare(plan, path, options).await?;
     let source = &connected.source;
     let max_body = plan.limits.max_body;
     let path = path.as_str();
@@ -133,9 +144,19 @@ pub async fn scrape(
     assemble(source, path, results, Vec::new(), Vec::new(), options.advise).scrapes
 }
 
-async fn prepare(plan: &ClusterPlan, path: &str) -> anyhow::Result<(cluster::Connected, String)> {
+async fn prepare(
+    plan: &ClusterPlan,
+    path: &str,
+    options: &Options,
+) -> anyhow::Result<(cluster::Connected, String)> {
     let path = cluster::request_path(path).map_err(anyhow::Error::msg).context("invalid kubelet path")?;
-    let connected = cluster::connect(plan).await.with_context(|| match &plan.context {
+    // Listing has its own deadline (--timeout, in `discovery`); a signal stops it at once.
+    let connected = tokio::select! {
+        biased;
+        () = options.cancel.cancelled() => anyhow::bail!("stopped before the nodes were listed"),
+        connected = cluster::connect(plan) => connected,
+    };
+    let connected = connected.with_context(|| match &plan.context {
         Some(context) => format!("cannot read the cluster of kube context {context:?}"),
         None => "cannot read the cluster".to_string(),
     })?;
@@ -339,22 +360,64 @@ where
     }
 }
 
-/// Cancels a token on Ctrl-C while alive; the watcher task stops when this is dropped.
-struct CtrlC(tokio::task::JoinHandle<()>);
+/// The signal that stopped a run (2 for SIGINT, 15 for SIGTERM), 0 when none did.
+static INTERRUPTED: AtomicI32 = AtomicI32::new(0);
 
-impl CtrlC {
-    fn watch(cancel: CancellationToken) -> CtrlC {
-        CtrlC(tokio::spawn(async move {
-            if tokio::signal::ctrl_c().await.is_ok() {
-                cancel.cancel();
-            }
-        }))
+/// The signal number that stopped a run of this process, if one did: `main` prints what was
+/// collected, then exits with 128 + it (130 for Ctrl-C), as shells do.
+pub fn interrupted() -> Option<i32> {
+    match INTERRUPTED.load(Ordering::Relaxed) {
+        0 => None,
+        signal => Some(signal),
     }
 }
 
-impl Drop for CtrlC {
+/// Cancels the run on SIGINT or SIGTERM while it lives (when the options ask for it); the
+/// watcher task stops when this is dropped.
+struct Signals(Option<tokio::task::JoinHandle<()>>);
+
+impl Signals {
+    fn watch(options: &Options) -> Signals {
+        if !options.signals {
+            return Signals(None);
+        }
+        let cancel = options.cancel.clone();
+        Signals(Some(tokio::spawn(async move {
+            let signal = stop_signal().await;
+            INTERRUPTED.store(signal, Ordering::Relaxed);
+            cancel.cancel();
+        })))
+    }
+}
+
+impl Drop for Signals {
     fn drop(&mut self) {
-        self.0.abort();
+        if let Some(task) = &self.0 {
+            task.abort();
+        }
+    }
+}
+
+/// Resolves with the number of the first SIGINT or SIGTERM.
+pub async fn stop_signal() -> i32 {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let term = async {
+            match signal(SignalKind::terminate()) {
+                Ok(mut stream) => stream.recv().await,
+                Err(_) => std::future::pending().await,
+            }
+        };
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => 2,
+            _ = term => 15,
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+        2
     }
 }
 

@@ -191,6 +191,69 @@ fn cluster_numbers(reports: &[Report]) -> Vec<Family> {
     ]
 }
 
+// --- serve's own health across cycles (issue 12: honest during outages) ---
+
+/// How `serve` has fared across cycles, including those where nothing could be collected (the
+/// API server down, listing timed out): what Prometheus needs to see an outage.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Outage {
+    /// Whether the last cycle could collect at all; `None` before the first cycle ends.
+    pub last_succeeded: Option<bool>,
+    /// Cycles that could not collect, by reason (a failure kind such as `timeout`, or `config`).
+    pub failures: std::collections::BTreeMap<String, u64>,
+    /// Failed cycles since the last one that collected.
+    pub consecutive_failures: u64,
+    /// Nodes of the last cycle that collected: after a failed cycle they are served as down,
+    /// and their data is dropped rather than served as current.
+    pub known_nodes: Vec<String>,
+    /// The access method, for the `method` label of `node_up`.
+    pub method: String,
+}
+
+/// The families describing `serve`'s collections across cycles. After a failed cycle they also
+/// carry `node_up 0` for every node last seen (the cycle's own families are then not served).
+pub fn outage_families(outage: &Outage) -> Vec<Family> {
+    let mut out = Vec::new();
+    if let Some(succeeded) = outage.last_succeeded {
+        out.push(family(
+            "collection_success",
+            MetricKind::Gauge,
+            "Whether the last collection could run at all (1) or failed before reading any node (0).",
+            vec![sample("collection_success", &[], if succeeded { 1.0 } else { 0.0 })],
+        ));
+    }
+    // Named with `_total`: the 0.0.4 text format's HELP and TYPE name the counter's series.
+    out.push(family(
+        "collection_failures_total",
+        MetricKind::Counter,
+        "Collections that could not run since this process started, by reason.",
+        outage
+            .failures
+            .iter()
+            .map(|(reason, n)| sample("collection_failures_total", &[("reason", reason)], *n as f64))
+            .collect(),
+    ));
+    out.push(family(
+        "consecutive_failed_collections",
+        MetricKind::Gauge,
+        "Failed collections since the last one that ran; /readyz fails once it reaches the limit.",
+        vec![sample("consecutive_failed_collections", &[], outage.consecutive_failures as f64)],
+    ));
+    if outage.last_succeeded == Some(false) && !outage.known_nodes.is_empty() {
+        out.push(family(
+            "node_up",
+            MetricKind::Gauge,
+            "Whether the last collection read this node (1) or not (0).",
+            outage
+                .known_nodes
+                .iter()
+                .map(|node| sample("node_up", &[("node", node), ("method", &outage.method)], 0.0))
+                .collect(),
+        ));
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use std::time::Duration;

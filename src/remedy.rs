@@ -13,6 +13,12 @@ pub fn fix(err: &FetchError, ctx: &RequestContext<'_>) -> Option<String> {
     let node = ctx.node;
     let direct = ctx.method == Method::Direct;
     Some(match err {
+        // Not the /proxy/healthz command for the direct method: it needs nodes/proxy, which
+        // the direct method's least-privilege RBAC does not grant.
+        FetchError::Timeout(limit) if direct => format!(
+            "raise --timeout (now {limit:?}) or check the kubelet answers at {}: kubelet-metrics doctor --method direct {node}",
+            ctx.url
+        ),
         FetchError::Timeout(limit) => format!(
             "raise --timeout (now {limit:?}) or check the kubelet: kubectl get --raw /api/v1/nodes/{node}/proxy/healthz"
         ),
@@ -40,6 +46,9 @@ pub fn fix(err: &FetchError, ctx: &RequestContext<'_>) -> Option<String> {
         FetchError::Tls { .. } => {
             "check the kubeconfig's certificate-authority for this cluster (kubectl config view --minify)".to_string()
         }
+        FetchError::TokenFile { path } => format!(
+            "rewrite {path} as the token alone on one line, without carriage returns (e.g. sed -i 's/\\r$//' {path}, or kubectl create token NAME > {path})"
+        ),
         FetchError::Credentials { .. } => {
             "check the kubeconfig user's credentials (exec plugin, token file) with kubectl get nodes".to_string()
         }
@@ -101,6 +110,9 @@ pub fn fix(err: &FetchError, ctx: &RequestContext<'_>) -> Option<String> {
         ),
         FetchError::Io { .. } => {
             "retry (raise --retries); the connection broke, often a kubelet restart or a proxy reset".to_string()
+        }
+        FetchError::TooManyOpenFiles { .. } => {
+            "this process hit its open-file limit: lower --concurrency, or raise the hard limit (ulimit -Hn, LimitNOFILE= in systemd, or the container runtime's nofile ulimit); kubelet-metrics already raises its soft limit to the hard one".to_string()
         }
     })
 }
@@ -205,6 +217,40 @@ mod tests {
         assert!(direct.starts_with("the kubelet serving certificate of node-01 is not X.509 v3"), "{direct}");
         let config = ConfigError::ClientCertificateVersion { location: "x".into(), version: 1 };
         assert_eq!(config_fix(&config).as_deref(), Some(REISSUE_CLIENT_CERTIFICATE));
+    }
+
+    #[test]
+    fn a_direct_timeout_does_not_suggest_the_proxy() {
+        let ctx =
+            RequestContext { node: "node-01", method: Method::Direct, url: "https://10.0.0.1:10250/metrics" };
+        let fix = fix(&FetchError::Timeout(std::time::Duration::from_secs(10)), &ctx).expect("fix");
+        assert!(!fix.contains("/proxy/") && fix.contains("doctor --method direct node-01"), "{fix}");
+        let proxy = fix_for_proxy_timeout();
+        assert!(proxy.contains("/proxy/healthz"), "{proxy}");
+    }
+
+    fn fix_for_proxy_timeout() -> String {
+        fix(&FetchError::Timeout(std::time::Duration::from_secs(10)), &ctx(Method::Proxy)).expect("fix")
+    }
+
+    #[test]
+    fn a_token_file_with_carriage_returns_is_blamed_not_the_kubeconfig() {
+        let err = FetchError::TokenFile { path: "/var/run/token".into() };
+        let fix = fix(&err, &ctx(Method::Direct)).expect("fix");
+        assert!(
+            fix.contains("/var/run/token") && fix.contains("carriage returns") && !fix.contains("kubeconfig"),
+            "{fix}"
+        );
+    }
+
+    #[test]
+    fn too_many_open_files_is_not_fixed_by_retrying() {
+        let err = FetchError::TooManyOpenFiles { host: "10.0.0.1:10250".into() };
+        let fix = fix(&err, &ctx(Method::Direct)).expect("fix");
+        assert!(
+            fix.contains("--concurrency") && fix.contains("open-file limit") && !fix.contains("--retries"),
+            "{fix}"
+        );
     }
 
     #[test]

@@ -81,6 +81,8 @@ pub enum FailureKind {
     Parse,
     /// The connection broke mid-body, or a local read failed.
     Io,
+    /// This process ran out of file descriptors (a local limit, not the node's fault).
+    TooManyOpenFiles,
     /// The payload has no family the command needs.
     Missing,
 }
@@ -103,6 +105,7 @@ impl FailureKind {
             FailureKind::TooLarge => "too_large",
             FailureKind::Parse => "parse",
             FailureKind::Io => "io",
+            FailureKind::TooManyOpenFiles => "too_many_open_files",
             FailureKind::Missing => "missing",
         }
     }

@@ -134,6 +134,27 @@ pub enum Command {
     Watch(WatchArgs),
 }
 
+impl Command {
+    /// Whether the command prints text for people on stdout (tables, doctor's checks), which
+    /// must not carry raw control characters from payloads or servers; machine formats (JSON,
+    /// CSV, exposition text) and `watch`'s redrawn screen are written as they are.
+    pub fn stdout_is_for_people(&self) -> bool {
+        match self {
+            Command::Histogram(args) => matches!(args.output, HistogramOutput::Table | HistogramOutput::Wide),
+            Command::Doctor(args) => args.output == DoctorOutput::Table,
+            Command::Compare(args) => args.output == CompareOutput::Table,
+            Command::Demo(_) | Command::Rbac(_) => true,
+            _ => false,
+        }
+    }
+
+    /// Whether the command colours its output when asked (`doctor`'s table); it then escapes
+    /// the text it prints itself, around its own colour codes.
+    pub fn paints(&self) -> bool {
+        matches!(self, Command::Doctor(args) if args.output == DoctorOutput::Table)
+    }
+}
+
 /// Arguments of `get`.
 #[derive(Debug, Clone, Args)]
 pub struct GetArgs {

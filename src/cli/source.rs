@@ -8,7 +8,8 @@ use clap::Args;
 
 use crate::access::{AddressType, Method};
 use crate::cluster::plan::{
-    ClusterPlan, DIRECT_CONCURRENCY, KubeletTls, Limits, NodeSelection, PROXY_CONCURRENCY, parse_node_ip,
+    ClusterPlan, DIRECT_CONCURRENCY, KubeletAuth, KubeletTls, Limits, NodeSelection, PROXY_CONCURRENCY,
+    parse_node_ip,
 };
 use crate::files::{FileInput, node_name_from_path};
 use crate::prometheus::Target;
@@ -50,9 +51,19 @@ pub struct SourceArgs {
     /// Server name to verify kubelet certificates against (direct method).
     #[arg(help_heading = "Direct method", long, value_name = "NAME")]
     pub kubelet_tls_server_name: Option<String>,
-    /// Do not verify kubelet serving certificates (direct method). Insecure; warned.
+    /// Do not verify kubelet serving certificates (direct method). Insecure; warned. No
+    /// credentials are sent to unverified kubelets unless
+    /// --allow-credentials-to-unverified-kubelets is given too.
     #[arg(help_heading = "Direct method", long)]
     pub insecure_skip_tls_verify_kubelet: bool,
+    /// Which credentials kubelets receive (direct method): by default only credentials meant for
+    /// them (--token-file, else the pod's service-account token), never the kubeconfig's.
+    #[arg(help_heading = "Direct method", long, value_enum, default_value_t = KubeletAuth::Token, value_name = "SOURCE")]
+    pub kubelet_auth: KubeletAuth,
+    /// Send credentials to kubelets even though --insecure-skip-tls-verify-kubelet leaves them
+    /// unverified: anyone on the path to a node can capture them.
+    #[arg(help_heading = "Direct method", long)]
+    pub allow_credentials_to_unverified_kubelets: bool,
     /// Node address types to try, in order of preference (direct method).
     #[arg(help_heading = "Direct method", long, value_enum, value_delimiter = ',', default_values_t = [AddressType::InternalIp, AddressType::ExternalIp, AddressType::Hostname])]
     pub address_type: Vec<AddressType>,
@@ -188,6 +199,8 @@ impl SourceArgs {
                 (self.kubelet_ca.is_some(), "--kubelet-ca"),
                 (self.kubelet_tls_server_name.is_some(), "--kubelet-tls-server-name"),
                 (self.insecure_skip_tls_verify_kubelet, "--insecure-skip-tls-verify-kubelet"),
+                (self.kubelet_auth != KubeletAuth::Token, "--kubelet-auth"),
+                (self.allow_credentials_to_unverified_kubelets, "--allow-credentials-to-unverified-kubelets"),
                 (!self.node_ip.is_empty(), "--node-ip"),
             ] {
                 if set {
@@ -202,6 +215,18 @@ impl SourceArgs {
                 "--insecure-skip-tls-verify-kubelet cannot be combined with --kubelet-ca or --kubelet-tls-server-name"
                     .into(),
             );
+        }
+        if self.allow_credentials_to_unverified_kubelets && !self.insecure_skip_tls_verify_kubelet {
+            problems.push(
+                "--allow-credentials-to-unverified-kubelets applies to --insecure-skip-tls-verify-kubelet only"
+                    .into(),
+            );
+        }
+        if self.token_file.is_some() && self.kubelet_auth != KubeletAuth::Token {
+            problems.push(format!(
+                "--token-file and --kubelet-auth {} are two sources of kubelet credentials; choose one",
+                self.kubelet_auth.as_str()
+            ));
         }
         let selections = [!self.nodes.is_empty(), self.selector.is_some(), !self.node_ip.is_empty()];
         if selections.iter().filter(|s| **s).count() > 1 {
@@ -248,6 +273,8 @@ impl SourceArgs {
             nodes,
             token_file: self.token_file.clone(),
             kubelet_tls,
+            kubelet_auth: self.kubelet_auth,
+            credentials_to_unverified: self.allow_credentials_to_unverified_kubelets,
             address_types: self.address_type.clone(),
             kubelet_port: self.kubelet_port,
             limits: Limits {
@@ -272,6 +299,8 @@ impl SourceArgs {
             (self.method != Method::Proxy, "--method"),
             (self.kubelet_tls_server_name.is_some(), "--kubelet-tls-server-name"),
             (self.insecure_skip_tls_verify_kubelet, "--insecure-skip-tls-verify-kubelet"),
+            (self.kubelet_auth != KubeletAuth::Token, "--kubelet-auth"),
+            (self.allow_credentials_to_unverified_kubelets, "--allow-credentials-to-unverified-kubelets"),
             (self.kubelet_port.is_some(), "--kubelet-port"),
             (self.concurrency.is_some(), "--concurrency"),
             (!self.file_nodes.is_empty(), "--node"),

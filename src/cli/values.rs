@@ -6,6 +6,26 @@ use clap::ValueEnum;
 use clap::builder::PossibleValue;
 
 use crate::access::{AddressType, Endpoint, Method};
+use crate::cluster::plan::KubeletAuth;
+
+impl ValueEnum for KubeletAuth {
+    fn value_variants<'a>() -> &'a [Self] {
+        &KubeletAuth::ALL
+    }
+
+    fn to_possible_value(&self) -> Option<PossibleValue> {
+        let help = match self {
+            KubeletAuth::Token => {
+                "--token-file, else the pod's service-account token; never the kubeconfig's"
+            }
+            KubeletAuth::Kubeconfig => {
+                "The kubeconfig user's own credentials too (warned: every kubelet sees them)"
+            }
+            KubeletAuth::None => "No credentials: anonymous requests",
+        };
+        Some(PossibleValue::new(self.as_str()).help(help))
+    }
+}
 
 impl ValueEnum for Method {
     fn value_variants<'a>() -> &'a [Self] {

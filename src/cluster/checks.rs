@@ -72,6 +72,8 @@ pub enum TlsIssue {
     Expired,
     /// Not X.509 v3 (v1 or v2), which TLS libraries refuse.
     UnsupportedVersion,
+    /// A CA certificate (basicConstraints CA:TRUE) presented as the serving certificate.
+    CaAsServingCertificate,
     /// Anything else.
     Other(String),
 }
@@ -304,6 +306,10 @@ pub async fn tls_probe(
                         | C::NotValidYetContext { .. } => TlsIssue::Expired,
                         other if crate::cluster::error::is_unsupported_version(other) => {
                             TlsIssue::UnsupportedVersion
+                        }
+                        // rustls-webpki's CaUsedAsEndEntity reaches us only as `Other(OtherError(..))`.
+                        other if format!("{other:?}").contains("CaUsedAsEndEntity") => {
+                            TlsIssue::CaAsServingCertificate
                         }
                         other => TlsIssue::Other(format!("invalid certificate: {other:?}")),
                     };

@@ -14,7 +14,7 @@ use std::sync::{Arc, Mutex};
 use kube::client::ConfigExt;
 use kube::config::{AuthInfo, KubeConfigOptions, Kubeconfig};
 
-use crate::cluster::plan::KubeletTls;
+use crate::cluster::plan::{ClusterPlan, KubeletAuth, KubeletTls};
 
 /// Where the in-cluster service-account token lives.
 pub const SERVICE_ACCOUNT_TOKEN: &str = "/var/run/secrets/kubernetes.io/serviceaccount/token";
@@ -138,6 +138,27 @@ pub struct KubeconfigUser {
     /// True when the credentials come from an exec plugin or an auth provider, whose identity
     /// the kubeconfig does not know.
     pub external: bool,
+}
+
+impl KubeconfigUser {
+    /// Who the kubeconfig says the user is, for warnings: the `users[]` entry, the client
+    /// certificate's common name, the basic-auth name, or that an exec plugin decides.
+    pub fn describe(&self) -> String {
+        let mut parts = Vec::new();
+        if let Some(entry) = &self.entry {
+            parts.push(format!("user {entry:?}"));
+        }
+        if let Some(name) = self.certificate.as_ref().and_then(|c| c.common_name.as_ref()) {
+            parts.push(format!("client certificate CN={name:?}"));
+        }
+        if let Some(name) = &self.username {
+            parts.push(format!("username {name:?}"));
+        }
+        if self.external {
+            parts.push("an exec plugin or auth provider".to_string());
+        }
+        if parts.is_empty() { "an unnamed kubeconfig user".to_string() } else { parts.join(", ") }
+    }
 }
 
 /// The facts of a client certificate that matter here.
@@ -361,29 +382,90 @@ impl std::fmt::Debug for DirectSetup {
     }
 }
 
-/// How kubelets will be authenticated and verified, decided from the plan; pure.
+/// How kubelets will be authenticated, decided from the plan; pure.
+///
+/// The policy (docs/decisions.md): kubelets receive only credentials meant for them — the
+/// in-cluster service-account token or `--token-file`. The kubeconfig's own credentials go to
+/// kubelets only with `--kubelet-auth kubeconfig`, and nothing goes to an unverified kubelet
+/// (`--insecure-skip-tls-verify-kubelet`) without `--allow-credentials-to-unverified-kubelets`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DirectPlan {
-    /// The token file to send, if any: `--token-file`, else the configuration's token file
-    /// (in a pod: the service-account token).
+    /// The token file to send, if any: `--token-file`, else (in a pod) the service-account token.
     pub token_file: Option<PathBuf>,
     /// Whether the kubeconfig's own credentials (token, exec plugin, client certificate) are used.
     pub kubeconfig_credentials: bool,
     /// Whether any credentials are sent at all.
     pub has_credentials: bool,
+    /// Credentials that exist but are deliberately not sent, and why.
+    pub withheld: Option<Withheld>,
+}
+
+/// Why credentials that exist are not sent to kubelets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Withheld {
+    /// The kubeconfig user's credentials are meant for the API server, not for kubelets.
+    Kubeconfig,
+    /// Kubelet certificates are not verified, so anyone on the path could capture credentials.
+    Unverified,
+}
+
+impl Withheld {
+    /// Why nothing is sent, for warnings and doctor.
+    pub fn reason(self) -> &'static str {
+        match self {
+            Withheld::Kubeconfig => {
+                "the kubeconfig's credentials are meant for the API server and are not sent to kubelets"
+            }
+            Withheld::Unverified => {
+                "kubelet certificates are not verified (--insecure-skip-tls-verify-kubelet), so no credentials are sent to them"
+            }
+        }
+    }
+
+    /// How to send credentials anyway.
+    pub fn fix(self) -> &'static str {
+        match self {
+            Withheld::Kubeconfig => {
+                "pass a token meant for kubelets with --token-file (kubectl create token NAME -n NAMESPACE), \
+                 or, knowing every kubelet will see them, --kubelet-auth kubeconfig"
+            }
+            Withheld::Unverified => {
+                "verify kubelets with --kubelet-ca instead, or, knowing the risk, add \
+                 --allow-credentials-to-unverified-kubelets"
+            }
+        }
+    }
 }
 
 impl DirectPlan {
-    /// Chooses the kubelet credentials: `--token-file`, else a token file named by the
-    /// configuration (the in-cluster service-account token), else the kubeconfig user's own.
-    pub fn choose(token_file: Option<&Path>, auth: &AuthInfo) -> DirectPlan {
-        let file = token_file.map(Path::to_path_buf).or_else(|| auth.token_file.as_ref().map(PathBuf::from));
-        let kubeconfig_credentials = file.is_none() && has_credentials(auth);
-        DirectPlan {
-            has_credentials: file.is_some() || kubeconfig_credentials,
-            token_file: file,
-            kubeconfig_credentials,
+    /// Chooses the kubelet credentials for `plan`; `auth` is the loaded configuration's user
+    /// and `in_cluster` says whether it is the pod's service account (whose token is meant for
+    /// kubelets) rather than a kubeconfig user.
+    pub fn choose(plan: &ClusterPlan, auth: &AuthInfo, in_cluster: bool) -> DirectPlan {
+        let service_account = if in_cluster { auth.token_file.as_ref().map(PathBuf::from) } else { None };
+        let kubeconfig_has = !in_cluster && has_credentials(auth);
+        let (token_file, kubeconfig_credentials, mut withheld) = match plan.kubelet_auth {
+            KubeletAuth::None => (None, false, None),
+            KubeletAuth::Token => {
+                let file = plan.token_file.clone().or(service_account);
+                let withheld = (file.is_none() && kubeconfig_has).then_some(Withheld::Kubeconfig);
+                (file, false, withheld)
+            }
+            // A kubeconfig user's `tokenFile` is re-read by us like `--token-file`.
+            KubeletAuth::Kubeconfig => {
+                match service_account.or_else(|| auth.token_file.as_ref().map(PathBuf::from)) {
+                    Some(file) => (Some(file), false, None),
+                    None => (None, kubeconfig_has, None),
+                }
+            }
+        };
+        let mut has_credentials = token_file.is_some() || kubeconfig_credentials;
+        if has_credentials && plan.kubelet_tls == KubeletTls::Insecure && !plan.credentials_to_unverified {
+            withheld = Some(Withheld::Unverified);
+            has_credentials = false;
+            return DirectPlan { token_file: None, kubeconfig_credentials: false, has_credentials, withheld };
         }
+        DirectPlan { token_file, kubeconfig_credentials, has_credentials, withheld }
     }
 }
 
@@ -397,7 +479,8 @@ fn has_credentials(auth: &AuthInfo) -> bool {
         || auth.username.is_some()
 }
 
-/// Builds the direct-method client from the loaded configuration.
+/// Builds the direct-method client from the loaded configuration, sending kubelets only the
+/// credentials [`DirectPlan::choose`] allows.
 ///
 /// TLS: `--kubelet-ca` replaces the API server's CA (kubelets usually have their own), the
 /// server name is `--kubelet-tls-server-name` or the address dialled, and the kubeconfig's
@@ -405,23 +488,31 @@ fn has_credentials(auth: &AuthInfo) -> bool {
 /// `--insecure-skip-tls-verify-kubelet` turns verification off, with one warning.
 pub fn direct(
     base: &kube::Config,
-    tls: &KubeletTls,
-    token_file: Option<&Path>,
+    plan: &ClusterPlan,
+    in_cluster: bool,
+    user: &KubeconfigUser,
 ) -> Result<DirectSetup, ConfigError> {
     let mut warnings = Vec::new();
     let mut config = base.clone();
     config.default_retry = false;
     config.proxy_url = None;
-    match tls {
+    let choice = DirectPlan::choose(plan, &config.auth_info, in_cluster);
+    match &plan.kubelet_tls {
         KubeletTls::Insecure => {
             config.accept_invalid_certs = true;
             config.root_cert_file = None;
             config.tls_server_name = None;
-            warnings.push(
+            let credentials = if choice.withheld == Some(Withheld::Unverified) {
+                "; no credentials are sent to them (--allow-credentials-to-unverified-kubelets would send them)"
+            } else if choice.has_credentials {
+                " and capture the credentials sent (--allow-credentials-to-unverified-kubelets)"
+            } else {
+                ""
+            };
+            warnings.push(format!(
                 "kubelet serving certificates are not verified (--insecure-skip-tls-verify-kubelet): \
-                 anyone on the path to a node can read or change its metrics and capture the token"
-                    .to_string(),
-            );
+                 anyone on the path to a node can read or change its metrics{credentials}"
+            ));
         }
         KubeletTls::Verify { ca, server_name } => {
             config.accept_invalid_certs = false;
@@ -433,19 +524,33 @@ pub fn direct(
         }
     }
 
-    let plan = DirectPlan::choose(token_file, &config.auth_info);
-    let token = plan.token_file.as_deref().map(TokenFile::open).transpose()?;
-    if token.is_some() {
-        // The token file alone identifies us: a client certificate from the kubeconfig would
-        // win kubelet authentication and make --token-file silently ineffective.
+    let token = choice.token_file.as_deref().map(TokenFile::open).transpose()?;
+    if choice.token_file.is_some() || !choice.kubeconfig_credentials {
+        // Only the token file (if any) identifies us: the kubeconfig's token, exec plugin or
+        // client certificate never reach a kubelet without --kubelet-auth kubeconfig (and a
+        // client certificate would win kubelet authentication over --token-file anyway).
         config.auth_info = AuthInfo::default();
     }
-    if !plan.has_credentials {
-        warnings.push(
+    if plan.kubelet_auth == KubeletAuth::Kubeconfig && !in_cluster && choice.has_credentials {
+        warnings.push(format!(
+            "the kubeconfig's credentials ({}) are sent to every kubelet (--kubelet-auth kubeconfig): \
+             a compromised node can use them against the API server",
+            user.describe()
+        ));
+    }
+    match choice.withheld {
+        Some(Withheld::Kubeconfig) => warnings.push(format!(
+            "no credentials for the kubelets: {}; requests are anonymous and most kubelets refuse them ({})",
+            Withheld::Kubeconfig.reason(),
+            Withheld::Kubeconfig.fix()
+        )),
+        Some(Withheld::Unverified) => {}
+        None if !choice.has_credentials && plan.kubelet_auth != KubeletAuth::None => warnings.push(
             "no credentials for the kubelets: requests are anonymous and most kubelets refuse them \
              (pass --token-file)"
                 .to_string(),
-        );
+        ),
+        None => {}
     }
 
     let client = direct_client(&config)?;
@@ -459,7 +564,13 @@ fn direct_client(config: &kube::Config) -> Result<kube::Client, ConfigError> {
     http.set_nodelay(true);
     http.set_connect_timeout(config.connect_timeout);
     let https = config.rustls_https_connector_with_connector(http).map_err(wrap)?;
+    // Every kubelet is its own host, so a keep-alive pool would hold one idle connection per
+    // node (1,000 nodes: 1,000 descriptors and ~0.3 MB each, whatever --concurrency says).
+    // No idle connection is kept: open connections never exceed the requests in flight, which
+    // `collect` bounds by --concurrency. A TLS handshake per request is cheap next to a
+    // kubelet's /metrics; the session cache still resumes it.
     let pool = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
+        .pool_max_idle_per_host(0)
         .build::<_, kube::client::Body>(https);
     let service = tower::ServiceBuilder::new()
         .option_layer(config.auth_layer().map_err(wrap)?)
@@ -491,27 +602,100 @@ fn pem_certificates(pem: &[u8]) -> Vec<Vec<u8>> {
 mod tests {
     use super::*;
 
+    fn plan(token_file: Option<&str>, auth: KubeletAuth, tls: KubeletTls, allow: bool) -> ClusterPlan {
+        ClusterPlan {
+            kubeconfig: None,
+            context: None,
+            method: crate::access::Method::Direct,
+            nodes: crate::cluster::plan::NodeSelection::All { selector: None },
+            token_file: token_file.map(PathBuf::from),
+            kubelet_tls: tls,
+            kubelet_auth: auth,
+            credentials_to_unverified: allow,
+            address_types: vec![],
+            kubelet_port: None,
+            limits: crate::cluster::plan::Limits {
+                concurrency: 1,
+                per_node: std::time::Duration::from_secs(1),
+                retries: 0,
+                max_body: 1,
+            },
+        }
+    }
+
+    fn verify() -> KubeletTls {
+        KubeletTls::Verify { ca: None, server_name: None }
+    }
+
+    fn admin() -> AuthInfo {
+        AuthInfo { client_certificate_data: Some("x".into()), ..AuthInfo::default() }
+    }
+
     #[test]
-    fn token_file_flag_wins_over_configured_credentials() {
+    fn token_file_flag_is_sent_and_kubeconfig_credentials_are_not() {
         let auth = AuthInfo { token: Some("secret".to_string().into()), ..AuthInfo::default() };
-        let plan = DirectPlan::choose(Some(Path::new("/t")), &auth);
-        assert_eq!(plan.token_file.as_deref(), Some(Path::new("/t")));
-        assert!(!plan.kubeconfig_credentials);
+        let chosen = DirectPlan::choose(&plan(Some("/t"), KubeletAuth::Token, verify(), false), &auth, false);
+        assert_eq!(chosen.token_file.as_deref(), Some(Path::new("/t")));
+        assert!(!chosen.kubeconfig_credentials && chosen.has_credentials && chosen.withheld.is_none());
     }
 
     #[test]
     fn in_cluster_token_file_is_reread_by_us() {
         let auth = AuthInfo { token_file: Some(SERVICE_ACCOUNT_TOKEN.into()), ..AuthInfo::default() };
-        let plan = DirectPlan::choose(None, &auth);
-        assert_eq!(plan.token_file.as_deref(), Some(Path::new(SERVICE_ACCOUNT_TOKEN)));
+        let chosen = DirectPlan::choose(&plan(None, KubeletAuth::Token, verify(), false), &auth, true);
+        assert_eq!(chosen.token_file.as_deref(), Some(Path::new(SERVICE_ACCOUNT_TOKEN)));
     }
 
     #[test]
-    fn kubeconfig_credentials_are_used_when_no_token_file() {
-        let auth = AuthInfo { client_certificate_data: Some("x".into()), ..AuthInfo::default() };
-        let plan = DirectPlan::choose(None, &auth);
-        assert!(plan.kubeconfig_credentials && plan.has_credentials && plan.token_file.is_none());
-        assert!(!DirectPlan::choose(None, &AuthInfo::default()).has_credentials);
+    fn a_kubeconfig_token_file_is_not_the_service_account_token() {
+        let auth = AuthInfo { token_file: Some("/home/me/token".into()), ..AuthInfo::default() };
+        let chosen = DirectPlan::choose(&plan(None, KubeletAuth::Token, verify(), false), &auth, false);
+        assert_eq!(chosen.token_file, None);
+        assert_eq!(chosen.withheld, Some(Withheld::Kubeconfig));
+    }
+
+    #[test]
+    fn kubeconfig_credentials_need_the_explicit_flag() {
+        let by_default =
+            DirectPlan::choose(&plan(None, KubeletAuth::Token, verify(), false), &admin(), false);
+        assert!(!by_default.has_credentials && !by_default.kubeconfig_credentials);
+        assert_eq!(by_default.withheld, Some(Withheld::Kubeconfig));
+        let asked =
+            DirectPlan::choose(&plan(None, KubeletAuth::Kubeconfig, verify(), false), &admin(), false);
+        assert!(asked.kubeconfig_credentials && asked.has_credentials && asked.token_file.is_none());
+        let none = DirectPlan::choose(&plan(None, KubeletAuth::None, verify(), false), &admin(), false);
+        assert!(!none.has_credentials && none.withheld.is_none());
+        let nothing =
+            DirectPlan::choose(&plan(None, KubeletAuth::Token, verify(), false), &AuthInfo::default(), false);
+        assert!(!nothing.has_credentials && nothing.withheld.is_none());
+    }
+
+    #[test]
+    fn unverified_kubelets_get_no_credentials_unless_allowed() {
+        for (token, auth) in [(Some("/t"), KubeletAuth::Token), (None, KubeletAuth::Kubeconfig)] {
+            let withheld =
+                DirectPlan::choose(&plan(token, auth, KubeletTls::Insecure, false), &admin(), false);
+            assert!(
+                !withheld.has_credentials
+                    && withheld.token_file.is_none()
+                    && !withheld.kubeconfig_credentials
+            );
+            assert_eq!(withheld.withheld, Some(Withheld::Unverified));
+            let allowed = DirectPlan::choose(&plan(token, auth, KubeletTls::Insecure, true), &admin(), false);
+            assert!(allowed.has_credentials && allowed.withheld.is_none());
+        }
+    }
+
+    #[test]
+    fn kubeconfig_users_are_described_by_what_names_them() {
+        let user = KubeconfigUser {
+            entry: Some("admin".into()),
+            certificate: Some(ClientCertificate { version: 3, common_name: Some("kubernetes-admin".into()) }),
+            username: None,
+            external: false,
+        };
+        assert_eq!(user.describe(), "user \"admin\", client certificate CN=\"kubernetes-admin\"");
+        assert_eq!(KubeconfigUser::default().describe(), "an unnamed kubeconfig user");
     }
 
     #[tokio::test]

@@ -44,13 +44,10 @@ impl DirectSource {
             .header(http::header::ACCEPT, ACCEPT_EXPOSITION)
             .body(kube::client::Body::empty())
             .map_err(|_| FetchError::Dns { host: authority.to_string() })?;
-        if let Some(token) = &self.token {
-            let token = token.token().await;
-            let mut value = http::HeaderValue::from_str(&format!("Bearer {token}")).map_err(|_| {
-                FetchError::Credentials {
-                    message: "the token file holds characters that cannot be sent in a header".into(),
-                }
-            })?;
+        if let Some(file) = &self.token {
+            let token = file.token().await;
+            let mut value = http::HeaderValue::from_str(&format!("Bearer {token}"))
+                .map_err(|_| FetchError::TokenFile { path: file.path().display().to_string() })?;
             value.set_sensitive(true);
             request.headers_mut().insert(http::header::AUTHORIZATION, value);
         }

@@ -6,11 +6,11 @@ use std::net::IpAddr;
 
 use futures::{StreamExt, stream};
 use k8s_openapi::api::core::v1::Node;
-use kube::api::{Api, ListParams};
+use kube::api::{Api, ListParams, ObjectList};
 
 use crate::access::AddressType;
 use crate::cluster::FetchError;
-use crate::cluster::plan::NodeSelection;
+use crate::cluster::plan::{Limits, NodeSelection};
 
 /// The kubelet's default HTTPS port, used when the node does not report one.
 pub const DEFAULT_KUBELET_PORT: u16 = 10250;
@@ -161,13 +161,37 @@ pub async fn discover(
     api_host: &str,
     selection: &NodeSelection,
     policy: &AddressPolicy,
+    limits: &Limits,
 ) -> Result<Discovery, DiscoveryError> {
-    let mut discovery = match selection {
+    let selector = match selection {
+        NodeSelection::All { selector } => selector.clone(),
+        _ => None,
+    };
+    // --timeout is the budget of the whole listing (every page, every named lookup, kube's
+    // retries included): a stalled API server must not hold the run longer than a node may.
+    let found =
+        tokio::time::timeout(limits.per_node, find(client, api_host, selection, policy, limits.max_body));
+    let mut discovery = match found.await {
+        Ok(found) => found,
+        Err(_) => Err(FetchError::Timeout(limits.per_node)),
+    }
+    .map_err(|reason| DiscoveryError { selector, reason })?;
+    discovery.targets.sort_by(|a, b| a.name.cmp(&b.name));
+    discovery.targets.dedup_by(|a, b| a.name == b.name);
+    discovery.unresolved.sort_by(|a, b| a.0.cmp(&b.0));
+    Ok(discovery)
+}
+
+async fn find(
+    client: &kube::Client,
+    api_host: &str,
+    selection: &NodeSelection,
+    policy: &AddressPolicy,
+    max_body: u64,
+) -> Result<Discovery, FetchError> {
+    Ok(match selection {
         NodeSelection::All { selector } => {
-            let nodes = list(client, selector.as_deref()).await.map_err(|e| DiscoveryError {
-                selector: selector.clone(),
-                reason: FetchError::from_kube(&e, api_host),
-            })?;
+            let nodes = list_paged(client, api_host, selector.as_deref(), PAGE_SIZE, max_body).await?;
             Discovery {
                 targets: nodes.iter().filter_map(|n| NodeTarget::from_node(n, policy)).collect(),
                 unresolved: Vec::new(),
@@ -175,30 +199,24 @@ pub async fn discover(
         }
         NodeSelection::Names(names) => lookup(client, api_host, names, policy).await,
         NodeSelection::Addresses(addresses) => Discovery::from_addresses(addresses, policy),
-    };
-    discovery.targets.sort_by(|a, b| a.name.cmp(&b.name));
-    discovery.targets.dedup_by(|a, b| a.name == b.name);
-    discovery.unresolved.sort_by(|a, b| a.0.cmp(&b.0));
-    Ok(discovery)
+    })
 }
 
-/// Lists every node matching the selector, page by page.
-pub async fn list(client: &kube::Client, selector: Option<&str>) -> Result<Vec<Node>, kube::Error> {
-    list_paged(client, selector, PAGE_SIZE).await
-}
-
-/// Lists every node matching the selector, `page_size` nodes per request.
+/// Lists every node matching the selector, `page_size` nodes per request. Each page's body is
+/// limited to `max_body` bytes as it arrives (`--max-body`), like a kubelet's: a server that
+/// sends an endless list fails the run instead of filling memory.
 pub async fn list_paged(
     client: &kube::Client,
+    api_host: &str,
     selector: Option<&str>,
     page_size: u32,
-) -> Result<Vec<Node>, kube::Error> {
-    let api = Api::<Node>::all(client.clone());
+    max_body: u64,
+) -> Result<Vec<Node>, FetchError> {
     let mut nodes = Vec::new();
     let mut token: Option<String> = None;
     for _ in 0..MAX_PAGES {
         let params = list_params(selector, token.as_deref()).limit(page_size.max(1));
-        let page = api.list(&params).await?;
+        let page = list_page(client, api_host, &params, max_body).await?;
         nodes.extend(page.items);
         token = page.metadata.continue_.filter(|t| !t.is_empty());
         if token.is_none() {
@@ -206,6 +224,27 @@ pub async fn list_paged(
         }
     }
     Ok(nodes)
+}
+
+/// One page of `GET /api/v1/nodes`, its body capped at `max_body` bytes.
+async fn list_page(
+    client: &kube::Client,
+    api_host: &str,
+    params: &ListParams,
+    max_body: u64,
+) -> Result<ObjectList<Node>, FetchError> {
+    let request = kube::core::Request::new("/api/v1/nodes")
+        .list(params)
+        .map_err(|err| FetchError::Io { message: format!("cannot build the node list request: {err}") })?;
+    let response = client
+        .send(request.map(kube::client::Body::from))
+        .await
+        .map_err(|err| FetchError::from_kube(&err, api_host))?;
+    let body = crate::cluster::answer(response, api_host, max_body).await?.into_bytes().await?;
+    serde_json::from_slice(&body).map_err(|err| FetchError::Parse {
+        line: err.line(),
+        message: format!("the node list is not a NodeList: {err}"),
+    })
 }
 
 /// The list parameters for one page; pure.

@@ -122,6 +122,20 @@ pub enum FetchError {
         /// 1-based number of the unfinished last line.
         line: usize,
     },
+    /// The bearer token read from a token file cannot be sent in an HTTP header (a carriage
+    /// return or another control character inside it, e.g. a file saved with CR-LF line ends).
+    #[error("the token in {path} holds characters that cannot be sent in an HTTP header")]
+    TokenFile {
+        /// The token file.
+        path: String,
+    },
+    /// The process ran out of file descriptors (EMFILE/ENFILE) opening a connection: a local
+    /// limit, not the node's fault, and no retry helps.
+    #[error("too many open files here, opening a connection to {host}")]
+    TooManyOpenFiles {
+        /// `host:port` the connection was for.
+        host: String,
+    },
     /// The connection broke (reset, closed mid-body) or another transport error.
     #[error("connection failed: {message}")]
     Io {
@@ -203,6 +217,8 @@ impl FetchError {
             FetchError::TooLarge { .. } => FailureKind::TooLarge,
             FetchError::Parse { .. } | FetchError::CutShort { .. } => FailureKind::Parse,
             FetchError::Io { .. } => FailureKind::Io,
+            FetchError::TooManyOpenFiles { .. } => FailureKind::TooManyOpenFiles,
+            FetchError::TokenFile { .. } => FailureKind::Unauthorized,
         }
     }
 
@@ -295,6 +311,7 @@ impl FetchError {
 /// Higher wins when several errors in a chain classify: the most specific cause is reported.
 fn rank(err: &FetchError) -> u8 {
     match err {
+        FetchError::TooManyOpenFiles { .. } => 6,
         FetchError::Tls { .. } => 5,
         FetchError::Refused { .. } => 4,
         FetchError::Dns { .. } => 3,
@@ -309,6 +326,10 @@ fn classify_one(e: &(dyn StdError + 'static), host: &str, text: &str) -> Option<
     }
     if let Some(io) = e.downcast_ref::<std::io::Error>() {
         use std::io::ErrorKind;
+        // EMFILE (24) and ENFILE (23) on Linux and the BSDs; std has no ErrorKind for them.
+        if matches!(io.raw_os_error(), Some(23 | 24)) {
+            return Some(FetchError::TooManyOpenFiles { host: host.to_string() });
+        }
         return Some(match io.kind() {
             ErrorKind::ConnectionRefused => FetchError::Refused { host: host.to_string() },
             ErrorKind::TimedOut => FetchError::Io { message: format!("{host}: {io}") },
@@ -401,6 +422,16 @@ pub fn parse_retry_after(value: &str, now: SystemTime) -> Option<Duration> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn too_many_open_files_is_its_own_kind_not_io() {
+        // As hyper-util reports a failed socket(): an io::Error wrapped in its ConnectError.
+        let emfile = std::io::Error::other(std::io::Error::from_raw_os_error(24));
+        let err = FetchError::from_transport(&emfile, "10.0.0.1:10250");
+        assert_eq!(err, FetchError::TooManyOpenFiles { host: "10.0.0.1:10250".into() });
+        assert_eq!(err.kind(), FailureKind::TooManyOpenFiles);
+        assert!(!crate::cluster::retry::is_transient(&err));
+    }
 
     #[test]
     fn transport_chain_finds_refused_and_tls() {

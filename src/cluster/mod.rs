@@ -227,8 +227,8 @@ pub enum ConnectError {
 pub async fn connect(plan: &ClusterPlan) -> Result<Connected, ConnectError> {
     let policy = AddressPolicy { types: plan.address_types.clone(), port: plan.kubelet_port };
     let loaded = config::load(plan.kubeconfig.as_deref(), plan.context.as_deref()).await;
-    let base = match loaded {
-        Ok(loaded) => loaded.config,
+    let (base, in_cluster, user) = match loaded {
+        Ok(loaded) => (loaded.config, loaded.in_cluster, loaded.user),
         // `--node-ip` with `--token-file` needs no API server at all (e.g. a pod without RBAC
         // to list nodes), so a missing kubeconfig is no obstacle there.
         Err(_)
@@ -236,7 +236,8 @@ pub async fn connect(plan: &ClusterPlan) -> Result<Connected, ConnectError> {
                 && plan.token_file.is_some()
                 && plan.kubeconfig.is_none() =>
         {
-            kube::Config::new(http::Uri::from_static("https://kubernetes.invalid"))
+            let base = kube::Config::new(http::Uri::from_static("https://kubernetes.invalid"));
+            (base, false, config::KubeconfigUser::default())
         }
         Err(err) => return Err(err.into()),
     };
@@ -249,7 +250,7 @@ pub async fn connect(plan: &ClusterPlan) -> Result<Connected, ConnectError> {
             plan.kubelet_port,
         )),
         Method::Direct => {
-            let setup = config::direct(&base, &plan.kubelet_tls, plan.token_file.as_deref())?;
+            let setup = config::direct(&base, plan, in_cluster, &user)?;
             warnings.extend(setup.warnings);
             Source::Direct(DirectSource::new(setup.client, setup.token, &plan.address_types))
         }
@@ -258,7 +259,7 @@ pub async fn connect(plan: &ClusterPlan) -> Result<Connected, ConnectError> {
         NodeSelection::Addresses(addresses) => Discovery::from_addresses(addresses, &policy),
         selection => {
             let lister = config::api_client(&base, true)?;
-            discovery::discover(&lister, &api_host, selection, &policy).await?
+            discovery::discover(&lister, &api_host, selection, &policy, &plan.limits).await?
         }
     };
     Ok(Connected { source, discovery, warnings })

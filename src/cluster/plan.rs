@@ -37,6 +37,35 @@ pub enum KubeletTls {
     Insecure,
 }
 
+/// Which credentials the direct method sends to kubelets. Kubelets receive only credentials
+/// meant for them unless the user says otherwise: a compromised node must not collect the
+/// kubeconfig user's (often cluster-admin) credentials.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum KubeletAuth {
+    /// `--token-file`, else the pod's service-account token (in a pod); nothing else.
+    #[default]
+    Token,
+    /// The kubeconfig user's own credentials as well (`--kubelet-auth kubeconfig`), with a
+    /// warning naming the identity.
+    Kubeconfig,
+    /// No credentials at all: anonymous requests.
+    None,
+}
+
+impl KubeletAuth {
+    /// Every value, in the order help lists them.
+    pub const ALL: [KubeletAuth; 3] = [KubeletAuth::Token, KubeletAuth::Kubeconfig, KubeletAuth::None];
+
+    /// `token`, `kubeconfig` or `none`, as the command line spells it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            KubeletAuth::Token => "token",
+            KubeletAuth::Kubeconfig => "kubeconfig",
+            KubeletAuth::None => "none",
+        }
+    }
+}
+
 /// A validated plan for reading a cluster.
 #[derive(Debug, Clone)]
 pub struct ClusterPlan {
@@ -52,6 +81,11 @@ pub struct ClusterPlan {
     pub token_file: Option<PathBuf>,
     /// Kubelet TLS (direct method).
     pub kubelet_tls: KubeletTls,
+    /// Which credentials kubelets receive (direct method, and doctor's direct checks).
+    pub kubelet_auth: KubeletAuth,
+    /// `--allow-credentials-to-unverified-kubelets`: send credentials even when
+    /// `--insecure-skip-tls-verify-kubelet` leaves the kubelet unverified.
+    pub credentials_to_unverified: bool,
     /// Address preference (direct method).
     pub address_types: Vec<AddressType>,
     /// `--kubelet-port` override.

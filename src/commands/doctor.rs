@@ -136,6 +136,9 @@ struct NodeContext<'a> {
     /// Whether `/healthz` through the proxy is worth asking (the method, or the permission).
     proxy_allowed: bool,
     token_sent: bool,
+    /// Credentials exist but the policy keeps them from kubelets: the authenticated direct
+    /// checks are skipped (the `kubelet credentials` check says why).
+    withheld: bool,
     direct_user: Option<String>,
 }
 
@@ -148,7 +151,7 @@ async fn run_checks(plan: &ClusterPlan, sample: usize, steps: &mut Vec<Step>) ->
     };
 
     // Credentials, and the token the direct method would send.
-    let (base, api_available, kubeconfig) =
+    let (base, api_available, kubeconfig, in_cluster) =
         match config::load(plan.kubeconfig.as_deref(), plan.context.as_deref()).await {
             Ok(loaded) => {
                 let source = if loaded.in_cluster {
@@ -162,7 +165,7 @@ async fn run_checks(plan: &ClusterPlan, sample: usize, steps: &mut Vec<Step>) ->
                     server,
                     in_cluster: loaded.in_cluster,
                 }))));
-                (loaded.config, true, loaded.user)
+                (loaded.config, true, loaded.user, loaded.in_cluster)
             }
             Err(ConfigError::ClientCertificateVersion { location, version }) => {
                 let problem = CredentialsProblem::CertificateVersion { location, version };
@@ -173,7 +176,7 @@ async fn run_checks(plan: &ClusterPlan, sample: usize, steps: &mut Vec<Step>) ->
             Err(err) if addresses.is_some() && plan.token_file.is_some() && plan.kubeconfig.is_none() => {
                 steps.push(Step::Judged(doctor::credentials_not_needed(&chain(err))));
                 let base = kube::Config::new(http::Uri::from_static("https://kubernetes.invalid"));
-                (base, false, KubeconfigUser::default())
+                (base, false, KubeconfigUser::default(), false)
             }
             Err(err) => {
                 steps.push(Step::Judged(doctor::credentials(&Err(CredentialsProblem::Unusable(chain(err))))));
@@ -181,7 +184,14 @@ async fn run_checks(plan: &ClusterPlan, sample: usize, steps: &mut Vec<Step>) ->
             }
         };
     let base = &base;
-    let direct_plan = DirectPlan::choose(plan.token_file.as_deref(), &base.auth_info);
+    let direct_plan = DirectPlan::choose(plan, &base.auth_info, in_cluster);
+    if let Some(withheld) = direct_plan.withheld {
+        steps.push(Step::Judged(doctor::kubelet_credentials_withheld(
+            method,
+            withheld.reason(),
+            withheld.fix(),
+        )));
+    }
     let mut token_user = None;
     if let Some(path) = &direct_plan.token_file {
         let read = checks::read_token(path).await;
@@ -199,6 +209,7 @@ async fn run_checks(plan: &ClusterPlan, sample: usize, steps: &mut Vec<Step>) ->
         roots: Err(String::new()),
         proxy_allowed: method == Method::Proxy,
         token_sent: direct_plan.has_credentials,
+        withheld: direct_plan.withheld.is_some(),
         direct_user: token_user.clone(),
     };
     let targets = if api_available {
@@ -217,7 +228,7 @@ async fn run_checks(plan: &ClusterPlan, sample: usize, steps: &mut Vec<Step>) ->
     }
 
     // Per node: through the proxy, then directly; nodes in parallel, reported in order.
-    context.direct = match config::direct(base, &plan.kubelet_tls, plan.token_file.as_deref()) {
+    context.direct = match config::direct(base, plan, in_cluster, &kubeconfig) {
         Ok(setup) => Some(DirectSource::new(setup.client, setup.token, &plan.address_types)),
         Err(err) => {
             steps.push(Step::Judged(doctor::kubelet_client(method, &chain(err))));
@@ -326,7 +337,7 @@ async fn api_checks(
             return None;
         }
     };
-    let found = match discovery::discover(&lister, &host, &plan.nodes, &policy).await {
+    let found = match discovery::discover(&lister, &host, &plan.nodes, &policy, &plan.limits).await {
         Ok(found) => found,
         Err(err) => {
             steps.push(Step::Nodes(Err(Problem::from_fetch(&err.reason, None))));
@@ -408,6 +419,9 @@ async fn direct_checks(
         return;
     }
     let Some(direct) = &context.direct else { return };
+    if context.withheld {
+        return;
+    }
     let healthz = probe(direct, node, "/healthz", SMALL_BODY, limit).await;
     checks.push(doctor::direct_healthz(&node.name, method, context.token_sent, &healthz));
     let metrics = probe(direct, node, "/metrics", plan.limits.max_body, limit).await;

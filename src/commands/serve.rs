@@ -18,11 +18,48 @@ use super::Outcome;
 use crate::analysis::{Query, analyze};
 use crate::cli::settings::ServeSettings;
 use crate::collect::Options;
-use crate::exporter::{Cycle, families};
+use crate::exporter::{Cycle, Outage, families, outage_families};
 use crate::source::gather;
 
-/// The latest page and whether a collection has finished yet.
-type Page = Option<Bytes>;
+/// What the HTTP handlers hand out: the latest page, and why `/readyz` fails, if it does.
+#[derive(Debug, Clone)]
+struct Page {
+    metrics: Bytes,
+    unready: Option<String>,
+}
+
+/// `/readyz` fails after this many collections in a row could not run (the API server down,
+/// listing timed out), so a probe sees the outage while `/metrics` keeps saying why.
+pub const UNREADY_AFTER_FAILURES: u64 = 3;
+
+/// The page when no collection has read any node: `serve`'s own health only.
+fn outage_page(outage: &Outage) -> anyhow::Result<Bytes> {
+    let mut page = Vec::new();
+    crate::exposition::write(&outage_families(outage), None, &mut page)?;
+    Ok(Bytes::from(page))
+}
+
+/// Why `/readyz` fails now, if it does.
+fn unready(outage: &Outage, collected: bool) -> Option<String> {
+    if outage.consecutive_failures >= UNREADY_AFTER_FAILURES {
+        return Some(format!("the last {} collections failed\n", outage.consecutive_failures));
+    }
+    (!collected).then(|| "first collection not finished\n".to_string())
+}
+
+/// The failure kind of a cycle that could not run (e.g. `timeout`, `forbidden`), `config` when
+/// the configuration is unusable, else `other`.
+fn failure_reason(err: &anyhow::Error) -> String {
+    for cause in err.chain() {
+        if let Some(discovery) = cause.downcast_ref::<crate::cluster::DiscoveryError>() {
+            return discovery.reason.kind().as_str().to_string();
+        }
+        if cause.downcast_ref::<crate::cluster::ConfigError>().is_some() {
+            return "config".to_string();
+        }
+    }
+    "other".to_string()
+}
 
 /// Runs `serve` until SIGINT/SIGTERM (or `--max-cycles`).
 pub async fn run(
@@ -36,13 +73,19 @@ pub async fn run(
         .await
         .with_context(|| format!("cannot listen on {}", settings.listen))?;
     writeln!(err, "serving on http://{}/metrics", listener.local_addr()?)?;
-    let (page_tx, page_rx) = watch::channel::<Page>(None);
+    // Before the first collection `/metrics` answers with serve's own health (not 503), so a
+    // scrape never fails just because the cluster is slow to list.
+    let mut outage = Outage::default();
+    let mut collected = false;
+    let first = Page { metrics: outage_page(&outage)?, unready: unready(&outage, collected) };
+    let (page_tx, page_rx) = watch::channel::<Page>(first);
     let server = tokio::spawn(accept_loop(listener, page_rx));
 
     let mut ticker = tokio::time::interval(settings.interval);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut cycles = 0_u64;
-    let options = Options::new(crate::remedy::fix);
+    // Signals stop the loop below, whatever it is doing: a cycle is dropped mid-flight.
+    let options = Options::new(crate::remedy::fix).without_signals();
     let stop = shutdown_signal();
     tokio::pin!(stop);
     loop {
@@ -51,12 +94,28 @@ pub async fn run(
             _ = ticker.tick() => {}
         }
         let started = Instant::now();
-        let gathered = match gather(plan, "/metrics", selector, &options).await {
+        let gathered = tokio::select! {
+            _ = &mut stop => break,
+            gathered = gather(plan, "/metrics", selector, &options) => gathered,
+        };
+        let gathered = match gathered {
             Ok(gathered) => gathered,
             Err(e) => {
-                // Nothing could run this cycle (e.g. the API server is down): keep serving the
-                // last page and try again next interval.
-                writeln!(err, "warning: collection failed: {e:#}")?;
+                // Nothing could run this cycle (e.g. the API server is down). The last data is
+                // dropped, not served as current: nodes last seen are served as down, the
+                // failure is counted by reason, and /readyz fails after a few in a row.
+                cycles += 1;
+                writeln!(err, "warning: collection {cycles} failed: {e:#}")?;
+                *outage.failures.entry(failure_reason(&e)).or_default() += 1;
+                outage.consecutive_failures += 1;
+                outage.last_succeeded = Some(false);
+                page_tx.send_replace(Page {
+                    metrics: outage_page(&outage)?,
+                    unready: unready(&outage, collected),
+                });
+                if settings.max_cycles.is_some_and(|max| cycles >= max) {
+                    break;
+                }
                 continue;
             }
         };
@@ -78,9 +137,16 @@ pub async fn run(
             finished_unix_seconds: finished,
             cycles,
         };
+        outage.last_succeeded = Some(true);
+        outage.consecutive_failures = 0;
+        outage.method = gathered.method.as_str().to_string();
+        outage.known_nodes = gathered.scrapes.iter().map(|s| s.node.clone()).collect();
+        collected = true;
+        let mut served = families(&cycle);
+        served.extend(outage_families(&outage));
         let mut page = Vec::new();
-        crate::exposition::write(&families(&cycle), None, &mut page)?;
-        page_tx.send_replace(Some(Bytes::from(page)));
+        crate::exposition::write(&served, None, &mut page)?;
+        page_tx.send_replace(Page { metrics: Bytes::from(page), unready: unready(&outage, collected) });
         let failed = gathered.scrapes.iter().filter(|s| s.outcome.is_err()).count();
         if failed > 0 {
             writeln!(err, "collection {cycles}: {failed} of {} node(s) failed", gathered.scrapes.len())?;
@@ -110,8 +176,8 @@ async fn accept_loop(listener: tokio::net::TcpListener, page: watch::Receiver<Pa
     }
 }
 
-/// `/metrics` → the latest page (503 before the first collection); `/healthz` → ok;
-/// `/readyz` → ok once a collection finished.
+/// `/metrics` → the latest page (health only until a collection read nodes); `/healthz` → ok;
+/// `/readyz` → ok once a collection finished, until several in a row fail.
 fn respond(request: &Request<Incoming>, page: Page) -> Response<Full<Bytes>> {
     let reply = |status: StatusCode, content_type: &str, body: Bytes| {
         let mut response = Response::new(Full::new(body));
@@ -125,13 +191,9 @@ fn respond(request: &Request<Incoming>, page: Page) -> Response<Full<Bytes>> {
     if request.method() != hyper::Method::GET && request.method() != hyper::Method::HEAD {
         return reply(StatusCode::METHOD_NOT_ALLOWED, text, Bytes::from_static(b"method not allowed\n"));
     }
-    match (request.uri().path(), page) {
-        ("/metrics", Some(page)) => reply(StatusCode::OK, "text/plain; version=0.0.4; charset=utf-8", page),
-        ("/metrics" | "/readyz", None) => reply(
-            StatusCode::SERVICE_UNAVAILABLE,
-            text,
-            Bytes::from_static(b"first collection not finished\n"),
-        ),
+    match (request.uri().path(), page.unready) {
+        ("/metrics", _) => reply(StatusCode::OK, "text/plain; version=0.0.4; charset=utf-8", page.metrics),
+        ("/readyz", Some(why)) => reply(StatusCode::SERVICE_UNAVAILABLE, text, Bytes::from(why)),
         ("/healthz" | "/readyz", _) => reply(StatusCode::OK, text, Bytes::from_static(b"ok\n")),
         _ => reply(StatusCode::NOT_FOUND, text, Bytes::from_static(b"not found: try /metrics\n")),
     }
@@ -158,5 +220,47 @@ async fn shutdown_signal() {
     #[cfg(not(unix))]
     {
         let _ = ctrl_c.await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn readiness_fails_before_the_first_collection_and_after_repeated_failures() {
+        let mut outage = Outage::default();
+        assert_eq!(unready(&outage, false).as_deref(), Some("first collection not finished\n"));
+        assert_eq!(unready(&outage, true), None);
+        outage.consecutive_failures = UNREADY_AFTER_FAILURES - 1;
+        assert_eq!(unready(&outage, true), None);
+        outage.consecutive_failures = UNREADY_AFTER_FAILURES;
+        assert_eq!(unready(&outage, true).as_deref(), Some("the last 3 collections failed\n"));
+    }
+
+    #[test]
+    fn a_failed_cycle_is_counted_by_the_failure_kind_of_the_listing() {
+        let listing = crate::cluster::DiscoveryError {
+            selector: None,
+            reason: crate::cluster::FetchError::Timeout(std::time::Duration::from_secs(1)),
+        };
+        let err = anyhow::Error::new(listing).context("cannot read the cluster");
+        assert_eq!(failure_reason(&err), "timeout");
+        assert_eq!(failure_reason(&anyhow::anyhow!("something else")), "other");
+    }
+
+    #[test]
+    fn the_outage_page_marks_known_nodes_down() {
+        let outage = Outage {
+            last_succeeded: Some(false),
+            failures: [("refused".to_string(), 2)].into(),
+            consecutive_failures: 2,
+            known_nodes: vec!["node-a".into()],
+            method: "proxy".into(),
+        };
+        let page = String::from_utf8(outage_page(&outage).expect("page").to_vec()).expect("utf-8");
+        assert!(page.contains("kubelet_metrics_collection_success 0\n"), "{page}");
+        assert!(page.contains("kubelet_metrics_collection_failures_total{reason=\"refused\"} 2\n"), "{page}");
+        assert!(page.contains("kubelet_metrics_node_up{node=\"node-a\",method=\"proxy\"} 0\n"), "{page}");
     }
 }

@@ -30,7 +30,7 @@ pub async fn run(
     let path = settings.endpoint.path();
     let terminal = terminals.stdout;
     // Tables redraw every interval: a progress bar between them would only flicker.
-    let options = Options::new(crate::remedy::fix);
+    let options = Options::new(crate::remedy::fix).without_signals();
 
     let ctrl_c = tokio::signal::ctrl_c();
     tokio::pin!(ctrl_c);
@@ -76,7 +76,12 @@ pub async fn run(
             count: settings.count,
             max_rows: terminal.then(screen_rows).flatten(),
         };
-        report::watch::render_frame(&report, &frame, terminal, &mut &mut *out)?;
+        let mut text = Vec::new();
+        report::watch::render_frame(&report, &frame, terminal, &mut text)?;
+        // The screen-clearing prefix is ours; node names and messages after it are escaped.
+        let ours = if terminal { report::watch::CLEAR_SCREEN.len() } else { 0 };
+        out.write_all(&text[..ours])?;
+        report::terminal::Escaped::new(&mut *out).write_all(&text[ours..])?;
         out.flush()?;
         outcome = Outcome::from_counts(report.node_count(), report.errors.len());
         baseline = next_baseline(baseline, gathered.scrapes);

@@ -31,7 +31,10 @@ mod token;
 
 pub use api::{apiserver, authentication, can_i, credentials, credentials_not_needed, nodes, rbac_fix};
 pub use identity::{Identity, IdentityHints, IdentitySource, denied_user, identify, kubeconfig_guess};
-pub use node::{direct_healthz, direct_metrics, kubelet_client, proxy_healthz, tcp_connect, tls};
+pub use node::{
+    direct_healthz, direct_metrics, kubelet_client, kubelet_credentials_withheld, proxy_healthz, tcp_connect,
+    tls,
+};
 pub use token::{TokenClaims, TokenError, token, token_claims};
 
 use crate::access::Method;

@@ -115,11 +115,17 @@ pub fn tls(node: &str, method: Method, setting: &TlsSetting, result: &Result<(),
                 ),
                 Some(TlsIssue::NameMismatch { expected, presented }) => {
                     let names = if presented.is_empty() { "other names".to_string() } else { presented.join(", ") };
-                    let fix = match presented.first() {
-                        Some(name) => format!("--kubelet-tls-server-name {name} (the name the certificate was issued for)"),
-                        None => "--kubelet-tls-server-name NAME (the name the certificate was issued for)".to_string(),
-                    };
-                    (format!("the certificate is for {names}, not {expected}"), vec![fix])
+                    // Not "trust whatever name the certificate claims": any kubelet certificate
+                    // from the same CA would then pass for this node.
+                    let fix = vec![
+                        format!(
+                            "reissue the kubelet serving certificate of {node} with {expected} in its subjectAltName \
+                             (serverTLSBootstrap: true in the KubeletConfiguration makes kubelets request one naming their addresses)"
+                        ),
+                        "or, only if every kubelet's certificate carries one name you trust, --kubelet-tls-server-name NAME"
+                            .to_string(),
+                    ];
+                    (format!("the certificate is for {names}, not {expected}"), fix)
                 }
                 Some(TlsIssue::Expired) => (
                     "the certificate is expired or not yet valid".to_string(),
@@ -128,6 +134,10 @@ pub fn tls(node: &str, method: Method, setting: &TlsSetting, result: &Result<(),
                 Some(TlsIssue::UnsupportedVersion) => (
                     "the certificate is X.509 v1 or v2, which TLS libraries refuse (only v3 is accepted)".to_string(),
                     vec![format!("the kubelet serving certificate of {node}: {}", remedy::REISSUE_SERVING_CERTIFICATE)],
+                ),
+                Some(TlsIssue::CaAsServingCertificate) => (
+                    "the kubelet presents a CA certificate (CA:TRUE) as its serving certificate, which TLS libraries refuse".to_string(),
+                    vec![format!("the kubelet serving certificate of {node}: issue a leaf certificate (CA:FALSE) signed by that CA; {}", remedy::REISSUE_SERVING_CERTIFICATE)],
                 ),
                 Some(TlsIssue::Other(text)) => (text.clone(), p.fix.iter().cloned().collect()),
                 None => (p.message.clone(), p.fix.iter().cloned().collect()),
@@ -225,6 +235,20 @@ pub fn direct_metrics(
     };
     check.on(node).for_method(Method::Direct, method)
 }
+/// Credentials exist but are kept from kubelets by the credential policy, so the direct
+/// `/healthz` and `/metrics` checks (which need them) are skipped; `reason` says why and `fix`
+/// how to send credentials meant for kubelets.
+pub fn kubelet_credentials_withheld(method: Method, reason: &str, fix: &str) -> Check {
+    Check::new(
+        "kubelet-credentials",
+        "kubelet credentials",
+        Status::Fail,
+        format!("{reason}; the authenticated direct checks (/healthz, /metrics) are skipped"),
+    )
+    .fix(vec![fix.to_string()])
+    .for_method(Method::Direct, method)
+}
+
 /// The direct method's kubelet client could not be built (unreadable `--kubelet-ca` or token file).
 pub fn kubelet_client(method: Method, reason: &str) -> Check {
     Check::new("kubelet-client", "kubelet client", Status::Fail, reason.to_string())
@@ -271,10 +295,27 @@ mod tests {
         let check = tls("node-2", Method::Direct, &setting, &Err(problem));
         assert_eq!(check.status, Status::Fail);
         assert_eq!(check.evidence, "the certificate is for wrong.kubesim.invalid, not 127.0.0.3");
-        assert_eq!(
-            check.fix,
-            ["--kubelet-tls-server-name wrong.kubesim.invalid (the name the certificate was issued for)"]
+        assert!(
+            check.fix[0].starts_with("reissue the kubelet serving certificate of node-2 with 127.0.0.3"),
+            "{:?}",
+            check.fix
         );
+        assert!(
+            !check.fix.iter().any(|f| f.contains("wrong.kubesim.invalid")),
+            "never trust the name it claims"
+        );
+    }
+
+    #[test]
+    fn a_ca_certificate_served_by_a_kubelet_is_named_not_dumped() {
+        let problem =
+            Problem { tls: Some(TlsIssue::CaAsServingCertificate), ..Problem::new(FailureKind::Tls, "x") };
+        let setting = TlsSetting { ca: Some("/k/ca.crt".into()), server_name: None, insecure: false };
+        let check = tls("node-2", Method::Direct, &setting, &Err(problem));
+        assert!(
+            check.evidence.contains("CA certificate (CA:TRUE)") && !check.evidence.contains("OtherError")
+        );
+        assert!(check.fix[0].contains("leaf certificate (CA:FALSE)"), "{:?}", check.fix);
     }
 
     #[test]

@@ -7,6 +7,7 @@ use std::io::{self, Write};
 use crate::doctor::{Check, Diagnosis, Status};
 use crate::report::paint::Palette;
 use crate::report::problems::without_name;
+use crate::report::terminal::escape_controls;
 use crate::text::bounded_names;
 
 /// One table row: a check, or the same verdict on several nodes.
@@ -84,10 +85,13 @@ pub fn render_table_painted(diagnosis: &Diagnosis, palette: Palette, out: &mut i
         };
         // Pad by the plain word: escape codes take no columns.
         let pad = " ".repeat(8usize.saturating_sub(status.len()));
-        writeln!(out, "{painted}{pad}{:<width$}  {}", row.label, row.evidence)?;
+        // Painted output bypasses the escaping writer, so the text from nodes and servers is
+        // escaped here.
+        let (label, evidence) = (escape_controls(&row.label), escape_controls(&row.evidence));
+        writeln!(out, "{painted}{pad}{label:<width$}  {evidence}")?;
         for (i, line) in row.fix.iter().enumerate() {
             let lead = if i == 0 { "fix: " } else { "     " };
-            writeln!(out, "{:<8}{lead}{line}", "")?;
+            writeln!(out, "{:<8}{lead}{}", "", escape_controls(line))?;
         }
     }
     writeln!(

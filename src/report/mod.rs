@@ -21,7 +21,10 @@ pub mod problems;
 pub mod samples;
 pub mod svg;
 pub mod table;
+pub mod terminal;
 pub mod watch;
+
+pub use terminal::escape_controls;
 
 use crate::histogram::Band;
 

@@ -27,7 +27,7 @@ pub struct Frame {
 pub const FRAME_LINES: usize = 4;
 
 /// ANSI: cursor home, then erase the screen.
-const CLEAR_SCREEN: &str = "\x1b[H\x1b[2J";
+pub const CLEAR_SCREEN: &str = "\x1b[H\x1b[2J";
 
 /// Writes one table: a timestamp line, then the per-node table of the interval's changes.
 /// `terminal` clears the screen first; otherwise a blank line separates tables.

@@ -162,7 +162,8 @@ fn rbac_direct_grants_exactly_what_the_direct_method_needs() {
     let ca = sim.kubelet_ca();
     for nodes in [&[][..], &["node-1"][..]] {
         let mut args = vec!["get", "-m", "kubelet_pod_start_duration_seconds_count", "--method", "direct"];
-        args.extend(["--kubelet-ca", &ca, "--kubeconfig", &kubeconfig]);
+        // The kubeconfig's token is the service account's: meant for kubelets, so say so.
+        args.extend(["--kubelet-ca", &ca, "--kubeconfig", &kubeconfig, "--kubelet-auth", "kubeconfig"]);
         args.extend(nodes);
         let output = run(&args);
         assert_eq!(output.status.code(), Some(0), "{args:?}: {}", stderr(&output));
@@ -281,7 +282,18 @@ fn doctor_service_account_direct_needs_get_nodes_for_named_nodes_until_fixed() {
     let token = Path::new(&sim.cluster().sa_token_path()).to_path_buf();
     let kubeconfig = sim.token_kubeconfig("sa", &token, sim.cluster().api_url());
     let ca = sim.kubelet_ca();
-    let args = ["doctor", "--kubeconfig", &kubeconfig, "--method", "direct", "--kubelet-ca", &ca, "node-0"];
+    let args = [
+        "doctor",
+        "--kubeconfig",
+        &kubeconfig,
+        "--method",
+        "direct",
+        "--kubelet-ca",
+        &ca,
+        "--kubelet-auth",
+        "kubeconfig",
+        "node-0",
+    ];
     let output = run(&args);
     let text = stdout(&output);
     assert_eq!(output.status.code(), Some(1), "{text}");
@@ -355,7 +367,17 @@ fn doctor_turns_kubelet_faults_into_fails_whose_fixes_work() {
         Sim::start(4, &[("node-1", Fault::NoAuth), ("node-2", Fault::BadCert), ("node-3", Fault::Refuse)]);
     let admin = sim.admin();
     let ca = sim.kubelet_ca();
-    let direct = ["doctor", "--kubeconfig", &admin, "--method", "direct", "--kubelet-ca", &ca];
+    let direct = [
+        "doctor",
+        "--kubeconfig",
+        &admin,
+        "--method",
+        "direct",
+        "--kubelet-ca",
+        &ca,
+        "--kubelet-auth",
+        "kubeconfig",
+    ];
     let output = run(&direct);
     let text = stdout(&output);
     assert_eq!(output.status.code(), Some(1), "{text}");
@@ -370,10 +392,12 @@ fn doctor_turns_kubelet_faults_into_fails_whose_fixes_work() {
 
     let (line, fix) = check_block(&text, "node-2: tls verify");
     assert_eq!(line, "FAIL node-2: tls verify the certificate is for wrong.kubesim.invalid, not 127.0.0.1");
-    assert_eq!(
-        fix,
-        ["--kubelet-tls-server-name wrong.kubesim.invalid (the name the certificate was issued for)"]
+    // The fix does not trust the name the certificate claims (issue 12).
+    assert!(
+        fix[0].starts_with("reissue the kubelet serving certificate of node-2 with 127.0.0.1"),
+        "{fix:?}"
     );
+    assert!(!fix.iter().any(|f| f.contains("wrong.kubesim.invalid")), "{fix:?}");
 
     let (line, fix) = check_block(&text, "node-3: tcp connect");
     assert!(line.starts_with("FAIL") && line.ends_with("connection refused"), "{line}");

@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Duration;
 
 use kubelet_metrics::access::{AddressType, Method};
-use kubelet_metrics::cluster::plan::{ClusterPlan, KubeletTls, Limits, NodeSelection};
+use kubelet_metrics::cluster::plan::{ClusterPlan, KubeletAuth, KubeletTls, Limits, NodeSelection};
 use kubelet_metrics::cluster::{
     self, AddressPolicy, BodyStream, FetchError, MetricsSource, NodeTarget, Source, TlsProblem,
 };
@@ -39,6 +39,8 @@ fn proxy_plan(kubeconfig: PathBuf) -> ClusterPlan {
         nodes: NodeSelection::All { selector: None },
         token_file: None,
         kubelet_tls: KubeletTls::Verify { ca: None, server_name: None },
+        kubelet_auth: KubeletAuth::Token,
+        credentials_to_unverified: false,
         address_types: AddressPolicy::default().types,
         kubelet_port: None,
         limits: limits(),
@@ -209,7 +211,7 @@ async fn listing_follows_continue_tokens() {
     let cluster = start(5, &[]).await;
     let loaded = cluster::config::load(Some(&cluster.admin_kubeconfig()), None).await.expect("kubeconfig");
     let client = cluster::config::api_client(&loaded.config, true).expect("client");
-    let nodes = cluster::discovery::list_paged(&client, None, 2).await.expect("list");
+    let nodes = cluster::discovery::list_paged(&client, "kubesim", None, 2, 64 << 20).await.expect("list");
     let mut names: Vec<String> = nodes.iter().filter_map(|n| n.metadata.name.clone()).collect();
     names.sort();
     assert_eq!(names, cluster.node_names());
@@ -259,8 +261,10 @@ async fn an_address_type_the_nodes_lack_fails_each_node_with_a_fix() {
 async fn raw_paths_return_bodies() {
     let cluster = start(2, &[]).await;
     // The service account may read nodes/metrics only; /healthz needs more, so the direct run
-    // uses the admin kubeconfig's own bearer token (no --token-file).
-    let direct_as_admin = ClusterPlan { token_file: None, ..direct_plan(&cluster) };
+    // uses the admin kubeconfig's own credentials (no --token-file), which takes
+    // --kubelet-auth kubeconfig.
+    let direct_as_admin =
+        ClusterPlan { token_file: None, kubelet_auth: KubeletAuth::Kubeconfig, ..direct_plan(&cluster) };
     for plan in [proxy_plan(cluster.admin_kubeconfig()), direct_as_admin] {
         let raw = collect::collect_raw(&plan, "healthz", &options()).await.expect("the run can start");
         assert_eq!(raw.scrapes.len(), 2);
@@ -377,11 +381,24 @@ async fn direct_without_kubelet_ca_is_a_tls_error_naming_both_flags() {
         assert!(fix.contains("--kubelet-ca") && fix.contains("--insecure-skip-tls-verify-kubelet"), "{fix}");
     }
 
-    let insecure = ClusterPlan { kubelet_tls: KubeletTls::Insecure, ..direct_plan(&cluster) };
+    let insecure = ClusterPlan {
+        kubelet_tls: KubeletTls::Insecure,
+        credentials_to_unverified: true,
+        ..direct_plan(&cluster)
+    };
     let collection = run(&insecure, &pod_start_selector()).await;
     assert!(collection.scrapes.iter().all(|s| s.outcome.is_ok()));
     assert_eq!(collection.warnings.len(), 1, "{:?}", collection.warnings);
     assert!(collection.warnings[0].contains("--insecure-skip-tls-verify-kubelet"));
+
+    // Without --allow-credentials-to-unverified-kubelets the token stays home: anonymous.
+    let withheld = ClusterPlan { kubelet_tls: KubeletTls::Insecure, ..direct_plan(&cluster) };
+    let collection = run(&withheld, &pod_start_selector()).await;
+    for scrape in &collection.scrapes {
+        let failure = scrape.outcome.as_ref().expect_err("anonymous requests are refused");
+        assert!(matches!(failure.kind, FailureKind::Unauthorized | FailureKind::Forbidden), "{failure:?}");
+    }
+    assert!(collection.warnings[0].contains("no credentials are sent"), "{:?}", collection.warnings);
     cluster.shutdown().await;
 }
 
@@ -523,21 +540,28 @@ async fn retry_after_beyond_the_deadline_gives_up_at_once() {
 #[tokio::test]
 async fn cancellation_reports_every_node() {
     let cluster = start(3, &[(1, Fault::Hang)]).await;
+    // Stopped before the nodes are listed: nothing to report, and no wait for the listing.
     let cancel = CancellationToken::new();
     cancel.cancel();
-    let collection = collect::collect(
-        &direct_plan(&cluster),
-        "/metrics",
-        &Selector::all(),
-        &options().with_cancel(cancel.clone()),
-    )
-    .await
-    .expect("the run can start");
+    let plan = direct_plan(&cluster);
+    let early = collect::collect(&plan, "/metrics", &Selector::all(), &options().with_cancel(cancel)).await;
+    let err = early.expect_err("stopped before listing");
+    assert!(format!("{err:#}").contains("stopped before the nodes were listed"), "{err:#}");
+
+    // Stopped mid fan-out: the hanging node is reported as cancelled, the others answered.
+    let cancel = CancellationToken::new();
+    let stopper = cancel.clone();
+    tokio::spawn(async move {
+        tokio::time::sleep(Duration::from_millis(1500)).await;
+        stopper.cancel();
+    });
+    let collection = collect::collect(&plan, "/metrics", &Selector::all(), &options().with_cancel(cancel))
+        .await
+        .expect("the run can start");
     assert_eq!(collection.scrapes.len(), 3);
-    for scrape in &collection.scrapes {
-        let failure = scrape.outcome.as_ref().expect_err("cancelled");
-        assert!(failure.message.contains("cancelled"), "{}", failure.message);
-    }
+    let failure = collection.scrapes[1].outcome.as_ref().expect_err("cancelled");
+    assert!(failure.message.contains("cancelled"), "{}", failure.message);
+    assert!(collection.scrapes[0].outcome.is_ok() && collection.scrapes[2].outcome.is_ok());
     cluster.shutdown().await;
 }
 

@@ -3,8 +3,11 @@
 
 mod access;
 mod cluster;
+mod credentials;
 mod differential;
+mod hygiene;
 mod layers;
+mod limits;
 mod live;
 mod offline;
 mod oracle;
@@ -13,6 +16,7 @@ mod readable;
 mod real;
 mod serve;
 mod servers;
+mod signals;
 mod watch;
 
 use std::path::PathBuf;

@@ -2,10 +2,15 @@
 //! the exposition it serves is accepted by the real scraper, and PromQL's own
 //! `histogram_quantile` over the served buckets agrees with the cluster quantile we computed.
 
+use std::io::{BufRead, BufReader, Write};
+use std::net::{TcpListener, TcpStream};
+use std::process::{Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use crate::servers::{poll, start_prometheus, start_serve};
-use crate::{http_get, url_encode};
+use crate::{Reaped, bin, http_get, url_encode};
 
 #[test]
 fn prometheus_scrapes_serve_and_agrees_with_its_cluster_quantile() {
@@ -13,7 +18,10 @@ fn prometheus_scrapes_serve_and_agrees_with_its_cluster_quantile() {
     let cluster = runtime.block_on(kubesim::Cluster::builder().nodes(4).seed(5).start()).expect("kubesim");
     let (_serve, serve_addr) = start_serve(&cluster.admin_kubeconfig().to_string_lossy());
     let page = poll("the first collection", Duration::from_secs(20), || {
-        http_get(serve_addr, "/metrics").ok().filter(|(status, _)| *status == 200).map(|(_, body)| body)
+        http_get(serve_addr, "/metrics")
+            .ok()
+            .filter(|(status, body)| *status == 200 && body.contains("kubelet_metrics_cluster_quantile"))
+            .map(|(_, body)| body)
     });
     let ours: f64 = page
         .lines()
@@ -54,5 +62,115 @@ fn serve_answers_health_probes_and_refuses_other_paths() {
     assert_eq!(http_get(addr, "/healthz").expect("healthz").0, 200);
     poll("readiness", Duration::from_secs(20), || (http_get(addr, "/readyz").ok()?.0 == 200).then_some(()));
     assert_eq!(http_get(addr, "/nope").expect("404").0, 404);
+    runtime.block_on(cluster.shutdown());
+}
+
+/// Forwards loopback TCP connections to `target` while `up`; refuses (accepts and closes) them
+/// while down: an API server that can be stopped and started again.
+fn switchable_forwarder(target: std::net::SocketAddr, up: Arc<AtomicBool>) -> std::net::SocketAddr {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    std::thread::spawn(move || {
+        for client in listener.incoming().flatten() {
+            if !up.load(Ordering::SeqCst) {
+                drop(client);
+                continue;
+            }
+            let Ok(server) = TcpStream::connect(target) else { continue };
+            for (mut from, mut to) in
+                [(client.try_clone().expect("clone"), server.try_clone().expect("clone")), (server, client)]
+            {
+                std::thread::spawn(move || {
+                    let _ = std::io::copy(&mut from, &mut to);
+                    let _ = to.shutdown(std::net::Shutdown::Both);
+                });
+            }
+        }
+    });
+    addr
+}
+
+/// `promtool check metrics` on a page: every problem it reports.
+fn promtool_problems(page: &str) -> String {
+    let promtool = std::env::var_os("PROMTOOL").unwrap_or_else(|| "promtool".into());
+    let mut child = Command::new(promtool)
+        .args(["check", "metrics"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("promtool runs (apt-get install prometheus)");
+    child.stdin.take().expect("stdin").write_all(page.as_bytes()).expect("page to promtool");
+    let output = child.wait_with_output().expect("promtool ends");
+    format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr))
+}
+
+fn node_up(page: &str) -> Vec<&str> {
+    page.lines().filter(|l| l.starts_with("kubelet_metrics_node_up{")).collect()
+}
+
+#[test]
+fn serve_is_honest_while_the_api_server_is_down_and_recovers() {
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+    let cluster = runtime.block_on(kubesim::Cluster::builder().nodes(2).start()).expect("kubesim");
+    let api: std::net::SocketAddr =
+        cluster.api_url().trim_start_matches("https://").parse().expect("API address");
+    let up = Arc::new(AtomicBool::new(true));
+    let forwarder = switchable_forwarder(api, up.clone());
+    let dir = tempfile::tempdir().expect("tempdir");
+    let kubeconfig = dir.path().join("kubeconfig");
+    let admin = std::fs::read_to_string(cluster.admin_kubeconfig()).expect("admin kubeconfig");
+    std::fs::write(&kubeconfig, admin.replace(&api.to_string(), &forwarder.to_string())).expect("write");
+
+    let mut child = bin()
+        .args(["serve", "--listen", "127.0.0.1:0", "--interval", "500ms", "--timeout", "2s"])
+        .args(["--max-cycles", "200", "--kubeconfig"])
+        .arg(&kubeconfig)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("serve starts");
+    let mut lines = BufReader::new(child.stderr.take().expect("piped")).lines();
+    let _serve = Reaped(child);
+    let line = lines.next().expect("address line").expect("utf-8");
+    std::thread::spawn(move || lines.for_each(drop));
+    let addr: std::net::SocketAddr = line
+        .trim()
+        .strip_prefix("serving on http://")
+        .expect("address line")
+        .trim_end_matches("/metrics")
+        .parse()
+        .expect("address");
+
+    // Up: every node up, the collection counted as a success.
+    let page = poll("a collection", Duration::from_secs(20), || {
+        let (status, body) = http_get(addr, "/metrics").ok()?;
+        assert_eq!(status, 200, "/metrics answers from the start");
+        (body.contains("kubelet_metrics_collection_success 1")).then_some(body)
+    });
+    assert!(node_up(&page).iter().all(|l| l.ends_with(" 1")) && node_up(&page).len() == 2, "{page}");
+    // The health families are lint-clean (the cluster quantiles' own lint is issue 10's).
+    let ours = ["kubelet_metrics_collection_", "kubelet_metrics_consecutive", "kubelet_metrics_node_up"];
+    let problems = promtool_problems(&page);
+    assert!(!problems.lines().any(|l| ours.iter().any(|f| l.starts_with(f))), "{problems}");
+    poll("ready", Duration::from_secs(10), || (http_get(addr, "/readyz").ok()?.0 == 200).then_some(()));
+
+    // Down: node_up 0, failures counted by reason, old data dropped, then not ready.
+    up.store(false, Ordering::SeqCst);
+    let page = poll("the outage on /readyz", Duration::from_secs(30), || {
+        let (status, _) = http_get(addr, "/readyz").ok()?;
+        (status == 503).then(|| http_get(addr, "/metrics").expect("metrics").1)
+    });
+    assert!(page.contains("kubelet_metrics_collection_success 0"), "{page}");
+    assert!(node_up(&page).iter().all(|l| l.ends_with(" 0")) && node_up(&page).len() == 2, "{page}");
+    assert!(page.contains("kubelet_metrics_collection_failures_total{reason="), "{page}");
+    assert!(!page.contains("kubelet_pod_start_duration_seconds_bucket"), "stale data is dropped:\n{page}");
+    assert_eq!(promtool_problems(&page), "", "{page}");
+
+    // Back: ready again, nodes up.
+    up.store(true, Ordering::SeqCst);
+    poll("recovery", Duration::from_secs(30), || (http_get(addr, "/readyz").ok()?.0 == 200).then_some(()));
+    let page = http_get(addr, "/metrics").expect("metrics").1;
+    assert!(node_up(&page).iter().all(|l| l.ends_with(" 1")), "{page}");
     runtime.block_on(cluster.shutdown());
 }

@@ -1,0 +1,78 @@
+//! Open files follow `--concurrency`, not the node count (issue 12, item 1): the direct method
+//! keeps no idle kubelet connection, and the binary raises its soft open-file limit to the hard
+//! one. Each run is a shell that lowers the limit, then `exec`s the binary.
+
+use std::process::{Command, Output};
+
+use kubesim::Cluster;
+
+use crate::stderr;
+
+/// `kubelet-metrics ARGS` under `ulimit ULIMIT` (e.g. `-n 48`: soft and hard).
+fn limited(ulimit: &str, args: &[&str]) -> Output {
+    Command::new("sh")
+        .arg("-c")
+        .arg(format!("ulimit {ulimit} && exec \"$0\" \"$@\""))
+        .arg(env!("CARGO_BIN_EXE_kubelet-metrics"))
+        .args(args)
+        .output()
+        .expect("sh runs")
+}
+
+fn strs(args: &[String]) -> Vec<&str> {
+    args.iter().map(String::as_str).collect()
+}
+
+#[test]
+fn direct_reads_more_nodes_than_open_files_allow() {
+    let runtime =
+        tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().expect("rt");
+    let cluster: Cluster =
+        runtime.block_on(Cluster::builder().nodes(120).seed(3).start()).expect("kubesim starts");
+    let (kubeconfig, token, ca) = (
+        cluster.admin_kubeconfig().to_string_lossy().into_owned(),
+        cluster.sa_token_path().to_string_lossy().into_owned(),
+        cluster.kubelet_ca_path().to_string_lossy().into_owned(),
+    );
+    let direct = |concurrency: &str| -> Vec<String> {
+        [
+            "get",
+            "-m",
+            "kubelet_pod_start_duration_seconds_count",
+            "--method",
+            "direct",
+            "--kubeconfig",
+            &kubeconfig,
+            "--token-file",
+            &token,
+            "--kubelet-ca",
+            &ca,
+            "--concurrency",
+            concurrency,
+        ]
+        .map(str::to_string)
+        .to_vec()
+    };
+
+    // 48 descriptors in all, 120 kubelets, 16 at a time: a pool holding one idle connection
+    // per kubelet ran out at about node 40.
+    let output = limited("-n 48", &strs(&direct("16")));
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    assert_eq!(
+        String::from_utf8_lossy(&output.stdout).matches("kubelet_pod_start_duration_seconds_count{").count(),
+        120
+    );
+
+    // A soft limit of 40 below a higher hard one: 64 connections at once fit once the binary
+    // raises its soft limit.
+    let output = limited("-S -n 40", &strs(&direct("64")));
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+
+    // A hard limit too low for --concurrency: the failure is named and its fix is not --retries.
+    let output = limited("-n 24", &strs(&direct("64")));
+    assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
+    let err = stderr(&output);
+    assert!(err.contains("too many open files") && err.contains("--concurrency"), "{err}");
+    assert!(!err.contains("raise --retries"), "{err}");
+    runtime.block_on(cluster.shutdown());
+}
