@@ -114,10 +114,17 @@ impl Objective {
                 Statistic::Quantile(percent / 100.0)
             }
         };
-        let bound = match right.parse::<f64>() {
-            Ok(number) => number,
-            Err(_) => parse_duration(right)?.as_secs_f64(),
-        };
+        // A plain number, or a number of seconds (`5s`, what `Display` writes, also beyond what
+        // a `Duration` holds), else a duration such as `500ms` or `2m`.
+        let seconds = right.strip_suffix('s').filter(|number| !number.ends_with(['m', 'u', 'µ', 'n']));
+        let bound =
+            match right.parse::<f64>().or_else(|e| seconds.map_or(Err(e.clone()), |n| n.parse::<f64>())) {
+                Ok(number) => number,
+                Err(_) => parse_duration(right)?.as_secs_f64(),
+            };
+        if !bound.is_finite() {
+            return Err(format!("{raw:?}: the bound must be a finite number"));
+        }
         Ok(Objective { statistic, strict, bound })
     }
 
@@ -261,6 +268,17 @@ mod tests {
         assert!(Objective::parse("p99>=5s").is_err());
         assert!(Objective::parse("p101<=5s").is_err());
         assert!(Objective::parse("q99<=5s").is_err());
+        assert!(Objective::parse("p99<=inf").is_err() && Objective::parse("p99<=NaN").is_err());
+    }
+
+    #[test]
+    fn what_display_writes_parses_again() {
+        // Found by fuzzing (fuzz/artifacts/selector_and_slo/crash-6f7422b1…): a bound beyond what
+        // a Duration holds was written as `7.7e64s`, which did not parse back.
+        let huge = Objective::parse(&format!("p10<{}", "7".repeat(66))).unwrap();
+        assert_eq!(Objective::parse(&huge.to_string()), Ok(huge));
+        assert_eq!(Objective::parse("p99<=1e3s").map(|o| o.bound), Ok(1000.0));
+        assert_eq!(Objective::parse("p99<=500ms").map(|o| o.bound), Ok(0.5));
     }
 
     const INF: f64 = f64::INFINITY;
