@@ -19,6 +19,7 @@ use crate::cluster::plan::{ClusterPlan, NodeSelection};
 
 pub mod checks;
 pub mod config;
+pub mod credentials;
 pub mod denial;
 pub mod direct;
 pub mod discovery;
