@@ -180,6 +180,15 @@ impl Backend {
     }
 }
 
+/// `doctor -o json` found nothing to FAIL, and exited 0.
+fn assert_doctor_passes(backend: &Backend, out: &Output) {
+    let report = backend.json(out);
+    let failed: Vec<&serde_json::Value> =
+        report["checks"].as_array().expect("checks").iter().filter(|c| c["status"] == "FAIL").collect();
+    assert!(failed.is_empty(), "{}: {failed:#?}", backend.name);
+    assert_eq!(out.status.code(), Some(0), "{}: {}", backend.name, stdout(out));
+}
+
 /// How a run ended, in the terms both backends must agree on.
 fn failed_nodes(report: &serde_json::Value) -> Vec<(String, String)> {
     report["errors"]
@@ -265,11 +274,7 @@ fn doctor_as_admin(backend: &Backend) {
     let names = backend.kubelets.node_names();
     let out =
         backend.run(&["doctor", &names[0], &names[1], "--kubeconfig", &admin, "--sample", "2", "-o", "json"]);
-    let report = backend.json(&out);
-    let failed: Vec<&serde_json::Value> =
-        report["checks"].as_array().expect("checks").iter().filter(|c| c["status"] == "FAIL").collect();
-    assert!(failed.is_empty(), "{}: {failed:#?}", backend.name);
-    assert_eq!(out.status.code(), Some(0), "{}: {}", backend.name, stdout(&out));
+    assert_doctor_passes(backend, &out);
 }
 
 fn doctor_as_a_user_without_proxy_rights_names_the_user(backend: &Backend) {
@@ -328,11 +333,7 @@ fn doctor_as_a_service_account(backend: &Backend) {
         "-o",
         "json",
     ]);
-    let report = backend.json(&out);
-    let failed: Vec<&serde_json::Value> =
-        report["checks"].as_array().expect("checks").iter().filter(|c| c["status"] == "FAIL").collect();
-    assert!(failed.is_empty(), "{}: {failed:#?}", backend.name);
-    assert_eq!(out.status.code(), Some(0), "{}: {}", backend.name, stdout(&out));
+    assert_doctor_passes(backend, &out);
     let text = stdout(&out);
     assert!(text.contains("system:serviceaccount:monitoring:km-direct"), "{}: {text}", backend.name);
 }
