@@ -237,13 +237,20 @@ impl Objective {
     fn reason(&self, name: &str, value: f64, state: State) -> String {
         let comparison = if self.strict { "<" } else { "<=" };
         let not = if state == State::Holds { "" } else { "is not " };
-        format!("{name} {} {not}{comparison} {}", format_number(value), format_number(self.bound))
+        format!("{name} {} {not}{comparison} {}", short(value), short(self.bound))
     }
 
     fn compare(&self, value: f64) -> State {
         let holds = if self.strict { value < self.bound } else { value <= self.bound };
         if holds { State::Holds } else { State::Violated }
     }
+}
+
+/// A value as people read it in a reason: at most three decimals (`31.5`, not the
+/// `31.499999999999915` that interpolation gives).
+fn short(value: f64) -> String {
+    let rounded = (value * 1000.0).round() / 1000.0;
+    if rounded.is_finite() { format_number(rounded) } else { format_number(value) }
 }
 
 impl fmt::Display for Objective {
@@ -350,5 +357,13 @@ mod tests {
         assert_eq!(State::worst([State::Holds, State::Unknown]), State::Unknown);
         assert_eq!(State::worst([State::Unknown, State::Violated, State::Holds]), State::Violated);
         assert_eq!(State::worst([]), State::Holds);
+    }
+
+    #[test]
+    fn reasons_round_what_interpolation_leaves() {
+        assert_eq!(short(31.499999999999915), "31.5");
+        assert_eq!(short(5.0), "5");
+        assert_eq!(short(0.0004), "0");
+        assert_eq!(short(f64::INFINITY), "+Inf");
     }
 }

@@ -54,10 +54,10 @@ async fn scenes(
     let token = cluster.sa_token_path();
     let kubelet_ca = cluster.kubelet_ca_path();
 
-    heading(out, "1. Pod-start latency on every node, through the API server proxy (method 1)")?;
+    heading(out, "1. Pod-start latency on every node, through the API server proxy")?;
     let proxy = run_line(&["histogram", "--kubeconfig", &admin], out, err).await?;
 
-    heading(out, "2. The same, straight to each kubelet with a service-account token (method 2)")?;
+    heading(out, "2. The same, straight to each kubelet with a service-account token")?;
     let direct = run_line(
         &[
             "histogram",
