@@ -33,20 +33,26 @@ fuzz_target!(|data: &[u8]| {
     let built: usize = whole.families.iter().map(|f| f.samples.len()).sum();
     assert_eq!(visited, built, "visit and parse disagree on samples");
 
-    // Every classic family name the parse built is kept by a selector of that name. A quoted
-    // UTF-8 name may hold whitespace or selector syntax (`{"cE\t"} 1`, `{"a{\t}"} 1`), which a
-    // selector typed as text reads differently: such names are selected in their quoted form.
+    // Every family name the parse built is kept by a selector of that name: classic names bare,
+    // other UTF-8 names in Prometheus 3's quoted form (`{"a{\t}"}`).
     let classic = |name: &str| {
         name.chars().next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_' || c == ':')
             && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == ':')
     };
-    for family in &whole.families {
-        if !classic(&family.name) {
-            continue;
-        }
-        if let Ok(selector) = family.name.parse::<Selector>() {
-            assert!(selector.keeps_family(&family.name), "{}", family.name);
-        }
+    for family in whole.families.iter().filter(|f| !f.name.is_empty()) {
+        let text = if classic(&family.name) {
+            family.name.clone()
+        } else {
+            let escaped = family
+                .name
+                .replace('\\', "\\\\")
+                .replace('"', "\\\"")
+                .replace('\n', "\\n")
+                .replace('\t', "\\t");
+            format!("{{\"{escaped}\"}}")
+        };
+        let selector: Selector = text.parse().unwrap_or_else(|e| panic!("{text:?}: {e}"));
+        assert!(selector.keeps_family(&family.name), "{text:?}");
     }
     let _ = whole.not_prometheus_text();
 });

@@ -7,7 +7,7 @@ use std::str::FromStr;
 
 use regex::Regex;
 
-use super::line::{SampleRef, is_label_name};
+use super::line::{SampleRef, is_label_name, is_metric_name};
 use super::{MetricKind, Sample};
 
 /// Suffixes that attach a sample to a family of another name (histogram, summary, OpenMetrics
@@ -265,14 +265,14 @@ impl FromStr for Selector {
         while i < b.len() && (b[i].is_ascii_alphanumeric() || matches!(b[i], b'_' | b':' | b'*' | b'?')) {
             i += 1;
         }
-        let name = &text[name_start..i];
-        if name.is_empty() || name.as_bytes()[0].is_ascii_digit() {
+        let bare = &text[name_start..i];
+        if bare.as_bytes().first().is_some_and(u8::is_ascii_digit) {
             return Err(SelectorError::MissingName(text.to_owned()));
         }
-        let name = if name.contains(['*', '?']) {
-            NamePattern::Glob(name.to_owned())
-        } else {
-            NamePattern::Exact(name.to_owned())
+        let mut name = match bare {
+            "" => None,
+            glob if glob.contains(['*', '?']) => Some(NamePattern::Glob(glob.to_owned())),
+            exact => Some(NamePattern::Exact(exact.to_owned())),
         };
         let mut matchers = Vec::new();
         i = skip_blank(b, i);
@@ -288,20 +288,41 @@ impl FromStr for Selector {
                     None => return Err(syntax(i, "unterminated `{`")),
                     Some(_) => {}
                 }
+                // A label name, bare or quoted (Prometheus 3 allows any UTF-8 name in quotes); a
+                // quoted string alone is the metric name: `{"my.metric", code="200"}`.
                 let label_start = i;
-                while i < b.len() && (b[i].is_ascii_alphanumeric() || b[i] == b'_') {
-                    i += 1;
-                }
-                let label = &text[label_start..i];
-                if !is_label_name(label) {
-                    return Err(syntax(label_start, "expected a label name"));
-                }
+                let label = if let Some((quoted, next)) = parse_quoted(text, i) {
+                    i = next;
+                    quoted
+                } else {
+                    while i < b.len() && (b[i].is_ascii_alphanumeric() || b[i] == b'_') {
+                        i += 1;
+                    }
+                    let label = &text[label_start..i];
+                    if !is_label_name(label) {
+                        return Err(syntax(label_start, "expected a label name"));
+                    }
+                    label.to_owned()
+                };
                 i = skip_blank(b, i);
                 let op = match (b.get(i), b.get(i + 1)) {
                     (Some(b'='), Some(b'~')) => MatchOp::Regex,
                     (Some(b'!'), Some(b'~')) => MatchOp::NotRegex,
                     (Some(b'!'), Some(b'=')) => MatchOp::NotEqual,
                     (Some(b'='), _) => MatchOp::Equal,
+                    (Some(b',' | b'}'), _) if b[label_start] != b'\'' && b[label_start] != b'"' => {
+                        return Err(syntax(i, "expected `=`, `!=`, `=~` or `!~`"));
+                    }
+                    (Some(b',' | b'}'), _) => {
+                        if name.is_some() {
+                            return Err(syntax(label_start, "the metric name is given twice"));
+                        }
+                        name = Some(NamePattern::Exact(label));
+                        if b[i] == b',' {
+                            i += 1;
+                        }
+                        continue;
+                    }
                     _ => return Err(syntax(i, "expected `=`, `!=`, `=~` or `!~`")),
                 };
                 i += if op == MatchOp::Equal { 1 } else { 2 };
@@ -309,19 +330,34 @@ impl FromStr for Selector {
                 let (value, next) =
                     parse_quoted(text, i).ok_or_else(|| syntax(i, "expected a quoted value"))?;
                 i = skip_blank(b, next);
-                let regex = match op {
-                    MatchOp::Regex | MatchOp::NotRegex => {
-                        Some(Regex::new(&format!("^(?:{value})$")).map_err(|e| {
-                            SelectorError::InvalidRegex {
-                                text: text.to_owned(),
-                                regex: value.clone(),
-                                reason: e.to_string(),
-                            }
-                        })?)
+                if label == "__name__" {
+                    // `{__name__="x"}` names the metric, as in PromQL; only equality can pick a
+                    // family before its samples are read.
+                    if op != MatchOp::Equal {
+                        return Err(syntax(
+                            label_start,
+                            "`__name__` takes `=` only; use a glob for patterns",
+                        ));
                     }
-                    _ => None,
-                };
-                matchers.push(LabelMatcher { name: label.to_owned(), op, value, regex });
+                    if name.is_some() {
+                        return Err(syntax(label_start, "the metric name is given twice"));
+                    }
+                    name = Some(NamePattern::Exact(value));
+                } else {
+                    let regex = match op {
+                        MatchOp::Regex | MatchOp::NotRegex => {
+                            Some(Regex::new(&format!("^(?:{value})$")).map_err(|e| {
+                                SelectorError::InvalidRegex {
+                                    text: text.to_owned(),
+                                    regex: value.clone(),
+                                    reason: e.to_string(),
+                                }
+                            })?)
+                        }
+                        _ => None,
+                    };
+                    matchers.push(LabelMatcher { name: label, op, value, regex });
+                }
                 match b.get(i) {
                     Some(b',') => i += 1,
                     Some(b'}') => {
@@ -336,36 +372,62 @@ impl FromStr for Selector {
         if i < b.len() {
             return Err(syntax(i, "unexpected text after the selector"));
         }
-        Ok(Selector { terms: vec![Term { name, matchers }] })
+        match name {
+            Some(name) if !matches!(&name, NamePattern::Exact(n) if n.is_empty()) => {
+                Ok(Selector { terms: vec![Term { name, matchers }] })
+            }
+            _ => Err(SelectorError::MissingName(text.to_owned())),
+        }
     }
 }
 
 impl fmt::Display for Selector {
+    /// Prints text that parses back to the same selector: classic names bare, other names in
+    /// Prometheus 3's quoted form (`{"my.metric"}`).
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         for (n, term) in self.terms.iter().enumerate() {
             if n > 0 {
                 f.write_str(" or ")?;
             }
+            let mut items = Vec::with_capacity(term.matchers.len() + 1);
             match &term.name {
-                NamePattern::Exact(s) | NamePattern::Glob(s) => f.write_str(s)?,
+                NamePattern::Glob(s) => f.write_str(s)?,
+                NamePattern::Exact(s) if is_metric_name(s) => f.write_str(s)?,
+                NamePattern::Exact(s) => items.push(quote(s)),
             }
-            if !term.matchers.is_empty() {
-                f.write_str("{")?;
-                for (k, m) in term.matchers.iter().enumerate() {
-                    let op = match m.op {
-                        MatchOp::Equal => "=",
-                        MatchOp::NotEqual => "!=",
-                        MatchOp::Regex => "=~",
-                        MatchOp::NotRegex => "!~",
-                    };
-                    let sep = if k > 0 { "," } else { "" };
-                    write!(f, "{sep}{}{op}{:?}", m.name, m.value)?;
-                }
-                f.write_str("}")?;
+            for m in &term.matchers {
+                let op = match m.op {
+                    MatchOp::Equal => "=",
+                    MatchOp::NotEqual => "!=",
+                    MatchOp::Regex => "=~",
+                    MatchOp::NotRegex => "!~",
+                };
+                let label = if is_label_name(&m.name) { m.name.clone() } else { quote(&m.name) };
+                items.push(format!("{label}{op}{}", quote(&m.value)));
+            }
+            if !items.is_empty() {
+                write!(f, "{{{}}}", items.join(","))?;
             }
         }
         Ok(())
     }
+}
+
+/// `text` in double quotes with the escapes [`parse_quoted`] reads back.
+fn quote(text: &str) -> String {
+    let mut out = String::with_capacity(text.len() + 2);
+    out.push('"');
+    for c in text.chars() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            '"' => out.push_str("\\\""),
+            '\n' => out.push_str("\\n"),
+            '\t' => out.push_str("\\t"),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
 }
 
 fn skip_blank(b: &[u8], mut i: usize) -> usize {
@@ -430,6 +492,62 @@ mod tests {
             labels: labels.iter().map(|(n, v)| (n.to_string(), v.to_string())).collect(),
             value: 1.0,
             timestamp_ms: None,
+        }
+    }
+
+    #[test]
+    fn quoted_utf8_names_select_like_prometheus_3() {
+        // Prometheus 3 selects a UTF-8 name with `{"name", ...}` or `{__name__="name"}`, and a
+        // UTF-8 label name in quotes.
+        let s: Selector = r#"{"http.server.duration", "service.name"="api"}"#.parse().unwrap();
+        assert!(s.keeps_family("http.server.duration"));
+        assert!(!s.keeps_family("http_server_duration"));
+        assert!(s.keeps_sample(
+            "http.server.duration",
+            &sample("http.server.duration", &[("service.name", "api")])
+        ));
+        assert!(!s.keeps_sample("http.server.duration", &sample("http.server.duration", &[])));
+        let s: Selector = r#"{__name__="a b", code!="500"}"#.parse().unwrap();
+        assert!(s.keeps_family("a b"));
+        // A quoted name is literal: `*` in it is not a glob.
+        let s: Selector = r#"{"a*"}"#.parse().unwrap();
+        assert!(s.keeps_family("a*"));
+        assert!(!s.keeps_family("ab"));
+    }
+
+    #[test]
+    fn a_selector_prints_text_that_parses_back() {
+        for text in [
+            "x",
+            "kubelet_*{le=\"1\",operation_type=~\"create|update\"}",
+            r#"{"my.metric"}"#,
+            r#"{"a\"b\\c\nd", "dotted.label"!~"x|y"}"#,
+            "x{a=\"tab\\there\"}",
+        ] {
+            let s: Selector = text.parse().unwrap();
+            let shown = s.to_string();
+            let again: Selector = shown.parse().unwrap_or_else(|e| panic!("{text} → {shown}: {e}"));
+            assert_eq!(again.to_string(), shown, "{text}");
+        }
+        assert_eq!(
+            r#"{"my.metric",code="200"}"#.parse::<Selector>().unwrap().to_string(),
+            r#"{"my.metric",code="200"}"#
+        );
+        assert_eq!(r#"{__name__="up"}"#.parse::<Selector>().unwrap().to_string(), "up");
+    }
+
+    #[test]
+    fn a_name_given_twice_or_missing_is_refused() {
+        for text in [
+            r#"x{"y"}"#,
+            r#"{"x", __name__="y"}"#,
+            "{code=\"200\"}",
+            r#"{""}"#,
+            "{}",
+            r#"{__name__=~"x.*"}"#,
+            "{code}",
+        ] {
+            assert!(text.parse::<Selector>().is_err(), "{text}");
         }
     }
 
