@@ -516,6 +516,19 @@ mod tests {
     }
 
     #[test]
+    fn quoted_names_with_selector_syntax_inside_are_selected_whole() {
+        // Two fuzzer findings: family names `caec_vfo{\t\t\t}` and `cadvisAoo{\t\t\t\t\x0c\t}`
+        // (from `# HELP "..."` lines) hold braces and blanks; typed bare they read as a selector
+        // with matchers, quoted they select exactly that family.
+        for name in ["caec_vfo{\t\t\t}", "cadvisAoo{\t\t\t\t\x0c\t}"] {
+            let text = format!("{{{}}}", quote(name));
+            let s: Selector = text.parse().unwrap_or_else(|e| panic!("{text:?}: {e}"));
+            assert!(s.keeps_family(name), "{text:?}");
+            assert!(!s.keeps_family(name.split('{').next().unwrap()), "{text:?}");
+        }
+    }
+
+    #[test]
     fn a_selector_prints_text_that_parses_back() {
         for text in [
             "x",
