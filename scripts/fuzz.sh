@@ -35,8 +35,10 @@ for target in "${targets[@]}"; do
     echo "== $target: $runs executions in $jobs job(s)"
     # No sanitizer: the crate forbids unsafe code, so ASan would only slow the search down.
     # With -jobs, -runs counts per job and each job writes fuzz-N.log in the working directory.
+    parallel=()
+    [ "$jobs" -gt 1 ] && parallel=(-jobs="$jobs" -workers="$jobs")
     cargo +nightly fuzz run --sanitizer none "$target" "$corpus" -- \
-        -runs="$((runs / jobs))" -jobs="$jobs" -workers="$jobs" -max_len="${MAX_LEN:-4096}" \
+        -runs="$((runs / jobs))" "${parallel[@]}" -max_len="${MAX_LEN:-4096}" \
         -print_final_stats=1 2>&1 |
         grep -E '^(stat::number_of_executed_units|stat::peak_rss_mb|Done|==|.*(panicked|crash|ERROR))' || true
     if [ "$jobs" -gt 1 ]; then
