@@ -19,7 +19,7 @@ pub mod settings;
 pub mod source;
 pub mod values;
 
-pub use source::{SourceArgs, UsageError, metric_and_source};
+pub use source::{ClusterArgs, FileArgs, PrometheusArgs, SourceArgs, UsageError, metric_and_source};
 
 /// The version `--version` prints: the release, the commit and the build date.
 pub const VERSION: &str = concat!(
@@ -364,7 +364,7 @@ pub struct DoctorArgs {
     /// The cluster, credentials and method to check (`--method` decides which failures are
     /// FAILs; the other method's are WARNs).
     #[command(flatten)]
-    pub source: SourceArgs,
+    pub cluster: ClusterArgs,
     /// Check at most this many nodes, spread evenly over the cluster.
     #[arg(long, default_value_t = 10, value_name = "N")]
     pub sample: usize,
@@ -387,7 +387,7 @@ pub enum DoctorOutput {
 pub struct CompareArgs {
     /// The cluster and nodes to measure (both methods are measured, whatever `--method` says).
     #[command(flatten)]
-    pub source: SourceArgs,
+    pub cluster: ClusterArgs,
     /// Rounds: each fetches every node once through each method, alternating which goes first.
     #[arg(long, default_value_t = 5, value_name = "N")]
     pub rounds: u32,
@@ -418,9 +418,12 @@ pub struct WatchArgs {
     /// argument without `_` is a node name, as in `histogram`.
     #[arg(value_name = "METRIC")]
     pub metric: Option<String>,
-    /// Where the metrics come from.
+    /// Saved payloads to read instead of a cluster.
     #[command(flatten)]
-    pub source: SourceArgs,
+    pub file: FileArgs,
+    /// The cluster to read (the default).
+    #[command(flatten)]
+    pub cluster: ClusterArgs,
     /// How often to read every node, e.g. 10s or 500ms.
     #[arg(long, default_value = "10s", value_parser = parse_duration, value_name = "DURATION")]
     pub interval: Duration,
@@ -442,7 +445,12 @@ impl WatchArgs {
     /// The metric and the source flags, a first positional without `_` moved among the nodes
     /// (the same rule as `histogram`).
     pub fn resolved(&self) -> (String, SourceArgs) {
-        crate::cli::metric_and_source(self.metric.as_deref(), &self.source)
+        let source = SourceArgs {
+            file: self.file.clone(),
+            cluster: self.cluster.clone(),
+            prometheus: PrometheusArgs::default(),
+        };
+        crate::cli::metric_and_source(self.metric.as_deref(), &source)
     }
 }
 
@@ -488,7 +496,7 @@ mod tests {
                 panic!("histogram")
             };
             let (metric, source) = args.resolved();
-            (metric, source.nodes)
+            (metric, source.cluster.nodes)
         };
         let default = crate::catalog::POD_START_DURATION.to_string();
         assert_eq!(parse(&["node-a", "node-b"]), (default.clone(), vec!["node-a".into(), "node-b".into()]));

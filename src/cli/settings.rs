@@ -202,12 +202,6 @@ impl WatchArgs {
         let (metric, source) = self.resolved();
         let mut problems = Vec::new();
         let plan = source.to_plan().map_err(|e| problems.extend(e.problems));
-        if matches!(plan, Ok(SourcePlan::Prometheus(_))) {
-            problems.push(
-                "watch reads a cluster or files; for stored history use `histogram --prometheus URL --range DURATION`"
-                    .into(),
-            );
-        }
         if self.interval.is_zero() {
             problems.push("--interval must be longer than 0".into());
         }
@@ -311,25 +305,11 @@ impl DoctorArgs {
     /// Validates `doctor`'s flags: a live cluster and a positive sample.
     pub fn settings(&self) -> Result<DoctorSettings, UsageError> {
         let mut problems = Vec::new();
-        let plan = match self.source.to_plan() {
-            Ok(SourcePlan::Cluster(plan)) => Some(plan),
-            Ok(SourcePlan::Files { .. }) => {
-                problems.push("doctor checks a live cluster; --file is for offline analysis".to_string());
-                None
-            }
-            Ok(SourcePlan::Prometheus(_)) => {
-                problems.push("doctor checks a live cluster; --prometheus is for stored history".to_string());
-                None
-            }
-            Err(e) => {
-                problems.extend(e.problems);
-                None
-            }
-        };
+        let plan = self.cluster.to_plan().map_err(|e| problems.extend(e.problems));
         if self.sample == 0 {
             problems.push("--sample must be at least 1".into());
         }
-        let Some(plan) = plan else { return Err(UsageError { problems }) };
+        let Ok(plan) = plan else { return Err(UsageError { problems }) };
         UsageError::check(problems)?;
         Ok(DoctorSettings { plan, sample: self.sample, output: self.output })
     }
@@ -341,22 +321,7 @@ impl CompareArgs {
     /// matter, since both methods are measured.
     pub fn settings(&self) -> Result<CompareSettings, UsageError> {
         let mut problems = Vec::new();
-        let direct = match self.source.to_plan_as(Method::Direct) {
-            Ok(SourcePlan::Cluster(plan)) => Some(plan),
-            Ok(SourcePlan::Files { .. }) => {
-                problems.push("compare measures a live cluster; --file has nothing to measure".to_string());
-                None
-            }
-            Ok(SourcePlan::Prometheus(_)) => {
-                problems
-                    .push("compare measures a live cluster; --prometheus has nothing to measure".to_string());
-                None
-            }
-            Err(e) => {
-                problems.extend(e.problems);
-                None
-            }
-        };
+        let direct = self.cluster.to_plan_as(Method::Direct).map_err(|e| problems.extend(e.problems)).ok();
         if direct.as_ref().is_some_and(|plan| matches!(plan.nodes, NodeSelection::Addresses(_))) {
             problems.push(
                 "compare needs node names (the proxy addresses nodes by name): use NODE names or -l, not --node-ip"
@@ -451,13 +416,26 @@ mod tests {
     }
 
     #[test]
-    fn watch_refuses_zero_interval_zero_count_and_prometheus() {
-        let Command::Watch(args) =
-            command(&["watch", "--prometheus", "http://p:9090", "--interval", "0", "--count", "0"])
-        else {
+    fn watch_refuses_zero_interval_and_zero_count() {
+        let Command::Watch(args) = command(&["watch", "--interval", "0", "--count", "0"]) else {
             panic!("watch")
         };
-        assert_eq!(args.settings().expect_err("three problems").problems.len(), 3);
+        assert_eq!(args.settings().expect_err("two problems").problems.len(), 2);
+    }
+
+    #[test]
+    fn commands_accept_only_the_sources_they_read() {
+        // `doctor` and `compare` check a live cluster; `watch` re-reads a cluster or files.
+        for argv in [
+            ["doctor", "--file", "n.prom"],
+            ["doctor", "--prometheus", "http://p:9090"],
+            ["compare", "--range", "5m"],
+            ["watch", "--prometheus", "http://p:9090"],
+        ] {
+            let err = Cli::try_parse_from(std::iter::once("kubelet-metrics").chain(argv))
+                .expect_err("not a flag of this command");
+            assert_eq!(err.kind(), clap::error::ErrorKind::UnknownArgument, "{argv:?}");
+        }
     }
 
     #[test]
