@@ -15,10 +15,12 @@ use crate::access::{Endpoint, Method};
 use crate::rbac::{self, ServiceAccountRef};
 use crate::units::{parse_duration, parse_quantile};
 
+pub mod output;
 pub mod settings;
 pub mod source;
 pub mod values;
 
+pub use output::{OutputArg, OutputParser};
 pub use source::{ClusterArgs, FileArgs, PrometheusArgs, SourceArgs, UsageError, metric_and_source};
 
 /// The version `--version` prints: the release, the commit and the build date.
@@ -140,9 +142,11 @@ impl Command {
     /// CSV, exposition text) and `watch`'s redrawn screen are written as they are.
     pub fn stdout_is_for_people(&self) -> bool {
         match self {
-            Command::Histogram(args) => matches!(args.output, HistogramOutput::Table | HistogramOutput::Wide),
-            Command::Doctor(args) => args.output == DoctorOutput::Table,
-            Command::Compare(args) => args.output == CompareOutput::Table,
+            Command::Histogram(args) => {
+                matches!(args.output, OutputArg::Format(HistogramOutput::Table | HistogramOutput::Wide))
+            }
+            Command::Doctor(args) => matches!(args.output, OutputArg::Format(DoctorOutput::Table)),
+            Command::Compare(args) => matches!(args.output, OutputArg::Format(CompareOutput::Table)),
             Command::Demo(_) | Command::Rbac(_) => true,
             _ => false,
         }
@@ -151,7 +155,7 @@ impl Command {
     /// Whether the command colours its output when asked (`doctor`'s table); it then escapes
     /// the text it prints itself, around its own colour codes.
     pub fn paints(&self) -> bool {
-        matches!(self, Command::Doctor(args) if args.output == DoctorOutput::Table)
+        matches!(self, Command::Doctor(args) if matches!(args.output, OutputArg::Format(DoctorOutput::Table)))
     }
 }
 
@@ -172,8 +176,8 @@ pub struct GetArgs {
     #[arg(long = "metric", short = 'm', value_name = "SELECTOR")]
     pub metrics: Vec<String>,
     /// Output format.
-    #[arg(long, short = 'o', value_enum, default_value_t = GetOutput::Prom)]
-    pub output: GetOutput,
+    #[arg(long, short = 'o', value_parser = OutputParser::<GetOutput>::new(), default_value = "prom", value_name = "FORMAT")]
+    pub output: OutputArg<GetOutput>,
 }
 
 /// Output formats of `get`.
@@ -183,6 +187,8 @@ pub enum GetOutput {
     Prom,
     /// One JSON object per sample per line.
     Json,
+    /// One YAML sequence item per sample.
+    Yaml,
     /// One CSV row per sample.
     Csv,
 }
@@ -223,8 +229,8 @@ pub struct HistogramArgs {
     #[arg(long, value_enum, value_name = "AS")]
     pub slo_unknown: Option<SloUnknown>,
     /// Output format.
-    #[arg(long, short = 'o', value_enum, default_value_t = HistogramOutput::Table)]
-    pub output: HistogramOutput,
+    #[arg(long, short = 'o', value_parser = OutputParser::<HistogramOutput>::new(), default_value = "table", value_name = "FORMAT")]
+    pub output: OutputArg<HistogramOutput>,
     /// Order the rows by `node`, `count`, `mean` or a quantile such as `p99` (largest first);
     /// default: slowest first.
     #[arg(long, value_name = "KEY", value_parser = crate::report::order::SortKey::from_str)]
@@ -293,6 +299,8 @@ pub enum HistogramOutput {
     Wide,
     /// One JSON document (shape documented in the README).
     Json,
+    /// The JSON document as YAML.
+    Yaml,
     /// One CSV row per node plus the cluster.
     Csv,
 }
@@ -369,8 +377,8 @@ pub struct DoctorArgs {
     #[arg(long, default_value_t = 10, value_name = "N")]
     pub sample: usize,
     /// Output format.
-    #[arg(long, short = 'o', value_enum, default_value_t = DoctorOutput::Table)]
-    pub output: DoctorOutput,
+    #[arg(long, short = 'o', value_parser = OutputParser::<DoctorOutput>::new(), default_value = "table", value_name = "FORMAT")]
+    pub output: OutputArg<DoctorOutput>,
 }
 
 /// Output formats of `doctor`.
@@ -380,6 +388,8 @@ pub enum DoctorOutput {
     Table,
     /// One JSON document (`method`, `summary`, `checks`).
     Json,
+    /// The JSON document as YAML.
+    Yaml,
 }
 
 /// Arguments of `compare`.
@@ -398,8 +408,8 @@ pub struct CompareArgs {
     #[arg(long, value_name = "PATH")]
     pub path: Option<String>,
     /// Output format.
-    #[arg(long, short = 'o', value_enum, default_value_t = CompareOutput::Table)]
-    pub output: CompareOutput,
+    #[arg(long, short = 'o', value_parser = OutputParser::<CompareOutput>::new(), default_value = "table", value_name = "FORMAT")]
+    pub output: OutputArg<CompareOutput>,
 }
 
 /// Output formats of `compare`.
@@ -409,6 +419,8 @@ pub enum CompareOutput {
     Table,
     /// One JSON document.
     Json,
+    /// The JSON document as YAML.
+    Yaml,
 }
 
 /// Arguments of `watch`.

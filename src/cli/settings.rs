@@ -14,6 +14,7 @@ use crate::analysis::Query;
 use crate::catalog::{BUILD_INFO, POD_START_DURATION, POD_START_SLI_DURATION};
 use crate::cluster::plan::{ClusterPlan, NodeSelection};
 use crate::exposition::Selector;
+use crate::report::document::DocumentFormat;
 use crate::report::order::SortKey;
 use crate::slo::{Objective, Statistic};
 use crate::source::SourcePlan;
@@ -37,6 +38,9 @@ pub struct HistogramSettings {
     pub slo_unknown: Option<SloUnknown>,
     /// `--output`.
     pub output: HistogramOutput,
+    /// How the JSON document (or, for `get`, each sample) is written for `-o json`, `-o yaml`
+    /// and `-o jsonpath=`.
+    pub document: DocumentFormat,
     /// `--plot`.
     pub plot: Option<PathBuf>,
     /// `--sort-by`, when given.
@@ -105,6 +109,9 @@ pub struct GetSettings {
     pub read: GetRead,
     /// `--output`.
     pub output: GetOutput,
+    /// How the JSON document (or, for `get`, each sample) is written for `-o json`, `-o yaml`
+    /// and `-o jsonpath=`.
+    pub document: DocumentFormat,
 }
 
 /// What `get` reads at its path.
@@ -125,6 +132,9 @@ pub struct DoctorSettings {
     pub sample: usize,
     /// `--output`.
     pub output: DoctorOutput,
+    /// How the JSON document (or, for `get`, each sample) is written for `-o json`, `-o yaml`
+    /// and `-o jsonpath=`.
+    pub document: DocumentFormat,
 }
 
 /// `compare`, validated.
@@ -140,6 +150,9 @@ pub struct CompareSettings {
     pub path: String,
     /// `--output`.
     pub output: CompareOutput,
+    /// How the JSON document (or, for `get`, each sample) is written for `-o json`, `-o yaml`
+    /// and `-o jsonpath=`.
+    pub document: DocumentFormat,
 }
 
 impl HistogramArgs {
@@ -179,7 +192,9 @@ impl HistogramArgs {
         let selector = histogram_selector(&metric).map_err(|p| problems.push(p));
         let (Ok(source), Ok(selector)) = (plan, selector) else { return Err(UsageError { problems }) };
         UsageError::check(problems)?;
+        let (output, document) = self.output.resolve(HistogramOutput::Json, HistogramOutput::Yaml);
         Ok(HistogramSettings {
+            document,
             sort_by: self.sort_by,
             top: self.top,
             headers: !self.no_headers,
@@ -190,7 +205,7 @@ impl HistogramArgs {
             baseline: self.baseline.clone(),
             slo: self.slo,
             slo_unknown: self.slo_unknown,
-            output: self.output,
+            output,
             plot: self.plot.clone(),
         })
     }
@@ -297,7 +312,8 @@ impl GetArgs {
         };
         let Ok(source) = plan else { return Err(UsageError { problems }) };
         UsageError::check(problems)?;
-        Ok(GetSettings { source, path, read, output: self.output })
+        let (output, document) = self.output.resolve(GetOutput::Json, GetOutput::Yaml);
+        Ok(GetSettings { source, path, read, output, document })
     }
 }
 
@@ -311,7 +327,8 @@ impl DoctorArgs {
         }
         let Ok(plan) = plan else { return Err(UsageError { problems }) };
         UsageError::check(problems)?;
-        Ok(DoctorSettings { plan, sample: self.sample, output: self.output })
+        let (output, document) = self.output.resolve(DoctorOutput::Json, DoctorOutput::Yaml);
+        Ok(DoctorSettings { plan, sample: self.sample, output, document })
     }
 }
 
@@ -336,7 +353,8 @@ impl CompareArgs {
         let (Some(direct), Ok(path)) = (direct, path) else { return Err(UsageError { problems }) };
         UsageError::check(problems)?;
         let proxy = ClusterPlan { method: Method::Proxy, ..direct.clone() };
-        Ok(CompareSettings { proxy, direct, rounds: self.rounds, path, output: self.output })
+        let (output, document) = self.output.resolve(CompareOutput::Json, CompareOutput::Yaml);
+        Ok(CompareSettings { proxy, direct, rounds: self.rounds, path, output, document })
     }
 }
 

@@ -47,7 +47,9 @@ pub async fn run(
         DoctorOutput::Table => {
             report::doctor::render_table_painted(&diagnosis, Palette::new(terminals.color), &mut out)?
         }
-        DoctorOutput::Json => report::doctor::render_json(&diagnosis, &mut out)?,
+        DoctorOutput::Json | DoctorOutput::Yaml => {
+            report::document::write(&report::doctor::to_value(&diagnosis), &settings.document, &mut out)?
+        }
     }
     out.flush()?;
     Ok(if diagnosis.has_failures() { Outcome::Partial } else { Outcome::Complete })

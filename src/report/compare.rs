@@ -149,7 +149,12 @@ fn stats_json(m: &MethodStats) -> serde_json::Value {
 /// Renders the comparison as one JSON document: `{"path", "rounds", "nodes", "methods":
 /// {"proxy": {...}, "direct": {...}}, "favours", "reason", "table": [[aspect, proxy, direct]]}`.
 pub fn render_json(c: &Comparison, out: &mut impl Write) -> io::Result<()> {
-    let document = serde_json::json!({
+    super::document::write(&to_value(c), &super::document::DocumentFormat::Json, out)
+}
+
+/// The document [`render_json`] writes, for `-o yaml` and `-o jsonpath=` too.
+pub fn to_value(c: &Comparison) -> serde_json::Value {
+    serde_json::json!({
         "path": c.path,
         "rounds": c.rounds,
         "nodes": c.nodes,
@@ -157,9 +162,7 @@ pub fn render_json(c: &Comparison, out: &mut impl Write) -> io::Result<()> {
         "favours": c.verdict.favours.map(Method::as_str),
         "reason": c.verdict.reason,
         "table": table_rows(c),
-    });
-    serde_json::to_writer_pretty(&mut *out, &document)?;
-    writeln!(out)
+    })
 }
 
 #[cfg(test)]

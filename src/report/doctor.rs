@@ -108,7 +108,12 @@ pub fn render_table_painted(diagnosis: &Diagnosis, palette: Palette, out: &mut i
 /// `{"method", "summary": {"pass", "warn", "fail"}, "checks": [{"check", "title", "node",
 /// "status", "evidence", "fix": [...]}]}`.
 pub fn render_json(diagnosis: &Diagnosis, out: &mut impl Write) -> io::Result<()> {
-    let document = serde_json::json!({
+    super::document::write(&to_value(diagnosis), &super::document::DocumentFormat::Json, out)
+}
+
+/// The document [`render_json`] writes, for `-o yaml` and `-o jsonpath=` too.
+pub fn to_value(diagnosis: &Diagnosis) -> serde_json::Value {
+    serde_json::json!({
         "method": diagnosis.method,
         "summary": {
             "pass": diagnosis.count(Status::Pass),
@@ -116,9 +121,7 @@ pub fn render_json(diagnosis: &Diagnosis, out: &mut impl Write) -> io::Result<()
             "fail": diagnosis.count(Status::Fail),
         },
         "checks": diagnosis.checks,
-    });
-    serde_json::to_writer_pretty(&mut *out, &document)?;
-    writeln!(out)
+    })
 }
 
 #[cfg(test)]

@@ -130,3 +130,39 @@ fn snapshot_output_is_a_format_and_the_file_is_named_apart() {
     assert!(stderr(&out).contains("invalid value 'json'"), "{}", stderr(&out));
     assert!(!dir.path().join("json").exists(), "no file named after a format");
 }
+
+#[test]
+fn yaml_and_jsonpath_write_the_json_document() {
+    let seed = crate::fixture("seed-node1.prom");
+    let run = |output: &str| {
+        let out = bin()
+            .args(["histogram", "--node", "n1", "-o", output, "--file"])
+            .arg(&seed)
+            .output()
+            .expect("runs");
+        assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+        stdout(&out)
+    };
+    // The seed's node 1: 74 starts, 442.62 s.
+    let yaml = run("yaml");
+    assert!(yaml.contains("- node: n1\n") || yaml.contains("  node: n1\n"), "{yaml}");
+    assert!(yaml.contains("count: 74"), "{yaml}");
+    assert_eq!(run("jsonpath={.nodes[*].node} {.cluster.count}"), "n1 74\n");
+    assert!(run(r#"jsonpath={.nodes[0].sum}{"\n"}"#).starts_with("442.62"));
+
+    let out = bin()
+        .args(["get", "-m", "kubelet_pod_start_duration_seconds_count", "--node", "n1", "--file"])
+        .arg(&seed)
+        .args(["-o", "jsonpath={.node} {.name} {.value}"])
+        .output()
+        .expect("runs");
+    assert_eq!(stdout(&out), "n1 kubelet_pod_start_duration_seconds_count 74\n", "{}", stderr(&out));
+
+    let out = bin()
+        .args(["histogram", "-o", "jsonpath={range .nodes[*]}{end}", "--file"])
+        .arg(&seed)
+        .output()
+        .expect("runs");
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("{range} is not supported"), "{}", stderr(&out));
+}
