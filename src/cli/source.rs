@@ -8,8 +8,8 @@ use clap::Args;
 
 use crate::access::{AddressType, Method};
 use crate::cluster::plan::{
-    ClusterPlan, DIRECT_CONCURRENCY, KubeletAuth, KubeletTls, Limits, NodeSelection, PROXY_CONCURRENCY,
-    parse_node_ip,
+    ApiRequests, ClusterPlan, DIRECT_CONCURRENCY, KubeletAuth, KubeletTls, Limits, NodeSelection,
+    PROXY_CONCURRENCY, parse_node_ip,
 };
 use crate::files::{FileInput, node_name_from_path};
 use crate::prometheus::Target;
@@ -59,6 +59,19 @@ pub struct ClusterArgs {
     /// The kubeconfig context to use.
     #[arg(help_heading = "Cluster", long, value_name = "NAME")]
     pub context: Option<String>,
+    /// Username to impersonate in requests to the API server (listing nodes, the proxy, doctor's
+    /// access checks), as kubectl's --as; needs `impersonate` permission. Kubelets reached
+    /// directly see only the kubelet credentials.
+    #[arg(help_heading = "Cluster", long = "as", value_name = "USER")]
+    pub impersonate_user: Option<String>,
+    /// Group to impersonate with --as (repeatable), as kubectl's --as-group.
+    #[arg(help_heading = "Cluster", long = "as-group", value_name = "GROUP")]
+    pub impersonate_groups: Vec<String>,
+    /// The longest wait to connect to the API server, or for it to take or send the next part
+    /// of a request, e.g. 30s (kubectl's --request-timeout; 0 waits without limit). Each node's
+    /// fetch is bounded by --timeout as well.
+    #[arg(help_heading = "Cluster", long, value_parser = parse_duration, value_name = "DURATION")]
+    pub request_timeout: Option<Duration>,
     /// How to reach kubelets: through the API server proxy, or directly on each node.
     #[arg(help_heading = "Cluster", long, value_enum, default_value_t = Method::Proxy)]
     pub method: Method,
@@ -157,6 +170,9 @@ impl SourceArgs {
             (!cluster.node_ip.is_empty(), "--node-ip"),
             (cluster.token_file.is_some(), "--token-file"),
             (cluster.kubelet_ca.is_some(), "--kubelet-ca"),
+            (cluster.impersonate_user.is_some(), "--as"),
+            (!cluster.impersonate_groups.is_empty(), "--as-group"),
+            (cluster.request_timeout.is_some(), "--request-timeout"),
         ]
         .into_iter()
         .filter_map(|(set, name)| set.then_some(name))
@@ -324,6 +340,9 @@ impl ClusterArgs {
         if selections.iter().filter(|s| **s).count() > 1 {
             problems.push("choose nodes one way: NODE names, --selector, or --node-ip".into());
         }
+        if !self.impersonate_groups.is_empty() && self.impersonate_user.is_none() {
+            problems.push("--as-group impersonates groups of a user: give --as USER too".into());
+        }
         if self.concurrency == Some(0) {
             problems.push("--concurrency must be at least 1".into());
         }
@@ -369,6 +388,11 @@ impl ClusterArgs {
             credentials_to_unverified: self.allow_credentials_to_unverified_kubelets,
             address_types: self.address_type.clone(),
             kubelet_port: self.kubelet_port,
+            api: ApiRequests {
+                impersonate_user: self.impersonate_user.clone(),
+                impersonate_groups: self.impersonate_groups.clone(),
+                request_timeout: self.request_timeout,
+            },
             limits: Limits {
                 concurrency: self.concurrency.unwrap_or(default_concurrency),
                 per_node: self.timeout,
@@ -427,6 +451,24 @@ mod tests {
         assert_eq!(err.problems.len(), 3, "{err}");
         assert!(err.to_string().contains("--token-file applies to --method direct only"));
         assert!(err.to_string().contains("choose nodes one way"));
+    }
+
+    #[test]
+    fn impersonation_reaches_the_plan_and_groups_need_a_user() {
+        let SourcePlan::Cluster(plan) =
+            source(&["--as", "alice", "--as-group", "ops", "--request-timeout", "5s"])
+                .to_plan()
+                .expect("valid")
+        else {
+            panic!("expected cluster")
+        };
+        assert_eq!(plan.api.impersonate_user.as_deref(), Some("alice"));
+        assert_eq!(plan.api.impersonate_groups, ["ops"]);
+        assert_eq!(plan.api.request_timeout, Some(Duration::from_secs(5)));
+        let err = source(&["--as-group", "ops"]).to_plan().unwrap_err();
+        assert!(err.to_string().contains("give --as USER too"), "{err}");
+        let err = source(&["--file", "x", "--as", "alice"]).to_plan().unwrap_err();
+        assert!(err.to_string().contains("--as reads a cluster"), "{err}");
     }
 
     #[test]
