@@ -323,6 +323,29 @@ pub struct ServeArgs {
     /// Stop after this many collections (default: run until SIGINT/SIGTERM).
     #[arg(long, value_name = "N")]
     pub max_cycles: Option<u64>,
+    /// How diagnostics are written on stderr: `text` for people, `json` (one object per line,
+    /// with timestamp, level and fields) for a log pipeline.
+    #[arg(long, value_enum, default_value_t = LogFormat::Text, value_name = "FORMAT")]
+    pub log_format: LogFormat,
+}
+
+/// How diagnostics are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    /// Lines for people.
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+impl Command {
+    /// How this command's diagnostics are written (`serve --log-format`; text elsewhere).
+    pub fn log_format(&self) -> LogFormat {
+        match self {
+            Command::Serve(args) => args.log_format,
+            _ => LogFormat::Text,
+        }
+    }
 }
 
 /// Arguments of `demo`.

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use super::{
     CompareArgs, CompareOutput, DoctorArgs, DoctorOutput, GetArgs, GetOutput, HistogramArgs, HistogramOutput,
-    ServeArgs, SloUnknown, SnapshotArgs, UsageError, WatchArgs,
+    LogFormat, ServeArgs, SloUnknown, SnapshotArgs, UsageError, WatchArgs,
 };
 use crate::access::{Endpoint, Method, is_exposition_path};
 use crate::analysis::Query;
@@ -83,6 +83,8 @@ pub struct ServeSettings {
     pub interval: Duration,
     /// Stop after this many collections.
     pub max_cycles: Option<u64>,
+    /// `--log-format`: diagnostics for people, or JSON lines.
+    pub log_format: LogFormat,
 }
 
 /// `snapshot`, validated.
@@ -262,6 +264,7 @@ impl ServeArgs {
             listen: self.listen,
             interval: self.interval,
             max_cycles: self.max_cycles,
+            log_format: self.log_format,
         })
     }
 }
