@@ -5,7 +5,6 @@
 use std::io::{IsTerminal, Write};
 use std::process::ExitCode;
 
-use clap::Parser;
 use kubelet_metrics::cli::{Cli, LogFormat};
 use kubelet_metrics::commands;
 use kubelet_metrics::report::escape_controls;
@@ -17,7 +16,7 @@ use kubelet_metrics::report::terminal::Escaped;
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = Cli::parse_args();
     init_logging(cli.verbose, cli.command.log_format());
     raise_open_file_limit();
     // One thread: every body chunk is parsed where it is decrypted. With a thread pool each chunk

@@ -50,6 +50,31 @@ pub struct Cli {
     pub color: ColorChoice,
 }
 
+/// The name kubectl runs a plugin by: `kubectl kubelet-metrics ...` executes
+/// `kubectl-kubelet_metrics` (a `-` in a command's name is a `_` in the plugin's file name).
+pub const PLUGIN_FILE: &str = "kubectl-kubelet_metrics";
+
+/// How usage and help name the program: `kubectl kubelet-metrics` when run as the kubectl
+/// plugin (the file name of `argv[0]`, without an extension such as `.exe`), else `None`.
+pub fn plugin_name(argv0: &std::ffi::OsStr) -> Option<&'static str> {
+    let stem = std::path::Path::new(argv0).file_stem()?;
+    (stem == PLUGIN_FILE).then_some("kubectl kubelet-metrics")
+}
+
+impl Cli {
+    /// Parses the process's arguments, naming the program as the user typed it (see
+    /// [`plugin_name`]); exits with clap's usage message on a mistake.
+    pub fn parse_args() -> Cli {
+        use clap::{CommandFactory, FromArgMatches};
+        let mut command = Cli::command();
+        if let Some(name) = std::env::args_os().next().as_deref().and_then(plugin_name) {
+            command = command.name(name).bin_name(name).display_name(name);
+        }
+        let matches = command.get_matches();
+        Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit())
+    }
+}
+
 /// When to colour human-readable output.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum ColorChoice {
@@ -540,6 +565,17 @@ mod tests {
             ("kubelet_x_seconds".into(), vec!["node-a".into()])
         );
         assert_eq!(parse(&[]), (default, vec![]));
+    }
+
+    #[test]
+    fn the_kubectl_plugin_is_named_as_kubectl_runs_it() {
+        use std::ffi::OsStr;
+        assert_eq!(
+            plugin_name(OsStr::new("/usr/local/bin/kubectl-kubelet_metrics")),
+            Some("kubectl kubelet-metrics")
+        );
+        assert_eq!(plugin_name(OsStr::new("kubectl-kubelet_metrics.exe")), Some("kubectl kubelet-metrics"));
+        assert_eq!(plugin_name(OsStr::new("/usr/bin/kubelet-metrics")), None);
     }
 
     #[test]

@@ -166,3 +166,22 @@ fn yaml_and_jsonpath_write_the_json_document() {
     assert_eq!(out.status.code(), Some(2));
     assert!(stderr(&out).contains("{range} is not supported"), "{}", stderr(&out));
 }
+
+#[test]
+fn as_a_kubectl_plugin_usage_reads_kubectl_kubelet_metrics() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let plugin = dir.path().join("kubectl-kubelet_metrics");
+    std::os::unix::fs::symlink(env!("CARGO_BIN_EXE_kubelet-metrics"), &plugin).expect("symlink");
+    let help = std::process::Command::new(&plugin).args(["histogram", "--help"]).output().expect("runs");
+    assert!(
+        stdout(&help).contains("Usage: kubectl kubelet-metrics histogram [OPTIONS]"),
+        "{}",
+        stdout(&help)
+    );
+    let mistake =
+        std::process::Command::new(&plugin).args(["histogram", "--no-such-flag"]).output().expect("runs");
+    assert_eq!(mistake.status.code(), Some(2));
+    assert!(stderr(&mistake).contains("Usage: kubectl kubelet-metrics histogram"), "{}", stderr(&mistake));
+    let plain = bin().args(["histogram", "--help"]).output().expect("runs");
+    assert!(stdout(&plain).contains("Usage: kubelet-metrics histogram"), "{}", stdout(&plain));
+}
