@@ -185,3 +185,19 @@ fn as_a_kubectl_plugin_usage_reads_kubectl_kubelet_metrics() {
     let plain = bin().args(["histogram", "--help"]).output().expect("runs");
     assert!(stdout(&plain).contains("Usage: kubelet-metrics histogram"), "{}", stdout(&plain));
 }
+
+#[test]
+fn wide_node_names_keep_the_table_aligned() {
+    let mut command = bin();
+    command.arg("histogram");
+    for (file, node) in [("seed-node1.prom", "節點-東京"), ("real/kubelet-1.21.2-metrics.prom", "node-b")]
+    {
+        command.arg("--file").arg(crate::fixture(file)).args(["--node", node]);
+    }
+    let out = command.output().expect("runs");
+    let text = stdout(&out);
+    let rows: Vec<&str> = text.lines().take_while(|l| !l.is_empty()).collect();
+    assert!(rows.len() >= 4, "header, two nodes, cluster lines: {text}");
+    let widths: Vec<usize> = rows.iter().map(|row| kubelet_metrics::text::display_width(row)).collect();
+    assert!(widths.iter().all(|w| *w == widths[0]), "{widths:?}\n{text}");
+}
