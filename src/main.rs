@@ -5,8 +5,7 @@
 use std::io::{IsTerminal, Write};
 use std::process::ExitCode;
 
-use clap::Parser;
-use kubelet_metrics::cli::Cli;
+use kubelet_metrics::cli::{Cli, LogFormat};
 use kubelet_metrics::commands;
 use kubelet_metrics::report::escape_controls;
 use kubelet_metrics::report::terminal::Escaped;
@@ -17,8 +16,8 @@ use kubelet_metrics::report::terminal::Escaped;
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
-    init_logging(cli.verbose);
+    let cli = Cli::parse_args();
+    init_logging(cli.verbose, cli.command.log_format());
     raise_open_file_limit();
     // One thread: every body chunk is parsed where it is decrypted. With a thread pool each chunk
     // crossed threads to reach the fan-out task, which cost more than the parsing (1,000 nodes
@@ -92,10 +91,12 @@ fn raise_open_file_limit() {
 
 /// Diagnostics go to stderr through `tracing`: quiet but for warnings unless `-v` or `RUST_LOG`
 /// ask for more. Credentials never reach them (requests are logged by node and path).
-fn init_logging(verbose: u8) {
+fn init_logging(verbose: u8, format: LogFormat) {
     // Other crates' logs (kube logs every failed request at ERROR) repeat what the report says,
     // so they show only from -vvv on.
     let default = match verbose {
+        // A log pipeline wants each collection's outcome.
+        0 if format == LogFormat::Json => "kubelet_metrics=info",
         0 => "kubelet_metrics=warn",
         1 => "kubelet_metrics=info",
         2 => "kubelet_metrics=debug",
@@ -104,12 +105,13 @@ fn init_logging(verbose: u8) {
     };
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::stderr().is_terminal())
-        .with_target(false)
-        .init();
+    let logs =
+        tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_target(false);
+    match format {
+        // One object per line: timestamp, level, fields (the event's `message` among them).
+        LogFormat::Json => logs.json().flatten_event(true).init(),
+        LogFormat::Text => logs.with_ansi(std::io::stderr().is_terminal()).init(),
+    }
 }
 
 fn is_broken_pipe(err: &anyhow::Error) -> bool {

@@ -1,5 +1,7 @@
 //! How text for people is shaped, in one place: lists of node names stay short however many
-//! nodes there are. Pure; JSON output keeps every name.
+//! nodes there are, and columns line up by the columns a terminal gives each character (a CJK
+//! file name takes two per character, a combining accent none). Pure; JSON output keeps every
+//! name.
 
 use std::fmt::Write as _;
 
@@ -20,4 +22,35 @@ pub fn bounded_names<S: AsRef<str>>(names: &[S]) -> String {
         let _ = write!(text, " and {} more", names.len() - SHOWN_NAMES);
     }
     text
+}
+
+/// How many terminal columns `text` takes (Unicode East Asian Width, as terminals draw it).
+///
+/// ```
+/// use kubelet_metrics::text::display_width;
+/// assert_eq!(display_width("node-a"), 6);
+/// assert_eq!(display_width("節點"), 4);
+/// ```
+pub fn display_width(text: &str) -> usize {
+    unicode_width::UnicodeWidthStr::width(text)
+}
+
+/// `text` followed by spaces up to `width` columns (nothing added when it is wider).
+///
+/// ```
+/// use kubelet_metrics::text::pad_end;
+/// assert_eq!(pad_end("節點", 6), "節點  ");
+/// ```
+pub fn pad_end(text: &str, width: usize) -> String {
+    format!("{text}{}", " ".repeat(width.saturating_sub(display_width(text))))
+}
+
+/// Spaces up to `width` columns, then `text` (right-aligned).
+///
+/// ```
+/// use kubelet_metrics::text::pad_start;
+/// assert_eq!(pad_start("≤1s", 5), "  ≤1s");
+/// ```
+pub fn pad_start(text: &str, width: usize) -> String {
+    format!("{}{text}", " ".repeat(width.saturating_sub(display_width(text))))
 }

@@ -15,11 +15,13 @@ use crate::access::{Endpoint, Method};
 use crate::rbac::{self, ServiceAccountRef};
 use crate::units::{parse_duration, parse_quantile};
 
+pub mod output;
 pub mod settings;
 pub mod source;
 pub mod values;
 
-pub use source::{SourceArgs, UsageError, metric_and_source};
+pub use output::{OutputArg, OutputParser};
+pub use source::{ClusterArgs, FileArgs, PrometheusArgs, SourceArgs, UsageError, metric_and_source};
 
 /// The version `--version` prints: the release, the commit and the build date.
 pub const VERSION: &str = concat!(
@@ -46,6 +48,31 @@ pub struct Cli {
     /// `always` or `never`.
     #[arg(long, value_enum, default_value_t = ColorChoice::Auto, global = true, value_name = "WHEN")]
     pub color: ColorChoice,
+}
+
+/// The name kubectl runs a plugin by: `kubectl kubelet-metrics ...` executes
+/// `kubectl-kubelet_metrics` (a `-` in a command's name is a `_` in the plugin's file name).
+pub const PLUGIN_FILE: &str = "kubectl-kubelet_metrics";
+
+/// How usage and help name the program: `kubectl kubelet-metrics` when run as the kubectl
+/// plugin (the file name of `argv[0]`, without an extension such as `.exe`), else `None`.
+pub fn plugin_name(argv0: &std::ffi::OsStr) -> Option<&'static str> {
+    let stem = std::path::Path::new(argv0).file_stem()?;
+    (stem == PLUGIN_FILE).then_some("kubectl kubelet-metrics")
+}
+
+impl Cli {
+    /// Parses the process's arguments, naming the program as the user typed it (see
+    /// [`plugin_name`]); exits with clap's usage message on a mistake.
+    pub fn parse_args() -> Cli {
+        use clap::{CommandFactory, FromArgMatches};
+        let mut command = Cli::command();
+        if let Some(name) = std::env::args_os().next().as_deref().and_then(plugin_name) {
+            command = command.name(name).bin_name(name).display_name(name);
+        }
+        let matches = command.get_matches();
+        Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit())
+    }
 }
 
 /// When to colour human-readable output.
@@ -140,9 +167,11 @@ impl Command {
     /// CSV, exposition text) and `watch`'s redrawn screen are written as they are.
     pub fn stdout_is_for_people(&self) -> bool {
         match self {
-            Command::Histogram(args) => matches!(args.output, HistogramOutput::Table | HistogramOutput::Wide),
-            Command::Doctor(args) => args.output == DoctorOutput::Table,
-            Command::Compare(args) => args.output == CompareOutput::Table,
+            Command::Histogram(args) => {
+                matches!(args.output, OutputArg::Format(HistogramOutput::Table | HistogramOutput::Wide))
+            }
+            Command::Doctor(args) => matches!(args.output, OutputArg::Format(DoctorOutput::Table)),
+            Command::Compare(args) => matches!(args.output, OutputArg::Format(CompareOutput::Table)),
             Command::Demo(_) | Command::Rbac(_) => true,
             _ => false,
         }
@@ -151,7 +180,7 @@ impl Command {
     /// Whether the command colours its output when asked (`doctor`'s table); it then escapes
     /// the text it prints itself, around its own colour codes.
     pub fn paints(&self) -> bool {
-        matches!(self, Command::Doctor(args) if args.output == DoctorOutput::Table)
+        matches!(self, Command::Doctor(args) if matches!(args.output, OutputArg::Format(DoctorOutput::Table)))
     }
 }
 
@@ -172,8 +201,8 @@ pub struct GetArgs {
     #[arg(long = "metric", short = 'm', value_name = "SELECTOR")]
     pub metrics: Vec<String>,
     /// Output format.
-    #[arg(long, short = 'o', value_enum, default_value_t = GetOutput::Prom)]
-    pub output: GetOutput,
+    #[arg(long, short = 'o', value_parser = OutputParser::<GetOutput>::new(), default_value = "prom", value_name = "FORMAT")]
+    pub output: OutputArg<GetOutput>,
 }
 
 /// Output formats of `get`.
@@ -183,6 +212,8 @@ pub enum GetOutput {
     Prom,
     /// One JSON object per sample per line.
     Json,
+    /// One YAML sequence item per sample.
+    Yaml,
     /// One CSV row per sample.
     Csv,
 }
@@ -223,8 +254,8 @@ pub struct HistogramArgs {
     #[arg(long, value_enum, value_name = "AS")]
     pub slo_unknown: Option<SloUnknown>,
     /// Output format.
-    #[arg(long, short = 'o', value_enum, default_value_t = HistogramOutput::Table)]
-    pub output: HistogramOutput,
+    #[arg(long, short = 'o', value_parser = OutputParser::<HistogramOutput>::new(), default_value = "table", value_name = "FORMAT")]
+    pub output: OutputArg<HistogramOutput>,
     /// Order the rows by `node`, `count`, `mean` or a quantile such as `p99` (largest first);
     /// default: slowest first.
     #[arg(long, value_name = "KEY", value_parser = crate::report::order::SortKey::from_str)]
@@ -293,6 +324,8 @@ pub enum HistogramOutput {
     Wide,
     /// One JSON document (shape documented in the README).
     Json,
+    /// The JSON document as YAML.
+    Yaml,
     /// One CSV row per node plus the cluster.
     Csv,
 }
@@ -315,6 +348,29 @@ pub struct ServeArgs {
     /// Stop after this many collections (default: run until SIGINT/SIGTERM).
     #[arg(long, value_name = "N")]
     pub max_cycles: Option<u64>,
+    /// How diagnostics are written on stderr: `text` for people, `json` (one object per line,
+    /// with timestamp, level and fields) for a log pipeline.
+    #[arg(long, value_enum, default_value_t = LogFormat::Text, value_name = "FORMAT")]
+    pub log_format: LogFormat,
+}
+
+/// How diagnostics are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    /// Lines for people.
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+impl Command {
+    /// How this command's diagnostics are written (`serve --log-format`; text elsewhere).
+    pub fn log_format(&self) -> LogFormat {
+        match self {
+            Command::Serve(args) => args.log_format,
+            _ => LogFormat::Text,
+        }
+    }
 }
 
 /// Arguments of `demo`.
@@ -364,13 +420,13 @@ pub struct DoctorArgs {
     /// The cluster, credentials and method to check (`--method` decides which failures are
     /// FAILs; the other method's are WARNs).
     #[command(flatten)]
-    pub source: SourceArgs,
+    pub cluster: ClusterArgs,
     /// Check at most this many nodes, spread evenly over the cluster.
     #[arg(long, default_value_t = 10, value_name = "N")]
     pub sample: usize,
     /// Output format.
-    #[arg(long, short = 'o', value_enum, default_value_t = DoctorOutput::Table)]
-    pub output: DoctorOutput,
+    #[arg(long, short = 'o', value_parser = OutputParser::<DoctorOutput>::new(), default_value = "table", value_name = "FORMAT")]
+    pub output: OutputArg<DoctorOutput>,
 }
 
 /// Output formats of `doctor`.
@@ -380,6 +436,8 @@ pub enum DoctorOutput {
     Table,
     /// One JSON document (`method`, `summary`, `checks`).
     Json,
+    /// The JSON document as YAML.
+    Yaml,
 }
 
 /// Arguments of `compare`.
@@ -387,7 +445,7 @@ pub enum DoctorOutput {
 pub struct CompareArgs {
     /// The cluster and nodes to measure (both methods are measured, whatever `--method` says).
     #[command(flatten)]
-    pub source: SourceArgs,
+    pub cluster: ClusterArgs,
     /// Rounds: each fetches every node once through each method, alternating which goes first.
     #[arg(long, default_value_t = 5, value_name = "N")]
     pub rounds: u32,
@@ -398,8 +456,8 @@ pub struct CompareArgs {
     #[arg(long, value_name = "PATH")]
     pub path: Option<String>,
     /// Output format.
-    #[arg(long, short = 'o', value_enum, default_value_t = CompareOutput::Table)]
-    pub output: CompareOutput,
+    #[arg(long, short = 'o', value_parser = OutputParser::<CompareOutput>::new(), default_value = "table", value_name = "FORMAT")]
+    pub output: OutputArg<CompareOutput>,
 }
 
 /// Output formats of `compare`.
@@ -409,6 +467,8 @@ pub enum CompareOutput {
     Table,
     /// One JSON document.
     Json,
+    /// The JSON document as YAML.
+    Yaml,
 }
 
 /// Arguments of `watch`.
@@ -418,9 +478,12 @@ pub struct WatchArgs {
     /// argument without `_` is a node name, as in `histogram`.
     #[arg(value_name = "METRIC")]
     pub metric: Option<String>,
-    /// Where the metrics come from.
+    /// Saved payloads to read instead of a cluster.
     #[command(flatten)]
-    pub source: SourceArgs,
+    pub file: FileArgs,
+    /// The cluster to read (the default).
+    #[command(flatten)]
+    pub cluster: ClusterArgs,
     /// How often to read every node, e.g. 10s or 500ms.
     #[arg(long, default_value = "10s", value_parser = parse_duration, value_name = "DURATION")]
     pub interval: Duration,
@@ -442,7 +505,12 @@ impl WatchArgs {
     /// The metric and the source flags, a first positional without `_` moved among the nodes
     /// (the same rule as `histogram`).
     pub fn resolved(&self) -> (String, SourceArgs) {
-        crate::cli::metric_and_source(self.metric.as_deref(), &self.source)
+        let source = SourceArgs {
+            file: self.file.clone(),
+            cluster: self.cluster.clone(),
+            prometheus: PrometheusArgs::default(),
+        };
+        crate::cli::metric_and_source(self.metric.as_deref(), &source)
     }
 }
 
@@ -488,7 +556,7 @@ mod tests {
                 panic!("histogram")
             };
             let (metric, source) = args.resolved();
-            (metric, source.nodes)
+            (metric, source.cluster.nodes)
         };
         let default = crate::catalog::POD_START_DURATION.to_string();
         assert_eq!(parse(&["node-a", "node-b"]), (default.clone(), vec!["node-a".into(), "node-b".into()]));
@@ -497,6 +565,17 @@ mod tests {
             ("kubelet_x_seconds".into(), vec!["node-a".into()])
         );
         assert_eq!(parse(&[]), (default, vec![]));
+    }
+
+    #[test]
+    fn the_kubectl_plugin_is_named_as_kubectl_runs_it() {
+        use std::ffi::OsStr;
+        assert_eq!(
+            plugin_name(OsStr::new("/usr/local/bin/kubectl-kubelet_metrics")),
+            Some("kubectl kubelet-metrics")
+        );
+        assert_eq!(plugin_name(OsStr::new("kubectl-kubelet_metrics.exe")), Some("kubectl kubelet-metrics"));
+        assert_eq!(plugin_name(OsStr::new("/usr/bin/kubelet-metrics")), None);
     }
 
     #[test]

@@ -7,13 +7,14 @@ use std::time::Duration;
 
 use super::{
     CompareArgs, CompareOutput, DoctorArgs, DoctorOutput, GetArgs, GetOutput, HistogramArgs, HistogramOutput,
-    ServeArgs, SloUnknown, SnapshotArgs, UsageError, WatchArgs,
+    LogFormat, ServeArgs, SloUnknown, SnapshotArgs, UsageError, WatchArgs,
 };
 use crate::access::{Endpoint, Method, is_exposition_path};
 use crate::analysis::Query;
 use crate::catalog::{BUILD_INFO, POD_START_DURATION, POD_START_SLI_DURATION};
 use crate::cluster::plan::{ClusterPlan, NodeSelection};
 use crate::exposition::Selector;
+use crate::report::document::DocumentFormat;
 use crate::report::order::SortKey;
 use crate::slo::{Objective, Statistic};
 use crate::source::SourcePlan;
@@ -37,6 +38,9 @@ pub struct HistogramSettings {
     pub slo_unknown: Option<SloUnknown>,
     /// `--output`.
     pub output: HistogramOutput,
+    /// How the JSON document (or, for `get`, each sample) is written for `-o json`, `-o yaml`
+    /// and `-o jsonpath=`.
+    pub document: DocumentFormat,
     /// `--plot`.
     pub plot: Option<PathBuf>,
     /// `--sort-by`, when given.
@@ -79,6 +83,8 @@ pub struct ServeSettings {
     pub interval: Duration,
     /// Stop after this many collections.
     pub max_cycles: Option<u64>,
+    /// `--log-format`: diagnostics for people, or JSON lines.
+    pub log_format: LogFormat,
 }
 
 /// `snapshot`, validated.
@@ -105,6 +111,9 @@ pub struct GetSettings {
     pub read: GetRead,
     /// `--output`.
     pub output: GetOutput,
+    /// How the JSON document (or, for `get`, each sample) is written for `-o json`, `-o yaml`
+    /// and `-o jsonpath=`.
+    pub document: DocumentFormat,
 }
 
 /// What `get` reads at its path.
@@ -125,6 +134,9 @@ pub struct DoctorSettings {
     pub sample: usize,
     /// `--output`.
     pub output: DoctorOutput,
+    /// How the JSON document (or, for `get`, each sample) is written for `-o json`, `-o yaml`
+    /// and `-o jsonpath=`.
+    pub document: DocumentFormat,
 }
 
 /// `compare`, validated.
@@ -140,6 +152,9 @@ pub struct CompareSettings {
     pub path: String,
     /// `--output`.
     pub output: CompareOutput,
+    /// How the JSON document (or, for `get`, each sample) is written for `-o json`, `-o yaml`
+    /// and `-o jsonpath=`.
+    pub document: DocumentFormat,
 }
 
 impl HistogramArgs {
@@ -179,7 +194,9 @@ impl HistogramArgs {
         let selector = histogram_selector(&metric).map_err(|p| problems.push(p));
         let (Ok(source), Ok(selector)) = (plan, selector) else { return Err(UsageError { problems }) };
         UsageError::check(problems)?;
+        let (output, document) = self.output.resolve(HistogramOutput::Json, HistogramOutput::Yaml);
         Ok(HistogramSettings {
+            document,
             sort_by: self.sort_by,
             top: self.top,
             headers: !self.no_headers,
@@ -190,7 +207,7 @@ impl HistogramArgs {
             baseline: self.baseline.clone(),
             slo: self.slo,
             slo_unknown: self.slo_unknown,
-            output: self.output,
+            output,
             plot: self.plot.clone(),
         })
     }
@@ -202,12 +219,6 @@ impl WatchArgs {
         let (metric, source) = self.resolved();
         let mut problems = Vec::new();
         let plan = source.to_plan().map_err(|e| problems.extend(e.problems));
-        if matches!(plan, Ok(SourcePlan::Prometheus(_))) {
-            problems.push(
-                "watch reads a cluster or files; for stored history use `histogram --prometheus URL --range DURATION`"
-                    .into(),
-            );
-        }
         if self.interval.is_zero() {
             problems.push("--interval must be longer than 0".into());
         }
@@ -253,6 +264,7 @@ impl ServeArgs {
             listen: self.listen,
             interval: self.interval,
             max_cycles: self.max_cycles,
+            log_format: self.log_format,
         })
     }
 }
@@ -303,7 +315,8 @@ impl GetArgs {
         };
         let Ok(source) = plan else { return Err(UsageError { problems }) };
         UsageError::check(problems)?;
-        Ok(GetSettings { source, path, read, output: self.output })
+        let (output, document) = self.output.resolve(GetOutput::Json, GetOutput::Yaml);
+        Ok(GetSettings { source, path, read, output, document })
     }
 }
 
@@ -311,27 +324,14 @@ impl DoctorArgs {
     /// Validates `doctor`'s flags: a live cluster and a positive sample.
     pub fn settings(&self) -> Result<DoctorSettings, UsageError> {
         let mut problems = Vec::new();
-        let plan = match self.source.to_plan() {
-            Ok(SourcePlan::Cluster(plan)) => Some(plan),
-            Ok(SourcePlan::Files { .. }) => {
-                problems.push("doctor checks a live cluster; --file is for offline analysis".to_string());
-                None
-            }
-            Ok(SourcePlan::Prometheus(_)) => {
-                problems.push("doctor checks a live cluster; --prometheus is for stored history".to_string());
-                None
-            }
-            Err(e) => {
-                problems.extend(e.problems);
-                None
-            }
-        };
+        let plan = self.cluster.to_plan().map_err(|e| problems.extend(e.problems));
         if self.sample == 0 {
             problems.push("--sample must be at least 1".into());
         }
-        let Some(plan) = plan else { return Err(UsageError { problems }) };
+        let Ok(plan) = plan else { return Err(UsageError { problems }) };
         UsageError::check(problems)?;
-        Ok(DoctorSettings { plan, sample: self.sample, output: self.output })
+        let (output, document) = self.output.resolve(DoctorOutput::Json, DoctorOutput::Yaml);
+        Ok(DoctorSettings { plan, sample: self.sample, output, document })
     }
 }
 
@@ -341,22 +341,7 @@ impl CompareArgs {
     /// matter, since both methods are measured.
     pub fn settings(&self) -> Result<CompareSettings, UsageError> {
         let mut problems = Vec::new();
-        let direct = match self.source.to_plan_as(Method::Direct) {
-            Ok(SourcePlan::Cluster(plan)) => Some(plan),
-            Ok(SourcePlan::Files { .. }) => {
-                problems.push("compare measures a live cluster; --file has nothing to measure".to_string());
-                None
-            }
-            Ok(SourcePlan::Prometheus(_)) => {
-                problems
-                    .push("compare measures a live cluster; --prometheus has nothing to measure".to_string());
-                None
-            }
-            Err(e) => {
-                problems.extend(e.problems);
-                None
-            }
-        };
+        let direct = self.cluster.to_plan_as(Method::Direct).map_err(|e| problems.extend(e.problems)).ok();
         if direct.as_ref().is_some_and(|plan| matches!(plan.nodes, NodeSelection::Addresses(_))) {
             problems.push(
                 "compare needs node names (the proxy addresses nodes by name): use NODE names or -l, not --node-ip"
@@ -371,7 +356,8 @@ impl CompareArgs {
         let (Some(direct), Ok(path)) = (direct, path) else { return Err(UsageError { problems }) };
         UsageError::check(problems)?;
         let proxy = ClusterPlan { method: Method::Proxy, ..direct.clone() };
-        Ok(CompareSettings { proxy, direct, rounds: self.rounds, path, output: self.output })
+        let (output, document) = self.output.resolve(CompareOutput::Json, CompareOutput::Yaml);
+        Ok(CompareSettings { proxy, direct, rounds: self.rounds, path, output, document })
     }
 }
 
@@ -451,13 +437,26 @@ mod tests {
     }
 
     #[test]
-    fn watch_refuses_zero_interval_zero_count_and_prometheus() {
-        let Command::Watch(args) =
-            command(&["watch", "--prometheus", "http://p:9090", "--interval", "0", "--count", "0"])
-        else {
+    fn watch_refuses_zero_interval_and_zero_count() {
+        let Command::Watch(args) = command(&["watch", "--interval", "0", "--count", "0"]) else {
             panic!("watch")
         };
-        assert_eq!(args.settings().expect_err("three problems").problems.len(), 3);
+        assert_eq!(args.settings().expect_err("two problems").problems.len(), 2);
+    }
+
+    #[test]
+    fn commands_accept_only_the_sources_they_read() {
+        // `doctor` and `compare` check a live cluster; `watch` re-reads a cluster or files.
+        for argv in [
+            ["doctor", "--file", "n.prom"],
+            ["doctor", "--prometheus", "http://p:9090"],
+            ["compare", "--range", "5m"],
+            ["watch", "--prometheus", "http://p:9090"],
+        ] {
+            let err = Cli::try_parse_from(std::iter::once("kubelet-metrics").chain(argv))
+                .expect_err("not a flag of this command");
+            assert_eq!(err.kind(), clap::error::ErrorKind::UnknownArgument, "{argv:?}");
+        }
     }
 
     #[test]

@@ -8,17 +8,33 @@ use clap::Args;
 
 use crate::access::{AddressType, Method};
 use crate::cluster::plan::{
-    ClusterPlan, DIRECT_CONCURRENCY, KubeletAuth, KubeletTls, Limits, NodeSelection, PROXY_CONCURRENCY,
-    parse_node_ip,
+    ApiRequests, ClusterPlan, DIRECT_CONCURRENCY, KubeletAuth, KubeletTls, Limits, NodeSelection,
+    PROXY_CONCURRENCY, parse_node_ip,
 };
 use crate::files::{FileInput, node_name_from_path};
 use crate::prometheus::Target;
 use crate::source::SourcePlan;
 use crate::units::{parse_duration, parse_size};
 
-/// Where metrics come from: saved files, or a cluster (the default).
+/// Where metrics come from: saved files, a cluster (the default) or a Prometheus server. Each
+/// group is its own struct, so a command that reads only a live cluster (`doctor`, `compare`)
+/// flattens [`ClusterArgs`] alone and its help lists only the flags it accepts.
 #[derive(Debug, Clone, Args)]
 pub struct SourceArgs {
+    /// Saved payloads (`--file`, `--node`).
+    #[command(flatten)]
+    pub file: FileArgs,
+    /// A live cluster: nodes, credentials, method and collection limits.
+    #[command(flatten)]
+    pub cluster: ClusterArgs,
+    /// A Prometheus server's stored histograms.
+    #[command(flatten)]
+    pub prometheus: PrometheusArgs,
+}
+
+/// Saved payloads instead of a cluster.
+#[derive(Debug, Clone, Default, Args)]
+pub struct FileArgs {
     /// Read saved payloads instead of a cluster (repeatable; `-` is stdin), e.g. the output of
     /// `kubectl get --raw /api/v1/nodes/NODE/proxy/metrics`.
     #[arg(help_heading = "Saved payloads", long = "file", short = 'f', value_name = "PATH")]
@@ -27,7 +43,12 @@ pub struct SourceArgs {
     /// file name without its extension (`stdin` for `-`).
     #[arg(help_heading = "Saved payloads", long = "node", value_name = "NAME")]
     pub file_nodes: Vec<String>,
+}
 
+/// A live cluster: which nodes, whose credentials, which access method, and how the nodes are
+/// collected (`--max-body` and `--timeout` also bound `--file` and `--prometheus` reads).
+#[derive(Debug, Clone, Args)]
+pub struct ClusterArgs {
     /// Nodes to read (default: every node the selector matches).
     #[arg(help_heading = "Cluster", value_name = "NODE")]
     pub nodes: Vec<String>,
@@ -38,6 +59,19 @@ pub struct SourceArgs {
     /// The kubeconfig context to use.
     #[arg(help_heading = "Cluster", long, value_name = "NAME")]
     pub context: Option<String>,
+    /// Username to impersonate in requests to the API server (listing nodes, the proxy, doctor's
+    /// access checks), as kubectl's --as; needs `impersonate` permission. Kubelets reached
+    /// directly see only the kubelet credentials.
+    #[arg(help_heading = "Cluster", long = "as", value_name = "USER")]
+    pub impersonate_user: Option<String>,
+    /// Group to impersonate with --as (repeatable), as kubectl's --as-group.
+    #[arg(help_heading = "Cluster", long = "as-group", value_name = "GROUP")]
+    pub impersonate_groups: Vec<String>,
+    /// The longest wait to connect to the API server, or for it to take or send the next part
+    /// of a request, e.g. 30s (kubectl's --request-timeout; 0 waits without limit). Each node's
+    /// fetch is bounded by --timeout as well.
+    #[arg(help_heading = "Cluster", long, value_parser = parse_duration, value_name = "DURATION")]
+    pub request_timeout: Option<Duration>,
     /// How to reach kubelets: through the API server proxy, or directly on each node.
     #[arg(help_heading = "Cluster", long, value_enum, default_value_t = Method::Proxy)]
     pub method: Method,
@@ -90,7 +124,11 @@ pub struct SourceArgs {
     /// Refuse payloads larger than this many bytes (suffixes K, M, G accepted).
     #[arg(help_heading = "Collection", long, default_value = "256M", value_parser = parse_size, value_name = "BYTES")]
     pub max_body: u64,
+}
 
+/// A Prometheus server's stored kubelet histograms instead of a cluster.
+#[derive(Debug, Clone, Default, Args)]
+pub struct PrometheusArgs {
     /// Read a Prometheus server's stored kubelet histograms instead of a cluster: the increase
     /// of each bucket over --range, by node (plain http:// only), e.g. http://127.0.0.1:9090.
     #[arg(help_heading = "Prometheus", long, value_name = "URL")]
@@ -112,7 +150,7 @@ pub fn metric_and_source(first: Option<&str>, source: &SourceArgs) -> (String, S
     match first {
         Some(metric) if metric.contains('_') => (metric.to_string(), source),
         Some(node) => {
-            source.nodes.insert(0, node.to_string());
+            source.cluster.nodes.insert(0, node.to_string());
             (crate::catalog::POD_START_DURATION.to_string(), source)
         }
         None => (crate::catalog::POD_START_DURATION.to_string(), source),
@@ -122,60 +160,59 @@ pub fn metric_and_source(first: Option<&str>, source: &SourceArgs) -> (String, S
 impl SourceArgs {
     /// Validates the source flags into a plan, reporting every conflict at once.
     pub fn to_plan(&self) -> Result<SourcePlan, UsageError> {
-        self.to_plan_as(self.method)
-    }
-
-    /// Validates the source flags as if `--method method` had been given: `compare` reads the
-    /// cluster both ways, so it accepts the direct method's flags whatever `--method` says.
-    pub fn to_plan_as(&self, method: Method) -> Result<SourcePlan, UsageError> {
         let mut problems = Vec::new();
+        let cluster = &self.cluster;
         let cluster_flags: Vec<&str> = [
-            (!self.nodes.is_empty(), "NODE names"),
-            (self.kubeconfig.is_some(), "--kubeconfig"),
-            (self.context.is_some(), "--context"),
-            (self.selector.is_some(), "--selector"),
-            (!self.node_ip.is_empty(), "--node-ip"),
-            (self.token_file.is_some(), "--token-file"),
-            (self.kubelet_ca.is_some(), "--kubelet-ca"),
+            (!cluster.nodes.is_empty(), "NODE names"),
+            (cluster.kubeconfig.is_some(), "--kubeconfig"),
+            (cluster.context.is_some(), "--context"),
+            (cluster.selector.is_some(), "--selector"),
+            (!cluster.node_ip.is_empty(), "--node-ip"),
+            (cluster.token_file.is_some(), "--token-file"),
+            (cluster.kubelet_ca.is_some(), "--kubelet-ca"),
+            (cluster.impersonate_user.is_some(), "--as"),
+            (!cluster.impersonate_groups.is_empty(), "--as-group"),
+            (cluster.request_timeout.is_some(), "--request-timeout"),
         ]
         .into_iter()
         .filter_map(|(set, name)| set.then_some(name))
         .collect();
 
-        if let Some(url) = &self.prometheus {
+        if let Some(url) = &self.prometheus.prometheus {
             return self.prometheus_plan(url, &cluster_flags);
         }
         for (set, flag) in [
-            (self.range.is_some(), "--range"),
-            (self.prometheus_node_label.is_some(), "--prometheus-node-label"),
+            (self.prometheus.range.is_some(), "--range"),
+            (self.prometheus.prometheus_node_label.is_some(), "--prometheus-node-label"),
         ] {
             if set {
                 problems.push(format!("{flag} applies to --prometheus only"));
             }
         }
 
-        if !self.files.is_empty() {
+        let file = &self.file;
+        if !file.files.is_empty() {
             for flag in &cluster_flags {
                 problems.push(format!("{flag} reads a cluster and cannot be combined with --file"));
             }
-            if self.file_nodes.len() > self.files.len() {
+            if file.file_nodes.len() > file.files.len() {
                 problems.push(format!(
                     "{} --node names for {} --file inputs",
-                    self.file_nodes.len(),
-                    self.files.len()
+                    file.file_nodes.len(),
+                    file.files.len()
                 ));
             }
-            let stdin_count = self.files.iter().filter(|p| p.as_os_str() == "-").count();
+            let stdin_count = file.files.iter().filter(|p| p.as_os_str() == "-").count();
             if stdin_count > 1 {
                 problems.push("`-` (stdin) can be given to --file only once".to_string());
             }
-            let inputs: Vec<FileInput> = self
+            let inputs: Vec<FileInput> = file
                 .files
                 .iter()
                 .enumerate()
                 .map(|(i, path)| FileInput {
                     path: path.clone(),
-                    node: self.file_nodes.get(i).cloned().unwrap_or_else(|| node_name_from_path(path)),
+                    node: file.file_nodes.get(i).cloned().unwrap_or_else(|| node_name_from_path(path)),
                 })
                 .collect();
             let mut names: Vec<&str> = inputs.iter().map(|f| f.node.as_str()).collect();
@@ -185,13 +222,84 @@ impl SourceArgs {
                     .push(format!("two --file inputs are both node {:?}; name them with --node", pair[0]));
             }
             return UsageError::check(problems)
-                .map(|()| SourcePlan::Files { inputs, max_body: self.max_body });
+                .map(|()| SourcePlan::Files { inputs, max_body: cluster.max_body });
         }
 
-        if !self.file_nodes.is_empty() {
+        if !file.file_nodes.is_empty() {
             problems
                 .push("--node names a --file input; to pick cluster nodes, pass them as arguments".into());
         }
+        match cluster.to_plan() {
+            Ok(plan) => UsageError::check(problems).map(|()| SourcePlan::Cluster(plan)),
+            Err(e) => {
+                problems.extend(e.problems);
+                Err(UsageError { problems })
+            }
+        }
+    }
+
+    /// The `--prometheus` plan: no files, no cluster flags, a plain-HTTP URL, a positive range.
+    fn prometheus_plan(&self, url: &str, cluster_flags: &[&str]) -> Result<SourcePlan, UsageError> {
+        let mut problems = Vec::new();
+        if !self.file.files.is_empty() {
+            problems.push("--file and --prometheus are two sources; choose one".to_string());
+        }
+        let cluster = &self.cluster;
+        let mut flags = cluster_flags.to_vec();
+        for (set, flag) in [
+            (cluster.method != Method::Proxy, "--method"),
+            (cluster.kubelet_tls_server_name.is_some(), "--kubelet-tls-server-name"),
+            (cluster.insecure_skip_tls_verify_kubelet, "--insecure-skip-tls-verify-kubelet"),
+            (cluster.kubelet_auth != KubeletAuth::Token, "--kubelet-auth"),
+            (cluster.allow_credentials_to_unverified_kubelets, "--allow-credentials-to-unverified-kubelets"),
+            (cluster.kubelet_port.is_some(), "--kubelet-port"),
+            (cluster.concurrency.is_some(), "--concurrency"),
+            (!self.file.file_nodes.is_empty(), "--node"),
+        ] {
+            if set {
+                flags.push(flag);
+            }
+        }
+        for flag in flags {
+            problems.push(format!("{flag} reads a cluster and cannot be combined with --prometheus"));
+        }
+        let range = self.prometheus.range.unwrap_or(crate::prometheus::DEFAULT_RANGE);
+        if range < Duration::from_secs(1) {
+            problems.push("--range must be at least 1s".to_string());
+        }
+        let node_label = self
+            .prometheus
+            .prometheus_node_label
+            .clone()
+            .unwrap_or_else(|| crate::prometheus::DEFAULT_NODE_LABEL.to_string());
+        if !crate::exposition::is_label_name(&node_label) || node_label.starts_with("__") {
+            problems.push(format!("--prometheus-node-label {node_label:?} is not a label name"));
+        }
+        if cluster.timeout.is_zero() {
+            problems.push("--timeout must be longer than 0".into());
+        }
+        let url = crate::prometheus::base_url(url).map_err(|p| problems.push(format!("--prometheus {p}")));
+        // A bad URL is among the problems, so past this check `url` is `Ok`.
+        UsageError::check(problems)?;
+        Ok(SourcePlan::Prometheus(Target {
+            url: url.unwrap_or_default(),
+            range,
+            node_label,
+            timeout: cluster.timeout,
+        }))
+    }
+}
+
+impl ClusterArgs {
+    /// Validates the cluster flags into a plan, reporting every conflict at once.
+    pub fn to_plan(&self) -> Result<ClusterPlan, UsageError> {
+        self.to_plan_as(self.method)
+    }
+
+    /// Validates the cluster flags as if `--method method` had been given: `compare` reads the
+    /// cluster both ways, so it accepts the direct method's flags whatever `--method` says.
+    pub fn to_plan_as(&self, method: Method) -> Result<ClusterPlan, UsageError> {
+        let mut problems = Vec::new();
         let direct = method == Method::Direct;
         if !direct {
             for (set, flag) in [
@@ -232,6 +340,9 @@ impl SourceArgs {
         if selections.iter().filter(|s| **s).count() > 1 {
             problems.push("choose nodes one way: NODE names, --selector, or --node-ip".into());
         }
+        if !self.impersonate_groups.is_empty() && self.impersonate_user.is_none() {
+            problems.push("--as-group impersonates groups of a user: give --as USER too".into());
+        }
         if self.concurrency == Some(0) {
             problems.push("--concurrency must be at least 1".into());
         }
@@ -266,7 +377,7 @@ impl SourceArgs {
             }
         };
         let default_concurrency = if direct { DIRECT_CONCURRENCY } else { PROXY_CONCURRENCY };
-        Ok(SourcePlan::Cluster(ClusterPlan {
+        Ok(ClusterPlan {
             kubeconfig: self.kubeconfig.clone(),
             context: self.context.clone(),
             method,
@@ -277,64 +388,18 @@ impl SourceArgs {
             credentials_to_unverified: self.allow_credentials_to_unverified_kubelets,
             address_types: self.address_type.clone(),
             kubelet_port: self.kubelet_port,
+            api: ApiRequests {
+                impersonate_user: self.impersonate_user.clone(),
+                impersonate_groups: self.impersonate_groups.clone(),
+                request_timeout: self.request_timeout,
+            },
             limits: Limits {
                 concurrency: self.concurrency.unwrap_or(default_concurrency),
                 per_node: self.timeout,
                 retries: self.retries,
                 max_body: self.max_body,
             },
-        }))
-    }
-}
-
-impl SourceArgs {
-    /// The `--prometheus` plan: no files, no cluster flags, a plain-HTTP URL, a positive range.
-    fn prometheus_plan(&self, url: &str, cluster_flags: &[&str]) -> Result<SourcePlan, UsageError> {
-        let mut problems = Vec::new();
-        if !self.files.is_empty() {
-            problems.push("--file and --prometheus are two sources; choose one".to_string());
-        }
-        let mut flags = cluster_flags.to_vec();
-        for (set, flag) in [
-            (self.method != Method::Proxy, "--method"),
-            (self.kubelet_tls_server_name.is_some(), "--kubelet-tls-server-name"),
-            (self.insecure_skip_tls_verify_kubelet, "--insecure-skip-tls-verify-kubelet"),
-            (self.kubelet_auth != KubeletAuth::Token, "--kubelet-auth"),
-            (self.allow_credentials_to_unverified_kubelets, "--allow-credentials-to-unverified-kubelets"),
-            (self.kubelet_port.is_some(), "--kubelet-port"),
-            (self.concurrency.is_some(), "--concurrency"),
-            (!self.file_nodes.is_empty(), "--node"),
-        ] {
-            if set {
-                flags.push(flag);
-            }
-        }
-        for flag in flags {
-            problems.push(format!("{flag} reads a cluster and cannot be combined with --prometheus"));
-        }
-        let range = self.range.unwrap_or(crate::prometheus::DEFAULT_RANGE);
-        if range < Duration::from_secs(1) {
-            problems.push("--range must be at least 1s".to_string());
-        }
-        let node_label = self
-            .prometheus_node_label
-            .clone()
-            .unwrap_or_else(|| crate::prometheus::DEFAULT_NODE_LABEL.to_string());
-        if !crate::exposition::is_label_name(&node_label) || node_label.starts_with("__") {
-            problems.push(format!("--prometheus-node-label {node_label:?} is not a label name"));
-        }
-        if self.timeout.is_zero() {
-            problems.push("--timeout must be longer than 0".into());
-        }
-        let url = crate::prometheus::base_url(url).map_err(|p| problems.push(format!("--prometheus {p}")));
-        // A bad URL is among the problems, so past this check `url` is `Ok`.
-        UsageError::check(problems)?;
-        Ok(SourcePlan::Prometheus(Target {
-            url: url.unwrap_or_default(),
-            range,
-            node_label,
-            timeout: self.timeout,
-        }))
+        })
     }
 }
 
@@ -386,6 +451,24 @@ mod tests {
         assert_eq!(err.problems.len(), 3, "{err}");
         assert!(err.to_string().contains("--token-file applies to --method direct only"));
         assert!(err.to_string().contains("choose nodes one way"));
+    }
+
+    #[test]
+    fn impersonation_reaches_the_plan_and_groups_need_a_user() {
+        let SourcePlan::Cluster(plan) =
+            source(&["--as", "alice", "--as-group", "ops", "--request-timeout", "5s"])
+                .to_plan()
+                .expect("valid")
+        else {
+            panic!("expected cluster")
+        };
+        assert_eq!(plan.api.impersonate_user.as_deref(), Some("alice"));
+        assert_eq!(plan.api.impersonate_groups, ["ops"]);
+        assert_eq!(plan.api.request_timeout, Some(Duration::from_secs(5)));
+        let err = source(&["--as-group", "ops"]).to_plan().unwrap_err();
+        assert!(err.to_string().contains("give --as USER too"), "{err}");
+        let err = source(&["--file", "x", "--as", "alice"]).to_plan().unwrap_err();
+        assert!(err.to_string().contains("--as reads a cluster"), "{err}");
     }
 
     #[test]

@@ -10,6 +10,8 @@ use std::path::{Path, PathBuf};
 
 use kube::config::{AuthInfo, KubeConfigOptions, Kubeconfig};
 
+use super::plan::ApiRequests;
+
 /// Where the in-cluster service-account token lives.
 pub const SERVICE_ACCOUNT_TOKEN: &str = "/var/run/secrets/kubernetes.io/serviceaccount/token";
 
@@ -299,6 +301,25 @@ fn error_chain(err: &dyn std::error::Error) -> String {
     text
 }
 
+/// `base` as API server requests use it: impersonating `--as`/`--as-group` and bounded by
+/// `--request-timeout`. Clients aimed at kubelets start from `base` itself.
+pub fn for_api_server(base: &kube::Config, api: &ApiRequests) -> kube::Config {
+    let mut config = base.clone();
+    if let Some(user) = &api.impersonate_user {
+        config.auth_info.impersonate = Some(user.clone());
+        config.auth_info.impersonate_groups =
+            (!api.impersonate_groups.is_empty()).then(|| api.impersonate_groups.clone());
+    }
+    if let Some(timeout) = api.request_timeout {
+        // kubectl: zero means no timeout.
+        let limit = (!timeout.is_zero()).then_some(timeout);
+        config.connect_timeout = limit;
+        config.read_timeout = limit;
+        config.write_timeout = limit;
+    }
+    config
+}
+
 /// A `kube::Client` for the API server. `retry` enables kube's own retries on 429/503/504
 /// (right for listing nodes; proxied fetches retry in `collect`, under the node's deadline).
 pub fn api_client(config: &kube::Config, retry: bool) -> Result<kube::Client, ConfigError> {
@@ -312,6 +333,27 @@ pub use super::credentials::{DirectPlan, DirectSetup, TokenFile, Withheld, direc
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn api_server_requests_impersonate_and_time_out_as_asked() {
+        let base = kube::Config::new(http::Uri::from_static("https://127.0.0.1:6443"));
+        let api = ApiRequests {
+            impersonate_user: Some("alice".into()),
+            impersonate_groups: vec!["ops".into()],
+            request_timeout: Some(std::time::Duration::from_secs(3)),
+        };
+        let config = for_api_server(&base, &api);
+        assert_eq!(config.auth_info.impersonate.as_deref(), Some("alice"));
+        assert_eq!(config.auth_info.impersonate_groups, Some(vec!["ops".to_string()]));
+        assert_eq!(config.read_timeout, Some(std::time::Duration::from_secs(3)));
+        assert_eq!(base.auth_info.impersonate, None, "clients for kubelets start from the base");
+
+        // kubectl: a zero timeout waits without limit; no flag keeps the client's defaults.
+        let unlimited =
+            ApiRequests { request_timeout: Some(std::time::Duration::ZERO), ..ApiRequests::default() };
+        assert_eq!(for_api_server(&base, &unlimited).read_timeout, None);
+        assert_eq!(for_api_server(&base, &ApiRequests::default()).read_timeout, base.read_timeout);
+    }
 
     #[test]
     fn kubeconfig_users_are_described_by_what_names_them() {

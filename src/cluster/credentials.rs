@@ -322,6 +322,7 @@ mod tests {
                 retries: 0,
                 max_body: 1,
             },
+            api: Default::default(),
         }
     }
 

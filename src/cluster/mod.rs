@@ -243,10 +243,11 @@ pub async fn connect(plan: &ClusterPlan) -> Result<Connected, ConnectError> {
         Err(err) => return Err(err.into()),
     };
     let api_host = authority_of(&base.cluster_url);
+    let api = config::for_api_server(&base, &plan.api);
     let mut warnings = Vec::new();
     let source = match plan.method {
         Method::Proxy => Source::Proxy(ProxySource::new(
-            config::api_client(&base, false)?,
+            config::api_client(&api, false)?,
             api_host.clone(),
             plan.kubelet_port,
         )),
@@ -259,7 +260,7 @@ pub async fn connect(plan: &ClusterPlan) -> Result<Connected, ConnectError> {
     let discovery = match &plan.nodes {
         NodeSelection::Addresses(addresses) => Discovery::from_addresses(addresses, &policy),
         selection => {
-            let lister = config::api_client(&base, true)?;
+            let lister = config::api_client(&api, true)?;
             discovery::discover(&lister, &api_host, selection, &policy, &plan.limits).await?
         }
     };

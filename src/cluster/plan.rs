@@ -92,6 +92,23 @@ pub struct ClusterPlan {
     pub kubelet_port: Option<u16>,
     /// Concurrency, timeout, retries, body limit.
     pub limits: Limits,
+    /// Impersonation and timeouts of requests to the API server (`--as`, `--as-group`,
+    /// `--request-timeout`).
+    pub api: ApiRequests,
+}
+
+/// How requests to the API server are made, as kubectl's flags of the same names say. They
+/// never reach kubelets: the direct method's requests go out under the kubelet credentials only.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ApiRequests {
+    /// `--as`: the user to impersonate.
+    pub impersonate_user: Option<String>,
+    /// `--as-group`: the groups to impersonate (with `--as`).
+    pub impersonate_groups: Vec<String>,
+    /// `--request-timeout`: the longest wait to connect to the API server, or for it to accept
+    /// or send the next part of a request; `None` keeps the client's defaults, `Some(ZERO)`
+    /// waits without limit.
+    pub request_timeout: Option<Duration>,
 }
 
 /// How collection is bounded.

@@ -67,7 +67,9 @@ pub async fn run(
     let comparison = compare::compare(path, settings.rounds, names, &fetches);
     match settings.output {
         CompareOutput::Table => report::compare::render_table(&comparison, &mut out)?,
-        CompareOutput::Json => report::compare::render_json(&comparison, &mut out)?,
+        CompareOutput::Json | CompareOutput::Yaml => {
+            report::document::write(&report::compare::to_value(&comparison), &settings.document, &mut out)?
+        }
     }
     out.flush()?;
     let failed = comparison.proxy.failed() + comparison.direct.failed();

@@ -47,7 +47,9 @@ pub async fn run(
         DoctorOutput::Table => {
             report::doctor::render_table_painted(&diagnosis, Palette::new(terminals.color), &mut out)?
         }
-        DoctorOutput::Json => report::doctor::render_json(&diagnosis, &mut out)?,
+        DoctorOutput::Json | DoctorOutput::Yaml => {
+            report::document::write(&report::doctor::to_value(&diagnosis), &settings.document, &mut out)?
+        }
     }
     out.flush()?;
     Ok(if diagnosis.has_failures() { Outcome::Partial } else { Outcome::Complete })
@@ -269,7 +271,8 @@ async fn api_checks(
     let host = checks::api_host(base);
 
     // The API server: reachable, and our credentials accepted.
-    let api = match config::api_client(base, false) {
+    let api_base = config::for_api_server(base, &plan.api);
+    let api = match config::api_client(&api_base, false) {
         Ok(api) => api,
         Err(err) => {
             let problem = Problem::new(FailureKind::Io, chain(err));
@@ -330,7 +333,7 @@ async fn api_checks(
 
     // Nodes.
     let policy = AddressPolicy { types: plan.address_types.clone(), port: plan.kubelet_port };
-    let lister = match config::api_client(base, true) {
+    let lister = match config::api_client(&api_base, true) {
         Ok(lister) => lister,
         Err(err) => {
             steps.push(Step::Nodes(Err(Problem::new(FailureKind::Io, chain(err)))));

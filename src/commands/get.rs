@@ -24,7 +24,7 @@ pub async fn run(
     let (plan, path) = (&settings.source, settings.path.as_str());
     let selector = match &settings.read {
         GetRead::Exposition(selector) => selector,
-        GetRead::Raw => return run_raw(plan, path, settings.output, out, err, &options).await,
+        GetRead::Raw => return run_raw(plan, path, settings, out, err, &options).await,
     };
     let gathered = gather(plan, path, selector, &options).await?;
     report_problems(&gathered, err)?;
@@ -47,7 +47,7 @@ pub async fn run(
     }
     match settings.output {
         GetOutput::Prom => exposition::write(&label_by_node(&nodes), None, &mut &mut *out)?,
-        GetOutput::Json => samples::write_json(&nodes, out)?,
+        GetOutput::Json | GetOutput::Yaml => samples::write_records(&nodes, &settings.document, out)?,
         GetOutput::Csv => samples::write_csv(&nodes, out)?,
     }
     out.flush()?;
@@ -59,7 +59,7 @@ pub async fn run(
 async fn run_raw(
     plan: &SourcePlan,
     path: &str,
-    output: GetOutput,
+    settings: &GetSettings,
     out: &mut dyn Write,
     err: &mut dyn Write,
     options: &Options,
@@ -71,6 +71,7 @@ async fn run_raw(
     for warning in &collection.warnings {
         writeln!(err, "warning: {warning}")?;
     }
+    let output = settings.output;
     if output == GetOutput::Csv {
         samples::write_csv_record(&["node", "bytes", "body"], out)?;
     }
@@ -78,11 +79,10 @@ async fn run_raw(
         let Ok(body) = &node.outcome else { continue };
         let body = String::from_utf8_lossy(body);
         match output {
-            GetOutput::Json => {
+            GetOutput::Json | GetOutput::Yaml => {
                 let line =
                     serde_json::json!({"node": node.node, "path": path, "bytes": body.len(), "body": body});
-                serde_json::to_writer(&mut *out, &line)?;
-                writeln!(out)?;
+                crate::report::document::write_record(&line, &settings.document, out)?;
             }
             GetOutput::Csv => {
                 samples::write_csv_record(&[&node.node, &body.len().to_string(), &body], out)?;

@@ -47,7 +47,7 @@ pub async fn run(
         failed.dedup();
         let place = match settings.output {
             HistogramOutput::Table | HistogramOutput::Wide => "the errors under the table say why",
-            HistogramOutput::Json => "`errors` in the JSON says why",
+            HistogramOutput::Json | HistogramOutput::Yaml => "`errors` in the document says why",
             HistogramOutput::Csv => "the error rows say why",
         };
         writeln!(
@@ -72,7 +72,7 @@ pub async fn run(
         wide: settings.output == HistogramOutput::Wide,
         headers: settings.headers,
     };
-    render(&report, settings.output, table, verdicts.as_ref(), &mut &mut *out)?;
+    render(&report, settings.output, &settings.document, table, verdicts.as_ref(), &mut &mut *out)?;
     out.flush()?;
     if let Some(path) = &settings.plot {
         write_plot(&report, path)?;
@@ -126,6 +126,7 @@ fn report_warnings(gathered: &Gathered, err: &mut dyn Write) -> std::io::Result<
 fn render(
     report: &Report,
     output: HistogramOutput,
+    document: &report::document::DocumentFormat,
     table: report::table::TableOptions,
     verdicts: Option<&(Objective, Vec<Verdict>)>,
     out: &mut impl Write,
@@ -145,12 +146,12 @@ fn render(
             }
             Ok(())
         }
-        HistogramOutput::Json => {
+        HistogramOutput::Json | HistogramOutput::Yaml => {
             let mut extra = serde_json::Map::new();
             if let Some((slo, verdicts)) = verdicts {
                 extra.insert("slo".into(), slo_json(slo, verdicts));
             }
-            report::json::render_with(report, extra, out)
+            report::json::render_as(report, extra, document, out)
         }
         HistogramOutput::Csv => report::csv::render(report, out),
     }

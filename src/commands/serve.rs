@@ -16,6 +16,7 @@ use tokio::sync::watch;
 
 use super::Outcome;
 use crate::analysis::{Query, analyze};
+use crate::cli::LogFormat;
 use crate::cli::settings::ServeSettings;
 use crate::collect::Options;
 use crate::exporter::{Cycle, Outage, families, outage_families};
@@ -72,7 +73,13 @@ pub async fn run(
     let listener = tokio::net::TcpListener::bind(settings.listen)
         .await
         .with_context(|| format!("cannot listen on {}", settings.listen))?;
-    writeln!(err, "serving on http://{}/metrics", listener.local_addr()?)?;
+    let json_logs = settings.log_format == LogFormat::Json;
+    let address = listener.local_addr()?;
+    if json_logs {
+        tracing::info!(url = %format!("http://{address}/metrics"), "serving");
+    } else {
+        writeln!(err, "serving on http://{address}/metrics")?;
+    }
     // Before the first collection `/metrics` answers with serve's own health (not 503), so a
     // scrape never fails just because the cluster is slow to list.
     let mut outage = Outage::default();
@@ -105,8 +112,13 @@ pub async fn run(
                 // dropped, not served as current: nodes last seen are served as down, the
                 // failure is counted by reason, and /readyz fails after a few in a row.
                 cycles += 1;
-                writeln!(err, "warning: collection {cycles} failed: {e:#}")?;
-                *outage.failures.entry(failure_reason(&e)).or_default() += 1;
+                let reason = failure_reason(&e);
+                if json_logs {
+                    tracing::warn!(cycle = cycles, reason = %reason, error = %format!("{e:#}"), "collection failed");
+                } else {
+                    writeln!(err, "warning: collection {cycles} failed: {e:#}")?;
+                }
+                *outage.failures.entry(reason).or_default() += 1;
                 outage.consecutive_failures += 1;
                 outage.last_succeeded = Some(false);
                 page_tx.send_replace(Page {
@@ -148,8 +160,17 @@ pub async fn run(
         crate::exposition::write(&served, None, &mut page)?;
         page_tx.send_replace(Page { metrics: Bytes::from(page), unready: unready(&outage, collected) });
         let failed = gathered.scrapes.iter().filter(|s| s.outcome.is_err()).count();
-        if failed > 0 {
-            writeln!(err, "collection {cycles}: {failed} of {} node(s) failed", gathered.scrapes.len())?;
+        let nodes = gathered.scrapes.len();
+        if json_logs {
+            tracing::info!(
+                cycle = cycles,
+                nodes,
+                failed,
+                seconds = cycle.duration_seconds,
+                "collection finished"
+            );
+        } else if failed > 0 {
+            writeln!(err, "collection {cycles}: {failed} of {nodes} node(s) failed")?;
         }
         if settings.max_cycles.is_some_and(|max| cycles >= max) {
             break;

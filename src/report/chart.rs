@@ -54,7 +54,7 @@ fn write_chart(
     }
     let labels: Vec<String> = stats.bands.iter().map(|b| b.display_label(unit)).collect();
     let shares: Vec<String> = stats.bands.iter().map(format_share).collect();
-    let label_width = labels.iter().map(|l| l.chars().count()).max().unwrap_or(0);
+    let label_width = labels.iter().map(|l| crate::text::display_width(l)).max().unwrap_or(0);
     let share_width = shares.iter().map(|s| s.chars().count()).max().unwrap_or(0);
     // "  label  bar  share": two-space indent and two separators.
     let bar_width = options.width.max(20).saturating_sub(label_width + share_width + 6).max(1);
@@ -63,7 +63,8 @@ fn write_chart(
         let cells = if largest > 0.0 { (band.fraction / largest) * bar_width as f64 } else { 0.0 };
         let bar = draw_bar(cells, options.ascii);
         let pad = bar_width - bar.chars().count();
-        writeln!(out, "  {label:<label_width$}  {bar}{:pad$}  {share:>share_width$}", "")?;
+        let label = crate::text::pad_end(label, label_width);
+        writeln!(out, "  {label}  {bar}{:pad$}  {share:>share_width$}", "")?;
     }
     Ok(())
 }

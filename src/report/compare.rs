@@ -2,6 +2,7 @@
 //! measured rows, and the verdict, as aligned text or one JSON document. The arithmetic and the
 //! verdict are decided in [`crate::compare`]; this module only decides how they look.
 
+use crate::text::{display_width, pad_end};
 use std::collections::BTreeMap;
 use std::io::{self, Write};
 use std::time::Duration;
@@ -114,10 +115,11 @@ pub fn render_table(c: &Comparison, out: &mut impl Write) -> io::Result<()> {
         "PROXY (kubectl get --raw)".to_string(),
         "DIRECT (kubelet :10250)".to_string(),
     ];
-    let w0 = rows.iter().map(|r| r[0].chars().count()).chain([header[0].len()]).max().unwrap_or(0);
-    let w1 = rows.iter().map(|r| r[1].chars().count()).chain([header[1].len()]).max().unwrap_or(0);
+    let width =
+        |column: usize| rows.iter().chain([&header]).map(|r| display_width(&r[column])).max().unwrap_or(0);
+    let (w0, w1) = (width(0), width(1));
     for r in std::iter::once(&header).chain(rows.iter()) {
-        writeln!(out, "{:<w0$}  {:<w1$}  {}", r[0], r[1], r[2])?;
+        writeln!(out, "{}  {}  {}", pad_end(&r[0], w0), pad_end(&r[1], w1), r[2])?;
     }
     writeln!(out)?;
     match c.verdict.favours {
@@ -149,7 +151,12 @@ fn stats_json(m: &MethodStats) -> serde_json::Value {
 /// Renders the comparison as one JSON document: `{"path", "rounds", "nodes", "methods":
 /// {"proxy": {...}, "direct": {...}}, "favours", "reason", "table": [[aspect, proxy, direct]]}`.
 pub fn render_json(c: &Comparison, out: &mut impl Write) -> io::Result<()> {
-    let document = serde_json::json!({
+    super::document::write(&to_value(c), &super::document::DocumentFormat::Json, out)
+}
+
+/// The document [`render_json`] writes, for `-o yaml` and `-o jsonpath=` too.
+pub fn to_value(c: &Comparison) -> serde_json::Value {
+    serde_json::json!({
         "path": c.path,
         "rounds": c.rounds,
         "nodes": c.nodes,
@@ -157,9 +164,7 @@ pub fn render_json(c: &Comparison, out: &mut impl Write) -> io::Result<()> {
         "favours": c.verdict.favours.map(Method::as_str),
         "reason": c.verdict.reason,
         "table": table_rows(c),
-    });
-    serde_json::to_writer_pretty(&mut *out, &document)?;
-    writeln!(out)
+    })
 }
 
 #[cfg(test)]

@@ -74,7 +74,7 @@ pub fn render_table(diagnosis: &Diagnosis, out: &mut impl Write) -> io::Result<(
 /// [`render_table`] with FAIL, WARN and PASS in colour when `palette` says so.
 pub fn render_table_painted(diagnosis: &Diagnosis, palette: Palette, out: &mut impl Write) -> io::Result<()> {
     let rows = rows(diagnosis);
-    let width = rows.iter().map(|r| r.label.chars().count()).max().unwrap_or(5).clamp(5, 48);
+    let width = rows.iter().map(|r| crate::text::display_width(&r.label)).max().unwrap_or(5).clamp(5, 48);
     writeln!(out, "{:<8}{:<width$}  EVIDENCE", "STATUS", "CHECK")?;
     for row in &rows {
         let status = row.check.status.as_str();
@@ -88,7 +88,7 @@ pub fn render_table_painted(diagnosis: &Diagnosis, palette: Palette, out: &mut i
         // Painted output bypasses the escaping writer, so the text from nodes and servers is
         // escaped here.
         let (label, evidence) = (escape_controls(&row.label), escape_controls(&row.evidence));
-        writeln!(out, "{painted}{pad}{label:<width$}  {evidence}")?;
+        writeln!(out, "{painted}{pad}{}  {evidence}", crate::text::pad_end(&label, width))?;
         for (i, line) in row.fix.iter().enumerate() {
             let lead = if i == 0 { "fix: " } else { "     " };
             writeln!(out, "{:<8}{lead}{}", "", escape_controls(line))?;
@@ -108,7 +108,12 @@ pub fn render_table_painted(diagnosis: &Diagnosis, palette: Palette, out: &mut i
 /// `{"method", "summary": {"pass", "warn", "fail"}, "checks": [{"check", "title", "node",
 /// "status", "evidence", "fix": [...]}]}`.
 pub fn render_json(diagnosis: &Diagnosis, out: &mut impl Write) -> io::Result<()> {
-    let document = serde_json::json!({
+    super::document::write(&to_value(diagnosis), &super::document::DocumentFormat::Json, out)
+}
+
+/// The document [`render_json`] writes, for `-o yaml` and `-o jsonpath=` too.
+pub fn to_value(diagnosis: &Diagnosis) -> serde_json::Value {
+    serde_json::json!({
         "method": diagnosis.method,
         "summary": {
             "pass": diagnosis.count(Status::Pass),
@@ -116,9 +121,7 @@ pub fn render_json(diagnosis: &Diagnosis, out: &mut impl Write) -> io::Result<()
             "fail": diagnosis.count(Status::Fail),
         },
         "checks": diagnosis.checks,
-    });
-    serde_json::to_writer_pretty(&mut *out, &document)?;
-    writeln!(out)
+    })
 }
 
 #[cfg(test)]

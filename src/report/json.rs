@@ -29,6 +29,7 @@ use serde_json::{Map, Value, json};
 
 use crate::analysis::{ClusterReport, NodeReport, Report, Stats};
 use crate::histogram::{Band, Bucket, Reset, format_number};
+use crate::report::document::DocumentFormat;
 use crate::report::quantile_key;
 
 /// Writes the report as one pretty-printed JSON document and a newline.
@@ -39,10 +40,28 @@ pub fn render(report: &Report, out: &mut impl Write) -> io::Result<()> {
 /// [`render`] with extra top-level entries (e.g. the command's `slo` verdict). The `nodes`
 /// array is streamed one node at a time, so memory does not grow with a thousand-node report.
 pub fn render_with(report: &Report, extra: Map<String, Value>, out: &mut impl Write) -> io::Result<()> {
+    render_as(report, extra, &DocumentFormat::Json, out)
+}
+
+/// [`render_with`] in any document format: JSON and YAML stream the `nodes` array; a
+/// `jsonpath=` template selects from the whole document.
+pub fn render_as(
+    report: &Report,
+    extra: Map<String, Value>,
+    format: &DocumentFormat,
+    out: &mut impl Write,
+) -> io::Result<()> {
     let mut rest = without_nodes(report);
     rest.extend(extra);
-    serde_json::to_writer_pretty(&mut *out, &Document { report, rest })?;
-    writeln!(out)
+    match format {
+        DocumentFormat::JsonPath(_) => {
+            rest.insert("nodes".into(), Value::Array(report.nodes.iter().map(|n| node(report, n)).collect()));
+            super::document::write(&rest, format, out)
+        }
+        DocumentFormat::Json | DocumentFormat::Yaml => {
+            super::document::write(&Document { report, rest }, format, out)
+        }
+    }
 }
 
 /// The report as a JSON value (what [`render`] writes).

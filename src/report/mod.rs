@@ -14,6 +14,7 @@ pub mod chart;
 pub mod compare;
 pub mod csv;
 pub mod doctor;
+pub mod document;
 pub mod json;
 pub mod order;
 pub mod paint;

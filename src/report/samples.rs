@@ -6,10 +6,21 @@
 use std::io::{self, Write};
 
 use crate::exposition::{Family, format_value};
+use crate::report::document::{DocumentFormat, write_record};
 use crate::report::json::number;
 
 /// One JSON object per sample per line: `{"node","name","labels","value","timestamp_ms"}`.
 pub fn write_json(nodes: &[(&str, &[Family])], out: &mut dyn Write) -> io::Result<()> {
+    write_records(nodes, &DocumentFormat::Json, out)
+}
+
+/// One record per sample, shaped as [`write_json`]'s lines: JSON lines, YAML sequence items, or
+/// one line per sample from a `jsonpath=` template.
+pub fn write_records(
+    nodes: &[(&str, &[Family])],
+    format: &DocumentFormat,
+    out: &mut dyn Write,
+) -> io::Result<()> {
     for (node, families) in nodes {
         for sample in families.iter().flat_map(|f| &f.samples) {
             let labels: serde_json::Map<String, serde_json::Value> =
@@ -21,8 +32,7 @@ pub fn write_json(nodes: &[(&str, &[Family])], out: &mut dyn Write) -> io::Resul
                 "value": number(sample.value),
                 "timestamp_ms": sample.timestamp_ms,
             });
-            serde_json::to_writer(&mut *out, &line)?;
-            out.write_all(b"\n")?;
+            write_record(&line, format, out)?;
         }
     }
     Ok(())

@@ -5,6 +5,7 @@
 //! quantiles and the bands; [`render_wide`] adds the kubelet version, the sum and every
 //! requested quantile. Layout and footers are decided here; the numbers come from the report.
 
+use crate::text::{display_width, pad_end, pad_start};
 use std::io::{self, Write};
 
 use crate::analysis::{NodeReport, Report, Stats};
@@ -180,16 +181,17 @@ fn cluster_row(
 fn write_aligned(rows: &[Vec<String>], out: &mut impl Write) -> io::Result<()> {
     let columns = rows.iter().map(Vec::len).max().unwrap_or(0);
     let widths: Vec<usize> = (0..columns)
-        .map(|c| rows.iter().filter_map(|r| r.get(c)).map(|cell| cell.chars().count()).max().unwrap_or(0))
+        .map(|c| rows.iter().filter_map(|r| r.get(c)).map(|cell| display_width(cell)).max().unwrap_or(0))
         .collect();
     for row in rows {
         let mut line = String::new();
         for (index, cell) in row.iter().enumerate() {
             let width = widths[index];
             if index == 0 {
-                line.push_str(&format!("{cell:<width$}"));
+                line.push_str(&pad_end(cell, width));
             } else {
-                line.push_str(&format!("  {cell:>width$}"));
+                line.push_str("  ");
+                line.push_str(&pad_start(cell, width));
             }
         }
         writeln!(out, "{}", line.trim_end())?;

@@ -44,6 +44,7 @@ fn proxy_plan(kubeconfig: PathBuf) -> ClusterPlan {
         address_types: AddressPolicy::default().types,
         kubelet_port: None,
         limits: limits(),
+        api: Default::default(),
     }
 }
 

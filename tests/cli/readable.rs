@@ -130,3 +130,74 @@ fn snapshot_output_is_a_format_and_the_file_is_named_apart() {
     assert!(stderr(&out).contains("invalid value 'json'"), "{}", stderr(&out));
     assert!(!dir.path().join("json").exists(), "no file named after a format");
 }
+
+#[test]
+fn yaml_and_jsonpath_write_the_json_document() {
+    let seed = crate::fixture("seed-node1.prom");
+    let run = |output: &str| {
+        let out = bin()
+            .args(["histogram", "--node", "n1", "-o", output, "--file"])
+            .arg(&seed)
+            .output()
+            .expect("runs");
+        assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+        stdout(&out)
+    };
+    // The seed's node 1: 74 starts, 442.62 s.
+    let yaml = run("yaml");
+    assert!(yaml.contains("- node: n1\n") || yaml.contains("  node: n1\n"), "{yaml}");
+    assert!(yaml.contains("count: 74"), "{yaml}");
+    assert_eq!(run("jsonpath={.nodes[*].node} {.cluster.count}"), "n1 74\n");
+    assert!(run(r#"jsonpath={.nodes[0].sum}{"\n"}"#).starts_with("442.62"));
+
+    let out = bin()
+        .args(["get", "-m", "kubelet_pod_start_duration_seconds_count", "--node", "n1", "--file"])
+        .arg(&seed)
+        .args(["-o", "jsonpath={.node} {.name} {.value}"])
+        .output()
+        .expect("runs");
+    assert_eq!(stdout(&out), "n1 kubelet_pod_start_duration_seconds_count 74\n", "{}", stderr(&out));
+
+    let out = bin()
+        .args(["histogram", "-o", "jsonpath={range .nodes[*]}{end}", "--file"])
+        .arg(&seed)
+        .output()
+        .expect("runs");
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("{range} is not supported"), "{}", stderr(&out));
+}
+
+#[test]
+fn as_a_kubectl_plugin_usage_reads_kubectl_kubelet_metrics() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let plugin = dir.path().join("kubectl-kubelet_metrics");
+    std::os::unix::fs::symlink(env!("CARGO_BIN_EXE_kubelet-metrics"), &plugin).expect("symlink");
+    let help = std::process::Command::new(&plugin).args(["histogram", "--help"]).output().expect("runs");
+    assert!(
+        stdout(&help).contains("Usage: kubectl kubelet-metrics histogram [OPTIONS]"),
+        "{}",
+        stdout(&help)
+    );
+    let mistake =
+        std::process::Command::new(&plugin).args(["histogram", "--no-such-flag"]).output().expect("runs");
+    assert_eq!(mistake.status.code(), Some(2));
+    assert!(stderr(&mistake).contains("Usage: kubectl kubelet-metrics histogram"), "{}", stderr(&mistake));
+    let plain = bin().args(["histogram", "--help"]).output().expect("runs");
+    assert!(stdout(&plain).contains("Usage: kubelet-metrics histogram"), "{}", stdout(&plain));
+}
+
+#[test]
+fn wide_node_names_keep_the_table_aligned() {
+    let mut command = bin();
+    command.arg("histogram");
+    for (file, node) in [("seed-node1.prom", "節點-東京"), ("real/kubelet-1.21.2-metrics.prom", "node-b")]
+    {
+        command.arg("--file").arg(crate::fixture(file)).args(["--node", node]);
+    }
+    let out = command.output().expect("runs");
+    let text = stdout(&out);
+    let rows: Vec<&str> = text.lines().take_while(|l| !l.is_empty()).collect();
+    assert!(rows.len() >= 4, "header, two nodes, cluster lines: {text}");
+    let widths: Vec<usize> = rows.iter().map(|row| kubelet_metrics::text::display_width(row)).collect();
+    assert!(widths.iter().all(|w| *w == widths[0]), "{widths:?}\n{text}");
+}

@@ -174,3 +174,39 @@ fn serve_is_honest_while_the_api_server_is_down_and_recovers() {
     assert!(node_up(&page).iter().all(|l| l.ends_with(" 1")), "{page}");
     runtime.block_on(cluster.shutdown());
 }
+
+#[test]
+fn serve_writes_json_logs_when_asked() {
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+    let cluster = runtime.block_on(kubesim::Cluster::builder().nodes(2).start()).expect("kubesim");
+    let out = bin()
+        .args([
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--interval",
+            "100ms",
+            "--max-cycles",
+            "2",
+            "--log-format",
+            "json",
+        ])
+        .arg("--kubeconfig")
+        .arg(cluster.admin_kubeconfig())
+        .output()
+        .expect("runs");
+    assert_eq!(out.status.code(), Some(0), "{}", crate::stderr(&out));
+    let events: Vec<serde_json::Value> = crate::stderr(&out)
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap_or_else(|e| panic!("{line:?} is not JSON: {e}")))
+        .collect();
+    let messages: Vec<&str> = events.iter().filter_map(|e| e["message"].as_str()).collect();
+    assert_eq!(messages.first(), Some(&"serving"), "{events:?}");
+    assert!(events[0]["url"].as_str().is_some_and(|url| url.starts_with("http://127.0.0.1:")), "{events:?}");
+    let finished: Vec<&serde_json::Value> =
+        events.iter().filter(|e| e["message"] == "collection finished").collect();
+    assert_eq!(finished.len(), 2, "{events:?}");
+    assert_eq!((finished[1]["cycle"].as_u64(), finished[1]["nodes"].as_u64()), (Some(2), Some(2)));
+    assert!(events.iter().all(|e| e["level"].is_string() && e["timestamp"].is_string()), "{events:?}");
+    runtime.block_on(cluster.shutdown());
+}
