@@ -105,6 +105,8 @@ pub struct GetSettings {
     pub read: GetRead,
     /// `--output`.
     pub output: GetOutput,
+    /// `--sort`: JSON and CSV nodes in name order instead of as each finishes.
+    pub sort: bool,
 }
 
 /// What `get` reads at its path.
@@ -303,7 +305,7 @@ impl GetArgs {
         };
         let Ok(source) = plan else { return Err(UsageError { problems }) };
         UsageError::check(problems)?;
-        Ok(GetSettings { source, path, read, output: self.output })
+        Ok(GetSettings { source, path, read, output: self.output, sort: self.sort })
     }
 }
 
