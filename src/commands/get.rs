@@ -57,7 +57,7 @@ pub async fn run(
             for input in inputs {
                 let visitor = writer.start(&input.node);
                 let (scrape, visitor) =
-                    crate::files::visit(input, selector, *max_body, visitor, |v| writer.chunk(v));
+                    crate::files::visit(input, selector, *max_body, visitor, |v| writer.stream(v));
                 writer.done(&scrape, visitor);
                 writer.check()?;
                 scrapes.push(scrape);
@@ -203,14 +203,32 @@ impl<'a> Writer<'a> {
         self.out.flush()
     }
 
-    fn done_lines(&mut self, scrape: &NodeScrape, mut lines: NodeLines) -> io::Result<()> {
-        self.samples += lines.samples;
-        if let Err(failure) = &scrape.outcome
-            && lines.format() == LineFormat::Json
-            && lines.samples > 0
-        {
-            samples::write_json_failure(&scrape.node, failure, &mut lines.out);
+    /// Between chunks of a saved file (read one at a time, never retried): JSON and CSV lines go
+    /// straight out, so even a huge file costs one chunk of memory.
+    fn stream(&mut self, visitor: &mut NodeWriter) {
+        match (&mut *visitor, &self.sink) {
+            (NodeWriter::Lines(lines), Sink::Lines(_)) => {
+                if let Err(err) = self.out.write_all(&lines.out) {
+                    self.fail(err);
+                }
+                lines.out.clear();
+            }
+            _ => self.chunk(visitor),
         }
+    }
+
+    fn done_lines(&mut self, scrape: &NodeScrape, mut lines: NodeLines) -> io::Result<()> {
+        if let Err(failure) = &scrape.outcome {
+            match lines.format() {
+                // JSON lines can say where a node stopped: its lines so far, then its error.
+                LineFormat::Json if lines.samples > 0 => {
+                    samples::write_json_failure(&scrape.node, failure, &mut lines.out);
+                }
+                // A CSV row cannot carry the error: the node's partial rows are dropped.
+                _ => return Ok(()),
+            }
+        }
+        self.samples += lines.samples;
         match &mut self.sink {
             Sink::Sorted { spool, blocks, .. } if !lines.out.is_empty() => {
                 let offset = spool.append(&lines.out)?;
