@@ -90,6 +90,11 @@ impl Spool {
 impl Store for Spool {
     fn append(&mut self, bytes: &[u8]) -> io::Result<u64> {
         if self.file.is_none() && self.memory.len() + bytes.len() <= self.bound {
+            // One allocation of the whole bound (touched only as filled): growing by doubling
+            // would leave the smaller blocks behind in the allocator.
+            if self.memory.capacity() == 0 {
+                self.memory.reserve_exact(self.bound);
+            }
             return Store::append(&mut self.memory, bytes);
         }
         self.append_to_file(bytes).map_err(|err| self.failed(err))

@@ -79,7 +79,7 @@ pub fn write_sample(sample: &SampleRef<'_>, extra: (&str, &str), buf: &mut Vec<u
     push_value(sample.value, buf);
     if let Some(ts) = sample.timestamp_ms {
         buf.push(b' ');
-        let _ = write!(buf, "{ts}");
+        buf.extend_from_slice(itoa::Buffer::new().format(ts).as_bytes());
     }
     buf.push(b'\n');
 }
@@ -232,7 +232,7 @@ pub(crate) fn push_value(value: f64, buf: &mut Vec<u8>) {
         buf.extend_from_slice(b"-Inf");
     } else if value.fract() == 0.0 && value.abs() < 1e15 && !(value == 0.0 && value.is_sign_negative()) {
         // Most kubelet values are counts: exactly an integer below 2^53, printed as one.
-        let _ = write!(buf, "{}", value as i64);
+        buf.extend_from_slice(itoa::Buffer::new().format(value as i64).as_bytes());
     } else {
         let abs = value.abs();
         // Rust's `{}` never uses an exponent; keep huge and tiny numbers short with `{:e}`.

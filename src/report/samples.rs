@@ -11,7 +11,8 @@ use std::collections::HashMap;
 use std::io::{self, Write};
 
 use crate::exposition::{
-    Family, FamilyHead, SampleRef, Visitor, format_value, write as write_families, write_sample,
+    Family, FamilyHead, SampleRef, Visitor, format_value, write as write_families, write::push_value,
+    write_sample,
 };
 use crate::scrape::Failure;
 use crate::snapshot::NODE_LABEL;
@@ -39,6 +40,8 @@ pub struct NodeLines {
     pub out: Vec<u8>,
     /// Samples written so far.
     pub samples: u64,
+    /// Scratch for one CSV label field, reused across samples.
+    scratch: Vec<u8>,
 }
 
 impl NodeLines {
@@ -55,7 +58,7 @@ impl NodeLines {
                 node_field.push(b',');
             }
         }
-        NodeLines { format, node_field, out: Vec::new(), samples: 0 }
+        NodeLines { format, node_field, out: Vec::new(), samples: 0, scratch: Vec::new() }
     }
 
     /// The format this node is written in.
@@ -67,20 +70,21 @@ impl NodeLines {
         let out = &mut self.out;
         out.extend_from_slice(b"{\"labels\":{");
         // Keys are sorted, as `serde_json` writes a map; kubelets send labels sorted already.
-        let sorted = sample.labels().zip(sample.labels().skip(1)).all(|((a, _), (b, _))| a < b);
+        let mut previous: &[u8] = &[];
+        let sorted = sample.raw_labels().all(|(name, _)| std::mem::replace(&mut previous, name) < name);
         let mut first = true;
-        let mut pair = |name: &str, value: &str, out: &mut Vec<u8>| {
+        let mut pair = |name: &[u8], value: &[u8], out: &mut Vec<u8>| {
             if !std::mem::take(&mut first) {
                 out.push(b',');
             }
-            json_string(name, out);
+            json_raw(name, out);
             out.push(b':');
-            json_string(value, out);
+            json_raw(value, out);
         };
         if sorted {
-            sample.labels().for_each(|(name, value)| pair(name, &value, out));
+            sample.raw_labels().for_each(|(name, value)| pair(name, value, out));
         } else {
-            let mut labels: Vec<_> = sample.labels().collect();
+            let mut labels: Vec<_> = sample.raw_labels().collect();
             labels.sort_by(|a, b| a.0.cmp(b.0));
             labels.iter().for_each(|(name, value)| pair(name, value, out));
         }
@@ -89,9 +93,7 @@ impl NodeLines {
         out.extend_from_slice(&self.node_field);
         out.extend_from_slice(b",\"timestamp_ms\":");
         match sample.timestamp_ms {
-            Some(ts) => {
-                let _ = write!(out, "{ts}");
-            }
+            Some(ts) => out.extend_from_slice(itoa::Buffer::new().format(ts).as_bytes()),
             None => out.extend_from_slice(b"null"),
         }
         out.extend_from_slice(b",\"value\":");
@@ -105,7 +107,8 @@ impl NodeLines {
         csv_field(sample.name.as_bytes(), out);
         out.push(b',');
         // The label set in the exposition format's own escaping, which is how it was sent.
-        let mut labels = Vec::with_capacity(64);
+        let labels = &mut self.scratch;
+        labels.clear();
         for (name, value) in sample.raw_labels() {
             if !labels.is_empty() {
                 labels.push(b',');
@@ -115,12 +118,12 @@ impl NodeLines {
             labels.extend_from_slice(value);
             labels.push(b'"');
         }
-        csv_field(&labels, out);
+        csv_field(labels, out);
         out.push(b',');
-        out.extend_from_slice(format_value(sample.value).as_bytes());
+        push_value(sample.value, out);
         out.push(b',');
         if let Some(ts) = sample.timestamp_ms {
-            let _ = write!(out, "{ts}");
+            out.extend_from_slice(itoa::Buffer::new().format(ts).as_bytes());
         }
         out.push(b'\n');
     }
@@ -151,6 +154,35 @@ pub fn write_json_failure(node: &str, failure: &Failure, out: &mut Vec<u8>) {
     out.extend_from_slice(b"}\n");
 }
 
+/// A label name or value as sent in exposition text, as a JSON string. The exposition escapes
+/// (`\\`, `\"`, `\n`) are JSON's own, so only other control characters (a tab) need escaping;
+/// text that is not UTF-8 is decoded lossily first.
+fn json_raw(raw: &[u8], out: &mut Vec<u8>) {
+    if std::str::from_utf8(raw).is_err() {
+        return json_string(&String::from_utf8_lossy(raw), out);
+    }
+    out.push(b'"');
+    let mut start = 0;
+    for (i, &c) in raw.iter().enumerate() {
+        if c < 0x20 {
+            out.extend_from_slice(&raw[start..i]);
+            match c {
+                b'\t' => out.extend_from_slice(b"\\t"),
+                b'\r' => out.extend_from_slice(b"\\r"),
+                b'\n' => out.extend_from_slice(b"\\n"),
+                0x08 => out.extend_from_slice(b"\\b"),
+                0x0c => out.extend_from_slice(b"\\f"),
+                c => {
+                    let _ = write!(out, "\\u{c:04x}");
+                }
+            }
+            start = i + 1;
+        }
+    }
+    out.extend_from_slice(&raw[start..]);
+    out.push(b'"');
+}
+
 /// A JSON string, escaped as `serde_json` escapes it.
 fn json_string(text: &str, out: &mut Vec<u8>) {
     // Writing into a `Vec` cannot fail.
@@ -164,7 +196,7 @@ fn json_number(value: f64, out: &mut Vec<u8>) {
         json_string(&format_value(value), out);
     } else if value.fract() == 0.0 && value.abs() < 9.007_199_254_740_992e15 {
         // Exactly representable as i64 (|value| < 2^53), so the cast is lossless.
-        let _ = write!(out, "{}", value as i64);
+        out.extend_from_slice(itoa::Buffer::new().format(value as i64).as_bytes());
     } else {
         let _ = serde_json::to_writer(&mut *out, &value);
     }
@@ -475,7 +507,7 @@ mod tests {
 
     #[test]
     fn json_lines_match_serde_json_for_every_value_and_label_order() {
-        let text = "x{b=\"2\",a=\"\\\\\"} 0.1\nx 1e-9\nx -0\nx 123456789012\nx -Inf\nx 1.5e300 -5\n";
+        let text = "x{b=\"2\",a=\"\\\\\",t=\"tab\there \\\"q\\\" é\"} 0.1\nx 1e-9\nx -0\nx 123456789012\nx -Inf\nx 1.5e300 -5\n";
         let got = lines(LineFormat::Json, &[("n\"1", text)]);
         let families = parse(text).expect("valid");
         let expected: Vec<String> = families[0]
