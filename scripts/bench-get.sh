@@ -70,8 +70,8 @@ for output in prom json csv; do
   measure "$KM" get --file "$payload" -o "$output"
   row "get -o $output"
 done
-measure grep -F 'container_' "$payload"
-row "grep -F container_"
+measure grep -cF 'container_' "$payload"
+row "grep -cF container_"
 go_peer=""
 if command -v go >/dev/null && [ -d /usr/share/gocode/src/github.com/prometheus/common/expfmt ]; then
   GO111MODULE=off GOPATH=/usr/share/gocode GOCACHE=$work/go-cache go build -o "$work/expfmt-peer" bench/peers/go/expfmt.go
@@ -83,7 +83,7 @@ else
 fi
 echo
 for output in prom json csv; do
-  line="get -o $output: $(calc "${mbps[get -o $output]} / ${mbps[grep -F container_]}" | xargs printf '%.2f')x grep -F"
+  line="get -o $output: $(calc "${mbps[get -o $output]} / ${mbps[grep -cF container_]}" | xargs printf '%.2f')x grep -cF"
   [ -n "$go_peer" ] && line+=", $(calc "${mbps[get -o $output]} / ${mbps[$go_peer]}" | xargs printf '%.2f')x Go expfmt"
   echo "$line"
 done
