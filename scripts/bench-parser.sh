@@ -9,6 +9,8 @@
 #   ours-owned       full parse into owned Vec<Family> (one allocation per name / label string)
 #   ours-one-family  parse keeping one family through a selector (the rest skipped by name)
 #   prometheus-parse, prometheus-wire (crates.io), prometheus_client (PyPI)
+#   go-expfmt        Prometheus's Go text parser (prometheus/common expfmt), built from Debian's
+#                    golang-github-prometheus-common-dev (installed when apt-get is there)
 # and prints ratios: ours / floor and ours / each peer.
 #
 # Environment: BENCH_SECONDS (time per measurement, default 0.4), BENCH_WORK (scratch dir,
@@ -43,6 +45,17 @@ tee -a "$results" <"$work/ours.txt" | grep -v '^RESULT' >&2
 fixtures=("$root"/tests/fixtures/real/*.prom "$payload")
 echo "== prometheus-parse, prometheus-wire" >&2
 "$target/release/parser-peers" "${fixtures[@]}" | tee -a "$results" >&2
+echo "== go-expfmt (Go)" >&2
+if ! [ -d /usr/share/gocode/src/github.com/prometheus/common/expfmt ] && command -v apt-get >/dev/null; then
+    apt-get install -y -q golang-go golang-github-prometheus-common-dev >&2 || true
+fi
+if command -v go >/dev/null && [ -d /usr/share/gocode/src/github.com/prometheus/common/expfmt ]; then
+    GO111MODULE=off GOPATH=/usr/share/gocode GOCACHE=$work/go-cache \
+        go build -o "$work/expfmt-peer" "$root/bench/peers/go/expfmt.go"
+    "$work/expfmt-peer" "${fixtures[@]}" | tee -a "$results" >&2
+else
+    echo "skipped: needs golang-go and golang-github-prometheus-common-dev" >&2
+fi
 echo "== prometheus_client (Python)" >&2
 "$work/venv/bin/python" "$root/bench/peers/prometheus_client_bench.py" "${fixtures[@]}" | tee -a "$results" >&2
 
@@ -62,7 +75,7 @@ for line in open(sys.argv[1]):
     rows[name][method] = mbps
 
 ours = ["ours-zero-copy", "ours-owned", "ours-one-family"]
-peers = ["prometheus-parse", "prometheus-wire", "prometheus_client"]
+peers = ["prometheus-parse", "prometheus-wire", "prometheus_client", "go-expfmt"]
 cols = ["floor"] + ours + peers
 print()
 print("MB/s (10^6 bytes/s, best run)")
@@ -72,8 +85,9 @@ for name in order:
     print(f"{name:<30}" + "".join(f"{r.get(c, float('nan')):>18.0f}" for c in cols))
 print()
 print("ratios (zc = ours-zero-copy, own = ours-owned, one = ours-one-family;")
-print("        pparse = prometheus-parse, pwire = prometheus-wire, pyclient = prometheus_client)")
-short = {"floor": "floor", "prometheus-parse": "pparse", "prometheus-wire": "pwire", "prometheus_client": "pyclient"}
+print("        pparse = prometheus-parse, pwire = prometheus-wire, pyclient = prometheus_client,")
+print("        goexpfmt = Go prometheus/common expfmt)")
+short = {"floor": "floor", "prometheus-parse": "pparse", "prometheus-wire": "pwire", "prometheus_client": "pyclient", "go-expfmt": "goexpfmt"}
 ratio_cols = [("zc", "ours-zero-copy", b) for b in ["floor"] + peers]
 ratio_cols += [("own", "ours-owned", b) for b in ["floor"] + peers]
 ratio_cols += [("one", "ours-one-family", "floor")]

@@ -27,7 +27,9 @@ use crate::access::Method;
 use crate::cluster::plan::{ClusterPlan, Limits};
 use crate::cluster::retry::Backoff;
 use crate::cluster::{self, FetchError, MetricsSource, NodeTarget, RequestContext};
-use crate::exposition::{Parsed, Selector, StreamParser};
+use crate::exposition::{
+    ParseError, Parsed, Selector, StreamParser, StreamVisitor, Visitor, not_prometheus_text,
+};
 use crate::scrape::{Failure, NodeScrape, Scraped};
 
 /// The fix for a failed request, when one is known. Cluster code reports facts; the caller
@@ -125,6 +127,92 @@ pub async fn collect_raw(plan: &ClusterPlan, path: &str, options: &Options) -> a
     })
     .await;
     Ok(assemble(source, path, results, connected.discovery.unresolved, connected.warnings, options.advise))
+}
+
+/// What a streaming run hands its caller for each node, as soon as the node is done.
+pub trait NodeVisits {
+    /// What reads one node's payload as it arrives.
+    type Visitor: Visitor;
+    /// A fresh visitor for one attempt at `node` (a retry starts over).
+    fn start(&self, node: &str) -> Self::Visitor;
+    /// Called between chunks of a body, e.g. to move what the visitor wrote somewhere else.
+    fn chunk(&self, visitor: &mut Self::Visitor);
+    /// A node is done: its outcome (without families), and the visitor of its last attempt —
+    /// complete on success, partial when the body failed mid-way, `None` when no body was read.
+    fn done(&mut self, scrape: &NodeScrape, visitor: Option<Self::Visitor>);
+}
+
+/// Reads `path` from every node the plan selects like [`collect`], but hands each body's kept
+/// samples to a visitor as chunks arrive, and each finished node to `visits` at once, in
+/// completion order: nothing of a node is held once it is done. The returned collection has
+/// every node's outcome (families left empty), sorted by node name. Stops as [`collect`] does.
+pub async fn collect_visits<N: NodeVisits>(
+    plan: &ClusterPlan,
+    path: &str,
+    selector: &Selector,
+    options: &Options,
+    visits: &mut N,
+) -> anyhow::Result<Collection> {
+    let _signals = Signals::watch(options);
+    let (connected, path) = prepare(plan, path, options).await?;
+    let source = &connected.source;
+    let max_body = plan.limits.max_body;
+    let path = path.as_str();
+    let method = source.method();
+    // The visitor of an attempt that failed, for `done`; a single task polls every node.
+    let parked: std::sync::Mutex<std::collections::HashMap<String, N::Visitor>> = Default::default();
+    let mut scrapes = Vec::new();
+    let visits = std::cell::RefCell::new(visits);
+    let (parked, visits_ref) = (&parked, &visits);
+    fan_out_each(
+        connected.discovery.targets,
+        &plan.limits,
+        options,
+        |node| async move {
+            let visitor = visits_ref.borrow().start(&node.name);
+            let result = visit_once(source, &node, path, selector, max_body, visitor, |v| {
+                visits_ref.borrow().chunk(v);
+            })
+            .await;
+            match result {
+                Ok(done) => Ok(done),
+                Err((err, visitor)) => {
+                    if let (Some(visitor), Ok(mut parked)) = (visitor, parked.lock()) {
+                        parked.insert(node.name.clone(), visitor);
+                    }
+                    Err(err)
+                }
+            }
+        },
+        |node, outcome| {
+            let (outcome, visitor) = match outcome {
+                Ok((visitor, scraped)) => (Ok(scraped), Some(visitor)),
+                Err(err) => {
+                    let url = source.url(&node, path);
+                    let failure =
+                        failure(err, &RequestContext { node: &node.name, method, url: &url }, options.advise);
+                    let visitor = parked.lock().ok().and_then(|mut parked| parked.remove(&node.name));
+                    (Err(failure), visitor)
+                }
+            };
+            let scrape = NodeScrape { node: node.name, kubelet_version: node.kubelet_version, outcome };
+            visits_ref.borrow_mut().done(&scrape, visitor);
+            scrapes.push(scrape);
+        },
+    )
+    .await;
+    let visits = visits.into_inner();
+    for (node, err) in connected.discovery.unresolved {
+        let scrape = NodeScrape {
+            outcome: Err(lookup_failure(&node, method, err, options.advise)),
+            node,
+            kubelet_version: None,
+        };
+        visits.done(&scrape, None);
+        scrapes.push(scrape);
+    }
+    scrapes.sort_by(|a, b| a.node.cmp(&b.node));
+    Ok(Collection { method, scrapes, warnings: connected.warnings })
 }
 
 /// Scrapes `targets` through a source the caller built (the fan-out behind [`collect`], for
@@ -246,18 +334,70 @@ async fn scrape_once(
     })
 }
 
+/// One streaming attempt: open, hand every chunk to the visitor, judge. On failure the visitor
+/// comes back with what it saw, when the body had started.
+async fn visit_once<V: Visitor>(
+    source: &impl MetricsSource,
+    node: &NodeTarget,
+    path: &str,
+    selector: &Selector,
+    max_body: u64,
+    visitor: V,
+    mut between: impl FnMut(&mut V),
+) -> Result<(V, Scraped), (FetchError, Option<V>)> {
+    let started = Instant::now();
+    let mut body = match source.open(node, path, max_body).await {
+        Ok(body) => body,
+        Err(err) => return Err((err, None)),
+    };
+    let mut parser = StreamVisitor::new(visitor, selector.clone());
+    let mut newlines: usize = 0;
+    let mut last_byte = None;
+    loop {
+        match body.next_chunk().await {
+            Ok(Some(chunk)) => {
+                newlines += memchr::memchr_iter(b'\n', &chunk).count();
+                last_byte = chunk.last().copied();
+                parser.feed(&chunk);
+                between(parser.visitor());
+            }
+            Ok(None) => break,
+            Err(err) => return Err((err, Some(parser.finish().0))),
+        }
+    }
+    let (visitor, visited) = parser.finish();
+    if let Err(err) = judge(last_byte, newlines, &visited.errors, visited.valid_lines) {
+        return Err((err, Some(visitor)));
+    }
+    let scraped = Scraped {
+        families: Vec::new(),
+        bytes: body.received(),
+        elapsed: started.elapsed(),
+        warnings: visited.errors.iter().map(ToString::to_string).collect(),
+    };
+    Ok((visitor, scraped))
+}
+
 /// Whether a complete answer is usable; pure. A body whose last line has no newline was cut
 /// short (the text format ends every line with one), so its families may be incomplete: refused.
 /// Malformed lines are skipped with a warning each, as for saved files, unless not one line is
 /// Prometheus text (an HTML error page, garbage): then the payload is refused.
 fn judge_payload(last_byte: Option<u8>, newlines: usize, parsed: &Parsed) -> Result<(), FetchError> {
+    judge(last_byte, newlines, &parsed.errors, parsed.valid_lines)
+}
+
+/// [`judge_payload`] on the parts of a parse.
+fn judge(
+    last_byte: Option<u8>,
+    newlines: usize,
+    errors: &[ParseError],
+    valid_lines: usize,
+) -> Result<(), FetchError> {
     if last_byte.is_some_and(|byte| byte != b'\n') {
         return Err(FetchError::CutShort { line: newlines + 1 });
     }
-    match parsed.not_prometheus_text() {
-        Some(message) => {
-            Err(FetchError::Parse { line: parsed.errors.first().map_or(1, |e| e.line), message })
-        }
+    match not_prometheus_text(errors, valid_lines) {
+        Some(message) => Err(FetchError::Parse { line: errors.first().map_or(1, |e| e.line), message }),
         None => Ok(()),
     }
 }
@@ -274,39 +414,54 @@ where
     F: Fn(Arc<NodeTarget>) -> Fut,
     Fut: Future<Output = Result<T, FetchError>>,
 {
+    let mut results = Vec::new();
+    fan_out_each(targets, limits, options, attempt, |node, outcome| results.push((node, outcome))).await;
+    results
+}
+
+/// [`fan_out`], handing each node's result to `each` as soon as it is done, in completion order.
+async fn fan_out_each<T, F, Fut>(
+    targets: Vec<NodeTarget>,
+    limits: &Limits,
+    options: &Options,
+    attempt: F,
+    mut each: impl FnMut(NodeTarget, Result<T, FetchError>),
+) where
+    F: Fn(Arc<NodeTarget>) -> Fut,
+    Fut: Future<Output = Result<T, FetchError>>,
+{
     let bar = progress_bar(options.progress, targets.len());
     let mut failed: u64 = 0;
     let attempt = &attempt;
     let cancel = &options.cancel;
-    let results: Vec<(Arc<NodeTarget>, Result<T, FetchError>)> =
-        stream::iter(targets.into_iter().map(Arc::new))
-            .map(|node| {
-                let span = tracing::info_span!("node", node = %node.name);
-                async move {
-            let started = Instant::now();
-            let outcome = with_retries(limits, cancel, || attempt(node.clone())).await;
-            match &outcome {
-                Ok(_) => tracing::debug!(elapsed = ?started.elapsed(), "node answered"),
-                Err(err) => {
-                    tracing::debug!(elapsed = ?started.elapsed(), kind = %err.kind(), "node failed: {err}")
+    stream::iter(targets.into_iter().map(Arc::new))
+        .map(|node| {
+            let span = tracing::info_span!("node", node = %node.name);
+            async move {
+                let started = Instant::now();
+                let outcome = with_retries(limits, cancel, || attempt(node.clone())).await;
+                match &outcome {
+                    Ok(_) => tracing::debug!(elapsed = ?started.elapsed(), "node answered"),
+                    Err(err) => {
+                        tracing::debug!(elapsed = ?started.elapsed(), kind = %err.kind(), "node failed: {err}")
+                    }
                 }
+                (node, outcome)
             }
-            (node, outcome)
-        }
-        .instrument(span)
-            })
-            .buffer_unordered(limits.concurrency.max(1))
-            .inspect(|(_, outcome)| {
-                if outcome.is_err() {
-                    failed += 1;
-                    bar.set_message(format!(", {failed} failed"));
-                }
-                bar.inc(1);
-            })
-            .collect()
-            .await;
+            .instrument(span)
+        })
+        .buffer_unordered(limits.concurrency.max(1))
+        .for_each(|(node, outcome)| {
+            if outcome.is_err() {
+                failed += 1;
+                bar.set_message(format!(", {failed} failed"));
+            }
+            bar.inc(1);
+            each(Arc::unwrap_or_clone(node), outcome);
+            std::future::ready(())
+        })
+        .await;
     bar.finish_and_clear();
-    results.into_iter().map(|(node, outcome)| (Arc::unwrap_or_clone(node), outcome)).collect()
 }
 
 /// A bar on stderr showing nodes done, the rate, the time left and failures so far; hidden

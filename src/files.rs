@@ -6,7 +6,7 @@ use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use crate::exposition::{Selector, StreamParser};
+use crate::exposition::{Selector, StreamParser, StreamVisitor, Visitor};
 use crate::scrape::{Failure, FailureKind, NodeScrape, Scraped};
 
 /// Bytes read from a file per parser feed.
@@ -30,30 +30,12 @@ pub fn read_all(inputs: &[FileInput], selector: &Selector, max_body: u64) -> Vec
 fn read_one(path: &Path, selector: Selector, max_body: u64) -> Result<Scraped, Failure> {
     let started = Instant::now();
     let shown = path.display().to_string();
-    let result = if path.as_os_str() == "-" {
-        parse_reader(std::io::stdin().lock(), selector, max_body)
-    } else {
-        std::fs::File::open(path).and_then(|file| parse_reader(file, selector, max_body))
-    };
-    let (parsed, bytes) = result.map_err(|err| Failure {
-        kind: if err.kind() == std::io::ErrorKind::FileTooLarge {
-            FailureKind::TooLarge
-        } else {
-            FailureKind::Io
-        },
-        message: format!("cannot read {shown}: {err}"),
-        fix: Some(if err.kind() == std::io::ErrorKind::FileTooLarge {
-            "raise --max-body if this payload is expected".to_string()
-        } else {
-            "check the --file path".to_string()
-        }),
-    })?;
+    let mut parser = StreamParser::new(selector);
+    let bytes =
+        read_chunks(path, max_body, |chunk| parser.feed(chunk)).map_err(|err| read_failure(&shown, &err))?;
+    let parsed = parser.finish();
     if let Some(message) = parsed.not_prometheus_text() {
-        return Err(Failure {
-            kind: FailureKind::Parse,
-            message: format!("{shown}: {message}"),
-            fix: Some("this is not Prometheus text: pass a saved /metrics payload (kubectl get --raw /api/v1/nodes/NODE/proxy/metrics > NODE.prom)".to_string()),
-        });
+        return Err(parse_failure(&shown, &message));
     }
     Ok(Scraped {
         families: parsed.families,
@@ -63,12 +45,68 @@ fn read_one(path: &Path, selector: Selector, max_body: u64) -> Result<Scraped, F
     })
 }
 
-fn parse_reader(
-    mut reader: impl Read,
-    selector: Selector,
+/// Reads one input chunk by chunk into `visitor` (zero-copy, nothing held), calling `between`
+/// after each chunk. The scrape carries no families; the visitor comes back with what it saw,
+/// also when the input failed mid-way (`None` when it could not be opened).
+pub fn visit<V: Visitor>(
+    input: &FileInput,
+    selector: &Selector,
     max_body: u64,
-) -> std::io::Result<(crate::exposition::Parsed, u64)> {
-    let mut parser = StreamParser::new(selector);
+    visitor: V,
+    mut between: impl FnMut(&mut V),
+) -> (NodeScrape, Option<V>) {
+    let started = Instant::now();
+    let shown = input.path.display().to_string();
+    let mut parser = StreamVisitor::new(visitor, selector.clone());
+    let read = read_chunks(&input.path, max_body, |chunk| {
+        parser.feed(chunk);
+        between(parser.visitor());
+    });
+    let (visitor, visited) = parser.finish();
+    let outcome = match read {
+        Err(err) => Err(read_failure(&shown, &err)),
+        Ok(_) if visited.not_prometheus_text().is_some() => {
+            Err(parse_failure(&shown, &visited.not_prometheus_text().unwrap_or_default()))
+        }
+        Ok(bytes) => Ok(Scraped {
+            families: Vec::new(),
+            bytes,
+            elapsed: started.elapsed(),
+            warnings: visited.errors.iter().map(|e| format!("{shown}: {e}")).collect(),
+        }),
+    };
+    (NodeScrape { node: input.node.clone(), kubelet_version: None, outcome }, Some(visitor))
+}
+
+fn read_failure(shown: &str, err: &std::io::Error) -> Failure {
+    let too_large = err.kind() == std::io::ErrorKind::FileTooLarge;
+    Failure {
+        kind: if too_large { FailureKind::TooLarge } else { FailureKind::Io },
+        message: format!("cannot read {shown}: {err}"),
+        fix: Some(if too_large {
+            "raise --max-body if this payload is expected".to_string()
+        } else {
+            "check the --file path".to_string()
+        }),
+    }
+}
+
+fn parse_failure(shown: &str, message: &str) -> Failure {
+    Failure {
+        kind: FailureKind::Parse,
+        message: format!("{shown}: {message}"),
+        fix: Some("this is not Prometheus text: pass a saved /metrics payload (kubectl get --raw /api/v1/nodes/NODE/proxy/metrics > NODE.prom)".to_string()),
+    }
+}
+
+/// Feeds `path` (stdin for `-`) to `feed` chunk by chunk; returns the bytes read. More than
+/// `max_body` bytes is an error of kind `FileTooLarge`.
+fn read_chunks(path: &Path, max_body: u64, mut feed: impl FnMut(&[u8])) -> std::io::Result<u64> {
+    let mut reader: Box<dyn Read> = if path.as_os_str() == "-" {
+        Box::new(std::io::stdin().lock())
+    } else {
+        Box::new(std::fs::File::open(path)?)
+    };
     let mut buffer = vec![0_u8; CHUNK];
     let mut total = 0_u64;
     loop {
@@ -85,9 +123,9 @@ fn parse_reader(
                 format!("larger than --max-body ({max_body} bytes)"),
             ));
         }
-        parser.feed(&buffer[..read]);
+        feed(&buffer[..read]);
     }
-    Ok((parser.finish(), total))
+    Ok(total)
 }
 
 /// One saved payload and the node it stands for.

@@ -5,7 +5,7 @@
 //! Module map. Dependencies point one way, and `tests/cli/layers.rs` checks it:
 //!
 //! ```text
-//! main → cli → commands → sources: source, cluster, collect, files, prometheus
+//! main → cli → commands → sources: source, cluster, collect, files, prometheus, spool
 //!                       → tools (pure): rbac, doctor, compare, slo, snapshot, exporter, remedy
 //!                       → report (every renderer)
 //! all of those → core (pure): access, analysis, histogram, catalog, scrape, units, text → exposition
@@ -43,6 +43,7 @@
 //! - [`collect`] — bounded-concurrency fan-out over nodes: one pipeline for every cluster read.
 //! - [`files`] — saved payloads (files, stdin).
 //! - [`prometheus`] — a Prometheus server's stored histograms (`--prometheus`).
+//! - [`spool`] — output held until every node is in: memory up to a bound, then a temporary file.
 //!
 //! Command line:
 //! - [`cli`] — clap types and the settings each command runs, validated once.
@@ -69,5 +70,6 @@ pub mod scrape;
 pub mod slo;
 pub mod snapshot;
 pub mod source;
+pub mod spool;
 pub mod text;
 pub mod units;

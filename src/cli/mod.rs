@@ -203,6 +203,10 @@ pub struct GetArgs {
     /// Output format.
     #[arg(long, short = 'o', value_parser = OutputParser::<GetOutput>::new(), default_value = "prom", value_name = "FORMAT")]
     pub output: OutputArg<GetOutput>,
+    /// With `-o json` or `-o csv`, write nodes in name order instead of as each finishes (held
+    /// in 16 MiB of memory, then in a temporary file in TMPDIR). `-o prom` is always in name order.
+    #[arg(long)]
+    pub sort: bool,
 }
 
 /// Output formats of `get`.

@@ -114,6 +114,8 @@ pub struct GetSettings {
     /// How the JSON document (or, for `get`, each sample) is written for `-o json`, `-o yaml`
     /// and `-o jsonpath=`.
     pub document: DocumentFormat,
+    /// `--sort`: JSON and CSV nodes in name order instead of as each finishes.
+    pub sort: bool,
 }
 
 /// What `get` reads at its path.
@@ -316,7 +318,7 @@ impl GetArgs {
         let Ok(source) = plan else { return Err(UsageError { problems }) };
         UsageError::check(problems)?;
         let (output, document) = self.output.resolve(GetOutput::Json, GetOutput::Yaml);
-        Ok(GetSettings { source, path, read, output, document })
+        Ok(GetSettings { source, path, read, output, document, sort: self.sort })
     }
 }
 

@@ -1,17 +1,31 @@
 //! `get`: one kubelet endpoint from every selected node, filtered by `-m`, with a `node` label
 //! added — the cluster-wide `kubectl get --raw | grep`.
+//!
+//! Nothing of a node is kept once it is written: each payload is parsed as it arrives by the
+//! zero-copy visitor straight into its output bytes. `-o json` and `-o csv` write each node's
+//! lines as soon as the node is done (in completion order; `--sort` orders them by node name
+//! through a [`Spool`]); `-o prom` keeps each family's labelled lines in a [`Spool`] and writes
+//! the merged text (HELP / TYPE once per family, nodes by name) at the end.
 
-use std::io::Write;
+use std::cell::RefCell;
+use std::io::{self, Write};
+
+use tokio_util::sync::CancellationToken;
 
 use super::{Outcome, Terminals, collect_options, report_problems, write_failures};
+use crate::access::Origin;
 use crate::cli::GetOutput;
 use crate::cli::settings::{GetRead, GetSettings};
-use crate::collect::Options;
-use crate::exposition;
-use crate::report::samples;
-use crate::snapshot::label_by_node;
-use crate::source::SourcePlan;
-use crate::source::gather;
+use crate::collect::{NodeVisits, Options};
+use crate::exposition::{self, FamilyHead, SampleRef, Selector, StreamVisitor, Visitor};
+use crate::report::document::DocumentFormat;
+use crate::report::samples::{self, CSV_HEADER, LineFormat, NodeLines, PromMerge, PromNode, Store};
+use crate::scrape::NodeScrape;
+use crate::source::{Gathered, SourcePlan, gather};
+use crate::spool::Spool;
+
+/// A `-o prom` node's lines move into the spool past this many bytes.
+const DRAIN_AT: usize = 256 * 1024;
 
 /// Runs `get`.
 pub async fn run(
@@ -26,32 +40,245 @@ pub async fn run(
         GetRead::Exposition(selector) => selector,
         GetRead::Raw => return run_raw(plan, path, settings, out, err, &options).await,
     };
-    let gathered = gather(plan, path, selector, &options).await?;
+    let mut writer =
+        Writer::new(settings.output, &settings.document, settings.sort, out, options.cancel.clone())?;
+    let gathered = match plan {
+        SourcePlan::Cluster(cluster) => {
+            let collection =
+                crate::collect::collect_visits(cluster, path, selector, &options, &mut writer).await;
+            writer.check()?;
+            let collection = collection?;
+            Gathered {
+                method: Origin::Cluster(cluster.method),
+                scrapes: collection.scrapes,
+                warnings: collection.warnings,
+            }
+        }
+        SourcePlan::Files { inputs, max_body } => {
+            let mut scrapes = Vec::with_capacity(inputs.len());
+            for input in inputs {
+                let visitor = writer.start(&input.node);
+                let (scrape, visitor) =
+                    crate::files::visit(input, selector, *max_body, visitor, |v| writer.stream(v));
+                writer.done(&scrape, visitor);
+                writer.check()?;
+                scrapes.push(scrape);
+            }
+            scrapes.sort_by(|a, b| a.node.cmp(&b.node));
+            Gathered { method: Origin::Files, scrapes, warnings: Vec::new() }
+        }
+        SourcePlan::Prometheus(_) => {
+            let mut gathered = gather(plan, path, selector, &options).await?;
+            for scrape in &mut gathered.scrapes {
+                let families = scrape.outcome.as_mut().map(|ok| std::mem::take(&mut ok.families));
+                let visitor = families.as_ref().ok().map(|families| {
+                    let mut text = Vec::new();
+                    exposition::write(families, None, &mut text).map(|()| {
+                        let mut parser = StreamVisitor::new(writer.start(&scrape.node), Selector::all());
+                        parser.feed(&text);
+                        parser.finish().0
+                    })
+                });
+                writer.done(scrape, visitor.transpose()?);
+                writer.check()?;
+            }
+            gathered
+        }
+    };
     report_problems(&gathered, err)?;
     if gathered.scrapes.is_empty()
         && let Some(why) = plan.nothing_found()
     {
         writeln!(err, "{why}")?;
     }
-
-    let nodes = crate::scrape::answered(&gathered.scrapes);
-    if !selector.is_all()
-        && !nodes.is_empty()
-        && nodes.iter().all(|(_, families)| families.iter().all(|f| f.samples.is_empty()))
-    {
+    let answered = gathered.scrapes.iter().filter(|s| s.outcome.is_ok()).count();
+    if !selector.is_all() && answered > 0 && writer.samples == 0 {
         writeln!(
             err,
-            "warning: -m {selector} matched nothing on the {} node(s) that answered; list the names with `kubelet-metrics get | grep -v '^#' | cut -d'{{' -f1 | sort -u`",
-            nodes.len()
+            "warning: -m {selector} matched nothing on the {answered} node(s) that answered; list the names with `kubelet-metrics get | grep -v '^#' | cut -d'{{' -f1 | sort -u`",
         )?;
     }
-    match settings.output {
-        GetOutput::Prom => exposition::write(&label_by_node(&nodes), None, &mut &mut *out)?,
-        GetOutput::Json | GetOutput::Yaml => samples::write_records(&nodes, &settings.document, out)?,
-        GetOutput::Csv => samples::write_csv(&nodes, out)?,
-    }
-    out.flush()?;
+    writer.finish()?;
     Ok(Outcome::from_scrapes(&gathered.scrapes))
+}
+
+/// One node's output while its payload is parsed.
+#[derive(Debug)]
+enum NodeWriter {
+    /// `-o json` / `-o csv`.
+    Lines(NodeLines),
+    /// `-o prom`.
+    Prom(PromNode),
+}
+
+impl Visitor for NodeWriter {
+    fn family(&mut self, head: &FamilyHead) {
+        match self {
+            NodeWriter::Lines(lines) => lines.family(head),
+            NodeWriter::Prom(prom) => prom.family(head),
+        }
+    }
+
+    #[inline]
+    fn sample(&mut self, sample: &SampleRef<'_>) {
+        match self {
+            NodeWriter::Lines(lines) => lines.sample(sample),
+            NodeWriter::Prom(prom) => prom.sample(sample),
+        }
+    }
+}
+
+/// Where finished nodes go.
+enum Sink {
+    /// JSON or CSV lines, straight to the output as each node is done.
+    Lines(LineFormat),
+    /// JSON or CSV lines of each node, held in a spool and written by node name at the end.
+    Sorted { format: LineFormat, spool: Spool, blocks: Vec<(String, u64, usize)> },
+    /// Exposition text merged across nodes.
+    Prom(RefCell<PromMerge<Spool>>),
+}
+
+/// `get`'s output: what each node writes, where it goes, and the first error on the way (a
+/// failed write stops the run through `cancel`).
+struct Writer<'a> {
+    sink: Sink,
+    out: &'a mut dyn Write,
+    /// Samples written so far, over every node.
+    samples: u64,
+    error: RefCell<Option<io::Error>>,
+    cancel: CancellationToken,
+}
+
+impl<'a> Writer<'a> {
+    fn new(
+        output: GetOutput,
+        document: &DocumentFormat,
+        sort: bool,
+        out: &'a mut dyn Write,
+        cancel: CancellationToken,
+    ) -> io::Result<Self> {
+        let format = match (output, document) {
+            (GetOutput::Csv, _) => LineFormat::Csv,
+            (GetOutput::Prom, _) | (_, DocumentFormat::Json) => LineFormat::Json,
+            (GetOutput::Json | GetOutput::Yaml, document) => LineFormat::Document(document.clone()),
+        };
+        if output == GetOutput::Csv {
+            out.write_all(CSV_HEADER)?;
+        }
+        let sink = match output {
+            GetOutput::Prom => Sink::Prom(RefCell::new(PromMerge::new(Spool::in_temp_dir()))),
+            _ if sort => Sink::Sorted { format, spool: Spool::in_temp_dir(), blocks: Vec::new() },
+            _ => Sink::Lines(format),
+        };
+        Ok(Writer { sink, out, samples: 0, error: RefCell::new(None), cancel })
+    }
+
+    /// Records the first error and stops the run.
+    fn fail(&self, err: io::Error) {
+        let mut slot = self.error.borrow_mut();
+        if slot.is_none() {
+            *slot = Some(err);
+        }
+        self.cancel.cancel();
+    }
+
+    /// The first error, if a write failed.
+    fn check(&self) -> io::Result<()> {
+        match self.error.borrow_mut().take() {
+            Some(err) => Err(err),
+            None => Ok(()),
+        }
+    }
+
+    /// Writes what must wait for every node (`-o prom`, `--sort`), then flushes.
+    fn finish(self) -> io::Result<()> {
+        self.check()?;
+        match self.sink {
+            Sink::Lines(_) => {}
+            Sink::Sorted { mut spool, mut blocks, .. } => {
+                blocks.sort_by(|a, b| a.0.cmp(&b.0));
+                for (_, offset, len) in blocks {
+                    spool.copy_to(offset, len, self.out)?;
+                }
+            }
+            Sink::Prom(merge) => merge.into_inner().write(self.out)?,
+        }
+        self.out.flush()
+    }
+
+    /// Between chunks of a saved file (read one at a time, never retried): JSON and CSV lines go
+    /// straight out, so even a huge file costs one chunk of memory.
+    fn stream(&mut self, visitor: &mut NodeWriter) {
+        match (&mut *visitor, &self.sink) {
+            (NodeWriter::Lines(lines), Sink::Lines(_)) => {
+                if let Err(err) = self.out.write_all(&lines.out) {
+                    self.fail(err);
+                }
+                lines.out.clear();
+            }
+            _ => self.chunk(visitor),
+        }
+    }
+
+    fn done_lines(&mut self, scrape: &NodeScrape, mut lines: NodeLines) -> io::Result<()> {
+        if let Err(failure) = &scrape.outcome {
+            // JSON lines can say where a node stopped: its lines so far, then its error. A CSV
+            // row cannot carry the error: the node's partial rows are dropped.
+            if lines.samples == 0 || !lines.end_with_failure(&scrape.node, failure) {
+                return Ok(());
+            }
+        }
+        self.samples += lines.samples;
+        match &mut self.sink {
+            Sink::Sorted { spool, blocks, .. } if !lines.out.is_empty() => {
+                let offset = spool.append(&lines.out)?;
+                blocks.push((scrape.node.clone(), offset, lines.out.len()));
+                Ok(())
+            }
+            Sink::Sorted { .. } => Ok(()),
+            _ => self.out.write_all(&lines.out),
+        }
+    }
+}
+
+impl NodeVisits for Writer<'_> {
+    type Visitor = NodeWriter;
+
+    fn start(&self, node: &str) -> NodeWriter {
+        match &self.sink {
+            Sink::Lines(format) | Sink::Sorted { format, .. } => {
+                NodeWriter::Lines(NodeLines::new(format.clone(), node))
+            }
+            Sink::Prom(_) => NodeWriter::Prom(PromNode::new(node)),
+        }
+    }
+
+    fn chunk(&self, visitor: &mut NodeWriter) {
+        if let (NodeWriter::Prom(node), Sink::Prom(merge)) = (visitor, &self.sink)
+            && node.buffered() >= DRAIN_AT
+            && let Err(err) = node.drain(merge.borrow_mut().store())
+        {
+            self.fail(err);
+        }
+    }
+
+    fn done(&mut self, scrape: &NodeScrape, visitor: Option<NodeWriter>) {
+        let result = match visitor {
+            Some(NodeWriter::Lines(lines)) => self.done_lines(scrape, lines),
+            // A node that failed mid-way is dropped whole: exposition text has no way to mark it.
+            Some(NodeWriter::Prom(node)) if scrape.outcome.is_ok() => {
+                self.samples += node.samples;
+                match &self.sink {
+                    Sink::Prom(merge) => merge.borrow_mut().commit(node),
+                    _ => Ok(()),
+                }
+            }
+            Some(NodeWriter::Prom(_)) | None => Ok(()),
+        };
+        if let Err(err) = result {
+            self.fail(err);
+        }
+    }
 }
 
 /// `get --path` for a path that is not exposition text (`/healthz`, `/pods`, `/configz`):

@@ -165,6 +165,14 @@ impl<'a> SampleRef<'a> {
         None
     }
 
+    /// Each label as sent: `(name, value still escaped)`, in input order. The exposition
+    /// escapes (`\\`, `\"`, `\n`) are exactly the ones a writer would redo, so the raw value
+    /// can be copied into exposition text unchanged.
+    pub(crate) fn raw_labels(&self) -> impl Iterator<Item = (&'a [u8], &'a [u8])> + 'a {
+        let mut labels = self.labels();
+        std::iter::from_fn(move || labels.next_raw().map(|(name, value, _)| (name, value)))
+    }
+
     /// The value of label `name`, found through the label positions `parse_line_in` recorded
     /// (last label first: `le` and `quantile` usually close the set).
     #[inline]

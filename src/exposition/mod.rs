@@ -55,8 +55,11 @@ pub use line::{
     Labels, Line, SampleRef, is_label_name, is_metric_name, parse_line, parse_value, unescape_help,
 };
 pub use selector::{Selector, SelectorError};
-pub use stream::{FamilyHead, MAX_ERRORS, MAX_LINE_LEN, StreamParser, parse_bytes, visit};
-pub use write::{format_value, kind_name, write};
+
+pub use stream::{
+    FamilyHead, MAX_ERRORS, MAX_LINE_LEN, StreamParser, StreamVisitor, Visited, Visitor, parse_bytes, visit,
+};
+pub use write::{format_value, kind_name, write, write_sample};
 
 /// What a family's `# TYPE` line says it is (`Untyped` when there is no TYPE line).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -153,33 +156,37 @@ impl Parsed {
     /// assert!(parse_bytes(b"a 1\n<b>\n", &Selector::all()).not_prometheus_text().is_none());
     /// ```
     pub fn not_prometheus_text(&self) -> Option<String> {
-        /// How many bad lines are quoted.
-        const SHOWN: usize = 3;
-        if self.valid_lines > 0 || self.errors.is_empty() {
-            return None;
-        }
-        let omitted: usize = self
-            .errors
-            .iter()
-            .map(|e| match e.kind {
-                ParseErrorKind::TooManyErrors { omitted } => omitted,
-                _ => 1,
-            })
-            .sum();
-        let shown: Vec<String> = self
-            .errors
-            .iter()
-            .filter(|e| !matches!(e.kind, ParseErrorKind::TooManyErrors { .. }))
-            .take(SHOWN)
-            .map(ToString::to_string)
-            .collect();
-        let mut message = format!("not Prometheus text: no valid line; {}", shown.join("; "));
-        let rest = omitted.saturating_sub(shown.len());
-        if rest > 0 {
-            message.push_str(&format!("; and {rest} more malformed line(s)"));
-        }
-        Some(message)
+        not_prometheus_text(&self.errors, self.valid_lines)
     }
+}
+
+/// Why a payload with these line errors and valid lines is not Prometheus text at all (see
+/// [`Parsed::not_prometheus_text`]); `None` when it is.
+pub fn not_prometheus_text(errors: &[ParseError], valid_lines: usize) -> Option<String> {
+    /// How many bad lines are quoted.
+    const SHOWN: usize = 3;
+    if valid_lines > 0 || errors.is_empty() {
+        return None;
+    }
+    let omitted: usize = errors
+        .iter()
+        .map(|e| match e.kind {
+            ParseErrorKind::TooManyErrors { omitted } => omitted,
+            _ => 1,
+        })
+        .sum();
+    let shown: Vec<String> = errors
+        .iter()
+        .filter(|e| !matches!(e.kind, ParseErrorKind::TooManyErrors { .. }))
+        .take(SHOWN)
+        .map(ToString::to_string)
+        .collect();
+    let mut message = format!("not Prometheus text: no valid line; {}", shown.join("; "));
+    let rest = omitted.saturating_sub(shown.len());
+    if rest > 0 {
+        message.push_str(&format!("; and {rest} more malformed line(s)"));
+    }
+    Some(message)
 }
 
 /// A problem at one line of the input.

@@ -381,22 +381,10 @@ fn skipped_sample(head: &FamilyHead, bytes: &[u8]) -> bool {
     }
 }
 
-/// Incremental parser: feed byte chunks as they arrive, then [`finish`](StreamParser::finish).
-///
-/// A line split across chunks parses exactly as if it had arrived whole.
-///
-/// ```
-/// use kubelet_metrics::exposition::{Selector, StreamParser};
-/// let mut parser = StreamParser::new("x".parse().unwrap());
-/// parser.feed(b"# TYPE x histogram\nx_bucket{le=\"+Inf\"} 3\nx_su");
-/// parser.feed(b"m 1.5\nx_count 3\ny 1\n");
-/// let parsed = parser.finish();
-/// assert!(parsed.errors.is_empty());
-/// assert_eq!(parsed.families.len(), 1);
-/// assert_eq!(parsed.families[0].samples.len(), 3);
-/// ```
-pub struct StreamParser {
-    core: Core<OwnedSink>,
+/// Chunk reassembly shared by [`StreamParser`] and [`StreamVisitor`]: complete lines go to the
+/// core at once, the incomplete tail waits for the next chunk.
+struct Feeder<S> {
+    core: Core<S>,
     /// The start of a line whose end has not arrived yet.
     partial: Vec<u8>,
     /// The pending line passed `max_line`: drop bytes up to its end.
@@ -408,20 +396,10 @@ pub struct StreamParser {
     bytes_seen: u64,
 }
 
-impl std::fmt::Debug for StreamParser {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("StreamParser")
-            .field("lines", &self.lines)
-            .field("bytes_seen", &self.bytes_seen)
-            .finish()
-    }
-}
-
-impl StreamParser {
-    /// A parser that keeps what `selector` keeps.
-    pub fn new(selector: Selector) -> Self {
-        StreamParser {
-            core: Core::new(OwnedSink::default(), selector),
+impl<S: Sink> Feeder<S> {
+    fn new(sink: S, selector: Selector) -> Self {
+        Feeder {
+            core: Core::new(sink, selector),
             partial: Vec::new(),
             overlong: false,
             max_line: MAX_LINE_LEN,
@@ -430,20 +408,7 @@ impl StreamParser {
         }
     }
 
-    /// The same parser, but a line longer than `max` bytes is reported as an error and skipped
-    /// without being buffered (for callers that do not bound the body themselves).
-    pub fn with_max_line(mut self, max: usize) -> Self {
-        self.max_line = max;
-        self
-    }
-
-    /// Bytes fed so far.
-    pub fn bytes_seen(&self) -> u64 {
-        self.bytes_seen
-    }
-
-    /// Parses the complete lines in `chunk` and keeps the incomplete tail for the next one.
-    pub fn feed(&mut self, chunk: &[u8]) {
+    fn feed(&mut self, chunk: &[u8]) {
         self.bytes_seen += chunk.len() as u64;
         let mut rest = chunk;
         if !self.partial.is_empty() || self.overlong {
@@ -484,14 +449,156 @@ impl StreamParser {
         self.partial.clear();
     }
 
-    /// Ends the input (a last line without `\n` counts) and returns what was kept.
-    pub fn finish(mut self) -> Parsed {
+    /// Ends the input (a last line without `\n` counts): the sink, the errors, the valid lines.
+    fn finish(mut self) -> (S, Vec<ParseError>, usize) {
         if !self.partial.is_empty() || self.overlong {
             self.end_partial();
         }
         let valid_lines = self.core.valid_lines();
         let (sink, errors) = self.core.finish();
+        (sink, errors, valid_lines)
+    }
+}
+
+/// Incremental parser: feed byte chunks as they arrive, then [`finish`](StreamParser::finish).
+///
+/// A line split across chunks parses exactly as if it had arrived whole.
+///
+/// ```
+/// use kubelet_metrics::exposition::{Selector, StreamParser};
+/// let mut parser = StreamParser::new("x".parse().unwrap());
+/// parser.feed(b"# TYPE x histogram\nx_bucket{le=\"+Inf\"} 3\nx_su");
+/// parser.feed(b"m 1.5\nx_count 3\ny 1\n");
+/// let parsed = parser.finish();
+/// assert!(parsed.errors.is_empty());
+/// assert_eq!(parsed.families.len(), 1);
+/// assert_eq!(parsed.families[0].samples.len(), 3);
+/// ```
+pub struct StreamParser {
+    feeder: Feeder<OwnedSink>,
+}
+
+impl std::fmt::Debug for StreamParser {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StreamParser")
+            .field("lines", &self.feeder.lines)
+            .field("bytes_seen", &self.feeder.bytes_seen)
+            .finish()
+    }
+}
+
+impl StreamParser {
+    /// A parser that keeps what `selector` keeps.
+    pub fn new(selector: Selector) -> Self {
+        StreamParser { feeder: Feeder::new(OwnedSink::default(), selector) }
+    }
+
+    /// The same parser, but a line longer than `max` bytes is reported as an error and skipped
+    /// without being buffered (for callers that do not bound the body themselves).
+    pub fn with_max_line(mut self, max: usize) -> Self {
+        self.feeder.max_line = max;
+        self
+    }
+
+    /// Bytes fed so far.
+    pub fn bytes_seen(&self) -> u64 {
+        self.feeder.bytes_seen
+    }
+
+    /// Parses the complete lines in `chunk` and keeps the incomplete tail for the next one.
+    pub fn feed(&mut self, chunk: &[u8]) {
+        self.feeder.feed(chunk);
+    }
+
+    /// Ends the input (a last line without `\n` counts) and returns what was kept.
+    pub fn finish(self) -> Parsed {
+        let (sink, errors, valid_lines) = self.feeder.finish();
         Parsed { families: sink.families, errors, valid_lines }
+    }
+}
+
+/// Receives what a [`StreamVisitor`] keeps, in payload order, without owned samples.
+pub trait Visitor {
+    /// A kept family starts, or resumes after another family (then `head` is the same family
+    /// again, possibly with HELP text it lacked before).
+    fn family(&mut self, head: &FamilyHead);
+    /// A kept sample of the family last announced, seen in place.
+    fn sample(&mut self, sample: &SampleRef<'_>);
+}
+
+/// Adapts a [`Visitor`] to the parser's sink.
+struct VisitorSink<V>(V);
+
+impl<V: Visitor> Sink for VisitorSink<V> {
+    fn family(&mut self, head: &FamilyHead) {
+        self.0.family(head);
+    }
+
+    #[inline]
+    fn sample(&mut self, sample: &SampleRef<'_>, _spans: &[line::LabelSpan]) {
+        self.0.sample(sample);
+    }
+}
+
+/// What a [`StreamVisitor`] saw besides the samples it handed over.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Visited {
+    /// Non-fatal errors, in line order.
+    pub errors: Vec<ParseError>,
+    /// Lines that were Prometheus text (see [`Parsed::valid_lines`]).
+    pub valid_lines: usize,
+}
+
+impl Visited {
+    /// Why the payload is not Prometheus text at all, as [`Parsed::not_prometheus_text`] says.
+    pub fn not_prometheus_text(&self) -> Option<String> {
+        super::not_prometheus_text(&self.errors, self.valid_lines)
+    }
+}
+
+/// Zero-copy incremental parser: feed byte chunks as they arrive; each kept sample goes to a
+/// [`Visitor`] in place, so memory stays that of the longest line, whatever the payload size.
+/// Same grouping, selection and checks as [`StreamParser`].
+///
+/// ```
+/// use kubelet_metrics::exposition::{FamilyHead, SampleRef, Selector, StreamVisitor, Visitor};
+/// #[derive(Default)]
+/// struct Names(Vec<String>);
+/// impl Visitor for Names {
+///     fn family(&mut self, head: &FamilyHead) { self.0.push(head.name.clone()) }
+///     fn sample(&mut self, sample: &SampleRef<'_>) { self.0.push(format!("{} {}", sample.name, sample.value)) }
+/// }
+/// let mut parser = StreamVisitor::new(Names::default(), Selector::all());
+/// parser.feed(b"# TYPE x counter\nx_total{a=\"1\"} 2\nx_to");
+/// parser.feed(b"tal{a=\"2\"} 3\n");
+/// let (names, visited) = parser.finish();
+/// assert!(visited.errors.is_empty());
+/// assert_eq!(names.0, ["x", "x_total 2", "x_total 3"]);
+/// ```
+pub struct StreamVisitor<V> {
+    feeder: Feeder<VisitorSink<V>>,
+}
+
+impl<V: Visitor> StreamVisitor<V> {
+    /// A parser handing `visitor` what `selector` keeps.
+    pub fn new(visitor: V, selector: Selector) -> Self {
+        StreamVisitor { feeder: Feeder::new(VisitorSink(visitor), selector) }
+    }
+
+    /// The visitor, between chunks.
+    pub fn visitor(&mut self) -> &mut V {
+        &mut self.feeder.core.sink.0
+    }
+
+    /// Parses the complete lines in `chunk` and keeps the incomplete tail for the next one.
+    pub fn feed(&mut self, chunk: &[u8]) {
+        self.feeder.feed(chunk);
+    }
+
+    /// Ends the input (a last line without `\n` counts): the visitor and what else was seen.
+    pub fn finish(self) -> (V, Visited) {
+        let (sink, errors, valid_lines) = self.feeder.finish();
+        (sink.0, Visited { errors, valid_lines })
     }
 }
 
@@ -522,9 +629,10 @@ fn feed_lines<S: Sink>(core: &mut Core<S>, lines: &mut usize, bytes: &[u8], max_
 /// ```
 pub fn parse_bytes(bytes: &[u8], selector: &Selector) -> Parsed {
     let mut parser = StreamParser::new(selector.clone());
-    parser.bytes_seen = bytes.len() as u64;
-    let consumed = feed_lines(&mut parser.core, &mut parser.lines, bytes, parser.max_line);
-    parser.push_partial(&bytes[consumed..]);
+    let feeder = &mut parser.feeder;
+    feeder.bytes_seen = bytes.len() as u64;
+    let consumed = feed_lines(&mut feeder.core, &mut feeder.lines, bytes, feeder.max_line);
+    feeder.push_partial(&bytes[consumed..]);
     parser.finish()
 }
 

@@ -3,7 +3,7 @@
 
 use std::io::{self, Write};
 
-use super::{Family, MetricKind};
+use super::{Family, MetricKind, SampleRef};
 
 /// Writes `families` as exposition text.
 ///
@@ -32,6 +32,56 @@ pub fn write(families: &[Family], extra_label: Option<(&str, &str)>, out: &mut i
         }
     }
     out.write_all(&buf)
+}
+
+/// Writes one sample seen in place as an exposition line, with `extra` injected first in its
+/// label set, exactly as [`write()`] would write the owned sample (a label already named like
+/// `extra` is kept as `exported_<name>`). Label values are copied as sent: their escapes are the
+/// ones the writer would redo.
+///
+/// ```
+/// use kubelet_metrics::exposition::{parse_line, write_sample, Line};
+/// let Ok(Line::Sample(sample)) = parse_line(br#"x{node="old",a="q\""} 1.50"#) else { panic!() };
+/// let mut out = Vec::new();
+/// write_sample(&sample, ("node", "n1"), &mut out);
+/// assert_eq!(out, b"x{node=\"n1\",exported_node=\"old\",a=\"q\\\"\"} 1.5\n");
+/// ```
+pub fn write_sample(sample: &SampleRef<'_>, extra: (&str, &str), buf: &mut Vec<u8>) {
+    let (extra_name, extra_value) = extra;
+    if is_legacy_name(sample.name) {
+        buf.extend_from_slice(sample.name.as_bytes());
+        buf.push(b'{');
+    } else {
+        buf.push(b'{');
+        write_name(sample.name, buf);
+        buf.push(b',');
+    }
+    write_label(extra_name, extra_value, buf);
+    for (name, value) in sample.raw_labels() {
+        buf.push(b',');
+        if name == extra_name.as_bytes() {
+            buf.extend_from_slice(b"exported_");
+        }
+        if name.iter().all(|&c| c.is_ascii_alphanumeric() || c == b'_')
+            && !name.first().is_some_and(u8::is_ascii_digit)
+        {
+            buf.extend_from_slice(name);
+        } else {
+            buf.push(b'"');
+            buf.extend_from_slice(name);
+            buf.push(b'"');
+        }
+        buf.extend_from_slice(b"=\"");
+        buf.extend_from_slice(value);
+        buf.push(b'"');
+    }
+    buf.extend_from_slice(b"} ");
+    push_value(sample.value, buf);
+    if let Some(ts) = sample.timestamp_ms {
+        buf.push(b' ');
+        buf.extend_from_slice(itoa::Buffer::new().format(ts).as_bytes());
+    }
+    buf.push(b'\n');
 }
 
 /// The TYPE word for a kind.
@@ -107,7 +157,7 @@ fn write_family(family: &Family, extra: Option<(&str, &str)>, exported: Option<&
         push_value(sample.value, buf);
         if let Some(ts) = sample.timestamp_ms {
             buf.push(b' ');
-            buf.extend_from_slice(ts.to_string().as_bytes());
+            let _ = write!(buf, "{ts}");
         }
         buf.push(b'\n');
     }
@@ -172,22 +222,25 @@ pub fn format_value(value: f64) -> String {
     String::from_utf8_lossy(&buf).into_owned()
 }
 
-fn push_value(value: f64, buf: &mut Vec<u8>) {
+pub(crate) fn push_value(value: f64, buf: &mut Vec<u8>) {
+    // Writing into a `Vec` cannot fail, so the `write!` results are ignored.
     if value.is_nan() {
         buf.extend_from_slice(b"NaN");
     } else if value == f64::INFINITY {
         buf.extend_from_slice(b"+Inf");
     } else if value == f64::NEG_INFINITY {
         buf.extend_from_slice(b"-Inf");
+    } else if value.fract() == 0.0 && value.abs() < 1e15 && !(value == 0.0 && value.is_sign_negative()) {
+        // Most kubelet values are counts: exactly an integer below 2^53, printed as one.
+        buf.extend_from_slice(itoa::Buffer::new().format(value as i64).as_bytes());
     } else {
         let abs = value.abs();
         // Rust's `{}` never uses an exponent; keep huge and tiny numbers short with `{:e}`.
-        let text = if abs != 0.0 && !(1e-6..1e21).contains(&abs) {
-            format!("{value:e}")
+        if abs != 0.0 && !(1e-6..1e21).contains(&abs) {
+            let _ = write!(buf, "{value:e}");
         } else {
-            format!("{value}")
-        };
-        buf.extend_from_slice(text.as_bytes());
+            let _ = write!(buf, "{value}");
+        }
     }
 }
 

@@ -1,63 +1,269 @@
-//! `get`'s samples as bytes: one JSON object per sample per line, or CSV rows with the node,
-//! name, label set, value and timestamp. Which samples are written (nodes, `-m` selectors) is
+//! `get`'s samples as bytes, written node by node as each payload is parsed: one JSON object per
+//! sample per line, CSV rows (node, name, label set, value, timestamp), or exposition text with a
+//! `node` label merged across nodes. Nothing here holds owned samples: every writer is a
+//! [`Visitor`] fed by the zero-copy parser, and the exposition merge keeps each family's
+//! already-labelled lines in a [`Store`] (memory first, then a temporary file, chosen by the
+//! caller), so memory stays flat in nodes × payload size. Which nodes and selectors apply is
 //! decided by `commands::get`; the exposition format itself is written by
-//! [`crate::exposition::write()`].
+//! [`crate::exposition::write()`] and [`write_sample`].
 
+use std::collections::HashMap;
 use std::io::{self, Write};
 
-use crate::exposition::{Family, format_value};
+use crate::exposition::{
+    Family, FamilyHead, SampleRef, Visitor, format_value, write as write_families, write::push_value,
+    write_sample,
+};
 use crate::report::document::{DocumentFormat, write_record};
-use crate::report::json::number;
+use crate::scrape::Failure;
+use crate::snapshot::NODE_LABEL;
 
-/// One JSON object per sample per line: `{"node","name","labels","value","timestamp_ms"}`.
-pub fn write_json(nodes: &[(&str, &[Family])], out: &mut dyn Write) -> io::Result<()> {
-    write_records(nodes, &DocumentFormat::Json, out)
+/// How one node's samples are written as records of their own (`-o json|yaml|csv|jsonpath=`).
+#[derive(Debug, Clone)]
+pub enum LineFormat {
+    /// `{"labels","name","node","timestamp_ms","value"}`, one object per line, keys sorted.
+    Json,
+    /// `node,name,labels,value,timestamp_ms` (RFC 4180 quoting).
+    Csv,
+    /// The JSON line's object written another way: a YAML sequence item, or a `jsonpath=`
+    /// template's line. Slower than [`LineFormat::Json`] (each record goes through a
+    /// `serde_json::Value`), still one node at a time.
+    Document(DocumentFormat),
 }
 
-/// One record per sample, shaped as [`write_json`]'s lines: JSON lines, YAML sequence items, or
-/// one line per sample from a `jsonpath=` template.
-pub fn write_records(
-    nodes: &[(&str, &[Family])],
-    format: &DocumentFormat,
-    out: &mut dyn Write,
-) -> io::Result<()> {
-    for (node, families) in nodes {
-        for sample in families.iter().flat_map(|f| &f.samples) {
-            let labels: serde_json::Map<String, serde_json::Value> =
-                sample.labels.iter().map(|(k, v)| (k.clone(), v.clone().into())).collect();
-            let line = serde_json::json!({
-                "node": node,
-                "name": sample.name,
-                "labels": labels,
-                "value": number(sample.value),
-                "timestamp_ms": sample.timestamp_ms,
-            });
-            write_record(&line, format, out)?;
-        }
-    }
-    Ok(())
+/// The CSV header line.
+pub const CSV_HEADER: &[u8] = b"node,name,labels,value,timestamp_ms\n";
+
+/// One node's samples as JSON or CSV lines, written into [`NodeLines::out`] as they are parsed;
+/// the caller hands the bytes on when the node is done (or between chunks).
+#[derive(Debug)]
+pub struct NodeLines {
+    format: LineFormat,
+    /// `,"node":"NAME"` (JSON) or `NAME,` (CSV), rendered once.
+    node_field: Vec<u8>,
+    /// The lines written so far.
+    pub out: Vec<u8>,
+    /// Samples written so far.
+    pub samples: u64,
+    /// Scratch for one CSV label field, reused across samples.
+    scratch: Vec<u8>,
 }
 
-/// `node,name,labels,value,timestamp_ms`, labels as `a="x",b="y"` (exposition escaping) in one
-/// field, quoted by CSV's rules (RFC 4180) when it holds a comma, a quote or a line break.
-pub fn write_csv(nodes: &[(&str, &[Family])], out: &mut dyn Write) -> io::Result<()> {
-    let mut writer = csv::WriterBuilder::new().from_writer(out);
-    writer.write_record(["node", "name", "labels", "value", "timestamp_ms"])?;
-    for (node, families) in nodes {
-        for sample in families.iter().flat_map(|f| &f.samples) {
-            let labels: Vec<String> =
-                sample.labels.iter().map(|(k, v)| format!("{k}={}", quote_label(v))).collect();
-            let timestamp = sample.timestamp_ms.map(|t| t.to_string()).unwrap_or_default();
-            writer.write_record([
-                *node,
-                &sample.name,
-                &labels.join(","),
-                &format_value(sample.value),
-                &timestamp,
-            ])?;
+impl NodeLines {
+    /// A writer for node `node`.
+    pub fn new(format: LineFormat, node: &str) -> NodeLines {
+        let mut node_field = Vec::new();
+        match format {
+            LineFormat::Json | LineFormat::Document(_) => {
+                node_field.extend_from_slice(b",\"node\":");
+                json_string(node, &mut node_field);
+            }
+            LineFormat::Csv => {
+                csv_field(node.as_bytes(), &mut node_field);
+                node_field.push(b',');
+            }
+        }
+        NodeLines { format, node_field, out: Vec::new(), samples: 0, scratch: Vec::new() }
+    }
+
+    /// The format this node is written in.
+    pub fn format(&self) -> &LineFormat {
+        &self.format
+    }
+
+    /// Ends a node whose payload failed after some samples were written, when the format can
+    /// say so: a JSON (or YAML, or template) record `{"error":{"kind","message"},"node"}` after
+    /// its samples. Returns false for CSV, whose rows cannot carry the error.
+    pub fn end_with_failure(&mut self, node: &str, failure: &Failure) -> bool {
+        match &self.format {
+            LineFormat::Csv => false,
+            LineFormat::Json => {
+                write_json_failure(node, failure, &mut self.out);
+                true
+            }
+            LineFormat::Document(format) => {
+                let mut line = Vec::new();
+                write_json_failure(node, failure, &mut line);
+                convert_record(&line, format, &mut self.out);
+                true
+            }
         }
     }
-    writer.flush()
+
+    fn document(&mut self, sample: &SampleRef<'_>) {
+        let start = self.out.len();
+        self.json(sample);
+        if let LineFormat::Document(format) = &self.format {
+            let line = self.out.split_off(start);
+            convert_record(&line, format, &mut self.out);
+        }
+    }
+
+    fn json(&mut self, sample: &SampleRef<'_>) {
+        let out = &mut self.out;
+        out.extend_from_slice(b"{\"labels\":{");
+        // Keys are sorted, as `serde_json` writes a map; kubelets send labels sorted already.
+        let mut previous: &[u8] = &[];
+        let sorted = sample.raw_labels().all(|(name, _)| std::mem::replace(&mut previous, name) < name);
+        let mut first = true;
+        let mut pair = |name: &[u8], value: &[u8], out: &mut Vec<u8>| {
+            if !std::mem::take(&mut first) {
+                out.push(b',');
+            }
+            json_raw(name, out);
+            out.push(b':');
+            json_raw(value, out);
+        };
+        if sorted {
+            sample.raw_labels().for_each(|(name, value)| pair(name, value, out));
+        } else {
+            let mut labels: Vec<_> = sample.raw_labels().collect();
+            labels.sort_by(|a, b| a.0.cmp(b.0));
+            labels.iter().for_each(|(name, value)| pair(name, value, out));
+        }
+        out.extend_from_slice(b"},\"name\":");
+        json_string(sample.name, out);
+        out.extend_from_slice(&self.node_field);
+        out.extend_from_slice(b",\"timestamp_ms\":");
+        match sample.timestamp_ms {
+            Some(ts) => out.extend_from_slice(itoa::Buffer::new().format(ts).as_bytes()),
+            None => out.extend_from_slice(b"null"),
+        }
+        out.extend_from_slice(b",\"value\":");
+        json_number(sample.value, out);
+        out.extend_from_slice(b"}\n");
+    }
+
+    fn csv(&mut self, sample: &SampleRef<'_>) {
+        let out = &mut self.out;
+        out.extend_from_slice(&self.node_field);
+        csv_field(sample.name.as_bytes(), out);
+        out.push(b',');
+        // The label set in the exposition format's own escaping, which is how it was sent.
+        let labels = &mut self.scratch;
+        labels.clear();
+        for (name, value) in sample.raw_labels() {
+            if !labels.is_empty() {
+                labels.push(b',');
+            }
+            labels.extend_from_slice(name);
+            labels.extend_from_slice(b"=\"");
+            labels.extend_from_slice(value);
+            labels.push(b'"');
+        }
+        csv_field(labels, out);
+        out.push(b',');
+        push_value(sample.value, out);
+        out.push(b',');
+        if let Some(ts) = sample.timestamp_ms {
+            out.extend_from_slice(itoa::Buffer::new().format(ts).as_bytes());
+        }
+        out.push(b'\n');
+    }
+}
+
+impl Visitor for NodeLines {
+    fn family(&mut self, _head: &FamilyHead) {}
+
+    #[inline]
+    fn sample(&mut self, sample: &SampleRef<'_>) {
+        self.samples += 1;
+        match self.format {
+            LineFormat::Json => self.json(sample),
+            LineFormat::Csv => self.csv(sample),
+            LineFormat::Document(_) => self.document(sample),
+        }
+    }
+}
+
+/// The JSON line that ends a node whose payload failed after some of its samples were written:
+/// `{"error":{"kind","message"},"node"}`.
+pub fn write_json_failure(node: &str, failure: &Failure, out: &mut Vec<u8>) {
+    out.extend_from_slice(b"{\"error\":{\"kind\":");
+    json_string(failure.kind.as_str(), out);
+    out.extend_from_slice(b",\"message\":");
+    json_string(&failure.message, out);
+    out.extend_from_slice(b"},\"node\":");
+    json_string(node, out);
+    out.extend_from_slice(b"}\n");
+}
+
+/// One JSON line (as [`NodeLines`] writes it) rewritten in `format`.
+fn convert_record(line: &[u8], format: &DocumentFormat, out: &mut Vec<u8>) {
+    // The line was built as JSON a moment ago; if it ever failed to read back, the JSON itself
+    // is the most faithful thing to write.
+    match serde_json::from_slice::<serde_json::Value>(line) {
+        Ok(value) => {
+            if write_record(&value, format, out).is_err() {
+                out.extend_from_slice(line);
+            }
+        }
+        Err(_) => out.extend_from_slice(line),
+    }
+}
+
+/// A label name or value as sent in exposition text, as a JSON string. The exposition escapes
+/// (`\\`, `\"`, `\n`) are JSON's own, so only other control characters (a tab) need escaping;
+/// text that is not UTF-8 is decoded lossily first.
+fn json_raw(raw: &[u8], out: &mut Vec<u8>) {
+    if std::str::from_utf8(raw).is_err() {
+        return json_string(&String::from_utf8_lossy(raw), out);
+    }
+    out.push(b'"');
+    let mut start = 0;
+    for (i, &c) in raw.iter().enumerate() {
+        if c < 0x20 {
+            out.extend_from_slice(&raw[start..i]);
+            match c {
+                b'\t' => out.extend_from_slice(b"\\t"),
+                b'\r' => out.extend_from_slice(b"\\r"),
+                b'\n' => out.extend_from_slice(b"\\n"),
+                0x08 => out.extend_from_slice(b"\\b"),
+                0x0c => out.extend_from_slice(b"\\f"),
+                c => {
+                    let _ = write!(out, "\\u{c:04x}");
+                }
+            }
+            start = i + 1;
+        }
+    }
+    out.extend_from_slice(&raw[start..]);
+    out.push(b'"');
+}
+
+/// A JSON string, escaped as `serde_json` escapes it.
+fn json_string(text: &str, out: &mut Vec<u8>) {
+    // Writing into a `Vec` cannot fail.
+    let _ = serde_json::to_writer(&mut *out, text);
+}
+
+/// A value as [`crate::report::json::number`] spells it: integers below 2^53 without a
+/// fraction, other finite values as `serde_json` writes them, `NaN` / `+Inf` / `-Inf` as strings.
+fn json_number(value: f64, out: &mut Vec<u8>) {
+    if !value.is_finite() {
+        json_string(&format_value(value), out);
+    } else if value.fract() == 0.0 && value.abs() < 9.007_199_254_740_992e15 {
+        // Exactly representable as i64 (|value| < 2^53), so the cast is lossless.
+        out.extend_from_slice(itoa::Buffer::new().format(value as i64).as_bytes());
+    } else {
+        let _ = serde_json::to_writer(&mut *out, &value);
+    }
+}
+
+/// One CSV field, quoted by RFC 4180 when it holds a comma, a quote or a line break.
+fn csv_field(field: &[u8], out: &mut Vec<u8>) {
+    if !field.iter().any(|&c| matches!(c, b',' | b'"' | b'\n' | b'\r')) {
+        out.extend_from_slice(field);
+        return;
+    }
+    out.push(b'"');
+    for &c in field {
+        if c == b'"' {
+            out.push(b'"');
+        }
+        out.push(c);
+    }
+    out.push(b'"');
 }
 
 /// One CSV record (RFC 4180 quoting), for callers that write rows as they arrive, such as
@@ -68,67 +274,344 @@ pub fn write_csv_record(fields: &[&str], out: &mut dyn Write) -> io::Result<()> 
     writer.flush()
 }
 
-// The exposition format's label-value escaping: backslash, double quote and line feed.
-fn quote_label(value: &str) -> String {
-    format!("\"{}\"", value.replace('\\', "\\\\").replace('"', "\\\"").replace('\n', "\\n"))
+/// Where the exposition merge keeps labelled lines until every node is in: append-only bytes
+/// read back by offset. `Vec<u8>` is one (all in memory); the command uses a store that moves
+/// to a temporary file past a bound.
+pub trait Store {
+    /// Appends `bytes`; returns the offset they start at.
+    fn append(&mut self, bytes: &[u8]) -> io::Result<u64>;
+    /// Copies `len` bytes from `offset` to `out`.
+    fn copy_to(&mut self, offset: u64, len: usize, out: &mut dyn Write) -> io::Result<()>;
+}
+
+impl Store for Vec<u8> {
+    fn append(&mut self, bytes: &[u8]) -> io::Result<u64> {
+        let offset = self.len() as u64;
+        self.extend_from_slice(bytes);
+        Ok(offset)
+    }
+
+    fn copy_to(&mut self, offset: u64, len: usize, out: &mut dyn Write) -> io::Result<()> {
+        let start = usize::try_from(offset).map_err(io::Error::other)?;
+        let bytes = self
+            .get(start..start.saturating_add(len))
+            .ok_or_else(|| io::Error::new(io::ErrorKind::UnexpectedEof, "offset past the stored bytes"))?;
+        out.write_all(bytes)
+    }
+}
+
+/// A run of one family's labelled lines: where they are (in a node's buffer, then in the store).
+#[derive(Debug, Clone, Copy)]
+struct Segment {
+    family: u32,
+    offset: u64,
+    len: u32,
+}
+
+/// One node's samples as exposition lines with its `node` label, grouped into runs per family.
+/// [`PromNode::drain`] moves the lines written so far into a [`Store`] (call it between chunks
+/// to keep the buffer small); [`PromMerge::commit`] adds the node once its payload is complete.
+#[derive(Debug)]
+pub struct PromNode {
+    node: String,
+    /// Families in the order this payload announced them.
+    heads: Vec<FamilyHead>,
+    index: HashMap<String, u32>,
+    current: u32,
+    /// Labelled lines not yet in the store.
+    buf: Vec<u8>,
+    /// Runs in `buf` (offsets relative to it).
+    pending: Vec<Segment>,
+    /// Runs already in the store.
+    stored: Vec<Segment>,
+    /// Samples written so far.
+    pub samples: u64,
+}
+
+impl PromNode {
+    /// A writer for node `node`.
+    pub fn new(node: &str) -> PromNode {
+        PromNode {
+            node: node.to_string(),
+            heads: Vec::new(),
+            index: HashMap::new(),
+            current: 0,
+            buf: Vec::new(),
+            pending: Vec::new(),
+            stored: Vec::new(),
+            samples: 0,
+        }
+    }
+
+    /// Bytes written and not yet drained.
+    pub fn buffered(&self) -> usize {
+        self.buf.len()
+    }
+
+    /// Moves the buffered lines into `store`.
+    pub fn drain(&mut self, store: &mut impl Store) -> io::Result<()> {
+        if self.buf.is_empty() {
+            return Ok(());
+        }
+        let base = store.append(&self.buf)?;
+        self.stored.extend(self.pending.drain(..).map(|s| Segment { offset: base + s.offset, ..s }));
+        self.buf.clear();
+        Ok(())
+    }
+}
+
+impl Visitor for PromNode {
+    fn family(&mut self, head: &FamilyHead) {
+        self.current = match self.index.get(&head.name) {
+            Some(&k) => {
+                let known = &mut self.heads[k as usize];
+                if known.help.is_empty() {
+                    known.help.clone_from(&head.help);
+                }
+                k
+            }
+            None => {
+                let k = u32::try_from(self.heads.len()).unwrap_or(u32::MAX);
+                self.index.insert(head.name.clone(), k);
+                self.heads.push(head.clone());
+                k
+            }
+        };
+    }
+
+    #[inline]
+    fn sample(&mut self, sample: &SampleRef<'_>) {
+        self.samples += 1;
+        let start = self.buf.len();
+        write_sample(sample, (NODE_LABEL, &self.node), &mut self.buf);
+        let len = (self.buf.len() - start) as u32;
+        match self.pending.last_mut() {
+            Some(last)
+                if last.family == self.current && last.offset + u64::from(last.len) == start as u64 =>
+            {
+                last.len += len;
+            }
+            _ => self.pending.push(Segment { family: self.current, offset: start as u64, len }),
+        }
+    }
+}
+
+/// A family of the merge: its metadata, taken from the first node (by name) that has it.
+#[derive(Debug)]
+struct MergedFamily {
+    head: FamilyHead,
+    /// The node whose metadata `head` is.
+    owner: String,
+}
+
+/// A node whose payload is complete.
+#[derive(Debug)]
+struct Committed {
+    node: String,
+    /// Its families, as merge indices, in payload order.
+    families: Vec<u32>,
+    /// Its runs, family as merge indices, in payload order.
+    segments: Vec<Segment>,
+}
+
+/// `-o prom` across nodes: HELP / TYPE once per family, then every node's samples of that family
+/// with its `node` label; families in order of first appearance, nodes sorted by name — what
+/// [`crate::exposition::write()`] writes for [`crate::snapshot::label_by_node`], without owned
+/// samples. The lines live in the [`Store`]; memory holds metadata and run positions only.
+#[derive(Debug)]
+pub struct PromMerge<S> {
+    store: S,
+    families: Vec<MergedFamily>,
+    index: HashMap<String, u32>,
+    nodes: Vec<Committed>,
+}
+
+impl<S: Store> PromMerge<S> {
+    /// An empty merge keeping its lines in `store`.
+    pub fn new(store: S) -> PromMerge<S> {
+        PromMerge { store, families: Vec::new(), index: HashMap::new(), nodes: Vec::new() }
+    }
+
+    /// Where lines are kept, for [`PromNode::drain`].
+    pub fn store(&mut self) -> &mut S {
+        &mut self.store
+    }
+
+    /// Adds a node whose payload is complete. A node that failed is never committed: the lines
+    /// it had drained stay unreferenced in the store and are never written.
+    pub fn commit(&mut self, mut node: PromNode) -> io::Result<()> {
+        node.drain(&mut self.store)?;
+        let mut global = Vec::with_capacity(node.heads.len());
+        for head in node.heads {
+            let k = match self.index.get(&head.name) {
+                Some(&k) => {
+                    let family = &mut self.families[k as usize];
+                    if node.node < family.owner {
+                        family.owner.clone_from(&node.node);
+                        family.head = head;
+                    }
+                    k
+                }
+                None => {
+                    let k = u32::try_from(self.families.len()).unwrap_or(u32::MAX);
+                    self.index.insert(head.name.clone(), k);
+                    self.families.push(MergedFamily { head, owner: node.node.clone() });
+                    k
+                }
+            };
+            global.push(k);
+        }
+        let segments =
+            node.stored.into_iter().map(|s| Segment { family: global[s.family as usize], ..s }).collect();
+        self.nodes.push(Committed { node: node.node, families: global, segments });
+        Ok(())
+    }
+
+    /// Writes the merged exposition text.
+    pub fn write(mut self, out: &mut dyn Write) -> io::Result<()> {
+        self.nodes.sort_by(|a, b| a.node.cmp(&b.node));
+        let mut rank = vec![u32::MAX; self.families.len()];
+        let mut order = Vec::with_capacity(self.families.len());
+        for node in &self.nodes {
+            for &k in &node.families {
+                if rank[k as usize] == u32::MAX {
+                    rank[k as usize] = u32::try_from(order.len()).unwrap_or(u32::MAX);
+                    order.push(k);
+                }
+            }
+        }
+        let mut runs: Vec<(u32, u32, Segment)> = Vec::new();
+        for (n, node) in self.nodes.iter().enumerate() {
+            let n = u32::try_from(n).unwrap_or(u32::MAX);
+            runs.extend(node.segments.iter().map(|s| (rank[s.family as usize], n, *s)));
+        }
+        // Stable: a node's runs of one family stay in payload order.
+        runs.sort_by_key(|&(family, node, _)| (family, node));
+        let mut runs = runs.into_iter().peekable();
+        let mut out = io::BufWriter::with_capacity(256 * 1024, out);
+        for (r, &k) in order.iter().enumerate() {
+            let head = &self.families[k as usize].head;
+            let family = Family {
+                name: head.name.clone(),
+                help: head.help.clone(),
+                kind: head.kind,
+                unit: head.unit.clone(),
+                samples: Vec::new(),
+            };
+            write_families(std::slice::from_ref(&family), None, &mut out)?;
+            while let Some((_, _, run)) = runs.next_if(|&(family, _, _)| family as usize == r) {
+                self.store.copy_to(run.offset, run.len as usize, &mut out)?;
+            }
+        }
+        out.flush()
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::exposition::{MetricKind, Sample};
+    use crate::exposition::{Selector, StreamVisitor, parse};
+    use crate::scrape::FailureKind;
 
-    fn family(name: &str, samples: &[(&[(&str, &str)], f64)]) -> Family {
-        Family {
-            name: name.into(),
-            help: "help".into(),
-            kind: MetricKind::Gauge,
-            unit: String::new(),
-            samples: samples
-                .iter()
-                .map(|(labels, value)| Sample {
-                    name: name.into(),
-                    labels: labels.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
-                    value: *value,
-                    timestamp_ms: None,
-                })
-                .collect(),
-        }
+    const NODE_A: &str =
+        "up{job=\"kubelet\"} 1\ntemp{path=\"C:\\\\dir\",note=\"say \\\"hi\\\"\\nbye\"} 0.25 1700000000000\n";
+    const NODE_B: &str = "ratio NaN\nratio{le=\"+Inf\"} +Inf\n";
+
+    /// Parses `text` in chunks of `chunk` bytes into `visitor`.
+    fn feed<V: Visitor>(visitor: V, text: &str, chunk: usize) -> V {
+        let mut parser = StreamVisitor::new(visitor, Selector::all());
+        text.as_bytes().chunks(chunk).for_each(|c| parser.feed(c));
+        let (visitor, visited) = parser.finish();
+        assert!(visited.errors.is_empty(), "{:?}", visited.errors);
+        visitor
     }
 
-    fn sample_nodes() -> (Vec<Family>, Vec<Family>) {
-        let mut a = vec![
-            family("up", &[(&[("job", "kubelet")], 1.0)]),
-            family("temp", &[(&[("path", "C:\\dir"), ("note", "say \"hi\"\nbye")], 0.25)]),
-        ];
-        a[1].samples[0].timestamp_ms = Some(1_700_000_000_000);
-        let b = vec![family("ratio", &[(&[], f64::NAN), (&[("le", "+Inf")], f64::INFINITY)])];
-        (a, b)
+    fn lines(format: LineFormat, nodes: &[(&str, &str)]) -> String {
+        let mut out = Vec::new();
+        if format == LineFormat::Csv {
+            out.extend_from_slice(CSV_HEADER);
+        }
+        for (node, text) in nodes {
+            out.extend(feed(NodeLines::new(format, node), text, 7).out);
+        }
+        String::from_utf8(out).expect("utf8")
     }
 
     #[test]
     fn csv_quotes_label_sets() {
-        let fam = [family("up", &[(&[("a", "x,y"), ("b", "q\"")], 1.0)])];
-        let mut out = Vec::new();
-        write_csv(&[("n1", &fam)], &mut out).expect("write");
-        let text = String::from_utf8(out).expect("utf8");
+        let text = lines(LineFormat::Csv, &[("n1", "up{a=\"x,y\",b=\"q\\\"\"} 1\n")]);
         assert_eq!(text.lines().nth(1), Some(r#"n1,up,"a=""x,y"",b=""q\""""",1,"#));
     }
 
     #[test]
     fn csv_snapshot() {
-        let (a, b) = sample_nodes();
-        let mut out = Vec::new();
-        write_csv(&[("node-a", &a), ("node-b", &b)], &mut out).expect("write");
-        insta::assert_snapshot!(String::from_utf8(out).expect("utf8"));
+        insta::assert_snapshot!(lines(LineFormat::Csv, &[("node-a", NODE_A), ("node-b", NODE_B)]));
     }
 
     #[test]
     fn json_snapshot() {
-        let (a, b) = sample_nodes();
+        insta::assert_snapshot!(lines(LineFormat::Json, &[("node-a", NODE_A), ("node-b", NODE_B)]));
+    }
+
+    #[test]
+    fn json_lines_match_serde_json_for_every_value_and_label_order() {
+        let text = "x{b=\"2\",a=\"\\\\\",t=\"tab\there \\\"q\\\" é\"} 0.1\nx 1e-9\nx -0\nx 123456789012\nx -Inf\nx 1.5e300 -5\n";
+        let got = lines(LineFormat::Json, &[("n\"1", text)]);
+        let families = parse(text).expect("valid");
+        let expected: Vec<String> = families[0]
+            .samples
+            .iter()
+            .map(|s| {
+                let labels: serde_json::Map<String, serde_json::Value> =
+                    s.labels.iter().map(|(k, v)| (k.clone(), v.clone().into())).collect();
+                serde_json::json!({"node": "n\"1", "name": s.name, "labels": labels,
+                    "value": crate::report::json::number(s.value), "timestamp_ms": s.timestamp_ms})
+                .to_string()
+            })
+            .collect();
+        assert_eq!(got.lines().collect::<Vec<_>>(), expected);
+    }
+
+    #[test]
+    fn a_failed_node_is_marked_after_its_samples() {
+        let failure = Failure { kind: FailureKind::Io, message: "body cut at line 3".into(), fix: None };
         let mut out = Vec::new();
-        write_json(&[("node-a", &a), ("node-b", &b)], &mut out).expect("write");
-        insta::assert_snapshot!(String::from_utf8(out).expect("utf8"));
+        write_json_failure("n1", &failure, &mut out);
+        let line: serde_json::Value = serde_json::from_slice(&out).expect("json");
+        assert_eq!(line["node"], "n1");
+        assert_eq!(line["error"]["kind"], "io");
+        assert_eq!(line["error"]["message"], "body cut at line 3");
+    }
+
+    #[test]
+    fn prom_merge_writes_what_label_by_node_writes() {
+        let a = "# HELP x Doc.\n# TYPE x gauge\nx{node=\"old\",a=\"q\\\"\"} 1.5\n# TYPE h histogram\nh_bucket{le=\"+Inf\"} 2\nh_sum 3\nh_count 2\ny 7 100\n";
+        let b = "# HELP x Other doc.\n# TYPE x gauge\nx 2\nz{\"dotted.name\"=\"v\"} 0.25\n";
+        let c = "y 1\n";
+        let mut merge = PromMerge::new(Vec::new());
+        // Committed out of name order, as nodes finish; small drains mix nodes in the store.
+        let mut pending: Vec<PromNode> = Vec::new();
+        for (node, text) in [("node-c", c), ("node-a", a), ("node-b", b)] {
+            let mut parser = StreamVisitor::new(PromNode::new(node), Selector::all());
+            for chunk in text.as_bytes().chunks(5) {
+                parser.feed(chunk);
+                parser.visitor().drain(merge.store()).expect("drain");
+            }
+            pending.push(parser.finish().0);
+        }
+        for node in pending {
+            merge.commit(node).expect("commit");
+        }
+        let mut out = Vec::new();
+        merge.write(&mut out).expect("write");
+
+        let nodes: Vec<(&str, Vec<Family>)> =
+            [("node-a", a), ("node-b", b), ("node-c", c)].map(|(n, t)| (n, parse(t).expect("valid"))).into();
+        let nodes: Vec<(&str, &[Family])> = nodes.iter().map(|(n, f)| (*n, f.as_slice())).collect();
+        let mut expected = Vec::new();
+        crate::exposition::write(&crate::snapshot::label_by_node(&nodes), None, &mut expected)
+            .expect("write");
+        assert_eq!(String::from_utf8(out).expect("utf8"), String::from_utf8(expected).expect("utf8"));
     }
 
     #[test]

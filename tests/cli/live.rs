@@ -183,9 +183,9 @@ fn get_healthz_selects_nodes_by_label_and_name() {
 fn get_through_both_methods_returns_the_same_samples() {
     let live = Live::start(3, &[]);
     let metric = "kubelet_pod_start_sli_duration_seconds_count";
-    let proxy = live.run(&["get", "-m", metric, "-o", "json"]);
+    let proxy = live.run(&["get", "-m", metric, "-o", "json", "--sort"]);
     let direct_args = live.direct_args();
-    let mut args = vec!["get", "-m", metric, "-o", "json"];
+    let mut args = vec!["get", "-m", metric, "-o", "json", "--sort"];
     args.extend(direct_args.iter().map(String::as_str));
     let direct = live.run(&args);
     assert_eq!(proxy.status.code(), Some(0), "{}", stderr(&proxy));
@@ -253,4 +253,52 @@ fn a_slow_node_under_a_short_timeout_does_not_hold_up_the_rest() {
     assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
     assert_eq!(stdout(&output), "node-1\tok\nnode-2\tok\n");
     assert!(stderr(&output).contains("error: node node-0:"), "{}", stderr(&output));
+}
+
+#[test]
+fn get_keeps_a_cut_nodes_samples_only_where_the_format_can_mark_them() {
+    let live = Live::start(2, &[("node-1", Fault::Truncate)]);
+    let json = live.run(&["get", "-o", "json", "--sort", "--retries", "0"]);
+    assert_eq!(json.status.code(), Some(1), "partial: {}", stderr(&json));
+    let lines: Vec<serde_json::Value> = stdout(&json)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+        .collect();
+    let of = |node: &str| lines.iter().filter(|l| l["node"] == node).collect::<Vec<_>>();
+    let (healthy, cut) = (of("node-0"), of("node-1"));
+    assert!(healthy.iter().all(|l| l.get("error").is_none()) && !healthy.is_empty());
+    // The cut node's samples before the cut are kept, and its last line says why it stops there.
+    let last = cut.last().expect("node-1 lines");
+    assert!(cut.len() > 1, "samples before the cut");
+    assert_eq!(last["error"]["kind"], "parse", "{last}");
+    assert!(last["error"]["message"].as_str().is_some_and(|m| m.contains("cut short")), "{last}");
+
+    let prom = live.run(&["get", "--retries", "0"]);
+    assert_eq!(prom.status.code(), Some(1), "partial: {}", stderr(&prom));
+    let text = stdout(&prom);
+    assert!(text.contains("node=\"node-0\""));
+    // Exposition text cannot mark a partial node: all of it is dropped, and it is reported failed.
+    assert!(!text.contains("node=\"node-1\""), "partial samples of the cut node are dropped");
+    assert!(stderr(&prom).contains("node-1"), "{}", stderr(&prom));
+    let families = kubelet_metrics::exposition::parse(&text).expect("valid exposition text");
+    assert!(families.iter().all(|f| f.samples.iter().all(|s| s.label("node") == Some("node-0"))));
+}
+
+#[test]
+fn get_writes_json_and_csv_nodes_as_they_finish_and_sorted_on_request() {
+    let live = Live::start(4, &[]);
+    let metric = "kubelet_pod_start_sli_duration_seconds_count";
+    for format in ["json", "csv"] {
+        let unsorted = live.run(&["get", "-m", metric, "-o", format]);
+        let sorted = live.run(&["get", "-m", metric, "-o", format, "--sort"]);
+        assert_eq!(sorted.status.code(), Some(0), "{}", stderr(&sorted));
+        let mut a: Vec<String> = stdout(&unsorted).lines().map(String::from).collect();
+        let b: Vec<String> = stdout(&sorted).lines().map(String::from).collect();
+        let nodes: Vec<&str> = b.iter().filter_map(|l| l.split("node-").nth(1)).collect();
+        assert!(nodes.windows(2).all(|w| w[0] <= w[1]), "{format} sorted by node: {b:?}");
+        a.sort();
+        let mut b_sorted = b.clone();
+        b_sorted.sort();
+        assert_eq!(a, b_sorted, "{format}: the same lines either way");
+    }
 }

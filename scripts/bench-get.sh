@@ -1,0 +1,151 @@
+#!/usr/bin/env bash
+# `get` at fleet scale, whole process, in one run (peak RSS from /usr/bin/time -v's field):
+#   1. `get --file` on the generated 64 MiB cadvisor-like payload, -o prom | json | csv, beside
+#      Prometheus's Go text parser (expfmt, parse only, whole process) and `grep -F` over the same
+#      bytes; prints MB/s, peak RSS and ratios.
+#   2. `get` over kubesim clusters through the API server proxy: /metrics at 100, 300 and NODES
+#      nodes and the cadvisor endpoint (~2.7 MB a node) at 100 nodes, for every -o; beside one
+#      `curl --parallel` process fetching the same URLs (the fetch-only floor).
+#
+# Usage: scripts/bench-get.sh [NODES=1000]
+# Environment: BENCH_WORK (scratch dir, default target/bench-get), CONCURRENCY (default 16).
+# Needs golang-go and golang-github-prometheus-common-dev (Debian) for the Go peer; it is skipped,
+# said so, when they are missing. Everything binds 127.0.0.1 and is stopped on exit.
+set -euo pipefail
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$root"
+NODES=${1:-1000}
+CONCURRENCY=${CONCURRENCY:-16}
+target=${CARGO_TARGET_DIR:-$root/target}
+work=${BENCH_WORK:-$target/bench-get}
+mkdir -p "$work"
+
+cargo build --release --quiet -p kubelet-metrics -p kubesim --bins
+KM=$target/release/kubelet-metrics
+KUBESIM=$target/release/kubesim
+
+pids=()
+cleanup() {
+  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+  rm -rf "$work/clusters"
+}
+trap cleanup EXIT
+
+calc() { awk "BEGIN { print $* }"; }
+
+# best wall SECONDS of RUNS runs, and the largest peak RSS in KB: sets $secs and $rss_kb.
+RUNS=${RUNS:-3}
+measure() {
+  local best="" peak=0
+  for _ in $(seq 1 "$RUNS"); do
+    /usr/bin/time -v -o "$work/time" "$@" >/dev/null 2>"$work/stderr" || true
+    local wall rss
+    wall=$(awk -F': ' '/Elapsed \(wall clock\)/ { n = split($2, p, ":"); s = 0; for (i = 1; i <= n; i++) s = s * 60 + p[i]; print s }' "$work/time")
+    rss=$(awk -F': ' '/Maximum resident set size/ { print $2 }' "$work/time")
+    if [ -z "$best" ] || awk -v a="$wall" -v b="$best" 'BEGIN { exit !(a < b) }'; then best=$wall; fi
+    ((rss > peak)) && peak=$rss
+  done
+  secs=$best
+  rss_kb=$peak
+}
+
+echo "== 1. get --file on one 64 MiB cadvisor-like payload (best of $RUNS, whole process)"
+payload=$target/bench-parser/generated-cadvisor-64MiB
+if [ ! -s "$payload" ]; then
+  mkdir -p "$(dirname "$payload")"
+  BENCH_WRITE_PAYLOAD=$payload BENCH_FIXTURES=$root/tests/fixtures/real BENCH_INPUT=generated \
+    BENCH_METHOD=floor BENCH_SECONDS=0.01 cargo bench --bench parser --quiet >/dev/null
+fi
+size=$(stat -c %s "$payload")
+mb=$(calc "$size / 1e6")
+printf 'payload: %s (%.1f MB)\n' "$payload" "$mb"
+declare -A mbps rss
+row() { # NAME: records and prints the last measurement
+  mbps[$1]=$(calc "$mb / $secs")
+  rss[$1]=$(calc "$rss_kb / 1024")
+  printf '%-34s %7.3f s %8.0f MB/s   peak RSS %7.1f MB (%.2fx the input)\n' "$1" "$secs" "${mbps[$1]}" "${rss[$1]}" "$(calc "$rss_kb * 1024 / $size")"
+}
+for output in prom json csv; do
+  measure "$KM" get --file "$payload" -o "$output"
+  row "get -o $output"
+done
+measure grep -cF 'container_' "$payload"
+row "grep -cF container_"
+go_peer=""
+if command -v go >/dev/null && [ -d /usr/share/gocode/src/github.com/prometheus/common/expfmt ]; then
+  GO111MODULE=off GOPATH=/usr/share/gocode GOCACHE=$work/go-cache go build -o "$work/expfmt-peer" bench/peers/go/expfmt.go
+  measure "$work/expfmt-peer" -once "$payload"
+  row "go expfmt (parse only)"
+  go_peer="go expfmt (parse only)"
+else
+  echo "go expfmt peer skipped: apt-get install golang-go golang-github-prometheus-common-dev"
+fi
+echo
+for output in prom json csv; do
+  line="get -o $output: $(calc "${mbps[get -o $output]} / ${mbps[grep -cF container_]}" | xargs printf '%.2f')x grep -cF"
+  [ -n "$go_peer" ] && line+=", $(calc "${mbps[get -o $output]} / ${mbps[$go_peer]}" | xargs printf '%.2f')x Go expfmt"
+  echo "$line"
+done
+
+echo
+echo "== 2. get over kubesim through the API server proxy (--concurrency $CONCURRENCY, best of $RUNS)"
+mkdir -p "$work/clusters"
+# start_cluster NAME NODES: starts kubesim, waits for `ready URL`; sets $api and $kc.
+start_cluster() {
+  local dir=$work/clusters/$1
+  mkdir -p "$dir"
+  "$KUBESIM" --nodes "$2" --state-dir "$dir" >"$dir/stdout" 2>"$dir/stderr" &
+  pids+=($!)
+  for _ in $(seq 1 1200); do
+    grep -q '^ready ' "$dir/stdout" 2>/dev/null && break
+    sleep 0.05
+  done
+  grep -q '^ready ' "$dir/stdout" || { echo "kubesim did not start"; cat "$dir/stderr"; exit 1; }
+  api=$(awk '/^ready /{print $2}' "$dir/stdout")
+  kc=$dir/admin.kubeconfig
+}
+# curl_floor KUBECONFIG PATH: one curl process fetching PATH from every node; sets $secs, $rss_kb.
+curl_floor() {
+  local dir token
+  dir=$(dirname "$1")
+  token=$(awk '/token:/{print $2; exit}' "$1")
+  {
+    echo "cacert = \"$dir/ca.crt\""
+    echo "header = \"Authorization: Bearer $token\""
+    echo "silent"
+    "$KM" get --kubeconfig "$1" --path /healthz -o csv | tail -n +2 | cut -d, -f1 | while read -r n; do
+      echo "url = \"$api/api/v1/nodes/$n/proxy$2\""
+      echo "output = \"/dev/null\""
+    done
+  } >"$work/curl.cfg"
+  measure curl --parallel --parallel-max "$CONCURRENCY" -K "$work/curl.cfg"
+}
+declare -A fleet
+for nodes in 100 300 "$NODES"; do
+  start_cluster "n$nodes" "$nodes"
+  for output in prom json csv; do
+    measure "$KM" get --kubeconfig "$kc" --concurrency "$CONCURRENCY" -o "$output"
+    fleet[$nodes-$output]=$rss_kb
+    printf '%5d nodes /metrics  get -o %-4s %7.2f s   peak RSS %7.1f MB\n' "$nodes" "$output" "$secs" "$(calc "$rss_kb / 1024")"
+  done
+  ours=$secs
+  if [ "$nodes" = "$NODES" ]; then
+    curl_floor "$kc" /metrics
+    printf '%5d nodes /metrics  curl --parallel   %7.2f s   (fetch only)\n' "$nodes" "$secs"
+    echo "get -o csv / curl fetch floor at $nodes nodes: $(calc "$ours / $secs" | xargs printf '%.2f')x (target <= 1.2x)"
+  fi
+  if [ "$nodes" = 100 ]; then
+    for output in prom json csv; do
+      measure "$KM" get --kubeconfig "$kc" --concurrency "$CONCURRENCY" --endpoint cadvisor -o "$output"
+      printf '%5d nodes cadvisor  get -o %-4s %7.2f s   peak RSS %7.1f MB\n' "$nodes" "$output" "$secs" "$(calc "$rss_kb / 1024")"
+    done
+  fi
+  kill "${pids[-1]}" 2>/dev/null || true
+  wait "${pids[-1]}" 2>/dev/null || true
+  unset 'pids[-1]'
+done
+echo
+for output in prom json csv; do
+  echo "-o $output peak RSS $NODES / 100 nodes: $(calc "${fleet[$NODES-$output]} / ${fleet[100-$output]}" | xargs printf '%.2f') (target < 1.3)"
+done
