@@ -528,11 +528,11 @@ mod tests {
 
     fn lines(format: LineFormat, nodes: &[(&str, &str)]) -> String {
         let mut out = Vec::new();
-        if format == LineFormat::Csv {
+        if matches!(format, LineFormat::Csv) {
             out.extend_from_slice(CSV_HEADER);
         }
         for (node, text) in nodes {
-            out.extend(feed(NodeLines::new(format, node), text, 7).out);
+            out.extend(feed(NodeLines::new(format.clone(), node), text, 7).out);
         }
         String::from_utf8(out).expect("utf8")
     }
@@ -570,6 +570,22 @@ mod tests {
             })
             .collect();
         assert_eq!(got.lines().collect::<Vec<_>>(), expected);
+    }
+
+    #[test]
+    fn yaml_and_template_records_carry_the_json_lines_objects() {
+        let text = "x{a=\"1\"} 0.5\nx{a=\"2\"} +Inf\n";
+        let json: Vec<serde_json::Value> = lines(LineFormat::Json, &[("n1", text)])
+            .lines()
+            .map(|l| serde_json::from_str(l).expect("json"))
+            .collect();
+        let yaml = lines(LineFormat::Document(DocumentFormat::Yaml), &[("n1", text)]);
+        let back: Vec<serde_json::Value> = serde_norway::from_str(&yaml).expect("one YAML sequence");
+        assert_eq!(back, json);
+        let template =
+            crate::report::document::Template::parse("{.node} {.labels.a} {.value}").expect("valid");
+        let shown = lines(LineFormat::Document(DocumentFormat::JsonPath(template)), &[("n1", text)]);
+        assert_eq!(shown, "n1 1 0.5\nn1 2 +Inf\n");
     }
 
     #[test]
