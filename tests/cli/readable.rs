@@ -32,6 +32,12 @@ async fn identical_failures_print_once_with_a_count() {
     assert!(forbidden[0].contains("/api/v1/nodes/NODE/proxy/metrics"), "{text}");
     assert!(forbidden[0].contains("--user viewer"), "{text}");
     assert_eq!(lines_over(&text, 600), Vec::<&str>::new());
+    // Everything a user sees at 500 nodes, reviewed as a whole: one line per failure group and
+    // no node list longer than a few names.
+    insta::assert_snapshot!(
+        "histogram_forbidden_500_nodes",
+        format!("stdout:\n{text}\nstderr:\n{}", stderr(&out))
+    );
     assert!(
         stderr(&out).starts_with(&format!("error: {NODES} of {NODES} nodes failed (node-000,")),
         "{}",
