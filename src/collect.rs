@@ -11,7 +11,7 @@
 //! A node that fails is a value in the result, never an early return.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicI32, Ordering};
+use std::sync::atomic::{AtomicI32, AtomicUsize, Ordering};
 #[cfg(test)]
 use std::time::Duration;
 
@@ -369,6 +369,16 @@ where
 /// The signal that stopped a run (2 for SIGINT, 15 for SIGTERM), 0 when none did.
 static INTERRUPTED: AtomicI32 = AtomicI32::new(0);
 
+/// How many runs of this process watch SIGINT and SIGTERM right now.
+static WATCHING: AtomicUsize = AtomicUsize::new(0);
+
+/// Whether a run of this process is watching SIGINT and SIGTERM now: it stops on one and
+/// reports what it collected. Outside such a run (before listing, while printing) `main` ends
+/// the process on a signal instead.
+pub fn watching_signals() -> bool {
+    WATCHING.load(Ordering::SeqCst) > 0
+}
+
 /// The signal number that stopped a run of this process, if one did: `main` prints what was
 /// collected, then exits with 128 + it (130 for Ctrl-C), as shells do.
 pub fn interrupted() -> Option<i32> {
@@ -388,8 +398,12 @@ impl Signals {
             return Signals(None);
         }
         let cancel = options.cancel.clone();
+        // Registered before the run counts as watching, so no signal falls between this run
+        // and `main`'s watcher.
+        let stop = registered_stop_signal();
+        WATCHING.fetch_add(1, Ordering::SeqCst);
         Signals(Some(tokio::spawn(async move {
-            let signal = stop_signal().await;
+            let signal = stop.await;
             INTERRUPTED.store(signal, Ordering::Relaxed);
             cancel.cancel();
         })))
@@ -400,30 +414,44 @@ impl Drop for Signals {
     fn drop(&mut self) {
         if let Some(task) = &self.0 {
             task.abort();
+            WATCHING.fetch_sub(1, Ordering::SeqCst);
         }
     }
 }
 
 /// Resolves with the number of the first SIGINT or SIGTERM.
 pub async fn stop_signal() -> i32 {
+    registered_stop_signal().await
+}
+
+/// Registers for SIGINT and SIGTERM now (not when first polled) and resolves with the number of
+/// the first that arrives.
+fn registered_stop_signal() -> impl Future<Output = i32> + Send + 'static {
     #[cfg(unix)]
     {
-        use tokio::signal::unix::{SignalKind, signal};
-        let term = async {
-            match signal(SignalKind::terminate()) {
-                Ok(mut stream) => stream.recv().await,
+        use tokio::signal::unix::{Signal, SignalKind, signal};
+        async fn first(stream: std::io::Result<Signal>) {
+            match stream {
+                Ok(mut stream) => {
+                    stream.recv().await;
+                }
                 Err(_) => std::future::pending().await,
             }
-        };
-        tokio::select! {
-            _ = tokio::signal::ctrl_c() => 2,
-            _ = term => 15,
+        }
+        let (interrupt, terminate) = (signal(SignalKind::interrupt()), signal(SignalKind::terminate()));
+        async move {
+            tokio::select! {
+                () = first(interrupt) => 2,
+                () = first(terminate) => 15,
+            }
         }
     }
     #[cfg(not(unix))]
     {
-        let _ = tokio::signal::ctrl_c().await;
-        2
+        async {
+            let _ = tokio::signal::ctrl_c().await;
+            2
+        }
     }
 }
 
