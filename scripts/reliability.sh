@@ -5,8 +5,8 @@
 #
 #  1. faults: NODES kubesim nodes, every fault kind on 6 of them, read by both methods; every
 #     healthy node's count, sum and p99 checked against truth.json, every faulty node's kind.
-#  2. open files and peak RSS, direct and proxy, at SMALL vs NODES nodes (median of 3 runs), and
-#     the direct method at BIG nodes, each under `ulimit -n 1024`.
+#  2. open files and peak RSS, direct (--concurrency 64) and proxy (its default, 8), at SMALL vs
+#     NODES nodes (median of 3 runs), and the direct method at BIG nodes, under `ulimit -n 1024`.
 #  3. SIGINT and SIGTERM at each stage: listing stalled, mid fan-out, mid output.
 #  4. `serve` under `wrk` (50 connections x 30 s) while the API server stops and starts again:
 #     `node_up` and `/readyz` must follow.
@@ -57,19 +57,20 @@ kubesim_stop "$kubesim_pid"
 
 echo
 echo "== 2. open files and peak RSS under ulimit -n 1024 (median of 3 runs) =="
-# run_measured DIR NODES METHOD: one `get` under `ulimit -n 1024`; appends "answered peak_fds rss_kb".
+# run_measured DIR NODES METHOD: one `get` under `ulimit -n 1024` (direct: --concurrency 64;
+# proxy: its default, 8); prints "answered peak_fds rss_kb".
 run_measured() {
   local dir=$1 nodes=$2 method=$3 args
-  if [[ $method == direct ]]; then args=$(direct_args "$dir"); else args="--kubeconfig $dir/admin.kubeconfig"; fi
+  if [[ $method == direct ]]; then args="$(direct_args "$dir") --concurrency 64"; else args="--kubeconfig $dir/admin.kubeconfig"; fi
   # shellcheck disable=SC2086
   (ulimit -n 1024
     exec /usr/bin/time -f '%M' -o "$dir/time" "$KM" get -m kubelet_pod_start_duration_seconds_count \
-      $args --concurrency 64 >"$dir/out.prom" 2>"$dir/err") &
+      $args >"$dir/out.prom" 2>"$dir/err") &
   local wrapper=$! peak=0 n km
   while kill -0 "$wrapper" 2>/dev/null; do
     km=$(pgrep -P "$wrapper" -x kubelet-metrics || true)
     if [[ -n $km ]]; then
-      n=$(ls "/proc/$km/fd" 2>/dev/null | wc -l || echo 0)
+      n=$( (ls "/proc/$km/fd" 2>/dev/null || true) | wc -l)
       ((n > peak)) && peak=$n
     fi
     sleep 0.01
@@ -170,12 +171,10 @@ echo
 echo "== 4. serve under wrk (50 connections x ${WRK_SECONDS} s) while the API server stops and starts =="
 dir=$work/serve
 kubesim_start "$dir" "$NODES"
-serve_pid_file=$dir/serve.pid
 "$KM" serve --listen 127.0.0.1:0 --interval 2s --timeout 3s --kubeconfig "$dir/admin.kubeconfig" \
   2>"$dir/serve.err" >/dev/null &
 serve_pid=$!
 kubesim_pids+=("$serve_pid")
-echo "$serve_pid" >"$serve_pid_file"
 for _ in $(seq 1 200); do grep -q 'serving on' "$dir/serve.err" && break; sleep 0.05; done
 url=$(grep -o 'http://[0-9.:]*' "$dir/serve.err" | head -n 1)
 # wait_for WHAT SECONDS CHECK...: runs CHECK every 0.2 s until it succeeds.

@@ -262,7 +262,7 @@ pub fn direct(
     Ok(DirectSetup { client, token, warnings })
 }
 
-/// The largest read buffer of one kubelet connection (hyper's default grows to about 400 KB).
+/// The read buffer of one kubelet connection (hyper's default grows to about 400 KB).
 const DIRECT_READ_BUFFER: usize = 64 * 1024;
 
 fn direct_client(config: &kube::Config) -> Result<kube::Client, ConfigError> {
@@ -278,15 +278,15 @@ fn direct_client(config: &kube::Config) -> Result<kube::Client, ConfigError> {
     // `collect` bounds by --concurrency. A TLS handshake per request is cheap next to a
     // kubelet's /metrics; the session cache still resumes it.
     //
-    // Each connection's read buffer is capped too. hyper grows it adaptively up to about 400 KB
-    // while a large body streams in, and with a new connection per node those buffers were
-    // allocated and freed again for every node: 16 of the 21 MB of peak heap at
-    // --concurrency 64, and the churn left the allocator holding more memory the more nodes
-    // a run read (peak RSS at 1,000 nodes 1.4-1.56x that at 100). Chunks of at most 64 KiB
-    // cost the parser nothing; the cap also bounds the response head, far above any kubelet's.
+    // Each connection reads into a fixed 64 KiB buffer. hyper's default grows it adaptively
+    // (8, 16, 32, ... up to about 400 KB) while a large body streams in; with a new connection
+    // per node those buffers were allocated and freed again for every node: 16 of the 21 MB
+    // of peak heap at --concurrency 64, and the churn across size classes left the allocator
+    // holding more memory the more nodes a run read (peak RSS at 1,000 nodes 1.4-1.56x that
+    // at 100). Chunks of 64 KiB cost the parser nothing.
     let pool = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
         .pool_max_idle_per_host(0)
-        .http1_max_buf_size(DIRECT_READ_BUFFER)
+        .http1_read_buf_exact_size(DIRECT_READ_BUFFER)
         .build::<_, kube::client::Body>(https);
     let service = tower::ServiceBuilder::new()
         .option_layer(config.auth_layer().map_err(wrap)?)
