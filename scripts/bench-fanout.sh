@@ -20,29 +20,14 @@ CONCURRENCY=16
 cargo build --release --quiet -p kubelet-metrics -p kubesim --bins
 KM=$PWD/target/release/kubelet-metrics
 KUBESIM=$PWD/target/release/kubesim
-work=$(mktemp -d)
-pids=()
-cleanup() {
-  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
-  wait 2>/dev/null || true
-  rm -rf "$work"
-}
-trap cleanup EXIT
+# shellcheck source=scripts/lib/kubesim.sh
+source scripts/lib/kubesim.sh
+kubesim_setup
 
 # start_cluster DIR NODES [--fault ...]: starts kubesim, waits for `ready URL`, sets $api.
 start_cluster() {
-  local dir=$1 nodes=$2; shift 2
-  mkdir -p "$dir"
-  local started=$(date +%s.%N)
-  "$KUBESIM" --nodes "$nodes" --state-dir "$dir" "$@" >"$dir/stdout" 2>"$dir/stderr" &
-  pids+=($!)
-  for _ in $(seq 1 600); do
-    if grep -q '^ready ' "$dir/stdout" 2>/dev/null; then break; fi
-    sleep 0.05
-  done
-  grep -q '^ready ' "$dir/stdout" || { echo "kubesim did not start"; cat "$dir/stderr"; exit 1; }
-  api=$(awk '/^ready /{print $2}' "$dir/stdout")
-  printf 'kubesim: %d nodes ready in %.2f s\n' "$nodes" "$(calc "$(date +%s.%N) - $started")"
+  kubesim_start "$@"
+  printf 'kubesim: %d nodes ready in %.2f s\n' "$2" "$kubesim_ready_secs"
 }
 
 # wall SECONDS and peak RSS KB of a command: sets $secs and $rss_kb.

@@ -11,7 +11,7 @@
 //! A node that fails is a value in the result, never an early return.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicI32, Ordering};
+use std::sync::atomic::{AtomicI32, AtomicUsize, Ordering};
 #[cfg(test)]
 use std::time::Duration;
 
@@ -26,7 +26,7 @@ use tracing::Instrument;
 use crate::access::Method;
 use crate::cluster::plan::{ClusterPlan, Limits};
 use crate::cluster::retry::Backoff;
-use crate::cluster::{self, FetchError, MetricsSource, NodeTarget, RequestContext};
+use crate::cluster::{self, FetchError, MetricsSource, NodeTarget, Progress, RequestContext};
 use crate::exposition::{
     ParseError, Parsed, Selector, StreamParser, StreamVisitor, Visitor, not_prometheus_text,
 };
@@ -107,8 +107,8 @@ pub async fn collect(
     let source = &connected.source;
     let max_body = plan.limits.max_body;
     let path = path.as_str();
-    let results = fan_out(connected.discovery.targets, &plan.limits, options, |node| async move {
-        scrape_once(source, &node, path, selector, max_body).await
+    let results = fan_out(connected.discovery.targets, &plan.limits, options, |node, progress| async move {
+        scrape_once(source, &node, path, selector, max_body, &progress).await
     })
     .await;
     Ok(assemble(source, path, results, connected.discovery.unresolved, connected.warnings, options.advise))
@@ -122,8 +122,8 @@ pub async fn collect_raw(plan: &ClusterPlan, path: &str, options: &Options) -> a
     let source = &connected.source;
     let max_body = plan.limits.max_body;
     let path = path.as_str();
-    let results = fan_out(connected.discovery.targets, &plan.limits, options, |node| async move {
-        source.open(&node, path, max_body).await?.into_bytes().await
+    let results = fan_out(connected.discovery.targets, &plan.limits, options, |node, progress| async move {
+        source.open(&node, path, max_body).await?.track(&progress).into_bytes().await
     })
     .await;
     Ok(assemble(source, path, results, connected.discovery.unresolved, connected.warnings, options.advise))
@@ -168,9 +168,9 @@ pub async fn collect_visits<N: NodeVisits>(
         connected.discovery.targets,
         &plan.limits,
         options,
-        |node| async move {
+        |node, progress| async move {
             let visitor = visits_ref.borrow().start(&node.name);
-            let result = visit_once(source, &node, path, selector, max_body, visitor, |v| {
+            let result = visit_once(source, &node, path, selector, max_body, &progress, visitor, |v| {
                 visits_ref.borrow().chunk(v);
             })
             .await;
@@ -225,8 +225,8 @@ pub async fn scrape(
     limits: &Limits,
     options: &Options,
 ) -> Vec<NodeScrape> {
-    let results = fan_out(targets, limits, options, |node| async move {
-        scrape_once(source, &node, path, selector, limits.max_body).await
+    let results = fan_out(targets, limits, options, |node, progress| async move {
+        scrape_once(source, &node, path, selector, limits.max_body, &progress).await
     })
     .await;
     assemble(source, path, results, Vec::new(), Vec::new(), options.advise).scrapes
@@ -313,9 +313,10 @@ async fn scrape_once(
     path: &str,
     selector: &Selector,
     max_body: u64,
+    progress: &Progress,
 ) -> Result<Scraped, FetchError> {
     let started = Instant::now();
-    let mut body = source.open(node, path, max_body).await?;
+    let mut body = source.open(node, path, max_body).await?.track(progress);
     let mut parser = StreamParser::new(selector.clone());
     let mut newlines: usize = 0;
     let mut last_byte = None;
@@ -342,12 +343,13 @@ async fn visit_once<V: Visitor>(
     path: &str,
     selector: &Selector,
     max_body: u64,
+    progress: &Progress,
     visitor: V,
     mut between: impl FnMut(&mut V),
 ) -> Result<(V, Scraped), (FetchError, Option<V>)> {
     let started = Instant::now();
     let mut body = match source.open(node, path, max_body).await {
-        Ok(body) => body,
+        Ok(body) => body.track(progress),
         Err(err) => return Err((err, None)),
     };
     let mut parser = StreamVisitor::new(visitor, selector.clone());
@@ -411,7 +413,7 @@ async fn fan_out<T, F, Fut>(
     attempt: F,
 ) -> Vec<(NodeTarget, Result<T, FetchError>)>
 where
-    F: Fn(Arc<NodeTarget>) -> Fut,
+    F: Fn(Arc<NodeTarget>, Progress) -> Fut,
     Fut: Future<Output = Result<T, FetchError>>,
 {
     let mut results = Vec::new();
@@ -427,7 +429,7 @@ async fn fan_out_each<T, F, Fut>(
     attempt: F,
     mut each: impl FnMut(NodeTarget, Result<T, FetchError>),
 ) where
-    F: Fn(Arc<NodeTarget>) -> Fut,
+    F: Fn(Arc<NodeTarget>, Progress) -> Fut,
     Fut: Future<Output = Result<T, FetchError>>,
 {
     let bar = progress_bar(options.progress, targets.len());
@@ -439,7 +441,7 @@ async fn fan_out_each<T, F, Fut>(
             let span = tracing::info_span!("node", node = %node.name);
             async move {
                 let started = Instant::now();
-                let outcome = with_retries(limits, cancel, || attempt(node.clone())).await;
+                let outcome = with_retries(limits, cancel, |progress| attempt(node.clone(), progress)).await;
                 match &outcome {
                     Ok(_) => tracing::debug!(elapsed = ?started.elapsed(), "node answered"),
                     Err(err) => {
@@ -478,11 +480,12 @@ fn progress_bar(shown: bool, total: usize) -> ProgressBar {
 }
 
 /// One node's attempts under one deadline: retries transient failures with backoff and
-/// jitter (honouring `Retry-After`), and stops at once when `cancel` fires.
+/// jitter (honouring `Retry-After`), and stops at once when `cancel` fires. Each attempt
+/// reports its [`Progress`], so a deadline passed mid-body is told from one passed waiting.
 async fn with_retries<T, Fut>(
     limits: &Limits,
     cancel: &CancellationToken,
-    mut attempt: impl FnMut() -> Fut,
+    mut attempt: impl FnMut(Progress) -> Fut,
 ) -> Result<T, FetchError>
 where
     Fut: Future<Output = Result<T, FetchError>>,
@@ -491,12 +494,16 @@ where
     let backoff = Backoff::default();
     let mut tries: u32 = 0;
     loop {
+        let progress = Progress::default();
         let outcome = tokio::select! {
             biased;
             () = cancel.cancelled() => return Err(FetchError::Cancelled),
-            outcome = tokio::time::timeout_at(deadline, attempt()) => outcome,
+            outcome = tokio::time::timeout_at(deadline, attempt(progress.clone())) => outcome,
         };
         let err = match outcome {
+            Err(_elapsed) if progress.answered() => {
+                return Err(FetchError::SlowBody { limit: limits.per_node, received: progress.received() });
+            }
             Err(_elapsed) => return Err(FetchError::Timeout(limits.per_node)),
             Ok(Ok(value)) => return Ok(value),
             Ok(Err(err)) => err,
@@ -518,6 +525,16 @@ where
 /// The signal that stopped a run (2 for SIGINT, 15 for SIGTERM), 0 when none did.
 static INTERRUPTED: AtomicI32 = AtomicI32::new(0);
 
+/// How many runs of this process watch SIGINT and SIGTERM right now.
+static WATCHING: AtomicUsize = AtomicUsize::new(0);
+
+/// Whether a run of this process is watching SIGINT and SIGTERM now: it stops on one and
+/// reports what it collected. Outside such a run (before listing, while printing) `main` ends
+/// the process on a signal instead.
+pub fn watching_signals() -> bool {
+    WATCHING.load(Ordering::SeqCst) > 0
+}
+
 /// The signal number that stopped a run of this process, if one did: `main` prints what was
 /// collected, then exits with 128 + it (130 for Ctrl-C), as shells do.
 pub fn interrupted() -> Option<i32> {
@@ -537,8 +554,12 @@ impl Signals {
             return Signals(None);
         }
         let cancel = options.cancel.clone();
+        // Registered before the run counts as watching, so no signal falls between this run
+        // and `main`'s watcher.
+        let stop = registered_stop_signal();
+        WATCHING.fetch_add(1, Ordering::SeqCst);
         Signals(Some(tokio::spawn(async move {
-            let signal = stop_signal().await;
+            let signal = stop.await;
             INTERRUPTED.store(signal, Ordering::Relaxed);
             cancel.cancel();
         })))
@@ -549,30 +570,44 @@ impl Drop for Signals {
     fn drop(&mut self) {
         if let Some(task) = &self.0 {
             task.abort();
+            WATCHING.fetch_sub(1, Ordering::SeqCst);
         }
     }
 }
 
 /// Resolves with the number of the first SIGINT or SIGTERM.
 pub async fn stop_signal() -> i32 {
+    registered_stop_signal().await
+}
+
+/// Registers for SIGINT and SIGTERM now (not when first polled) and resolves with the number of
+/// the first that arrives.
+fn registered_stop_signal() -> impl Future<Output = i32> + Send + 'static {
     #[cfg(unix)]
     {
-        use tokio::signal::unix::{SignalKind, signal};
-        let term = async {
-            match signal(SignalKind::terminate()) {
-                Ok(mut stream) => stream.recv().await,
+        use tokio::signal::unix::{Signal, SignalKind, signal};
+        async fn first(stream: std::io::Result<Signal>) {
+            match stream {
+                Ok(mut stream) => {
+                    stream.recv().await;
+                }
                 Err(_) => std::future::pending().await,
             }
-        };
-        tokio::select! {
-            _ = tokio::signal::ctrl_c() => 2,
-            _ = term => 15,
+        }
+        let (interrupt, terminate) = (signal(SignalKind::interrupt()), signal(SignalKind::terminate()));
+        async move {
+            tokio::select! {
+                () = first(interrupt) => 2,
+                () = first(terminate) => 15,
+            }
         }
     }
     #[cfg(not(unix))]
     {
-        let _ = tokio::signal::ctrl_c().await;
-        2
+        async {
+            let _ = tokio::signal::ctrl_c().await;
+            2
+        }
     }
 }
 
@@ -588,7 +623,7 @@ mod tests {
     async fn transient_failures_are_retried_until_success() {
         let calls = std::sync::atomic::AtomicU32::new(0);
         let cancel = CancellationToken::new();
-        let result = with_retries(&limits(Duration::from_secs(30), 3), &cancel, || {
+        let result = with_retries(&limits(Duration::from_secs(30), 3), &cancel, |_| {
             let n = calls.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
             async move { if n < 2 { Err(FetchError::Refused { host: "h:1".into() }) } else { Ok(n) } }
         })
@@ -600,7 +635,7 @@ mod tests {
     async fn permanent_failures_are_not_retried() {
         let calls = std::sync::atomic::AtomicU32::new(0);
         let cancel = CancellationToken::new();
-        let result: Result<(), _> = with_retries(&limits(Duration::from_secs(30), 3), &cancel, || {
+        let result: Result<(), _> = with_retries(&limits(Duration::from_secs(30), 3), &cancel, |_| {
             calls.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
             async { Err(FetchError::Forbidden { denial: None, message: "no".into() }) }
         })
@@ -613,8 +648,24 @@ mod tests {
     async fn the_deadline_covers_every_attempt() {
         let cancel = CancellationToken::new();
         let result: Result<(), _> =
-            with_retries(&limits(Duration::from_millis(300), 5), &cancel, std::future::pending).await;
+            with_retries(&limits(Duration::from_millis(300), 5), &cancel, |_| std::future::pending()).await;
         assert_eq!(result, Err(FetchError::Timeout(Duration::from_millis(300))));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_deadline_passed_mid_body_is_a_slow_body_not_a_timeout() {
+        // The attempt "answers" (as a source does once headers arrive), receives 4,096 bytes,
+        // then stalls: the deadline finds it mid-body.
+        let cancel = CancellationToken::new();
+        let result: Result<(), _> =
+            with_retries(&limits(Duration::from_millis(300), 5), &cancel, |progress| async move {
+                let body = kube::client::Body::from(vec![b'#'; 4096]);
+                let mut body = cluster::BodyStream::new(body, 1 << 20, "127.0.0.1:1").track(&progress);
+                while body.next_chunk().await?.is_some() {}
+                std::future::pending().await
+            })
+            .await;
+        assert_eq!(result, Err(FetchError::SlowBody { limit: Duration::from_millis(300), received: 4096 }));
     }
 
     #[tokio::test]
@@ -622,7 +673,7 @@ mod tests {
         let cancel = CancellationToken::new();
         cancel.cancel();
         let result: Result<(), _> =
-            with_retries(&limits(Duration::from_secs(30), 0), &cancel, std::future::pending).await;
+            with_retries(&limits(Duration::from_secs(30), 0), &cancel, |_| std::future::pending()).await;
         assert_eq!(result, Err(FetchError::Cancelled));
     }
 
@@ -649,7 +700,7 @@ mod tests {
             .map(|i| NodeTarget { name: format!("n{i}"), addresses: vec![], port: 1, kubelet_version: None })
             .collect();
         let options = Options::new(crate::remedy::fix);
-        let results = fan_out(targets, &limits(Duration::from_secs(5), 0), &options, |node| async move {
+        let results = fan_out(targets, &limits(Duration::from_secs(5), 0), &options, |node, _| async move {
             if node.name == "n3" {
                 Err(FetchError::NotFound { message: "gone".into() })
             } else {

@@ -191,7 +191,7 @@ fn cluster_numbers(reports: &[Report]) -> Vec<Family> {
     ]
 }
 
-// --- serve's own health across cycles (issue 12: honest during outages) ---
+// --- serve's own health across cycles (honest during outages) ---
 
 /// How `serve` has fared across cycles, including those where nothing could be collected (the
 /// API server down, listing timed out): what Prometheus needs to see an outage.

@@ -5,7 +5,7 @@
 use std::io::{IsTerminal, Write};
 use std::process::ExitCode;
 
-use kubelet_metrics::cli::{Cli, LogFormat};
+use kubelet_metrics::cli::{Cli, Command, LogFormat};
 use kubelet_metrics::commands;
 use kubelet_metrics::report::escape_controls;
 use kubelet_metrics::report::terminal::Escaped;
@@ -19,6 +19,9 @@ fn main() -> ExitCode {
     let cli = Cli::parse_args();
     init_logging(cli.verbose, cli.command.log_format());
     raise_open_file_limit();
+    if !matches!(cli.command, Command::Serve(_) | Command::Watch(_)) {
+        exit_on_unwatched_signals();
+    }
     // One thread: every body chunk is parsed where it is decrypted. With a thread pool each chunk
     // crossed threads to reach the fan-out task, which cost more than the parsing (1,000 nodes
     // through the proxy: 0.35 s of system time down to 0.13 s).
@@ -30,7 +33,7 @@ fn main() -> ExitCode {
         }
     };
     // Text for people never carries raw control characters from payloads, node names or
-    // server messages (issue 12): stderr always, stdout when the output is a table.
+    // server messages: stderr always, stdout when the output is a table.
     let stdout = std::io::stdout();
     let stdout_is_terminal = stdout.is_terminal();
     let no_color = std::env::var("NO_COLOR").ok();
@@ -71,6 +74,37 @@ fn main() -> ExitCode {
         Some(status) => ExitCode::from(status),
         None => code,
     }
+}
+
+/// Ends the process with 128 + the signal on a SIGINT or SIGTERM that no run is watching
+/// (`collect` stops itself on one and prints what it has): before the nodes are listed, or
+/// while the output is written. tokio keeps both signals caught once a run has watched them,
+/// so a run blocked writing to a reader that stopped reading ignored them for ever. A thread of
+/// its own, because the main one may be the blocked writer. `serve` and `watch` treat the
+/// signals as their normal end and handle them themselves.
+fn exit_on_unwatched_signals() {
+    #[cfg(unix)]
+    let _ = std::thread::Builder::new().name("signals".into()).spawn(|| {
+        use tokio::signal::unix::{SignalKind, signal};
+        let Ok(runtime) = tokio::runtime::Builder::new_current_thread().enable_all().build() else { return };
+        runtime.block_on(async {
+            let (Ok(mut interrupt), Ok(mut terminate)) =
+                (signal(SignalKind::interrupt()), signal(SignalKind::terminate()))
+            else {
+                return;
+            };
+            loop {
+                let number = tokio::select! {
+                    _ = interrupt.recv() => 2,
+                    _ = terminate.recv() => 15,
+                };
+                if !kubelet_metrics::collect::watching_signals() {
+                    // No message: stderr may be the very pipe nobody reads.
+                    std::process::exit(128 + number);
+                }
+            }
+        });
+    });
 }
 
 /// Raises the soft open-file limit to the hard limit, where the system allows it, as Go programs

@@ -22,6 +22,13 @@ pub fn fix(err: &FetchError, ctx: &RequestContext<'_>) -> Option<String> {
         FetchError::Timeout(limit) => format!(
             "raise --timeout (now {limit:?}) or check the kubelet: kubectl get --raw /api/v1/nodes/{node}/proxy/healthz"
         ),
+        FetchError::SlowBody { limit, received } if direct => format!(
+            "the kubelet of {node} answered but sent only {received} bytes in {limit:?}: raise --timeout if its payload is that large, else check the node's load and the network to it (kubelet-metrics doctor --method direct {node})"
+        ),
+        FetchError::SlowBody { limit, received } => format!(
+            "{node} answered through the API server but only {received} bytes arrived in {limit:?}: raise --timeout if its payload is that large, else check the load of the node and of the API server (time it: time kubectl get --raw {} > /dev/null)",
+            ctx.url
+        ),
         FetchError::Cancelled => return None,
         FetchError::Refused { host } if direct => format!(
             "nothing listens on {host}: check the kubelet runs and the port (--kubelet-port) and address (--address-type) are right"

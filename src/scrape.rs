@@ -55,6 +55,8 @@ pub struct Failure {
 pub enum FailureKind {
     /// No answer within the per-node deadline.
     Timeout,
+    /// An answer whose body did not finish within the per-node deadline.
+    SlowBody,
     /// The run was stopped (Ctrl-C) before this node answered.
     Cancelled,
     /// TCP connection refused.
@@ -92,6 +94,7 @@ impl FailureKind {
     pub fn as_str(self) -> &'static str {
         match self {
             FailureKind::Timeout => "timeout",
+            FailureKind::SlowBody => "slow_body",
             FailureKind::Cancelled => "cancelled",
             FailureKind::Refused => "refused",
             FailureKind::Dns => "dns",

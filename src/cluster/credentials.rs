@@ -47,7 +47,11 @@ impl TokenFile {
 
     /// The current token: the file as it is now, else the last token read.
     pub async fn token(&self) -> Arc<str> {
-        let fresh = tokio::fs::read_to_string(&self.path).await.ok();
+        // A token file is a few hundred bytes on a local or projected volume: read in place, as
+        // kube-rs reads its own token files. `tokio::fs` would hand every request to the
+        // blocking pool, which grew a thread (and an allocator heap) per burst of requests:
+        // 13 threads at 100 nodes, 24 at 1,000, and more resident memory with each.
+        let fresh = std::fs::read_to_string(&self.path).ok();
         let mut last = self.last.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
         if let Some(text) = fresh {
             let token = text.trim();
@@ -258,6 +262,9 @@ pub fn direct(
     Ok(DirectSetup { client, token, warnings })
 }
 
+/// The read buffer of one kubelet connection (hyper's default grows to about 400 KB).
+const DIRECT_READ_BUFFER: usize = 64 * 1024;
+
 fn direct_client(config: &kube::Config) -> Result<kube::Client, ConfigError> {
     let wrap = |source: kube::Error| ConfigError::Client { target: "kubelets", source };
     let mut http = hyper_util::client::legacy::connect::HttpConnector::new();
@@ -270,8 +277,16 @@ fn direct_client(config: &kube::Config) -> Result<kube::Client, ConfigError> {
     // No idle connection is kept: open connections never exceed the requests in flight, which
     // `collect` bounds by --concurrency. A TLS handshake per request is cheap next to a
     // kubelet's /metrics; the session cache still resumes it.
+    //
+    // Each connection reads into a fixed 64 KiB buffer. hyper's default grows it adaptively
+    // (8, 16, 32, ... up to about 400 KB) while a large body streams in; with a new connection
+    // per node those buffers were allocated and freed again for every node: 16 of the 21 MB
+    // of peak heap at --concurrency 64, and the churn across size classes left the allocator
+    // holding more memory the more nodes a run read (peak RSS at 1,000 nodes 1.4-1.56x that
+    // at 100). Chunks of 64 KiB cost the parser nothing.
     let pool = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
         .pool_max_idle_per_host(0)
+        .http1_read_buf_exact_size(DIRECT_READ_BUFFER)
         .build::<_, kube::client::Body>(https);
     let service = tower::ServiceBuilder::new()
         .option_layer(config.auth_layer().map_err(wrap)?)

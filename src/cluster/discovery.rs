@@ -60,32 +60,52 @@ impl NodeTarget {
     /// from `--kubelet-port`, else `status.daemonEndpoints.kubeletEndpoint.Port`, else 10250.
     /// `None` when the object has no name.
     pub fn from_node(node: &Node, policy: &AddressPolicy) -> Option<NodeTarget> {
-        let name = node.metadata.name.clone()?;
         let status = node.status.as_ref();
-        let reported = status.and_then(|s| s.addresses.as_deref()).unwrap_or_default();
+        let reported: Vec<(&str, &str)> = status
+            .and_then(|s| s.addresses.as_deref())
+            .unwrap_or_default()
+            .iter()
+            .map(|a| (a.type_.as_str(), a.address.as_str()))
+            .collect();
+        let reported_port = status
+            .and_then(|s| s.daemon_endpoints.as_ref())
+            .and_then(|d| d.kubelet_endpoint.as_ref())
+            .map(|e| e.port);
+        let kubelet_version =
+            status.and_then(|s| s.node_info.as_ref()).map(|info| info.kubelet_version.as_str());
+        NodeTarget::from_parts(
+            node.metadata.name.as_deref()?,
+            &reported,
+            reported_port,
+            kubelet_version,
+            policy,
+        )
+    }
+
+    /// [`NodeTarget::from_node`] on the fields it reads: the name, the reported `(type,
+    /// address)` pairs, `daemonEndpoints.kubeletEndpoint.Port` and the kubelet version.
+    fn from_parts(
+        name: &str,
+        reported: &[(&str, &str)],
+        reported_port: Option<i32>,
+        kubelet_version: Option<&str>,
+        policy: &AddressPolicy,
+    ) -> Option<NodeTarget> {
         let mut addresses: Vec<String> = Vec::new();
         for wanted in &policy.types {
-            for address in reported.iter().filter(|a| a.type_ == wanted.as_str()) {
-                let value = address.address.trim();
+            for (_, address) in reported.iter().filter(|(type_, _)| *type_ == wanted.as_str()) {
+                let value = address.trim();
                 if !value.is_empty() && !addresses.iter().any(|a| a == value) {
                     addresses.push(value.to_string());
                 }
             }
         }
-        let reported_port = status
-            .and_then(|s| s.daemon_endpoints.as_ref())
-            .and_then(|d| d.kubelet_endpoint.as_ref())
-            .and_then(|e| u16::try_from(e.port).ok())
-            .filter(|port| *port != 0);
-        let kubelet_version = status
-            .and_then(|s| s.node_info.as_ref())
-            .map(|info| info.kubelet_version.clone())
-            .filter(|v| !v.is_empty());
+        let reported_port = reported_port.and_then(|port| u16::try_from(port).ok()).filter(|port| *port != 0);
         Some(NodeTarget {
-            name,
+            name: name.to_string(),
             addresses,
             port: policy.port.or(reported_port).unwrap_or(DEFAULT_KUBELET_PORT),
-            kubelet_version,
+            kubelet_version: kubelet_version.filter(|v| !v.is_empty()).map(str::to_string),
         })
     }
 
@@ -190,13 +210,10 @@ async fn find(
     max_body: u64,
 ) -> Result<Discovery, FetchError> {
     Ok(match selection {
-        NodeSelection::All { selector } => {
-            let nodes = list_paged(client, api_host, selector.as_deref(), PAGE_SIZE, max_body).await?;
-            Discovery {
-                targets: nodes.iter().filter_map(|n| NodeTarget::from_node(n, policy)).collect(),
-                unresolved: Vec::new(),
-            }
-        }
+        NodeSelection::All { selector } => Discovery {
+            targets: list_targets(client, api_host, selector.as_deref(), policy, max_body).await?,
+            unresolved: Vec::new(),
+        },
         NodeSelection::Names(names) => lookup(client, api_host, names, policy).await,
         NodeSelection::Addresses(addresses) => Discovery::from_addresses(addresses, policy),
     })
@@ -226,6 +243,31 @@ pub async fn list_paged(
     Ok(nodes)
 }
 
+/// Lists every node matching the selector as targets, page by page. Each page becomes targets
+/// before the next is requested, and only the fields a target needs are parsed (a listed Node
+/// carries conditions, images, labels, ...): memory follows the page size, not the node count.
+async fn list_targets(
+    client: &kube::Client,
+    api_host: &str,
+    selector: Option<&str>,
+    policy: &AddressPolicy,
+    max_body: u64,
+) -> Result<Vec<NodeTarget>, FetchError> {
+    let mut targets = Vec::new();
+    let mut token: Option<String> = None;
+    for _ in 0..MAX_PAGES {
+        let params = list_params(selector, token.as_deref());
+        let body = page_body(client, api_host, &params, max_body).await?;
+        let page: listed::NodeList = parse_page(&body)?;
+        targets.extend(page.items.iter().filter_map(|node| node.target(policy)));
+        token = page.metadata.continue_.filter(|t| !t.is_empty());
+        if token.is_none() {
+            break;
+        }
+    }
+    Ok(targets)
+}
+
 /// One page of `GET /api/v1/nodes`, its body capped at `max_body` bytes.
 async fn list_page(
     client: &kube::Client,
@@ -233,6 +275,16 @@ async fn list_page(
     params: &ListParams,
     max_body: u64,
 ) -> Result<ObjectList<Node>, FetchError> {
+    parse_page(&page_body(client, api_host, params, max_body).await?)
+}
+
+/// The body of one node list page, capped at `max_body` bytes as it arrives.
+async fn page_body(
+    client: &kube::Client,
+    api_host: &str,
+    params: &ListParams,
+    max_body: u64,
+) -> Result<bytes::Bytes, FetchError> {
     let request = kube::core::Request::new("/api/v1/nodes")
         .list(params)
         .map_err(|err| FetchError::Io { message: format!("cannot build the node list request: {err}") })?;
@@ -240,11 +292,105 @@ async fn list_page(
         .send(request.map(kube::client::Body::from))
         .await
         .map_err(|err| FetchError::from_kube(&err, api_host))?;
-    let body = crate::cluster::answer(response, api_host, max_body).await?.into_bytes().await?;
-    serde_json::from_slice(&body).map_err(|err| FetchError::Parse {
+    crate::cluster::answer(response, api_host, max_body).await?.into_bytes().await
+}
+
+fn parse_page<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, FetchError> {
+    serde_json::from_slice(body).map_err(|err| FetchError::Parse {
         line: err.line(),
         message: format!("the node list is not a NodeList: {err}"),
     })
+}
+
+/// The fields of a listed node that a [`NodeTarget`] is built from, as the API serves them;
+/// serde skips everything else without allocating it.
+mod listed {
+    use serde::Deserialize;
+
+    use super::{AddressPolicy, NodeTarget};
+
+    #[derive(Debug, Deserialize)]
+    pub struct NodeList {
+        #[serde(default)]
+        pub items: Vec<Node>,
+        #[serde(default)]
+        pub metadata: ListMeta,
+    }
+
+    #[derive(Debug, Default, Deserialize)]
+    pub struct ListMeta {
+        #[serde(rename = "continue")]
+        pub continue_: Option<String>,
+    }
+
+    #[derive(Debug, Deserialize)]
+    pub struct Node {
+        #[serde(default)]
+        metadata: Meta,
+        status: Option<Status>,
+    }
+
+    #[derive(Debug, Default, Deserialize)]
+    struct Meta {
+        name: Option<String>,
+    }
+
+    #[derive(Debug, Deserialize)]
+    #[serde(rename_all = "camelCase")]
+    struct Status {
+        addresses: Option<Vec<Address>>,
+        daemon_endpoints: Option<DaemonEndpoints>,
+        node_info: Option<NodeInfo>,
+    }
+
+    #[derive(Debug, Deserialize)]
+    struct Address {
+        #[serde(rename = "type")]
+        type_: String,
+        address: String,
+    }
+
+    #[derive(Debug, Deserialize)]
+    #[serde(rename_all = "camelCase")]
+    struct DaemonEndpoints {
+        kubelet_endpoint: Option<Endpoint>,
+    }
+
+    #[derive(Debug, Deserialize)]
+    struct Endpoint {
+        #[serde(rename = "Port")]
+        port: i32,
+    }
+
+    #[derive(Debug, Deserialize)]
+    #[serde(rename_all = "camelCase")]
+    struct NodeInfo {
+        kubelet_version: Option<String>,
+    }
+
+    impl Node {
+        /// The same target [`NodeTarget::from_node`] builds from the full object.
+        pub fn target(&self, policy: &AddressPolicy) -> Option<NodeTarget> {
+            let status = self.status.as_ref();
+            let reported: Vec<(&str, &str)> = status
+                .and_then(|s| s.addresses.as_deref())
+                .unwrap_or_default()
+                .iter()
+                .map(|a| (a.type_.as_str(), a.address.as_str()))
+                .collect();
+            let port =
+                status.and_then(|s| s.daemon_endpoints.as_ref()).and_then(|d| d.kubelet_endpoint.as_ref());
+            let version =
+                status.and_then(|s| s.node_info.as_ref()).and_then(|i| i.kubelet_version.as_deref());
+            NodeTarget::from_parts(
+                self.metadata.name.as_deref()?,
+                &reported,
+                port.map(|e| e.port),
+                version,
+                policy,
+            )
+        }
+    }
 }
 
 /// The list parameters for one page; pure.
@@ -328,6 +474,32 @@ mod tests {
 
     fn policy(types: &[AddressType], port: Option<u16>) -> AddressPolicy {
         AddressPolicy { types: types.to_vec(), port }
+    }
+
+    #[test]
+    fn a_listed_page_gives_the_targets_the_full_objects_give() {
+        let nodes = [
+            node(
+                &[("Hostname", "node-a"), ("ExternalIP", "203.0.113.4"), ("InternalIP", "10.0.0.4")],
+                Some(11250),
+            ),
+            node(&[("InternalIP", "10.0.0.5")], None),
+            Node { status: None, ..node(&[], None) },
+            Node { metadata: ObjectMeta::default(), ..node(&[("InternalIP", "10.0.0.6")], Some(0)) },
+        ];
+        let page = serde_json::json!({
+            "kind": "NodeList", "apiVersion": "v1", "metadata": {"continue": "next"}, "items": nodes,
+        });
+        let listed: listed::NodeList = parse_page(page.to_string().as_bytes()).expect("a node list");
+        assert_eq!(listed.metadata.continue_.as_deref(), Some("next"));
+        for types in [AddressPolicy::default().types, vec![AddressType::ExternalIp]] {
+            let policy = policy(&types, None);
+            let from_full: Vec<_> = nodes.iter().map(|n| NodeTarget::from_node(n, &policy)).collect();
+            let from_listed: Vec<_> = listed.items.iter().map(|n| n.target(&policy)).collect();
+            assert_eq!(from_listed, from_full);
+        }
+        let not_a_list = parse_page::<listed::NodeList>(b"{\"items\": 7}").expect_err("refused");
+        assert!(not_a_list.to_string().contains("not a NodeList"), "{not_a_list}");
     }
 
     #[test]

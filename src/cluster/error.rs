@@ -22,9 +22,18 @@ const MESSAGE_LIMIT: usize = 300;
 /// Why fetching one (node, path) failed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum FetchError {
-    /// No complete answer within the per-node deadline (all attempts included).
+    /// No answer within the per-node deadline (all attempts included): not even the headers.
     #[error("no answer within {0:?}")]
     Timeout(Duration),
+    /// The server answered (status and headers arrived), but the body did not finish within the
+    /// per-node deadline: a kubelet, API server or network too slow for this payload.
+    #[error("answered, but the body did not finish within {limit:?} ({received} bytes received)")]
+    SlowBody {
+        /// The per-node deadline (`--timeout`).
+        limit: Duration,
+        /// Body bytes that had arrived when the deadline passed.
+        received: u64,
+    },
     /// The run was interrupted (Ctrl-C) before this node answered.
     #[error("cancelled before the node answered")]
     Cancelled,
@@ -204,6 +213,7 @@ impl FetchError {
     pub fn kind(&self) -> FailureKind {
         match self {
             FetchError::Timeout(_) => FailureKind::Timeout,
+            FetchError::SlowBody { .. } => FailureKind::SlowBody,
             FetchError::Cancelled => FailureKind::Cancelled,
             FetchError::Refused { .. } => FailureKind::Refused,
             FetchError::Dns { .. } | FetchError::NoAddress { .. } => FailureKind::Dns,

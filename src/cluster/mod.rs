@@ -9,6 +9,8 @@
 //! A source opens a (node, path) and hands back a [`BodyStream`] of chunks as they arrive;
 //! parsing, deadlines, retries and fan-out belong to `collect`.
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::SystemTime;
 
 use bytes::{Bytes, BytesMut};
@@ -91,12 +93,37 @@ impl MetricsSource for Source {
     }
 }
 
+/// How far one attempt got, shared with whoever enforces its deadline: whether the server
+/// answered (a [`BodyStream`] was opened) and how many body bytes arrived. It tells "no answer"
+/// from "answered, but the body was too slow" when the deadline passes mid-body.
+#[derive(Debug, Clone, Default)]
+pub struct Progress(Arc<ProgressCounts>);
+
+#[derive(Debug, Default)]
+struct ProgressCounts {
+    answered: AtomicBool,
+    received: AtomicU64,
+}
+
+impl Progress {
+    /// Whether the server answered (status and headers arrived).
+    pub fn answered(&self) -> bool {
+        self.0.answered.load(Ordering::Relaxed)
+    }
+
+    /// Body bytes received so far.
+    pub fn received(&self) -> u64 {
+        self.0.received.load(Ordering::Relaxed)
+    }
+}
+
 /// A response body read chunk by chunk, with `--max-body` enforced as bytes arrive.
 pub struct BodyStream {
     body: kube::client::Body,
     limit: u64,
     received: u64,
     host: String,
+    progress: Option<Progress>,
 }
 
 impl std::fmt::Debug for BodyStream {
@@ -108,7 +135,15 @@ impl std::fmt::Debug for BodyStream {
 impl BodyStream {
     /// Wraps a response body; `host` names the peer in transport errors.
     pub fn new(body: kube::client::Body, limit: u64, host: impl Into<String>) -> BodyStream {
-        BodyStream { body, limit, received: 0, host: host.into() }
+        BodyStream { body, limit, received: 0, host: host.into(), progress: None }
+    }
+
+    /// Reports to `progress` that the server answered, and every body byte as it arrives.
+    pub fn track(mut self, progress: &Progress) -> BodyStream {
+        progress.0.answered.store(true, Ordering::Relaxed);
+        progress.0.received.store(self.received, Ordering::Relaxed);
+        self.progress = Some(progress.clone());
+        self
     }
 
     /// The next chunk, `None` at the end. Fails when the connection breaks or the body passes
@@ -123,6 +158,9 @@ impl BodyStream {
                 continue;
             }
             self.received += data.len() as u64;
+            if let Some(progress) = &self.progress {
+                progress.0.received.store(self.received, Ordering::Relaxed);
+            }
             if self.received > self.limit {
                 return Err(FetchError::TooLarge { limit: self.limit });
             }

@@ -287,6 +287,8 @@ fn fault_table() -> Vec<(Fault, FailureKind, FailureKind)> {
         (Fault::Truncate, FailureKind::Parse, FailureKind::Parse),
         (Fault::Huge(3 << 20), FailureKind::TooLarge, FailureKind::TooLarge),
         (Fault::BadCert, FailureKind::Tls, FailureKind::ServerError),
+        // Headers at once, then a body far slower than --timeout: not "no answer".
+        (Fault::SlowBody(Duration::from_secs(60)), FailureKind::SlowBody, FailureKind::SlowBody),
     ]
 }
 
@@ -320,6 +322,25 @@ async fn each_fault_fails_only_its_node_with_a_typed_error_and_fix() {
     assert!(bad_cert.message.contains("not valid for this name"), "{}", bad_cert.message);
     let truncated = direct.scrapes[5].outcome.as_ref().expect_err("truncate");
     assert!(truncated.message.contains("cut short"), "{}", truncated.message);
+    // A slow body says it answered and how much arrived, and its fix is not the no-answer one.
+    for collection in [&direct, &proxy] {
+        let slow = collection.scrapes[8].outcome.as_ref().expect_err("slowbody");
+        assert!(
+            slow.message.contains("answered, but the body did not finish within 2s ("),
+            "{}",
+            slow.message
+        );
+        let received: u64 = slow
+            .message
+            .rsplit_once('(')
+            .and_then(|(_, tail)| tail.split_whitespace().next())
+            .and_then(|n| n.parse().ok())
+            .unwrap_or_else(|| panic!("a byte count in {}", slow.message));
+        assert!(received > 0, "some of the body arrived: {}", slow.message);
+        let fix = slow.fix.as_deref().expect("a fix");
+        assert!(fix.contains("raise --timeout") && fix.contains("bytes"), "{fix}");
+        assert!(!fix.contains("/proxy/healthz"), "{fix}");
+    }
     cluster.shutdown().await;
 }
 

@@ -14,6 +14,7 @@ mod oracle;
 mod prometheus;
 mod readable;
 mod real;
+mod reliability;
 mod serve;
 mod servers;
 mod signals;

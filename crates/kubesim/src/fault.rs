@@ -31,6 +31,9 @@ pub enum Fault {
     BadCert,
     /// Webhook token authentication is off: every bearer token gets 401 (`noauth`).
     NoAuth,
+    /// Headers at once, then the body trickles out over this long, in 100 even pieces
+    /// (`slowbody:30s`): a kubelet that answers but cannot send its payload in time.
+    SlowBody(Duration),
 }
 
 /// A `--fault` value that could not be understood.
@@ -81,9 +84,10 @@ impl FromStr for Fault {
             "huge" => parse_size(&need(arg)?).map(Fault::Huge).map_err(|e| fail(&e)),
             "badcert" => none(Fault::BadCert),
             "noauth" => none(Fault::NoAuth),
+            "slowbody" => parse_duration(&need(arg)?).map(Fault::SlowBody).map_err(|e| fail(&e)),
             _ => Err(fail(
                 "expected one of latency:DURATION, refuse, hang, reset, status:CODE, 429[:DURATION], \
-                 truncate, garbage, huge:SIZE, badcert, noauth",
+                 truncate, garbage, huge:SIZE, badcert, noauth, slowbody:DURATION",
             )),
         }
     }
@@ -103,6 +107,7 @@ impl fmt::Display for Fault {
             Fault::Huge(size) => write!(f, "huge:{size}B"),
             Fault::BadCert => f.write_str("badcert"),
             Fault::NoAuth => f.write_str("noauth"),
+            Fault::SlowBody(d) => write!(f, "slowbody:{}ms", d.as_millis()),
         }
     }
 }
@@ -169,11 +174,14 @@ mod tests {
         assert_eq!("huge:1MiB".parse::<Fault>().unwrap(), Fault::Huge(1 << 20));
         assert_eq!("badcert".parse::<Fault>().unwrap(), Fault::BadCert);
         assert_eq!("noauth".parse::<Fault>().unwrap(), Fault::NoAuth);
+        assert_eq!("slowbody:30s".parse::<Fault>().unwrap(), Fault::SlowBody(Duration::from_secs(30)));
     }
 
     #[test]
     fn display_round_trips() {
-        for text in ["latency:200ms", "refuse", "status:503", "429:2000ms", "huge:123B", "noauth"] {
+        for text in
+            ["latency:200ms", "refuse", "status:503", "429:2000ms", "huge:123B", "noauth", "slowbody:1500ms"]
+        {
             let fault: Fault = text.parse().unwrap();
             assert_eq!(fault.to_string().parse::<Fault>().unwrap(), fault);
         }
@@ -186,5 +194,6 @@ mod tests {
         assert!("status:99".parse::<Fault>().is_err());
         assert!("refuse:now".parse::<Fault>().is_err());
         assert!("explode".parse::<Fault>().is_err());
+        assert!("slowbody".parse::<Fault>().is_err());
     }
 }

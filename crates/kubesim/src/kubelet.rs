@@ -285,6 +285,7 @@ async fn handle(
         Some(Fault::Huge(size)) if path == "/metrics" => {
             streamed(payload::pad_to(chunks, known_len.unwrap_or(0), size))
         }
+        Some(Fault::SlowBody(over)) => streamed(payload::trickle(chunks, known_len, over)),
         _ => streamed(chunks),
     };
     let mut response = Response::new(if req.method() == Method::HEAD { full("") } else { body });

@@ -345,6 +345,17 @@ impl Cluster {
         }
     }
 
+    /// Stops kubesim's own API server: its port closes and open connections drop, as when
+    /// kube-apiserver goes down; kubelets keep serving. No effect in kubelets-only mode.
+    pub fn stop_api_server(&self) {
+        self.shared.api_down.send_replace(true);
+    }
+
+    /// Starts the API server again on the same address (after [`Cluster::stop_api_server`]).
+    pub fn start_api_server(&self) {
+        self.shared.api_down.send_replace(false);
+    }
+
     /// Rotates `sa.token`: `token` becomes valid for `monitoring/kubelet-metrics` and replaces the file.
     /// Earlier tokens stay valid.
     pub fn write_sa_token(&self, token: &str) {
@@ -477,6 +488,8 @@ pub(crate) struct Shared {
     pub truth_lock: Mutex<()>,
     pub resource_version: AtomicU64,
     pub shutdown: watch::Receiver<bool>,
+    /// True while the API server is stopped ([`Cluster::stop_api_server`]): its port is closed.
+    pub api_down: watch::Sender<bool>,
 }
 
 use rbac::Policy;
@@ -745,6 +758,7 @@ async fn build(
         truth_lock: Mutex::new(()),
         resource_version: AtomicU64::new(1000 + config.seed % 1000),
         shutdown: shutdown.clone(),
+        api_down: watch::channel(false).0,
     });
     shared.apply_yaml(rbac::BOOTSTRAP_YAML).context("loading the bootstrap policy")?;
 
@@ -809,20 +823,64 @@ async fn build(
     for (node, listener) in shared.nodes.iter().zip(listeners) {
         tokio::spawn(kubelet::run(shared.clone(), node.clone(), listener, shutdown.clone(), alive.clone()));
     }
-    let api_shared = shared.clone();
-    let api_alive = alive;
-    tokio::spawn(async move {
-        let _alive = api_alive;
-        let handler_shared = api_shared.clone();
-        http::serve(
-            api_listener,
-            move || api_tls.clone(),
-            move |user, req| apiserver::handle(handler_shared.clone(), user, req),
-            api_shared.shutdown.clone(),
-        )
-        .await;
-    });
+    tokio::spawn(run_api_server(shared.clone(), api_listener, api_tls, alive));
     Ok(shared)
+}
+
+/// Serves the API server until shutdown, closing its port (and every open connection) while it is
+/// stopped and binding the same address again when it starts, as a restarted kube-apiserver does.
+async fn run_api_server(
+    shared: Arc<Shared>,
+    listener: TcpListener,
+    tls: Arc<ServerConfig>,
+    _alive: mpsc::Sender<()>,
+) {
+    let mut shutdown = shared.shutdown.clone();
+    let mut down = shared.api_down.subscribe();
+    let addr = match listener.local_addr() {
+        Ok(addr) => addr,
+        Err(_) => return,
+    };
+    let mut listener = Some(listener);
+    loop {
+        if *down.borrow_and_update() {
+            listener = None;
+            tokio::select! {
+                _ = http::stopped(&mut shutdown) => return,
+                changed = down.changed() => if changed.is_err() { return },
+            }
+            continue;
+        }
+        let active = match listener.take() {
+            Some(active) => active,
+            None => match TcpListener::bind(addr).await {
+                Ok(active) => active,
+                Err(_) => {
+                    // The port is briefly taken (TIME_WAIT or another process); try again shortly.
+                    tokio::select! {
+                        _ = http::stopped(&mut shutdown) => return,
+                        _ = tokio::time::sleep(Duration::from_millis(50)) => continue,
+                    }
+                }
+            },
+        };
+        // This generation's connections watch `stop`: dropping its sender ends them all.
+        let (stop, stopped) = watch::channel(false);
+        let handler_shared = shared.clone();
+        let tls = tls.clone();
+        let serving = http::serve(
+            active,
+            move || tls.clone(),
+            move |user, req| apiserver::handle(handler_shared.clone(), user, req),
+            stopped,
+        );
+        tokio::select! {
+            _ = http::stopped(&mut shutdown) => return,
+            went_down = down.wait_for(|down| *down) => if went_down.is_err() { return },
+            () = serving => return,
+        }
+        drop(stop);
+    }
 }
 
 #[cfg(test)]

@@ -1,6 +1,8 @@
 //! `kubesim`: run a simulated cluster until SIGINT/SIGTERM.
 //! Prints `ready <api-server-url>` on stdout once the state directory is written and every port listens
 //! (in kubelets-only mode: once every node is registered in the external API server).
+//! SIGUSR1 stops the API server (its port closes; kubelets keep serving) and prints `api-server stopped`;
+//! SIGUSR2 starts it again on the same address and prints `api-server started`.
 
 use std::{path::PathBuf, process::ExitCode};
 
@@ -22,7 +24,8 @@ struct Args {
     #[arg(long, default_value_t = 1)]
     seed: u64,
     /// A fault on one node, NODE=KIND[:ARG], NODE a name or 0-based index: latency:200ms, refuse, hang,
-    /// reset, status:503, 429[:2s], truncate, garbage, huge:20MB, badcert, noauth. Repeatable.
+    /// reset, status:503, 429[:2s], truncate, garbage, huge:20MB, badcert, noauth, slowbody:30s.
+    /// Repeatable.
     #[arg(long = "fault", value_parser = parse_fault)]
     faults: Vec<(NodeRef, Fault)>,
     /// Threads serving the cluster.
@@ -98,17 +101,33 @@ fn main() -> ExitCode {
                 return ExitCode::from(2);
             }
         };
-        println!("ready {}", cluster.api_url());
-        let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(s) => s,
-            Err(err) => {
-                eprintln!("error: cannot watch SIGTERM: {err}");
+        use tokio::signal::unix::{SignalKind, signal};
+        let (term, stop_api, start_api) = match (
+            signal(SignalKind::terminate()),
+            signal(SignalKind::user_defined1()),
+            signal(SignalKind::user_defined2()),
+        ) {
+            (Ok(term), Ok(stop), Ok(start)) => (term, stop, start),
+            (Err(err), _, _) | (_, Err(err), _) | (_, _, Err(err)) => {
+                eprintln!("error: cannot watch signals: {err}");
                 return ExitCode::from(2);
             }
         };
-        tokio::select! {
-            _ = tokio::signal::ctrl_c() => {}
-            _ = term.recv() => {}
+        let (mut term, mut stop_api, mut start_api) = (term, stop_api, start_api);
+        println!("ready {}", cluster.api_url());
+        loop {
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => break,
+                _ = term.recv() => break,
+                _ = stop_api.recv() => {
+                    cluster.stop_api_server();
+                    println!("api-server stopped");
+                }
+                _ = start_api.recv() => {
+                    cluster.start_api_server();
+                    println!("api-server started");
+                }
+            }
         }
         cluster.shutdown().await;
         ExitCode::SUCCESS

@@ -1,9 +1,9 @@
 //! What the kubelets serve: exposition text built from real captured payloads (tests/fixtures/real/)
 //! shared by every node, with each node's own parts (pod-start histograms, build info, containers)
 //! spliced in. Templates are parsed once; a response is a list of chunks, most of them static slices.
-//! Faults that change a body (truncate, garbage, huge, reset) are applied here to the chunk stream.
+//! Faults that change a body (truncate, garbage, huge, reset, slowbody) are applied here to the chunk stream.
 
-use std::{fmt::Write as _, sync::OnceLock};
+use std::{fmt::Write as _, sync::OnceLock, time::Duration};
 
 use bytes::Bytes;
 use futures::{Stream, StreamExt, stream};
@@ -476,6 +476,36 @@ pub fn truncate(chunks: Chunks, limit: u64) -> Chunks {
     )
 }
 
+/// How many pieces a `slowbody` kubelet splits its body into.
+pub const TRICKLE_PIECES: u64 = 100;
+
+/// Sends the body in [`TRICKLE_PIECES`] even pieces, each after a pause of `over / TRICKLE_PIECES`, so
+/// the whole body takes `over` (bodies of unknown length go in 16 KiB pieces at the same pace).
+pub fn trickle(chunks: Chunks, known_len: Option<u64>, over: Duration) -> Chunks {
+    let piece = known_len.map_or(16 * 1024, |len| len.div_ceil(TRICKLE_PIECES).max(1)) as usize;
+    let pause = over / TRICKLE_PIECES as u32;
+    // Pieces are cut across chunk boundaries, so their number does not depend on how the
+    // payload happens to be chunked.
+    let pieces = stream::unfold(
+        (chunks, bytes::BytesMut::new(), false),
+        move |(mut chunks, mut buf, mut done)| async move {
+            while !done && buf.len() < piece {
+                match chunks.next().await {
+                    Some(chunk) => buf.extend_from_slice(&chunk),
+                    None => done = true,
+                }
+            }
+            if buf.is_empty() {
+                return None;
+            }
+            let next = buf.split_to(piece.min(buf.len())).freeze();
+            tokio::time::sleep(pause).await;
+            Some((next, (chunks, buf, done)))
+        },
+    );
+    Box::pin(pieces)
+}
+
 /// Valid padding series appended to reach `total` bytes, in 64 KB chunks.
 pub fn pad_to(chunks: Chunks, already: u64, total: u64) -> Chunks {
     const HEAD: &str = "# HELP kubesim_padding_info Padding added by the huge fault of kubesim.\n# TYPE kubesim_padding_info gauge\n";
@@ -561,5 +591,21 @@ mod tests {
         let padded: Vec<Bytes> = pad_to(chunks, 4, 200_000).collect().await;
         let len: usize = padded.iter().map(|c| c.len()).sum();
         assert!((200_000..200_200).contains(&len), "{len}");
+    }
+
+    #[tokio::test]
+    async fn trickle_sends_the_same_bytes_in_even_pieces_over_the_duration() {
+        // 1,000 bytes in uneven chunks: 100 pieces of 10 bytes, 1 ms apart.
+        let body: Vec<u8> = (0..1000u32).map(|i| b'a' + (i % 26) as u8).collect();
+        let chunks: Chunks = Box::pin(stream::iter(vec![
+            Bytes::copy_from_slice(&body[..7]),
+            Bytes::copy_from_slice(&body[7..]),
+        ]));
+        let started = std::time::Instant::now();
+        let pieces: Vec<Bytes> = trickle(chunks, Some(1000), Duration::from_millis(100)).collect().await;
+        assert!(started.elapsed() >= Duration::from_millis(100));
+        assert_eq!(pieces.len(), 100);
+        assert!(pieces.iter().all(|p| p.len() == 10));
+        assert_eq!(pieces.concat(), body);
     }
 }

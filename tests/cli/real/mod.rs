@@ -18,6 +18,8 @@ use crate::{bin, run_with_stdin, stderr, stdout};
 const NODES: usize = 600;
 /// The node whose kubelet serves a certificate for another name.
 const BAD_CERT_NODE: usize = 7;
+/// The node whose kubelet trickles its body for one scenario.
+const SLOW_BODY_NODE: usize = 11;
 
 /// A cluster to run the scenarios on: kubesim's kubelets behind either API server.
 struct Backend {
@@ -218,6 +220,7 @@ fn scenarios(backend: &Backend) {
     doctor_as_admin(backend);
     doctor_as_a_user_without_proxy_rights_names_the_user(backend);
     direct_with_a_service_account_from_our_rbac_output(backend);
+    a_body_slower_than_the_timeout_is_a_slow_body_through_both_methods(backend);
     doctor_as_a_service_account(backend);
     proxy_with_a_service_account_from_our_rbac_output(backend);
     proxy_for_a_user_granted_by_our_rbac_output(backend);
@@ -312,6 +315,52 @@ fn direct_with_a_service_account_from_our_rbac_output(backend: &Backend) {
     let report = backend.json(&out);
     assert_eq!(report["nodes"].as_array().map(Vec::len), Some(NODES - 1), "{}", backend.name);
     assert_eq!(failed_nodes(&report), [(bad_cert_node(backend), "tls".to_string())], "{}", backend.name);
+}
+
+/// A kubelet that answers at once but trickles its body: both methods say it answered, and how
+/// much arrived (the API server streams the kubelet's body as it comes).
+fn a_body_slower_than_the_timeout_is_a_slow_body_through_both_methods(backend: &Backend) {
+    let node = backend.kubelets.node_names()[SLOW_BODY_NODE].clone();
+    backend.kubelets.set_fault(&node, Some(Fault::SlowBody(std::time::Duration::from_secs(60))));
+    let token = backend.token("monitoring", "km-direct");
+    let kubeconfig = backend.path(&backend.token_kubeconfig(&token));
+    let (token, kubelet_ca, admin) =
+        (backend.path(&token), backend.path(&backend.kubelet_ca), backend.path(&backend.admin));
+    let proxy = ["histogram", &node, "--kubeconfig", &admin, "--timeout", "2s", "-o", "json"];
+    let direct = [
+        "histogram",
+        &node,
+        "--method",
+        "direct",
+        "--kubeconfig",
+        &kubeconfig,
+        "--token-file",
+        &token,
+        "--kubelet-ca",
+        &kubelet_ca,
+        "--timeout",
+        "2s",
+        "-o",
+        "json",
+    ];
+    for (method, args) in [("proxy", &proxy[..]), ("direct", &direct[..])] {
+        let out = backend.run(args);
+        assert_eq!(out.status.code(), Some(2), "{} {method}: {}", backend.name, stderr(&out));
+        let report = backend.json(&out);
+        assert_eq!(
+            failed_nodes(&report),
+            [(node.clone(), "slow_body".to_string())],
+            "{} {method}",
+            backend.name
+        );
+        let message = report["errors"][0]["message"].as_str().unwrap_or_default();
+        assert!(
+            message.contains("answered, but the body did not finish within 2s"),
+            "{}: {message}",
+            backend.name
+        );
+    }
+    backend.kubelets.set_fault(&node, None);
 }
 
 fn doctor_as_a_service_account(backend: &Backend) {
