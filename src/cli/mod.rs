@@ -15,10 +15,12 @@ use crate::access::{Endpoint, Method};
 use crate::rbac::{self, ServiceAccountRef};
 use crate::units::{parse_duration, parse_quantile};
 
+pub mod pods;
 pub mod settings;
 pub mod source;
 pub mod values;
 
+pub use pods::{PodGroup, PodsArgs, PodsOutput};
 pub use source::{SourceArgs, UsageError, metric_and_source};
 
 /// The version `--version` prints: the release, the commit and the build date.
@@ -132,6 +134,14 @@ pub enum Command {
   kubelet-metrics watch --interval 10s                       # pod starts per node, every 10 seconds
   kubelet-metrics watch kubelet_pod_start_sli_duration_seconds -l topology.kubernetes.io/zone=a")]
     Watch(WatchArgs),
+    /// Per-pod startup latency from the API server (created → scheduled → initialized → started
+    /// → ready), with exact quantiles per node, namespace and workload, and the slowest pods.
+    #[command(after_long_help = "Examples:
+  kubelet-metrics pods                                       # every namespace, slowest groups first
+  kubelet-metrics pods -n shop --since 1h --slo 'p99<=5s'    # the last hour of one namespace, judged
+  kubelet-metrics pods --field-selector spec.nodeName=node-a --milestone started
+  kubectl get pods -A -o json | kubelet-metrics pods --file - -o json")]
+    Pods(PodsArgs),
 }
 
 impl Command {
@@ -143,6 +153,7 @@ impl Command {
             Command::Histogram(args) => matches!(args.output, HistogramOutput::Table | HistogramOutput::Wide),
             Command::Doctor(args) => args.output == DoctorOutput::Table,
             Command::Compare(args) => args.output == CompareOutput::Table,
+            Command::Pods(args) => matches!(args.output, PodsOutput::Table | PodsOutput::Wide),
             Command::Demo(_) | Command::Rbac(_) => true,
             _ => false,
         }

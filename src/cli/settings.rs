@@ -18,6 +18,8 @@ use crate::report::order::SortKey;
 use crate::slo::{Objective, Statistic};
 use crate::source::SourcePlan;
 
+pub use super::pods::{PodSource, PodsSettings};
+
 /// `histogram`, validated.
 #[derive(Debug, Clone)]
 pub struct HistogramSettings {

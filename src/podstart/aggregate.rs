@@ -70,7 +70,7 @@ pub struct Bounds {
 /// A node, namespace or workload, or the whole set.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Group {
-    /// Its name (`cluster`, `stateless`, `stateful`, a node, a namespace, `KIND/NAME`).
+    /// Its name (`all`, `stateless`, `stateful`, a node, a namespace, `KIND/NAME`).
     pub name: String,
     /// For a workload, its namespace.
     pub namespace: Option<String>,
@@ -156,7 +156,7 @@ pub fn aggregate(pods: Vec<PodStart>, query: &PodQuery) -> PodReport {
     let listed = pods.len();
     let pods: Vec<PodStart> = pods.into_iter().filter(|p| query.in_window(p.created)).collect();
     let all: Vec<&PodStart> = pods.iter().collect();
-    let cluster = group("cluster", None, &all, query);
+    let cluster = group("all", None, &all, query);
     let stateless_pods: Vec<&PodStart> = pods.iter().filter(|p| !p.stateful).collect();
     let stateful_pods: Vec<&PodStart> = pods.iter().filter(|p| p.stateful).collect();
     let stateless = group("stateless", None, &stateless_pods, query);

@@ -17,6 +17,7 @@ pub mod doctor;
 pub mod json;
 pub mod order;
 pub mod paint;
+pub mod pods;
 pub mod problems;
 pub mod samples;
 pub mod svg;

@@ -533,7 +533,12 @@ impl SimPod {
             namespace: self.namespace.to_string(),
             name: self.name.clone(),
             node: node_name.map(str::to_string),
-            workload: format!("{}/{}", w.kind, w.name),
+            // The workload people name: a Deployment (not its ReplicaSet), else the controller.
+            workload: if w.kind == "Job" {
+                format!("Job/{}", self.owner)
+            } else {
+                format!("{}/{}", w.kind, w.name)
+            },
             phase: self.phase_name().to_string(),
             created: rfc3339(created),
             stateful: self.stateful(),

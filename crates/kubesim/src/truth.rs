@@ -56,7 +56,8 @@ pub struct PodTruth {
     pub name: String,
     /// `spec.nodeName`, when scheduled.
     pub node: Option<String>,
-    /// The owning workload, `KIND/NAME` (a Deployment, not its ReplicaSet).
+    /// The owning workload, `KIND/NAME`: a Deployment (not its ReplicaSet), else the controller
+    /// (`StatefulSet/db`, `DaemonSet/kube-proxy`, `Job/report-3`).
     pub workload: String,
     /// `status.phase`.
     pub phase: String,
