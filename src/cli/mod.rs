@@ -364,6 +364,10 @@ pub struct RbacArgs {
     /// Add a Deployment that runs `kubelet-metrics serve` as the service account.
     #[arg(long)]
     pub deployment: bool,
+    /// Also grant `list pods` in every namespace, which `kubelet-metrics pods` needs (pod names,
+    /// labels, owners and status; not logs, not exec).
+    #[arg(long)]
+    pub with_pods: bool,
     /// The container image of the Deployment.
     #[arg(long, value_name = "IMAGE", default_value = rbac::DEFAULT_IMAGE, requires = "deployment")]
     pub image: String,
@@ -379,6 +383,9 @@ pub struct DoctorArgs {
     /// Check at most this many nodes, spread evenly over the cluster.
     #[arg(long, default_value_t = 10, value_name = "N")]
     pub sample: usize,
+    /// Also check `list pods` in every namespace, which `kubelet-metrics pods` needs.
+    #[arg(long)]
+    pub pods: bool,
     /// Output format.
     #[arg(long, short = 'o', value_enum, default_value_t = DoctorOutput::Table)]
     pub output: DoctorOutput,

@@ -127,6 +127,8 @@ pub struct DoctorSettings {
     pub sample: usize,
     /// `--output`.
     pub output: DoctorOutput,
+    /// `--pods`: also check `list pods`.
+    pub pods: bool,
 }
 
 /// `compare`, validated.
@@ -333,7 +335,7 @@ impl DoctorArgs {
         }
         let Some(plan) = plan else { return Err(UsageError { problems }) };
         UsageError::check(problems)?;
-        Ok(DoctorSettings { plan, sample: self.sample, output: self.output })
+        Ok(DoctorSettings { plan, sample: self.sample, output: self.output, pods: self.pods })
     }
 }
 

@@ -172,3 +172,52 @@ fn saved_pod_lists_are_read_offline() {
     assert_eq!(garbage.status.code(), Some(2));
     assert!(stderr(&garbage).contains("-: line 1: not a pod list"), "{}", stderr(&garbage));
 }
+
+#[tokio::test]
+async fn rbac_with_pods_grants_what_pods_needs_and_doctor_checks_it() {
+    let cluster = cluster().await;
+    let doctor = |kubeconfig: &std::path::Path| {
+        let out = bin()
+            .args(["doctor", "--pods", "-o", "json", "--kubeconfig"])
+            .arg(kubeconfig)
+            .output()
+            .expect("runs");
+        let report = json(&out);
+        report["checks"]
+            .as_array()
+            .expect("checks")
+            .iter()
+            .find(|c| c["title"] == "can-i list pods")
+            .cloned()
+            .unwrap_or_else(|| panic!("no pods check: {report}"))
+    };
+    assert_eq!(doctor(&cluster.admin_kubeconfig())["status"], "pass");
+    let denied = doctor(&cluster.viewer_kubeconfig());
+    assert_eq!(denied["status"], "fail");
+    assert!(denied["fix"].to_string().contains("--with-pods"), "{denied}");
+
+    // The manifests of `rbac --with-pods`, applied, let the service account list pods; without
+    // the flag they do not.
+    let token = cluster.state_dir().join("sa.token");
+    let kubeconfig = cluster.state_dir().join("sa-pods.kubeconfig");
+    std::fs::write(
+        &kubeconfig,
+        format!(
+            "apiVersion: v1\nkind: Config\nclusters:\n- name: c\n  cluster: {{server: {}, certificate-authority: {}}}\nusers:\n- name: u\n  user: {{tokenFile: {}}}\ncontexts:\n- name: c\n  context: {{cluster: c, user: u}}\ncurrent-context: c\n",
+            cluster.api_url(),
+            cluster.ca_path().display(),
+            token.display()
+        ),
+    )
+    .expect("kubeconfig written");
+    let as_sa =
+        || bin().args(["pods", "-o", "json", "--kubeconfig"]).arg(&kubeconfig).output().expect("runs");
+    let plain = bin().args(["rbac", "--method", "direct"]).output().expect("runs");
+    cluster.apply_yaml(&stdout(&plain)).expect("applied");
+    assert_eq!(as_sa().status.code(), Some(2), "no `list pods` without --with-pods");
+    let with_pods = bin().args(["rbac", "--method", "direct", "--with-pods"]).output().expect("runs");
+    cluster.apply_yaml(&stdout(&with_pods)).expect("applied");
+    let listed = as_sa();
+    assert_eq!(listed.status.code(), Some(0), "{}", stderr(&listed));
+    assert!(json(&listed)["cluster"]["pods"].as_u64().unwrap_or(0) > 0);
+}
