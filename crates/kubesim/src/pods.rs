@@ -190,7 +190,7 @@ impl SimPod {
             pick -= w.weight;
         }
         let w = &WORKLOADS[workload];
-        let batch = serial / 40;
+        let batch = serial / 400;
         let (owner, name) = match w.kind {
             "Deployment" => {
                 let rs = format!("{}-{}", w.name, w.hash);
@@ -366,7 +366,7 @@ impl SimPod {
                 "creationTimestamp": rfc3339(self.created_second()),
                 "labels": labels,
                 "ownerReferences": [{"apiVersion": controller.0, "kind": controller.1, "name": self.owner,
-                                     "uid": format!("{:08x}-0000-4000-8000-{:012x}", self.workload, self.serial / 40),
+                                     "uid": format!("{:08x}-0000-4000-8000-{:012x}", self.workload, self.serial / 400),
                                      "controller": true, "blockOwnerDeletion": true}],
             },
             "spec": spec,
