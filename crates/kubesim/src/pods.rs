@@ -406,7 +406,7 @@ impl SimPod {
                                        "finishedAt": rfc3339(self.at(self.init_seconds)), "containerID": container_id(99)}})
             };
             status["initContainerStatuses"] = json!([{"name": "migrate", "image": image("migrate"), "imageID": image_id("migrate"),
-                "ready": !matches!(init.get("running"), Some(_)), "restartCount": 0, "started": false, "state": init,
+                "ready": init.get("running").is_none(), "restartCount": 0, "started": false, "state": init,
                 "lastState": {}}]);
         }
         let (conditions, states): (Vec<Value>, Vec<Value>) = match self.phase {

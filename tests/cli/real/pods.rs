@@ -34,7 +34,10 @@ pub(super) fn pods_scenario(backend: &Backend) {
     let pods = report["pods"].as_array().expect("pods");
     assert_eq!(pods.len(), expected.len(), "{}: every pod of {namespace}, across pages", backend.name);
     for pod in pods {
-        let key = (pod["namespace"].as_str().unwrap().to_string(), pod["name"].as_str().unwrap().to_string());
+        let key = (
+            pod["namespace"].as_str().expect("a string").to_string(),
+            pod["name"].as_str().expect("a string").to_string(),
+        );
         let (want, node) = &expected[&key];
         let got: Vec<Option<u64>> = ["scheduled", "initialized", "started", "containers-ready", "ready"]
             .iter()
