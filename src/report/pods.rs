@@ -261,28 +261,6 @@ pub fn json(
             json!({"pod": p.pod, "node": p.node, "workload": p.workload, "seconds": number(p.seconds), "milestones": milestones})
         })
         .collect();
-    let pods: Vec<Value> = report
-        .pods
-        .iter()
-        .map(|p| {
-            let mut latencies = Map::new();
-            let mut skipped = Map::new();
-            for m in Milestone::ALL {
-                match p.latency(m) {
-                    Latency::Seconds(s) => {
-                        latencies.insert(m.as_str().into(), number(s));
-                    }
-                    Latency::Skipped { why, .. } => {
-                        latencies.insert(m.as_str().into(), Value::Null);
-                        skipped.insert(m.as_str().into(), why.key().into());
-                    }
-                }
-            }
-            json!({"namespace": p.namespace, "name": p.name, "node": p.node, "workload": p.workload.to_string(),
-                   "phase": p.phase, "stateful": p.stateful, "init_containers": p.init_containers,
-                   "latencies": latencies, "skipped": skipped})
-        })
-        .collect();
     let mut document = json!({
         "milestone": report.query.milestone.as_str(),
         "now": now_rfc3339,
@@ -295,13 +273,41 @@ pub fn json(
         "namespaces": groups(&report.namespaces, sections.namespaces),
         "workloads": groups(&report.workloads, sections.workloads),
         "slowest": slowest,
-        "pods": pods,
     });
     if let Some((objective, verdict)) = slo {
         document["slo"] = verdict_json(objective, verdict);
     }
-    serde_json::to_writer(&mut *out, &document)?;
-    writeln!(out)
+    // Every pod last, written one by one: the document never holds 50,000 pods at once.
+    let head = serde_json::to_string(&document)?;
+    out.write_all(head.strip_suffix('}').unwrap_or(&head).as_bytes())?;
+    out.write_all(b",\"pods\":[")?;
+    for (index, pod) in report.pods.iter().enumerate() {
+        if index > 0 {
+            out.write_all(b",")?;
+        }
+        serde_json::to_writer(&mut *out, &pod_json(pod))?;
+    }
+    out.write_all(b"]}\n")
+}
+
+/// One pod: its latencies (`null` where unknown) and why each unknown one was skipped.
+fn pod_json(p: &crate::podstart::PodStart) -> Value {
+    let mut latencies = Map::new();
+    let mut skipped = Map::new();
+    for m in Milestone::ALL {
+        match p.latency(m) {
+            Latency::Seconds(s) => {
+                latencies.insert(m.as_str().into(), number(s));
+            }
+            Latency::Skipped { why, .. } => {
+                latencies.insert(m.as_str().into(), Value::Null);
+                skipped.insert(m.as_str().into(), why.key().into());
+            }
+        }
+    }
+    json!({"namespace": p.namespace, "name": p.name, "node": p.node, "workload": p.workload.to_string(),
+           "phase": p.phase, "stateful": p.stateful, "init_containers": p.init_containers,
+           "latencies": latencies, "skipped": skipped})
 }
 
 /// Writes one CSV row per group: `group,name,namespace,pods,count,mean,max,p50,...,skipped`,
