@@ -8,7 +8,8 @@
 //! main → cli → commands → sources: source, cluster, collect, files, prometheus, spool
 //!                       → tools (pure): rbac, doctor, compare, slo, snapshot, exporter, remedy
 //!                       → report (every renderer)
-//! all of those → core (pure): access, analysis, histogram, catalog, scrape, units, text → exposition
+//! all of those → core (pure): access, analysis, histogram, catalog, podstart, scrape, units, text
+//!               → exposition
 //! ```
 //!
 //! The library below `commands` never imports [`cli`] or [`commands`]; cluster code returns
@@ -19,6 +20,7 @@
 //! - [`histogram`] — cumulative `le` buckets: merge, mean, quantiles, bands, deltas.
 //! - [`analysis`] — node scrapes → a per-node and cluster-wide report.
 //! - [`catalog`] — what the kubelet's histograms measure and their known defects.
+//! - [`podstart`] — per-pod startup latency from pod objects, aggregated into exact quantiles.
 //! - [`scrape`] — what one node gave: parsed families or a typed failure.
 //! - [`access`] — the access methods, address types, kubelet endpoints and RBAC permissions.
 //! - [`units`] — durations, sizes, quantiles and timestamps as people type and read them.
@@ -62,6 +64,7 @@ pub mod exporter;
 pub mod exposition;
 pub mod files;
 pub mod histogram;
+pub mod podstart;
 pub mod prometheus;
 pub mod rbac;
 pub mod remedy;

@@ -233,6 +233,59 @@ impl Objective {
         }
     }
 
+    /// Judges a statistic known only within an open range `(low, high)` (e.g. latencies read
+    /// from one-second timestamps, some pods not there yet): holds when `high` meets the bound,
+    /// violated when `low` already breaks it, otherwise unknown. `what` names the samples
+    /// (`ready of stateless pods`), `observed` is the statistic as read, `pending` how many
+    /// samples have no upper bound yet. No range means no samples: unknown.
+    pub fn judge_range(
+        &self,
+        scope: String,
+        what: &str,
+        observed: Option<f64>,
+        range: Option<(f64, f64)>,
+        pending: usize,
+    ) -> Verdict {
+        let name = match self.statistic {
+            Statistic::Mean => format!("mean {what}"),
+            Statistic::Quantile(q) => format!("p{} {what}", format_number(q * 100.0)),
+        };
+        let Some((low, high)) = range else {
+            return Verdict {
+                scope,
+                observed,
+                lower_bound: false,
+                state: State::Unknown,
+                reason: "no observations".into(),
+            };
+        };
+        let comparison = if self.strict { "<" } else { "<=" };
+        let bound = short(self.bound);
+        let (state, reason) = if high <= self.bound {
+            (State::Holds, format!("{name} is below {} {comparison} {bound}", short(high)))
+        } else if low >= self.bound {
+            (State::Violated, format!("{name} is above {} and so not {comparison} {bound}", short(low)))
+        } else if high.is_infinite() {
+            (
+                State::Unknown,
+                format!(
+                    "{name} is above {} but {pending} pods are not there yet; cannot say whether it is {comparison} {bound}",
+                    short(low)
+                ),
+            )
+        } else {
+            (
+                State::Unknown,
+                format!(
+                    "{name} lies between {} and {} (timestamps have one-second resolution); cannot say whether it is {comparison} {bound}",
+                    short(low),
+                    short(high)
+                ),
+            )
+        };
+        Verdict { scope, observed, lower_bound: high.is_infinite(), state, reason }
+    }
+
     /// `p99 3.2 <= 5` or `p99 41.3 is not <= 5`.
     fn reason(&self, name: &str, value: f64, state: State) -> String {
         let comparison = if self.strict { "<" } else { "<=" };

@@ -16,11 +16,13 @@ use crate::rbac::{self, ServiceAccountRef};
 use crate::units::{parse_duration, parse_quantile};
 
 pub mod output;
+pub mod pods;
 pub mod settings;
 pub mod source;
 pub mod values;
 
 pub use output::{OutputArg, OutputParser};
+pub use pods::{PodGroup, PodsArgs, PodsOutput};
 pub use source::{ClusterArgs, FileArgs, PrometheusArgs, SourceArgs, UsageError, metric_and_source};
 
 /// The version `--version` prints: the release, the commit and the build date.
@@ -159,6 +161,14 @@ pub enum Command {
   kubelet-metrics watch --interval 10s                       # pod starts per node, every 10 seconds
   kubelet-metrics watch kubelet_pod_start_sli_duration_seconds -l topology.kubernetes.io/zone=a")]
     Watch(WatchArgs),
+    /// Per-pod startup latency from the API server (created → scheduled → initialized → started
+    /// → ready), with exact quantiles per node, namespace and workload, and the slowest pods.
+    #[command(after_long_help = "Examples:
+  kubelet-metrics pods                                       # every namespace, slowest groups first
+  kubelet-metrics pods -n shop --since 1h --slo 'p99<=5s'    # the last hour of one namespace, judged
+  kubelet-metrics pods --field-selector spec.nodeName=node-a --milestone started
+  kubectl get pods -A -o json | kubelet-metrics pods --file - -o json")]
+    Pods(PodsArgs),
 }
 
 impl Command {
@@ -172,6 +182,7 @@ impl Command {
             }
             Command::Doctor(args) => matches!(args.output, OutputArg::Format(DoctorOutput::Table)),
             Command::Compare(args) => matches!(args.output, OutputArg::Format(CompareOutput::Table)),
+            Command::Pods(args) => matches!(args.output, PodsOutput::Table | PodsOutput::Wide),
             Command::Demo(_) | Command::Rbac(_) => true,
             _ => false,
         }
@@ -413,6 +424,10 @@ pub struct RbacArgs {
     /// Add a Deployment that runs `kubelet-metrics serve` as the service account.
     #[arg(long)]
     pub deployment: bool,
+    /// Also grant `list pods` in every namespace, which `kubelet-metrics pods` needs (pod names,
+    /// labels, owners and status; not logs, not exec).
+    #[arg(long)]
+    pub with_pods: bool,
     /// The container image of the Deployment.
     #[arg(long, value_name = "IMAGE", default_value = rbac::DEFAULT_IMAGE, requires = "deployment")]
     pub image: String,
@@ -428,6 +443,9 @@ pub struct DoctorArgs {
     /// Check at most this many nodes, spread evenly over the cluster.
     #[arg(long, default_value_t = 10, value_name = "N")]
     pub sample: usize,
+    /// Also check `list pods` in every namespace, which `kubelet-metrics pods` needs.
+    #[arg(long)]
+    pub pods: bool,
     /// Output format.
     #[arg(long, short = 'o', value_parser = OutputParser::<DoctorOutput>::new(), default_value = "table", value_name = "FORMAT")]
     pub output: OutputArg<DoctorOutput>,

@@ -19,6 +19,8 @@ use crate::report::order::SortKey;
 use crate::slo::{Objective, Statistic};
 use crate::source::SourcePlan;
 
+pub use super::pods::{PodSource, PodsSettings};
+
 /// `histogram`, validated.
 #[derive(Debug, Clone)]
 pub struct HistogramSettings {
@@ -139,6 +141,8 @@ pub struct DoctorSettings {
     /// How the JSON document (or, for `get`, each sample) is written for `-o json`, `-o yaml`
     /// and `-o jsonpath=`.
     pub document: DocumentFormat,
+    /// `--pods`: also check `list pods`.
+    pub pods: bool,
 }
 
 /// `compare`, validated.
@@ -333,7 +337,7 @@ impl DoctorArgs {
         let Ok(plan) = plan else { return Err(UsageError { problems }) };
         UsageError::check(problems)?;
         let (output, document) = self.output.resolve(DoctorOutput::Json, DoctorOutput::Yaml);
-        Ok(DoctorSettings { plan, sample: self.sample, output, document })
+        Ok(DoctorSettings { plan, sample: self.sample, output, document, pods: self.pods })
     }
 }
 

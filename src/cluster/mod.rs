@@ -27,6 +27,7 @@ pub mod direct;
 pub mod discovery;
 pub mod error;
 pub mod plan;
+pub mod pods;
 pub mod proxy;
 pub mod retry;
 

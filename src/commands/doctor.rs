@@ -42,7 +42,10 @@ pub async fn run(
     _err: &mut dyn Write,
     terminals: Terminals,
 ) -> anyhow::Result<Outcome> {
-    let diagnosis = diagnose(&settings.plan, settings.sample).await;
+    let mut diagnosis = diagnose(&settings.plan, settings.sample).await;
+    if settings.pods {
+        diagnosis.checks.push(pods_check(&settings.plan).await);
+    }
     match settings.output {
         DoctorOutput::Table => {
             report::doctor::render_table_painted(&diagnosis, Palette::new(terminals.color), &mut out)?
@@ -53,6 +56,26 @@ pub async fn run(
     }
     out.flush()?;
     Ok(if diagnosis.has_failures() { Outcome::Partial } else { Outcome::Complete })
+}
+
+/// `doctor --pods`: may the kubeconfig's user list pods, as `kubelet-metrics pods` does?
+async fn pods_check(plan: &ClusterPlan) -> Check {
+    let limit = plan.limits.per_node;
+    let result = match config::load(plan.kubeconfig.as_deref(), plan.context.as_deref()).await {
+        Ok(loaded) => match config::api_client(&loaded.config, false) {
+            Ok(api) => {
+                let host = checks::api_host(&loaded.config);
+                let user = checks::whoami(&api, &host, limit).await.ok().flatten();
+                let access = checks::access(&api, &host, &rbac::LIST_PODS, limit)
+                    .await
+                    .map_err(|e| Problem::from_fetch(&e, None));
+                return doctor::can_list_pods(plan.method, user.as_deref(), &access);
+            }
+            Err(err) => Err(Problem::new(FailureKind::Io, chain(err))),
+        },
+        Err(err) => Err(Problem::new(FailureKind::Io, chain(err))),
+    };
+    doctor::can_list_pods(plan.method, None, &result)
 }
 
 fn chain(err: impl Into<anyhow::Error>) -> String {

@@ -16,6 +16,7 @@ pub mod demo;
 pub mod doctor;
 pub mod get;
 pub mod histogram;
+pub mod pods;
 pub mod rbac;
 pub mod serve;
 pub mod snapshot;
@@ -109,6 +110,7 @@ pub async fn run(
         Command::Doctor(args) => doctor::run(&args.settings()?, out, err, terminals).await,
         Command::Compare(args) => compare::run(&args.settings()?, out, err).await,
         Command::Watch(args) => watch::run(&args.settings()?, out, err, terminals).await,
+        Command::Pods(args) => pods::run(&args.settings()?, out, err).await,
     }
 }
 

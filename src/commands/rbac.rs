@@ -22,6 +22,7 @@ pub async fn run(args: &RbacArgs, out: &mut dyn Write, err: &mut dyn Write) -> a
         method: args.method,
         subject,
         deployment_image: args.deployment.then(|| args.image.clone()),
+        with_pods: args.with_pods,
     };
     out.write_all(rbac::manifests(&request).as_bytes())?;
     out.flush()?;

@@ -175,6 +175,38 @@ pub fn can_i(
     }
 }
 
+/// With `doctor --pods`: may the caller list pods in every namespace, as `kubelet-metrics pods`
+/// does? `user` names the caller in the fix when known.
+pub fn can_list_pods(method: Method, user: Option<&str>, access: &Result<Access, Problem>) -> Check {
+    let title = format!("can-i {}", rbac::LIST_PODS);
+    match access {
+        Err(p) => {
+            Check::new("can-i", title, Status::Fail, p.message.clone()).fix(p.fix.iter().cloned().collect())
+        }
+        Ok(a) if a.allowed => {
+            Check::new("can-i", title, Status::Pass, "allowed: `kubelet-metrics pods` can list pods")
+        }
+        Ok(_) => {
+            let subject = user.map(Subject::from_username).unwrap_or_else(|| Subject::User("USER".into()));
+            let slug = subject.slug();
+            Check::new("can-i", title, Status::Fail, "denied: `kubelet-metrics pods` needs it in every namespace").fix(
+                vec![
+                    format!(
+                        "kubelet-metrics rbac --method {} {} --with-pods | kubectl apply -f -",
+                        method.as_str(),
+                        subject.rbac_flag()
+                    ),
+                    "or: kubectl create clusterrole kubelet-metrics-pods --verb=list --resource=pods".to_string(),
+                    format!(
+                        "    kubectl create clusterrolebinding kubelet-metrics-pods-{slug} --clusterrole=kubelet-metrics-pods {}",
+                        subject.kubectl_flag()
+                    ),
+                ],
+            )
+        }
+    }
+}
+
 /// Check 5: nodes found. `identity` names the caller in an RBAC fix; a 403 from the API server
 /// names the user itself, and its name wins.
 pub fn nodes(method: Method, identity: Option<&Identity>, found: &Result<NodesFound, Problem>) -> Check {

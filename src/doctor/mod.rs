@@ -29,7 +29,9 @@ mod identity;
 mod node;
 mod token;
 
-pub use api::{apiserver, authentication, can_i, credentials, credentials_not_needed, nodes, rbac_fix};
+pub use api::{
+    apiserver, authentication, can_i, can_list_pods, credentials, credentials_not_needed, nodes, rbac_fix,
+};
 pub use identity::{Identity, IdentityHints, IdentitySource, denied_user, identify, kubeconfig_guess};
 pub use node::{
     direct_healthz, direct_metrics, kubelet_client, kubelet_credentials_withheld, proxy_healthz, tcp_connect,

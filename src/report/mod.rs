@@ -18,6 +18,7 @@ pub mod document;
 pub mod json;
 pub mod order;
 pub mod paint;
+pub mod pods;
 pub mod problems;
 pub mod samples;
 pub mod svg;

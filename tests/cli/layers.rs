@@ -83,6 +83,7 @@ fn the_pure_modules_touch_no_network_runtime_clock_or_environment() {
         "histogram",
         "analysis",
         "catalog",
+        "podstart",
         "scrape",
         "units",
         "access",

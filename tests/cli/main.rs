@@ -11,6 +11,7 @@ mod limits;
 mod live;
 mod offline;
 mod oracle;
+mod pods;
 mod prometheus;
 mod readable;
 mod real;

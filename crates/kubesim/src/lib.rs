@@ -32,6 +32,7 @@ mod http;
 mod kubelet;
 mod payload;
 mod pki;
+mod pods;
 mod profile;
 mod proto;
 mod rbac;
@@ -41,7 +42,10 @@ use std::{
     collections::{BTreeMap, HashMap},
     net::{Ipv4Addr, SocketAddr},
     path::{Path, PathBuf},
-    sync::{Arc, Mutex, RwLock, atomic::AtomicU64},
+    sync::{
+        Arc, Mutex, RwLock,
+        atomic::{AtomicU64, Ordering},
+    },
     time::Duration,
 };
 
@@ -57,7 +61,7 @@ pub use external::ExternalApi;
 pub use fault::{Fault, ParseFaultError, parse_duration, parse_size};
 pub use profile::{NEW_BUCKETS, OLD_BUCKETS, POD_START_DURATION, POD_START_SLI_DURATION, Profile};
 pub use rbac::{Attributes, UserInfo};
-pub use truth::{Bucket, HistogramTruth, NodeTruth, Truth};
+pub use truth::{Bucket, HistogramTruth, NodeTruth, PodLatencies, PodTruth, Truth};
 
 pub use apiserver::SERVER_VERSION;
 use profile::{PodStarts, SplitMix64};
@@ -450,7 +454,7 @@ impl Node {
         self.fault.borrow().clone()
     }
 
-    fn truth(&self) -> NodeTruth {
+    fn truth(&self, pods: Vec<PodTruth>) -> NodeTruth {
         let starts = self.starts.lock().unwrap_or_else(|e| e.into_inner());
         NodeTruth {
             name: self.name.clone(),
@@ -462,6 +466,7 @@ impl Node {
             fault: self.fault().map(|f| f.to_string()),
             pod_start: starts.duration.truth(POD_START_DURATION),
             pod_start_sli: Some(starts.sli.truth(POD_START_SLI_DURATION)),
+            pods,
         }
     }
 }
@@ -485,6 +490,12 @@ pub(crate) struct Shared {
     /// The cluster CA: it signs the API server's certificate and client certificates.
     pub cluster_ca: pki::Authority,
     pub rng: Mutex<SplitMix64>,
+    /// Every pod, by namespace and name (the order the API server lists them in).
+    pub pods: RwLock<BTreeMap<(String, String), pods::SimPod>>,
+    /// The serial of the next pod (names and uids derive from it).
+    pub pod_serial: AtomicU64,
+    /// Draws the workload and timeline of pods created by `advance`.
+    pub pod_rng: Mutex<SplitMix64>,
     pub truth_lock: Mutex<()>,
     pub resource_version: AtomicU64,
     pub shutdown: watch::Receiver<bool>,
@@ -500,7 +511,19 @@ impl Shared {
     }
 
     pub fn truth(&self) -> Truth {
-        Truth { api_url: self.api_url.clone(), nodes: self.nodes.iter().map(|n| n.truth()).collect() }
+        let mut by_node: Vec<Vec<PodTruth>> = vec![Vec::new(); self.nodes.len()];
+        let mut unscheduled = Vec::new();
+        for pod in self.pods.read().unwrap_or_else(|e| e.into_inner()).values() {
+            match pod.node.filter(|i| *i < self.nodes.len()) {
+                Some(i) => by_node[i].push(pod.truth(Some(&self.nodes[i].name))),
+                None => unscheduled.push(pod.truth(None)),
+            }
+        }
+        Truth {
+            api_url: self.api_url.clone(),
+            nodes: self.nodes.iter().zip(by_node).map(|(n, pods)| n.truth(pods)).collect(),
+            unscheduled_pods: unscheduled,
+        }
     }
 
     pub fn write_truth(&self) {
@@ -511,9 +534,31 @@ impl Shared {
     }
 
     pub fn advance(&self, pods: u64) {
-        for node in &self.nodes {
-            node.starts.lock().unwrap_or_else(|e| e.into_inner()).record(pods);
+        let now = http::unix_now() as f64;
+        let mut created = Vec::new();
+        {
+            let mut rng = self.pod_rng.lock().unwrap_or_else(|e| e.into_inner());
+            for node in &self.nodes {
+                let drawn = node.starts.lock().unwrap_or_else(|e| e.into_inner()).record(pods);
+                for (total, pull) in drawn {
+                    let serial = self.pod_serial.fetch_add(1, Ordering::Relaxed);
+                    // Created long enough ago to be running and ready by now.
+                    let at = now - total - 4.0 - rng.unit();
+                    created.push(pods::SimPod::draw(
+                        &mut rng,
+                        serial,
+                        Some(node.index),
+                        at,
+                        Some((total, pull)),
+                    ));
+                }
+            }
         }
+        let mut all = self.pods.write().unwrap_or_else(|e| e.into_inner());
+        for pod in created {
+            all.insert((pod.namespace.to_string(), pod.name.clone()), pod);
+        }
+        drop(all);
         self.write_truth();
     }
 
@@ -600,6 +645,32 @@ fn write_file(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     std::fs::rename(&tmp, path)
 }
 
+/// The pods of node `index` at the start: one per start its kubelet recorded (`drawn`, as (seconds
+/// until running, seconds pulling)), created over the six hours before `now` and running and ready
+/// by `now`; and, on about one node in seven, one pod still pulling its image.
+fn initial_pods(
+    rng: &mut SplitMix64,
+    serial: &mut u64,
+    index: usize,
+    now: f64,
+    drawn: &[(f64, f64)],
+) -> Vec<pods::SimPod> {
+    const SPREAD: f64 = 6.0 * 3600.0;
+    let mut out = Vec::with_capacity(drawn.len() + 1);
+    for (k, (total, pull)) in drawn.iter().copied().enumerate() {
+        let spread = now - SPREAD + SPREAD * k as f64 / drawn.len().max(1) as f64 + rng.unit() * 60.0;
+        let created = spread.min(now - total - 4.0 - rng.unit());
+        out.push(pods::SimPod::draw(rng, *serial, Some(index), created, Some((total, pull))));
+        *serial += 1;
+    }
+    if rng.unit() < 0.15 {
+        let created = now - 2.0 - (rng.unit() * 20.0).floor() - 0.5;
+        out.push(pods::SimPod::draw(rng, *serial, Some(index), created, None));
+        *serial += 1;
+    }
+    out
+}
+
 /// The node names of an `n`-node cluster: `node-{i}` zero-padded to the width of `n - 1`.
 pub fn node_name(i: usize, n: usize) -> String {
     prefixed_node_name("node", i, n)
@@ -683,6 +754,9 @@ async fn build(
     let bad_tls = pki::server_config(&wrong, &kubelet_client_roots)?;
     let now = http::unix_now();
     let mut rng = SplitMix64::new(config.seed ^ 0xa11ce);
+    let mut pod_rng = SplitMix64::new(config.seed ^ 0x90d5_5eed);
+    let mut all_pods = BTreeMap::new();
+    let mut pod_serial = 0u64;
     let mut nodes = Vec::with_capacity(n);
     let mut listeners = Vec::with_capacity(n);
     for (i, profile) in profiles.iter().copied().enumerate() {
@@ -710,6 +784,10 @@ async fn build(
         let created_unix = now - rng.range(86_400 * 2, 86_400 * 60);
         let uid_bits = rng.next();
         let (fault_tx, _) = watch::channel(faults[i].clone());
+        let (starts, drawn) = PodStarts::new(profile, config.seed, i);
+        for pod in initial_pods(&mut pod_rng, &mut pod_serial, i, now as f64, &drawn) {
+            all_pods.insert((pod.namespace.to_string(), pod.name.clone()), pod);
+        }
         nodes.push(Arc::new(Node {
             index: i,
             version: profile.kubelet_version(i),
@@ -726,13 +804,19 @@ async fn build(
                 i
             ),
             created_unix,
-            starts: Mutex::new(PodStarts::new(profile, config.seed, i)),
+            starts: Mutex::new(starts),
             fault: fault_tx,
             tls,
             bad_tls: bad_tls.clone(),
             name,
         }));
         listeners.push(listener);
+    }
+    // Pods no node fits: the scheduler's, not a kubelet's.
+    for _ in 0..2 {
+        let pod = pods::SimPod::draw(&mut pod_rng, pod_serial, None, now as f64 - 300.5, None);
+        pod_serial += 1;
+        all_pods.insert((pod.namespace.to_string(), pod.name.clone()), pod);
     }
     let by_name = nodes.iter().map(|n| (n.name.clone(), n.index)).collect();
     let port_bits = match &api_listener {
@@ -755,6 +839,9 @@ async fn build(
         server_version: config.server_version.clone(),
         cluster_ca,
         rng: Mutex::new(SplitMix64::new(config.seed ^ now.rotate_left(17) ^ u64::from(std::process::id()))),
+        pods: RwLock::new(all_pods),
+        pod_serial: AtomicU64::new(pod_serial),
+        pod_rng: Mutex::new(pod_rng),
         truth_lock: Mutex::new(()),
         resource_version: AtomicU64::new(1000 + config.seed % 1000),
         shutdown: shutdown.clone(),

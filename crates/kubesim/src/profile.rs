@@ -229,8 +229,9 @@ pub struct PodStarts {
 }
 
 impl PodStarts {
-    /// Counters for a node of this profile, with the starts it made before the simulation began.
-    pub fn new(profile: Profile, seed: u64, index: usize) -> Self {
+    /// Counters for a node of this profile, with the starts it made before the simulation began,
+    /// and those starts as (seconds until running, seconds pulling images).
+    pub fn new(profile: Profile, seed: u64, index: usize) -> (Self, Vec<(f64, f64)>) {
         let mut rng =
             SplitMix64::new(seed.wrapping_mul(0x2545_f491_4f6c_dd1d) ^ (index as u64).wrapping_add(1) << 20);
         let initial = match profile {
@@ -243,17 +244,20 @@ impl PodStarts {
             duration: Histogram::new(profile.duration_buckets()),
             sli: Histogram::new(&NEW_BUCKETS),
         };
-        starts.record(initial);
-        starts
+        let drawn = starts.record(initial);
+        (starts, drawn)
     }
 
-    /// Records `pods` more pod starts.
-    pub fn record(&mut self, pods: u64) {
-        for _ in 0..pods {
-            let (total, pull) = self.profile.draw(&mut self.rng);
-            self.duration.observe(total);
-            self.sli.observe(((total - pull) * 1e6).round() / 1e6);
-        }
+    /// Records `pods` more pod starts; returns each as (seconds until running, seconds pulling).
+    pub fn record(&mut self, pods: u64) -> Vec<(f64, f64)> {
+        (0..pods)
+            .map(|_| {
+                let (total, pull) = self.profile.draw(&mut self.rng);
+                self.duration.observe(total);
+                self.sli.observe(((total - pull) * 1e6).round() / 1e6);
+                (total, pull)
+            })
+            .collect()
     }
 
     /// Zeroes every counter, as a kubelet restart does. The generator continues.
@@ -291,7 +295,8 @@ mod tests {
 
     #[test]
     fn restart_zeroes_and_counts_grow_again() {
-        let mut p = PodStarts::new(Profile::Typical, 1, 0);
+        let (mut p, drawn) = PodStarts::new(Profile::Typical, 1, 0);
+        assert_eq!(drawn.len() as u64, p.duration.count());
         let before = p.duration.count();
         p.record(5);
         assert_eq!(p.duration.count(), before + 5);

@@ -11,6 +11,9 @@ pub struct Truth {
     pub api_url: String,
     /// Every node, sorted by name; a node's position is its index for `--fault INDEX=...`.
     pub nodes: Vec<NodeTruth>,
+    /// Pods no node fits (`PodScheduled=False`, reason `Unschedulable`), by namespace and name.
+    #[serde(default)]
+    pub unscheduled_pods: Vec<PodTruth>,
 }
 
 /// One node.
@@ -38,6 +41,58 @@ pub struct NodeTruth {
     /// `kubelet_pod_start_sli_duration_seconds` exactly as the kubelet serves it now.
     #[serde(default)]
     pub pod_start_sli: Option<HistogramTruth>,
+    /// The pods on this node, by namespace and name: one per start its kubelet recorded (a
+    /// restart of the kubelet zeroes its histograms but keeps its pods), plus pods still starting.
+    #[serde(default)]
+    pub pods: Vec<PodTruth>,
+}
+
+/// One pod, and what its API object says about its start.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PodTruth {
+    /// Its namespace.
+    pub namespace: String,
+    /// Its name.
+    pub name: String,
+    /// `spec.nodeName`, when scheduled.
+    pub node: Option<String>,
+    /// The owning workload, `KIND/NAME`: a Deployment (not its ReplicaSet), else the controller
+    /// (`StatefulSet/db`, `DaemonSet/kube-proxy`, `Job/report-3`).
+    pub workload: String,
+    /// `status.phase`.
+    pub phase: String,
+    /// `metadata.creationTimestamp`.
+    pub created: String,
+    /// Whether it mounts a volume other than secrets, config maps, the downward API, emptyDir
+    /// and projected sources (the pod-startup SLO's stateful pods).
+    pub stateful: bool,
+    /// Whether it runs init containers.
+    pub init_containers: bool,
+    /// Whether a container restarted (its first start is no longer in the pod's status).
+    pub restarted: bool,
+    /// Seconds its kubelet spent pulling images for it (not visible in the pod object).
+    pub image_pull_seconds: f64,
+    /// What its kubelet's `kubelet_pod_start_duration_seconds` observed, exactly; `None` when
+    /// it has not started.
+    pub kubelet_seconds: Option<f64>,
+    /// Whole seconds from creation to each milestone, as its timestamps (one-second resolution) say.
+    pub latencies: PodLatencies,
+}
+
+/// Whole seconds from `metadata.creationTimestamp` to each milestone; `None` where the pod's
+/// status does not say (not reached, or overwritten by a later transition).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PodLatencies {
+    /// `PodScheduled=True`.
+    pub scheduled: Option<u64>,
+    /// `Initialized=True`.
+    pub initialized: Option<u64>,
+    /// The earliest `startedAt` of its containers.
+    pub first_container_started: Option<u64>,
+    /// `ContainersReady=True`.
+    pub containers_ready: Option<u64>,
+    /// `Ready=True`.
+    pub ready: Option<u64>,
 }
 
 /// One histogram's cumulative buckets, sum and count.

@@ -5,6 +5,7 @@
 //! builds it and runs the ignored test below.
 
 mod apiserver;
+mod pods;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -225,6 +226,7 @@ fn scenarios(backend: &Backend) {
     proxy_with_a_service_account_from_our_rbac_output(backend);
     proxy_for_a_user_granted_by_our_rbac_output(backend);
     kubelets_refuse_tokens_without_rights_and_bad_tokens(backend);
+    pods::pods_scenario(backend);
 }
 
 fn proxy_as_admin_reads_every_node_across_pages(backend: &Backend) {

@@ -66,6 +66,9 @@ pub(super) fn discovery(shared: &Shared, path: &str) -> Response<Body> {
                 &["create", "delete", "get", "list", "patch", "update", "watch"],
             );
             namespaces["shortNames"] = json!(["ns"]);
+            let mut pods = resource("pods", "pod", true, "Pod", &["get", "list"]);
+            pods["shortNames"] = json!(["po"]);
+            pods["categories"] = json!(["all"]);
             let mut sa = resource("serviceaccounts", "serviceaccount", true, "ServiceAccount", &all);
             sa["shortNames"] = json!(["sa"]);
             let mut token = resource("serviceaccounts/token", "", true, "TokenRequest", &["create"]);
@@ -84,6 +87,7 @@ pub(super) fn discovery(shared: &Shared, path: &str) -> Response<Body> {
                         &["create", "delete", "get", "patch", "update"],
                     ),
                     resource("nodes/status", "", false, "Node", &["get", "patch", "update"]),
+                    pods,
                     sa,
                     token,
                 ],

@@ -11,6 +11,7 @@ mod discovery;
 mod list;
 mod nodes;
 mod openapi;
+mod pods;
 mod proxy;
 mod selector;
 
@@ -66,6 +67,10 @@ enum Route {
     Health,
     Discovery,
     ListNodes,
+    /// `GET /api/v1/pods` (empty namespace) or `/api/v1/namespaces/{namespace}/pods`.
+    ListPods {
+        namespace: String,
+    },
     CreateNode,
     Node {
         name: String,
@@ -123,6 +128,14 @@ fn route(method: &Method, path: &str) -> (Route, Attributes) {
             (Route::CreateNode, Attributes::resource("create", "", "nodes", "", ""))
         }
         ["api", "v1", "nodes"] => (Route::ListNodes, Attributes::resource("list", "", "nodes", "", "")),
+        ["api", "v1", "pods"] if *method == Method::GET => {
+            (Route::ListPods { namespace: String::new() }, Attributes::resource("list", "", "pods", "", ""))
+        }
+        ["api", "v1", "namespaces", namespace, "pods"] if *method == Method::GET => {
+            let mut attrs = Attributes::resource("list", "", "pods", "", "");
+            attrs.namespace = (*namespace).to_string();
+            (Route::ListPods { namespace: (*namespace).to_string() }, attrs)
+        }
         ["api", "v1", "nodes", name] | ["api", "v1", "nodes", name, "status"] => {
             let status = segments.len() == 5;
             (
@@ -242,6 +255,7 @@ pub async fn handle(
         Route::Health => respond(StatusCode::OK, "text/plain; charset=utf-8", "ok"),
         Route::Discovery => discovery::discovery(&shared, &path),
         Route::ListNodes => list::list_nodes(&shared, &query, list::wants_table(&req)),
+        Route::ListPods { namespace } => pods::list_pods(&shared, &namespace, &query),
         Route::CreateNode => nodes::create(&shared, read_json(req).await),
         Route::Node { name, status } => match *req.method() {
             Method::GET | Method::HEAD => {

@@ -111,8 +111,44 @@ impl FieldRequirement {
     }
 }
 
+impl FieldRequirement {
+    /// The field it tests, e.g. `spec.nodeName`.
+    pub(super) fn field(&self) -> &str {
+        &self.field
+    }
+
+    /// Whether a field whose value is `actual` meets the requirement.
+    pub(super) fn accepts(&self, actual: &str) -> bool {
+        (actual == self.value) == self.equal
+    }
+}
+
+/// The fields a pod list can be selected by, as kube-apiserver's `PodToSelectableFields` has
+/// them (pkg/registry/core/pod/strategy.go) besides the generic `metadata.name` and
+/// `metadata.namespace`.
+pub(super) const POD_FIELDS: [&str; 9] = [
+    "metadata.name",
+    "metadata.namespace",
+    "spec.nodeName",
+    "spec.restartPolicy",
+    "spec.schedulerName",
+    "spec.serviceAccountName",
+    "status.phase",
+    "status.podIP",
+    "status.nominatedNodeName",
+];
+
 /// Parses a field selector on nodes: `metadata.name` (=, ==, !=) and `spec.unschedulable`.
 pub(super) fn parse_field_selector(text: &str) -> Result<Vec<FieldRequirement>, String> {
+    parse_fields(text, &["metadata.name", "spec.unschedulable"])
+}
+
+/// Parses a field selector on pods: the fields of [`POD_FIELDS`] with `=`, `==` or `!=`.
+pub(super) fn parse_pod_field_selector(text: &str) -> Result<Vec<FieldRequirement>, String> {
+    parse_fields(text, &POD_FIELDS)
+}
+
+fn parse_fields(text: &str, supported: &[&str]) -> Result<Vec<FieldRequirement>, String> {
     let mut out = Vec::new();
     for term in text.split(',').map(str::trim).filter(|t| !t.is_empty()) {
         let (field, equal, value) = if let Some((f, v)) = term.split_once("!=") {
@@ -124,7 +160,7 @@ pub(super) fn parse_field_selector(text: &str) -> Result<Vec<FieldRequirement>, 
         } else {
             return Err(format!("invalid selector: '{text}'; can't understand '{term}'"));
         };
-        if !["metadata.name", "spec.unschedulable"].contains(&field.trim()) {
+        if !supported.contains(&field.trim()) {
             return Err(format!("field label not supported: {}", field.trim()));
         }
         out.push(FieldRequirement {
@@ -168,5 +204,19 @@ mod tests {
         assert!(!ok("spec.unschedulable==true", "node-1"));
         assert!(parse_field_selector("status.phase=Running").is_err());
         assert!(parse_field_selector("metadata.name").is_err());
+    }
+
+    #[test]
+    fn pod_field_selectors_take_the_pod_fields() {
+        let nodes = parse_pod_field_selector("spec.nodeName=node-1,status.phase!=Pending").unwrap();
+        assert_eq!(
+            nodes.iter().map(FieldRequirement::field).collect::<Vec<_>>(),
+            ["spec.nodeName", "status.phase"]
+        );
+        assert!(nodes[0].accepts("node-1") && !nodes[1].accepts("Pending"));
+        assert_eq!(
+            parse_pod_field_selector("spec.unschedulable=false").unwrap_err(),
+            "field label not supported: spec.unschedulable"
+        );
     }
 }

@@ -6,6 +6,7 @@ mod direct;
 mod external;
 mod faults;
 mod kubectl;
+mod pods;
 mod truth;
 
 use std::{

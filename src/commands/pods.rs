@@ -1,0 +1,127 @@
+//! `pods`: list pods from the API server (or saved pod lists), read each pod's start, aggregate
+//! them into exact quantiles, render, and judge `--slo`.
+
+use std::io::{Read, Write};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use anyhow::Context;
+
+use super::Outcome;
+use crate::cli::settings::{PodSource, PodsSettings};
+use crate::cli::{PodGroup, PodsOutput, SloUnknown};
+use crate::cluster::{self, FetchError, config};
+use crate::podstart::aggregate::{PodQuery, aggregate};
+use crate::podstart::{PodObject, PodStart};
+use crate::report::pods::{self as render, Sections};
+use crate::slo::State;
+
+/// Runs `pods`.
+pub async fn run(
+    settings: &PodsSettings,
+    out: &mut dyn Write,
+    err: &mut dyn Write,
+) -> anyhow::Result<Outcome> {
+    let now = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs_f64()).unwrap_or(0.0);
+    let query = PodQuery {
+        milestone: settings.milestone,
+        quantiles: settings.quantiles.clone(),
+        top: settings.top,
+        now,
+        since: settings.since.map(|s| s.as_secs_f64()),
+    };
+    // Pods outside the window are dropped as they arrive; only the small per-pod record is kept.
+    let mut starts: Vec<PodStart> = Vec::new();
+    let mut listed = 0usize;
+    let mut keep = |pod: PodObject| {
+        listed += 1;
+        let start = PodStart::from_object(pod);
+        if query.in_window(start.created) {
+            starts.push(start);
+        }
+    };
+    match &settings.source {
+        PodSource::Cluster { kubeconfig, context, selection, timeout, max_body } => {
+            let loaded = config::load(kubeconfig.as_deref(), context.as_deref())
+                .await
+                .with_context(|| format!("cannot use kube context {context:?}"))?;
+            let api_host = loaded
+                .config
+                .cluster_url
+                .authority()
+                .map(|a| a.to_string())
+                .unwrap_or_else(|| loaded.config.cluster_url.to_string());
+            let client = config::api_client(&loaded.config, true)?;
+            let stats = cluster::pods::list(&client, &api_host, selection, *max_body, *timeout, &mut keep)
+                .await
+                .map_err(|e| list_error(e, &api_host, selection.page_path(None).as_str()))?;
+            tracing::info!(pages = stats.pages, pods = stats.pods, bytes = stats.bytes, "listed pods");
+        }
+        PodSource::Files(paths) => {
+            for path in paths {
+                let body = read_input(path)?;
+                let page = cluster::pods::parse_page(&body).map_err(|e| {
+                    anyhow::anyhow!(
+                        "{}: line {}: not a pod list (kubectl get pods -o json): {e}",
+                        path.display(),
+                        e.line()
+                    )
+                })?;
+                page.items.into_iter().for_each(&mut keep);
+            }
+        }
+    }
+    let mut report = aggregate(starts, &query);
+    report.listed = listed;
+    if report.cluster.pods == 0 {
+        writeln!(err, "No pods{}.", if listed > 0 { " in the --since window" } else { " match" })?;
+    }
+    let verdict = settings.slo.map(|objective| (objective, report.judge(&objective)));
+    let slo = verdict.as_ref().map(|(o, v)| (o, v));
+    let sections = Sections {
+        nodes: settings.by.contains(&PodGroup::Node),
+        namespaces: settings.by.contains(&PodGroup::Namespace),
+        workloads: settings.by.contains(&PodGroup::Workload),
+    };
+    match settings.output {
+        PodsOutput::Table => render::table(&report, sections, false, slo, out)?,
+        PodsOutput::Wide => render::table(&report, sections, true, slo, out)?,
+        PodsOutput::Json => {
+            let now = jiff::Timestamp::from_second(now as i64).map(|t| t.to_string()).unwrap_or_default();
+            render::json(&report, sections, slo, &now, out)?
+        }
+        PodsOutput::Csv => render::csv(&report, sections, out)?,
+    }
+    if let Some((objective, verdict)) = &verdict
+        && !matches!(settings.output, PodsOutput::Table | PodsOutput::Wide)
+    {
+        writeln!(err, "SLO {objective}: {} — {}", verdict.state.as_str(), verdict.reason)?;
+    }
+    Ok(match verdict.map(|(_, v)| (v.state, settings.slo_unknown)) {
+        None | Some((State::Holds, _)) | Some((State::Unknown, Some(SloUnknown::Pass))) => Outcome::Complete,
+        Some((State::Violated, _)) | Some((State::Unknown, Some(SloUnknown::Fail))) => Outcome::SloViolated,
+        Some((State::Unknown, None)) => Outcome::SloUnknown,
+    })
+}
+
+/// The error of a failed listing, with the fix a user needs.
+fn list_error(err: FetchError, api_host: &str, path: &str) -> anyhow::Error {
+    let fix = match &err {
+        FetchError::Forbidden { .. } => {
+            "; fix: grant `list` on `pods` (`kubelet-metrics rbac --with-pods` prints a role that does)"
+        }
+        FetchError::Timeout(_) => "; fix: a longer --timeout, or a smaller --chunk-size",
+        FetchError::TooLarge { .. } => "; fix: a smaller --chunk-size, or a larger --max-body",
+        _ => "",
+    };
+    anyhow::anyhow!("cannot list pods: GET {path} on {api_host}: {err}{fix}")
+}
+
+/// A file's bytes, or stdin's for `-`.
+fn read_input(path: &std::path::Path) -> anyhow::Result<Vec<u8>> {
+    if path.as_os_str() == "-" {
+        let mut body = Vec::new();
+        std::io::stdin().read_to_end(&mut body).context("reading stdin")?;
+        return Ok(body);
+    }
+    std::fs::read(path).with_context(|| format!("reading {}", path.display()))
+}

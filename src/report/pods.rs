@@ -1,0 +1,455 @@
+//! `pods` output: the table (and its wide variant), JSON and CSV of a [`PodReport`]. Latencies
+//! are whole seconds read from the pods' timestamps, so they print as `12s`; a group without a
+//! latency for the milestone prints `-`. The numbers come from [`crate::podstart`].
+
+use std::io::{self, Write};
+
+use serde_json::{Map, Value, json};
+
+use crate::histogram::format_number;
+use crate::podstart::aggregate::{Group, MilestoneStats, PodReport};
+use crate::podstart::{Latency, Milestone, Skip};
+use crate::report::json::number;
+use crate::report::{quantile_header, quantile_key};
+use crate::slo::{Objective, Verdict};
+
+/// Which groups a rendering shows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Sections {
+    /// Per node.
+    pub nodes: bool,
+    /// Per namespace.
+    pub namespaces: bool,
+    /// Per workload.
+    pub workloads: bool,
+}
+
+impl Sections {
+    /// Every section.
+    pub const ALL: Sections = Sections { nodes: true, namespaces: true, workloads: true };
+}
+
+/// `12s`, `0s`, `1.5s`, `-` when absent.
+fn seconds(value: Option<f64>) -> String {
+    match value {
+        Some(v) if v.is_finite() => format!("{}s", format_number((v * 1000.0).round() / 1000.0)),
+        Some(v) => format_number(v),
+        None => "-".to_string(),
+    }
+}
+
+/// A window as people say it: `2h`, `30m`, `90s`.
+fn span(seconds: f64) -> String {
+    let whole = seconds.round() as u64;
+    match whole {
+        0 => format!("{}s", format_number(seconds)),
+        w if w % 3600 == 0 => format!("{}h", w / 3600),
+        w if w % 60 == 0 => format!("{}m", w / 60),
+        w => format!("{w}s"),
+    }
+}
+
+/// Writes the table; `wide` adds the mean and the skipped pods per group and every milestone
+/// of the slowest pods.
+pub fn table(
+    report: &PodReport,
+    sections: Sections,
+    wide: bool,
+    slo: Option<(&Objective, &Verdict)>,
+    out: &mut (impl Write + ?Sized),
+) -> io::Result<()> {
+    let m = report.query.milestone;
+    let window = match report.query.since {
+        Some(since) => format!(", created in the last {}", span(since)),
+        None => String::new(),
+    };
+    writeln!(
+        out,
+        "Pod start, creation → {m}: {} pods{window} (exact quantiles; timestamps have one-second resolution)",
+        report.cluster.pods
+    )?;
+    writeln!(out)?;
+    let quantiles = &report.query.quantiles;
+    let all = [&report.cluster, &report.stateless, &report.stateful];
+    groups(out, "SCOPE", &all, m, quantiles, wide, false)?;
+    if sections.nodes {
+        writeln!(out)?;
+        groups(out, "NODE", &report.nodes.iter().collect::<Vec<_>>(), m, quantiles, wide, false)?;
+    }
+    if sections.namespaces {
+        writeln!(out)?;
+        groups(out, "NAMESPACE", &report.namespaces.iter().collect::<Vec<_>>(), m, quantiles, wide, false)?;
+    }
+    if sections.workloads {
+        writeln!(out)?;
+        groups(out, "WORKLOAD", &report.workloads.iter().collect::<Vec<_>>(), m, quantiles, wide, true)?;
+    }
+    if !report.slowest.is_empty() {
+        writeln!(out)?;
+        slowest(out, report, wide)?;
+    }
+    let skipped = &report.cluster.milestone(m).skipped;
+    if !skipped.is_empty() {
+        writeln!(out)?;
+        let parts: Vec<String> = skipped.iter().map(|(why, n)| format!("{n} {}", why.as_str())).collect();
+        writeln!(out, "Without a {m} latency: {}.", parts.join("; "))?;
+    }
+    if let Some((objective, verdict)) = slo {
+        writeln!(out)?;
+        writeln!(
+            out,
+            "SLO {objective} on {m} of stateless pods: {} — {}",
+            verdict.state.as_str(),
+            verdict.reason
+        )?;
+    }
+    Ok(())
+}
+
+fn groups(
+    out: &mut (impl Write + ?Sized),
+    title: &str,
+    rows: &[&Group],
+    m: Milestone,
+    quantiles: &[f64],
+    wide: bool,
+    with_namespace: bool,
+) -> io::Result<()> {
+    let width = rows.iter().map(|g| g.name.chars().count()).max().unwrap_or(0).clamp(title.len(), 60);
+    let ns_width = rows
+        .iter()
+        .filter_map(|g| g.namespace.as_deref().map(|n| n.chars().count()))
+        .max()
+        .unwrap_or(0)
+        .max("NAMESPACE".len());
+    let mut header = format!("{title:<width$}");
+    if with_namespace {
+        header.push_str(&format!("  {:<ns_width$}", "NAMESPACE"));
+    }
+    header.push_str(&format!(
+        "  {:>6}  {:>6}",
+        "PODS",
+        m.as_str().to_uppercase().chars().take(6).collect::<String>()
+    ));
+    for q in quantiles {
+        header.push_str(&format!("  {:>7}", quantile_header(*q)));
+    }
+    header.push_str(&format!("  {:>7}", "MAX"));
+    if wide {
+        header.push_str(&format!("  {:>7}  {:>7}", "MEAN", "SKIPPED"));
+    }
+    writeln!(out, "{}", header.trim_end())?;
+    for group in rows {
+        let stats = group.milestone(m);
+        let mut line = format!("{:<width$}", group.name);
+        if with_namespace {
+            line.push_str(&format!("  {:<ns_width$}", group.namespace.as_deref().unwrap_or("")));
+        }
+        line.push_str(&format!("  {:>6}  {:>6}", group.pods, stats.count));
+        for q in quantiles {
+            let value = stats.quantiles.iter().find(|(k, _)| k == q).map(|(_, v)| *v);
+            line.push_str(&format!("  {:>7}", seconds(value)));
+        }
+        line.push_str(&format!("  {:>7}", seconds(stats.max)));
+        if wide {
+            let skipped: usize = stats.skipped.values().sum();
+            line.push_str(&format!("  {:>7}  {:>7}", seconds(stats.mean), skipped));
+        }
+        writeln!(out, "{}", line.trim_end())?;
+    }
+    Ok(())
+}
+
+fn slowest(out: &mut (impl Write + ?Sized), report: &PodReport, wide: bool) -> io::Result<()> {
+    let m = report.query.milestone;
+    let pod_width = report.slowest.iter().map(|p| p.pod.chars().count()).max().unwrap_or(0).clamp(3, 80);
+    let node_width = report
+        .slowest
+        .iter()
+        .map(|p| p.node.as_deref().unwrap_or("-").chars().count())
+        .max()
+        .unwrap_or(0)
+        .max(4);
+    let workload_width = report.slowest.iter().map(|p| p.workload.chars().count()).max().unwrap_or(0).max(8);
+    writeln!(out, "Slowest pods to {m}:")?;
+    let mut header =
+        format!("{:<pod_width$}  {:<node_width$}  {:<workload_width$}", "POD", "NODE", "WORKLOAD");
+    if wide {
+        for milestone in Milestone::ALL {
+            header.push_str(&format!("  {:>16}", milestone.as_str().to_uppercase()));
+        }
+    } else {
+        header.push_str(&format!("  {:>7}", m.as_str().to_uppercase()));
+    }
+    writeln!(out, "{}", header.trim_end())?;
+    for pod in &report.slowest {
+        let mut line = format!(
+            "{:<pod_width$}  {:<node_width$}  {:<workload_width$}",
+            pod.pod,
+            pod.node.as_deref().unwrap_or("-"),
+            pod.workload
+        );
+        if wide {
+            for value in &pod.milestones {
+                line.push_str(&format!("  {:>16}", seconds(*value)));
+            }
+        } else {
+            line.push_str(&format!("  {:>7}", seconds(Some(pod.seconds))));
+        }
+        writeln!(out, "{}", line.trim_end())?;
+    }
+    Ok(())
+}
+
+fn stats_json(stats: &MilestoneStats) -> Value {
+    let quantiles: Map<String, Value> =
+        stats.quantiles.iter().map(|(q, v)| (quantile_key(*q), number(*v))).collect();
+    let skipped: Map<String, Value> =
+        stats.skipped.iter().map(|(why, n)| (why.key().to_string(), json!(n))).collect();
+    json!({
+        "count": stats.count,
+        "mean": stats.mean.map_or(Value::Null, number),
+        "max": stats.max.map_or(Value::Null, number),
+        "quantiles": quantiles,
+        "skipped": skipped,
+    })
+}
+
+fn group_json(group: &Group) -> Value {
+    let milestones: Map<String, Value> =
+        Milestone::ALL.iter().map(|m| (m.as_str().to_string(), stats_json(group.milestone(*m)))).collect();
+    let mut value = json!({"name": group.name, "pods": group.pods, "milestones": milestones});
+    if let Some(namespace) = &group.namespace {
+        value["namespace"] = namespace.clone().into();
+    }
+    value
+}
+
+/// The verdict as JSON: `{"objective", "scope", "state", "observed", "lower_bound", "reason"}`.
+pub fn verdict_json(objective: &Objective, verdict: &Verdict) -> Value {
+    json!({
+        "objective": objective.to_string(),
+        "scope": verdict.scope,
+        "state": verdict.state.as_str(),
+        "observed": verdict.observed.map_or(Value::Null, number),
+        "lower_bound": verdict.lower_bound,
+        "reason": verdict.reason,
+    })
+}
+
+/// Writes one JSON document: the query, every group with every milestone, the slowest pods,
+/// the verdict, and every pod with its latencies (`null` and a `skipped` reason where unknown).
+pub fn json(
+    report: &PodReport,
+    sections: Sections,
+    slo: Option<(&Objective, &Verdict)>,
+    now_rfc3339: &str,
+    out: &mut (impl Write + ?Sized),
+) -> io::Result<()> {
+    let groups = |rows: &[Group], on: bool| -> Value {
+        if on { Value::Array(rows.iter().map(group_json).collect()) } else { Value::Null }
+    };
+    let slowest: Vec<Value> = report
+        .slowest
+        .iter()
+        .map(|p| {
+            let milestones: Map<String, Value> = Milestone::ALL
+                .iter()
+                .zip(&p.milestones)
+                .map(|(m, v)| (m.as_str().to_string(), v.map_or(Value::Null, number)))
+                .collect();
+            json!({"pod": p.pod, "node": p.node, "workload": p.workload, "seconds": number(p.seconds), "milestones": milestones})
+        })
+        .collect();
+    let mut document = json!({
+        "milestone": report.query.milestone.as_str(),
+        "now": now_rfc3339,
+        "since_seconds": report.query.since.map_or(Value::Null, number),
+        "listed": report.listed,
+        "cluster": group_json(&report.cluster),
+        "stateless": group_json(&report.stateless),
+        "stateful": group_json(&report.stateful),
+        "nodes": groups(&report.nodes, sections.nodes),
+        "namespaces": groups(&report.namespaces, sections.namespaces),
+        "workloads": groups(&report.workloads, sections.workloads),
+        "slowest": slowest,
+    });
+    if let Some((objective, verdict)) = slo {
+        document["slo"] = verdict_json(objective, verdict);
+    }
+    // Every pod last, written one by one: the document never holds 50,000 pods at once.
+    let head = serde_json::to_string(&document)?;
+    out.write_all(head.strip_suffix('}').unwrap_or(&head).as_bytes())?;
+    out.write_all(b",\"pods\":[")?;
+    for (index, pod) in report.pods.iter().enumerate() {
+        if index > 0 {
+            out.write_all(b",")?;
+        }
+        serde_json::to_writer(&mut *out, &pod_json(pod))?;
+    }
+    out.write_all(b"]}\n")
+}
+
+/// One pod: its latencies (`null` where unknown) and why each unknown one was skipped.
+fn pod_json(p: &crate::podstart::PodStart) -> Value {
+    let mut latencies = Map::new();
+    let mut skipped = Map::new();
+    for m in Milestone::ALL {
+        match p.latency(m) {
+            Latency::Seconds(s) => {
+                latencies.insert(m.as_str().into(), number(s));
+            }
+            Latency::Skipped { why, .. } => {
+                latencies.insert(m.as_str().into(), Value::Null);
+                skipped.insert(m.as_str().into(), why.key().into());
+            }
+        }
+    }
+    json!({"namespace": p.namespace, "name": p.name, "node": p.node, "workload": p.workload.to_string(),
+           "phase": p.phase, "stateful": p.stateful, "init_containers": p.init_containers,
+           "latencies": latencies, "skipped": skipped})
+}
+
+/// Writes one CSV row per group: `group,name,namespace,pods,count,mean,max,p50,...,skipped`,
+/// for the query's milestone.
+pub fn csv(report: &PodReport, sections: Sections, out: &mut (impl Write + ?Sized)) -> io::Result<()> {
+    let m = report.query.milestone;
+    let mut writer = crate::report::csv::writer(out);
+    let mut header: Vec<String> = ["group", "name", "namespace", "milestone", "pods", "count", "mean", "max"]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+    header.extend(report.query.quantiles.iter().map(|q| format!("p{}", format_number(q * 100.0))));
+    header.extend(
+        [Skip::NotYet, Skip::Restarted, Skip::Finished, Skip::NoTimestamp, Skip::BeforeCreation]
+            .iter()
+            .map(|s| format!("skipped_{}", s.key())),
+    );
+    writer.write_record(&header)?;
+    let cell = |v: Option<f64>| v.map(format_number).unwrap_or_default();
+    let mut write = |kind: &str, group: &Group| -> io::Result<()> {
+        let stats = group.milestone(m);
+        let mut row = vec![
+            kind.to_string(),
+            group.name.clone(),
+            group.namespace.clone().unwrap_or_default(),
+            m.as_str().to_string(),
+            group.pods.to_string(),
+            stats.count.to_string(),
+            cell(stats.mean),
+            cell(stats.max),
+        ];
+        for q in &report.query.quantiles {
+            row.push(cell(stats.quantiles.iter().find(|(k, _)| k == q).map(|(_, v)| *v)));
+        }
+        for why in [Skip::NotYet, Skip::Restarted, Skip::Finished, Skip::NoTimestamp, Skip::BeforeCreation] {
+            row.push(stats.skipped.get(&why).copied().unwrap_or(0).to_string());
+        }
+        writer.write_record(&row).map_err(io::Error::other)
+    };
+    for group in [&report.cluster, &report.stateless, &report.stateful] {
+        write("scope", group)?;
+    }
+    for (kind, rows, on) in [
+        ("node", &report.nodes, sections.nodes),
+        ("namespace", &report.namespaces, sections.namespaces),
+        ("workload", &report.workloads, sections.workloads),
+    ] {
+        if on {
+            for group in rows {
+                write(kind, group)?;
+            }
+        }
+    }
+    writer.flush()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::podstart::aggregate::{PodQuery, aggregate};
+    use crate::podstart::{PodStart, Workload};
+
+    fn sample() -> PodReport {
+        let pod = |name: &str, node: &str, ns: &str, ready: Option<f64>, stateful: bool| PodStart {
+            namespace: ns.into(),
+            name: name.into(),
+            node: Some(node.into()),
+            workload: Workload { kind: "Deployment".into(), name: "web".into() },
+            phase: "Running".into(),
+            created: Some(1000),
+            stateful,
+            init_containers: false,
+            latencies: [
+                Latency::Seconds(0.0),
+                Latency::Seconds(0.0),
+                Latency::Seconds(ready.unwrap_or(1.0) - 1.0),
+                ready.map_or(Latency::Skipped { why: Skip::NotYet, at_most: None }, Latency::Seconds),
+                ready.map_or(Latency::Skipped { why: Skip::NotYet, at_most: None }, Latency::Seconds),
+            ],
+        };
+        let pods = vec![
+            pod("web-1", "node-a", "default", Some(2.0), false),
+            pod("web-2", "node-a", "default", Some(4.0), false),
+            pod("db-0", "node-b", "shop", Some(30.0), true),
+            pod("web-3", "node-b", "default", None, false),
+        ];
+        let mut query = PodQuery::new(Milestone::Ready, 1010.0);
+        query.top = 2;
+        aggregate(pods, &query)
+    }
+
+    #[test]
+    fn the_table_shows_groups_slowest_first_and_the_slowest_pods() {
+        let mut out = Vec::new();
+        table(&sample(), Sections::ALL, false, None, &mut out).unwrap();
+        insta::assert_snapshot!(String::from_utf8(out).unwrap(), @"
+        Pod start, creation → ready: 4 pods (exact quantiles; timestamps have one-second resolution)
+
+        SCOPE        PODS   READY      P50      P90      P99      MAX
+        all             4       3       4s      30s      30s      30s
+        stateless       3       2       2s       4s       4s       4s
+        stateful        1       1      30s      30s      30s      30s
+
+        NODE      PODS   READY      P50      P90      P99      MAX
+        node-b       2       1      30s      30s      30s      30s
+        node-a       2       2       2s       4s       4s       4s
+
+        NAMESPACE    PODS   READY      P50      P90      P99      MAX
+        shop            1       1      30s      30s      30s      30s
+        default         3       2       2s       4s       4s       4s
+
+        WORKLOAD        NAMESPACE    PODS   READY      P50      P90      P99      MAX
+        Deployment/web  shop            1       1      30s      30s      30s      30s
+        Deployment/web  default         3       2       2s       4s       4s       4s
+
+        Slowest pods to ready:
+        POD            NODE    WORKLOAD          READY
+        shop/db-0      node-b  Deployment/web      30s
+        default/web-2  node-a  Deployment/web       4s
+
+        Without a ready latency: 1 not yet reached.
+        ");
+    }
+
+    #[test]
+    fn json_and_csv_carry_every_group() {
+        let report = sample();
+        let mut out = Vec::new();
+        json(&report, Sections::ALL, None, "2025-01-01T00:00:00Z", &mut out).unwrap();
+        let value: Value = serde_json::from_slice(&out).unwrap();
+        assert_eq!(value["cluster"]["milestones"]["ready"]["quantiles"]["0.5"].as_f64(), Some(4.0));
+        assert_eq!(value["cluster"]["milestones"]["ready"]["skipped"]["not_yet"], json!(1));
+        assert_eq!(value["pods"][3]["skipped"]["ready"], "not_yet");
+        assert_eq!(value["nodes"][0]["name"], "node-b");
+        let mut out = Vec::new();
+        csv(&report, Sections::ALL, &mut out).unwrap();
+        let text = String::from_utf8(out).unwrap();
+        assert!(
+            text.starts_with(
+                "group,name,namespace,milestone,pods,count,mean,max,p50,p90,p99,skipped_not_yet,"
+            )
+        );
+        assert!(text.contains("\nscope,all,,ready,4,3,12,30,4,30,30,1,0,0,0,0\n"), "{text}");
+    }
+}
