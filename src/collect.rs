@@ -26,6 +26,7 @@ use tracing::Instrument;
 use crate::access::Method;
 use crate::cluster::plan::{ClusterPlan, Limits};
 use crate::cluster::retry::Backoff;
+use crate::cluster::throttle::Throttle;
 use crate::cluster::{self, FetchError, MetricsSource, NodeTarget, RequestContext};
 use crate::exposition::{Parsed, Selector, StreamParser};
 use crate::scrape::{Failure, NodeScrape, Scraped};
@@ -105,11 +106,18 @@ pub async fn collect(
     let source = &connected.source;
     let max_body = plan.limits.max_body;
     let path = path.as_str();
-    let results = fan_out(connected.discovery.targets, &plan.limits, options, |node| async move {
+    let throttle = throttle(source, &plan.limits);
+    let results = fan_out(connected.discovery.targets, &plan.limits, options, &throttle, |node| async move {
         scrape_once(source, &node, path, selector, max_body).await
     })
     .await;
     Ok(assemble(source, path, results, connected.discovery.unresolved, connected.warnings, options.advise))
+}
+
+/// The pacing of a run: `--qps`, and through the API server proxy one pause for every node
+/// when it answers 429 (every request goes through that one server).
+fn throttle(source: &impl MetricsSource, limits: &Limits) -> Throttle {
+    Throttle::new(limits.rate, source.method() == Method::Proxy)
 }
 
 /// Reads `path` from every node as raw bytes (for paths that are not exposition text, such as
@@ -120,7 +128,8 @@ pub async fn collect_raw(plan: &ClusterPlan, path: &str, options: &Options) -> a
     let source = &connected.source;
     let max_body = plan.limits.max_body;
     let path = path.as_str();
-    let results = fan_out(connected.discovery.targets, &plan.limits, options, |node| async move {
+    let throttle = throttle(source, &plan.limits);
+    let results = fan_out(connected.discovery.targets, &plan.limits, options, &throttle, |node| async move {
         source.open(&node, path, max_body).await?.into_bytes().await
     })
     .await;
@@ -137,7 +146,8 @@ pub async fn scrape(
     limits: &Limits,
     options: &Options,
 ) -> Vec<NodeScrape> {
-    let results = fan_out(targets, limits, options, |node| async move {
+    let throttle = throttle(source, limits);
+    let results = fan_out(targets, limits, options, &throttle, |node| async move {
         scrape_once(source, &node, path, selector, limits.max_body).await
     })
     .await;
@@ -268,6 +278,7 @@ async fn fan_out<T, F, Fut>(
     targets: Vec<NodeTarget>,
     limits: &Limits,
     options: &Options,
+    throttle: &Throttle,
     attempt: F,
 ) -> Vec<(NodeTarget, Result<T, FetchError>)>
 where
@@ -284,7 +295,7 @@ where
                 let span = tracing::info_span!("node", node = %node.name);
                 async move {
             let started = Instant::now();
-            let outcome = with_retries(limits, cancel, || attempt(node.clone())).await;
+            let outcome = with_retries(limits, cancel, throttle, || attempt(node.clone())).await;
             match &outcome {
                 Ok(_) => tracing::debug!(elapsed = ?started.elapsed(), "node answered"),
                 Err(err) => {
@@ -322,16 +333,24 @@ fn progress_bar(shown: bool, total: usize) -> ProgressBar {
     bar
 }
 
-/// One node's attempts under one deadline: retries transient failures with backoff and
-/// jitter (honouring `Retry-After`), and stops at once when `cancel` fires.
+/// One node's attempts under one deadline: each attempt waits for its turn (`--qps`, a shared
+/// pause), transient failures are retried with backoff and jitter (honouring `Retry-After`, and
+/// telling the throttle when the answer was 429), and `cancel` stops it at once. The deadline
+/// starts when the first attempt is let through: waiting for a turn is not the node's slowness.
 async fn with_retries<T, Fut>(
     limits: &Limits,
     cancel: &CancellationToken,
+    throttle: &Throttle,
     mut attempt: impl FnMut() -> Fut,
 ) -> Result<T, FetchError>
 where
     Fut: Future<Output = Result<T, FetchError>>,
 {
+    tokio::select! {
+        biased;
+        () = cancel.cancelled() => return Err(FetchError::Cancelled),
+        () = throttle.admit() => {}
+    }
     let deadline = Instant::now() + limits.per_node;
     let backoff = Backoff::default();
     let mut tries: u32 = 0;
@@ -347,15 +366,24 @@ where
             Ok(Err(err)) => err,
         };
         let remaining = deadline.saturating_duration_since(Instant::now());
-        let Some(wait) = backoff.delay(&err, tries, limits.retries, fastrand::f64(), remaining) else {
+        let wait = backoff.delay(&err, tries, limits.retries, fastrand::f64(), remaining);
+        if let FetchError::TooManyRequests { retry_after } = &err {
+            throttle.overloaded(retry_after.or(wait).unwrap_or(backoff.base));
+        }
+        let Some(wait) = wait else {
             return Err(err);
         };
         tries += 1;
         tracing::info!(attempt = tries, wait = ?wait, "retrying after: {err}");
+        let next = async {
+            tokio::time::sleep(wait).await;
+            throttle.admit().await;
+        };
         tokio::select! {
             biased;
             () = cancel.cancelled() => return Err(FetchError::Cancelled),
-            () = tokio::time::sleep(wait) => {}
+            () = tokio::time::sleep_until(deadline) => return Err(err),
+            () = next => {}
         }
     }
 }
@@ -425,15 +453,19 @@ pub async fn stop_signal() -> i32 {
 mod tests {
     use super::*;
 
+    fn unlimited() -> Throttle {
+        Throttle::new(None, true)
+    }
+
     fn limits(per_node: Duration, retries: u32) -> Limits {
-        Limits { concurrency: 4, per_node, retries, max_body: 1 << 20 }
+        Limits { concurrency: 4, per_node, retries, max_body: 1 << 20, rate: None }
     }
 
     #[tokio::test]
     async fn transient_failures_are_retried_until_success() {
         let calls = std::sync::atomic::AtomicU32::new(0);
         let cancel = CancellationToken::new();
-        let result = with_retries(&limits(Duration::from_secs(30), 3), &cancel, || {
+        let result = with_retries(&limits(Duration::from_secs(30), 3), &cancel, &unlimited(), || {
             let n = calls.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
             async move { if n < 2 { Err(FetchError::Refused { host: "h:1".into() }) } else { Ok(n) } }
         })
@@ -445,11 +477,12 @@ mod tests {
     async fn permanent_failures_are_not_retried() {
         let calls = std::sync::atomic::AtomicU32::new(0);
         let cancel = CancellationToken::new();
-        let result: Result<(), _> = with_retries(&limits(Duration::from_secs(30), 3), &cancel, || {
-            calls.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-            async { Err(FetchError::Forbidden { denial: None, message: "no".into() }) }
-        })
-        .await;
+        let result: Result<(), _> =
+            with_retries(&limits(Duration::from_secs(30), 3), &cancel, &unlimited(), || {
+                calls.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                async { Err(FetchError::Forbidden { denial: None, message: "no".into() }) }
+            })
+            .await;
         assert!(matches!(result, Err(FetchError::Forbidden { .. })));
         assert_eq!(calls.load(std::sync::atomic::Ordering::SeqCst), 1);
     }
@@ -458,8 +491,28 @@ mod tests {
     async fn the_deadline_covers_every_attempt() {
         let cancel = CancellationToken::new();
         let result: Result<(), _> =
-            with_retries(&limits(Duration::from_millis(300), 5), &cancel, std::future::pending).await;
+            with_retries(&limits(Duration::from_millis(300), 5), &cancel, &unlimited(), std::future::pending)
+                .await;
         assert_eq!(result, Err(FetchError::Timeout(Duration::from_millis(300))));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_429_through_the_proxy_holds_back_every_node() {
+        let throttle = Throttle::new(None, true);
+        let cancel = CancellationToken::new();
+        let limits = limits(Duration::from_secs(30), 2);
+        let start = Instant::now();
+        let limited = with_retries(&limits, &cancel, &throttle, || async {
+            Err::<(), _>(FetchError::TooManyRequests { retry_after: Some(Duration::from_secs(1)) })
+        });
+        let other = async {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+            with_retries(&limits, &cancel, &throttle, || async { Ok::<_, FetchError>(Instant::now()) }).await
+        };
+        let (limited, other) = tokio::join!(limited, other);
+        assert!(matches!(limited, Err(FetchError::TooManyRequests { .. })), "{limited:?}");
+        let waited = other.expect("answers") - start;
+        assert!(waited >= Duration::from_secs(1), "another node waited out the Retry-After: {waited:?}");
     }
 
     #[tokio::test]
@@ -467,7 +520,8 @@ mod tests {
         let cancel = CancellationToken::new();
         cancel.cancel();
         let result: Result<(), _> =
-            with_retries(&limits(Duration::from_secs(30), 0), &cancel, std::future::pending).await;
+            with_retries(&limits(Duration::from_secs(30), 0), &cancel, &unlimited(), std::future::pending)
+                .await;
         assert_eq!(result, Err(FetchError::Cancelled));
     }
 
@@ -494,14 +548,15 @@ mod tests {
             .map(|i| NodeTarget { name: format!("n{i}"), addresses: vec![], port: 1, kubelet_version: None })
             .collect();
         let options = Options::new(crate::remedy::fix);
-        let results = fan_out(targets, &limits(Duration::from_secs(5), 0), &options, |node| async move {
-            if node.name == "n3" {
-                Err(FetchError::NotFound { message: "gone".into() })
-            } else {
-                Ok(node.name.len())
-            }
-        })
-        .await;
+        let results =
+            fan_out(targets, &limits(Duration::from_secs(5), 0), &options, &unlimited(), |node| async move {
+                if node.name == "n3" {
+                    Err(FetchError::NotFound { message: "gone".into() })
+                } else {
+                    Ok(node.name.len())
+                }
+            })
+            .await;
         assert_eq!(results.len(), 10);
         let failed: Vec<&str> =
             results.iter().filter(|(_, r)| r.is_err()).map(|(n, _)| n.name.as_str()).collect();

@@ -9,7 +9,7 @@ use clap::Args;
 use crate::access::{AddressType, Method};
 use crate::cluster::plan::{
     ClusterPlan, DIRECT_CONCURRENCY, KubeletAuth, KubeletTls, Limits, NodeSelection, PROXY_CONCURRENCY,
-    parse_node_ip,
+    PROXY_RATE, Rate, parse_node_ip,
 };
 use crate::files::{FileInput, node_name_from_path};
 use crate::prometheus::Target;
@@ -87,6 +87,14 @@ pub struct SourceArgs {
     /// Retries per node on transient failures (connect errors, 429, 5xx), with backoff.
     #[arg(help_heading = "Collection", long, default_value_t = 2, value_name = "N")]
     pub retries: u32,
+    /// Requests per second across all nodes, 0 for no limit (default: 100 through the proxy,
+    /// which does not limit proxied requests itself; none direct). A 429 from the API server
+    /// pauses every node for its Retry-After and halves the rate.
+    #[arg(help_heading = "Collection", long, value_name = "N")]
+    pub qps: Option<u32>,
+    /// Requests that may start at once before --qps paces them [default: 20].
+    #[arg(help_heading = "Collection", long, value_name = "N")]
+    pub burst: Option<u32>,
     /// Refuse payloads larger than this many bytes (suffixes K, M, G accepted).
     #[arg(help_heading = "Collection", long, default_value = "256M", value_parser = parse_size, value_name = "BYTES")]
     pub max_body: u64,
@@ -232,6 +240,9 @@ impl SourceArgs {
         if selections.iter().filter(|s| **s).count() > 1 {
             problems.push("choose nodes one way: NODE names, --selector, or --node-ip".into());
         }
+        if self.burst.is_some() && (self.qps == Some(0) || (direct && self.qps.is_none())) {
+            problems.push("--burst applies only with a --qps limit".into());
+        }
         if self.concurrency == Some(0) {
             problems.push("--concurrency must be at least 1".into());
         }
@@ -266,6 +277,12 @@ impl SourceArgs {
             }
         };
         let default_concurrency = if direct { DIRECT_CONCURRENCY } else { PROXY_CONCURRENCY };
+        let default_rate = (!direct).then_some(PROXY_RATE);
+        let rate = match self.qps {
+            Some(0) => None,
+            Some(qps) => Some(Rate { qps, burst: self.burst.unwrap_or(PROXY_RATE.burst).max(1) }),
+            None => default_rate.map(|rate| Rate { burst: self.burst.unwrap_or(rate.burst).max(1), ..rate }),
+        };
         Ok(SourcePlan::Cluster(ClusterPlan {
             kubeconfig: self.kubeconfig.clone(),
             context: self.context.clone(),
@@ -282,6 +299,7 @@ impl SourceArgs {
                 per_node: self.timeout,
                 retries: self.retries,
                 max_body: self.max_body,
+                rate,
             },
         }))
     }
@@ -303,6 +321,8 @@ impl SourceArgs {
             (self.allow_credentials_to_unverified_kubelets, "--allow-credentials-to-unverified-kubelets"),
             (self.kubelet_port.is_some(), "--kubelet-port"),
             (self.concurrency.is_some(), "--concurrency"),
+            (self.qps.is_some(), "--qps"),
+            (self.burst.is_some(), "--burst"),
             (!self.file_nodes.is_empty(), "--node"),
         ] {
             if set {

@@ -25,6 +25,10 @@ struct Args {
     /// reset, status:503, 429[:2s], truncate, garbage, huge:20MB, badcert, noauth. Repeatable.
     #[arg(long = "fault", value_parser = parse_fault)]
     faults: Vec<(NodeRef, Fault)>,
+    /// API Priority and Fairness: serve at most this many requests at once, refusing more with 429
+    /// and Retry-After: 1 (proxied requests and system:masters are exempt, as in kube-apiserver).
+    #[arg(long, value_name = "N")]
+    seats: Option<usize>,
     /// Threads serving the cluster.
     #[arg(long, default_value_t = 2)]
     threads: usize,
@@ -77,6 +81,9 @@ fn main() -> ExitCode {
             builder = builder.fault(node, fault);
         }
         builder = builder.name_prefix(&args.name_prefix);
+        if let Some(seats) = args.seats {
+            builder = builder.seats(seats);
+        }
         if let Some(version) = &args.server_version {
             builder = builder.server_version(version);
         }
