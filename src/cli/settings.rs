@@ -208,6 +208,7 @@ impl WatchArgs {
                     .into(),
             );
         }
+        one_cluster(plan.as_ref().ok(), "watch", &mut problems);
         if self.interval.is_zero() {
             problems.push("--interval must be longer than 0".into());
         }
@@ -239,6 +240,7 @@ impl ServeArgs {
     pub fn settings(&self) -> Result<ServeSettings, UsageError> {
         let mut problems = Vec::new();
         let plan = self.source.to_plan().map_err(|e| problems.extend(e.problems));
+        one_cluster(plan.as_ref().ok(), "serve", &mut problems);
         if self.interval.is_zero() {
             problems.push("--interval must be longer than 0".into());
         }
@@ -262,6 +264,7 @@ impl SnapshotArgs {
     pub fn settings(&self) -> Result<SnapshotSettings, UsageError> {
         let mut problems = Vec::new();
         let plan = self.source.to_plan().map_err(|e| problems.extend(e.problems));
+        one_cluster(plan.as_ref().ok(), "snapshot", &mut problems);
         let selector = histograms_selector(&histograms_or_pod_start(&self.metrics), &mut problems);
         let Ok(source) = plan else { return Err(UsageError { problems }) };
         UsageError::check(problems)?;
@@ -296,6 +299,9 @@ impl GetArgs {
             if matches!(plan, Ok(SourcePlan::Prometheus(_))) {
                 problems.push(format!("--path {path} reads a cluster, not --prometheus"));
             }
+            if matches!(plan, Ok(SourcePlan::Fleet(_))) {
+                problems.push(format!("--path {path} reads one cluster at a time; give one --context"));
+            }
             if !self.metrics.is_empty() {
                 problems.push(format!("--metric filters exposition text, and {path} is not a metrics path"));
             }
@@ -319,6 +325,10 @@ impl DoctorArgs {
             }
             Ok(SourcePlan::Prometheus(_)) => {
                 problems.push("doctor checks a live cluster; --prometheus is for stored history".to_string());
+                None
+            }
+            Ok(SourcePlan::Fleet(_)) => {
+                problems.push("doctor checks one cluster at a time; give one --context".to_string());
                 None
             }
             Err(e) => {
@@ -352,6 +362,10 @@ impl CompareArgs {
                     .push("compare measures a live cluster; --prometheus has nothing to measure".to_string());
                 None
             }
+            Ok(SourcePlan::Fleet(_)) => {
+                problems.push("compare measures one cluster at a time; give one --context".to_string());
+                None
+            }
             Err(e) => {
                 problems.extend(e.problems);
                 None
@@ -372,6 +386,15 @@ impl CompareArgs {
         UsageError::check(problems)?;
         let proxy = ClusterPlan { method: Method::Proxy, ..direct.clone() };
         Ok(CompareSettings { proxy, direct, rounds: self.rounds, path, output: self.output })
+    }
+}
+
+/// Several contexts are for `histogram` and `get`; other commands read one cluster.
+fn one_cluster(plan: Option<&SourcePlan>, command: &str, problems: &mut Vec<String>) {
+    if matches!(plan, Some(SourcePlan::Fleet(_))) {
+        problems.push(format!(
+            "{command} reads one cluster at a time; several --context or --all-contexts are for histogram and get"
+        ));
     }
 }
 
@@ -412,6 +435,7 @@ mod tests {
     use clap::Parser;
 
     use super::super::{Cli, Command};
+    use crate::source::{Contexts, SourcePlan};
 
     fn command(argv: &[&str]) -> Command {
         Cli::try_parse_from(std::iter::once("kubelet-metrics").chain(argv.iter().copied()))
@@ -458,6 +482,31 @@ mod tests {
             panic!("watch")
         };
         assert_eq!(args.settings().expect_err("three problems").problems.len(), 3);
+    }
+
+    #[test]
+    fn several_contexts_are_for_histogram_and_get() {
+        let Command::Histogram(args) = command(&["histogram", "--context", "a", "--context", "b"]) else {
+            panic!("histogram")
+        };
+        let settings = args.settings().expect("a fleet");
+        let SourcePlan::Fleet(fleet) = settings.source else { panic!("a fleet plan") };
+        assert_eq!(fleet.contexts, Contexts::Named(vec!["a".into(), "b".into()]));
+        assert_eq!(fleet.cluster.context, None);
+        let Command::Get(args) = command(&["get", "--all-contexts"]) else { panic!("get") };
+        assert!(matches!(args.settings().expect("a fleet").source, SourcePlan::Fleet(_)));
+        let Command::Snapshot(args) = command(&["snapshot", "--all-contexts", "--output-file", "x"]) else {
+            panic!("snapshot")
+        };
+        assert!(args.settings().expect_err("one cluster").to_string().contains("one cluster at a time"));
+        let Command::Histogram(args) = command(&["histogram", "--context", "a", "--context", "a"]) else {
+            panic!("histogram")
+        };
+        assert!(args.settings().expect_err("twice").to_string().contains("given twice"));
+        assert!(
+            Cli::try_parse_from(["kubelet-metrics", "get", "--all-contexts", "--context", "a"]).is_err(),
+            "--all-contexts or --context"
+        );
     }
 
     #[test]

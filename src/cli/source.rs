@@ -13,7 +13,7 @@ use crate::cluster::plan::{
 };
 use crate::files::{FileInput, node_name_from_path};
 use crate::prometheus::Target;
-use crate::source::SourcePlan;
+use crate::source::{Contexts, FleetPlan, SourcePlan};
 use crate::units::{parse_duration, parse_size};
 
 /// Where metrics come from: saved files, or a cluster (the default).
@@ -35,9 +35,13 @@ pub struct SourceArgs {
     /// Path to the kubeconfig file (default: $KUBECONFIG, several files merged, else ~/.kube/config).
     #[arg(help_heading = "Cluster", long, value_name = "PATH")]
     pub kubeconfig: Option<PathBuf>,
-    /// The kubeconfig context to use.
+    /// The kubeconfig context to use; repeat it to read several clusters in one run (histogram
+    /// and get).
     #[arg(help_heading = "Cluster", long, value_name = "NAME")]
-    pub context: Option<String>,
+    pub context: Vec<String>,
+    /// Read the cluster of every context in the kubeconfig (histogram and get).
+    #[arg(help_heading = "Cluster", long, conflicts_with = "context")]
+    pub all_contexts: bool,
     /// How to reach kubelets: through the API server proxy, or directly on each node.
     #[arg(help_heading = "Cluster", long, value_enum, default_value_t = Method::Proxy)]
     pub method: Method,
@@ -140,7 +144,8 @@ impl SourceArgs {
         let cluster_flags: Vec<&str> = [
             (!self.nodes.is_empty(), "NODE names"),
             (self.kubeconfig.is_some(), "--kubeconfig"),
-            (self.context.is_some(), "--context"),
+            (!self.context.is_empty(), "--context"),
+            (self.all_contexts, "--all-contexts"),
             (self.selector.is_some(), "--selector"),
             (!self.node_ip.is_empty(), "--node-ip"),
             (self.token_file.is_some(), "--token-file"),
@@ -259,6 +264,15 @@ impl SourceArgs {
                 Err(reason) => problems.push(format!("--node-ip {raw:?}: {reason}")),
             }
         }
+        let mut names: Vec<&str> = self.context.iter().map(String::as_str).collect();
+        names.sort_unstable();
+        if let Some(pair) = names.windows(2).find(|w| w[0] == w[1]) {
+            problems.push(format!("--context {:?} is given twice", pair[0]));
+        }
+        let fleet = self.all_contexts || self.context.len() > 1;
+        if fleet && !self.node_ip.is_empty() {
+            problems.push("--node-ip addresses one cluster's kubelets; give one --context".into());
+        }
         UsageError::check(problems)?;
 
         let nodes = if !addresses.is_empty() {
@@ -283,9 +297,9 @@ impl SourceArgs {
             Some(qps) => Some(Rate { qps, burst: self.burst.unwrap_or(PROXY_RATE.burst).max(1) }),
             None => default_rate.map(|rate| Rate { burst: self.burst.unwrap_or(rate.burst).max(1), ..rate }),
         };
-        Ok(SourcePlan::Cluster(ClusterPlan {
+        let cluster = ClusterPlan {
             kubeconfig: self.kubeconfig.clone(),
-            context: self.context.clone(),
+            context: if fleet { None } else { self.context.first().cloned() },
             method,
             nodes,
             token_file: self.token_file.clone(),
@@ -301,7 +315,14 @@ impl SourceArgs {
                 max_body: self.max_body,
                 rate,
             },
-        }))
+        };
+        Ok(match (self.all_contexts, self.context.len()) {
+            (true, _) => SourcePlan::Fleet(FleetPlan { cluster, contexts: Contexts::All }),
+            (false, 0 | 1) => SourcePlan::Cluster(cluster),
+            (false, _) => {
+                SourcePlan::Fleet(FleetPlan { cluster, contexts: Contexts::Named(self.context.clone()) })
+            }
+        })
     }
 }
 
