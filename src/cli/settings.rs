@@ -170,6 +170,13 @@ impl HistogramArgs {
         if self.top == Some(0) {
             problems.push("--top must be at least 1".into());
         }
+        if matches!(plan, Ok(SourcePlan::Fleet(_))) {
+            for (set, flag) in [(self.baseline.is_some(), "--baseline"), (self.plot.is_some(), "--plot")] {
+                if set {
+                    problems.push(format!("{flag} is for one cluster; give one --context"));
+                }
+            }
+        }
         if self.slo_unknown.is_some() && self.slo.is_none() {
             problems.push("--slo-unknown needs --slo".into());
         }

@@ -10,8 +10,7 @@ use crate::collect::Options;
 use crate::exposition;
 use crate::report::samples;
 use crate::snapshot::label_by_node;
-use crate::source::SourcePlan;
-use crate::source::gather;
+use crate::source::{ClusterGathered, FleetPlan, SourcePlan, gather, gather_fleet};
 
 /// Runs `get`.
 pub async fn run(
@@ -26,6 +25,9 @@ pub async fn run(
         GetRead::Exposition(selector) => selector,
         GetRead::Raw => return run_raw(plan, path, settings.output, out, err, &options).await,
     };
+    if let SourcePlan::Fleet(fleet) = plan {
+        return run_fleet(fleet, path, selector, settings.output, &options, out, err).await;
+    }
     let gathered = gather(plan, path, selector, &options).await?;
     report_problems(&gathered, err)?;
     if gathered.scrapes.is_empty()
@@ -52,6 +54,57 @@ pub async fn run(
     }
     out.flush()?;
     Ok(Outcome::from_scrapes(&gathered.scrapes))
+}
+
+/// `get` over several clusters: the same output with a `context` label (`-o prom`), a
+/// `"context"` field (`-o json`) or a `context` column (`-o csv`); diagnostics on stderr name the
+/// context. A cluster that cannot be read is reported and the others go on.
+async fn run_fleet(
+    fleet: &FleetPlan,
+    path: &str,
+    selector: &crate::exposition::Selector,
+    output: GetOutput,
+    options: &Options,
+    out: &mut dyn Write,
+    err: &mut dyn Write,
+) -> anyhow::Result<Outcome> {
+    let clusters = gather_fleet(fleet, path, selector, options).await?;
+    let mut outcomes = Vec::new();
+    let mut labelled = Vec::new();
+    let mut header = true;
+    for ClusterGathered { context, gathered } in &clusters {
+        let gathered = match gathered {
+            Ok(gathered) => gathered,
+            Err(error) => {
+                writeln!(err, "error: context {context}: {}", super::error_text(error))?;
+                outcomes.push(Outcome::AllFailed);
+                continue;
+            }
+        };
+        let mut problems = Vec::new();
+        report_problems(gathered, &mut problems)?;
+        for line in String::from_utf8_lossy(&problems).lines() {
+            match line.split_once(": ") {
+                Some((level, rest)) => writeln!(err, "{level}: context {context}: {rest}")?,
+                None => writeln!(err, "context {context}: {line}")?,
+            }
+        }
+        outcomes.push(Outcome::from_scrapes(&gathered.scrapes));
+        let nodes = crate::scrape::answered(&gathered.scrapes);
+        match output {
+            GetOutput::Prom => labelled.push((context.as_str(), label_by_node(&nodes))),
+            GetOutput::Json => samples::write_json_in(Some(context), &nodes, out)?,
+            GetOutput::Csv => {
+                samples::write_csv_in(Some(context), header, &nodes, out)?;
+                header = false;
+            }
+        }
+    }
+    if output == GetOutput::Prom {
+        exposition::write(&crate::snapshot::label_by_context(&labelled), None, &mut &mut *out)?;
+    }
+    out.flush()?;
+    Ok(Outcome::combine(outcomes))
 }
 
 /// `get --path` for a path that is not exposition text (`/healthz`, `/pods`, `/configz`):

@@ -89,6 +89,58 @@ pub fn render(report: &Report, out: &mut impl Write) -> io::Result<()> {
     csv.flush()
 }
 
+/// Writes several clusters as one CSV document: a `context` column first, then each cluster's
+/// rows as [`render`] writes them (one header); a cluster that could not be read is one `error`
+/// row with its message.
+pub fn render_fleet(clusters: &[(&str, Result<&Report, &str>)], out: &mut impl Write) -> io::Result<()> {
+    let mut header: Option<Vec<String>> = None;
+    let mut sections: Vec<Result<Vec<Vec<String>>, (&str, &str)>> = Vec::new();
+    for (context, outcome) in clusters {
+        let report = match outcome {
+            Ok(report) => report,
+            Err(message) => {
+                sections.push(Err((context, message)));
+                continue;
+            }
+        };
+        let mut text = Vec::new();
+        render(report, &mut text)?;
+        let mut reader = csv::ReaderBuilder::new().has_headers(false).from_reader(text.as_slice());
+        let mut rows = Vec::new();
+        for record in reader.records() {
+            let record = record.map_err(io::Error::other)?;
+            rows.push(
+                std::iter::once((*context).to_string()).chain(record.iter().map(str::to_string)).collect(),
+            );
+        }
+        if !rows.is_empty() {
+            let mut first: Vec<String> = rows.remove(0);
+            first[0] = "context".to_string();
+            header.get_or_insert(first);
+        }
+        sections.push(Ok(rows));
+    }
+    let header = header.unwrap_or_else(|| ["context", "row", "kind", "message"].map(str::to_string).to_vec());
+    let mut csv = writer(out);
+    csv.write_record(&header)?;
+    for section in sections {
+        match section {
+            Ok(rows) => rows.iter().try_for_each(|row| csv.write_record(row))?,
+            Err((context, message)) => {
+                let mut cells = vec![String::new(); header.len()];
+                cells[0] = context.to_string();
+                for (name, value) in [("row", "error"), ("kind", "cluster"), ("message", message)] {
+                    if let Some(index) = header.iter().position(|h| h == name) {
+                        cells[index] = value.to_string();
+                    }
+                }
+                csv.write_record(&cells)?;
+            }
+        }
+    }
+    csv.flush()
+}
+
 fn cell(value: f64) -> String {
     if value.is_nan() { String::new() } else { format_number(value) }
 }

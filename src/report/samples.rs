@@ -10,17 +10,29 @@ use crate::report::json::number;
 
 /// One JSON object per sample per line: `{"node","name","labels","value","timestamp_ms"}`.
 pub fn write_json(nodes: &[(&str, &[Family])], out: &mut dyn Write) -> io::Result<()> {
+    write_json_in(None, nodes, out)
+}
+
+/// [`write_json`] for one cluster of several: each object also has `"context"`.
+pub fn write_json_in(
+    context: Option<&str>,
+    nodes: &[(&str, &[Family])],
+    out: &mut dyn Write,
+) -> io::Result<()> {
     for (node, families) in nodes {
         for sample in families.iter().flat_map(|f| &f.samples) {
             let labels: serde_json::Map<String, serde_json::Value> =
                 sample.labels.iter().map(|(k, v)| (k.clone(), v.clone().into())).collect();
-            let line = serde_json::json!({
+            let mut line = serde_json::json!({
                 "node": node,
                 "name": sample.name,
                 "labels": labels,
                 "value": number(sample.value),
                 "timestamp_ms": sample.timestamp_ms,
             });
+            if let Some(context) = context {
+                line["context"] = context.into();
+            }
             serde_json::to_writer(&mut *out, &line)?;
             out.write_all(b"\n")?;
         }
@@ -31,20 +43,30 @@ pub fn write_json(nodes: &[(&str, &[Family])], out: &mut dyn Write) -> io::Resul
 /// `node,name,labels,value,timestamp_ms`, labels as `a="x",b="y"` (exposition escaping) in one
 /// field, quoted by CSV's rules (RFC 4180) when it holds a comma, a quote or a line break.
 pub fn write_csv(nodes: &[(&str, &[Family])], out: &mut dyn Write) -> io::Result<()> {
+    write_csv_in(None, true, nodes, out)
+}
+
+/// [`write_csv`] for one cluster of several: a `context` column first; the header only when
+/// `header` (the first cluster's rows).
+pub fn write_csv_in(
+    context: Option<&str>,
+    header: bool,
+    nodes: &[(&str, &[Family])],
+    out: &mut dyn Write,
+) -> io::Result<()> {
     let mut writer = csv::WriterBuilder::new().from_writer(out);
-    writer.write_record(["node", "name", "labels", "value", "timestamp_ms"])?;
+    let first = context.map(|_| "context");
+    if header {
+        writer.write_record(first.into_iter().chain(["node", "name", "labels", "value", "timestamp_ms"]))?;
+    }
     for (node, families) in nodes {
         for sample in families.iter().flat_map(|f| &f.samples) {
             let labels: Vec<String> =
                 sample.labels.iter().map(|(k, v)| format!("{k}={}", quote_label(v))).collect();
             let timestamp = sample.timestamp_ms.map(|t| t.to_string()).unwrap_or_default();
-            writer.write_record([
-                *node,
-                &sample.name,
-                &labels.join(","),
-                &format_value(sample.value),
-                &timestamp,
-            ])?;
+            let value = format_value(sample.value);
+            let fields = [*node, sample.name.as_str(), &labels.join(","), &value, &timestamp];
+            writer.write_record(context.into_iter().chain(fields))?;
         }
     }
     writer.flush()
