@@ -5,6 +5,7 @@ mod access;
 mod cluster;
 mod credentials;
 mod differential;
+mod fleet;
 mod hygiene;
 mod layers;
 mod limits;

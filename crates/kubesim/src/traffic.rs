@@ -57,7 +57,7 @@ impl Kind {
 /// One request as it arrived.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Arrival {
-    /// Milliseconds since the API server started.
+    /// Milliseconds since the API server started (or the counts were reset).
     pub at_ms: u64,
     /// `list`, `get`, `proxy` or `other`.
     pub kind: &'static str,
@@ -86,16 +86,22 @@ pub struct Requests {
     pub log: Vec<Arrival>,
 }
 
-#[derive(Debug, Default)]
+#[derive(Debug)]
 struct Tally {
+    started: Instant,
     requests: Requests,
     proxy_per_second: BTreeMap<u64, u64>,
+}
+
+impl Tally {
+    fn new() -> Tally {
+        Tally { started: Instant::now(), requests: Requests::default(), proxy_per_second: BTreeMap::new() }
+    }
 }
 
 /// The API server's traffic: counts, the arrival log and the seats.
 #[derive(Debug)]
 pub struct Traffic {
-    started: Instant,
     tally: Mutex<Tally>,
     seats: Option<usize>,
     busy: Arc<AtomicUsize>,
@@ -116,13 +122,13 @@ impl Drop for Seat {
 impl Traffic {
     /// Counting from now, with `seats` concurrent requests at most (`None`: no limit).
     pub fn new(seats: Option<usize>) -> Traffic {
-        Traffic { started: Instant::now(), tally: Mutex::default(), seats, busy: Arc::default() }
+        Traffic { tally: Mutex::new(Tally::new()), seats, busy: Arc::default() }
     }
 
     /// Records an arrival; returns its index in the log (when it is kept there) for [`Self::answered`].
     pub fn arrived(&self, kind: Kind, path: &str) -> Option<usize> {
-        let at_ms = u64::try_from(self.started.elapsed().as_millis()).unwrap_or(u64::MAX);
         let mut tally = self.tally.lock().unwrap_or_else(|e| e.into_inner());
+        let at_ms = u64::try_from(tally.started.elapsed().as_millis()).unwrap_or(u64::MAX);
         let requests = &mut tally.requests;
         requests.total += 1;
         *requests.by_kind.entry(kind.as_str().to_string()).or_default() += 1;
@@ -163,6 +169,12 @@ impl Traffic {
             return None;
         }
         Some(Seat(Some(self.busy.clone())))
+    }
+
+    /// Forgets every request so far and counts time from now (`DELETE /debug/requests`), so that
+    /// a benchmark can measure one run at a time.
+    pub fn reset(&self) {
+        *self.tally.lock().unwrap_or_else(|e| e.into_inner()) = Tally::new();
     }
 
     /// What was asked so far.

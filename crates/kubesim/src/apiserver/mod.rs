@@ -557,7 +557,7 @@ fn review_response(kind: &str, spec: &Value, allowed: bool) -> Value {
     json!({"kind": kind, "apiVersion": "authorization.k8s.io/v1", "metadata": {}, "spec": spec, "status": status})
 }
 
-/// The `/debug` test controls: truth, requests, advance, restart and fault.
+/// The `/debug` test controls: truth, requests (`DELETE` resets the counts), advance, restart and fault.
 async fn debug(
     shared: &Arc<Shared>,
     what: &str,
@@ -567,6 +567,10 @@ async fn debug(
     let method = req.method().clone();
     match (what, method) {
         ("requests", Method::GET) => {
+            json(StatusCode::OK, &serde_json::to_value(shared.traffic.requests()).unwrap_or_default())
+        }
+        ("requests", Method::DELETE) => {
+            shared.traffic.reset();
             json(StatusCode::OK, &serde_json::to_value(shared.traffic.requests()).unwrap_or_default())
         }
         ("truth", Method::GET) => {
