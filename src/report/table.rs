@@ -82,7 +82,7 @@ pub fn render_fleet(
             rows.push(cells);
         }
     }
-    write_aligned(&rows, out)?;
+    write_aligned_left(&rows, 2, out)?;
     for (context, report) in clusters {
         let mut footer = Vec::new();
         write_footer(report, &mut footer)?;
@@ -228,6 +228,11 @@ fn cluster_row(
 /// Writes rows with columns separated by two spaces: the first column left-aligned, the
 /// others right-aligned; no trailing spaces.
 fn write_aligned(rows: &[Vec<String>], out: &mut impl Write) -> io::Result<()> {
+    write_aligned_left(rows, 1, out)
+}
+
+/// [`write_aligned`] with the first `left` columns left-aligned (names), the rest right-aligned.
+fn write_aligned_left(rows: &[Vec<String>], left: usize, out: &mut impl Write) -> io::Result<()> {
     let columns = rows.iter().map(Vec::len).max().unwrap_or(0);
     let widths: Vec<usize> = (0..columns)
         .map(|c| rows.iter().filter_map(|r| r.get(c)).map(|cell| cell.chars().count()).max().unwrap_or(0))
@@ -238,6 +243,8 @@ fn write_aligned(rows: &[Vec<String>], out: &mut impl Write) -> io::Result<()> {
             let width = widths[index];
             if index == 0 {
                 line.push_str(&format!("{cell:<width$}"));
+            } else if index < left {
+                line.push_str(&format!("  {cell:<width$}"));
             } else {
                 line.push_str(&format!("  {cell:>width$}"));
             }

@@ -10,6 +10,7 @@ mod hygiene;
 mod layers;
 mod limits;
 mod live;
+mod load;
 mod offline;
 mod oracle;
 mod prometheus;
