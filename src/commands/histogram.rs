@@ -95,7 +95,7 @@ async fn run_fleet(
     err: &mut dyn Write,
 ) -> anyhow::Result<Outcome> {
     let clusters = gather_fleet(fleet, settings.endpoint.path(), &settings.selector, options).await?;
-    let mut analysed: Vec<(String, Result<(Report, Option<(Objective, Vec<Verdict>)>), String>)> = Vec::new();
+    let mut analysed: Vec<(String, Result<Judged, String>)> = Vec::new();
     let mut outcomes = Vec::new();
     for ClusterGathered { context, gathered } in clusters {
         let gathered = match gathered {
@@ -207,6 +207,9 @@ async fn run_fleet(
     out.flush()?;
     Ok(Outcome::combine(outcomes))
 }
+
+/// One cluster's report and its SLO verdicts, when `--slo` was given.
+type Judged = (Report, Option<(Objective, Vec<Verdict>)>);
 
 /// Why a cluster of the fleet read no node at all.
 fn fleet_nothing_found(fleet: &FleetPlan) -> Option<String> {

@@ -94,7 +94,9 @@ pub fn render(report: &Report, out: &mut impl Write) -> io::Result<()> {
 /// row with its message.
 pub fn render_fleet(clusters: &[(&str, Result<&Report, &str>)], out: &mut impl Write) -> io::Result<()> {
     let mut header: Option<Vec<String>> = None;
-    let mut sections: Vec<Result<Vec<Vec<String>>, (&str, &str)>> = Vec::new();
+    // Each cluster's rows, or its context and why it could not be read.
+    type Section<'a> = Result<Vec<Vec<String>>, (&'a str, &'a str)>;
+    let mut sections: Vec<Section<'_>> = Vec::new();
     for (context, outcome) in clusters {
         let report = match outcome {
             Ok(report) => report,
