@@ -192,6 +192,22 @@ mod tests {
     }
 
     #[test]
+    fn a_fleet_has_a_context_column_and_a_row_for_a_cluster_that_failed() {
+        let report = sample_report();
+        let mut out = Vec::new();
+        render_fleet(&[("down", Err("cannot list nodes, x")), ("prod", Ok(&report))], &mut out).unwrap();
+        let text = String::from_utf8(out).unwrap();
+        let lines: Vec<&str> = text.lines().collect();
+        assert!(lines[0].starts_with("context,row,node,group,"), "{text}");
+        assert!(
+            lines[1].starts_with("down,error,") && lines[1].contains(",cluster,\"cannot list nodes, x\","),
+            "{text}"
+        );
+        assert!(lines[2].starts_with("prod,node,n1,,v1.30.2,10,60,6,"), "{text}");
+        assert_eq!(lines.len(), 6, "header, the failed cluster, 2 nodes, the cluster row, 1 error: {text}");
+    }
+
+    #[test]
     fn fields_are_quoted_when_needed() {
         let mut out = Vec::new();
         let mut csv = writer(&mut out);

@@ -63,8 +63,9 @@ pub fn render_fleet(metric: &str, clusters: &[FleetCluster<'_>], out: &mut impl 
         .iter()
         .map(|cluster| match &cluster.outcome {
             Ok((report, extra)) => {
-                let Value::Object(mut object) = to_value(report) else {
-                    unreachable!("a report is an object")
+                let mut object = match to_value(report) {
+                    Value::Object(object) => object,
+                    other => Map::from_iter([("report".to_string(), other)]),
                 };
                 object.extend(extra.clone());
                 object.insert("context".into(), cluster.context.into());

@@ -326,6 +326,24 @@ mod tests {
     }
 
     #[test]
+    fn a_fleet_table_has_a_context_column_and_a_cluster_line_per_cluster() {
+        let report = sample_report();
+        let mut out = Vec::new();
+        let options = TableOptions { wide: false, headers: true };
+        render_fleet(&[("eu", &report), ("us-east", &report)], options, &mut out).unwrap();
+        let text = String::from_utf8(out).unwrap();
+        let lines: Vec<&str> = text.lines().collect();
+        assert!(lines[0].starts_with("CONTEXT  NODE     COUNT"), "{text}");
+        assert!(lines[1].starts_with("eu       n1"), "{text}");
+        let clusters: Vec<&str> = lines.iter().copied().filter(|l| l.contains(" CLUSTER ")).collect();
+        assert_eq!(clusters.len(), 2, "{text}");
+        assert!(clusters[1].starts_with("us-east  CLUSTER"), "{text}");
+        // Each cluster's errors under its name.
+        assert!(text.contains("\neu:\n  errors (1 of 3 nodes):\n    n3: timeout: "), "{text}");
+        assert!(text.contains("\nus-east:\n  errors (1 of 3 nodes):"), "{text}");
+    }
+
+    #[test]
     fn table_rows_slowest_first_with_cluster_errors_and_caveats() {
         // Buckets le = 1, 5, 30, +Inf. n1: 2, 6, 9, 10 (sum 60); n2: 3, 4, 4, 4 (sum 4).
         // n1: mean 60/10 = 6; p50 rank 5 in (1,5]: 1 + 4 × 3/4 = 4; p90 rank 9 in (5,30]:
