@@ -50,10 +50,10 @@ run() {
   /usr/bin/time -f '%e %M' -o "$work/time" "$@" >"$work/out" 2>"$work/err" || true
   read -r secs rss_kb <"$work/time"
   debug GET >"$work/requests.json"
-  jq -r --arg label "$label" --argjson secs "$secs" --argjson rss "$rss_kb" '
+  jq -r --arg name "$label" --argjson secs "$secs" --argjson rss "$rss_kb" '
     (.by_kind.proxy // 0) as $p
     | (if $p > 1 then ($p - 1) / (((.proxy_last_ms - .proxy_first_ms) / 1000) | if . > 0 then . else 1 end) else 0 end) as $rate
-    | [$label, $secs, ($rss / 1024), (.by_kind.list // 0), (.by_kind.get // 0), $p, $rate, .proxy_peak_per_second]
+    | [$name, $secs, ($rss / 1024), (.by_kind.list // 0), (.by_kind.get // 0), $p, $rate, .proxy_peak_per_second]
     | @tsv' "$work/requests.json" |
     awk -F'\t' '{ printf "%-34s %8.2f %9.1f %8d %8d %8d %10.1f %10d\n", $1, $2, $3, $4, $5, $6, $7, $8 }'
   local failed
@@ -76,6 +76,6 @@ kubectl --kubeconfig "$kc" get nodes -o jsonpath='{range .items[*]}{.status.daem
   while read -r port; do echo "url = \"https://127.0.0.1:$port/metrics\""; echo "output = \"/dev/null\""; done <"$work/ports"
 } >"$work/curl.cfg"
 debug DELETE >/dev/null
-/usr/bin/time -f '%e %M' -o "$work/time" curl --parallel --parallel-max 64 -K "$work/curl.cfg" || true
+/usr/bin/time -f '%e %M' -o "$work/time" curl -s --parallel --parallel-max 64 -K "$work/curl.cfg" || true
 read -r secs rss_kb <"$work/time"
 printf '%-34s %8.2f %9.1f\n' "curl --parallel-max 64 (direct)" "$secs" "$(calc "$rss_kb/1024")"
