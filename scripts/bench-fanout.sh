@@ -8,6 +8,9 @@
 # then peak RSS at 100 vs N nodes and with 20 MB payloads, and one-node `get` against one
 # `kubectl get --raw` and one `curl` (hyperfine). Prints ratios measured in this one run.
 #
+# The proxy runs pass --qps 0: this measures throughput against curl, which has no rate limit
+# (scripts/bench-apiserver.sh measures the default --qps).
+#
 # Usage: scripts/bench-fanout.sh [NODES=1000] [KUBECTL_SAMPLE=100]
 # The kubectl runs are slow (~90 ms a call), so they read KUBECTL_SAMPLE nodes and the time is
 # scaled linearly to NODES (said in the output). Everything binds 127.0.0.1 and is stopped on exit.
@@ -62,7 +65,7 @@ echo "$sample" >"$work/sample"
 
 echo
 echo "== $NODES nodes, /metrics through the API server proxy =="
-measure_median "$KM" histogram --kubeconfig "$kc" --concurrency "$CONCURRENCY" -o json
+measure_median "$KM" histogram --kubeconfig "$kc" --concurrency "$CONCURRENCY" --qps 0 -o json
 ours=$secs; ours_rss=$rss_kb
 printf '%-44s %8.2f s   peak RSS %6.1f MB  (median of %d)\n' "kubelet-metrics histogram (-P $CONCURRENCY)" "$ours" "$(calc "$rss_kb/1024")" "$RUNS"
 
@@ -92,7 +95,7 @@ echo "kubelet-metrics / curl fetch floor:   $(ratio "$ours" "$floor")x          
 echo
 echo "== peak RSS: a 100-node cluster vs the $NODES-node one =="
 start_cluster "$work/small" 100
-measure_median "$KM" histogram --kubeconfig "$work/small/admin.kubeconfig" --concurrency "$CONCURRENCY" -o json
+measure_median "$KM" histogram --kubeconfig "$work/small/admin.kubeconfig" --concurrency "$CONCURRENCY" --qps 0 -o json
 small_rss=$rss_kb
 printf '100 nodes: %.1f MB; %d nodes: %.1f MB; ratio %.2f (target < 2)\n' \
   "$(calc "$small_rss/1024")" "$NODES" "$(calc "$ours_rss/1024")" "$(calc "$ours_rss/$small_rss")"
@@ -102,7 +105,7 @@ echo "== 20 MB /metrics payloads =="
 huge=()
 for i in $(seq 0 31); do huge+=(--fault "$i=huge:20MB"); done
 start_cluster "$work/huge" 32 "${huge[@]}"
-measure "$KM" histogram --kubeconfig "$work/huge/admin.kubeconfig" --concurrency "$CONCURRENCY"
+measure "$KM" histogram --kubeconfig "$work/huge/admin.kubeconfig" --concurrency "$CONCURRENCY" --qps 0
 printf '32 nodes x 20 MB: %.2f s, peak RSS %.1f MB (target < 100 MB)\n' "$secs" "$(calc "$rss_kb/1024")"
 
 echo

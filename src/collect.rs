@@ -26,6 +26,7 @@ use tracing::Instrument;
 use crate::access::Method;
 use crate::cluster::plan::{ClusterPlan, Limits};
 use crate::cluster::retry::Backoff;
+use crate::cluster::throttle::Throttle;
 use crate::cluster::{self, FetchError, MetricsSource, NodeTarget, Progress, RequestContext};
 use crate::exposition::{
     ParseError, Parsed, Selector, StreamParser, StreamVisitor, Visitor, not_prometheus_text,
@@ -107,11 +108,19 @@ pub async fn collect(
     let source = &connected.source;
     let max_body = plan.limits.max_body;
     let path = path.as_str();
-    let results = fan_out(connected.discovery.targets, &plan.limits, options, |node, progress| async move {
-        scrape_once(source, &node, path, selector, max_body, &progress).await
-    })
-    .await;
+    let throttle = throttle(source, &plan.limits);
+    let results =
+        fan_out(connected.discovery.targets, &plan.limits, options, &throttle, |node, progress| async move {
+            scrape_once(source, &node, path, selector, max_body, &progress).await
+        })
+        .await;
     Ok(assemble(source, path, results, connected.discovery.unresolved, connected.warnings, options.advise))
+}
+
+/// The pacing of a run: `--qps`, and through the API server proxy one pause for every node
+/// when it answers 429 (every request goes through that one server).
+fn throttle(source: &impl MetricsSource, limits: &Limits) -> Throttle {
+    Throttle::new(limits.rate, source.method() == Method::Proxy)
 }
 
 /// Reads `path` from every node as raw bytes (for paths that are not exposition text, such as
@@ -122,10 +131,12 @@ pub async fn collect_raw(plan: &ClusterPlan, path: &str, options: &Options) -> a
     let source = &connected.source;
     let max_body = plan.limits.max_body;
     let path = path.as_str();
-    let results = fan_out(connected.discovery.targets, &plan.limits, options, |node, progress| async move {
-        source.open(&node, path, max_body).await?.track(&progress).into_bytes().await
-    })
-    .await;
+    let throttle = throttle(source, &plan.limits);
+    let results =
+        fan_out(connected.discovery.targets, &plan.limits, options, &throttle, |node, progress| async move {
+            source.open(&node, path, max_body).await?.track(&progress).into_bytes().await
+        })
+        .await;
     Ok(assemble(source, path, results, connected.discovery.unresolved, connected.warnings, options.advise))
 }
 
@@ -164,10 +175,12 @@ pub async fn collect_visits<N: NodeVisits>(
     let mut scrapes = Vec::new();
     let visits = std::cell::RefCell::new(visits);
     let (parked, visits_ref) = (&parked, &visits);
+    let throttle = throttle(source, &plan.limits);
     fan_out_each(
         connected.discovery.targets,
         &plan.limits,
         options,
+        &throttle,
         |node, progress| async move {
             let visitor = visits_ref.borrow().start(&node.name);
             let result = visit_once(source, &node, path, selector, max_body, &progress, visitor, |v| {
@@ -225,7 +238,8 @@ pub async fn scrape(
     limits: &Limits,
     options: &Options,
 ) -> Vec<NodeScrape> {
-    let results = fan_out(targets, limits, options, |node, progress| async move {
+    let throttle = throttle(source, limits);
+    let results = fan_out(targets, limits, options, &throttle, |node, progress| async move {
         scrape_once(source, &node, path, selector, limits.max_body, &progress).await
     })
     .await;
@@ -337,6 +351,7 @@ async fn scrape_once(
 
 /// One streaming attempt: open, hand every chunk to the visitor, judge. On failure the visitor
 /// comes back with what it saw, when the body had started.
+#[expect(clippy::too_many_arguments, reason = "one attempt's inputs, each used once; a struct would only rename them")]
 async fn visit_once<V: Visitor>(
     source: &impl MetricsSource,
     node: &NodeTarget,
@@ -410,6 +425,7 @@ async fn fan_out<T, F, Fut>(
     targets: Vec<NodeTarget>,
     limits: &Limits,
     options: &Options,
+    throttle: &Throttle,
     attempt: F,
 ) -> Vec<(NodeTarget, Result<T, FetchError>)>
 where
@@ -417,7 +433,8 @@ where
     Fut: Future<Output = Result<T, FetchError>>,
 {
     let mut results = Vec::new();
-    fan_out_each(targets, limits, options, attempt, |node, outcome| results.push((node, outcome))).await;
+    fan_out_each(targets, limits, options, throttle, attempt, |node, outcome| results.push((node, outcome)))
+        .await;
     results
 }
 
@@ -426,6 +443,7 @@ async fn fan_out_each<T, F, Fut>(
     targets: Vec<NodeTarget>,
     limits: &Limits,
     options: &Options,
+    throttle: &Throttle,
     attempt: F,
     mut each: impl FnMut(NodeTarget, Result<T, FetchError>),
 ) where
@@ -441,7 +459,7 @@ async fn fan_out_each<T, F, Fut>(
             let span = tracing::info_span!("node", node = %node.name);
             async move {
                 let started = Instant::now();
-                let outcome = with_retries(limits, cancel, |progress| attempt(node.clone(), progress)).await;
+                let outcome = with_retries(limits, cancel, throttle, |progress| attempt(node.clone(), progress)).await;
                 match &outcome {
                     Ok(_) => tracing::debug!(elapsed = ?started.elapsed(), "node answered"),
                     Err(err) => {
@@ -479,17 +497,26 @@ fn progress_bar(shown: bool, total: usize) -> ProgressBar {
     bar
 }
 
-/// One node's attempts under one deadline: retries transient failures with backoff and
-/// jitter (honouring `Retry-After`), and stops at once when `cancel` fires. Each attempt
-/// reports its [`Progress`], so a deadline passed mid-body is told from one passed waiting.
+/// One node's attempts under one deadline: each attempt waits for its turn (`--qps`, a shared
+/// pause), transient failures are retried with backoff and jitter (honouring `Retry-After`, and
+/// telling the throttle when the answer was 429), and `cancel` stops it at once. The deadline
+/// starts when the first attempt is let through: waiting for a turn is not the node's slowness.
+/// Each attempt reports its [`Progress`], so a deadline passed mid-body is told from one passed
+/// waiting.
 async fn with_retries<T, Fut>(
     limits: &Limits,
     cancel: &CancellationToken,
+    throttle: &Throttle,
     mut attempt: impl FnMut(Progress) -> Fut,
 ) -> Result<T, FetchError>
 where
     Fut: Future<Output = Result<T, FetchError>>,
 {
+    tokio::select! {
+        biased;
+        () = cancel.cancelled() => return Err(FetchError::Cancelled),
+        () = throttle.admit() => {}
+    }
     let deadline = Instant::now() + limits.per_node;
     let backoff = Backoff::default();
     let mut tries: u32 = 0;
@@ -509,15 +536,24 @@ where
             Ok(Err(err)) => err,
         };
         let remaining = deadline.saturating_duration_since(Instant::now());
-        let Some(wait) = backoff.delay(&err, tries, limits.retries, fastrand::f64(), remaining) else {
+        let wait = backoff.delay(&err, tries, limits.retries, fastrand::f64(), remaining);
+        if let FetchError::TooManyRequests { retry_after } = &err {
+            throttle.overloaded(retry_after.or(wait).unwrap_or(backoff.base));
+        }
+        let Some(wait) = wait else {
             return Err(err);
         };
         tries += 1;
         tracing::info!(attempt = tries, wait = ?wait, "retrying after: {err}");
+        let next = async {
+            tokio::time::sleep(wait).await;
+            throttle.admit().await;
+        };
         tokio::select! {
             biased;
             () = cancel.cancelled() => return Err(FetchError::Cancelled),
-            () = tokio::time::sleep(wait) => {}
+            () = tokio::time::sleep_until(deadline) => return Err(err),
+            () = next => {}
         }
     }
 }
@@ -615,15 +651,19 @@ fn registered_stop_signal() -> impl Future<Output = i32> + Send + 'static {
 mod tests {
     use super::*;
 
+    fn unlimited() -> Throttle {
+        Throttle::new(None, true)
+    }
+
     fn limits(per_node: Duration, retries: u32) -> Limits {
-        Limits { concurrency: 4, per_node, retries, max_body: 1 << 20 }
+        Limits { concurrency: 4, per_node, retries, max_body: 1 << 20, rate: None }
     }
 
     #[tokio::test]
     async fn transient_failures_are_retried_until_success() {
         let calls = std::sync::atomic::AtomicU32::new(0);
         let cancel = CancellationToken::new();
-        let result = with_retries(&limits(Duration::from_secs(30), 3), &cancel, |_| {
+        let result = with_retries(&limits(Duration::from_secs(30), 3), &cancel, &unlimited(), |_| {
             let n = calls.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
             async move { if n < 2 { Err(FetchError::Refused { host: "h:1".into() }) } else { Ok(n) } }
         })
@@ -635,11 +675,12 @@ mod tests {
     async fn permanent_failures_are_not_retried() {
         let calls = std::sync::atomic::AtomicU32::new(0);
         let cancel = CancellationToken::new();
-        let result: Result<(), _> = with_retries(&limits(Duration::from_secs(30), 3), &cancel, |_| {
-            calls.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-            async { Err(FetchError::Forbidden { denial: None, message: "no".into() }) }
-        })
-        .await;
+        let result: Result<(), _> =
+            with_retries(&limits(Duration::from_secs(30), 3), &cancel, &unlimited(), |_| {
+                calls.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                async { Err(FetchError::Forbidden { denial: None, message: "no".into() }) }
+            })
+            .await;
         assert!(matches!(result, Err(FetchError::Forbidden { .. })));
         assert_eq!(calls.load(std::sync::atomic::Ordering::SeqCst), 1);
     }
@@ -648,7 +689,10 @@ mod tests {
     async fn the_deadline_covers_every_attempt() {
         let cancel = CancellationToken::new();
         let result: Result<(), _> =
-            with_retries(&limits(Duration::from_millis(300), 5), &cancel, |_| std::future::pending()).await;
+            with_retries(&limits(Duration::from_millis(300), 5), &cancel, &unlimited(), |_| {
+                std::future::pending()
+            })
+            .await;
         assert_eq!(result, Err(FetchError::Timeout(Duration::from_millis(300))));
     }
 
@@ -657,15 +701,38 @@ mod tests {
         // The attempt "answers" (as a source does once headers arrive), receives 4,096 bytes,
         // then stalls: the deadline finds it mid-body.
         let cancel = CancellationToken::new();
-        let result: Result<(), _> =
-            with_retries(&limits(Duration::from_millis(300), 5), &cancel, |progress| async move {
+        let result: Result<(), _> = with_retries(
+            &limits(Duration::from_millis(300), 5),
+            &cancel,
+            &unlimited(),
+            |progress| async move {
                 let body = kube::client::Body::from(vec![b'#'; 4096]);
                 let mut body = cluster::BodyStream::new(body, 1 << 20, "127.0.0.1:1").track(&progress);
                 while body.next_chunk().await?.is_some() {}
                 std::future::pending().await
-            })
-            .await;
+            },
+        )
+        .await;
         assert_eq!(result, Err(FetchError::SlowBody { limit: Duration::from_millis(300), received: 4096 }));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_429_through_the_proxy_holds_back_every_node() {
+        let throttle = Throttle::new(None, true);
+        let cancel = CancellationToken::new();
+        let limits = limits(Duration::from_secs(30), 2);
+        let start = Instant::now();
+        let limited = with_retries(&limits, &cancel, &throttle, |_| async {
+            Err::<(), _>(FetchError::TooManyRequests { retry_after: Some(Duration::from_secs(1)) })
+        });
+        let other = async {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+            with_retries(&limits, &cancel, &throttle, |_| async { Ok::<_, FetchError>(Instant::now()) }).await
+        };
+        let (limited, other) = tokio::join!(limited, other);
+        assert!(matches!(limited, Err(FetchError::TooManyRequests { .. })), "{limited:?}");
+        let waited = other.expect("answers") - start;
+        assert!(waited >= Duration::from_secs(1), "another node waited out the Retry-After: {waited:?}");
     }
 
     #[tokio::test]
@@ -673,7 +740,10 @@ mod tests {
         let cancel = CancellationToken::new();
         cancel.cancel();
         let result: Result<(), _> =
-            with_retries(&limits(Duration::from_secs(30), 0), &cancel, |_| std::future::pending()).await;
+            with_retries(&limits(Duration::from_secs(30), 0), &cancel, &unlimited(), |_| {
+                std::future::pending()
+            })
+            .await;
         assert_eq!(result, Err(FetchError::Cancelled));
     }
 
@@ -700,13 +770,19 @@ mod tests {
             .map(|i| NodeTarget { name: format!("n{i}"), addresses: vec![], port: 1, kubelet_version: None })
             .collect();
         let options = Options::new(crate::remedy::fix);
-        let results = fan_out(targets, &limits(Duration::from_secs(5), 0), &options, |node, _| async move {
-            if node.name == "n3" {
-                Err(FetchError::NotFound { message: "gone".into() })
-            } else {
-                Ok(node.name.len())
-            }
-        })
+        let results = fan_out(
+            targets,
+            &limits(Duration::from_secs(5), 0),
+            &options,
+            &unlimited(),
+            |node, _| async move {
+                if node.name == "n3" {
+                    Err(FetchError::NotFound { message: "gone".into() })
+                } else {
+                    Ok(node.name.len())
+                }
+            },
+        )
         .await;
         assert_eq!(results.len(), 10);
         let failed: Vec<&str> =

@@ -39,6 +39,38 @@ pub fn label_by_node(nodes: &[(&str, &[Family])]) -> Vec<Family> {
     merged
 }
 
+/// The label naming the cluster (kubeconfig context) of each sample when `get` reads several.
+pub const CONTEXT_LABEL: &str = "context";
+/// Where a payload's own `context` label is kept.
+pub const EXPORTED_CONTEXT_LABEL: &str = "exported_context";
+
+/// Merges several clusters' families (each already labelled by [`label_by_node`]) by name, in
+/// first-seen order, with a `context` label first on every sample; a payload's own `context`
+/// label becomes `exported_context`.
+pub fn label_by_context(clusters: &[(&str, Vec<Family>)]) -> Vec<Family> {
+    let mut merged: Vec<Family> = Vec::new();
+    let mut index: BTreeMap<&str, usize> = BTreeMap::new();
+    for (context, families) in clusters {
+        for family in families {
+            let slot = *index.entry(family.name.as_str()).or_insert_with(|| {
+                merged.push(empty_like(family));
+                merged.len() - 1
+            });
+            merged[slot].samples.extend(family.samples.iter().map(|sample| {
+                let mut sample = sample.clone();
+                for (name, _) in &mut sample.labels {
+                    if name == CONTEXT_LABEL {
+                        *name = EXPORTED_CONTEXT_LABEL.to_string();
+                    }
+                }
+                sample.labels.insert(0, (CONTEXT_LABEL.to_string(), context.to_string()));
+                sample
+            }));
+        }
+    }
+    merged
+}
+
 /// The inverse of [`label_by_node`]: one scrape per `node` label value, sorted by node, the
 /// label removed (and `exported_node` restored). Samples without a `node` label are dropped.
 pub fn split_by_node(families: &[Family]) -> Vec<NodeScrape> {
@@ -107,5 +139,38 @@ mod tests {
         assert_eq!(split.len(), 2);
         assert_eq!(split[0].outcome.as_ref().expect("n1").families, a);
         assert_eq!(split[1].outcome.as_ref().expect("n2").families, b);
+    }
+
+    #[test]
+    fn clusters_merge_by_family_with_a_context_label_first() {
+        let a = exposition::parse(
+            "# TYPE up gauge
+up{context=\"own\"} 1
+",
+        )
+        .expect("valid");
+        let b = exposition::parse(
+            "# TYPE up gauge
+up 0
+",
+        )
+        .expect("valid");
+        let merged = label_by_context(&[
+            ("prod", label_by_node(&[("n1", &a)])),
+            ("staging", label_by_node(&[("n1", &b)])),
+        ]);
+        assert_eq!(merged.len(), 1, "one `up` family for both clusters");
+        let labels: Vec<Vec<(&str, &str)>> = merged[0]
+            .samples
+            .iter()
+            .map(|s| s.labels.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect())
+            .collect();
+        assert_eq!(
+            labels,
+            [
+                vec![("context", "prod"), ("node", "n1"), ("exported_context", "own")],
+                vec![("context", "staging"), ("node", "n1")],
+            ]
+        );
     }
 }

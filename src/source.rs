@@ -1,5 +1,6 @@
-//! Where a reading command's metrics come from — saved files, a live cluster, or a Prometheus
-//! server — as one validated plan, and [`gather`], the one entry every reading command uses.
+//! Where a reading command's metrics come from — saved files, a live cluster, several clusters,
+//! or a Prometheus server — as one validated plan, and [`gather`], the one entry every reading
+//! command uses ([`gather_fleet`] for several clusters).
 
 use crate::access::Origin;
 use crate::cluster::plan::ClusterPlan;
@@ -25,6 +26,35 @@ pub enum SourcePlan {
     Cluster(ClusterPlan),
     /// A Prometheus server's stored histograms (`--prometheus`).
     Prometheus(Target),
+    /// Several clusters, one per kubeconfig context (`--context A --context B`, `--all-contexts`).
+    Fleet(FleetPlan),
+}
+
+/// Several clusters read in one run: the same plan for each, in its own context.
+#[derive(Debug, Clone)]
+pub struct FleetPlan {
+    /// Everything but the context, shared by every cluster.
+    pub cluster: ClusterPlan,
+    /// Which contexts.
+    pub contexts: Contexts,
+}
+
+/// The contexts of a fleet.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Contexts {
+    /// These, in command-line order.
+    Named(Vec<String>),
+    /// Every context of the kubeconfig, in file order.
+    All,
+}
+
+/// What one cluster of a fleet gave: its context, and what [`gather`] returned for it (an `Err`
+/// when nothing could be read there; the other clusters go on).
+pub struct ClusterGathered {
+    /// The kubeconfig context.
+    pub context: String,
+    /// The cluster's nodes, or why none could be read.
+    pub gathered: anyhow::Result<Gathered>,
 }
 
 /// Per-node results from whichever source the plan names, plus source-wide warnings.
@@ -51,6 +81,7 @@ impl SourcePlan {
                 }
                 _ => None,
             },
+            SourcePlan::Fleet(fleet) => SourcePlan::Cluster(fleet.cluster.clone()).nothing_found(),
             SourcePlan::Files { .. } | SourcePlan::Prometheus(_) => None,
         }
     }
@@ -88,5 +119,36 @@ pub async fn gather(
                 warnings: converted.warnings,
             })
         }
+        SourcePlan::Fleet(_) => anyhow::bail!("several clusters are read with gather_fleet"),
     }
+}
+
+/// Reads every cluster of the fleet at once, each as [`gather`] reads one (its own
+/// `--concurrency` and `--qps`: they are different API servers), in the order of the contexts.
+/// A cluster that cannot be read is an `Err` in its entry; `Err` overall only when the contexts
+/// cannot be known (`--all-contexts` with an unreadable kubeconfig). Progress bars are not drawn:
+/// several at once would garble the terminal.
+pub async fn gather_fleet(
+    fleet: &FleetPlan,
+    path: &str,
+    selector: &Selector,
+    options: &Options,
+) -> anyhow::Result<Vec<ClusterGathered>> {
+    let contexts = match &fleet.contexts {
+        Contexts::Named(names) => names.clone(),
+        Contexts::All => crate::cluster::config::context_names(fleet.cluster.kubeconfig.as_deref())
+            .map_err(anyhow::Error::new)
+            .map_err(|err| err.context("--all-contexts"))?,
+    };
+    let options = options.clone().with_progress(false);
+    let runs = contexts.into_iter().map(|context| {
+        let plan =
+            SourcePlan::Cluster(ClusterPlan { context: Some(context.clone()), ..fleet.cluster.clone() });
+        let options = &options;
+        async move {
+            let gathered = gather(&plan, path, selector, options).await;
+            ClusterGathered { context, gathered }
+        }
+    });
+    Ok(futures::future::join_all(runs).await)
 }

@@ -191,6 +191,13 @@ impl HistogramArgs {
         if self.top == Some(0) {
             problems.push("--top must be at least 1".into());
         }
+        if matches!(plan, Ok(SourcePlan::Fleet(_))) {
+            for (set, flag) in [(self.baseline.is_some(), "--baseline"), (self.plot.is_some(), "--plot")] {
+                if set {
+                    problems.push(format!("{flag} is for one cluster; give one --context"));
+                }
+            }
+        }
         if self.slo_unknown.is_some() && self.slo.is_none() {
             problems.push("--slo-unknown needs --slo".into());
         }
@@ -225,6 +232,7 @@ impl WatchArgs {
         let (metric, source) = self.resolved();
         let mut problems = Vec::new();
         let plan = source.to_plan().map_err(|e| problems.extend(e.problems));
+        one_cluster(plan.as_ref().ok(), "watch", &mut problems);
         if self.interval.is_zero() {
             problems.push("--interval must be longer than 0".into());
         }
@@ -256,6 +264,7 @@ impl ServeArgs {
     pub fn settings(&self) -> Result<ServeSettings, UsageError> {
         let mut problems = Vec::new();
         let plan = self.source.to_plan().map_err(|e| problems.extend(e.problems));
+        one_cluster(plan.as_ref().ok(), "serve", &mut problems);
         if self.interval.is_zero() {
             problems.push("--interval must be longer than 0".into());
         }
@@ -280,6 +289,7 @@ impl SnapshotArgs {
     pub fn settings(&self) -> Result<SnapshotSettings, UsageError> {
         let mut problems = Vec::new();
         let plan = self.source.to_plan().map_err(|e| problems.extend(e.problems));
+        one_cluster(plan.as_ref().ok(), "snapshot", &mut problems);
         let selector = histograms_selector(&histograms_or_pod_start(&self.metrics), &mut problems);
         let Ok(source) = plan else { return Err(UsageError { problems }) };
         UsageError::check(problems)?;
@@ -314,6 +324,9 @@ impl GetArgs {
             if matches!(plan, Ok(SourcePlan::Prometheus(_))) {
                 problems.push(format!("--path {path} reads a cluster, not --prometheus"));
             }
+            if matches!(plan, Ok(SourcePlan::Fleet(_))) {
+                problems.push(format!("--path {path} reads one cluster at a time; give one --context"));
+            }
             if !self.metrics.is_empty() {
                 problems.push(format!("--metric filters exposition text, and {path} is not a metrics path"));
             }
@@ -330,7 +343,10 @@ impl DoctorArgs {
     /// Validates `doctor`'s flags: a live cluster and a positive sample.
     pub fn settings(&self) -> Result<DoctorSettings, UsageError> {
         let mut problems = Vec::new();
-        let plan = self.cluster.to_plan().map_err(|e| problems.extend(e.problems));
+        let plan = self
+            .cluster
+            .to_single_plan_as(self.cluster.method, "doctor")
+            .map_err(|e| problems.extend(e.problems));
         if self.sample == 0 {
             problems.push("--sample must be at least 1".into());
         }
@@ -347,7 +363,11 @@ impl CompareArgs {
     /// matter, since both methods are measured.
     pub fn settings(&self) -> Result<CompareSettings, UsageError> {
         let mut problems = Vec::new();
-        let direct = self.cluster.to_plan_as(Method::Direct).map_err(|e| problems.extend(e.problems)).ok();
+        let direct = self
+            .cluster
+            .to_single_plan_as(Method::Direct, "compare")
+            .map_err(|e| problems.extend(e.problems))
+            .ok();
         if direct.as_ref().is_some_and(|plan| matches!(plan.nodes, NodeSelection::Addresses(_))) {
             problems.push(
                 "compare needs node names (the proxy addresses nodes by name): use NODE names or -l, not --node-ip"
@@ -364,6 +384,15 @@ impl CompareArgs {
         let proxy = ClusterPlan { method: Method::Proxy, ..direct.clone() };
         let (output, document) = self.output.resolve(CompareOutput::Json, CompareOutput::Yaml);
         Ok(CompareSettings { proxy, direct, rounds: self.rounds, path, output, document })
+    }
+}
+
+/// Several contexts are for `histogram` and `get`; other commands read one cluster.
+fn one_cluster(plan: Option<&SourcePlan>, command: &str, problems: &mut Vec<String>) {
+    if matches!(plan, Some(SourcePlan::Fleet(_))) {
+        problems.push(format!(
+            "{command} reads one cluster at a time; several --context or --all-contexts are for histogram and get"
+        ));
     }
 }
 
@@ -404,6 +433,7 @@ mod tests {
     use clap::Parser;
 
     use super::super::{Cli, Command};
+    use crate::source::{Contexts, SourcePlan};
 
     fn command(argv: &[&str]) -> Command {
         Cli::try_parse_from(std::iter::once("kubelet-metrics").chain(argv.iter().copied()))
@@ -463,6 +493,31 @@ mod tests {
                 .expect_err("not a flag of this command");
             assert_eq!(err.kind(), clap::error::ErrorKind::UnknownArgument, "{argv:?}");
         }
+    }
+
+    #[test]
+    fn several_contexts_are_for_histogram_and_get() {
+        let Command::Histogram(args) = command(&["histogram", "--context", "a", "--context", "b"]) else {
+            panic!("histogram")
+        };
+        let settings = args.settings().expect("a fleet");
+        let SourcePlan::Fleet(fleet) = settings.source else { panic!("a fleet plan") };
+        assert_eq!(fleet.contexts, Contexts::Named(vec!["a".into(), "b".into()]));
+        assert_eq!(fleet.cluster.context, None);
+        let Command::Get(args) = command(&["get", "--all-contexts"]) else { panic!("get") };
+        assert!(matches!(args.settings().expect("a fleet").source, SourcePlan::Fleet(_)));
+        let Command::Snapshot(args) = command(&["snapshot", "--all-contexts", "--output-file", "x"]) else {
+            panic!("snapshot")
+        };
+        assert!(args.settings().expect_err("one cluster").to_string().contains("one cluster at a time"));
+        let Command::Histogram(args) = command(&["histogram", "--context", "a", "--context", "a"]) else {
+            panic!("histogram")
+        };
+        assert!(args.settings().expect_err("twice").to_string().contains("given twice"));
+        assert!(
+            Cli::try_parse_from(["kubelet-metrics", "get", "--all-contexts", "--context", "a"]).is_err(),
+            "--all-contexts or --context"
+        );
     }
 
     #[test]

@@ -9,11 +9,11 @@ use clap::Args;
 use crate::access::{AddressType, Method};
 use crate::cluster::plan::{
     ApiRequests, ClusterPlan, DIRECT_CONCURRENCY, KubeletAuth, KubeletTls, Limits, NodeSelection,
-    PROXY_CONCURRENCY, parse_node_ip,
+    PROXY_CONCURRENCY, PROXY_RATE, Rate, parse_node_ip,
 };
 use crate::files::{FileInput, node_name_from_path};
 use crate::prometheus::Target;
-use crate::source::SourcePlan;
+use crate::source::{Contexts, FleetPlan, SourcePlan};
 use crate::units::{parse_duration, parse_size};
 
 /// Where metrics come from: saved files, a cluster (the default) or a Prometheus server. Each
@@ -56,9 +56,13 @@ pub struct ClusterArgs {
     /// Path to the kubeconfig file (default: $KUBECONFIG, several files merged, else ~/.kube/config).
     #[arg(help_heading = "Cluster", long, value_name = "PATH")]
     pub kubeconfig: Option<PathBuf>,
-    /// The kubeconfig context to use.
+    /// The kubeconfig context to use; repeat it to read several clusters in one run (histogram
+    /// and get).
     #[arg(help_heading = "Cluster", long, value_name = "NAME")]
-    pub context: Option<String>,
+    pub context: Vec<String>,
+    /// Read the cluster of every context in the kubeconfig (histogram and get).
+    #[arg(help_heading = "Cluster", long, conflicts_with = "context")]
+    pub all_contexts: bool,
     /// Username to impersonate in requests to the API server (listing nodes, the proxy, doctor's
     /// access checks), as kubectl's --as; needs `impersonate` permission. Kubelets reached
     /// directly see only the kubelet credentials.
@@ -121,6 +125,14 @@ pub struct ClusterArgs {
     /// Retries per node on transient failures (connect errors, 429, 5xx), with backoff.
     #[arg(help_heading = "Collection", long, default_value_t = 2, value_name = "N")]
     pub retries: u32,
+    /// Requests per second across all nodes, 0 for no limit (default: 100 through the proxy,
+    /// which does not limit proxied requests itself; none direct). A 429 from the API server
+    /// pauses every node for its Retry-After and halves the rate.
+    #[arg(help_heading = "Collection", long, value_name = "N")]
+    pub qps: Option<u32>,
+    /// Requests that may start at once before --qps paces them [default: 20].
+    #[arg(help_heading = "Collection", long, value_name = "N")]
+    pub burst: Option<u32>,
     /// Refuse payloads larger than this many bytes (suffixes K, M, G accepted).
     #[arg(help_heading = "Collection", long, default_value = "256M", value_parser = parse_size, value_name = "BYTES")]
     pub max_body: u64,
@@ -165,7 +177,8 @@ impl SourceArgs {
         let cluster_flags: Vec<&str> = [
             (!cluster.nodes.is_empty(), "NODE names"),
             (cluster.kubeconfig.is_some(), "--kubeconfig"),
-            (cluster.context.is_some(), "--context"),
+            (!cluster.context.is_empty(), "--context"),
+            (cluster.all_contexts, "--all-contexts"),
             (cluster.selector.is_some(), "--selector"),
             (!cluster.node_ip.is_empty(), "--node-ip"),
             (cluster.token_file.is_some(), "--token-file"),
@@ -229,8 +242,8 @@ impl SourceArgs {
             problems
                 .push("--node names a --file input; to pick cluster nodes, pass them as arguments".into());
         }
-        match cluster.to_plan() {
-            Ok(plan) => UsageError::check(problems).map(|()| SourcePlan::Cluster(plan)),
+        match cluster.to_source_plan() {
+            Ok(plan) => UsageError::check(problems).map(|()| plan),
             Err(e) => {
                 problems.extend(e.problems);
                 Err(UsageError { problems })
@@ -254,6 +267,8 @@ impl SourceArgs {
             (cluster.allow_credentials_to_unverified_kubelets, "--allow-credentials-to-unverified-kubelets"),
             (cluster.kubelet_port.is_some(), "--kubelet-port"),
             (cluster.concurrency.is_some(), "--concurrency"),
+            (cluster.qps.is_some(), "--qps"),
+            (cluster.burst.is_some(), "--burst"),
             (!self.file.file_nodes.is_empty(), "--node"),
         ] {
             if set {
@@ -343,6 +358,9 @@ impl ClusterArgs {
         if !self.impersonate_groups.is_empty() && self.impersonate_user.is_none() {
             problems.push("--as-group impersonates groups of a user: give --as USER too".into());
         }
+        if self.burst.is_some() && (self.qps == Some(0) || (direct && self.qps.is_none())) {
+            problems.push("--burst applies only with a --qps limit".into());
+        }
         if self.concurrency == Some(0) {
             problems.push("--concurrency must be at least 1".into());
         }
@@ -358,6 +376,15 @@ impl ClusterArgs {
                 Ok(address) => addresses.push(address),
                 Err(reason) => problems.push(format!("--node-ip {raw:?}: {reason}")),
             }
+        }
+        let mut names: Vec<&str> = self.context.iter().map(String::as_str).collect();
+        names.sort_unstable();
+        if let Some(pair) = names.windows(2).find(|w| w[0] == w[1]) {
+            problems.push(format!("--context {:?} is given twice", pair[0]));
+        }
+        let fleet = self.all_contexts || self.context.len() > 1;
+        if fleet && !self.node_ip.is_empty() {
+            problems.push("--node-ip addresses one cluster's kubelets; give one --context".into());
         }
         UsageError::check(problems)?;
 
@@ -377,9 +404,15 @@ impl ClusterArgs {
             }
         };
         let default_concurrency = if direct { DIRECT_CONCURRENCY } else { PROXY_CONCURRENCY };
+        let default_rate = (!direct).then_some(PROXY_RATE);
+        let rate = match self.qps {
+            Some(0) => None,
+            Some(qps) => Some(Rate { qps, burst: self.burst.unwrap_or(PROXY_RATE.burst).max(1) }),
+            None => default_rate.map(|rate| Rate { burst: self.burst.unwrap_or(rate.burst).max(1), ..rate }),
+        };
         Ok(ClusterPlan {
             kubeconfig: self.kubeconfig.clone(),
-            context: self.context.clone(),
+            context: if fleet { None } else { self.context.first().cloned() },
             method,
             nodes,
             token_file: self.token_file.clone(),
@@ -398,8 +431,39 @@ impl ClusterArgs {
                 per_node: self.timeout,
                 retries: self.retries,
                 max_body: self.max_body,
+                rate,
             },
         })
+    }
+
+    /// Validates the cluster flags into the plan of one cluster, or of several (`--context`
+    /// repeated, `--all-contexts`) read in one run.
+    pub fn to_source_plan(&self) -> Result<SourcePlan, UsageError> {
+        let cluster = self.to_plan()?;
+        Ok(match (self.all_contexts, self.context.len()) {
+            (true, _) => SourcePlan::Fleet(FleetPlan { cluster, contexts: Contexts::All }),
+            (false, 0 | 1) => SourcePlan::Cluster(cluster),
+            (false, _) => {
+                SourcePlan::Fleet(FleetPlan { cluster, contexts: Contexts::Named(self.context.clone()) })
+            }
+        })
+    }
+
+    /// Validates the flags of a command that reads one cluster (`doctor`, `compare`, `watch`):
+    /// several contexts are refused, naming `command`.
+    pub fn to_single_plan_as(&self, method: Method, command: &str) -> Result<ClusterPlan, UsageError> {
+        let several = (self.all_contexts || self.context.len() > 1)
+            .then(|| {
+            format!("{command} reads one cluster at a time; several --context or --all-contexts are for histogram and get")
+        });
+        match (self.to_plan_as(method), several) {
+            (Ok(plan), None) => Ok(plan),
+            (Ok(_), Some(problem)) => Err(UsageError { problems: vec![problem] }),
+            (Err(mut e), problem) => {
+                e.problems.extend(problem);
+                Err(e)
+            }
+        }
     }
 }
 

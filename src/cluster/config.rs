@@ -46,6 +46,12 @@ pub enum ConfigError {
         #[source]
         source: kube::config::KubeconfigError,
     },
+    /// `--all-contexts`, and the kubeconfig has no context.
+    #[error("the kubeconfig ({origin}) has no contexts to read")]
+    NoContexts {
+        /// The kubeconfig file(s), for the message.
+        origin: String,
+    },
     /// No kubeconfig was found and this is not a pod.
     #[error(
         "no kubeconfig found ($KUBECONFIG, ~/.kube/config: {kubeconfig}) and not running in a pod ({in_cluster}); pass --kubeconfig"
@@ -240,6 +246,27 @@ pub async fn load(kubeconfig: Option<&Path>, context: Option<&str>) -> Result<Lo
             }),
         },
     }
+}
+
+/// The names of the kubeconfig's contexts, in file order, as kubectl finds the kubeconfig
+/// (`--all-contexts`). A kubeconfig without contexts is an error: there is no cluster to read.
+pub fn context_names(kubeconfig: Option<&Path>) -> Result<Vec<String>, ConfigError> {
+    let (file, origin) = match kubeconfig {
+        Some(path) => (
+            Kubeconfig::read_from(path)
+                .map_err(|source| ConfigError::ReadKubeconfig { path: path.to_path_buf(), source })?,
+            path.display().to_string(),
+        ),
+        None => (
+            Kubeconfig::read().map_err(|source| ConfigError::Kubeconfig { context: None, source })?,
+            default_origin(),
+        ),
+    };
+    let names: Vec<String> = file.contexts.iter().map(|c| c.name.clone()).collect();
+    if names.is_empty() {
+        return Err(ConfigError::NoContexts { origin });
+    }
+    Ok(names)
 }
 
 /// `$KUBECONFIG=...` or `~/.kube/config`, for messages.

@@ -336,6 +336,7 @@ mod tests {
                 per_node: std::time::Duration::from_secs(1),
                 retries: 0,
                 max_body: 1,
+                rate: None,
             },
             api: Default::default(),
         }

@@ -6,7 +6,7 @@ use std::net::IpAddr;
 
 use futures::{StreamExt, stream};
 use k8s_openapi::api::core::v1::Node;
-use kube::api::{Api, ListParams, ObjectList};
+use kube::api::{Api, ObjectList};
 
 use crate::access::AddressType;
 use crate::cluster::FetchError;
@@ -219,8 +219,10 @@ async fn find(
     })
 }
 
-/// Lists every node matching the selector, `page_size` nodes per request. Each page's body is
-/// limited to `max_body` bytes as it arrives (`--max-body`), like a kubelet's: a server that
+/// Lists every node matching the selector, `page_size` nodes per request. The first request
+/// is served from the API server's watch cache (`resourceVersion=0`, see [`page_path`]), so a
+/// fleet of clients listing nodes does not make etcd read every node each time. Each page's body
+/// is limited to `max_body` bytes as it arrives (`--max-body`), like a kubelet's: a server that
 /// sends an endless list fails the run instead of filling memory.
 pub async fn list_paged(
     client: &kube::Client,
@@ -232,8 +234,8 @@ pub async fn list_paged(
     let mut nodes = Vec::new();
     let mut token: Option<String> = None;
     for _ in 0..MAX_PAGES {
-        let params = list_params(selector, token.as_deref()).limit(page_size.max(1));
-        let page = list_page(client, api_host, &params, max_body).await?;
+        let path = page_path(selector, token.as_deref(), page_size);
+        let page = list_page(client, api_host, &path, max_body).await?;
         nodes.extend(page.items);
         token = page.metadata.continue_.filter(|t| !t.is_empty());
         if token.is_none() {
@@ -256,8 +258,8 @@ async fn list_targets(
     let mut targets = Vec::new();
     let mut token: Option<String> = None;
     for _ in 0..MAX_PAGES {
-        let params = list_params(selector, token.as_deref());
-        let body = page_body(client, api_host, &params, max_body).await?;
+        let path = page_path(selector, token.as_deref(), PAGE_SIZE);
+        let body = page_body(client, api_host, &path, max_body).await?;
         let page: listed::NodeList = parse_page(&body)?;
         targets.extend(page.items.iter().filter_map(|node| node.target(policy)));
         token = page.metadata.continue_.filter(|t| !t.is_empty());
@@ -272,26 +274,25 @@ async fn list_targets(
 async fn list_page(
     client: &kube::Client,
     api_host: &str,
-    params: &ListParams,
+    path: &str,
     max_body: u64,
 ) -> Result<ObjectList<Node>, FetchError> {
-    parse_page(&page_body(client, api_host, params, max_body).await?)
+    parse_page(&page_body(client, api_host, path, max_body).await?)
 }
 
-/// The body of one node list page, capped at `max_body` bytes as it arrives.
+/// The body of one node list page (`path` from [`page_path`]), capped at `max_body` bytes as it
+/// arrives.
 async fn page_body(
     client: &kube::Client,
     api_host: &str,
-    params: &ListParams,
+    path: &str,
     max_body: u64,
 ) -> Result<bytes::Bytes, FetchError> {
-    let request = kube::core::Request::new("/api/v1/nodes")
-        .list(params)
+    let request = http::Request::get(path)
+        .header(http::header::ACCEPT, "application/json")
+        .body(kube::client::Body::empty())
         .map_err(|err| FetchError::Io { message: format!("cannot build the node list request: {err}") })?;
-    let response = client
-        .send(request.map(kube::client::Body::from))
-        .await
-        .map_err(|err| FetchError::from_kube(&err, api_host))?;
+    let response = client.send(request).await.map_err(|err| FetchError::from_kube(&err, api_host))?;
     crate::cluster::answer(response, api_host, max_body).await?.into_bytes().await
 }
 
@@ -393,16 +394,35 @@ mod listed {
     }
 }
 
-/// The list parameters for one page; pure.
-pub fn list_params(selector: Option<&str>, continue_token: Option<&str>) -> ListParams {
-    let mut params = ListParams::default().limit(PAGE_SIZE);
+/// What a query value may hold unescaped: RFC 3986's unreserved characters.
+const QUERY_VALUE: &percent_encoding::AsciiSet =
+    &percent_encoding::NON_ALPHANUMERIC.remove(b'-').remove(b'.').remove(b'_').remove(b'~');
+
+/// The path and query of one page of the node list; pure.
+///
+/// The first page asks for `resourceVersion=0`: any version is recent enough, so the API server
+/// answers from its watch cache instead of a quorum read of etcd (what kubectl's and kube-rs'
+/// lists with a `limit` do). kube-apiserver v1.20 serves such a list whole and ignores `limit`;
+/// a server that pages it anyway sends a continue token, and later pages carry that token alone,
+/// since a continue token cannot be combined with a resource version.
+///
+/// ```
+/// use kubelet_metrics::cluster::discovery::page_path;
+/// assert_eq!(page_path(Some("zone=a"), None, 500), "/api/v1/nodes?labelSelector=zone%3Da&limit=500&resourceVersion=0");
+/// assert_eq!(page_path(None, Some("abc"), 500), "/api/v1/nodes?limit=500&continue=abc");
+/// ```
+pub fn page_path(selector: Option<&str>, continue_token: Option<&str>, page_size: u32) -> String {
+    let encode = |value: &str| percent_encoding::utf8_percent_encode(value, QUERY_VALUE).to_string();
+    let mut query = Vec::new();
     if let Some(selector) = selector.filter(|s| !s.trim().is_empty()) {
-        params = params.labels(selector);
+        query.push(format!("labelSelector={}", encode(selector)));
     }
-    if let Some(token) = continue_token {
-        params = params.continue_token(token);
+    query.push(format!("limit={}", page_size.max(1)));
+    match continue_token {
+        Some(token) => query.push(format!("continue={}", encode(token))),
+        None => query.push("resourceVersion=0".to_string()),
     }
-    params
+    format!("/api/v1/nodes?{}", query.join("&"))
 }
 
 async fn lookup(
@@ -556,11 +576,12 @@ mod tests {
     }
 
     #[test]
-    fn list_params_page_and_select() {
-        let params = list_params(Some("zone=a"), Some("abc"));
-        assert_eq!(params.limit, Some(PAGE_SIZE));
-        assert_eq!(params.label_selector.as_deref(), Some("zone=a"));
-        assert_eq!(params.continue_token.as_deref(), Some("abc"));
-        assert_eq!(list_params(Some(" "), None).label_selector, None);
+    fn pages_come_from_the_watch_cache_then_follow_continue_tokens() {
+        assert_eq!(page_path(None, None, 500), "/api/v1/nodes?limit=500&resourceVersion=0");
+        assert_eq!(page_path(Some(" "), None, 0), "/api/v1/nodes?limit=1&resourceVersion=0");
+        assert_eq!(
+            page_path(Some("node-role.kubernetes.io/worker,zone in (a b)"), Some("eyJ2Ij=="), 2),
+            "/api/v1/nodes?labelSelector=node-role.kubernetes.io%2Fworker%2Czone%20in%20%28a%20b%29&limit=2&continue=eyJ2Ij%3D%3D"
+        );
     }
 }

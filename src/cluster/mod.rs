@@ -5,6 +5,7 @@
 //! - [`proxy`] and [`direct`]: the two access methods, behind one seam, [`MetricsSource`],
 //!   chosen at run time as the [`Source`] enum.
 //! - [`error`]: why a node could not be read ([`FetchError`]) and the fix for each kind.
+//! - [`retry`] and [`throttle`]: when a failure is tried again, and how fast requests go.
 //!
 //! A source opens a (node, path) and hands back a [`BodyStream`] of chunks as they arrive;
 //! parsing, deadlines, retries and fan-out belong to `collect`.
@@ -30,6 +31,7 @@ pub mod plan;
 pub mod pods;
 pub mod proxy;
 pub mod retry;
+pub mod throttle;
 
 pub use config::ConfigError;
 pub use direct::DirectSource;

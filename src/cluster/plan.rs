@@ -7,6 +7,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use crate::access::{AddressType, Method};
+pub use crate::cluster::throttle::Rate;
 
 /// Which nodes a cluster run reads.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -122,12 +123,17 @@ pub struct Limits {
     pub retries: u32,
     /// Largest accepted body in bytes.
     pub max_body: u64,
+    /// Requests per second across the whole fan-out (`--qps`, `--burst`); `None`: no limit.
+    pub rate: Option<Rate>,
 }
 
 /// Default concurrency through the API server proxy (every request loads the API server).
 pub const PROXY_CONCURRENCY: usize = 8;
 /// Default concurrency when talking to kubelets directly.
 pub const DIRECT_CONCURRENCY: usize = 64;
+/// Default rate through the API server proxy, which does not limit proxied requests itself
+/// (they are long-running, exempt from its priority and fairness): 100 per second, 20 at once.
+pub const PROXY_RATE: Rate = Rate { qps: 100, burst: 20 };
 
 /// Parses `IP`, `IP:PORT`, `[IPv6]` or `[IPv6]:PORT`.
 pub fn parse_node_ip(raw: &str) -> Result<(IpAddr, Option<u16>), String> {

@@ -26,6 +26,8 @@ use crate::spool::Spool;
 
 /// A `-o prom` node's lines move into the spool past this many bytes.
 const DRAIN_AT: usize = 256 * 1024;
+use crate::snapshot::label_by_node;
+use crate::source::{ClusterGathered, FleetPlan, gather_fleet};
 
 /// Runs `get`.
 pub async fn run(
@@ -40,6 +42,9 @@ pub async fn run(
         GetRead::Exposition(selector) => selector,
         GetRead::Raw => return run_raw(plan, path, settings, out, err, &options).await,
     };
+    if let SourcePlan::Fleet(fleet) = plan {
+        return run_fleet(fleet, path, selector, settings, &options, out, err).await;
+    }
     let mut writer =
         Writer::new(settings.output, &settings.document, settings.sort, out, options.cancel.clone())?;
     let gathered = match plan {
@@ -84,6 +89,8 @@ pub async fn run(
             }
             gathered
         }
+        // Several clusters went to `run_fleet` before the writer was made.
+        SourcePlan::Fleet(_) => anyhow::bail!("several clusters are read one cluster at a time"),
     };
     report_problems(&gathered, err)?;
     if gathered.scrapes.is_empty()
@@ -279,6 +286,60 @@ impl NodeVisits for Writer<'_> {
             self.fail(err);
         }
     }
+}
+
+/// `get` over several clusters: the same output with a `context` label (`-o prom`), a
+/// `"context"` field (`-o json`) or a `context` column (`-o csv`); diagnostics on stderr name the
+/// context. A cluster that cannot be read is reported and the others go on.
+async fn run_fleet(
+    fleet: &FleetPlan,
+    path: &str,
+    selector: &crate::exposition::Selector,
+    settings: &GetSettings,
+    options: &Options,
+    out: &mut dyn Write,
+    err: &mut dyn Write,
+) -> anyhow::Result<Outcome> {
+    let output = settings.output;
+    let clusters = gather_fleet(fleet, path, selector, options).await?;
+    let mut outcomes = Vec::new();
+    let mut labelled = Vec::new();
+    let mut header = true;
+    for ClusterGathered { context, gathered } in &clusters {
+        let gathered = match gathered {
+            Ok(gathered) => gathered,
+            Err(error) => {
+                writeln!(err, "error: context {context}: {}", super::error_text(error))?;
+                outcomes.push(Outcome::AllFailed);
+                continue;
+            }
+        };
+        let mut problems = Vec::new();
+        report_problems(gathered, &mut problems)?;
+        for line in String::from_utf8_lossy(&problems).lines() {
+            match line.split_once(": ") {
+                Some((level, rest)) => writeln!(err, "{level}: context {context}: {rest}")?,
+                None => writeln!(err, "context {context}: {line}")?,
+            }
+        }
+        outcomes.push(Outcome::from_scrapes(&gathered.scrapes));
+        let nodes = crate::scrape::answered(&gathered.scrapes);
+        match output {
+            GetOutput::Prom => labelled.push((context.as_str(), label_by_node(&nodes))),
+            GetOutput::Json | GetOutput::Yaml => {
+                samples::write_records_in(Some(context), &nodes, &settings.document, out)?;
+            }
+            GetOutput::Csv => {
+                samples::write_csv_in(Some(context), header, &nodes, out)?;
+                header = false;
+            }
+        }
+    }
+    if output == GetOutput::Prom {
+        exposition::write(&crate::snapshot::label_by_context(&labelled), None, &mut &mut *out)?;
+    }
+    out.flush()?;
+    Ok(Outcome::combine(outcomes))
 }
 
 /// `get --path` for a path that is not exposition text (`/healthz`, `/pods`, `/configz`):

@@ -11,8 +11,9 @@ use crate::cli::settings::HistogramSettings;
 use crate::cli::{HistogramOutput, SloUnknown};
 use crate::exposition::{self, Selector};
 use crate::report;
+use crate::report::document::DocumentFormat;
 use crate::slo::{Objective, State, Verdict};
-use crate::source::{Gathered, gather};
+use crate::source::{ClusterGathered, FleetPlan, Gathered, SourcePlan, gather, gather_fleet};
 
 /// Runs `histogram`.
 pub async fn run(
@@ -26,6 +27,9 @@ pub async fn run(
         query.baseline = Some(read_baseline(path, &query.metric, &settings.selector)?);
     }
     let options = collect_options(terminals);
+    if let SourcePlan::Fleet(fleet) = &settings.source {
+        return run_fleet(settings, fleet, query, &options, out, err).await;
+    }
     let gathered = gather(&settings.source, settings.endpoint.path(), &settings.selector, &options).await?;
     query.method = gathered.method;
     report_warnings(&gathered, err)?;
@@ -78,6 +82,148 @@ pub async fn run(
         write_plot(&report, path)?;
     }
     Ok(outcome)
+}
+
+/// `histogram` over several clusters: each analysed, sorted, cut and judged on its own, then one
+/// table (a CONTEXT column, each cluster with its own cluster line), one JSON document or one
+/// CSV. A cluster that cannot be read is reported and the others go on.
+async fn run_fleet(
+    settings: &HistogramSettings,
+    fleet: &FleetPlan,
+    query: crate::analysis::Query,
+    options: &crate::collect::Options,
+    out: &mut dyn Write,
+    err: &mut dyn Write,
+) -> anyhow::Result<Outcome> {
+    let clusters = gather_fleet(fleet, settings.endpoint.path(), &settings.selector, options).await?;
+    let mut analysed: Vec<(String, Result<Judged, String>)> = Vec::new();
+    let mut outcomes = Vec::new();
+    for ClusterGathered { context, gathered } in clusters {
+        let gathered = match gathered {
+            Ok(gathered) => gathered,
+            Err(error) => {
+                let message = super::error_text(&error);
+                writeln!(err, "error: context {context}: {message}")?;
+                outcomes.push(Outcome::AllFailed);
+                analysed.push((context, Err(message)));
+                continue;
+            }
+        };
+        for warning in &gathered.warnings {
+            writeln!(err, "warning: context {context}: {warning}")?;
+        }
+        for scrape in &gathered.scrapes {
+            for warning in scrape.outcome.iter().flat_map(|ok| &ok.warnings) {
+                writeln!(err, "warning: context {context}: node {}: {warning}", scrape.node)?;
+            }
+        }
+        if gathered.scrapes.is_empty()
+            && let Some(why) = fleet_nothing_found(fleet)
+        {
+            writeln!(err, "context {context}: {why}")?;
+        }
+        let mut query = query.clone();
+        query.method = gathered.method;
+        let mut report = analyze(&gathered.scrapes, &query);
+        let verdicts = settings.slo.map(|slo| (slo, slo.judge(&report)));
+        outcomes.push(outcome(&report, verdicts.as_ref(), settings.slo_unknown));
+        if !report.errors.is_empty() {
+            let mut failed: Vec<&str> = report.errors.iter().map(|e| e.node.as_str()).collect();
+            failed.dedup();
+            writeln!(
+                err,
+                "error: context {context}: {} of {} nodes failed ({})",
+                failed.len(),
+                report.node_count(),
+                crate::text::bounded_names(&failed)
+            )?;
+        }
+        if let Some(key) = settings.sort_by {
+            report::order::sort(&mut report, key);
+        }
+        if let Some(top) = settings.top {
+            report::order::keep_top(&mut report, top);
+        }
+        analysed.push((context, Ok((report, verdicts))));
+    }
+    match settings.output {
+        HistogramOutput::Table | HistogramOutput::Wide => {
+            let table = report::table::TableOptions {
+                wide: settings.output == HistogramOutput::Wide,
+                headers: settings.headers,
+            };
+            let reports: Vec<(&str, &Report)> =
+                analysed.iter().filter_map(|(c, r)| Some((c.as_str(), &r.as_ref().ok()?.0))).collect();
+            report::table::render_fleet(&reports, table, &mut &mut *out)?;
+            let unread: Vec<(&str, &str)> =
+                analysed.iter().filter_map(|(c, r)| Some((c.as_str(), r.as_ref().err()?.as_str()))).collect();
+            if !unread.is_empty() {
+                writeln!(out)?;
+                writeln!(out, "clusters that could not be read ({} of {}):", unread.len(), analysed.len())?;
+                for (context, message) in unread {
+                    writeln!(out, "  {context}: {message}")?;
+                }
+            }
+            let judged: Vec<_> = analysed
+                .iter()
+                .filter_map(|(c, r)| Some((c, r.as_ref().ok()?)))
+                .filter_map(|(c, (report, verdicts))| Some((c, report, verdicts.as_ref()?)))
+                .collect();
+            if !judged.is_empty() {
+                writeln!(out)?;
+            }
+            for (context, report, (slo, verdicts)) in judged {
+                for verdict in verdicts {
+                    writeln!(out, "{context}: {}", slo_line(slo, verdict, &report.unit))?;
+                }
+            }
+        }
+        HistogramOutput::Json | HistogramOutput::Yaml => {
+            let clusters: Vec<report::json::FleetCluster<'_>> = analysed
+                .iter()
+                .map(|(context, result)| report::json::FleetCluster {
+                    context,
+                    outcome: match result {
+                        Ok((report, verdicts)) => {
+                            let mut extra = serde_json::Map::new();
+                            if let Some((slo, verdicts)) = verdicts {
+                                extra.insert("slo".into(), slo_json(slo, verdicts));
+                            }
+                            Ok((report, extra))
+                        }
+                        Err(message) => Err(message.clone()),
+                    },
+                })
+                .collect();
+            match &settings.document {
+                DocumentFormat::Json => report::json::render_fleet(&query.metric, &clusters, &mut &mut *out)?,
+                // YAML and templates: the same document, read back and written their way.
+                document => {
+                    let mut json = Vec::new();
+                    report::json::render_fleet(&query.metric, &clusters, &mut json)?;
+                    let value: serde_json::Value = serde_json::from_slice(&json)?;
+                    report::document::write(&value, document, &mut &mut *out)?;
+                }
+            }
+        }
+        HistogramOutput::Csv => {
+            let clusters: Vec<(&str, Result<&Report, &str>)> = analysed
+                .iter()
+                .map(|(c, r)| (c.as_str(), r.as_ref().map(|(report, _)| report).map_err(String::as_str)))
+                .collect();
+            report::csv::render_fleet(&clusters, &mut &mut *out)?;
+        }
+    }
+    out.flush()?;
+    Ok(Outcome::combine(outcomes))
+}
+
+/// One cluster's report and its SLO verdicts, when `--slo` was given.
+type Judged = (Report, Option<(Objective, Vec<Verdict>)>);
+
+/// Why a cluster of the fleet read no node at all.
+fn fleet_nothing_found(fleet: &FleetPlan) -> Option<String> {
+    SourcePlan::Fleet(fleet.clone()).nothing_found()
 }
 
 fn write_plot(report: &Report, path: &std::path::Path) -> anyhow::Result<()> {

@@ -49,6 +49,26 @@ impl Outcome {
         }
     }
 
+    /// The outcome of a run over several clusters, from each cluster's (a cluster that could
+    /// not be read at all counts as [`Outcome::AllFailed`]): every cluster failed → all failed
+    /// (2); else an SLO violated anywhere (3), else an SLO unknown anywhere (4) — each cluster is
+    /// judged on its own — else partial (1) when any cluster or node failed, else complete (0).
+    pub fn combine(outcomes: impl IntoIterator<Item = Outcome>) -> Outcome {
+        let outcomes: Vec<Outcome> = outcomes.into_iter().collect();
+        let any = |wanted: Outcome| outcomes.contains(&wanted);
+        if outcomes.iter().all(|o| *o == Outcome::AllFailed) {
+            Outcome::AllFailed
+        } else if any(Outcome::SloViolated) {
+            Outcome::SloViolated
+        } else if any(Outcome::SloUnknown) {
+            Outcome::SloUnknown
+        } else if any(Outcome::Partial) || any(Outcome::AllFailed) {
+            Outcome::Partial
+        } else {
+            Outcome::Complete
+        }
+    }
+
     /// Complete, partial or all-failed, from per-node results.
     pub fn from_scrapes(scrapes: &[NodeScrape]) -> Outcome {
         Outcome::from_counts(scrapes.len(), scrapes.iter().filter(|s| s.outcome.is_err()).count())
@@ -210,6 +230,18 @@ mod tests {
     #[derive(Debug, thiserror::Error)]
     #[error("peer certificate: UnsupportedCertVersion")]
     struct Leaf;
+
+    #[test]
+    fn a_fleet_fails_only_when_every_cluster_does_and_any_slo_verdict_counts() {
+        use Outcome::*;
+        assert_eq!(Outcome::combine([Complete, Complete]), Complete);
+        assert_eq!(Outcome::combine([Complete, AllFailed]), Partial);
+        assert_eq!(Outcome::combine([Partial, Complete]), Partial);
+        assert_eq!(Outcome::combine([AllFailed, AllFailed]), AllFailed);
+        assert_eq!(Outcome::combine([]), AllFailed);
+        assert_eq!(Outcome::combine([SloViolated, AllFailed, SloUnknown]), SloViolated);
+        assert_eq!(Outcome::combine([Complete, SloUnknown]), SloUnknown);
+    }
 
     #[test]
     fn each_cause_is_printed_once() {

@@ -89,6 +89,60 @@ pub fn render(report: &Report, out: &mut impl Write) -> io::Result<()> {
     csv.flush()
 }
 
+/// Writes several clusters as one CSV document: a `context` column first, then each cluster's
+/// rows as [`render`] writes them (one header); a cluster that could not be read is one `error`
+/// row with its message.
+pub fn render_fleet(clusters: &[(&str, Result<&Report, &str>)], out: &mut impl Write) -> io::Result<()> {
+    let mut header: Option<Vec<String>> = None;
+    // Each cluster's rows, or its context and why it could not be read.
+    type Section<'a> = Result<Vec<Vec<String>>, (&'a str, &'a str)>;
+    let mut sections: Vec<Section<'_>> = Vec::new();
+    for (context, outcome) in clusters {
+        let report = match outcome {
+            Ok(report) => report,
+            Err(message) => {
+                sections.push(Err((context, message)));
+                continue;
+            }
+        };
+        let mut text = Vec::new();
+        render(report, &mut text)?;
+        let mut reader = csv::ReaderBuilder::new().has_headers(false).from_reader(text.as_slice());
+        let mut rows = Vec::new();
+        for record in reader.records() {
+            let record = record.map_err(io::Error::other)?;
+            rows.push(
+                std::iter::once((*context).to_string()).chain(record.iter().map(str::to_string)).collect(),
+            );
+        }
+        if !rows.is_empty() {
+            let mut first: Vec<String> = rows.remove(0);
+            first[0] = "context".to_string();
+            header.get_or_insert(first);
+        }
+        sections.push(Ok(rows));
+    }
+    let header = header.unwrap_or_else(|| ["context", "row", "kind", "message"].map(str::to_string).to_vec());
+    let mut csv = writer(out);
+    csv.write_record(&header)?;
+    for section in sections {
+        match section {
+            Ok(rows) => rows.iter().try_for_each(|row| csv.write_record(row))?,
+            Err((context, message)) => {
+                let mut cells = vec![String::new(); header.len()];
+                cells[0] = context.to_string();
+                for (name, value) in [("row", "error"), ("kind", "cluster"), ("message", message)] {
+                    if let Some(index) = header.iter().position(|h| h == name) {
+                        cells[index] = value.to_string();
+                    }
+                }
+                csv.write_record(&cells)?;
+            }
+        }
+    }
+    csv.flush()
+}
+
 fn cell(value: f64) -> String {
     if value.is_nan() { String::new() } else { format_number(value) }
 }
@@ -135,6 +189,22 @@ mod tests {
         cluster,,,,14,64,4.571428571428571,2.6,26.666666666666664,30,0.35714285714285715,0.35714285714285715,0.12857142857142861,0.15714285714285708,5-20s >20s,p0.99,,,
         error,n3,,,,,,,,,,,,,,,timeout,GET /api/v1/nodes/n3/proxy/metrics: no answer within 10s,raise --timeout
         ");
+    }
+
+    #[test]
+    fn a_fleet_has_a_context_column_and_a_row_for_a_cluster_that_failed() {
+        let report = sample_report();
+        let mut out = Vec::new();
+        render_fleet(&[("down", Err("cannot list nodes, x")), ("prod", Ok(&report))], &mut out).unwrap();
+        let text = String::from_utf8(out).unwrap();
+        let lines: Vec<&str> = text.lines().collect();
+        assert!(lines[0].starts_with("context,row,node,group,"), "{text}");
+        assert!(
+            lines[1].starts_with("down,error,") && lines[1].contains(",cluster,\"cannot list nodes, x\","),
+            "{text}"
+        );
+        assert!(lines[2].starts_with("prod,node,n1,,v1.30.2,10,60,6,"), "{text}");
+        assert_eq!(lines.len(), 6, "header, the failed cluster, 2 nodes, the cluster row, 1 error: {text}");
     }
 
     #[test]

@@ -64,6 +64,39 @@ pub fn render_as(
     }
 }
 
+/// One cluster of a fleet as [`render_fleet`] writes it: its context, and its report with the
+/// command's extra entries (e.g. `slo`), or why it could not be read.
+#[derive(Debug)]
+pub struct FleetCluster<'a> {
+    /// The kubeconfig context.
+    pub context: &'a str,
+    /// The report and its extra entries, or the error that stopped this cluster.
+    pub outcome: Result<(&'a Report, Map<String, Value>), String>,
+}
+
+/// Writes several clusters as one JSON document, in the order given:
+/// `{"metric", "clusters": [{"context", <every entry of a one-cluster document>}, {"context",
+/// "error"}]}`; a cluster that could not be read has only its context and `error`.
+pub fn render_fleet(metric: &str, clusters: &[FleetCluster<'_>], out: &mut impl Write) -> io::Result<()> {
+    let clusters: Vec<Value> = clusters
+        .iter()
+        .map(|cluster| match &cluster.outcome {
+            Ok((report, extra)) => {
+                let mut object = match to_value(report) {
+                    Value::Object(object) => object,
+                    other => Map::from_iter([("report".to_string(), other)]),
+                };
+                object.extend(extra.clone());
+                object.insert("context".into(), cluster.context.into());
+                Value::Object(object)
+            }
+            Err(message) => json!({"context": cluster.context, "error": message}),
+        })
+        .collect();
+    serde_json::to_writer_pretty(&mut *out, &json!({"metric": metric, "clusters": clusters}))?;
+    writeln!(out)
+}
+
 /// The report as a JSON value (what [`render`] writes).
 pub fn to_value(report: &Report) -> Value {
     let mut root = without_nodes(report);

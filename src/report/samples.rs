@@ -274,6 +274,66 @@ pub fn write_csv_record(fields: &[&str], out: &mut dyn Write) -> io::Result<()> 
     writer.flush()
 }
 
+/// Several clusters' samples, one record per sample as [`NodeLines`] writes them plus a
+/// `"context"` field: JSON lines, YAML sequence items or template lines. Used when several
+/// clusters are read in one run, from each cluster's parsed families.
+pub fn write_records_in(
+    context: Option<&str>,
+    nodes: &[(&str, &[Family])],
+    format: &DocumentFormat,
+    out: &mut dyn Write,
+) -> io::Result<()> {
+    for (node, families) in nodes {
+        for sample in families.iter().flat_map(|f| &f.samples) {
+            let labels: serde_json::Map<String, serde_json::Value> =
+                sample.labels.iter().map(|(k, v)| (k.clone(), v.clone().into())).collect();
+            let mut line = serde_json::json!({
+                "node": node,
+                "name": sample.name,
+                "labels": labels,
+                "value": crate::report::json::number(sample.value),
+                "timestamp_ms": sample.timestamp_ms,
+            });
+            if let Some(context) = context {
+                line["context"] = context.into();
+            }
+            write_record(&line, format, out)?;
+        }
+    }
+    Ok(())
+}
+
+/// Several clusters' samples as CSV rows: a `context` column first when `context` is given;
+/// the header only when `header` (the first cluster's rows).
+pub fn write_csv_in(
+    context: Option<&str>,
+    header: bool,
+    nodes: &[(&str, &[Family])],
+    out: &mut dyn Write,
+) -> io::Result<()> {
+    let mut writer = csv::WriterBuilder::new().from_writer(out);
+    let first = context.map(|_| "context");
+    if header {
+        writer.write_record(first.into_iter().chain(["node", "name", "labels", "value", "timestamp_ms"]))?;
+    }
+    for (node, families) in nodes {
+        for sample in families.iter().flat_map(|f| &f.samples) {
+            let labels: Vec<String> =
+                sample.labels.iter().map(|(k, v)| format!("{k}={}", quote_label(v))).collect();
+            let timestamp = sample.timestamp_ms.map(|t| t.to_string()).unwrap_or_default();
+            let value = format_value(sample.value);
+            let fields = [*node, sample.name.as_str(), &labels.join(","), &value, &timestamp];
+            writer.write_record(context.into_iter().chain(fields))?;
+        }
+    }
+    writer.flush()
+}
+
+// The exposition format's label-value escaping: backslash, double quote and line feed.
+fn quote_label(value: &str) -> String {
+    format!("\"{}\"", value.replace('\\', "\\\\").replace('"', "\\\"").replace('\n', "\\n"))
+}
+
 /// Where the exposition merge keeps labelled lines until every node is in: append-only bytes
 /// read back by offset. `Vec<u8>` is one (all in memory); the command uses a store that moves
 /// to a temporary file past a bound.

@@ -48,36 +48,86 @@ struct Columns {
 }
 
 fn write_table(report: &Report, options: TableOptions, out: &mut impl Write) -> io::Result<()> {
-    let wide = options.wide;
-    let quantiles: Vec<f64> = if wide {
-        report.quantiles.clone()
-    } else {
-        report.quantiles.iter().copied().take(NARROW_QUANTILES).collect()
-    };
-    let band_labels: Vec<String> =
-        band_template(report).iter().map(|b| b.display_label(&report.unit)).collect();
-    let columns = Columns { wide, quantiles, bands: band_labels };
-
+    let columns = columns(report, options.wide);
     let mut rows: Vec<Vec<String>> = vec![header(report, &columns)];
-    for node in &report.nodes {
-        rows.push(node_row(report, node, &columns));
-    }
-    let cluster_label = |suffix: &str| format!("CLUSTER{suffix}");
-    if report.by.is_some() {
-        for (group, cluster) in &report.groups {
-            rows.push(cluster_row(report, &cluster_label(""), Some(group), None, &cluster.stats, &columns));
-            push_layout_rows(report, cluster, Some(group), &columns, &mut rows);
-        }
-    }
-    let all = report.by.as_ref().map(|_| "(all)");
-    rows.push(cluster_row(report, &cluster_label(""), all, None, &report.cluster.stats, &columns));
-    push_layout_rows(report, &report.cluster, all, &columns, &mut rows);
-
+    rows.extend(body_rows(report, &columns));
     if !options.headers {
         rows.remove(0);
     }
     write_aligned(&rows, out)?;
     write_footer(report, out)
+}
+
+/// Writes one table for several clusters (`--context A --context B`): a `CONTEXT` column first,
+/// each cluster's node rows followed by its own cluster row(s), in the order given; then each
+/// cluster's errors, warnings and caveats under its context's name. Every report answers the
+/// same query, so they share the columns.
+pub fn render_fleet(
+    clusters: &[(&str, &Report)],
+    options: TableOptions,
+    out: &mut impl Write,
+) -> io::Result<()> {
+    let Some((_, first)) = clusters.first() else { return Ok(()) };
+    let template = clusters.iter().map(|(_, r)| *r).find(|r| !band_template(r).is_empty()).unwrap_or(first);
+    let columns = columns(template, options.wide);
+    let mut rows: Vec<Vec<String>> = Vec::new();
+    if options.headers {
+        let mut cells = vec!["CONTEXT".to_string()];
+        cells.extend(header(first, &columns));
+        rows.push(cells);
+    }
+    for (context, report) in clusters {
+        for row in body_rows(report, &columns) {
+            let mut cells = vec![(*context).to_string()];
+            cells.extend(row);
+            rows.push(cells);
+        }
+    }
+    write_aligned_left(&rows, 2, out)?;
+    for (context, report) in clusters {
+        let mut footer = Vec::new();
+        write_footer(report, &mut footer)?;
+        let footer = String::from_utf8_lossy(&footer);
+        if footer.trim().is_empty() {
+            continue;
+        }
+        writeln!(out)?;
+        writeln!(out, "{context}:")?;
+        for line in footer.lines().skip_while(|l| l.is_empty()) {
+            if line.is_empty() { writeln!(out)? } else { writeln!(out, "  {line}")? }
+        }
+    }
+    Ok(())
+}
+
+/// The numeric columns of a report's table.
+fn columns(report: &Report, wide: bool) -> Columns {
+    let quantiles: Vec<f64> = if wide {
+        report.quantiles.clone()
+    } else {
+        report.quantiles.iter().copied().take(NARROW_QUANTILES).collect()
+    };
+    let bands = band_template(report).iter().map(|b| b.display_label(&report.unit)).collect();
+    Columns { wide, quantiles, bands }
+}
+
+/// The node rows, then the cluster row(s): per `--by` group, then all of them.
+fn body_rows(report: &Report, columns: &Columns) -> Vec<Vec<String>> {
+    let mut rows = Vec::new();
+    for node in &report.nodes {
+        rows.push(node_row(report, node, columns));
+    }
+    let cluster_label = |suffix: &str| format!("CLUSTER{suffix}");
+    if report.by.is_some() {
+        for (group, cluster) in &report.groups {
+            rows.push(cluster_row(report, &cluster_label(""), Some(group), None, &cluster.stats, columns));
+            push_layout_rows(report, cluster, Some(group), columns, &mut rows);
+        }
+    }
+    let all = report.by.as_ref().map(|_| "(all)");
+    rows.push(cluster_row(report, &cluster_label(""), all, None, &report.cluster.stats, columns));
+    push_layout_rows(report, &report.cluster, all, columns, &mut rows);
+    rows
 }
 
 fn push_layout_rows(
@@ -179,6 +229,11 @@ fn cluster_row(
 /// Writes rows with columns separated by two spaces: the first column left-aligned, the
 /// others right-aligned; no trailing spaces.
 fn write_aligned(rows: &[Vec<String>], out: &mut impl Write) -> io::Result<()> {
+    write_aligned_left(rows, 1, out)
+}
+
+/// [`write_aligned`] with the first `left` columns left-aligned (names), the rest right-aligned.
+fn write_aligned_left(rows: &[Vec<String>], left: usize, out: &mut impl Write) -> io::Result<()> {
     let columns = rows.iter().map(Vec::len).max().unwrap_or(0);
     let widths: Vec<usize> = (0..columns)
         .map(|c| rows.iter().filter_map(|r| r.get(c)).map(|cell| display_width(cell)).max().unwrap_or(0))
@@ -188,6 +243,9 @@ fn write_aligned(rows: &[Vec<String>], out: &mut impl Write) -> io::Result<()> {
         for (index, cell) in row.iter().enumerate() {
             let width = widths[index];
             if index == 0 {
+                line.push_str(&pad_end(cell, width));
+            } else if index < left {
+                line.push_str("  ");
                 line.push_str(&pad_end(cell, width));
             } else {
                 line.push_str("  ");
@@ -268,6 +326,24 @@ mod tests {
         let mut out = Vec::new();
         render(report, &mut out).unwrap();
         String::from_utf8(out).unwrap()
+    }
+
+    #[test]
+    fn a_fleet_table_has_a_context_column_and_a_cluster_line_per_cluster() {
+        let report = sample_report();
+        let mut out = Vec::new();
+        let options = TableOptions { wide: false, headers: true };
+        render_fleet(&[("eu", &report), ("us-east", &report)], options, &mut out).unwrap();
+        let text = String::from_utf8(out).unwrap();
+        let lines: Vec<&str> = text.lines().collect();
+        assert!(lines[0].starts_with("CONTEXT  NODE     COUNT"), "{text}");
+        assert!(lines[1].starts_with("eu       n1"), "{text}");
+        let clusters: Vec<&str> = lines.iter().copied().filter(|l| l.contains(" CLUSTER ")).collect();
+        assert_eq!(clusters.len(), 2, "{text}");
+        assert!(clusters[1].starts_with("us-east  CLUSTER"), "{text}");
+        // Each cluster's errors under its name.
+        assert!(text.contains("\neu:\n  errors (1 of 3 nodes):\n    n3: timeout: "), "{text}");
+        assert!(text.contains("\nus-east:\n  errors (1 of 3 nodes):"), "{text}");
     }
 
     #[test]

@@ -28,7 +28,7 @@ async fn start(nodes: usize, faults: &[(usize, Fault)]) -> Cluster {
 }
 
 fn limits() -> Limits {
-    Limits { concurrency: 16, per_node: Duration::from_secs(20), retries: 2, max_body: 64 << 20 }
+    Limits { concurrency: 16, per_node: Duration::from_secs(20), retries: 2, max_body: 64 << 20, rate: None }
 }
 
 fn proxy_plan(kubeconfig: PathBuf) -> ClusterPlan {
@@ -208,7 +208,7 @@ async fn label_selector_and_node_names_choose_nodes() {
 }
 
 #[tokio::test]
-async fn listing_follows_continue_tokens() {
+async fn listing_reads_the_watch_cache_whatever_the_page_size() {
     let cluster = start(5, &[]).await;
     let loaded = cluster::config::load(Some(&cluster.admin_kubeconfig()), None).await.expect("kubeconfig");
     let client = cluster::config::api_client(&loaded.config, true).expect("client");
@@ -216,6 +216,11 @@ async fn listing_follows_continue_tokens() {
     let mut names: Vec<String> = nodes.iter().filter_map(|n| n.metadata.name.clone()).collect();
     names.sort();
     assert_eq!(names, cluster.node_names());
+    // `resourceVersion=0` is answered from the watch cache, which ignores the limit: one request.
+    let requests = cluster.requests();
+    let lists: Vec<&str> =
+        requests.log.iter().filter(|a| a.kind == "list").map(|a| a.path.as_str()).collect();
+    assert_eq!(lists, ["/api/v1/nodes"]);
     cluster.shutdown().await;
 }
 

@@ -36,6 +36,7 @@ mod pods;
 mod profile;
 mod proto;
 mod rbac;
+mod traffic;
 mod truth;
 
 use std::{
@@ -61,6 +62,7 @@ pub use external::ExternalApi;
 pub use fault::{Fault, ParseFaultError, parse_duration, parse_size};
 pub use profile::{NEW_BUCKETS, OLD_BUCKETS, POD_START_DURATION, POD_START_SLI_DURATION, Profile};
 pub use rbac::{Attributes, UserInfo};
+pub use traffic::{Arrival, Requests};
 pub use truth::{Bucket, HistogramTruth, NodeTruth, PodLatencies, PodTruth, Truth};
 
 pub use apiserver::SERVER_VERSION;
@@ -121,6 +123,7 @@ pub struct ClusterBuilder {
     external: Option<ExternalApi>,
     server_version: String,
     name_prefix: String,
+    seats: Option<usize>,
 }
 
 impl ClusterBuilder {
@@ -176,6 +179,14 @@ impl ClusterBuilder {
     /// external API server need different prefixes.
     pub fn name_prefix(mut self, prefix: &str) -> Self {
         self.name_prefix = prefix.to_string();
+        self
+    }
+
+    /// API Priority and Fairness, as a client sees it: at most `seats` requests are served at once
+    /// and one more is refused with `429` and `Retry-After: 1` (default: no limit). As in
+    /// kube-apiserver, proxied requests (long-running) and `system:masters` are exempt.
+    pub fn seats(mut self, seats: usize) -> Self {
+        self.seats = Some(seats.max(1));
         self
     }
 
@@ -268,6 +279,7 @@ impl Cluster {
             external: None,
             server_version: SERVER_VERSION.to_string(),
             name_prefix: "node".to_string(),
+            seats: None,
         }
     }
 
@@ -319,6 +331,11 @@ impl Cluster {
     /// Node names, sorted.
     pub fn node_names(&self) -> Vec<String> {
         self.shared.nodes.iter().map(|n| n.name.clone()).collect()
+    }
+
+    /// What kubesim's API server was asked so far (also `GET /debug/requests`, admin only).
+    pub fn requests(&self) -> Requests {
+        self.shared.traffic.requests()
     }
 
     /// The ground truth, as in `truth.json`.
@@ -501,6 +518,8 @@ pub(crate) struct Shared {
     pub shutdown: watch::Receiver<bool>,
     /// True while the API server is stopped ([`Cluster::stop_api_server`]): its port is closed.
     pub api_down: watch::Sender<bool>,
+    /// Requests counted, and the priority-and-fairness seats.
+    pub traffic: traffic::Traffic,
 }
 
 use rbac::Policy;
@@ -846,6 +865,7 @@ async fn build(
         resource_version: AtomicU64::new(1000 + config.seed % 1000),
         shutdown: shutdown.clone(),
         api_down: watch::channel(false).0,
+        traffic: traffic::Traffic::new(config.seats),
     });
     shared.apply_yaml(rbac::BOOTSTRAP_YAML).context("loading the bootstrap policy")?;
 

@@ -28,6 +28,10 @@ struct Args {
     /// Repeatable.
     #[arg(long = "fault", value_parser = parse_fault)]
     faults: Vec<(NodeRef, Fault)>,
+    /// API Priority and Fairness: serve at most this many requests at once, refusing more with 429
+    /// and Retry-After: 1 (proxied requests and system:masters are exempt, as in kube-apiserver).
+    #[arg(long, value_name = "N")]
+    seats: Option<usize>,
     /// Threads serving the cluster.
     #[arg(long, default_value_t = 2)]
     threads: usize,
@@ -80,6 +84,9 @@ fn main() -> ExitCode {
             builder = builder.fault(node, fault);
         }
         builder = builder.name_prefix(&args.name_prefix);
+        if let Some(seats) = args.seats {
+            builder = builder.seats(seats);
+        }
         if let Some(version) = &args.server_version {
             builder = builder.server_version(version);
         }

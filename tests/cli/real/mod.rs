@@ -216,6 +216,7 @@ fn bad_cert_node(backend: &Backend) -> String {
 
 /// Every scenario, in order (later ones change RBAC).
 fn scenarios(backend: &Backend) {
+    node_lists_from_the_watch_cache_ignore_the_limit(backend);
     proxy_as_admin_reads_every_node_across_pages(backend);
     selectors_and_named_nodes(backend);
     doctor_as_admin(backend);
@@ -227,6 +228,19 @@ fn scenarios(backend: &Backend) {
     proxy_for_a_user_granted_by_our_rbac_output(backend);
     kubelets_refuse_tokens_without_rights_and_bad_tokens(backend);
     pods::pods_scenario(backend);
+}
+
+/// What our node listing relies on: `resourceVersion=0` is served from the watch cache, which
+/// answers every node in one page whatever the limit; without it, the limit pages from etcd.
+fn node_lists_from_the_watch_cache_ignore_the_limit(backend: &Backend) {
+    let list = |query: &str| {
+        let out = backend.kubectl(&["get", "--raw", &format!("/api/v1/nodes?{query}")]);
+        assert!(out.status.success(), "{}: {}", backend.name, stderr(&out));
+        let list = backend.json(&out);
+        (list["items"].as_array().map_or(0, Vec::len), list["metadata"]["continue"].as_str().is_some())
+    };
+    assert_eq!(list("limit=100&resourceVersion=0"), (NODES, false), "{}", backend.name);
+    assert_eq!(list("limit=100"), (100, true), "{}", backend.name);
 }
 
 fn proxy_as_admin_reads_every_node_across_pages(backend: &Backend) {

@@ -30,6 +30,7 @@ use crate::{
     Fault, Shared,
     http::{Body, json, respond, rfc3339, status, unix_now},
     rbac::{Attributes, UserInfo},
+    traffic::{Kind, TOO_MANY_REQUESTS},
 };
 
 /// The version the API server reports unless the builder says otherwise.
@@ -219,10 +220,36 @@ fn route(method: &Method, path: &str) -> (Route, Attributes) {
     }
 }
 
-/// Serves one API server request.
+/// Serves one API server request, counted in the cluster's [`crate::traffic::Traffic`].
 pub async fn handle(
     shared: Arc<Shared>,
     cert_user: Option<UserInfo>,
+    req: Request<Incoming>,
+) -> Response<Body> {
+    let (route, _) = route(req.method(), req.uri().path());
+    let kind = match route {
+        Route::ListNodes => Kind::List,
+        Route::Node { .. } if req.method() == Method::GET => Kind::Get,
+        Route::Proxy { .. } => Kind::Proxy,
+        _ => Kind::Other,
+    };
+    let arrival = shared.traffic.arrived(kind, req.uri().path());
+    let response = serve(shared.clone(), cert_user, kind, req).await;
+    shared.traffic.answered(arrival, response.status().as_u16());
+    response
+}
+
+/// The 429 of kube-apiserver's max-in-flight and APF filters: plain text, `Retry-After: 1`.
+fn too_many_requests() -> Response<Body> {
+    let mut response = respond(StatusCode::TOO_MANY_REQUESTS, "text/plain; charset=utf-8", TOO_MANY_REQUESTS);
+    response.headers_mut().insert(header::RETRY_AFTER, http::HeaderValue::from_static("1"));
+    response
+}
+
+async fn serve(
+    shared: Arc<Shared>,
+    cert_user: Option<UserInfo>,
+    kind: Kind,
     req: Request<Incoming>,
 ) -> Response<Body> {
     // Authentication, in kube-apiserver's order: x509 client certificate, then bearer token, else anonymous.
@@ -243,6 +270,17 @@ pub async fn handle(
         (None, None) => UserInfo::anonymous(),
     };
 
+    // Priority and fairness come after authentication and before authorization, as in
+    // kube-apiserver's handler chain; long-running requests and system:masters are exempt.
+    let exempt = kind == Kind::Proxy || user.groups.iter().any(|g| g == "system:masters");
+    let _seat = if exempt {
+        None
+    } else {
+        match shared.traffic.seat() {
+            Some(seat) => Some(seat),
+            None => return too_many_requests(),
+        }
+    };
     let path = req.uri().path().to_string();
     let (route, attrs) = route(req.method(), &path);
     let allowed = shared.policy.read().unwrap_or_else(|e| e.into_inner()).authorize(&user, &attrs);
@@ -533,7 +571,7 @@ fn review_response(kind: &str, spec: &Value, allowed: bool) -> Value {
     json!({"kind": kind, "apiVersion": "authorization.k8s.io/v1", "metadata": {}, "spec": spec, "status": status})
 }
 
-/// The `/debug` test controls: truth, advance, restart and fault.
+/// The `/debug` test controls: truth, requests (`DELETE` resets the counts), advance, restart and fault.
 async fn debug(
     shared: &Arc<Shared>,
     what: &str,
@@ -542,6 +580,13 @@ async fn debug(
 ) -> Response<Body> {
     let method = req.method().clone();
     match (what, method) {
+        ("requests", Method::GET) => {
+            json(StatusCode::OK, &serde_json::to_value(shared.traffic.requests()).unwrap_or_default())
+        }
+        ("requests", Method::DELETE) => {
+            shared.traffic.reset();
+            json(StatusCode::OK, &serde_json::to_value(shared.traffic.requests()).unwrap_or_default())
+        }
         ("truth", Method::GET) => {
             json(StatusCode::OK, &serde_json::to_value(shared.truth()).unwrap_or_default())
         }

@@ -91,6 +91,21 @@ async fn get_nodes_lists_every_node_and_label_selectors_select() {
     // Pagination: kubectl follows `continue` tokens and still sees all twelve.
     let chunked = kubectl(&cluster, &admin, &["get", "nodes", "--chunk-size=5", "-o", "name"]).await;
     assert_eq!(stdout(&chunked).lines().count(), 12);
+    // From the watch cache (`resourceVersion=0`) the limit is ignored: one page, no continue token.
+    let cached =
+        kubectl(&cluster, &admin, &["get", "--raw", "/api/v1/nodes?limit=5&resourceVersion=0"]).await;
+    let list: serde_json::Value = serde_json::from_slice(&cached.stdout).expect("NodeList");
+    assert_eq!(list["items"].as_array().map(Vec::len), Some(12));
+    assert_eq!(list["metadata"].get("continue"), None);
+    let paged = kubectl(&cluster, &admin, &["get", "--raw", "/api/v1/nodes?limit=5"]).await;
+    let list: serde_json::Value = serde_json::from_slice(&paged.stdout).expect("NodeList");
+    assert_eq!(list["items"].as_array().map(Vec::len), Some(5));
+    assert!(list["metadata"]["continue"].is_string());
+    // Every request was counted, by kind.
+    let requests = cluster.requests();
+    assert!(requests.by_kind["list"] >= 4, "{:?}", requests.by_kind);
+    assert_eq!(requests.by_kind.get("proxy"), None);
+    assert!(requests.log.iter().all(|a| a.status != 0), "every logged request was answered");
 
     // The Node objects carry what both access methods need.
     let json = kubectl(&cluster, &admin, &["get", "node", "node-03", "-o", "json"]).await;
