@@ -384,10 +384,20 @@ pub fn process_families(stats: &ProcessStats) -> Vec<Family> {
             "Start time of the process since unix epoch in seconds.",
             stats.start_time_seconds,
         ),
-        plain("process_threads", MetricKind::Gauge, "Number of OS threads in the process.", stats.threads as f64),
+        plain(
+            "process_threads",
+            MetricKind::Gauge,
+            "Number of OS threads in the process.",
+            stats.threads as f64,
+        ),
     ];
     if let Some(open) = stats.open_fds {
-        out.push(plain("process_open_fds", MetricKind::Gauge, "Number of open file descriptors.", open as f64));
+        out.push(plain(
+            "process_open_fds",
+            MetricKind::Gauge,
+            "Number of open file descriptors.",
+            open as f64,
+        ));
     }
     if let Some(max) = stats.max_fds {
         out.push(plain(

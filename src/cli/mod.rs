@@ -315,6 +315,20 @@ pub struct ServeArgs {
     /// Stop after this many collections (default: run until SIGINT/SIGTERM).
     #[arg(long, value_name = "N")]
     pub max_cycles: Option<u64>,
+    /// Read only the kubelet of the node this runs on, directly (one pod per node, e.g. the
+    /// DaemonSet of `rbac --daemonset`): the node named by --node-name or $NODE_NAME, at
+    /// --host-ip or $HOST_IP, else at the address of its node object (one `get`). Lists no
+    /// nodes; always the direct method.
+    #[arg(help_heading = "Node-local", long)]
+    pub node_local: bool,
+    /// The node this runs on (--node-local; default: $NODE_NAME, from the downward API's
+    /// `spec.nodeName`).
+    #[arg(help_heading = "Node-local", long, value_name = "NAME")]
+    pub node_name: Option<String>,
+    /// The address of the node this runs on (--node-local; default: $HOST_IP, from the
+    /// downward API's `status.hostIP`).
+    #[arg(help_heading = "Node-local", long, value_name = "IP")]
+    pub host_ip: Option<std::net::IpAddr>,
 }
 
 /// Arguments of `demo`.

@@ -9,6 +9,7 @@ mod hygiene;
 mod layers;
 mod limits;
 mod live;
+mod node_local;
 mod offline;
 mod oracle;
 mod prometheus;
