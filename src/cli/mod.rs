@@ -364,11 +364,21 @@ pub struct RbacArgs {
     /// Bind a user (as the API server authenticates it) instead of a service account.
     #[arg(long, value_name = "NAME", conflicts_with = "deployment")]
     pub user: Option<String>,
-    /// Add a Deployment that runs `kubelet-metrics serve` as the service account.
+    /// Add a Deployment that runs `kubelet-metrics serve` as the service account, reading every
+    /// node, with a Service and a ServiceMonitor.
     #[arg(long)]
     pub deployment: bool,
-    /// The container image of the Deployment.
-    #[arg(long, value_name = "IMAGE", default_value = rbac::DEFAULT_IMAGE, requires = "deployment")]
+    /// Add a DaemonSet that runs `kubelet-metrics serve --node-local` on every node as the
+    /// service account, each pod reading only its own kubelet (needs only `get nodes/metrics`),
+    /// with a Service and a ServiceMonitor.
+    #[arg(long, conflicts_with_all = ["deployment", "user"])]
+    pub daemonset: bool,
+    /// Add a NetworkPolicy: the pods may reach only the kubelet port and the API server, and
+    /// only Prometheus may reach their /metrics (with --deployment or --daemonset).
+    #[arg(long)]
+    pub network_policy: bool,
+    /// The container image of the Deployment or DaemonSet.
+    #[arg(long, value_name = "IMAGE", default_value = rbac::DEFAULT_IMAGE)]
     pub image: String,
 }
 
