@@ -4,6 +4,7 @@
 mod access;
 mod cluster;
 mod credentials;
+mod deploy;
 mod differential;
 mod hygiene;
 mod layers;
