@@ -111,6 +111,21 @@ pub enum Command {
         #[arg(value_enum)]
         shell: clap_complete::Shell,
     },
+    /// Print the manual page (roff), e.g. `kubelet-metrics man | man -l -`, or one subcommand's
+    /// with `kubelet-metrics man serve`.
+    Man {
+        /// The subcommand whose page to print (default: the whole program).
+        #[arg(value_name = "SUBCOMMAND")]
+        subcommand: Option<String>,
+    },
+    /// Completion candidates for the words typed so far, one per line, then `:DIRECTIVE`: the
+    /// protocol of kubectl's plugin completion (`kubectl_complete-kubelet_metrics`).
+    #[command(hide = true)]
+    CompleteWords {
+        /// The words after the program name; the last one is being completed.
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true, value_name = "WORD")]
+        words: Vec<String>,
+    },
     /// Print least-privilege RBAC manifests (and optionally a Deployment) for an access method.
     #[command(after_long_help = "Examples:
   kubelet-metrics rbac --method direct --service-account monitoring/kubelet-metrics | kubectl apply -f -

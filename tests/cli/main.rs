@@ -13,6 +13,7 @@ mod live;
 mod node_local;
 mod offline;
 mod oracle;
+mod packaging;
 mod prometheus;
 mod readable;
 mod real;
