@@ -126,7 +126,7 @@ pub enum Command {
         #[arg(trailing_var_arg = true, allow_hyphen_values = true, value_name = "WORD")]
         words: Vec<String>,
     },
-    /// Print least-privilege RBAC manifests (and optionally a Deployment) for an access method.
+    /// Print least-privilege RBAC manifests (and optionally a Deployment or a DaemonSet running `serve`) for an access method.
     #[command(after_long_help = "Examples:
   kubelet-metrics rbac --method direct --service-account monitoring/kubelet-metrics | kubectl apply -f -
   kubelet-metrics rbac --method proxy --user alice | kubectl apply -f -")]
