@@ -351,7 +351,10 @@ async fn scrape_once(
 
 /// One streaming attempt: open, hand every chunk to the visitor, judge. On failure the visitor
 /// comes back with what it saw, when the body had started.
-#[expect(clippy::too_many_arguments, reason = "one attempt's inputs, each used once; a struct would only rename them")]
+#[expect(
+    clippy::too_many_arguments,
+    reason = "one attempt's inputs, each used once; a struct would only rename them"
+)]
 async fn visit_once<V: Visitor>(
     source: &impl MetricsSource,
     node: &NodeTarget,

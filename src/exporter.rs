@@ -118,8 +118,9 @@ fn health(cycle: &Cycle<'_>) -> Vec<Family> {
             "When the last collection finished, in seconds since the Unix epoch.",
             vec![sample("last_collection_timestamp_seconds", &[], cycle.finished_unix_seconds)],
         ),
+        // Named with `_total`: the 0.0.4 text format's HELP and TYPE name the counter's series.
         family(
-            "collections",
+            "collections_total",
             MetricKind::Counter,
             "Collections finished since this process started.",
             vec![sample("collections_total", &[], cycle.cycles as f64)],
@@ -128,11 +129,13 @@ fn health(cycle: &Cycle<'_>) -> Vec<Family> {
 }
 
 /// Count, sum and quantiles of each served histogram across the cluster, as our analysis computes
-/// them (per bucket layout when layouts differ, labelled `layout="1"`, `"2"`, ...).
+/// them (per bucket layout when layouts differ, labelled `layout="1"`, `"2"`, ...), as one
+/// summary family: `quantile` is a label only summaries may carry, and `_sum`/`_count` are
+/// suffixes only summaries and histograms may use (`promtool check metrics`). Unlike a client
+/// library's summary, `_sum` and `_count` are the totals over the nodes read in the last
+/// collection, so they drop when a node is not read: rates belong on the kubelets' own buckets.
 fn cluster_numbers(reports: &[Report]) -> Vec<Family> {
-    let mut counts = Vec::new();
-    let mut sums = Vec::new();
-    let mut quantiles = Vec::new();
+    let mut summary = Vec::new();
     let mut lower_bounds = Vec::new();
     for report in reports {
         let metric = report.metric.as_str();
@@ -146,50 +149,41 @@ fn cluster_numbers(reports: &[Report]) -> Vec<Family> {
             if !layout.is_empty() {
                 labels.push(("layout", layout.as_str()));
             }
-            counts.push(sample("cluster_observations", &labels, stats.count));
-            sums.push(sample("cluster_observations_sum", &labels, stats.sum));
             for (q, value) in &stats.quantiles {
-                let q = format_number(*q);
-                let mut with_q = labels.clone();
-                with_q.push(("quantile", q.as_str()));
-                quantiles.push(sample("cluster_quantile", &with_q, *value));
-            }
-            for q in stats.quantiles.iter().map(|(q, _)| *q) {
-                let key = format_number(q);
+                let key = format_number(*q);
                 let mut with_q = labels.clone();
                 with_q.push(("quantile", key.as_str()));
-                let lower = if stats.is_lower_bound(q) { 1.0 } else { 0.0 };
+                summary.push(sample(CLUSTER_SUMMARY, &with_q, *value));
+                let mut with_q = labels.clone();
+                with_q.push(("q", key.as_str()));
+                let lower = if stats.is_lower_bound(*q) { 1.0 } else { 0.0 };
                 lower_bounds.push(sample("cluster_quantile_lower_bound", &with_q, lower));
             }
+            summary.push(sample(&format!("{CLUSTER_SUMMARY}_sum"), &labels, stats.sum));
+            summary.push(sample(&format!("{CLUSTER_SUMMARY}_count"), &labels, stats.count));
         }
     }
     vec![
         family(
-            "cluster_observations",
-            MetricKind::Gauge,
-            "Observations of the histogram on every node read in the last collection.",
-            counts,
-        ),
-        family(
-            "cluster_observations_sum",
-            MetricKind::Gauge,
-            "Sum of the histogram's observations on every node read in the last collection.",
-            sums,
-        ),
-        family(
-            "cluster_quantile",
-            MetricKind::Gauge,
-            "Cluster-wide quantile of the histogram (PromQL histogram_quantile over buckets merged by le).",
-            quantiles,
+            CLUSTER_SUMMARY,
+            MetricKind::Summary,
+            "Cluster-wide quantiles (PromQL histogram_quantile over buckets merged by le), sum and count of the \
+             histogram over every node read in the last collection.",
+            summary,
         ),
         family(
             "cluster_quantile_lower_bound",
             MetricKind::Gauge,
-            "1 when the cluster quantile's rank lies in the +Inf bucket: its value, the highest finite bound, is only a lower bound.",
+            "1 when the cluster quantile q's rank lies in the +Inf bucket: its value, the highest finite bound, is \
+             only a lower bound.",
             lower_bounds,
         ),
     ]
 }
+
+/// The summary family of the cluster-wide numbers, without the prefix:
+/// `kubelet_metrics_cluster_observations{metric,quantile}`, `..._sum` and `..._count`.
+pub const CLUSTER_SUMMARY: &str = "cluster_observations";
 
 // --- serve's own health across cycles (honest during outages) ---
 
@@ -249,6 +243,168 @@ pub fn outage_families(outage: &Outage) -> Vec<Family> {
                 .iter()
                 .map(|node| sample("node_up", &[("node", node), ("method", &outage.method)], 0.0))
                 .collect(),
+        ));
+    }
+    out
+}
+
+// --- the process itself: build info and the standard process metrics ---
+
+/// `kubelet_metrics_build_info{version}` with value 1: which release is running, for joins.
+pub fn build_info(version: &str) -> Family {
+    family(
+        "build_info",
+        MetricKind::Gauge,
+        "Always 1; the labels say which kubelet-metrics release is running.",
+        vec![sample("build_info", &[("version", version)], 1.0)],
+    )
+}
+
+/// What the kernel says about this process, for the standard `process_*` metrics that client
+/// libraries export (names and units as in the Prometheus client libraries' process collector).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ProcessStats {
+    /// User and system CPU time, in seconds.
+    pub cpu_seconds: f64,
+    /// Resident memory, in bytes.
+    pub resident_memory_bytes: u64,
+    /// Virtual memory, in bytes.
+    pub virtual_memory_bytes: u64,
+    /// Start time, in seconds since the Unix epoch.
+    pub start_time_seconds: f64,
+    /// OS threads.
+    pub threads: u64,
+    /// Open file descriptors, when they could be counted.
+    pub open_fds: Option<u64>,
+    /// The soft limit on open file descriptors, when there is one.
+    pub max_fds: Option<u64>,
+}
+
+/// What the kernel reports, as text and numbers, for [`ProcessStats::from_proc`].
+#[derive(Debug, Clone, Copy)]
+pub struct ProcText<'a> {
+    /// `/proc/self/stat`.
+    pub stat: &'a str,
+    /// `/proc/stat` (for `btime`, the boot time).
+    pub system_stat: &'a str,
+    /// `/proc/self/limits`.
+    pub limits: &'a str,
+    /// Entries in `/proc/self/fd`, when the directory could be read.
+    pub open_fds: Option<u64>,
+    /// `sysconf(_SC_CLK_TCK)`.
+    pub ticks_per_second: u64,
+    /// `sysconf(_SC_PAGESIZE)`.
+    pub page_size: u64,
+}
+
+impl ProcessStats {
+    /// Reads the numbers out of Linux's `/proc` text (see proc_pid_stat(5)); `None` when the
+    /// text is not what the kernel writes.
+    ///
+    /// ```
+    /// use kubelet_metrics::exporter::{ProcText, ProcessStats};
+    /// // Fields 14/15 utime/stime = 150/50 ticks, 20 threads = 4, 22 starttime = 1000 ticks,
+    /// // 23 vsize = 8192 bytes, 24 rss = 3 pages.
+    /// let stat = "42 (kubelet-metrics) S 1 42 42 0 -1 0 0 0 0 0 150 50 0 0 20 0 4 0 1000 8192 3 0";
+    /// let stats = ProcessStats::from_proc(&ProcText {
+    ///     stat,
+    ///     system_stat: "cpu 1 2 3\nbtime 1700000000\n",
+    ///     limits: "Max open files            1024                 524288               files\n",
+    ///     open_fds: Some(9),
+    ///     ticks_per_second: 100,
+    ///     page_size: 4096,
+    /// })
+    /// .unwrap();
+    /// assert_eq!(stats.cpu_seconds, 2.0);
+    /// assert_eq!(stats.start_time_seconds, 1_700_000_010.0);
+    /// assert_eq!(stats.resident_memory_bytes, 3 * 4096);
+    /// assert_eq!(stats.max_fds, Some(1024));
+    /// ```
+    pub fn from_proc(text: &ProcText<'_>) -> Option<ProcessStats> {
+        // The command name (field 2) is in parentheses and may hold spaces or parentheses:
+        // the fields after it start past the last `)`, with field 3 (state) first.
+        let rest = &text.stat[text.stat.rfind(')')? + 1..];
+        let fields: Vec<&str> = rest.split_whitespace().collect();
+        let field = |n: usize| -> Option<u64> { fields.get(n.checked_sub(3)?)?.parse().ok() };
+        let ticks = text.ticks_per_second.max(1) as f64;
+        let boot_time: u64 = text
+            .system_stat
+            .lines()
+            .find_map(|line| line.strip_prefix("btime "))
+            .and_then(|v| v.trim().parse().ok())?;
+        let max_fds = text
+            .limits
+            .lines()
+            .find_map(|line| line.strip_prefix("Max open files"))
+            .and_then(|v| v.split_whitespace().next())
+            .and_then(|v| v.parse().ok());
+        Some(ProcessStats {
+            cpu_seconds: (field(14)? + field(15)?) as f64 / ticks,
+            threads: field(20)?,
+            start_time_seconds: boot_time as f64 + field(22)? as f64 / ticks,
+            virtual_memory_bytes: field(23)?,
+            resident_memory_bytes: field(24)? * text.page_size,
+            open_fds: text.open_fds,
+            max_fds,
+        })
+    }
+}
+
+/// The standard `process_*` families for `stats`.
+pub fn process_families(stats: &ProcessStats) -> Vec<Family> {
+    let plain = |name: &str, kind: MetricKind, help: &str, value: f64| Family {
+        name: name.to_string(),
+        help: help.to_string(),
+        kind,
+        unit: String::new(),
+        samples: vec![Sample { name: name.to_string(), labels: Vec::new(), value, timestamp_ms: None }],
+    };
+    let mut out = vec![
+        plain(
+            "process_cpu_seconds_total",
+            MetricKind::Counter,
+            "Total user and system CPU time spent in seconds.",
+            stats.cpu_seconds,
+        ),
+        plain(
+            "process_resident_memory_bytes",
+            MetricKind::Gauge,
+            "Resident memory size in bytes.",
+            stats.resident_memory_bytes as f64,
+        ),
+        plain(
+            "process_virtual_memory_bytes",
+            MetricKind::Gauge,
+            "Virtual memory size in bytes.",
+            stats.virtual_memory_bytes as f64,
+        ),
+        plain(
+            "process_start_time_seconds",
+            MetricKind::Gauge,
+            "Start time of the process since unix epoch in seconds.",
+            stats.start_time_seconds,
+        ),
+        plain(
+            "process_threads",
+            MetricKind::Gauge,
+            "Number of OS threads in the process.",
+            stats.threads as f64,
+        ),
+    ];
+    if let Some(open) = stats.open_fds {
+        out.push(plain(
+            "process_open_fds",
+            MetricKind::Gauge,
+            "Number of open file descriptors.",
+            open as f64,
+        ));
+    }
+    if let Some(max) = stats.max_fds {
+        out.push(plain(
+            "process_max_fds",
+            MetricKind::Gauge,
+            "Maximum number of open file descriptors.",
+            max as f64,
         ));
     }
     out

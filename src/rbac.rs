@@ -89,9 +89,6 @@ fn purpose(resource_path: &str) -> &'static str {
             "Read the kubelet's /metrics, /metrics/cadvisor, /metrics/resource and /metrics/probes, directly on each node."
         }
         "nodes/proxy" => "Reach kubelets through the API server: /api/v1/nodes/{node}/proxy/metrics.",
-        "pods" => {
-            "List pods in every namespace for `kubelet-metrics pods`: names, labels, owners, conditions and container states (no logs, no exec)."
-        }
         _ => "",
     }
 }
@@ -241,6 +238,15 @@ fn shell_word(word: &str) -> String {
     if safe { word.to_string() } else { format!("'{}'", word.replace('\'', "'\\''")) }
 }
 
+/// Which workload runs `kubelet-metrics serve` as the service account.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Workload {
+    /// One pod reading every node (`--deployment`).
+    Deployment,
+    /// One pod per node, each reading only its own kubelet (`--daemonset`, `serve --node-local`).
+    DaemonSet,
+}
+
 /// What to generate.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ManifestRequest {
@@ -248,11 +254,44 @@ pub struct ManifestRequest {
     pub method: Method,
     /// Who gets them.
     pub subject: Subject,
-    /// Add a Deployment running `kubelet-metrics serve` with the service account, using this image.
-    pub deployment_image: Option<String>,
+    /// Add a workload running `kubelet-metrics serve` with the service account (a service
+    /// account subject only), with its image; a Service and a ServiceMonitor come with it.
+    pub workload: Option<(Workload, String)>,
+    /// Add a NetworkPolicy: the workload's pods may reach only the kubelet port and the API
+    /// server, and only Prometheus may reach their `/metrics`.
+    pub network_policy: bool,
     /// Also grant `list pods`, for `kubelet-metrics pods`.
     pub with_pods: bool,
 }
+
+impl ManifestRequest {
+    /// The permissions the manifests grant: a DaemonSet reads only `nodes/metrics` of its own
+    /// node at the host IP the downward API gives it, so it needs neither `list` nor `get nodes`.
+    pub fn granted(&self) -> Vec<Permission> {
+        let mut granted = match self.workload {
+            Some((Workload::DaemonSet, _)) => NODE_LOCAL.to_vec(),
+            _ => required(self.method).to_vec(),
+        };
+        if self.with_pods {
+            granted.push(LIST_PODS);
+        }
+        granted
+    }
+
+    /// The ClusterRole's name: `kubelet-metrics-direct`, `kubelet-metrics-proxy` or
+    /// `kubelet-metrics-node-local`.
+    pub fn role_name(&self) -> String {
+        match self.workload {
+            Some((Workload::DaemonSet, _)) => "kubelet-metrics-node-local".to_string(),
+            _ => role_name(self.method),
+        }
+    }
+}
+
+/// What `serve --node-local` needs when the downward API gives it its host IP: `get
+/// nodes/metrics` only. Without `HOST_IP` it also reads its node object (`get nodes`), which RBAC
+/// cannot limit to the pod's own node: `resourceNames` are fixed names, not "this node".
+pub const NODE_LOCAL: &[Permission] = &[GET_NODES_METRICS];
 
 /// The ClusterRole's name for a method: `kubelet-metrics-direct` or `kubelet-metrics-proxy`.
 pub fn role_name(method: Method) -> String {
@@ -301,13 +340,10 @@ pub fn kubectl_commands(method: Method, subject: &Subject) -> Vec<String> {
     ]
 }
 
-/// The rules of the ClusterRole: one per resource, verbs in the order `required` lists them,
-/// then `list pods` when asked for.
-fn rules(method: Method, with_pods: bool) -> Vec<(String, Vec<&'static str>)> {
+/// The rules of the ClusterRole: one per resource, verbs in the order `permissions` lists them.
+fn rules(permissions: &[Permission]) -> Vec<(String, Vec<&'static str>)> {
     let mut rules: Vec<(String, Vec<&'static str>)> = Vec::new();
-    let pods = [LIST_PODS];
-    let extra: &[Permission] = if with_pods { &pods } else { &[] };
-    for permission in required(method).iter().chain(extra) {
+    for permission in permissions {
         let path = permission.resource_path();
         match rules.iter_mut().find(|(resource, _)| *resource == path) {
             Some((_, verbs)) => verbs.push(permission.verb),
@@ -342,41 +378,82 @@ fn comment(out: &mut String, text: &str) {
     out.push('\n');
 }
 
+/// The `kubelet-metrics rbac ...` invocation that prints these manifests.
+fn invocation(request: &ManifestRequest) -> String {
+    let mut text =
+        format!("kubelet-metrics rbac --method {} {}", request.method.as_str(), request.subject.rbac_flag());
+    if request.with_pods {
+        text.push_str(" --with-pods");
+    }
+    if let Some((workload, image)) = &request.workload {
+        text.push_str(match workload {
+            Workload::Deployment => " --deployment",
+            Workload::DaemonSet => " --daemonset",
+        });
+        if image != DEFAULT_IMAGE {
+            text.push_str(&format!(" --image {}", shell_word(image)));
+        }
+    }
+    if request.network_policy {
+        text.push_str(" --network-policy");
+    }
+    text
+}
+
 /// The manifests as YAML documents: ServiceAccount (for a service account), ClusterRole,
-/// ClusterRoleBinding, and the Deployment when asked for.
+/// ClusterRoleBinding, and when asked for the workload running `serve` with its Service and
+/// ServiceMonitor, and a NetworkPolicy.
 pub fn manifests(request: &ManifestRequest) -> String {
     let method = request.method;
-    let role = role_name(method);
+    let role = request.role_name();
     let mut out = String::new();
 
-    let invocation = {
-        let mut text =
-            format!("kubelet-metrics rbac --method {} {}", method.as_str(), request.subject.rbac_flag());
-        if request.with_pods {
-            text.push_str(" --with-pods");
-        }
-        if let Some(image) = &request.deployment_image {
-            text.push_str(" --deployment");
-            if image != DEFAULT_IMAGE {
-                text.push_str(&format!(" --image {}", shell_word(image)));
-            }
-        }
-        text
-    };
-    let mut needs: Vec<String> = required(method).iter().map(Permission::to_string).collect();
-    if request.with_pods {
-        needs.push(format!("{LIST_PODS} (for `kubelet-metrics pods`)"));
+    let needs: Vec<String> = request.granted().iter().map(Permission::to_string).collect();
+    out.push_str(&format!("# Generated by: {}\n", invocation(request)));
+    match request.workload {
+        Some((Workload::DaemonSet, _)) => comment(
+            &mut out,
+            &format!(
+                "Least privilege for `kubelet-metrics serve --node-local` (one pod per node, each reading its own \
+                 kubelet directly): {}.",
+                needs.join(", ")
+            ),
+        ),
+        _ => comment(
+            &mut out,
+            &format!(
+                "Least privilege for `kubelet-metrics --method {}`: {}.",
+                method.as_str(),
+                needs.join(", ")
+            ),
+        ),
     }
-    out.push_str(&format!("# Generated by: {invocation}\n"));
-    comment(
-        &mut out,
-        &format!("Least privilege for `kubelet-metrics --method {}`: {}.", method.as_str(), needs.join(", ")),
-    );
     if method == Method::Proxy {
         comment(&mut out, &format!("WARNING: {PROXY_WARNING}"));
     }
     if let Subject::ServiceAccount(sa) = &request.subject {
         comment(&mut out, &format!("The namespace must exist: kubectl create namespace {}", sa.namespace));
+    }
+    if let (Some(_), Method::Direct, Subject::ServiceAccount(sa)) =
+        (&request.workload, method, &request.subject)
+    {
+        comment(
+            &mut out,
+            &format!(
+                "Kubelet serving certificates are verified against the CA in the ConfigMap {KUBELET_CA_CONFIGMAP} \
+                 (key ca.crt), which must exist: kubectl -n {} create configmap {KUBELET_CA_CONFIGMAP} \
+                 --from-file=ca.crt=PATH-TO-KUBELET-CA. Kubelets with serverTLSBootstrap are signed by the \
+                 cluster CA, the ca.crt of the kube-root-ca.crt ConfigMap.",
+                sa.namespace
+            ),
+        );
+    }
+    if request.workload.is_some() {
+        comment(
+            &mut out,
+            "The ServiceMonitor needs the Prometheus Operator's CRDs; without them, drop that document and \
+             scrape the Service's endpoints.",
+        );
     }
     out.push_str("# Apply with: ... | kubectl apply -f -\n");
 
@@ -389,7 +466,18 @@ pub fn manifests(request: &ManifestRequest) -> String {
     out.push_str("---\napiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRole\nmetadata:\n");
     out.push_str(&format!("  name: {role}\n"));
     out.push_str("  labels:\n    app.kubernetes.io/name: kubelet-metrics\nrules:\n");
-    for (resource, verbs) in rules(method, request.with_pods) {
+    if matches!(request.workload, Some((Workload::DaemonSet, _))) {
+        let mut note = String::new();
+        comment(
+            &mut note,
+            "No list or get on nodes: each pod is told its node's name and address by the downward API \
+             (NODE_NAME, HOST_IP), and RBAC cannot limit get to a pod's own node.",
+        );
+        for line in note.lines() {
+            out.push_str(&format!("  {line}\n"));
+        }
+    }
+    for (resource, verbs) in rules(&request.granted()) {
         let mut note = String::new();
         comment(&mut note, purpose(&resource));
         if resource == GET_NODES_PROXY.resource_path() {
@@ -406,7 +494,11 @@ pub fn manifests(request: &ManifestRequest) -> String {
     }
 
     out.push_str("---\napiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRoleBinding\nmetadata:\n");
-    out.push_str(&format!("  name: {}\n", binding_name(method, &request.subject)));
+    let binding = match request.workload {
+        Some((Workload::DaemonSet, _)) => format!("{role}-{}", request.subject.slug()),
+        _ => binding_name(method, &request.subject),
+    };
+    out.push_str(&format!("  name: {binding}\n"));
     out.push_str("  labels:\n    app.kubernetes.io/name: kubelet-metrics\n");
     out.push_str("roleRef:\n  apiGroup: rbac.authorization.k8s.io\n  kind: ClusterRole\n");
     out.push_str(&format!("  name: {role}\nsubjects:\n"));
@@ -421,43 +513,112 @@ pub fn manifests(request: &ManifestRequest) -> String {
         }
     }
 
-    if let (Some(image), Subject::ServiceAccount(sa)) = (&request.deployment_image, &request.subject) {
-        out.push_str(&deployment(method, sa, image));
+    if let (Some((workload, image)), Subject::ServiceAccount(sa)) = (&request.workload, &request.subject) {
+        out.push_str(&workload_manifest(*workload, method, sa, image));
+        out.push_str(&service(*workload, sa));
+        out.push_str(&service_monitor(*workload, sa));
+        if request.network_policy {
+            out.push_str(&network_policy(*workload, method, sa));
+        }
     }
     out
 }
 
-/// A hardened Deployment running `kubelet-metrics serve` as the service account: non-root,
-/// read-only root filesystem, no capabilities, resource requests, and probes on `serve`'s
-/// `/readyz` (a collection finished) and `/healthz`.
-fn deployment(method: Method, sa: &ServiceAccountRef, image: &str) -> String {
+/// The ConfigMap holding the kubelets' CA (key `ca.crt`) that the workloads mount.
+pub const KUBELET_CA_CONFIGMAP: &str = "kubelet-metrics-kubelet-ca";
+
+/// Where the workloads mount [`KUBELET_CA_CONFIGMAP`].
+const KUBELET_CA_DIR: &str = "/etc/kubelet-metrics/kubelet-ca";
+
+/// The kubelet's HTTPS port, which the NetworkPolicy opens.
+const KUBELET_PORT: u16 = 10250;
+
+/// `app.kubernetes.io/component` of each workload, so both can run side by side.
+fn component(workload: Workload) -> &'static str {
+    match workload {
+        Workload::Deployment => "cluster",
+        Workload::DaemonSet => "node-local",
+    }
+}
+
+/// The name of each workload's objects.
+fn workload_name(workload: Workload) -> String {
+    match workload {
+        Workload::Deployment => "kubelet-metrics".to_string(),
+        Workload::DaemonSet => "kubelet-metrics-node".to_string(),
+    }
+}
+
+fn labels(indent: usize, workload: Workload) -> String {
+    let pad = " ".repeat(indent);
+    format!(
+        "{pad}app.kubernetes.io/name: kubelet-metrics\n{pad}app.kubernetes.io/component: {}\n",
+        component(workload)
+    )
+}
+
+/// A hardened workload running `kubelet-metrics serve` as the service account: non-root,
+/// read-only root filesystem, no capabilities, resource requests, the kubelet CA mounted (direct
+/// method), and probes on `serve`'s `/readyz` (a collection finished) and `/healthz`. The
+/// DaemonSet tolerates every taint, so every node is read, and learns its node from the
+/// downward API.
+fn workload_manifest(workload: Workload, method: Method, sa: &ServiceAccountRef, image: &str) -> String {
     let mut out = String::new();
     out.push_str("---\n");
-    comment(
-        &mut out,
-        "Runs `kubelet-metrics serve` and exposes aggregated kubelet histograms and collection health on \
-         /metrics for Prometheus. Kubelet serving certificates are verified: if yours are signed by their \
-         own CA, mount it and add --kubelet-ca=PATH.",
-    );
-    out.push_str("apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: kubelet-metrics\n");
+    let (kind, what) = match workload {
+        Workload::Deployment => {
+            ("Deployment", "Runs `kubelet-metrics serve`, reading every node, and exposes kubelet histograms")
+        }
+        Workload::DaemonSet => (
+            "DaemonSet",
+            "Runs `kubelet-metrics serve --node-local` on every node (every taint tolerated), each pod reading only \
+             its own kubelet, and exposes its histograms",
+        ),
+    };
+    comment(&mut out, &format!("{what} and collection health on /metrics for Prometheus."));
+    out.push_str(&format!(
+        "apiVersion: apps/v1\nkind: {kind}\nmetadata:\n  name: {}\n",
+        workload_name(workload)
+    ));
     out.push_str(&format!("  namespace: {}\n", sa.namespace));
-    out.push_str("  labels:\n    app.kubernetes.io/name: kubelet-metrics\n");
-    out.push_str("spec:\n  replicas: 1\n  selector:\n    matchLabels:\n      app.kubernetes.io/name: kubelet-metrics\n");
-    out.push_str(
-        "  template:\n    metadata:\n      labels:\n        app.kubernetes.io/name: kubelet-metrics\n",
-    );
+    out.push_str(&format!("  labels:\n{}", labels(4, workload)));
+    out.push_str("spec:\n");
+    match workload {
+        Workload::Deployment => out.push_str("  replicas: 1\n"),
+        Workload::DaemonSet => out.push_str(
+            "  updateStrategy:\n    type: RollingUpdate\n    rollingUpdate:\n      maxUnavailable: 10%\n",
+        ),
+    }
+    out.push_str(&format!("  selector:\n    matchLabels:\n{}", labels(6, workload)));
+    out.push_str(&format!("  template:\n    metadata:\n      labels:\n{}", labels(8, workload)));
     out.push_str("    spec:\n");
     out.push_str(&format!("      serviceAccountName: {}\n", sa.name));
     out.push_str(
         "      securityContext:\n        runAsNonRoot: true\n        runAsUser: 65532\n        runAsGroup: 65532\n        \
          seccompProfile:\n          type: RuntimeDefault\n",
     );
+    if workload == Workload::DaemonSet {
+        out.push_str("      tolerations:\n        - operator: Exists\n");
+    }
     out.push_str("      containers:\n        - name: kubelet-metrics\n");
     out.push_str(&format!("          image: {}\n", yaml_scalar(image)));
     out.push_str("          args:\n            - serve\n");
-    out.push_str(&format!("            - --method={}\n", method.as_str()));
+    match workload {
+        Workload::Deployment => out.push_str(&format!("            - --method={}\n", method.as_str())),
+        Workload::DaemonSet => out.push_str("            - --node-local\n"),
+    }
+    if method == Method::Direct {
+        out.push_str(&format!("            - --kubelet-ca={KUBELET_CA_DIR}/ca.crt\n"));
+    }
     out.push_str(&format!("            - --listen=0.0.0.0:{SERVE_PORT}\n"));
     out.push_str("            - --interval=60s\n");
+    if workload == Workload::DaemonSet {
+        out.push_str(
+            "          env:\n            - name: NODE_NAME\n              valueFrom:\n                fieldRef:\n                  \
+             fieldPath: spec.nodeName\n            - name: HOST_IP\n              valueFrom:\n                fieldRef:\n                  \
+             fieldPath: status.hostIP\n",
+        );
+    }
     out.push_str(&format!(
         "          ports:\n            - name: metrics\n              containerPort: {SERVE_PORT}\n"
     ));
@@ -469,14 +630,100 @@ fn deployment(method: Method, sa: &ServiceAccountRef, image: &str) -> String {
         "          livenessProbe:\n            httpGet:\n              path: /healthz\n              port: metrics\n            \
          periodSeconds: 30\n",
     );
-    out.push_str(
-        "          resources:\n            requests:\n              cpu: 50m\n              memory: 64Mi\n            \
-         limits:\n              memory: 256Mi\n",
-    );
+    match workload {
+        Workload::Deployment => out.push_str(
+            "          resources:\n            requests:\n              cpu: 50m\n              memory: 64Mi\n            \
+             limits:\n              memory: 256Mi\n",
+        ),
+        Workload::DaemonSet => out.push_str(
+            "          resources:\n            requests:\n              cpu: 5m\n              memory: 24Mi\n            \
+             limits:\n              memory: 64Mi\n",
+        ),
+    }
     out.push_str(
         "          securityContext:\n            allowPrivilegeEscalation: false\n            readOnlyRootFilesystem: true\n            \
          capabilities:\n              drop:\n                - ALL\n",
     );
+    if method == Method::Direct {
+        out.push_str(&format!(
+            "          volumeMounts:\n            - name: kubelet-ca\n              mountPath: {KUBELET_CA_DIR}\n              \
+             readOnly: true\n      volumes:\n        - name: kubelet-ca\n          configMap:\n            \
+             name: {KUBELET_CA_CONFIGMAP}\n"
+        ));
+    }
+    out
+}
+
+/// The Service in front of the workload's pods, for Prometheus to find them.
+fn service(workload: Workload, sa: &ServiceAccountRef) -> String {
+    let mut out = String::from("---\napiVersion: v1\nkind: Service\nmetadata:\n");
+    out.push_str(&format!("  name: {}\n  namespace: {}\n", workload_name(workload), sa.namespace));
+    out.push_str(&format!("  labels:\n{}", labels(4, workload)));
+    out.push_str("spec:\n");
+    if workload == Workload::DaemonSet {
+        // Every pod is its own target: no virtual IP to balance over.
+        out.push_str("  clusterIP: None\n");
+    }
+    out.push_str(&format!("  selector:\n{}", labels(4, workload)));
+    out.push_str(&format!(
+        "  ports:\n    - name: metrics\n      port: {SERVE_PORT}\n      targetPort: metrics\n      protocol: TCP\n"
+    ));
+    out
+}
+
+/// The Prometheus Operator's ServiceMonitor scraping every pod behind the Service. Our own
+/// `node` label is kept (`honorLabels`), so PromQL aggregates by the kubelet's node, not by the
+/// pod that read it.
+fn service_monitor(workload: Workload, sa: &ServiceAccountRef) -> String {
+    let mut out =
+        String::from("---\napiVersion: monitoring.coreos.com/v1\nkind: ServiceMonitor\nmetadata:\n");
+    out.push_str(&format!("  name: {}\n  namespace: {}\n", workload_name(workload), sa.namespace));
+    out.push_str(&format!("  labels:\n{}", labels(4, workload)));
+    out.push_str(&format!("spec:\n  selector:\n    matchLabels:\n{}", labels(6, workload)));
+    out.push_str("  endpoints:\n    - port: metrics\n      path: /metrics\n      interval: 60s\n      honorLabels: true\n");
+    out
+}
+
+/// A NetworkPolicy for the workload's pods: in, only Prometheus on the metrics port; out, only
+/// the kubelet port (direct method) and the API server. NetworkPolicy cannot select nodes (the
+/// kubelet and the API server's endpoints are host addresses, outside pod selectors), so egress
+/// is limited by port.
+fn network_policy(workload: Workload, method: Method, sa: &ServiceAccountRef) -> String {
+    let mut out = String::from("---\n");
+    let api_server = workload == Workload::Deployment || method == Method::Proxy;
+    let egress = match (method == Method::Direct, api_server) {
+        (true, true) => {
+            "the kubelet port and the API server (443 through the kubernetes Service, 6443 at its \
+                         endpoints)"
+        }
+        (true, false) => "the kubelet port: with HOST_IP from the downward API no API server is needed",
+        (false, _) => "the API server (443 through the kubernetes Service, 6443 at its endpoints)",
+    };
+    comment(
+        &mut out,
+        &format!(
+            "Only pods labelled app.kubernetes.io/name=prometheus (any namespace) may scrape /metrics; adjust \
+             the from selector to your Prometheus. Out, only {egress}. No DNS is needed: the in-cluster client \
+             uses the service IP."
+        ),
+    );
+    out.push_str("apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata:\n");
+    out.push_str(&format!("  name: {}\n  namespace: {}\n", workload_name(workload), sa.namespace));
+    out.push_str(&format!("  labels:\n{}", labels(4, workload)));
+    out.push_str(&format!("spec:\n  podSelector:\n    matchLabels:\n{}", labels(6, workload)));
+    out.push_str("  policyTypes:\n    - Ingress\n    - Egress\n");
+    out.push_str(
+        "  ingress:\n    - from:\n        - namespaceSelector: {}\n          podSelector:\n            matchLabels:\n              \
+         app.kubernetes.io/name: prometheus\n",
+    );
+    out.push_str(&format!("      ports:\n        - protocol: TCP\n          port: {SERVE_PORT}\n"));
+    out.push_str("  egress:\n");
+    if method == Method::Direct {
+        out.push_str(&format!("    - ports:\n        - protocol: TCP\n          port: {KUBELET_PORT}\n"));
+    }
+    if api_server {
+        out.push_str("    - ports:\n        - protocol: TCP\n          port: 443\n        - protocol: TCP\n          port: 6443\n");
+    }
     out
 }
 
@@ -488,7 +735,8 @@ mod tests {
         ManifestRequest {
             method: Method::Direct,
             subject: Subject::ServiceAccount(ServiceAccountRef::default()),
-            deployment_image: None,
+            workload: None,
+            network_policy: false,
             with_pods: false,
         }
     }
@@ -529,7 +777,8 @@ mod tests {
         let request = ManifestRequest {
             method: Method::Proxy,
             subject: Subject::User("alice@example.com".into()),
-            deployment_image: None,
+            workload: None,
+            network_policy: false,
             with_pods: false,
         };
         let yaml = manifests(&request);
@@ -540,13 +789,17 @@ mod tests {
     #[test]
     fn deployment_is_hardened_and_runs_serve_as_the_account() {
         let request = ManifestRequest {
-            deployment_image: Some("registry.example/kubelet-metrics:1.2".into()),
+            workload: Some((Workload::Deployment, "registry.example/kubelet-metrics:1.2".into())),
             subject: Subject::ServiceAccount("ops/scraper".parse().expect("valid")),
             ..direct_default()
         };
         let yaml = manifests(&request);
         insta::assert_snapshot!("direct_deployment", yaml);
-        assert_eq!(yaml.matches("\n---\n").count(), 4, "ServiceAccount, ClusterRole, binding, Deployment");
+        assert_eq!(
+            yaml.matches("\n---\n").count(),
+            6,
+            "ServiceAccount, ClusterRole, binding, Deployment, Service, ServiceMonitor"
+        );
     }
 
     #[test]
@@ -585,5 +838,66 @@ mod tests {
         for bad in ["scraper", "Ops/scraper", "ops/", "/x", "ops/a_b", "-ops/x"] {
             assert!(bad.parse::<ServiceAccountRef>().is_err(), "{bad}");
         }
+    }
+
+    fn daemonset(network_policy: bool) -> ManifestRequest {
+        ManifestRequest {
+            workload: Some((Workload::DaemonSet, DEFAULT_IMAGE.into())),
+            network_policy,
+            ..direct_default()
+        }
+    }
+
+    #[test]
+    fn daemonset_grants_only_nodes_metrics_and_runs_on_every_node() {
+        let yaml = manifests(&daemonset(false));
+        let request = daemonset(false);
+        assert_eq!(request.granted(), [GET_NODES_METRICS]);
+        assert_eq!(request.role_name(), "kubelet-metrics-node-local");
+        for needed in [
+            "kind: DaemonSet",
+            "- --node-local",
+            "tolerations:\n        - operator: Exists\n",
+            "fieldPath: spec.nodeName",
+            "fieldPath: status.hostIP",
+            "runAsNonRoot: true",
+            "readOnlyRootFilesystem: true",
+            "requests:",
+            "kind: Service\n",
+            "clusterIP: None",
+            "kind: ServiceMonitor",
+            "--kubelet-ca=/etc/kubelet-metrics/kubelet-ca/ca.crt",
+        ] {
+            assert!(yaml.contains(needed), "{needed}:\n{yaml}");
+        }
+        assert!(
+            !yaml.contains("- list") && !yaml.contains("nodes/proxy") && !yaml.contains("NetworkPolicy"),
+            "{yaml}"
+        );
+        insta::assert_snapshot!("daemonset", yaml);
+    }
+
+    #[test]
+    fn network_policies_open_only_what_each_workload_reaches() {
+        let policy = |yaml: &str| yaml[yaml.find("kind: NetworkPolicy").expect("a policy")..].to_string();
+        let node_local = policy(&manifests(&daemonset(true)));
+        assert!(node_local.contains("port: 10250") && !node_local.contains("port: 443"), "{node_local}");
+        assert!(node_local.contains("app.kubernetes.io/name: prometheus"), "{node_local}");
+        let direct = ManifestRequest {
+            workload: Some((Workload::Deployment, DEFAULT_IMAGE.into())),
+            network_policy: true,
+            ..direct_default()
+        };
+        let direct = policy(&manifests(&direct));
+        assert!(direct.contains("port: 10250") && direct.contains("port: 443"), "{direct}");
+        let proxy = ManifestRequest {
+            method: Method::Proxy,
+            workload: Some((Workload::Deployment, DEFAULT_IMAGE.into())),
+            network_policy: true,
+            ..direct_default()
+        };
+        let proxy = policy(&manifests(&proxy));
+        assert!(!proxy.contains("port: 10250") && proxy.contains("port: 6443"), "{proxy}");
+        insta::assert_snapshot!("daemonset_network_policy", node_local);
     }
 }

@@ -140,7 +140,22 @@ pub enum Command {
         #[arg(value_enum)]
         shell: clap_complete::Shell,
     },
-    /// Print least-privilege RBAC manifests (and optionally a Deployment) for an access method.
+    /// Print the manual page (roff), e.g. `kubelet-metrics man | man -l -`, or one subcommand's
+    /// with `kubelet-metrics man serve`.
+    Man {
+        /// The subcommand whose page to print (default: the whole program).
+        #[arg(value_name = "SUBCOMMAND")]
+        subcommand: Option<String>,
+    },
+    /// Completion candidates for the words typed so far, one per line, then `:DIRECTIVE`: the
+    /// protocol of kubectl's plugin completion (`kubectl_complete-kubelet_metrics`).
+    #[command(hide = true)]
+    CompleteWords {
+        /// The words after the program name; the last one is being completed.
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true, value_name = "WORD")]
+        words: Vec<String>,
+    },
+    /// Print least-privilege RBAC manifests (and optionally a Deployment or a DaemonSet running `serve`) for an access method.
     #[command(after_long_help = "Examples:
   kubelet-metrics rbac --method direct --service-account monitoring/kubelet-metrics | kubectl apply -f -
   kubelet-metrics rbac --method proxy --user alice | kubectl apply -f -")]
@@ -367,6 +382,20 @@ pub struct ServeArgs {
     /// with timestamp, level and fields) for a log pipeline.
     #[arg(long, value_enum, default_value_t = LogFormat::Text, value_name = "FORMAT")]
     pub log_format: LogFormat,
+    /// Read only the kubelet of the node this runs on, directly (one pod per node, e.g. the
+    /// DaemonSet of `rbac --daemonset`): the node named by --node-name or $NODE_NAME, at
+    /// --host-ip or $HOST_IP, else at the address of its node object (one `get`). Lists no
+    /// nodes; always the direct method.
+    #[arg(help_heading = "Node-local", long)]
+    pub node_local: bool,
+    /// The node this runs on (--node-local; default: $NODE_NAME, from the downward API's
+    /// `spec.nodeName`).
+    #[arg(help_heading = "Node-local", long, value_name = "NAME")]
+    pub node_name: Option<String>,
+    /// The address of the node this runs on (--node-local; default: $HOST_IP, from the
+    /// downward API's `status.hostIP`).
+    #[arg(help_heading = "Node-local", long, value_name = "IP")]
+    pub host_ip: Option<std::net::IpAddr>,
 }
 
 /// How diagnostics are written.
@@ -421,15 +450,25 @@ pub struct RbacArgs {
     /// Bind a user (as the API server authenticates it) instead of a service account.
     #[arg(long, value_name = "NAME", conflicts_with = "deployment")]
     pub user: Option<String>,
-    /// Add a Deployment that runs `kubelet-metrics serve` as the service account.
+    /// Add a Deployment that runs `kubelet-metrics serve` as the service account, reading every
+    /// node, with a Service and a ServiceMonitor.
     #[arg(long)]
     pub deployment: bool,
     /// Also grant `list pods` in every namespace, which `kubelet-metrics pods` needs (pod names,
     /// labels, owners and status; not logs, not exec).
     #[arg(long)]
     pub with_pods: bool,
-    /// The container image of the Deployment.
-    #[arg(long, value_name = "IMAGE", default_value = rbac::DEFAULT_IMAGE, requires = "deployment")]
+    /// Add a DaemonSet that runs `kubelet-metrics serve --node-local` on every node as the
+    /// service account, each pod reading only its own kubelet (needs only `get nodes/metrics`),
+    /// with a Service and a ServiceMonitor.
+    #[arg(long, conflicts_with_all = ["deployment", "user"])]
+    pub daemonset: bool,
+    /// Add a NetworkPolicy: the pods may reach only the kubelet port and the API server, and
+    /// only Prometheus may reach their /metrics (with --deployment or --daemonset).
+    #[arg(long)]
+    pub network_policy: bool,
+    /// The container image of the Deployment or DaemonSet.
+    #[arg(long, value_name = "IMAGE", default_value = rbac::DEFAULT_IMAGE)]
     pub image: String,
 }
 

@@ -260,10 +260,30 @@ impl WatchArgs {
 }
 
 impl ServeArgs {
-    /// Validates `serve`'s flags.
+    /// Validates `serve`'s flags; `--node-local` takes the node from `$NODE_NAME` and
+    /// `$HOST_IP` unless flags name it.
     pub fn settings(&self) -> Result<ServeSettings, UsageError> {
+        self.settings_with_env(&|name| std::env::var(name).ok().filter(|v| !v.trim().is_empty()))
+    }
+
+    /// Validates `serve`'s flags, reading the downward API's variables through `env`.
+    pub fn settings_with_env(
+        &self,
+        env: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<ServeSettings, UsageError> {
         let mut problems = Vec::new();
-        let plan = self.source.to_plan().map_err(|e| problems.extend(e.problems));
+        let plan = if self.node_local {
+            self.node_local_plan(env).map_err(|e| problems.extend(e.problems))
+        } else {
+            for (set, flag) in
+                [(self.node_name.is_some(), "--node-name"), (self.host_ip.is_some(), "--host-ip")]
+            {
+                if set {
+                    problems.push(format!("{flag} applies to --node-local only"));
+                }
+            }
+            self.source.to_plan().map_err(|e| problems.extend(e.problems))
+        };
         one_cluster(plan.as_ref().ok(), "serve", &mut problems);
         if self.interval.is_zero() {
             problems.push("--interval must be longer than 0".into());
@@ -281,6 +301,61 @@ impl ServeArgs {
             max_cycles: self.max_cycles,
             log_format: self.log_format,
         })
+    }
+}
+
+impl ServeArgs {
+    /// The plan of `serve --node-local`: the direct method, the one node named by the flags or
+    /// the downward API's variables, and nothing that picks other nodes.
+    fn node_local_plan(&self, env: &dyn Fn(&str) -> Option<String>) -> Result<SourcePlan, UsageError> {
+        let mut problems = Vec::new();
+        let source = &self.source;
+        for (set, flag) in [
+            (!source.cluster.nodes.is_empty(), "NODE names"),
+            (source.cluster.selector.is_some(), "--selector"),
+            (!source.cluster.node_ip.is_empty(), "--node-ip"),
+            (!source.file.files.is_empty(), "--file"),
+            (source.prometheus.prometheus.is_some(), "--prometheus"),
+        ] {
+            if set {
+                problems.push(format!(
+                    "{flag} cannot be combined with --node-local, which reads only its own node"
+                ));
+            }
+        }
+        let name = self.node_name.clone().or_else(|| env("NODE_NAME"));
+        if name.is_none() {
+            problems.push(
+                "--node-local needs the node's name: --node-name, or NODE_NAME set from the downward API \
+                 (fieldRef spec.nodeName)"
+                    .into(),
+            );
+        }
+        let address = match (self.host_ip, env("HOST_IP")) {
+            (Some(ip), _) => Some(ip),
+            (None, Some(raw)) => match raw.trim().parse() {
+                Ok(ip) => Some(ip),
+                Err(_) => {
+                    problems.push(format!("HOST_IP {raw:?} is not an IP address"));
+                    None
+                }
+            },
+            (None, None) => None,
+        };
+        // The node is picked here, so the other ways to pick nodes (reported above) are not
+        // reported again as conflicting with each other.
+        let mut rest = source.cluster.clone();
+        (rest.nodes, rest.selector, rest.node_ip) = (Vec::new(), None, Vec::new());
+        let plan = rest
+            .to_single_plan_as(Method::Direct, "serve --node-local")
+            .map_err(|e| problems.extend(e.problems));
+        UsageError::check(problems)?;
+        let (Ok(mut plan), Some(name)) = (plan, name) else {
+            return Err(UsageError { problems: vec!["--node-local reads a cluster".into()] });
+        };
+        plan.method = Method::Direct;
+        plan.nodes = NodeSelection::Local { name, address };
+        Ok(SourcePlan::Cluster(plan))
     }
 }
 
@@ -527,5 +602,52 @@ mod tests {
             panic!("get")
         };
         assert_eq!(args.settings().expect_err("two problems").problems.len(), 2);
+    }
+
+    fn serve(argv: &[&str]) -> super::super::ServeArgs {
+        let Command::Serve(args) = command(argv) else { panic!("serve") };
+        args
+    }
+
+    #[test]
+    fn node_local_reads_its_node_from_the_downward_api_directly() {
+        use crate::access::Method;
+        use crate::cluster::plan::NodeSelection;
+        use crate::source::SourcePlan;
+        let env = |name: &str| match name {
+            "NODE_NAME" => Some("node-7".to_string()),
+            "HOST_IP" => Some("10.0.0.7".to_string()),
+            _ => None,
+        };
+        let settings = serve(&["serve", "--node-local"]).settings_with_env(&env).expect("valid");
+        let SourcePlan::Cluster(plan) = settings.source else { panic!("a cluster") };
+        assert_eq!(plan.method, Method::Direct);
+        let ip = "10.0.0.7".parse().expect("ip");
+        assert_eq!(plan.nodes, NodeSelection::Local { name: "node-7".into(), address: Some(ip) });
+        // Flags win over the environment; without an address the node object is read.
+        let settings = serve(&["serve", "--node-local", "--node-name", "n1"])
+            .settings_with_env(&|_| None)
+            .expect("valid");
+        let SourcePlan::Cluster(plan) = settings.source else { panic!("a cluster") };
+        assert_eq!(plan.nodes, NodeSelection::Local { name: "n1".into(), address: None });
+    }
+
+    #[test]
+    fn node_local_refuses_other_nodes_and_needs_a_name() {
+        let err = serve(&["serve", "--node-local", "--selector", "a=b", "node-a"])
+            .settings_with_env(&|_| None)
+            .expect_err("three problems");
+        assert_eq!(err.problems.len(), 3, "{err}");
+        assert!(err.problems.iter().any(|p| p.contains("NODE_NAME")), "{err}");
+        let bad_ip = |name: &str| (name == "HOST_IP").then(|| "not-an-ip".to_string());
+        let err = serve(&["serve", "--node-local", "--node-name", "n"])
+            .settings_with_env(&bad_ip)
+            .expect_err("bad");
+        assert_eq!(err.problems, ["HOST_IP \"not-an-ip\" is not an IP address"]);
+        // The downward API's variables are set in every pod; only the flags need --node-local.
+        let downward = |name: &str| (name == "NODE_NAME").then(|| "n".to_string());
+        assert!(serve(&["serve"]).settings_with_env(&downward).is_ok());
+        let err = serve(&["serve", "--node-name", "n"]).settings_with_env(&|_| None).expect_err("flag");
+        assert_eq!(err.problems, ["--node-name applies to --node-local only"]);
     }
 }

@@ -160,6 +160,20 @@ impl Discovery {
     }
 }
 
+impl Discovery {
+    /// The node this process runs on, at its host IP, without asking the API server; pure.
+    /// The port is `--kubelet-port`, else the kubelet's default.
+    pub fn local(name: &str, ip: IpAddr, policy: &AddressPolicy) -> Discovery {
+        let target = NodeTarget {
+            name: name.to_string(),
+            addresses: vec![ip.to_string()],
+            port: policy.port.unwrap_or(DEFAULT_KUBELET_PORT),
+            kubelet_version: None,
+        };
+        Discovery { targets: vec![target], unresolved: Vec::new() }
+    }
+}
+
 /// Listing nodes failed: nothing can run.
 #[derive(Debug, thiserror::Error)]
 #[error("cannot list nodes{}: {reason}", selector_text(.selector.as_deref()))]
@@ -216,6 +230,10 @@ async fn find(
         },
         NodeSelection::Names(names) => lookup(client, api_host, names, policy).await,
         NodeSelection::Addresses(addresses) => Discovery::from_addresses(addresses, policy),
+        NodeSelection::Local { name, address: Some(ip) } => Discovery::local(name, *ip, policy),
+        NodeSelection::Local { name, address: None } => {
+            lookup(client, api_host, std::slice::from_ref(name), policy).await
+        }
     })
 }
 

@@ -274,8 +274,10 @@ pub async fn connect(plan: &ClusterPlan) -> Result<Connected, ConnectError> {
         // `--node-ip` with `--token-file` needs no API server at all (e.g. a pod without RBAC
         // to list nodes), so a missing kubeconfig is no obstacle there.
         Err(_)
-            if matches!(plan.nodes, NodeSelection::Addresses(_))
-                && plan.token_file.is_some()
+            if matches!(
+                plan.nodes,
+                NodeSelection::Addresses(_) | NodeSelection::Local { address: Some(_), .. }
+            ) && plan.token_file.is_some()
                 && plan.kubeconfig.is_none() =>
         {
             let base = kube::Config::new(http::Uri::from_static("https://kubernetes.invalid"));
@@ -300,6 +302,7 @@ pub async fn connect(plan: &ClusterPlan) -> Result<Connected, ConnectError> {
     };
     let discovery = match &plan.nodes {
         NodeSelection::Addresses(addresses) => Discovery::from_addresses(addresses, &policy),
+        NodeSelection::Local { name, address: Some(ip) } => Discovery::local(name, *ip, &policy),
         selection => {
             let lister = config::api_client(&api, true)?;
             discovery::discover(&lister, &api_host, selection, &policy, &plan.limits).await?

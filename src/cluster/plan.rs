@@ -21,6 +21,15 @@ pub enum NodeSelection {
     Names(Vec<String>),
     /// Kubelet addresses without listing nodes (direct method only).
     Addresses(Vec<(IpAddr, Option<u16>)>),
+    /// The one node this process runs on (`serve --node-local`, direct method only): named by
+    /// the downward API, at its host IP when known, else at the address of its node object,
+    /// read with one `get`. Nodes are never listed.
+    Local {
+        /// The node's name (`spec.nodeName`).
+        name: String,
+        /// The node's address (`status.hostIP`), when known.
+        address: Option<IpAddr>,
+    },
 }
 
 /// Direct-method TLS verification of kubelet serving certificates.

@@ -12,6 +12,7 @@ use crate::scrape::NodeScrape;
 use crate::source::Gathered;
 
 pub mod compare;
+pub mod completions;
 pub mod demo;
 pub mod doctor;
 pub mod get;
@@ -121,11 +122,11 @@ pub async fn run(
         Command::Snapshot(args) => snapshot::run(&args.settings()?, out, err, terminals).await,
         Command::Demo(args) => demo::run(&args, out, err).await,
         Command::Serve(args) => serve::run(&args.settings()?, out, err).await,
-        Command::Completions { shell } => {
-            let mut command = <crate::cli::Cli as clap::CommandFactory>::command();
-            clap_complete::generate(shell, &mut command, "kubelet-metrics", out);
-            Ok(Outcome::Complete)
+        Command::Completions { shell } => completions::script(shell, out).map(|()| Outcome::Complete),
+        Command::Man { subcommand } => {
+            completions::man(subcommand.as_deref(), out).map(|()| Outcome::Complete)
         }
+        Command::CompleteWords { words } => completions::words(&words, out).map(|()| Outcome::Complete),
         Command::Rbac(args) => rbac::run(&args, out, err).await,
         Command::Doctor(args) => doctor::run(&args.settings()?, out, err, terminals).await,
         Command::Compare(args) => compare::run(&args.settings()?, out, err).await,

@@ -19,7 +19,9 @@ use crate::analysis::{Query, analyze};
 use crate::cli::LogFormat;
 use crate::cli::settings::ServeSettings;
 use crate::collect::Options;
-use crate::exporter::{Cycle, Outage, families, outage_families};
+use crate::exporter::{
+    Cycle, Outage, ProcText, ProcessStats, build_info, families, outage_families, process_families,
+};
 use crate::source::gather;
 
 /// What the HTTP handlers hand out: the latest page, and why `/readyz` fails, if it does.
@@ -35,9 +37,36 @@ pub const UNREADY_AFTER_FAILURES: u64 = 3;
 
 /// The page when no collection has read any node: `serve`'s own health only.
 fn outage_page(outage: &Outage) -> anyhow::Result<Bytes> {
+    let mut served = vec![build_info(env!("CARGO_PKG_VERSION"))];
+    served.extend(outage_families(outage));
     let mut page = Vec::new();
-    crate::exposition::write(&outage_families(outage), None, &mut page)?;
+    crate::exposition::write(&served, None, &mut page)?;
     Ok(Bytes::from(page))
+}
+
+/// This process's `process_*` families as exposition text, read from `/proc` at each scrape
+/// (as client libraries do); empty where there is no `/proc` or it cannot be read.
+fn process_text() -> Vec<u8> {
+    let read = |path: &str| std::fs::read_to_string(path).ok();
+    let (Some(stat), Some(system_stat)) = (read("/proc/self/stat"), read("/proc/stat")) else {
+        return Vec::new();
+    };
+    let limits = read("/proc/self/limits").unwrap_or_default();
+    let open_fds = std::fs::read_dir("/proc/self/fd").ok().map(|dir| dir.count() as u64);
+    let text = ProcText {
+        stat: &stat,
+        system_stat: &system_stat,
+        limits: &limits,
+        open_fds,
+        ticks_per_second: rustix::param::clock_ticks_per_second(),
+        page_size: rustix::param::page_size() as u64,
+    };
+    let mut out = Vec::new();
+    if let Some(stats) = ProcessStats::from_proc(&text) {
+        // Writing to a Vec cannot fail.
+        let _ = crate::exposition::write(&process_families(&stats), None, &mut out);
+    }
+    out
 }
 
 /// Why `/readyz` fails now, if it does.
@@ -154,7 +183,8 @@ pub async fn run(
         outage.method = gathered.method.as_str().to_string();
         outage.known_nodes = gathered.scrapes.iter().map(|s| s.node.clone()).collect();
         collected = true;
-        let mut served = families(&cycle);
+        let mut served = vec![build_info(env!("CARGO_PKG_VERSION"))];
+        served.extend(families(&cycle));
         served.extend(outage_families(&outage));
         let mut page = Vec::new();
         crate::exposition::write(&served, None, &mut page)?;
@@ -213,7 +243,11 @@ fn respond(request: &Request<Incoming>, page: Page) -> Response<Full<Bytes>> {
         return reply(StatusCode::METHOD_NOT_ALLOWED, text, Bytes::from_static(b"method not allowed\n"));
     }
     match (request.uri().path(), page.unready) {
-        ("/metrics", _) => reply(StatusCode::OK, "text/plain; version=0.0.4; charset=utf-8", page.metrics),
+        ("/metrics", _) => {
+            let mut body = page.metrics.to_vec();
+            body.extend(process_text());
+            reply(StatusCode::OK, "text/plain; version=0.0.4; charset=utf-8", Bytes::from(body))
+        }
         ("/readyz", Some(why)) => reply(StatusCode::SERVICE_UNAVAILABLE, text, Bytes::from(why)),
         ("/healthz" | "/readyz", _) => reply(StatusCode::OK, text, Bytes::from_static(b"ok\n")),
         _ => reply(StatusCode::NOT_FOUND, text, Bytes::from_static(b"not found: try /metrics\n")),

@@ -231,6 +231,49 @@ fn rbac_deployment_runs_serve_as_the_account() {
     assert_eq!(output.status.code(), Some(2), "a user cannot run a Deployment");
 }
 
+/// `rbac --daemonset` grants `get nodes/metrics` only, and that is enough for `serve
+/// --node-local` with the downward API's variables: the pod's token reads its own kubelet and
+/// nothing lists nodes.
+#[test]
+fn rbac_daemonset_grants_exactly_what_serve_node_local_uses() {
+    let sim = Sim::start(2, &[]);
+    let output = run(&["rbac", "--daemonset", "--network-policy", "--service-account", "ops/node-reader"]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let yaml = stdout(&output);
+    assert!(yaml.contains("kind: DaemonSet\n") && yaml.contains("kind: NetworkPolicy\n"), "{yaml}");
+    let args: Vec<&str> = yaml
+        .lines()
+        .skip_while(|l| l.trim() != "args:")
+        .skip(1)
+        .map_while(|l| l.trim().strip_prefix("- "))
+        .collect();
+    let parsed = <kubelet_metrics::cli::Cli as clap::Parser>::try_parse_from(
+        std::iter::once("kubelet-metrics").chain(args.iter().copied()),
+    );
+    assert!(parsed.is_ok(), "{args:?}: {:?}", parsed.err());
+    sim.cluster().apply_yaml(&yaml).expect("kubesim accepts the manifests");
+    let account = UserInfo::service_account("ops", "node-reader", "");
+    assert!(can(sim.cluster(), &account, &rbac::GET_NODES_METRICS));
+    for denied in [rbac::LIST_NODES, rbac::GET_NODES, rbac::GET_NODES_PROXY] {
+        assert!(!can(sim.cluster(), &account, &denied), "{denied}");
+    }
+
+    // The container's own invocation, with the pod's token, its node's name and host IP.
+    let (token, _) = sim.service_account("ops", "node-reader");
+    let node = &sim.cluster().node_names()[1];
+    let port = sim.cluster().kubelet_addr(node).expect("kubelet").port().to_string();
+    let output = bin()
+        .args(["serve", "--node-local", "--listen", "127.0.0.1:0", "--max-cycles", "1"])
+        .args(["--token-file", &token, "--kubelet-ca", &sim.kubelet_ca(), "--kubelet-port", &port])
+        .env("NODE_NAME", node)
+        .env("HOST_IP", "127.0.0.1")
+        .env("KUBECONFIG", sim.scratch.path().join("absent"))
+        .output()
+        .expect("runs");
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    assert!(!stderr(&output).contains("failed"), "{}", stderr(&output));
+}
+
 #[test]
 fn doctor_passes_for_admin_through_the_proxy() {
     let sim = Sim::start(2, &[]);

@@ -4,6 +4,7 @@
 mod access;
 mod cluster;
 mod credentials;
+mod deploy;
 mod differential;
 mod fleet;
 mod hygiene;
@@ -11,8 +12,10 @@ mod layers;
 mod limits;
 mod live;
 mod load;
+mod node_local;
 mod offline;
 mod oracle;
+mod packaging;
 mod pods;
 mod prometheus;
 mod readable;

@@ -20,13 +20,15 @@ fn prometheus_scrapes_serve_and_agrees_with_its_cluster_quantile() {
     let page = poll("the first collection", Duration::from_secs(20), || {
         http_get(serve_addr, "/metrics")
             .ok()
-            .filter(|(status, body)| *status == 200 && body.contains("kubelet_metrics_cluster_quantile"))
+            .filter(|(status, body)| *status == 200 && body.contains("kubelet_metrics_cluster_observations{"))
             .map(|(_, body)| body)
     });
     let ours: f64 = page
         .lines()
         .find(|l| {
-            l.starts_with("kubelet_metrics_cluster_quantile{metric=\"kubelet_pod_start_sli_duration_seconds\",quantile=\"0.99\"}")
+            l.starts_with(
+                "kubelet_metrics_cluster_observations{metric=\"kubelet_pod_start_sli_duration_seconds\",quantile=\"0.99\"}",
+            )
         })
         .and_then(|l| l.rsplit(' ').next())
         .and_then(|v| v.parse().ok())
@@ -51,6 +53,47 @@ fn prometheus_scrapes_serve_and_agrees_with_its_cluster_quantile() {
         json["data"]["result"][0]["value"][1].as_str().map(str::to_string)
     });
     assert_eq!(up, "1", "Prometheus accepted the page");
+    runtime.block_on(cluster.shutdown());
+}
+
+/// `promtool check metrics` (Prometheus' own linter) passes on the live page: the cluster
+/// numbers are a summary, counters are named `_total` in HELP and TYPE, every family has help,
+/// and the build and process families are there.
+#[test]
+fn promtool_finds_nothing_to_lint_on_the_served_page() {
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+    let cluster = runtime.block_on(kubesim::Cluster::builder().nodes(3).seed(2).start()).expect("kubesim");
+    let (_serve, addr) = start_serve(&cluster.admin_kubeconfig().to_string_lossy());
+    let page = poll("the first collection", Duration::from_secs(20), || {
+        http_get(addr, "/metrics")
+            .ok()
+            .filter(|(status, body)| *status == 200 && body.contains("kubelet_metrics_cluster_observations{"))
+            .map(|(_, body)| body)
+    });
+    for family in [
+        "kubelet_metrics_build_info{version=\"",
+        "process_cpu_seconds_total ",
+        "process_resident_memory_bytes ",
+        "process_start_time_seconds ",
+        "process_open_fds ",
+    ] {
+        assert!(page.contains(family), "{family} is served:\n{page}");
+    }
+    let mut lint = Command::new("promtool")
+        .args(["check", "metrics"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("promtool is installed (Debian package `prometheus`)");
+    lint.stdin.take().expect("piped").write_all(page.as_bytes()).expect("page written");
+    let lint = lint.wait_with_output().expect("promtool ends");
+    assert!(
+        lint.status.success(),
+        "promtool check metrics:\n{}{}",
+        String::from_utf8_lossy(&lint.stdout),
+        String::from_utf8_lossy(&lint.stderr)
+    );
     runtime.block_on(cluster.shutdown());
 }
 

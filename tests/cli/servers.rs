@@ -23,9 +23,14 @@ pub fn poll<T>(what: &str, limit: Duration, mut attempt: impl FnMut() -> Option<
 /// Starts `serve` (1 s interval, bounded cycles) and returns it with its address; its stderr
 /// is drained on a thread so it never blocks on a full pipe.
 pub fn start_serve(kubeconfig: &str) -> (Reaped, SocketAddr) {
+    start_serve_with(&["--kubeconfig", kubeconfig])
+}
+
+/// Starts `serve` as [`start_serve`] does, with `args` after its own.
+pub fn start_serve_with(args: &[&str]) -> (Reaped, SocketAddr) {
     let mut child = bin()
         .args(["serve", "--listen", "127.0.0.1:0", "--interval", "1s", "--max-cycles", "120"])
-        .args(["--kubeconfig", kubeconfig])
+        .args(args)
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()
@@ -41,12 +46,19 @@ pub fn start_serve(kubeconfig: &str) -> (Reaped, SocketAddr) {
 
 /// Starts Prometheus scraping `target` every second, storing in `dir`.
 pub fn start_prometheus(dir: &std::path::Path, target: SocketAddr) -> (Reaped, SocketAddr) {
+    start_prometheus_all(dir, &[target])
+}
+
+/// Starts Prometheus scraping every one of `targets` every second, storing in `dir`.
+pub fn start_prometheus_all(dir: &std::path::Path, targets: &[SocketAddr]) -> (Reaped, SocketAddr) {
     let config = dir.join("prometheus.yml");
+    let targets: Vec<String> = targets.iter().map(|t| format!("'{t}'")).collect();
     std::fs::write(
         &config,
         format!(
             "global: {{scrape_interval: 1s, evaluation_interval: 1s}}\n\
-             scrape_configs:\n  - job_name: kubelet-metrics\n    static_configs: [{{targets: ['{target}']}}]\n"
+             scrape_configs:\n  - job_name: kubelet-metrics\n    static_configs: [{{targets: [{}]}}]\n",
+            targets.join(", ")
         ),
     )
     .expect("config");
