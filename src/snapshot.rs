@@ -16,27 +16,7 @@ pub const EXPORTED_NODE_LABEL: &str = "exported_node";
 /// Merges the nodes' families by name (first-seen order, so HELP/TYPE appear once), with a
 /// `node` label first on every sample; a payload's own `node` label becomes `exported_node`.
 pub fn label_by_node(nodes: &[(&str, &[Family])]) -> Vec<Family> {
-    let mut merged: Vec<Family> = Vec::new();
-    let mut index: BTreeMap<&str, usize> = BTreeMap::new();
-    for (node, families) in nodes {
-        for family in *families {
-            let slot = *index.entry(family.name.as_str()).or_insert_with(|| {
-                merged.push(empty_like(family));
-                merged.len() - 1
-            });
-            merged[slot].samples.extend(family.samples.iter().map(|sample| {
-                let mut sample = sample.clone();
-                for (name, _) in &mut sample.labels {
-                    if name == NODE_LABEL {
-                        *name = EXPORTED_NODE_LABEL.to_string();
-                    }
-                }
-                sample.labels.insert(0, (NODE_LABEL.to_string(), node.to_string()));
-                sample
-            }));
-        }
-    }
-    merged
+    label_first(nodes.iter().copied(), NODE_LABEL, EXPORTED_NODE_LABEL)
 }
 
 /// The label naming the cluster (kubeconfig context) of each sample when `get` reads several.
@@ -48,9 +28,24 @@ pub const EXPORTED_CONTEXT_LABEL: &str = "exported_context";
 /// first-seen order, with a `context` label first on every sample; a payload's own `context`
 /// label becomes `exported_context`.
 pub fn label_by_context(clusters: &[(&str, Vec<Family>)]) -> Vec<Family> {
+    label_first(
+        clusters.iter().map(|(context, families)| (*context, families.as_slice())),
+        CONTEXT_LABEL,
+        EXPORTED_CONTEXT_LABEL,
+    )
+}
+
+/// Merges groups of families by name (first-seen order), with `label` = the group's name first
+/// on every sample; a sample's own `label` is renamed `exported`, as Prometheus does with
+/// `honor_labels: false`.
+fn label_first<'a>(
+    groups: impl Iterator<Item = (&'a str, &'a [Family])>,
+    label: &str,
+    exported: &str,
+) -> Vec<Family> {
     let mut merged: Vec<Family> = Vec::new();
     let mut index: BTreeMap<&str, usize> = BTreeMap::new();
-    for (context, families) in clusters {
+    for (group, families) in groups {
         for family in families {
             let slot = *index.entry(family.name.as_str()).or_insert_with(|| {
                 merged.push(empty_like(family));
@@ -59,11 +54,11 @@ pub fn label_by_context(clusters: &[(&str, Vec<Family>)]) -> Vec<Family> {
             merged[slot].samples.extend(family.samples.iter().map(|sample| {
                 let mut sample = sample.clone();
                 for (name, _) in &mut sample.labels {
-                    if name == CONTEXT_LABEL {
-                        *name = EXPORTED_CONTEXT_LABEL.to_string();
+                    if name == label {
+                        *name = exported.to_string();
                     }
                 }
-                sample.labels.insert(0, (CONTEXT_LABEL.to_string(), context.to_string()));
+                sample.labels.insert(0, (label.to_string(), group.to_string()));
                 sample
             }));
         }

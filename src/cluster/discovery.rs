@@ -250,16 +250,11 @@ pub async fn list_paged(
     max_body: u64,
 ) -> Result<Vec<Node>, FetchError> {
     let mut nodes = Vec::new();
-    let mut token: Option<String> = None;
-    for _ in 0..MAX_PAGES {
-        let path = page_path(selector, token.as_deref(), page_size);
-        let page = list_page(client, api_host, &path, max_body).await?;
+    for_each_page(client, api_host, selector, page_size, max_body, |page: ObjectList<Node>| {
         nodes.extend(page.items);
-        token = page.metadata.continue_.filter(|t| !t.is_empty());
-        if token.is_none() {
-            break;
-        }
-    }
+        page.metadata.continue_
+    })
+    .await?;
     Ok(nodes)
 }
 
@@ -274,28 +269,34 @@ async fn list_targets(
     max_body: u64,
 ) -> Result<Vec<NodeTarget>, FetchError> {
     let mut targets = Vec::new();
+    for_each_page(client, api_host, selector, PAGE_SIZE, max_body, |page: listed::NodeList| {
+        targets.extend(page.items.iter().filter_map(|node| node.target(policy)));
+        page.metadata.continue_
+    })
+    .await?;
+    Ok(targets)
+}
+
+/// Follows the node list page by page (at most `MAX_PAGES`): each page is read as `T` and
+/// handed to `each`, which returns the page's continue token.
+async fn for_each_page<T: serde::de::DeserializeOwned>(
+    client: &kube::Client,
+    api_host: &str,
+    selector: Option<&str>,
+    page_size: u32,
+    max_body: u64,
+    mut each: impl FnMut(T) -> Option<String>,
+) -> Result<(), FetchError> {
     let mut token: Option<String> = None;
     for _ in 0..MAX_PAGES {
-        let path = page_path(selector, token.as_deref(), PAGE_SIZE);
-        let body = page_body(client, api_host, &path, max_body).await?;
-        let page: listed::NodeList = parse_page(&body)?;
-        targets.extend(page.items.iter().filter_map(|node| node.target(policy)));
-        token = page.metadata.continue_.filter(|t| !t.is_empty());
+        let path = page_path(selector, token.as_deref(), page_size);
+        let page = parse_page(&page_body(client, api_host, &path, max_body).await?)?;
+        token = each(page).filter(|t| !t.is_empty());
         if token.is_none() {
             break;
         }
     }
-    Ok(targets)
-}
-
-/// One page of `GET /api/v1/nodes`, its body capped at `max_body` bytes.
-async fn list_page(
-    client: &kube::Client,
-    api_host: &str,
-    path: &str,
-    max_body: u64,
-) -> Result<ObjectList<Node>, FetchError> {
-    parse_page(&page_body(client, api_host, path, max_body).await?)
+    Ok(())
 }
 
 /// The body of one node list page (`path` from [`page_path`]), capped at `max_body` bytes as it
