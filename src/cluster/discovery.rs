@@ -20,6 +20,10 @@ const PAGE_SIZE: u32 = 500;
 
 /// Upper bound on list pages, so a server that keeps returning `continue` cannot loop us forever.
 const MAX_PAGES: usize = 100_000;
+/// The smallest cap on one page of the node list, whatever `--max-body` (a kubelet payload's
+/// cap) says: the watch cache serves the whole list in one page (it ignores `limit`), and a node
+/// object is 5–20 KB, so 64 MiB holds several thousand nodes while an endless list still stops.
+const LIST_PAGE_FLOOR: u64 = 64 << 20;
 
 /// How many named nodes are looked up at once.
 const LOOKUP_CONCURRENCY: usize = 8;
@@ -240,7 +244,7 @@ async fn find(
 /// Lists every node matching the selector, `page_size` nodes per request. The first request
 /// is served from the API server's watch cache (`resourceVersion=0`, see [`page_path`]), so a
 /// fleet of clients listing nodes does not make etcd read every node each time. Each page's body
-/// is limited to `max_body` bytes as it arrives (`--max-body`), like a kubelet's: a server that
+/// is limited as it arrives (to `--max-body`, but never below 64 MiB): a server that
 /// sends an endless list fails the run instead of filling memory.
 pub async fn list_paged(
     client: &kube::Client,
@@ -287,10 +291,19 @@ async fn for_each_page<T: serde::de::DeserializeOwned>(
     max_body: u64,
     mut each: impl FnMut(T) -> Option<String>,
 ) -> Result<(), FetchError> {
+    let cap = max_body.max(LIST_PAGE_FLOOR);
     let mut token: Option<String> = None;
     for _ in 0..MAX_PAGES {
         let path = page_path(selector, token.as_deref(), page_size);
-        let page = parse_page(&page_body(client, api_host, &path, max_body).await?)?;
+        let body = page_body(client, api_host, &path, cap).await.map_err(|err| match err {
+            FetchError::TooLarge { limit } => FetchError::Io {
+                message: format!(
+                    "the node list passed {limit} bytes (the larger of --max-body and 64 MiB), more than a node list holds"
+                ),
+            },
+            err => err,
+        })?;
+        let page = parse_page(&body)?;
         token = each(page).filter(|t| !t.is_empty());
         if token.is_none() {
             break;

@@ -76,3 +76,22 @@ fn direct_reads_more_nodes_than_open_files_allow() {
     assert!(!err.contains("raise --retries"), "{err}");
     runtime.block_on(cluster.shutdown());
 }
+
+#[test]
+fn a_node_list_larger_than_max_body_is_still_read() {
+    // `--max-body` caps kubelet payloads. The watch cache serves the node list in one page
+    // whatever `limit` says, so a 1,000-node list (over 2 MiB) once failed every run that set
+    // `--max-body 2M` with "cannot list nodes".
+    let runtime =
+        tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().expect("rt");
+    let cluster: Cluster =
+        runtime.block_on(Cluster::builder().nodes(12).seed(5).start()).expect("kubesim starts");
+    let kubeconfig = cluster.admin_kubeconfig().to_string_lossy().into_owned();
+    let output = limited(
+        "-n 1024",
+        &["get", "--path", "/healthz", "--max-body", "1K", "--qps", "0", "--kubeconfig", &kubeconfig],
+    );
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(stdout.lines().filter(|l| l.ends_with("\tok")).count(), 12, "{stdout}");
+}
