@@ -93,15 +93,25 @@ fn exit_on_unwatched_signals() {
             else {
                 return;
             };
+            // A run that stopped on a signal prints what it collected, then exits 128 + it. This
+            // thread hears the same signal, maybe only after that run has ended (a loaded
+            // machine): that one delivery is the run's, not a second Ctrl-C.
+            let mut taken_by_run = false;
             loop {
                 let number = tokio::select! {
                     _ = interrupt.recv() => 2,
                     _ = terminate.recv() => 15,
                 };
-                if !kubelet_metrics::collect::watching_signals() {
-                    // No message: stderr may be the very pipe nobody reads.
-                    std::process::exit(128 + number);
+                if kubelet_metrics::collect::watching_signals() {
+                    taken_by_run = true;
+                    continue;
                 }
+                if kubelet_metrics::collect::interrupted().is_some() && !taken_by_run {
+                    taken_by_run = true;
+                    continue;
+                }
+                // No message: stderr may be the very pipe nobody reads.
+                std::process::exit(128 + number);
             }
         });
     });
