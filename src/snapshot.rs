@@ -69,29 +69,7 @@ fn label_first<'a>(
 /// The inverse of [`label_by_node`]: one scrape per `node` label value, sorted by node, the
 /// label removed (and `exported_node` restored). Samples without a `node` label are dropped.
 pub fn split_by_node(families: &[Family]) -> Vec<NodeScrape> {
-    let mut nodes: BTreeMap<String, Vec<Family>> = BTreeMap::new();
-    for family in families {
-        for sample in &family.samples {
-            let Some(node) =
-                sample.labels.iter().find(|(name, _)| name == NODE_LABEL).map(|(_, v)| v.clone())
-            else {
-                continue;
-            };
-            let mut sample = sample.clone();
-            sample.labels.retain(|(name, _)| name != NODE_LABEL);
-            for (name, _) in &mut sample.labels {
-                if name == EXPORTED_NODE_LABEL {
-                    *name = NODE_LABEL.to_string();
-                }
-            }
-            let node_families = nodes.entry(node).or_default();
-            match node_families.last_mut() {
-                Some(last) if last.name == family.name => last.samples.push(sample),
-                _ => node_families.push(Family { samples: vec![sample], ..empty_like(family) }),
-            }
-        }
-    }
-    nodes
+    split_by_label(families, NODE_LABEL, EXPORTED_NODE_LABEL)
         .into_iter()
         .map(|(node, families)| NodeScrape {
             node,
@@ -99,6 +77,41 @@ pub fn split_by_node(families: &[Family]) -> Vec<NodeScrape> {
             outcome: Ok(Scraped { families, ..Scraped::default() }),
         })
         .collect()
+}
+
+/// The inverse of [`label_by_context`]: each context's families (still labelled by node), the
+/// `context` label removed (and `exported_context` restored); `None` when no sample has a
+/// `context` label (a snapshot of one cluster).
+pub fn split_by_context(families: &[Family]) -> Option<BTreeMap<String, Vec<Family>>> {
+    let contexts = split_by_label(families, CONTEXT_LABEL, EXPORTED_CONTEXT_LABEL);
+    (!contexts.is_empty()).then_some(contexts)
+}
+
+/// The families of each value of `label`, by value, with `label` removed and `exported` renamed
+/// back to `label`. Samples without `label` are dropped.
+fn split_by_label(families: &[Family], label: &str, exported: &str) -> BTreeMap<String, Vec<Family>> {
+    let mut groups: BTreeMap<String, Vec<Family>> = BTreeMap::new();
+    for family in families {
+        for sample in &family.samples {
+            let Some(group) = sample.labels.iter().find(|(name, _)| name == label).map(|(_, v)| v.clone())
+            else {
+                continue;
+            };
+            let mut sample = sample.clone();
+            sample.labels.retain(|(name, _)| name != label);
+            for (name, _) in &mut sample.labels {
+                if name == exported {
+                    *name = label.to_string();
+                }
+            }
+            let group_families = groups.entry(group).or_default();
+            match group_families.last_mut() {
+                Some(last) if last.name == family.name => last.samples.push(sample),
+                _ => group_families.push(Family { samples: vec![sample], ..empty_like(family) }),
+            }
+        }
+    }
+    groups
 }
 
 /// A family's metadata with no samples.
@@ -167,5 +180,13 @@ up 0
                 vec![("context", "staging"), ("node", "n1")],
             ]
         );
+        // And back: each context's nodes, the payload's own `context` label restored.
+        let contexts = split_by_context(&merged).expect("context labels");
+        assert_eq!(contexts.keys().collect::<Vec<_>>(), ["prod", "staging"]);
+        let prod = split_by_node(&contexts["prod"]);
+        let Ok(scraped) = &prod[0].outcome else { panic!("scraped") };
+        assert_eq!(prod[0].node, "n1");
+        assert_eq!(scraped.families[0].samples[0].labels, [("context".to_string(), "own".to_string())]);
+        assert!(split_by_context(&label_by_node(&[("n1", &b)])).is_none(), "one cluster's snapshot");
     }
 }

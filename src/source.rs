@@ -48,6 +48,19 @@ pub enum Contexts {
     All,
 }
 
+impl Contexts {
+    /// The context names, in order: as given, or every context of the kubeconfig (an `Err` when
+    /// `--all-contexts` cannot read it).
+    pub fn names(&self, kubeconfig: Option<&std::path::Path>) -> anyhow::Result<Vec<String>> {
+        match self {
+            Contexts::Named(names) => Ok(names.clone()),
+            Contexts::All => crate::cluster::config::context_names(kubeconfig)
+                .map_err(anyhow::Error::new)
+                .map_err(|err| err.context("--all-contexts")),
+        }
+    }
+}
+
 /// What one cluster of a fleet gave: its context, and what [`gather`] returned for it (an `Err`
 /// when nothing could be read there; the other clusters go on).
 pub struct ClusterGathered {
@@ -134,12 +147,7 @@ pub async fn gather_fleet(
     selector: &Selector,
     options: &Options,
 ) -> anyhow::Result<Vec<ClusterGathered>> {
-    let contexts = match &fleet.contexts {
-        Contexts::Named(names) => names.clone(),
-        Contexts::All => crate::cluster::config::context_names(fleet.cluster.kubeconfig.as_deref())
-            .map_err(anyhow::Error::new)
-            .map_err(|err| err.context("--all-contexts"))?,
-    };
+    let contexts = fleet.contexts.names(fleet.cluster.kubeconfig.as_deref())?;
     let options = options.clone().with_progress(false);
     let runs = contexts.into_iter().map(|context| {
         let plan =

@@ -17,7 +17,7 @@ use crate::exposition::Selector;
 use crate::report::document::DocumentFormat;
 use crate::report::order::SortKey;
 use crate::slo::{Objective, Statistic};
-use crate::source::SourcePlan;
+use crate::source::{Contexts, SourcePlan};
 
 pub use super::pods::{PodSource, PodsSettings};
 
@@ -132,8 +132,11 @@ pub enum GetRead {
 /// `doctor`, validated.
 #[derive(Debug, Clone)]
 pub struct DoctorSettings {
-    /// The cluster, credentials and method to check.
+    /// The cluster, credentials and method to check (for several clusters, everything but the
+    /// context).
     pub plan: ClusterPlan,
+    /// Several clusters, each checked on its own (`--context` repeated, `--all-contexts`).
+    pub contexts: Option<Contexts>,
     /// How many nodes to check at most (at least 1).
     pub sample: usize,
     /// `--output`.
@@ -192,10 +195,8 @@ impl HistogramArgs {
             problems.push("--top must be at least 1".into());
         }
         if matches!(plan, Ok(SourcePlan::Fleet(_))) {
-            for (set, flag) in [(self.baseline.is_some(), "--baseline"), (self.plot.is_some(), "--plot")] {
-                if set {
-                    problems.push(format!("{flag} is for one cluster; give one --context"));
-                }
+            if self.plot.is_some() {
+                problems.push("--plot is for one cluster; give one --context".into());
             }
         }
         if self.slo_unknown.is_some() && self.slo.is_none() {
@@ -364,7 +365,6 @@ impl SnapshotArgs {
     pub fn settings(&self) -> Result<SnapshotSettings, UsageError> {
         let mut problems = Vec::new();
         let plan = self.source.to_plan().map_err(|e| problems.extend(e.problems));
-        one_cluster(plan.as_ref().ok(), "snapshot", &mut problems);
         let selector = histograms_selector(&histograms_or_pod_start(&self.metrics), &mut problems);
         let Ok(source) = plan else { return Err(UsageError { problems }) };
         UsageError::check(problems)?;
@@ -418,17 +418,21 @@ impl DoctorArgs {
     /// Validates `doctor`'s flags: a live cluster and a positive sample.
     pub fn settings(&self) -> Result<DoctorSettings, UsageError> {
         let mut problems = Vec::new();
-        let plan = self
-            .cluster
-            .to_single_plan_as(self.cluster.method, "doctor")
-            .map_err(|e| problems.extend(e.problems));
+        let plan = self.cluster.to_plan().map_err(|e| problems.extend(e.problems));
         if self.sample == 0 {
             problems.push("--sample must be at least 1".into());
         }
         let Ok(plan) = plan else { return Err(UsageError { problems }) };
         UsageError::check(problems)?;
         let (output, document) = self.output.resolve(DoctorOutput::Json, DoctorOutput::Yaml);
-        Ok(DoctorSettings { plan, sample: self.sample, output, document, pods: self.pods })
+        Ok(DoctorSettings {
+            plan,
+            contexts: self.cluster.contexts(),
+            sample: self.sample,
+            output,
+            document,
+            pods: self.pods,
+        })
     }
 }
 
@@ -462,12 +466,11 @@ impl CompareArgs {
     }
 }
 
-/// Several contexts are for `histogram` and `get`; other commands read one cluster.
+/// Several contexts are for `histogram`, `get`, `snapshot` and `doctor`; other commands read one
+/// cluster.
 fn one_cluster(plan: Option<&SourcePlan>, command: &str, problems: &mut Vec<String>) {
     if matches!(plan, Some(SourcePlan::Fleet(_))) {
-        problems.push(format!(
-            "{command} reads one cluster at a time; several --context or --all-contexts are for histogram and get"
-        ));
+        problems.push(super::source::one_cluster_only(command));
     }
 }
 
@@ -571,7 +574,7 @@ mod tests {
     }
 
     #[test]
-    fn several_contexts_are_for_histogram_and_get() {
+    fn several_contexts_are_for_histogram_get_snapshot_and_doctor() {
         let Command::Histogram(args) = command(&["histogram", "--context", "a", "--context", "b"]) else {
             panic!("histogram")
         };
@@ -584,6 +587,14 @@ mod tests {
         let Command::Snapshot(args) = command(&["snapshot", "--all-contexts", "--output-file", "x"]) else {
             panic!("snapshot")
         };
+        assert!(matches!(args.settings().expect("a fleet").source, SourcePlan::Fleet(_)));
+        let Command::Doctor(args) = command(&["doctor", "--context", "a", "--context", "b"]) else {
+            panic!("doctor")
+        };
+        let settings = args.settings().expect("a fleet");
+        assert_eq!(settings.contexts, Some(Contexts::Named(vec!["a".into(), "b".into()])));
+        assert_eq!(settings.plan.context, None);
+        let Command::Watch(args) = command(&["watch", "--all-contexts"]) else { panic!("watch") };
         assert!(args.settings().expect_err("one cluster").to_string().contains("one cluster at a time"));
         let Command::Histogram(args) = command(&["histogram", "--context", "a", "--context", "a"]) else {
             panic!("histogram")
@@ -613,7 +624,7 @@ mod tests {
     fn node_local_reads_its_node_from_the_downward_api_directly() {
         use crate::access::Method;
         use crate::cluster::plan::NodeSelection;
-        use crate::source::SourcePlan;
+        use crate::source::{Contexts, SourcePlan};
         let env = |name: &str| match name {
             "NODE_NAME" => Some("node-7".to_string()),
             "HOST_IP" => Some("10.0.0.7".to_string()),

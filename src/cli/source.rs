@@ -440,22 +440,26 @@ impl ClusterArgs {
     /// repeated, `--all-contexts`) read in one run.
     pub fn to_source_plan(&self) -> Result<SourcePlan, UsageError> {
         let cluster = self.to_plan()?;
-        Ok(match (self.all_contexts, self.context.len()) {
-            (true, _) => SourcePlan::Fleet(FleetPlan { cluster, contexts: Contexts::All }),
-            (false, 0 | 1) => SourcePlan::Cluster(cluster),
-            (false, _) => {
-                SourcePlan::Fleet(FleetPlan { cluster, contexts: Contexts::Named(self.context.clone()) })
-            }
+        Ok(match self.contexts() {
+            Some(contexts) => SourcePlan::Fleet(FleetPlan { cluster, contexts }),
+            None => SourcePlan::Cluster(cluster),
         })
+    }
+
+    /// The contexts of a run over several clusters (`--context` repeated, `--all-contexts`), or
+    /// `None` for one cluster.
+    pub fn contexts(&self) -> Option<Contexts> {
+        match (self.all_contexts, self.context.len()) {
+            (true, _) => Some(Contexts::All),
+            (false, 0 | 1) => None,
+            (false, _) => Some(Contexts::Named(self.context.clone())),
+        }
     }
 
     /// Validates the flags of a command that reads one cluster (`doctor`, `compare`, `watch`):
     /// several contexts are refused, naming `command`.
     pub fn to_single_plan_as(&self, method: Method, command: &str) -> Result<ClusterPlan, UsageError> {
-        let several = (self.all_contexts || self.context.len() > 1)
-            .then(|| {
-            format!("{command} reads one cluster at a time; several --context or --all-contexts are for histogram and get")
-        });
+        let several = self.contexts().map(|_| one_cluster_only(command));
         match (self.to_plan_as(method), several) {
             (Ok(plan), None) => Ok(plan),
             (Ok(_), Some(problem)) => Err(UsageError { problems: vec![problem] }),
@@ -480,6 +484,14 @@ impl UsageError {
     pub(crate) fn check(problems: Vec<String>) -> Result<(), UsageError> {
         if problems.is_empty() { Ok(()) } else { Err(UsageError { problems }) }
     }
+}
+
+/// Why `command` refuses several contexts.
+pub(super) fn one_cluster_only(command: &str) -> String {
+    format!(
+        "{command} reads one cluster at a time; several --context or --all-contexts are for histogram, get, \
+         snapshot and doctor"
+    )
 }
 
 #[cfg(test)]

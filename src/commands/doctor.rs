@@ -34,6 +34,7 @@ use crate::rbac;
 use crate::report;
 use crate::report::paint::Palette;
 use crate::scrape::FailureKind;
+use crate::source::Contexts;
 
 /// Runs `doctor`.
 pub async fn run(
@@ -42,10 +43,10 @@ pub async fn run(
     _err: &mut dyn Write,
     terminals: Terminals,
 ) -> anyhow::Result<Outcome> {
-    let mut diagnosis = diagnose(&settings.plan, settings.sample).await;
-    if settings.pods {
-        diagnosis.checks.push(pods_check(&settings.plan).await);
+    if let Some(contexts) = &settings.contexts {
+        return run_fleet(settings, contexts, out, terminals).await;
     }
+    let diagnosis = diagnose_all(&settings.plan, settings).await;
     match settings.output {
         DoctorOutput::Table => {
             report::doctor::render_table_painted(&diagnosis, Palette::new(terminals.color), &mut out)?
@@ -56,6 +57,44 @@ pub async fn run(
     }
     out.flush()?;
     Ok(if diagnosis.has_failures() { Outcome::Partial } else { Outcome::Complete })
+}
+
+/// `doctor` over several clusters: each checked on its own and at once, then shown in context
+/// order, each with its own checks and summary. Exit 1 when a check FAILs in any cluster.
+async fn run_fleet(
+    settings: &DoctorSettings,
+    contexts: &Contexts,
+    mut out: &mut dyn Write,
+    terminals: Terminals,
+) -> anyhow::Result<Outcome> {
+    let names = contexts.names(settings.plan.kubeconfig.as_deref())?;
+    let runs = names.into_iter().map(|context| async move {
+        let plan = ClusterPlan { context: Some(context.clone()), ..settings.plan.clone() };
+        (context, diagnose_all(&plan, settings).await)
+    });
+    let diagnoses = futures::future::join_all(runs).await;
+    let clusters: Vec<(&str, &Diagnosis)> = diagnoses.iter().map(|(c, d)| (c.as_str(), d)).collect();
+    match settings.output {
+        DoctorOutput::Table => {
+            report::doctor::render_fleet_table(&clusters, Palette::new(terminals.color), &mut out)?
+        }
+        DoctorOutput::Json | DoctorOutput::Yaml => {
+            report::document::write(&report::doctor::fleet_to_value(&clusters), &settings.document, &mut out)?
+        }
+    }
+    out.flush()?;
+    Ok(Outcome::combine(
+        diagnoses.iter().map(|(_, d)| if d.has_failures() { Outcome::Partial } else { Outcome::Complete }),
+    ))
+}
+
+/// Every check of one cluster, `--pods` included.
+async fn diagnose_all(plan: &ClusterPlan, settings: &DoctorSettings) -> Diagnosis {
+    let mut diagnosis = diagnose(plan, settings.sample).await;
+    if settings.pods {
+        diagnosis.checks.push(pods_check(plan).await);
+    }
+    diagnosis
 }
 
 /// `doctor --pods`: may the kubeconfig's user list pods, as `kubelet-metrics pods` does?

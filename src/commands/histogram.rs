@@ -1,6 +1,7 @@
 //! `histogram` (alias `pod-start`): per-node and cluster-wide count, mean, quantiles and bands,
 //! optionally since a baseline snapshot and judged against an SLO.
 
+use std::collections::BTreeMap;
 use std::io::Write;
 
 use anyhow::Context;
@@ -9,7 +10,7 @@ use super::{Outcome, Terminals, collect_options};
 use crate::analysis::{Report, analyze};
 use crate::cli::settings::HistogramSettings;
 use crate::cli::{HistogramOutput, SloUnknown};
-use crate::exposition::{self, Selector};
+use crate::exposition::{self, Family, Selector};
 use crate::report;
 use crate::report::document::DocumentFormat;
 use crate::slo::{Objective, State, Verdict};
@@ -23,13 +24,28 @@ pub async fn run(
     terminals: Terminals,
 ) -> anyhow::Result<Outcome> {
     let mut query = settings.query.clone();
-    if let Some(path) = &settings.baseline {
-        query.baseline = Some(read_baseline(path, &query.metric, &settings.selector)?);
-    }
+    let baseline = match &settings.baseline {
+        Some(path) => Some((path, read_baseline(path, &query.metric, &settings.selector)?)),
+        None => None,
+    };
     let options = collect_options(terminals);
     if let SourcePlan::Fleet(fleet) = &settings.source {
-        return run_fleet(settings, fleet, query, &options, out, err).await;
+        let baseline = match baseline {
+            Some((_, Baseline::Fleet(contexts))) => Some(contexts),
+            Some((path, Baseline::One(_))) => anyhow::bail!(
+                "baseline {} is a snapshot of one cluster; take one of these clusters with `kubelet-metrics \
+                 snapshot` and the same --context flags",
+                path.display()
+            ),
+            None => None,
+        };
+        return run_fleet(settings, fleet, query, baseline.as_ref(), &options, out, err).await;
     }
+    query.baseline = match baseline {
+        Some((_, Baseline::One(scrapes))) => Some(scrapes),
+        Some((path, Baseline::Fleet(contexts))) => Some(one_of(path, contexts, &settings.source)?),
+        None => None,
+    };
     let gathered = gather(&settings.source, settings.endpoint.path(), &settings.selector, &options).await?;
     query.method = gathered.method;
     report_warnings(&gathered, err)?;
@@ -91,6 +107,7 @@ async fn run_fleet(
     settings: &HistogramSettings,
     fleet: &FleetPlan,
     query: crate::analysis::Query,
+    baseline: Option<&BTreeMap<String, Vec<Family>>>,
     options: &crate::collect::Options,
     out: &mut dyn Write,
     err: &mut dyn Write,
@@ -99,7 +116,17 @@ async fn run_fleet(
     let mut analysed: Vec<(String, Result<Judged, String>)> = Vec::new();
     let mut outcomes = Vec::new();
     for ClusterGathered { context, gathered } in clusters {
-        let gathered = match gathered {
+        // Each cluster is compared with its own part of the baseline; one the baseline lacks
+        // cannot be, and fails alone.
+        let own_baseline = match baseline.map(|contexts| contexts.get(&context)) {
+            None => Ok(None),
+            Some(Some(families)) => Ok(Some(crate::snapshot::split_by_node(families))),
+            Some(None) => Err(anyhow::anyhow!(
+                "the baseline has no context {context:?} (it has {})",
+                baseline.map(|c| c.keys().cloned().collect::<Vec<_>>().join(", ")).unwrap_or_default()
+            )),
+        };
+        let (own_baseline, gathered) = match own_baseline.and_then(|own| Ok((own, gathered?))) {
             Ok(gathered) => gathered,
             Err(error) => {
                 let message = super::error_text(&error);
@@ -124,6 +151,7 @@ async fn run_fleet(
         }
         let mut query = query.clone();
         query.method = gathered.method;
+        query.baseline = own_baseline;
         let mut report = analyze(&gathered.scrapes, &query);
         let verdicts = settings.slo.map(|slo| (slo, slo.judge(&report)));
         outcomes.push(outcome(&report, verdicts.as_ref(), settings.slo_unknown));
@@ -236,24 +264,52 @@ fn write_plot(report: &Report, path: &std::path::Path) -> anyhow::Result<()> {
 }
 
 /// Reads a `snapshot` file into per-node scrapes of `metric`.
-fn read_baseline(
-    path: &std::path::Path,
-    metric: &str,
-    selector: &Selector,
-) -> anyhow::Result<Vec<crate::scrape::NodeScrape>> {
+/// A baseline snapshot: of one cluster (its nodes), or of several (each context's families,
+/// still labelled by node).
+enum Baseline {
+    One(Vec<crate::scrape::NodeScrape>),
+    Fleet(BTreeMap<String, Vec<Family>>),
+}
+
+fn read_baseline(path: &std::path::Path, metric: &str, selector: &Selector) -> anyhow::Result<Baseline> {
     let bytes = std::fs::read(path).with_context(|| format!("cannot read baseline {}", path.display()))?;
     let parsed = exposition::parse_bytes(&bytes, selector);
     if let Some(first) = parsed.errors.first() {
         anyhow::bail!("baseline {} is not a valid snapshot: {first}", path.display());
     }
-    let scrapes = crate::snapshot::split_by_node(&parsed.families);
-    if scrapes.is_empty() {
+    let nodes = crate::snapshot::split_by_node(&parsed.families);
+    if nodes.is_empty() {
         anyhow::bail!(
             "baseline {} holds no {metric} samples with a `node` label; take one with `kubelet-metrics snapshot`",
             path.display()
         );
     }
-    Ok(scrapes)
+    Ok(match crate::snapshot::split_by_context(&parsed.families) {
+        Some(contexts) => Baseline::Fleet(contexts),
+        None => Baseline::One(nodes),
+    })
+}
+
+/// The part of a snapshot of several clusters that one cluster is compared with: its
+/// `--context`'s.
+fn one_of(
+    path: &std::path::Path,
+    contexts: BTreeMap<String, Vec<Family>>,
+    source: &SourcePlan,
+) -> anyhow::Result<Vec<crate::scrape::NodeScrape>> {
+    let context = match source {
+        SourcePlan::Cluster(plan) => plan.context.as_deref(),
+        _ => None,
+    };
+    match context.and_then(|context| contexts.get(context)) {
+        Some(families) => Ok(crate::snapshot::split_by_node(families)),
+        None => anyhow::bail!(
+            "baseline {} is a snapshot of several clusters ({}); give the --context of the one to compare, \
+             or the same --context flags to compare each",
+            path.display(),
+            contexts.keys().cloned().collect::<Vec<_>>().join(", ")
+        ),
+    }
 }
 
 /// Source-wide warnings and per-node parse warnings (failures are in the report itself).

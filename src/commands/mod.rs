@@ -159,6 +159,22 @@ pub(crate) fn report_problems(gathered: &Gathered, err: &mut dyn Write) -> std::
     )
 }
 
+/// Writes diagnostics of one cluster of a fleet to `err`, each `error: `/`warning: ` line with
+/// `context NAME: ` after its tag, so the clusters' lines can be told apart.
+pub(crate) fn write_in_context(
+    context: &str,
+    diagnostics: &[u8],
+    err: &mut dyn Write,
+) -> std::io::Result<()> {
+    for line in String::from_utf8_lossy(diagnostics).lines() {
+        match ["error: ", "warning: "].iter().find_map(|tag| Some((*tag, line.strip_prefix(tag)?))) {
+            Some((tag, rest)) => writeln!(err, "{tag}context {context}: {rest}")?,
+            None => writeln!(err, "context {context}: {line}")?,
+        }
+    }
+    Ok(())
+}
+
 /// Each failure as `error: node NODE: MESSAGE (KIND); fix: FIX`, and identical failures of several
 /// nodes once: `error: KIND on N nodes (a, b, … and M more): MESSAGE; fix: FIX`.
 pub(crate) fn write_failures<'a>(
@@ -242,6 +258,17 @@ mod tests {
         assert_eq!(Outcome::combine([]), AllFailed);
         assert_eq!(Outcome::combine([SloViolated, AllFailed, SloUnknown]), SloViolated);
         assert_eq!(Outcome::combine([Complete, SloUnknown]), SloUnknown);
+    }
+
+    #[test]
+    fn a_clusters_diagnostics_name_its_context_after_their_tag() {
+        let mut err = Vec::new();
+        write_in_context("east", b"warning: node a: odd\nerror: node b: refused\nNo nodes\n", &mut err)
+            .expect("writes");
+        assert_eq!(
+            String::from_utf8(err).expect("utf-8"),
+            "warning: context east: node a: odd\nerror: context east: node b: refused\ncontext east: No nodes\n"
+        );
     }
 
     #[test]

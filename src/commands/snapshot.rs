@@ -1,5 +1,6 @@
 //! `snapshot`: save the histograms a later `histogram --baseline` compares against, as
-//! exposition text with a `node` label (see `crate::snapshot`).
+//! exposition text with a `node` label (see `crate::snapshot`), and a `context` label too when
+//! several clusters are read.
 
 use std::io::Write;
 
@@ -7,8 +8,9 @@ use anyhow::Context;
 
 use super::{Outcome, Terminals, collect_options, report_problems};
 use crate::cli::settings::SnapshotSettings;
-use crate::snapshot::label_by_node;
-use crate::source::gather;
+use crate::exposition::Family;
+use crate::snapshot::{label_by_context, label_by_node};
+use crate::source::{ClusterGathered, SourcePlan, gather, gather_fleet};
 
 /// Runs `snapshot`.
 pub async fn run(
@@ -18,6 +20,10 @@ pub async fn run(
     terminals: Terminals,
 ) -> anyhow::Result<Outcome> {
     let options = collect_options(terminals);
+    if let SourcePlan::Fleet(fleet) = &settings.source {
+        let clusters = gather_fleet(fleet, settings.endpoint.path(), &settings.selector, &options).await?;
+        return save_fleet(settings, &clusters, out, err);
+    }
     let gathered = gather(&settings.source, settings.endpoint.path(), &settings.selector, &options).await?;
     report_problems(&gathered, err)?;
     if gathered.scrapes.is_empty()
@@ -28,15 +34,66 @@ pub async fn run(
 
     let nodes = crate::scrape::answered(&gathered.scrapes);
     let families = label_by_node(&nodes);
+    let header = format!("snapshot of {} node(s) via {}", nodes.len(), gathered.method);
+    save(settings, &header, &families, nodes.len(), out, err)?;
+    Ok(Outcome::from_scrapes(&gathered.scrapes))
+}
+
+/// Several clusters in one snapshot: every sample labelled with its context and node. A
+/// cluster that cannot be read is reported and left out; the others are saved.
+fn save_fleet(
+    settings: &SnapshotSettings,
+    clusters: &[ClusterGathered],
+    out: &mut dyn Write,
+    err: &mut dyn Write,
+) -> anyhow::Result<Outcome> {
+    let mut labelled: Vec<(&str, Vec<Family>)> = Vec::new();
+    let mut outcomes = Vec::new();
+    let mut saved = Vec::new();
+    let mut total = 0;
+    for ClusterGathered { context, gathered } in clusters {
+        let gathered = match gathered {
+            Ok(gathered) => gathered,
+            Err(error) => {
+                writeln!(err, "error: context {context}: {}", super::error_text(error))?;
+                outcomes.push(Outcome::AllFailed);
+                continue;
+            }
+        };
+        let mut problems = Vec::new();
+        report_problems(gathered, &mut problems)?;
+        super::write_in_context(context, &problems, err)?;
+        let nodes = crate::scrape::answered(&gathered.scrapes);
+        saved.push(format!("{context} ({} via {})", nodes.len(), gathered.method));
+        total += nodes.len();
+        labelled.push((context, label_by_node(&nodes)));
+        outcomes.push(Outcome::from_scrapes(&gathered.scrapes));
+    }
+    let families = label_by_context(&labelled);
+    let header =
+        format!("snapshot of {total} node(s) in {} context(s): {}", labelled.len(), saved.join(", "));
+    save(settings, &header, &families, total, out, err)?;
+    Ok(Outcome::combine(outcomes))
+}
+
+/// Writes the snapshot, headed by a `# kubelet-metrics HEADER` comment, to the file or stdout.
+fn save(
+    settings: &SnapshotSettings,
+    header: &str,
+    families: &[Family],
+    nodes: usize,
+    out: &mut dyn Write,
+    err: &mut dyn Write,
+) -> anyhow::Result<()> {
     let mut text = Vec::new();
-    writeln!(text, "# kubelet-metrics snapshot of {} node(s) via {}", nodes.len(), gathered.method)?;
-    crate::exposition::write(&families, None, &mut text)?;
+    writeln!(text, "# kubelet-metrics {header}")?;
+    crate::exposition::write(families, None, &mut text)?;
     if settings.output.as_os_str() == "-" {
         out.write_all(&text)?;
     } else {
         std::fs::write(&settings.output, &text)
             .with_context(|| format!("cannot write snapshot {}", settings.output.display()))?;
-        writeln!(err, "saved {} node(s) to {}", nodes.len(), settings.output.display())?;
+        writeln!(err, "saved {nodes} node(s) to {}", settings.output.display())?;
     }
-    Ok(Outcome::from_scrapes(&gathered.scrapes))
+    Ok(())
 }

@@ -104,6 +104,39 @@ pub fn render_table_painted(diagnosis: &Diagnosis, palette: Palette, out: &mut i
     )
 }
 
+/// Renders several clusters' checks: each under a `context NAME:` line, as [`render_table`]
+/// renders one, separated by a blank line.
+pub fn render_fleet_table(
+    clusters: &[(&str, &Diagnosis)],
+    palette: Palette,
+    out: &mut impl Write,
+) -> io::Result<()> {
+    for (index, (context, diagnosis)) in clusters.iter().enumerate() {
+        if index > 0 {
+            writeln!(out)?;
+        }
+        writeln!(out, "context {}:", escape_controls(context))?;
+        render_table_painted(diagnosis, palette, out)?;
+    }
+    Ok(())
+}
+
+/// Several clusters' checks as one document: `{"clusters": [{"context", <every entry of a
+/// one-cluster document>}]}`, in the order given.
+pub fn fleet_to_value(clusters: &[(&str, &Diagnosis)]) -> serde_json::Value {
+    let clusters: Vec<serde_json::Value> = clusters
+        .iter()
+        .map(|(context, diagnosis)| {
+            let mut value = to_value(diagnosis);
+            if let serde_json::Value::Object(object) = &mut value {
+                object.insert("context".into(), (*context).into());
+            }
+            value
+        })
+        .collect();
+    serde_json::json!({ "clusters": clusters })
+}
+
 /// Renders the checks as one JSON document:
 /// `{"method", "summary": {"pass", "warn", "fail"}, "checks": [{"check", "title", "node",
 /// "status", "evidence", "fix": [...]}]}`.

@@ -179,3 +179,104 @@ async fn get_labels_every_sample_with_its_context() {
     assert!(text.contains(&format!("{metric}_count{{context=\"west\",node=\"{first_west}\"")), "{text}");
     fleet.shutdown().await;
 }
+
+#[tokio::test]
+async fn a_snapshot_of_several_clusters_is_each_clusters_baseline() {
+    let fleet = Fleet::start(&[]).await;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let file = dir.path().join("before.prom");
+    let path = file.to_string_lossy().to_string();
+    let out = fleet.run(&[
+        "snapshot",
+        "--context",
+        "east",
+        "--context",
+        "west",
+        "--context",
+        "down",
+        "--timeout",
+        "5s",
+        "--output-file",
+        &path,
+    ]);
+    // down could not be read: the others are saved, and the run is partial.
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(stderr(&out).contains("error: context down: "), "{}", stderr(&out));
+    let saved = std::fs::read_to_string(&file).expect("snapshot written");
+    assert!(saved.starts_with("# kubelet-metrics snapshot of 5 node(s) in 2 context(s): east (3 via proxy), west (2 via proxy)\n"), "{saved}");
+    assert!(!saved.contains("context=\"down\""), "{saved}");
+    for (context, cluster) in [("east", &fleet.east), ("west", &fleet.west)] {
+        for node in cluster.node_names() {
+            assert!(saved.contains(&format!("{{context=\"{context}\",node=\"{node}\"")), "{context}/{node}");
+        }
+    }
+
+    let before = (pod_starts(&fleet.east), pod_starts(&fleet.west));
+    fleet.east.advance(7);
+    fleet.west.advance(3);
+    let out = fleet.run(&[
+        "histogram",
+        "--context",
+        "east",
+        "--context",
+        "west",
+        "--baseline",
+        &path,
+        "-o",
+        "json",
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    let clusters = json["clusters"].as_array().expect("clusters");
+    // Each cluster counts only what it started since its own part of the snapshot.
+    assert_eq!(clusters[0]["cluster"]["count"].as_u64(), Some(pod_starts(&fleet.east) - before.0));
+    assert_eq!(clusters[1]["cluster"]["count"].as_u64(), Some(pod_starts(&fleet.west) - before.1));
+
+    // One cluster against its part; the current context alone is ambiguous.
+    let out = fleet.run(&["histogram", "--context", "west", "--baseline", &path, "-o", "json"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    assert_eq!(json["cluster"]["count"].as_u64(), Some(pod_starts(&fleet.west) - before.1));
+    let out = fleet.run(&["histogram", "--baseline", &path]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("a snapshot of several clusters (east, west); give the --context"),
+        "{}",
+        stderr(&out)
+    );
+
+    // A snapshot of one cluster is no baseline for several.
+    let one = dir.path().join("east.prom");
+    let out = fleet.run(&["snapshot", "--context", "east", "--output-file", &one.to_string_lossy()]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let out = fleet.run(&["histogram", "--all-contexts", "--baseline", &one.to_string_lossy()]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(stderr(&out).contains("is a snapshot of one cluster"), "{}", stderr(&out));
+    fleet.shutdown().await;
+}
+
+#[tokio::test]
+async fn doctor_checks_each_cluster_and_an_unreachable_one_fails_alone() {
+    let fleet = Fleet::start(&[]).await;
+    let out =
+        fleet.run(&["doctor", "--context", "east", "--context", "west", "--context", "down", "-o", "json"]);
+    assert_eq!(out.status.code(), Some(1), "a check fails in down: {}", stderr(&out));
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    let clusters = json["clusters"].as_array().expect("clusters");
+    let contexts: Vec<&str> = clusters.iter().filter_map(|c| c["context"].as_str()).collect();
+    assert_eq!(contexts, ["east", "west", "down"]);
+    for cluster in &clusters[..2] {
+        assert_eq!(cluster["summary"]["fail"], 0, "{cluster}");
+        assert!(cluster["summary"]["pass"].as_u64() > Some(3), "{cluster}");
+    }
+    assert!(clusters[2]["summary"]["fail"].as_u64() > Some(0), "{}", clusters[2]);
+
+    // A table per cluster, each with its own summary; every cluster passes, so exit 0.
+    let out = fleet.run(&["doctor", "--context", "east", "--context", "west"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stdout(&out));
+    let text = stdout(&out);
+    assert!(text.starts_with("context east:\nSTATUS  "), "{text}");
+    assert!(text.contains("\n\ncontext west:\nSTATUS  "), "{text}");
+    assert_eq!(text.lines().filter(|l| l.ends_with("FAIL (--method proxy)")).count(), 2, "{text}");
+    fleet.shutdown().await;
+}
