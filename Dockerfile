@@ -8,6 +8,9 @@
 ARG RUST_VERSION=1.89
 
 FROM docker.io/library/rust:${RUST_VERSION}-alpine AS build
+# musl-dev is whatever the base image's Alpine release ships: pinning its version would break the
+# build at that release's next patch, and the base image is pinned by its Rust version.
+# hadolint ignore=DL3018
 RUN apk add --no-cache musl-dev
 WORKDIR /src
 COPY Cargo.toml Cargo.lock build.rs ./

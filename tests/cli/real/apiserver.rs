@@ -97,7 +97,15 @@ impl RealApiServer {
     }
 
     /// Starts etcd and the API server and waits until `/readyz` is ok (RBAC bootstrapped).
+    /// API Priority and Fairness is off: the scenarios measure our client, not the server's
+    /// queues ([`RealApiServer::start_with_flags`] turns it on).
     pub fn start() -> RealApiServer {
+        Self::start_with_flags(&[])
+    }
+
+    /// [`RealApiServer::start`] with more flags, which win over the defaults (the last of a
+    /// repeated flag counts), e.g. `--enable-priority-and-fairness=true`.
+    pub fn start_with_flags(extra: &[&str]) -> RealApiServer {
         let binary = Self::binary()
             .unwrap_or_else(|| panic!("no kube-apiserver: run scripts/real-apiserver or set {BINARY_VAR}"));
         let dir = tempfile::tempdir().expect("temp dir");
@@ -163,6 +171,7 @@ impl RealApiServer {
                 "--enable-priority-and-fairness=false",
                 "--profiling=false",
             ])
+            .args(extra)
             .stdout(Stdio::null())
             .stderr(std::fs::File::create(path("apiserver.log")).expect("log"))
             .spawn()

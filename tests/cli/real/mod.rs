@@ -4,6 +4,7 @@
 //! wrong. The real server needs `scripts/real-apiserver` (built once, cached); `scripts/test`
 //! builds it and runs the ignored test below.
 
+mod apf;
 mod apiserver;
 mod pods;
 
