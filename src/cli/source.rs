@@ -56,11 +56,11 @@ pub struct ClusterArgs {
     /// Path to the kubeconfig file (default: $KUBECONFIG, several files merged, else ~/.kube/config).
     #[arg(help_heading = "Cluster", long, value_name = "PATH")]
     pub kubeconfig: Option<PathBuf>,
-    /// The kubeconfig context to use; repeat it to read several clusters in one run (histogram
-    /// and get).
+    /// The kubeconfig context to use; repeat it to read several clusters in one run (histogram,
+    /// get, snapshot and doctor).
     #[arg(help_heading = "Cluster", long, value_name = "NAME")]
     pub context: Vec<String>,
-    /// Read the cluster of every context in the kubeconfig (histogram and get).
+    /// Read the cluster of every context in the kubeconfig (histogram, get, snapshot and doctor).
     #[arg(help_heading = "Cluster", long, conflicts_with = "context")]
     pub all_contexts: bool,
     /// Username to impersonate in requests to the API server (listing nodes, the proxy, doctor's

@@ -147,12 +147,12 @@ fn the_binary_runs_as_the_images_user_and_writes_only_under_tmpdir() {
         .unwrap_or_else(|| panic!("address line: {line}"))
         .parse()
         .expect("socket address");
-    let page = crate::servers::poll("a collection as the image's user", std::time::Duration::from_secs(20), || {
-        crate::http_get(addr, "/metrics")
-            .ok()
-            .map(|(_, body)| body)
-            .filter(|body| body.contains(&format!("kubelet_pod_start_duration_seconds_count{{node=\"{node}\"")))
-    });
+    let page =
+        crate::servers::poll("a collection as the image's user", std::time::Duration::from_secs(20), || {
+            crate::http_get(addr, "/metrics").ok().map(|(_, body)| body).filter(|body| {
+                body.contains(&format!("kubelet_pod_start_duration_seconds_count{{node=\"{node}\""))
+            })
+        });
     assert!(page.contains("kubelet_metrics_build_info"), "{page}");
     drop(child);
     runtime.block_on(cluster.shutdown());

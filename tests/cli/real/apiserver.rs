@@ -218,10 +218,16 @@ impl RealApiServer {
         self.version = info["gitVersion"].as_str().unwrap_or_default().to_string();
     }
 
-    /// The last lines of the API server's log, for failure messages.
+    /// The last lines of the API server's log (or where it crashed), for failure messages.
     pub fn log_tail(&self) -> String {
         let log = std::fs::read_to_string(self.dir.path().join("apiserver.log")).unwrap_or_default();
         let lines: Vec<&str> = log.lines().collect();
+        // A crash: where it began (Go prints every goroutine after it).
+        if let Some(start) =
+            lines.iter().position(|l| l.starts_with("panic:") || l.starts_with("fatal error:"))
+        {
+            return lines[start.saturating_sub(5)..(start + 40).min(lines.len())].join("\n");
+        }
         lines[lines.len().saturating_sub(30)..].join("\n")
     }
 

@@ -512,7 +512,13 @@ fn shipped_manifests_pass_a_real_api_servers_dry_run() {
             Some(text) => run_with_stdin(command, text.as_bytes()),
             None => command.output().expect("kubectl runs"),
         };
-        assert!(out.status.success(), "kubectl {args:?}: {}{}", stdout(&out), stderr(&out));
+        assert!(
+            out.status.success(),
+            "kubectl {args:?}: {}{}\n{}",
+            stdout(&out),
+            stderr(&out),
+            server.log_tail()
+        );
         stdout(&out)
     };
     kubectl(&["create", "namespace", "monitoring"], None);
