@@ -194,10 +194,8 @@ impl HistogramArgs {
         if self.top == Some(0) {
             problems.push("--top must be at least 1".into());
         }
-        if matches!(plan, Ok(SourcePlan::Fleet(_))) {
-            if self.plot.is_some() {
-                problems.push("--plot is for one cluster; give one --context".into());
-            }
+        if matches!(plan, Ok(SourcePlan::Fleet(_))) && self.plot.is_some() {
+            problems.push("--plot is for one cluster; give one --context".into());
         }
         if self.slo_unknown.is_some() && self.slo.is_none() {
             problems.push("--slo-unknown needs --slo".into());
@@ -624,7 +622,7 @@ mod tests {
     fn node_local_reads_its_node_from_the_downward_api_directly() {
         use crate::access::Method;
         use crate::cluster::plan::NodeSelection;
-        use crate::source::{Contexts, SourcePlan};
+        use crate::source::SourcePlan;
         let env = |name: &str| match name {
             "NODE_NAME" => Some("node-7".to_string()),
             "HOST_IP" => Some("10.0.0.7".to_string()),
