@@ -159,6 +159,30 @@ pub(crate) fn report_problems(gathered: &Gathered, err: &mut dyn Write) -> std::
     )
 }
 
+/// One cluster of a fleet as a reading command takes it: its nodes, with their problems written
+/// to `err` under the context's name; or `None` when the cluster could not be read, which is
+/// written to `err` and counted in `outcomes` as all failed.
+pub(crate) fn cluster_gathered<'a>(
+    context: &str,
+    gathered: &'a anyhow::Result<Gathered>,
+    outcomes: &mut Vec<Outcome>,
+    err: &mut dyn Write,
+) -> std::io::Result<Option<&'a Gathered>> {
+    match gathered {
+        Ok(gathered) => {
+            let mut problems = Vec::new();
+            report_problems(gathered, &mut problems)?;
+            write_in_context(context, &problems, err)?;
+            Ok(Some(gathered))
+        }
+        Err(error) => {
+            writeln!(err, "error: context {context}: {}", error_text(error))?;
+            outcomes.push(Outcome::AllFailed);
+            Ok(None)
+        }
+    }
+}
+
 /// Writes diagnostics of one cluster of a fleet to `err`, each `error: `/`warning: ` line with
 /// `context NAME: ` after its tag, so the clusters' lines can be told apart.
 pub(crate) fn write_in_context(

@@ -52,17 +52,9 @@ fn save_fleet(
     let mut saved = Vec::new();
     let mut total = 0;
     for ClusterGathered { context, gathered } in clusters {
-        let gathered = match gathered {
-            Ok(gathered) => gathered,
-            Err(error) => {
-                writeln!(err, "error: context {context}: {}", super::error_text(error))?;
-                outcomes.push(Outcome::AllFailed);
-                continue;
-            }
+        let Some(gathered) = super::cluster_gathered(context, gathered, &mut outcomes, err)? else {
+            continue;
         };
-        let mut problems = Vec::new();
-        report_problems(gathered, &mut problems)?;
-        super::write_in_context(context, &problems, err)?;
         let nodes = crate::scrape::answered(&gathered.scrapes);
         saved.push(format!("{context} ({} via {})", nodes.len(), gathered.method));
         total += nodes.len();

@@ -39,23 +39,8 @@ fn priority_and_fairness_rejects_node_lookups_that_we_retry_and_never_sees_proxi
     ]);
     let runtime =
         tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("runtime");
-    let (client_cert, client_key) = server.ca.client("kubesim", &["system:masters"]);
     let kubelets = runtime
-        .block_on(
-            kubesim::Cluster::builder()
-                .nodes(NODES)
-                .seed(15)
-                .external(kubesim::ExternalApi {
-                    server: server.url.clone(),
-                    ca_pem: server.ca.cert_pem.clone(),
-                    client_cert_pem: client_cert,
-                    client_key_pem: client_key,
-                    kubelet_ca_cert_pem: server.kubelet_ca.cert_pem.clone(),
-                    kubelet_ca_key_pem: server.kubelet_ca.key_pem.clone(),
-                    client_ca_pem: server.ca.cert_pem.clone(),
-                })
-                .start(),
-        )
+        .block_on(kubesim::Cluster::builder().nodes(NODES).seed(15).external(server.external_api()).start())
         .expect("kubesim's kubelets register in the real API server");
     let admin = server.kubeconfig_token("admin", ADMIN_TOKEN);
     let viewer = server.kubeconfig_token("viewer", VIEWER_TOKEN);

@@ -231,6 +231,21 @@ impl RealApiServer {
         lines[lines.len().saturating_sub(30)..].join("\n")
     }
 
+    /// What kubesim needs to register its kubelets here: the server, its CA, a `system:masters`
+    /// client certificate, and the kubelet CA that signs their serving certificates.
+    pub fn external_api(&self) -> kubesim::ExternalApi {
+        let (client_cert_pem, client_key_pem) = self.ca.client("kubesim", &["system:masters"]);
+        kubesim::ExternalApi {
+            server: self.url.clone(),
+            ca_pem: self.ca.cert_pem.clone(),
+            client_cert_pem,
+            client_key_pem,
+            kubelet_ca_cert_pem: self.kubelet_ca.cert_pem.clone(),
+            kubelet_ca_key_pem: self.kubelet_ca.key_pem.clone(),
+            client_ca_pem: self.ca.cert_pem.clone(),
+        }
+    }
+
     /// A kubeconfig authenticating with a client certificate for `user` in `groups`.
     pub fn kubeconfig_cert(&self, user: &str, groups: &[&str]) -> PathBuf {
         let (cert, key) = self.ca.client(user, groups);

@@ -73,19 +73,10 @@ impl Backend {
         };
         let ca = write("ca.crt", &server.ca.cert_pem);
         let kubelet_ca = write("kubelet-ca.crt", &server.kubelet_ca.cert_pem);
-        let (client_cert, client_key) = server.ca.client("kubesim", &["system:masters"]);
         let kubelets = Cluster::builder()
             .nodes(NODES)
             .fault(BAD_CERT_NODE, Fault::BadCert)
-            .external(kubesim::ExternalApi {
-                server: server.url.clone(),
-                ca_pem: server.ca.cert_pem.clone(),
-                client_cert_pem: client_cert,
-                client_key_pem: client_key,
-                kubelet_ca_cert_pem: server.kubelet_ca.cert_pem.clone(),
-                kubelet_ca_key_pem: server.kubelet_ca.key_pem.clone(),
-                client_ca_pem: server.ca.cert_pem.clone(),
-            })
+            .external(server.external_api())
             .start()
             .await
             .expect("kubesim's kubelets register in the real API server");
