@@ -263,7 +263,6 @@ fn write_plot(report: &Report, path: &std::path::Path) -> anyhow::Result<()> {
     std::fs::rename(&partial, path).with_context(cannot)
 }
 
-/// Reads a `snapshot` file into per-node scrapes of `metric`.
 /// A baseline snapshot: of one cluster (its nodes), or of several (each context's families,
 /// still labelled by node).
 enum Baseline {
@@ -271,6 +270,7 @@ enum Baseline {
     Fleet(BTreeMap<String, Vec<Family>>),
 }
 
+/// Reads a `snapshot` file: the samples of `metric` by node, and by context when it has several.
 fn read_baseline(path: &std::path::Path, metric: &str, selector: &Selector) -> anyhow::Result<Baseline> {
     let bytes = std::fs::read(path).with_context(|| format!("cannot read baseline {}", path.display()))?;
     let parsed = exposition::parse_bytes(&bytes, selector);
