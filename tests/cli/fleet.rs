@@ -64,6 +64,12 @@ impl Fleet {
         bin().args(args).arg("--kubeconfig").arg(&self.kubeconfig).output().expect("the binary runs")
     }
 
+    /// `COMMAND --context east --context west --context down --timeout 5s ARGS...`.
+    fn run_three(&self, command: &str, args: &[&str]) -> std::process::Output {
+        let three = ["--context", "east", "--context", "west", "--context", "down", "--timeout", "5s"];
+        self.run(&[&[command][..], &three, args].concat())
+    }
+
     async fn shutdown(self) {
         self.east.shutdown().await;
         self.west.shutdown().await;
@@ -77,19 +83,7 @@ fn pod_starts(cluster: &Cluster) -> u64 {
 #[tokio::test]
 async fn histogram_reports_each_cluster_and_an_unreachable_one_fails_alone() {
     let fleet = Fleet::start(&[]).await;
-    let out = fleet.run(&[
-        "histogram",
-        "--context",
-        "east",
-        "--context",
-        "west",
-        "--context",
-        "down",
-        "--timeout",
-        "5s",
-        "-o",
-        "json",
-    ]);
+    let out = fleet.run_three("histogram", &["-o", "json"]);
     // One cluster of three could not be read: a partial report.
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
     let json: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
@@ -186,19 +180,7 @@ async fn a_snapshot_of_several_clusters_is_each_clusters_baseline() {
     let dir = tempfile::tempdir().expect("temp dir");
     let file = dir.path().join("before.prom");
     let path = file.to_string_lossy().to_string();
-    let out = fleet.run(&[
-        "snapshot",
-        "--context",
-        "east",
-        "--context",
-        "west",
-        "--context",
-        "down",
-        "--timeout",
-        "5s",
-        "--output-file",
-        &path,
-    ]);
+    let out = fleet.run_three("snapshot", &["--output-file", &path]);
     // down could not be read: the others are saved, and the run is partial.
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
     assert!(stderr(&out).contains("error: context down: "), "{}", stderr(&out));
@@ -258,8 +240,7 @@ async fn a_snapshot_of_several_clusters_is_each_clusters_baseline() {
 #[tokio::test]
 async fn doctor_checks_each_cluster_and_an_unreachable_one_fails_alone() {
     let fleet = Fleet::start(&[]).await;
-    let out =
-        fleet.run(&["doctor", "--context", "east", "--context", "west", "--context", "down", "-o", "json"]);
+    let out = fleet.run_three("doctor", &["-o", "json"]);
     assert_eq!(out.status.code(), Some(1), "a check fails in down: {}", stderr(&out));
     let json: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
     let clusters = json["clusters"].as_array().expect("clusters");
