@@ -8,14 +8,12 @@
 
 use std::io::{BufRead, BufReader, Read};
 use std::process::{Child, Command, Stdio};
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use kubesim::{Cluster, Fault, HistogramTruth, Truth};
 use serde_json::Value;
 
-use crate::servers::poll;
+use crate::servers::{Load, poll, spawn_serve};
 use crate::{Reaped, bin, http_get, stderr};
 
 /// Every fault kubesim can act out, the failure kind each gives through the direct method and
@@ -283,46 +281,14 @@ fn node_up(page: &str) -> Vec<&str> {
 fn serve_under_load_follows_the_api_server_as_it_stops_and_starts_again() {
     let runtime = runtime();
     let cluster = runtime.block_on(Cluster::builder().nodes(20).seed(9).start()).expect("kubesim starts");
-    let mut child = bin()
-        .args(["serve", "--listen", "127.0.0.1:0", "--interval", "300ms", "--timeout", "1s"])
-        .args(["--max-cycles", "400"])
-        .args(cluster_args(&cluster, false))
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("serve starts");
-    let mut lines = BufReader::new(child.stderr.take().expect("piped")).lines();
-    let _serve = Reaped(child);
-    let line = lines.next().expect("address line").expect("utf-8");
-    std::thread::spawn(move || lines.for_each(drop));
-    let addr: std::net::SocketAddr = line
-        .trim()
-        .strip_prefix("serving on http://")
-        .expect("address line")
-        .trim_end_matches("/metrics")
-        .parse()
-        .expect("address");
-
+    let args = cluster_args(&cluster, false);
+    let mut all =
+        vec!["--listen", "127.0.0.1:0", "--interval", "300ms", "--timeout", "1s", "--max-cycles", "400"];
+    all.extend(args.iter().map(String::as_str));
+    let (_serve, addr, _log) = spawn_serve(&all);
     // Bounded load: 4 clients scraping /metrics back to back, at most 20,000 requests or
     // until the test ends; every request must be answered 200.
-    let stop = Arc::new(AtomicBool::new(false));
-    let (served, failed) = (Arc::new(AtomicU64::new(0)), Arc::new(AtomicU64::new(0)));
-    let clients: Vec<_> = (0..4)
-        .map(|_| {
-            let (stop, served, failed) = (stop.clone(), served.clone(), failed.clone());
-            std::thread::spawn(move || {
-                for _ in 0..5_000 {
-                    if stop.load(Ordering::Relaxed) {
-                        break;
-                    }
-                    match http_get(addr, "/metrics") {
-                        Ok((200, _)) => served.fetch_add(1, Ordering::Relaxed),
-                        _ => failed.fetch_add(1, Ordering::Relaxed),
-                    };
-                }
-            })
-        })
-        .collect();
+    let load = Load::start(addr, 4, 5_000);
 
     let ready = |expected: u16| move || (http_get(addr, "/readyz").ok()?.0 == expected).then_some(());
     let page = || http_get(addr, "/metrics").expect("/metrics").1;
@@ -346,12 +312,9 @@ fn serve_under_load_follows_the_api_server_as_it_stops_and_starts_again() {
         cluster.start_api_server();
     }
     poll("ready again", Duration::from_secs(30), ready(200));
-    stop.store(true, Ordering::Relaxed);
-    for client in clients {
-        client.join().expect("client");
-    }
-    assert!(served.load(Ordering::Relaxed) > 0);
-    assert_eq!(failed.load(Ordering::Relaxed), 0, "every /metrics request answered 200 under load");
+    let (served, failed) = load.finish();
+    assert!(served > 0);
+    assert_eq!(failed, 0, "every /metrics request answered 200 under load");
     runtime.block_on(cluster.shutdown());
 }
 
@@ -370,50 +333,15 @@ fn serve_under_load_stops_trying_nodes_once_the_api_server_refuses_mid_fan_out()
         builder = builder.fault(node, Fault::Latency(Duration::from_millis(100)));
     }
     let cluster = runtime.block_on(builder.start()).expect("kubesim starts");
-    let mut child = bin()
-        .args(["serve", "-v", "--listen", "127.0.0.1:0", "--interval", "300ms", "--timeout", "5s"])
-        .args(["--max-cycles", "400", "--concurrency", &CONCURRENCY.to_string()])
-        .args(cluster_args(&cluster, false))
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("serve starts");
-    let mut lines = BufReader::new(child.stderr.take().expect("piped")).lines();
-    let _serve = Reaped(child);
-    let line = lines.next().expect("address line").expect("utf-8");
-    let addr: std::net::SocketAddr = line
-        .trim()
-        .strip_prefix("serving on http://")
-        .expect("address line")
-        .trim_end_matches("/metrics")
-        .parse()
-        .expect("address");
-    let log = Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
-    std::thread::spawn({
-        let log = log.clone();
-        move || lines.map_while(Result::ok).for_each(|line| log.lock().expect("log").push(line))
-    });
+    let args = cluster_args(&cluster, false);
+    let concurrency = CONCURRENCY.to_string();
+    let mut all = vec!["-v", "--listen", "127.0.0.1:0", "--interval", "300ms", "--timeout", "5s"];
+    all.extend(["--max-cycles", "400", "--concurrency", &concurrency]);
+    all.extend(args.iter().map(String::as_str));
+    let (_serve, addr, log) = spawn_serve(&all);
     let logged = |what: &str| log.lock().expect("log").iter().filter(|l| l.contains(what)).count();
-
     // Bounded load: 8 clients fetching /metrics back to back, at most 40,000 requests in all.
-    let stop = Arc::new(AtomicBool::new(false));
-    let (served, failed) = (Arc::new(AtomicU64::new(0)), Arc::new(AtomicU64::new(0)));
-    let clients: Vec<_> = (0..8)
-        .map(|_| {
-            let (stop, served, failed) = (stop.clone(), served.clone(), failed.clone());
-            std::thread::spawn(move || {
-                for _ in 0..5_000 {
-                    if stop.load(Ordering::Relaxed) {
-                        break;
-                    }
-                    match http_get(addr, "/metrics") {
-                        Ok((200, _)) => served.fetch_add(1, Ordering::Relaxed),
-                        _ => failed.fetch_add(1, Ordering::Relaxed),
-                    };
-                }
-            })
-        })
-        .collect();
+    let load = Load::start(addr, 8, 5_000);
 
     let ready = |expected: u16| move || (http_get(addr, "/readyz").ok()?.0 == expected).then_some(());
     let every_node = |value: &'static str| {
@@ -430,11 +358,11 @@ fn serve_under_load_stops_trying_nodes_once_the_api_server_refuses_mid_fan_out()
     let listed = logged("nodes listed");
     poll("the next cycle", Duration::from_secs(30), || (logged("nodes listed") > listed).then_some(()));
     cluster.stop_api_server();
-    let served_before = served.load(Ordering::Relaxed);
+    let served_before = load.served();
     poll("not ready", Duration::from_secs(60), ready(503));
     let down = poll("every node down", Duration::from_secs(30), every_node(" 0"));
     assert!(down.contains("kubelet_metrics_collection_success 0"), "{down}");
-    assert!(served.load(Ordering::Relaxed) > served_before, "the page was fetched during the outage");
+    assert!(load.served() > served_before, "the page was fetched during the outage");
 
     // Only the nodes in flight retried against the closed port; the rest were not tried.
     let retried: std::collections::BTreeSet<String> = log
@@ -452,10 +380,7 @@ fn serve_under_load_stops_trying_nodes_once_the_api_server_refuses_mid_fan_out()
     cluster.start_api_server();
     poll("ready again", Duration::from_secs(60), ready(200));
     poll("every node up again", Duration::from_secs(60), every_node(" 1"));
-    stop.store(true, Ordering::Relaxed);
-    for client in clients {
-        client.join().expect("client");
-    }
-    assert_eq!(failed.load(Ordering::Relaxed), 0, "every /metrics request answered 200 under load");
+    let (_, failed) = load.finish();
+    assert_eq!(failed, 0, "every /metrics request answered 200 under load");
     runtime.block_on(cluster.shutdown());
 }
