@@ -10,11 +10,18 @@
 //! so that the end of the pause is not a burst, and the rate is halved for the rest of the run
 //! (once per pause, never below one request per second). When and whether to retry is
 //! [`super::retry`]'s decision; this module only spaces requests out.
+//!
+//! The same shared fate holds when the API server refuses connections: once one node has given
+//! up because every attempt was refused, the nodes still to come are told so at once instead of
+//! each retrying against a closed port (1,000 nodes, 8 at a time, took about 40 s to fail one by
+//! one, and `serve` noticed the outage only after them).
 
 use std::sync::Mutex;
 use std::time::Duration;
 
 use tokio::time::Instant;
+
+use super::FetchError;
 
 /// A request rate: `qps` per second on average, up to `burst` at once.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -45,6 +52,8 @@ struct State {
     updated: Instant,
     /// No request starts before this.
     paused_until: Instant,
+    /// The shared server that refused every attempt of a node (`host:port`), once one did.
+    refused_by: Option<String>,
 }
 
 impl Throttle {
@@ -57,7 +66,7 @@ impl Throttle {
         Throttle {
             rate,
             shared_pause,
-            state: Mutex::new(State { qps, tokens, updated: now, paused_until: now }),
+            state: Mutex::new(State { qps, tokens, updated: now, paused_until: now, refused_by: None }),
         }
     }
 
@@ -97,6 +106,27 @@ impl Throttle {
             state.updated = until;
         }
         tracing::info!(?wait, qps = state.qps, "the API server is overloaded: every request waits");
+    }
+
+    /// A node's last attempt ended in `err`. When every request goes through one server and it
+    /// refused the connection, that server is down for the rest of the run as far as this run is
+    /// concerned: [`Throttle::refusal`] says so to the nodes still to come.
+    pub fn gave_up(&self, err: &FetchError) {
+        let FetchError::Refused { host } = err else { return };
+        if !self.shared_pause {
+            return;
+        }
+        let mut state = self.lock();
+        if state.refused_by.is_none() {
+            tracing::info!(%host, "the API server refuses connections: the nodes left fail without trying");
+            state.refused_by = Some(host.clone());
+        }
+    }
+
+    /// The refusal a node would meet, when the shared server already refused every attempt of
+    /// another node this run (see [`Throttle::gave_up`]).
+    pub fn refusal(&self) -> Option<FetchError> {
+        self.lock().refused_by.clone().map(|host| FetchError::Refused { host })
     }
 
     /// The requests per second now allowed (`None`: no limit).
@@ -187,6 +217,20 @@ mod tests {
         throttle.overloaded(Duration::from_secs(2));
         let admitted = waiting.await.expect("task") - start;
         assert!(admitted >= Duration::from_millis(2050), "{admitted:?}");
+    }
+
+    #[test]
+    fn a_refusal_by_the_shared_api_server_is_handed_to_the_nodes_still_to_come() {
+        let refused = FetchError::Refused { host: "10.0.0.1:6443".into() };
+        let through_the_api_server = Throttle::new(None, true);
+        through_the_api_server.gave_up(&FetchError::Timeout(Duration::from_secs(1)));
+        assert_eq!(through_the_api_server.refusal(), None, "a timeout says nothing about the others");
+        through_the_api_server.gave_up(&refused);
+        assert_eq!(through_the_api_server.refusal(), Some(refused.clone()));
+        // Direct: one kubelet refusing says nothing about the next one.
+        let direct = Throttle::new(None, false);
+        direct.gave_up(&refused);
+        assert_eq!(direct.refusal(), None);
     }
 
     #[tokio::test(start_paused = true)]

@@ -1,18 +1,19 @@
 //! `serve`: collect on an interval and expose the kubelets' histograms (with a `node` label),
 //! the cluster-wide analysis and the collection's health on `/metrics` for Prometheus. The only
 //! long-running command: each cycle builds its client afresh (so rotated service-account tokens
-//! are re-read), and the HTTP handlers only hand out the latest rendered page.
+//! are re-read) and renders the page once; the HTTP handlers, on a thread and runtime of their
+//! own, only hand out that page, so scrapes cannot hold back collection or health state.
 
 use std::convert::Infallible;
 use std::io::Write;
-use std::time::{Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use anyhow::Context;
-use bytes::Bytes;
+use bytes::{Buf, Bytes, buf::Chain};
 use http_body_util::Full;
 use hyper::body::Incoming;
 use hyper::{Request, Response, StatusCode};
-use tokio::sync::watch;
+use tokio::sync::{oneshot, watch};
 
 use super::Outcome;
 use crate::analysis::{Query, analyze};
@@ -25,6 +26,7 @@ use crate::exporter::{
 use crate::source::gather;
 
 /// What the HTTP handlers hand out: the latest page, and why `/readyz` fails, if it does.
+/// Rendered once per cycle; a scrape clones the `Bytes` handle, never the page.
 #[derive(Debug, Clone)]
 struct Page {
     metrics: Bytes,
@@ -99,23 +101,35 @@ pub async fn run(
 ) -> anyhow::Result<Outcome> {
     let (plan, metrics, selector) = (&settings.source, &settings.metrics, &settings.selector);
 
-    let listener = tokio::net::TcpListener::bind(settings.listen)
-        .await
+    let listener = std::net::TcpListener::bind(settings.listen)
+        .and_then(|listener| listener.set_nonblocking(true).map(|()| listener))
         .with_context(|| format!("cannot listen on {}", settings.listen))?;
     let json_logs = settings.log_format == LogFormat::Json;
     let address = listener.local_addr()?;
-    if json_logs {
-        tracing::info!(url = %format!("http://{address}/metrics"), "serving");
-    } else {
-        writeln!(err, "serving on http://{address}/metrics")?;
-    }
+    // Pages are served from a thread and runtime of their own: under a flood of scrapes the
+    // collection below keeps its own thread, so an outage shows on /readyz and node_up after the
+    // same number of cycles as without load (on one shared thread, every cycle waited behind the
+    // responses of 50 clients fetching a 4 MB page).
+    let http_runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the runtime that serves the page")?;
     // Before the first collection `/metrics` answers with serve's own health (not 503), so a
     // scrape never fails just because the cluster is slow to list.
     let mut outage = Outage::default();
     let mut collected = false;
     let first = Page { metrics: outage_page(&outage)?, unready: unready(&outage, collected) };
     let (page_tx, page_rx) = watch::channel::<Page>(first);
-    let server = tokio::spawn(accept_loop(listener, page_rx));
+    let (stop_server, server_stopped) = oneshot::channel::<()>();
+    let server = std::thread::Builder::new()
+        .name("serve-http".into())
+        .spawn(move || serve_pages(&http_runtime, listener, page_rx, server_stopped))
+        .context("cannot start the thread that serves the page")?;
+    if json_logs {
+        tracing::info!(url = %format!("http://{address}/metrics"), "serving");
+    } else {
+        writeln!(err, "serving on http://{address}/metrics")?;
+    }
 
     let mut ticker = tokio::time::interval(settings.interval);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -206,13 +220,42 @@ pub async fn run(
             break;
         }
     }
-    server.abort();
+    // The server's thread ends at once: its connections are dropped with its runtime.
+    let _ = stop_server.send(());
+    if server.join().is_err() {
+        anyhow::bail!("the thread serving the page panicked");
+    }
     Ok(Outcome::Complete)
+}
+
+/// Serves pages from `page` on `listener` until `stop` resolves (or its sender is dropped).
+fn serve_pages(
+    runtime: &tokio::runtime::Runtime,
+    listener: std::net::TcpListener,
+    page: watch::Receiver<Page>,
+    stop: oneshot::Receiver<()>,
+) {
+    runtime.block_on(async move {
+        // Only fails outside a runtime, and this is inside one.
+        let Ok(listener) = tokio::net::TcpListener::from_std(listener) else { return };
+        tokio::select! {
+            () = accept_loop(listener, page) => {}
+            _ = stop => {}
+        }
+    });
 }
 
 async fn accept_loop(listener: tokio::net::TcpListener, page: watch::Receiver<Page>) {
     loop {
-        let Ok((stream, _)) = listener.accept().await else { continue };
+        let stream = match listener.accept().await {
+            Ok((stream, _)) => stream,
+            // Out of file descriptors (or a connection reset before it was accepted): pause
+            // instead of spinning on the error, as Go's net/http does.
+            Err(_) => {
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                continue;
+            }
+        };
         let page = page.clone();
         tokio::spawn(async move {
             let service = hyper::service::service_fn(move |request| {
@@ -227,10 +270,14 @@ async fn accept_loop(listener: tokio::net::TcpListener, page: watch::Receiver<Pa
     }
 }
 
+/// A response body: the page as rendered, then this scrape's `process_*` families, written
+/// as they are (vectored) instead of copied into one buffer.
+type Body = Full<Chain<Bytes, Bytes>>;
+
 /// `/metrics` → the latest page (health only until a collection read nodes); `/healthz` → ok;
 /// `/readyz` → ok once a collection finished, until several in a row fail.
-fn respond(request: &Request<Incoming>, page: Page) -> Response<Full<Bytes>> {
-    let reply = |status: StatusCode, content_type: &str, body: Bytes| {
+fn respond(request: &Request<Incoming>, page: Page) -> Response<Body> {
+    let reply = |status: StatusCode, content_type: &str, body: Chain<Bytes, Bytes>| {
         let mut response = Response::new(Full::new(body));
         *response.status_mut() = status;
         if let Ok(value) = content_type.parse() {
@@ -239,18 +286,23 @@ fn respond(request: &Request<Incoming>, page: Page) -> Response<Full<Bytes>> {
         response
     };
     let text = "text/plain; charset=utf-8";
+    let only = |body: Bytes| body.chain(Bytes::new());
     if request.method() != hyper::Method::GET && request.method() != hyper::Method::HEAD {
-        return reply(StatusCode::METHOD_NOT_ALLOWED, text, Bytes::from_static(b"method not allowed\n"));
+        return reply(
+            StatusCode::METHOD_NOT_ALLOWED,
+            text,
+            only(Bytes::from_static(b"method not allowed\n")),
+        );
     }
     match (request.uri().path(), page.unready) {
-        ("/metrics", _) => {
-            let mut body = page.metrics.to_vec();
-            body.extend(process_text());
-            reply(StatusCode::OK, "text/plain; version=0.0.4; charset=utf-8", Bytes::from(body))
-        }
-        ("/readyz", Some(why)) => reply(StatusCode::SERVICE_UNAVAILABLE, text, Bytes::from(why)),
-        ("/healthz" | "/readyz", _) => reply(StatusCode::OK, text, Bytes::from_static(b"ok\n")),
-        _ => reply(StatusCode::NOT_FOUND, text, Bytes::from_static(b"not found: try /metrics\n")),
+        ("/metrics", _) => reply(
+            StatusCode::OK,
+            "text/plain; version=0.0.4; charset=utf-8",
+            page.metrics.chain(Bytes::from(process_text())),
+        ),
+        ("/readyz", Some(why)) => reply(StatusCode::SERVICE_UNAVAILABLE, text, only(Bytes::from(why))),
+        ("/healthz" | "/readyz", _) => reply(StatusCode::OK, text, only(Bytes::from_static(b"ok\n"))),
+        _ => reply(StatusCode::NOT_FOUND, text, only(Bytes::from_static(b"not found: try /metrics\n"))),
     }
 }
 

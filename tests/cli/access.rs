@@ -435,7 +435,7 @@ fn doctor_turns_kubelet_faults_into_fails_whose_fixes_work() {
 
     let (line, fix) = check_block(&text, "node-2: tls verify");
     assert_eq!(line, "FAIL node-2: tls verify the certificate is for wrong.kubesim.invalid, not 127.0.0.1");
-    // The fix does not trust the name the certificate claims (issue 12).
+    // The fix does not trust the name the certificate claims: it could be anyone's.
     assert!(
         fix[0].starts_with("reissue the kubelet serving certificate of node-2 with 127.0.0.1"),
         "{fix:?}"

@@ -1,6 +1,6 @@
-//! Which credentials reach a kubelet in each mode of the direct method (issue 12, item 2): a fake
-//! kubelet on loopback records the `Authorization` header and the client certificate of every
-//! request, and each run asserts what it saw.
+//! Which credentials reach a kubelet in each mode of the direct method: a fake kubelet on loopback
+//! records the `Authorization` header and the client certificate of every request, and each run
+//! asserts what it saw.
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};

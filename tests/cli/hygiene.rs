@@ -1,5 +1,5 @@
-//! Output hygiene (issue 12, item 5): control characters from payloads and node names are
-//! escaped in tables, warnings and errors; JSON keeps them exact.
+//! Output hygiene: control characters from payloads and node names are escaped in tables,
+//! warnings and errors; JSON keeps them exact.
 
 use crate::{bin, run_with_stdin};
 

@@ -1,6 +1,6 @@
-//! Open files follow `--concurrency`, not the node count (issue 12, item 1): the direct method
-//! keeps no idle kubelet connection, and the binary raises its soft open-file limit to the hard
-//! one. Each run is a shell that lowers the limit, then `exec`s the binary.
+//! Open files follow `--concurrency`, not the node count: the direct method keeps no idle
+//! kubelet connection, and the binary raises its soft open-file limit to the hard one. Each run
+//! is a shell that lowers the limit, then `exec`s the binary.
 
 use std::process::{Command, Output};
 

@@ -8,14 +8,12 @@
 
 use std::io::{BufRead, BufReader, Read};
 use std::process::{Child, Command, Stdio};
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use kubesim::{Cluster, Fault, HistogramTruth, Truth};
 use serde_json::Value;
 
-use crate::servers::poll;
+use crate::servers::{Load, poll, spawn_serve};
 use crate::{Reaped, bin, http_get, stderr};
 
 /// Every fault kubesim can act out, the failure kind each gives through the direct method and
@@ -283,46 +281,14 @@ fn node_up(page: &str) -> Vec<&str> {
 fn serve_under_load_follows_the_api_server_as_it_stops_and_starts_again() {
     let runtime = runtime();
     let cluster = runtime.block_on(Cluster::builder().nodes(20).seed(9).start()).expect("kubesim starts");
-    let mut child = bin()
-        .args(["serve", "--listen", "127.0.0.1:0", "--interval", "300ms", "--timeout", "1s"])
-        .args(["--max-cycles", "400"])
-        .args(cluster_args(&cluster, false))
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("serve starts");
-    let mut lines = BufReader::new(child.stderr.take().expect("piped")).lines();
-    let _serve = Reaped(child);
-    let line = lines.next().expect("address line").expect("utf-8");
-    std::thread::spawn(move || lines.for_each(drop));
-    let addr: std::net::SocketAddr = line
-        .trim()
-        .strip_prefix("serving on http://")
-        .expect("address line")
-        .trim_end_matches("/metrics")
-        .parse()
-        .expect("address");
-
+    let args = cluster_args(&cluster, false);
+    let mut all =
+        vec!["--listen", "127.0.0.1:0", "--interval", "300ms", "--timeout", "1s", "--max-cycles", "400"];
+    all.extend(args.iter().map(String::as_str));
+    let (_serve, addr, _log) = spawn_serve(&all);
     // Bounded load: 4 clients scraping /metrics back to back, at most 20,000 requests or
     // until the test ends; every request must be answered 200.
-    let stop = Arc::new(AtomicBool::new(false));
-    let (served, failed) = (Arc::new(AtomicU64::new(0)), Arc::new(AtomicU64::new(0)));
-    let clients: Vec<_> = (0..4)
-        .map(|_| {
-            let (stop, served, failed) = (stop.clone(), served.clone(), failed.clone());
-            std::thread::spawn(move || {
-                for _ in 0..5_000 {
-                    if stop.load(Ordering::Relaxed) {
-                        break;
-                    }
-                    match http_get(addr, "/metrics") {
-                        Ok((200, _)) => served.fetch_add(1, Ordering::Relaxed),
-                        _ => failed.fetch_add(1, Ordering::Relaxed),
-                    };
-                }
-            })
-        })
-        .collect();
+    let load = Load::start(addr, 4, 5_000);
 
     let ready = |expected: u16| move || (http_get(addr, "/readyz").ok()?.0 == expected).then_some(());
     let page = || http_get(addr, "/metrics").expect("/metrics").1;
@@ -346,11 +312,75 @@ fn serve_under_load_follows_the_api_server_as_it_stops_and_starts_again() {
         cluster.start_api_server();
     }
     poll("ready again", Duration::from_secs(30), ready(200));
-    stop.store(true, Ordering::Relaxed);
-    for client in clients {
-        client.join().expect("client");
+    let (served, failed) = load.finish();
+    assert!(served > 0);
+    assert_eq!(failed, 0, "every /metrics request answered 200 under load");
+    runtime.block_on(cluster.shutdown());
+}
+
+/// The API server stops in the middle of a fan-out while `/metrics` is fetched back to back:
+/// the nodes in flight give up after their retries and every node left fails at once (no
+/// round of connection attempts per node, which at 1,000 nodes held the outage back for about
+/// 40 s), then `/readyz` and `node_up` follow the failed cycles, and recover.
+#[test]
+fn serve_under_load_stops_trying_nodes_once_the_api_server_refuses_mid_fan_out() {
+    const NODES: usize = 120;
+    const CONCURRENCY: usize = 8;
+    let runtime = runtime();
+    // 100 ms per kubelet: a fan-out lasts about 1.5 s, so the stop below lands inside one.
+    let mut builder = Cluster::builder().nodes(NODES).seed(12);
+    for node in 0..NODES {
+        builder = builder.fault(node, Fault::Latency(Duration::from_millis(100)));
     }
-    assert!(served.load(Ordering::Relaxed) > 0);
-    assert_eq!(failed.load(Ordering::Relaxed), 0, "every /metrics request answered 200 under load");
+    let cluster = runtime.block_on(builder.start()).expect("kubesim starts");
+    let args = cluster_args(&cluster, false);
+    let concurrency = CONCURRENCY.to_string();
+    let mut all = vec!["-v", "--listen", "127.0.0.1:0", "--interval", "300ms", "--timeout", "5s"];
+    all.extend(["--max-cycles", "400", "--concurrency", &concurrency]);
+    all.extend(args.iter().map(String::as_str));
+    let (_serve, addr, log) = spawn_serve(&all);
+    let logged = |what: &str| log.lock().expect("log").iter().filter(|l| l.contains(what)).count();
+    // Bounded load: 8 clients fetching /metrics back to back, at most 40,000 requests in all.
+    let load = Load::start(addr, 8, 5_000);
+
+    let ready = |expected: u16| move || (http_get(addr, "/readyz").ok()?.0 == expected).then_some(());
+    let every_node = |value: &'static str| {
+        move || {
+            let page = http_get(addr, "/metrics").ok()?.1;
+            let up = node_up(&page);
+            (up.len() == NODES && up.iter().all(|l| l.ends_with(value))).then_some(page)
+        }
+    };
+    poll("ready", Duration::from_secs(60), ready(200));
+    poll("every node up", Duration::from_secs(60), every_node(" 1"));
+
+    // Stop the API server as soon as the next cycle has listed its nodes: mid fan-out.
+    let listed = logged("nodes listed");
+    poll("the next cycle", Duration::from_secs(30), || (logged("nodes listed") > listed).then_some(()));
+    cluster.stop_api_server();
+    let served_before = load.served();
+    poll("not ready", Duration::from_secs(60), ready(503));
+    let down = poll("every node down", Duration::from_secs(30), every_node(" 0"));
+    assert!(down.contains("kubelet_metrics_collection_success 0"), "{down}");
+    assert!(load.served() > served_before, "the page was fetched during the outage");
+
+    // Only the nodes in flight retried against the closed port; the rest were not tried.
+    let retried: std::collections::BTreeSet<String> = log
+        .lock()
+        .expect("log")
+        .iter()
+        .filter(|l| l.contains("retrying after: connection refused"))
+        .filter_map(|l| l.split("node{node=").nth(1)?.split('}').next().map(str::to_string))
+        .collect();
+    // In flight: CONCURRENCY nodes; a node whose own request broke without a retry frees its
+    // slot for one more before the first refusal ends the rest.
+    assert!(retried.len() <= 2 * CONCURRENCY, "{} nodes retried: {retried:?}", retried.len());
+    assert_eq!(logged("the API server refuses connections"), 1, "{:?}", log.lock().expect("log"));
+
+    cluster.start_api_server();
+    poll("ready again", Duration::from_secs(60), ready(200));
+    poll("every node up again", Duration::from_secs(60), every_node(" 1"));
+    let (_, failed) = load.finish();
+    assert_eq!(failed, 0, "every /metrics request answered 200 under load");
     runtime.block_on(cluster.shutdown());
 }

@@ -2,15 +2,15 @@
 //! the exposition it serves is accepted by the real scraper, and PromQL's own
 //! `histogram_quantile` over the served buckets agrees with the cluster quantile we computed.
 
-use std::io::{BufRead, BufReader, Write};
+use std::io::Write;
 use std::net::{TcpListener, TcpStream};
 use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use crate::servers::{poll, start_prometheus, start_serve};
-use crate::{Reaped, bin, http_get, url_encode};
+use crate::servers::{poll, spawn_serve, start_prometheus, start_serve};
+use crate::{bin, http_get, url_encode};
 
 #[test]
 fn prometheus_scrapes_serve_and_agrees_with_its_cluster_quantile() {
@@ -165,25 +165,19 @@ fn serve_is_honest_while_the_api_server_is_down_and_recovers() {
     let admin = std::fs::read_to_string(cluster.admin_kubeconfig()).expect("admin kubeconfig");
     std::fs::write(&kubeconfig, admin.replace(&api.to_string(), &forwarder.to_string())).expect("write");
 
-    let mut child = bin()
-        .args(["serve", "--listen", "127.0.0.1:0", "--interval", "500ms", "--timeout", "2s"])
-        .args(["--max-cycles", "200", "--kubeconfig"])
-        .arg(&kubeconfig)
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("serve starts");
-    let mut lines = BufReader::new(child.stderr.take().expect("piped")).lines();
-    let _serve = Reaped(child);
-    let line = lines.next().expect("address line").expect("utf-8");
-    std::thread::spawn(move || lines.for_each(drop));
-    let addr: std::net::SocketAddr = line
-        .trim()
-        .strip_prefix("serving on http://")
-        .expect("address line")
-        .trim_end_matches("/metrics")
-        .parse()
-        .expect("address");
+    let kubeconfig = kubeconfig.to_string_lossy();
+    let (_serve, addr, _log) = spawn_serve(&[
+        "--listen",
+        "127.0.0.1:0",
+        "--interval",
+        "500ms",
+        "--timeout",
+        "2s",
+        "--max-cycles",
+        "200",
+        "--kubeconfig",
+        &kubeconfig,
+    ]);
 
     // Up: every node up, the collection counted as a success.
     let page = poll("a collection", Duration::from_secs(20), || {

@@ -1,5 +1,5 @@
-//! Deadlines and signals at every stage (issue 12, item 3): a stalled API server, an endless
-//! node list, SIGINT and SIGTERM while listing, and `serve` stopping within 2 s in every state.
+//! Deadlines and signals at every stage: a stalled API server, an endless node list, SIGINT and
+//! SIGTERM while listing, and `serve` stopping within 2 s in every state.
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpListener;
