@@ -6,7 +6,7 @@ use std::io::{self, Write};
 
 use serde_json::{Map, Value, json};
 
-use crate::histogram::format_number;
+use crate::histogram::{format_number, quantile_name};
 use crate::podstart::aggregate::{Group, MilestoneStats, PodReport};
 use crate::podstart::{Latency, Milestone, Skip};
 use crate::report::json::number;
@@ -147,8 +147,7 @@ fn groups(
         }
         line.push_str(&format!("  {:>6}  {:>6}", group.pods, stats.count));
         for q in quantiles {
-            let value = stats.quantiles.iter().find(|(k, _)| k == q).map(|(_, v)| *v);
-            line.push_str(&format!("  {:>7}", seconds(value)));
+            line.push_str(&format!("  {:>7}", seconds(stats.quantile(*q))));
         }
         line.push_str(&format!("  {:>7}", seconds(stats.max)));
         if wide {
@@ -319,7 +318,7 @@ pub fn csv(report: &PodReport, sections: Sections, out: &mut (impl Write + ?Size
         .iter()
         .map(|s| s.to_string())
         .collect();
-    header.extend(report.query.quantiles.iter().map(|q| format!("p{}", format_number(q * 100.0))));
+    header.extend(report.query.quantiles.iter().map(|q| quantile_name(*q)));
     header.extend(
         [Skip::NotYet, Skip::Restarted, Skip::Finished, Skip::NoTimestamp, Skip::BeforeCreation]
             .iter()
@@ -340,7 +339,7 @@ pub fn csv(report: &PodReport, sections: Sections, out: &mut (impl Write + ?Size
             cell(stats.max),
         ];
         for q in &report.query.quantiles {
-            row.push(cell(stats.quantiles.iter().find(|(k, _)| k == q).map(|(_, v)| *v)));
+            row.push(cell(stats.quantile(*q)));
         }
         for why in [Skip::NotYet, Skip::Restarted, Skip::Finished, Skip::NoTimestamp, Skip::BeforeCreation] {
             row.push(stats.skipped.get(&why).copied().unwrap_or(0).to_string());
@@ -387,6 +386,7 @@ mod tests {
                 ready.map_or(Latency::Skipped { why: Skip::NotYet, at_most: None }, Latency::Seconds),
                 ready.map_or(Latency::Skipped { why: Skip::NotYet, at_most: None }, Latency::Seconds),
             ],
+            running: Latency::Seconds(ready.unwrap_or(1.0) - 1.0),
         };
         let pods = vec![
             pod("web-1", "node-a", "default", Some(2.0), false),
