@@ -131,7 +131,7 @@ pub async fn run(
         Command::Doctor(args) => doctor::run(&args.settings()?, out, err, terminals).await,
         Command::Compare(args) => compare::run(&args.settings()?, out, err).await,
         Command::Watch(args) => watch::run(&args.settings()?, out, err, terminals).await,
-        Command::Pods(args) => pods::run(&args.settings()?, out, err).await,
+        Command::Pods(args) => pods::run(&args.settings()?, out, err, terminals).await,
     }
 }
 

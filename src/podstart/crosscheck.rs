@@ -7,8 +7,9 @@
 //! - **Pods**: those the API lists on the node, created at or after the kubelet started, whose
 //!   containers had all started (the pod's phase turned Running) at least two seconds before the
 //!   histograms were read. Pods created earlier and still listed may be observed once more when
-//!   the kubelet restarts; pods within two seconds of the read, or with unreadable timestamps,
-//!   may or may not be in the histograms. Both widen the count a histogram may have.
+//!   the kubelet restarts; pods that started within two seconds of the read, a restarted pod
+//!   whose first start may be that close, or pods with unreadable timestamps may or may not be in
+//!   the histograms. Both widen the count a histogram may have.
 //! - **`kubelet_pod_start_duration_seconds`** times the kubelet first seeing a pod to its running,
 //!   so each pod's API value is its latest container `startedAt` minus its `PodScheduled` time.
 //!   Its count matches when it lies between the started pods and that plus the uncertain ones;
@@ -40,7 +41,9 @@ use std::fmt;
 
 use super::aggregate::{nearest_rank, nearest_rank_index};
 use super::{Latency, PodStart, Skip};
-use crate::histogram::{Histogram, format_number, quantile_name};
+use crate::catalog::{POD_START_DURATION, POD_START_SLI_DURATION, PROCESS_START_TIME};
+use crate::exposition::Family;
+use crate::histogram::{Histogram, format_number, from_samples, quantile_name};
 
 /// Pods whose start lies this close to the histograms' read may be on either side of it.
 const IN_FLIGHT_SECONDS: f64 = 2.0;
@@ -64,8 +67,8 @@ pub struct NodeReading {
 pub struct KubeletHistograms {
     /// `process_start_time_seconds` (Unix seconds), when the payload has it.
     pub started_at: Option<f64>,
-    /// When the payload was read, Unix seconds.
-    pub read_at: f64,
+    /// When the payload was read, Unix seconds: not before the first, not after the second.
+    pub read_between: (f64, f64),
     /// `kubelet_pod_start_duration_seconds`, when the payload has it.
     pub duration: Option<Histogram>,
     /// `kubelet_pod_start_sli_duration_seconds`, when the payload has it.
@@ -308,6 +311,55 @@ impl CrossCheck {
     }
 }
 
+impl NodeReading {
+    /// What a node's `/metrics` families say: both pod-start histograms, the kubelet's start and
+    /// version (`kubelet_version` from the node's status, else the payload's build info). A
+    /// histogram whose series cannot be read, or that splits into several series, makes the node
+    /// unreadable rather than half-compared.
+    pub fn from_families(
+        node: &str,
+        kubelet_version: Option<String>,
+        families: &[Family],
+        read_between: (f64, f64),
+    ) -> NodeReading {
+        let outcome = (|| {
+            let started_at = families
+                .iter()
+                .filter(|f| f.name == PROCESS_START_TIME)
+                .flat_map(|f| &f.samples)
+                .map(|s| s.value)
+                .find(|v| v.is_finite() && *v > 0.0);
+            Ok(KubeletHistograms {
+                started_at,
+                read_between,
+                duration: histogram_of(families, POD_START_DURATION)?,
+                sli: histogram_of(families, POD_START_SLI_DURATION)?,
+            })
+        })();
+        NodeReading {
+            node: node.to_string(),
+            kubelet_version: kubelet_version.or_else(|| crate::analysis::build_version(families)),
+            outcome,
+        }
+    }
+}
+
+/// The one histogram of `metric` in these families (also when each of its `_bucket`, `_sum`,
+/// `_count` is a family of its own, as in grep'd text); `None` when there is none.
+fn histogram_of(families: &[Family], metric: &str) -> Result<Option<Histogram>, String> {
+    let suffixed = [format!("{metric}_bucket"), format!("{metric}_sum"), format!("{metric}_count")];
+    let samples = families.iter().filter(|f| f.name == metric || suffixed.contains(&f.name)).flat_map(|f| &f.samples);
+    let read = from_samples(metric, samples);
+    if let Some(problem) = read.problems.first() {
+        return Err(format!("{metric}: {}", problem.error));
+    }
+    match read.series.as_slice() {
+        [] => Ok(None),
+        [one] => Ok(Some(one.histogram.clone())),
+        more => Err(format!("{metric}: {} series where the kubelet has one", more.len())),
+    }
+}
+
 /// Cross-checks every node read against the pods listed (all of them; each is matched to its
 /// `spec.nodeName`).
 pub fn cross_check(readings: &[NodeReading], pods: &[PodStart], quantiles: &[f64]) -> CrossCheck {
@@ -334,41 +386,57 @@ struct Window {
     stateless: Vec<f64>,
 }
 
-fn window(pods: &[&PodStart], started_at: f64, read_at: f64) -> Window {
+fn window(pods: &[&PodStart], started_at: f64, (read_from, read_until): (f64, f64)) -> Window {
     let mut w = Window { counts: PodCounts::default(), duration: vec![], every: vec![], stateless: vec![] };
     for pod in pods {
-        let Some(created) = pod.created else {
+        let Some(created) = pod.created.map(|c| c as f64) else {
             w.counts.uncertain += 1;
             continue;
         };
-        if (created as f64) < started_at.floor() {
+        if created < started_at.floor() {
             w.counts.before_start += 1;
             continue;
         }
+        if created > read_until {
+            // Created after the histograms were read: in neither.
+            continue;
+        }
         let scheduled = pod.latency(super::Milestone::Scheduled).seconds();
-        match pod.running {
-            Latency::Seconds(running) | Latency::Skipped { why: Skip::Restarted, at_most: Some(running) }
-                if created as f64 + running + IN_FLIGHT_SECONDS <= read_at =>
-            {
-                // A restarted container hides the first start; its pod still started once.
-                let exact = matches!(pod.running, Latency::Seconds(_));
-                w.counts.started += 1;
-                w.counts.with_init += usize::from(pod.init_containers);
-                if !pod.stateful {
-                    w.counts.stateless += 1;
-                    w.counts.stateless_at_once += usize::from(scheduled.is_some_and(|s| s <= 1.0));
-                }
-                if exact {
-                    w.duration.push((running - scheduled.unwrap_or(0.0)).max(0.0));
-                    w.every.push(running);
-                    if !pod.stateful {
-                        w.stateless.push(running);
-                    }
-                }
+        let (running, exact) = match pod.running {
+            Latency::Seconds(s) => (s, true),
+            // A restarted container hides the first start; it happened by this time at the latest.
+            Latency::Skipped { why: Skip::Restarted, at_most: Some(s) } => (s, false),
+            Latency::Skipped { why: Skip::NotYet, .. } => {
+                w.counts.pending += 1;
+                continue;
             }
-            Latency::Skipped { why: Skip::NotYet, .. } => w.counts.pending += 1,
-            Latency::Skipped { why: Skip::Finished, .. } => {}
-            _ => w.counts.uncertain += 1,
+            Latency::Skipped { why: Skip::Finished, .. } => continue,
+            Latency::Skipped { .. } => {
+                w.counts.uncertain += 1;
+                continue;
+            }
+        };
+        let at = created + running;
+        if at + IN_FLIGHT_SECONDS > read_from {
+            if exact && at - IN_FLIGHT_SECONDS > read_until {
+                w.counts.pending += 1;
+            } else {
+                w.counts.uncertain += 1;
+            }
+            continue;
+        }
+        w.counts.started += 1;
+        w.counts.with_init += usize::from(pod.init_containers);
+        if !pod.stateful {
+            w.counts.stateless += 1;
+            w.counts.stateless_at_once += usize::from(scheduled.is_some_and(|s| s <= 1.0));
+        }
+        if exact {
+            w.duration.push((running - scheduled.unwrap_or(0.0)).max(0.0));
+            w.every.push(running);
+            if !pod.stateful {
+                w.stateless.push(running);
+            }
         }
     }
     for samples in [&mut w.duration, &mut w.every, &mut w.stateless] {
@@ -404,7 +472,7 @@ fn check_node(reading: &NodeReading, pods: &[&PodStart], quantiles: &[f64]) -> N
         );
         return check;
     };
-    let w = window(pods, started_at, histograms.read_at);
+    let w = window(pods, started_at, histograms.read_between);
     check.pods = w.counts;
     let c = w.counts;
     let slack = c.before_start + c.uncertain;

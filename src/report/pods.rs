@@ -8,6 +8,8 @@ use serde_json::{Map, Value, json};
 
 use crate::histogram::{format_number, quantile_name};
 use crate::podstart::aggregate::{Group, MilestoneStats, PodReport};
+use crate::catalog::POD_START_DURATION;
+use crate::podstart::crosscheck::{Agreement, CheckVerdict, CrossCheck, MetricCheck, bucket_text};
 use crate::podstart::{Latency, Milestone, Skip};
 use crate::report::json::number;
 use crate::report::{quantile_header, quantile_key};
@@ -237,11 +239,12 @@ pub fn verdict_json(objective: &Objective, verdict: &Verdict) -> Value {
 }
 
 /// Writes one JSON document: the query, every group with every milestone, the slowest pods,
-/// the verdict, and every pod with its latencies (`null` and a `skipped` reason where unknown).
+/// the verdict, the cross-check when asked, and every pod with its latencies (`null` and a `skipped` reason where unknown).
 pub fn json(
     report: &PodReport,
     sections: Sections,
     slo: Option<(&Objective, &Verdict)>,
+    cross_check: Option<&CrossCheck>,
     now_rfc3339: &str,
     out: &mut (impl Write + ?Sized),
 ) -> io::Result<()> {
@@ -275,6 +278,9 @@ pub fn json(
     });
     if let Some((objective, verdict)) = slo {
         document["slo"] = verdict_json(objective, verdict);
+    }
+    if let Some(check) = cross_check {
+        document["cross_check"] = cross_check_json(check);
     }
     // Every pod last, written one by one: the document never holds 50,000 pods at once.
     let head = serde_json::to_string(&document)?;
@@ -363,6 +369,187 @@ pub fn csv(report: &PodReport, sections: Sections, out: &mut (impl Write + ?Size
     writer.flush()
 }
 
+/// Writes the cross-check: one row per node (the pods that started there since its kubelet did,
+/// the histograms' counts, and each quantile from both sides), then each node's findings. `wide`
+/// adds the pods the window could not place and the bucket of each kubelet quantile.
+pub fn cross_check_table(check: &CrossCheck, wide: bool, out: &mut (impl Write + ?Sized)) -> io::Result<()> {
+    writeln!(
+        out,
+        "Cross-check with each kubelet's histograms, over the pods created since it started \
+         ({}: scheduled → running, timestamps within a second, buckets as served):",
+        POD_START_DURATION
+    )?;
+    let width = check.nodes.iter().map(|n| n.node.chars().count()).max().unwrap_or(0).max(4);
+    let version_width =
+        check.nodes.iter().map(|n| n.kubelet_version.as_deref().unwrap_or("-").len()).max().unwrap_or(0).max(7);
+    let mut header = format!("{:<width$}  {:<version_width$}  {:<12}  {:>6}  {:>6}  {:>6}", "NODE", "VERSION", "VERDICT", "PODS", "COUNT", "SLI");
+    if wide {
+        header.push_str(&format!("  {:>7}  {:>7}  {:>9}  {:<14}", "BEFORE", "PENDING", "UNCERTAIN", "SLI MEANING"));
+    }
+    for q in &check.quantiles {
+        let name = quantile_header(*q);
+        header.push_str(&format!("  {:>9}  {:>11}", format!("{name} PODS"), format!("{name} KUBELET")));
+        if wide {
+            header.push_str(&format!("  {:>15}", format!("{name} BUCKET")));
+        }
+    }
+    writeln!(out, "{}", header.trim_end())?;
+    for node in &check.nodes {
+        let count = |m: Option<&MetricCheck>| m.map_or("-".to_string(), |m| m.count.to_string());
+        let mut line = format!(
+            "{:<width$}  {:<version_width$}  {:<12}  {:>6}  {:>6}  {:>6}",
+            node.node,
+            node.kubelet_version.as_deref().unwrap_or("-"),
+            node.verdict.as_str(),
+            node.pods.started,
+            count(node.duration.as_ref()),
+            count(node.sli.as_ref().map(|s| &s.metric)),
+        );
+        if wide {
+            let meaning = node.sli.as_ref().and_then(|s| s.meaning).map_or("unknown", |m| m.as_str());
+            line.push_str(&format!(
+                "  {:>7}  {:>7}  {:>9}  {:<14}",
+                node.pods.before_start, node.pods.pending, node.pods.uncertain, meaning
+            ));
+        }
+        for (index, _) in check.quantiles.iter().enumerate() {
+            let q = node.duration.as_ref().and_then(|d| d.quantiles.get(index));
+            let mark = if q.is_some_and(|q| q.state == Agreement::Disagree) { "!" } else { "" };
+            line.push_str(&format!(
+                "  {:>9}  {:>11}",
+                seconds(q.and_then(|q| q.pods)),
+                format!("{}{mark}", seconds(q.and_then(|q| q.kubelet)))
+            ));
+            if wide {
+                line.push_str(&format!("  {:>15}", q.map_or("-".to_string(), |q| bucket_text(q.bucket))));
+            }
+        }
+        writeln!(out, "{}", line.trim_end())?;
+    }
+    let verdicts = [CheckVerdict::Agree, CheckVerdict::DoubleCount, CheckVerdict::Disagree, CheckVerdict::Unknown];
+    let tally: Vec<String> = verdicts
+        .iter()
+        .filter(|v| check.tally(**v) > 0)
+        .map(|v| format!("{} {}", check.tally(*v), v.as_str()))
+        .collect();
+    if !tally.is_empty() {
+        writeln!(out, "{} nodes: {}.", check.nodes.len(), tally.join(", "))?;
+    }
+    if check.nodes.iter().any(|n| n.duration.as_ref().is_some_and(|d| d.quantiles.iter().any(|q| q.state == Agreement::Disagree))) {
+        writeln!(out, "! the kubelet's quantile lies outside what bucket and timestamp resolution explain.")?;
+    }
+    for node in check.nodes.iter().filter(|n| !n.findings.is_empty()) {
+        for finding in &node.findings {
+            writeln!(out, "{}: {finding}.", node.node)?;
+        }
+    }
+    Ok(())
+}
+
+fn metric_check_json(metric: &MetricCheck) -> Value {
+    let quantiles: Vec<Value> = metric
+        .quantiles
+        .iter()
+        .map(|q| {
+            json!({
+                "q": number(q.q),
+                "pods": q.pods.map_or(Value::Null, number),
+                "kubelet": q.kubelet.map_or(Value::Null, number),
+                "bucket": q.bucket.map_or(Value::Null, |(lo, hi)| json!([number(lo), number(hi)])),
+                "state": q.state.as_str(),
+            })
+        })
+        .collect();
+    json!({
+        "count": metric.count,
+        "expected": [metric.expected.0, metric.expected.1],
+        "count_state": metric.count_state.as_str(),
+        "quantiles": quantiles,
+    })
+}
+
+/// The cross-check as JSON: one object per node with its pods, both histograms' comparisons,
+/// the verdict and the findings.
+pub fn cross_check_json(check: &CrossCheck) -> Value {
+    let nodes: Vec<Value> = check
+        .nodes
+        .iter()
+        .map(|node| {
+            let p = node.pods;
+            json!({
+                "node": node.node,
+                "kubelet_version": node.kubelet_version,
+                "kubelet_started": node.kubelet_started.map_or(Value::Null, number),
+                "verdict": node.verdict.as_str(),
+                "pods": {"started": p.started, "stateless": p.stateless, "stateless_scheduled_at_once": p.stateless_at_once,
+                         "with_init_containers": p.with_init, "pending": p.pending, "before_kubelet_start": p.before_start,
+                         "uncertain": p.uncertain},
+                "duration": node.duration.as_ref().map_or(Value::Null, metric_check_json),
+                "sli": node.sli.as_ref().map_or(Value::Null, |sli| {
+                    let mut value = metric_check_json(&sli.metric);
+                    value["meaning"] = sli.meaning.map_or(Value::Null, |m| m.as_str().into());
+                    value["excludes"] = sli.meaning.map_or(Value::Null, |m| m.excludes().into());
+                    value["meaning_from"] = sli.meaning_from.clone().into();
+                    value
+                }),
+                "findings": node.findings,
+            })
+        })
+        .collect();
+    json!({"quantiles": check.quantiles.iter().map(|q| number(*q)).collect::<Vec<_>>(), "nodes": nodes})
+}
+
+/// Writes the cross-check as CSV, one row per node: the pods, both histograms' counts, each
+/// quantile of `kubelet_pod_start_duration_seconds` from both sides with its bucket and state,
+/// and the findings joined by `; `.
+pub fn cross_check_csv(check: &CrossCheck, out: &mut (impl Write + ?Sized)) -> io::Result<()> {
+    let mut writer = crate::report::csv::writer(out);
+    let mut header: Vec<String> = [
+        "node", "kubelet_version", "verdict", "pods_started", "pods_pending", "pods_before_kubelet_start",
+        "pods_uncertain", "count", "count_expected_min", "count_expected_max", "count_state", "sli_count",
+        "sli_meaning",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    for q in &check.quantiles {
+        let name = quantile_name(*q);
+        header.extend(["pods", "kubelet", "bucket_low", "bucket_high", "state"].map(|k| format!("{name}_{k}")));
+    }
+    header.push("findings".to_string());
+    writer.write_record(&header)?;
+    let cell = |v: Option<f64>| v.map(format_number).unwrap_or_default();
+    for node in &check.nodes {
+        let d = node.duration.as_ref();
+        let mut row = vec![
+            node.node.clone(),
+            node.kubelet_version.clone().unwrap_or_default(),
+            node.verdict.as_str().to_string(),
+            node.pods.started.to_string(),
+            node.pods.pending.to_string(),
+            node.pods.before_start.to_string(),
+            node.pods.uncertain.to_string(),
+            d.map(|d| d.count.to_string()).unwrap_or_default(),
+            d.map(|d| d.expected.0.to_string()).unwrap_or_default(),
+            d.map(|d| d.expected.1.to_string()).unwrap_or_default(),
+            d.map(|d| d.count_state.as_str().to_string()).unwrap_or_default(),
+            node.sli.as_ref().map(|s| s.metric.count.to_string()).unwrap_or_default(),
+            node.sli.as_ref().and_then(|s| s.meaning).map(|m| m.as_str().to_string()).unwrap_or_default(),
+        ];
+        for index in 0..check.quantiles.len() {
+            let q = d.and_then(|d| d.quantiles.get(index));
+            row.push(cell(q.and_then(|q| q.pods)));
+            row.push(cell(q.and_then(|q| q.kubelet)));
+            row.push(cell(q.and_then(|q| q.bucket).map(|b| b.0)));
+            row.push(cell(q.and_then(|q| q.bucket).map(|b| b.1)));
+            row.push(q.map(|q| q.state.as_str().to_string()).unwrap_or_default());
+        }
+        row.push(node.findings.join("; "));
+        writer.write_record(&row).map_err(io::Error::other)?;
+    }
+    writer.flush()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -436,7 +623,7 @@ mod tests {
     fn json_and_csv_carry_every_group() {
         let report = sample();
         let mut out = Vec::new();
-        json(&report, Sections::ALL, None, "2025-01-01T00:00:00Z", &mut out).unwrap();
+        json(&report, Sections::ALL, None, None, "2025-01-01T00:00:00Z", &mut out).unwrap();
         let value: Value = serde_json::from_slice(&out).unwrap();
         assert_eq!(value["cluster"]["milestones"]["ready"]["quantiles"]["0.5"].as_f64(), Some(4.0));
         assert_eq!(value["cluster"]["milestones"]["ready"]["skipped"]["not_yet"], json!(1));

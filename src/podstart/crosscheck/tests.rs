@@ -43,7 +43,7 @@ fn reading(node: &str, version: &str, duration: &[f64], sli: Option<&[f64]>) -> 
         kubelet_version: Some(version.into()),
         outcome: Ok(KubeletHistograms {
             started_at: Some(STARTED),
-            read_at: READ,
+            read_between: (READ - 1.0, READ),
             duration: Some(histogram(duration)),
             sli: sli.map(histogram),
         }),
