@@ -79,6 +79,10 @@ pub struct PodsArgs {
     /// Output format.
     #[arg(long, short = 'o', value_enum, default_value_t = PodsOutput::Table)]
     pub output: PodsOutput,
+    /// Also write the milestone's latencies as a self-contained SVG: one bar per node split into
+    /// ≤1s, 1–5s, 5–30s and >30s, then every pod.
+    #[arg(long, value_name = "FILE.svg")]
+    pub plot: Option<PathBuf>,
     /// Pods per list request (as kubectl's --chunk-size).
     #[arg(help_heading = "Collection", long, default_value_t = 500, value_name = "N")]
     pub chunk_size: u32,
@@ -115,6 +119,8 @@ pub enum PodsOutput {
     Json,
     /// One CSV row per group.
     Csv,
+    /// The JSON document as YAML.
+    Yaml,
 }
 
 impl ValueEnum for Milestone {
@@ -186,6 +192,8 @@ pub struct PodsSettings {
     pub output: PodsOutput,
     /// `--cross-check`.
     pub cross_check: Option<CrossCheckPlan>,
+    /// `--plot`.
+    pub plot: Option<PathBuf>,
 }
 
 impl PodsArgs {
@@ -263,6 +271,7 @@ impl PodsArgs {
             slo_unknown: self.slo_unknown,
             output: self.output,
             cross_check,
+            plot: self.plot.clone(),
         })
     }
 

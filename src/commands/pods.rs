@@ -100,14 +100,18 @@ pub async fn run(
                 render::cross_check_table(check, wide, out)?;
             }
         }
-        PodsOutput::Json => {
+        PodsOutput::Json | PodsOutput::Yaml => {
             let now = jiff::Timestamp::from_second(now as i64).map(|t| t.to_string()).unwrap_or_default();
-            render::json(&report, sections, slo, cross_check.as_ref(), &now, out)?
+            let write = if settings.output == PodsOutput::Json { render::json } else { render::yaml };
+            write(&report, sections, slo, cross_check.as_ref(), &now, out)?
         }
         PodsOutput::Csv => match &cross_check {
             Some(check) => render::cross_check_csv(check, out)?,
             None => render::csv(&report, sections, out)?,
         },
+    }
+    if let Some(path) = &settings.plot {
+        super::write_plot(path, |svg| render::plot(&report, svg))?;
     }
     if let Some((objective, verdict)) = &verdict
         && !matches!(settings.output, PodsOutput::Table | PodsOutput::Wide)

@@ -488,24 +488,27 @@ fn check_node(reading: &NodeReading, pods: &[&PodStart], quantiles: &[f64]) -> N
     }
     if let Some(h) = &histograms.sli {
         let (sli, verdict) = sli_check(h, &w, slack, reading.kubelet_version.as_deref(), quantiles);
-        if let Some(meaning) = sli.meaning {
-            let outside = match meaning {
-                SliMeaning::EveryPod => format!("{} pods with init containers count their time", c.with_init),
-                SliMeaning::StatelessOnly => {
-                    format!("{} stateful pods are outside it", c.started - c.stateless)
-                }
-            };
-            check.findings.push(format!(
-                "kubelet_pod_start_sli_duration_seconds leaves out {} ({}); {outside}",
-                meaning.excludes(),
+        let stateful = c.started - c.stateless;
+        check.findings.push(match sli.meaning {
+            Some(SliMeaning::EveryPod) => format!(
+                "kubelet_pod_start_sli_duration_seconds counts every pod with {} left out ({}): its {} pods \
+                 with init containers count that time and its {stateful} stateful pods count, which the \
+                 1.36 SLI leaves out",
+                SliMeaning::EveryPod.excludes(),
+                sli.meaning_from,
+                c.with_init
+            ),
+            Some(SliMeaning::StatelessOnly) => format!(
+                "kubelet_pod_start_sli_duration_seconds leaves out {} ({}): its {stateful} stateful pods \
+                 are not in it",
+                SliMeaning::StatelessOnly.excludes(),
                 sli.meaning_from
-            ));
-        } else {
-            check.findings.push(format!(
-                "kubelet_pod_start_sli_duration_seconds: what it counts is unknown ({})",
+            ),
+            None => format!(
+                "kubelet_pod_start_sli_duration_seconds: whether it leaves out stateful pods is unknown ({})",
                 sli.meaning_from
-            ));
-        }
+            ),
+        });
         for q in sli.metric.quantiles.iter().filter(|q| q.state == Agreement::Disagree) {
             check.findings.push(format!(
                 "SLI {}: the kubelet's observation lies in {} but no pod took that long from creation to running ({})",

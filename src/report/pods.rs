@@ -8,9 +8,13 @@ use serde_json::{Map, Value, json};
 
 use crate::histogram::{format_number, quantile_name};
 use crate::podstart::aggregate::{Group, MilestoneStats, PodReport};
+use crate::analysis::Stats;
 use crate::catalog::POD_START_DURATION;
+use crate::histogram::Histogram;
+use crate::podstart::aggregate::nearest_rank;
 use crate::podstart::crosscheck::{Agreement, CheckVerdict, CrossCheck, MetricCheck, bucket_text};
 use crate::podstart::{Latency, Milestone, Skip};
+use crate::report::document::DocumentFormat;
 use crate::report::json::number;
 use crate::report::{quantile_header, quantile_key};
 use crate::slo::{Objective, Verdict};
@@ -239,7 +243,8 @@ pub fn verdict_json(objective: &Objective, verdict: &Verdict) -> Value {
 }
 
 /// Writes one JSON document: the query, every group with every milestone, the slowest pods,
-/// the verdict, the cross-check when asked, and every pod with its latencies (`null` and a `skipped` reason where unknown).
+/// the verdict, the cross-check when asked, and every pod with its latencies (`null` and a
+/// `skipped` reason where unknown).
 pub fn json(
     report: &PodReport,
     sections: Sections,
@@ -248,6 +253,48 @@ pub fn json(
     now_rfc3339: &str,
     out: &mut (impl Write + ?Sized),
 ) -> io::Result<()> {
+    let head = serde_json::to_string(&head_document(report, sections, slo, cross_check, now_rfc3339))?;
+    // Every pod last, written one by one: the document never holds 50,000 pods at once.
+    out.write_all(head.strip_suffix('}').unwrap_or(&head).as_bytes())?;
+    out.write_all(b",\"pods\":[")?;
+    for (index, pod) in report.pods.iter().enumerate() {
+        if index > 0 {
+            out.write_all(b",")?;
+        }
+        serde_json::to_writer(&mut *out, &pod_json(pod))?;
+    }
+    out.write_all(b"]}\n")
+}
+
+/// Writes the JSON document as one YAML document, the pods last and one by one as well.
+pub fn yaml(
+    report: &PodReport,
+    sections: Sections,
+    slo: Option<(&Objective, &Verdict)>,
+    cross_check: Option<&CrossCheck>,
+    now_rfc3339: &str,
+    out: &mut (impl Write + ?Sized),
+) -> io::Result<()> {
+    let head = head_document(report, sections, slo, cross_check, now_rfc3339);
+    serde_norway::to_writer(&mut *out, &head).map_err(io::Error::other)?;
+    if report.pods.is_empty() {
+        return out.write_all(b"pods: []\n");
+    }
+    out.write_all(b"pods:\n")?;
+    for pod in &report.pods {
+        crate::report::document::write_record(&pod_json(pod), &DocumentFormat::Yaml, out)?;
+    }
+    Ok(())
+}
+
+/// Everything of the document but the pods.
+fn head_document(
+    report: &PodReport,
+    sections: Sections,
+    slo: Option<(&Objective, &Verdict)>,
+    cross_check: Option<&CrossCheck>,
+    now_rfc3339: &str,
+) -> Value {
     let groups = |rows: &[Group], on: bool| -> Value {
         if on { Value::Array(rows.iter().map(group_json).collect()) } else { Value::Null }
     };
@@ -282,17 +329,7 @@ pub fn json(
     if let Some(check) = cross_check {
         document["cross_check"] = cross_check_json(check);
     }
-    // Every pod last, written one by one: the document never holds 50,000 pods at once.
-    let head = serde_json::to_string(&document)?;
-    out.write_all(head.strip_suffix('}').unwrap_or(&head).as_bytes())?;
-    out.write_all(b",\"pods\":[")?;
-    for (index, pod) in report.pods.iter().enumerate() {
-        if index > 0 {
-            out.write_all(b",")?;
-        }
-        serde_json::to_writer(&mut *out, &pod_json(pod))?;
-    }
-    out.write_all(b"]}\n")
+    document
 }
 
 /// One pod: its latencies (`null` where unknown) and why each unknown one was skipped.
@@ -369,6 +406,40 @@ pub fn csv(report: &PodReport, sections: Sections, out: &mut (impl Write + ?Size
     writer.flush()
 }
 
+/// The band edges of `pods --plot`, in seconds: whole seconds, so every band is exact.
+const PLOT_BANDS: [f64; 3] = [1.0, 5.0, 30.0];
+
+/// Writes `pods --plot`: one bar per node, slowest first as in the table, then every pod (`ALL`),
+/// each split into the bands ≤1s, 1–5s, 5–30s and >30s of the milestone's latencies, with the
+/// pods counted and their exact p99.
+pub fn plot(report: &PodReport, out: &mut impl Write) -> io::Result<()> {
+    let m = report.query.milestone;
+    let stats = |node: Option<&str>| -> Stats {
+        let mut latencies: Vec<f64> = report
+            .pods
+            .iter()
+            .filter(|p| node.is_none() || p.node.as_deref() == node)
+            .filter_map(|p| p.latency(m).seconds())
+            .collect();
+        latencies.sort_by(f64::total_cmp);
+        let mut buckets: Vec<(f64, f64)> = PLOT_BANDS
+            .iter()
+            .map(|edge| (*edge, latencies.partition_point(|l| *l <= *edge) as f64))
+            .collect();
+        buckets.push((f64::INFINITY, latencies.len() as f64));
+        let histogram = Histogram::from_cumulative(&buckets, latencies.iter().sum())
+            .expect("the buckets end with +Inf and no bound is NaN");
+        let mut stats = Stats::of(&histogram, &[], &PLOT_BANDS);
+        stats.quantiles = nearest_rank(&latencies, 0.99).map(|v| (0.99, v)).into_iter().collect();
+        stats
+    };
+    let mut rows: Vec<(String, Stats)> = report.nodes.iter().map(|g| (g.name.clone(), stats(Some(&g.name)))).collect();
+    rows.push(("ALL".to_string(), stats(None)));
+    let rows: Vec<(String, &Stats)> = rows.iter().map(|(name, stats)| (name.clone(), stats)).collect();
+    let heading = format!("Pod start, creation → {m}, per node (from the API server)");
+    crate::report::svg::render_rows(&format!("pods: creation → {m}"), &heading, "s", &rows, out)
+}
+
 /// Writes the cross-check: one row per node (the pods that started there since its kubelet did,
 /// the histograms' counts, and each quantile from both sides), then each node's findings. `wide`
 /// adds the pods the window could not place and the bucket of each kubelet quantile.
@@ -401,7 +472,7 @@ pub fn cross_check_table(check: &CrossCheck, wide: bool, out: &mut (impl Write +
             node.node,
             node.kubelet_version.as_deref().unwrap_or("-"),
             node.verdict.as_str(),
-            node.pods.started,
+            node.kubelet_started.map_or("-".to_string(), |_| node.pods.started.to_string()),
             count(node.duration.as_ref()),
             count(node.sli.as_ref().map(|s| &s.metric)),
         );

@@ -284,3 +284,34 @@ fn the_cross_check_needs_every_pod_of_a_node() {
         assert!(err.contains(flag), "{flag}: {err}");
     }
 }
+
+#[test]
+fn saved_pods_as_yaml_and_as_a_plot() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let list = dir.path().join("pods.json");
+    std::fs::write(&list, SAVED_PODS).expect("write");
+    let svg = dir.path().join("ready.svg");
+    let output = bin()
+        .args(["pods", "-o", "yaml", "--file"])
+        .arg(&list)
+        .arg("--plot")
+        .arg(&svg)
+        .output()
+        .expect("runs");
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let yaml: Value = serde_norway::from_str(&stdout(&output)).expect("one YAML document");
+    assert_eq!(yaml["pods"].as_array().map(Vec::len), Some(2));
+    assert_eq!(yaml["cluster"]["milestones"]["ready"]["count"], 2);
+    let svg = std::fs::read_to_string(&svg).expect("the plot is written");
+    assert!(svg.starts_with("<svg ") && svg.contains("node-a") && svg.contains(">ALL<"), "{svg}");
+    // Ready after 3 s and after 40 s: one pod in 1–5s, one in >30s.
+    assert!(svg.contains("1–5s: 50.0% (1)") && svg.contains("&gt;30s: 50.0% (1)"), "{svg}");
+}
+
+const SAVED_PODS: &str = r#"{"kind": "List", "items": [
+  {"metadata": {"name": "web-1", "namespace": "default", "creationTimestamp": "2025-03-01T10:00:00Z"},
+   "spec": {"nodeName": "node-a"},
+   "status": {"phase": "Running", "conditions": [{"type": "Ready", "status": "True", "lastTransitionTime": "2025-03-01T10:00:03Z"}]}},
+  {"metadata": {"name": "web-2", "namespace": "default", "creationTimestamp": "2025-03-01T10:00:00Z"},
+   "spec": {"nodeName": "node-b"},
+   "status": {"phase": "Running", "conditions": [{"type": "Ready", "status": "True", "lastTransitionTime": "2025-03-01T10:00:40Z"}]}}]}"#;
