@@ -25,26 +25,19 @@ kubesim_setup
 
 calc() { awk "BEGIN { print $* }"; }
 
-# best wall seconds of RUNS runs and the largest peak RSS in KB: sets $secs and $rss_kb.
-measure() {
-  local best="" peak=0 wall rss
-  for _ in $(seq 1 "$RUNS"); do
-    /usr/bin/time -v -o "$work/time" "$@" >"$work/out" 2>"$work/stderr" || {
-      local code=$?
-      # 1 is a partial report (a node of the cross-check failed): still a measurement.
-      if [ "$code" -ne 1 ]; then
-        echo "failed ($code): $*" >&2
-        cat "$work/stderr" >&2
-        exit 1
-      fi
-    }
-    wall=$(awk -F': ' '/Elapsed \(wall clock\)/ { n = split($2, p, ":"); s = 0; for (i = 1; i <= n; i++) s = s * 60 + p[i]; print s }' "$work/time")
-    rss=$(awk -F': ' '/Maximum resident set size/ { print $2 }' "$work/time")
-    if [ -z "$best" ] || awk -v a="$wall" -v b="$best" 'BEGIN { exit !(a < b) }'; then best=$wall; fi
-    ((rss > peak)) && peak=$rss
-  done
-  secs=$best
-  rss_kb=$peak
+# shellcheck source=lib/measure.sh
+source "$root/scripts/lib/measure.sh"
+
+# check CMD...: runs CMD once and stops the benchmark if it fails (1, a partial report, is not a
+# failure: a node of the cross-check may fail), so no row times an error.
+check() {
+  local code=0
+  "$@" >/dev/null 2>"$work/stderr" || code=$?
+  if ((code > 1)); then
+    echo "failed ($code): $*" >&2
+    cat "$work/stderr" >&2
+    exit 1
+  fi
 }
 
 kubesim_start "$work/sim" "$NODES" --seed 7
@@ -82,6 +75,7 @@ printf '%-44s %9.2f %12.1f %8s\n' "curl, page by page (fetch-only floor)" "$secs
 row() {
   local label=$1
   shift
+  check "$@"
   measure "$@"
   printf '%-44s %9.2f %12.1f %8.2f\n' "$label" "$secs" "$(calc "$rss_kb / 1024")" "$(calc "$secs / $floor_secs")"
 }

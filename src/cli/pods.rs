@@ -12,8 +12,8 @@ use crate::catalog::{POD_START_DURATION, POD_START_SLI_DURATION, PROCESS_START_T
 use crate::cluster::plan::{
     ApiRequests, ClusterPlan, KubeletAuth, KubeletTls, Limits, NodeSelection, PROXY_CONCURRENCY, PROXY_RATE,
 };
-use crate::exposition::Selector;
 use crate::cluster::pods::PodSelection;
+use crate::exposition::Selector;
 use crate::podstart::Milestone;
 use crate::slo::{Objective, Statistic};
 use crate::units::{parse_duration, parse_quantile, parse_size};
@@ -257,7 +257,9 @@ impl PodsArgs {
         let mut by = self.by.clone();
         by.dedup();
         let cross_check = match cross_check_nodes {
-            Some(nodes) => Some(self.cross_check_plan(nodes).map_err(|problem| UsageError { problems: vec![problem] })?),
+            Some(nodes) => {
+                Some(self.cross_check_plan(nodes).map_err(|problem| UsageError { problems: vec![problem] })?)
+            }
             None => None,
         };
         Ok(PodsSettings {
@@ -287,7 +289,9 @@ impl PodsArgs {
                 "{why} since the kubelet started (its histograms count from then); --since does not apply"
             ));
         }
-        for (flag, given) in [("--namespace", self.namespace.is_some()), ("--selector", self.selector.is_some())] {
+        for (flag, given) in
+            [("--namespace", self.namespace.is_some()), ("--selector", self.selector.is_some())]
+        {
             if given {
                 problems.push(format!("{why}; {flag} would leave some of them out"));
             }

@@ -80,7 +80,8 @@ pub async fn run(
     }
     let mut report = aggregate(starts, &query);
     report.listed = listed;
-    let cross_check = readings.as_ref().map(|(readings, _)| cross_check(readings, &report.pods, &settings.quantiles));
+    let cross_check =
+        readings.as_ref().map(|(readings, _)| cross_check(readings, &report.pods, &settings.quantiles));
     if report.cluster.pods == 0 {
         writeln!(err, "No pods{}.", if listed > 0 { " in the --since window" } else { " match" })?;
     }
@@ -102,8 +103,12 @@ pub async fn run(
         }
         PodsOutput::Json | PodsOutput::Yaml => {
             let now = jiff::Timestamp::from_second(now as i64).map(|t| t.to_string()).unwrap_or_default();
-            let write = if settings.output == PodsOutput::Json { render::json } else { render::yaml };
-            write(&report, sections, slo, cross_check.as_ref(), &now, out)?
+            let encoding = if settings.output == PodsOutput::Json {
+                render::Encoding::Json
+            } else {
+                render::Encoding::Yaml
+            };
+            render::document(&report, sections, slo, cross_check.as_ref(), &now, encoding, out)?
         }
         PodsOutput::Csv => match &cross_check {
             Some(check) => render::cross_check_csv(check, out)?,
@@ -142,7 +147,8 @@ async fn read_kubelets(
 ) -> anyhow::Result<(Vec<NodeReading>, Outcome)> {
     let from = unix_now();
     let collection =
-        crate::collect::collect(&plan.cluster, "/metrics", &plan.selector, &collect_options(terminals)).await?;
+        crate::collect::collect(&plan.cluster, "/metrics", &plan.selector, &collect_options(terminals))
+            .await?;
     let until = unix_now();
     for warning in &collection.warnings {
         writeln!(err, "warning: {warning}")?;

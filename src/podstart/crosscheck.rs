@@ -348,7 +348,8 @@ impl NodeReading {
 /// `_count` is a family of its own, as in grep'd text); `None` when there is none.
 fn histogram_of(families: &[Family], metric: &str) -> Result<Option<Histogram>, String> {
     let suffixed = [format!("{metric}_bucket"), format!("{metric}_sum"), format!("{metric}_count")];
-    let samples = families.iter().filter(|f| f.name == metric || suffixed.contains(&f.name)).flat_map(|f| &f.samples);
+    let samples =
+        families.iter().filter(|f| f.name == metric || suffixed.contains(&f.name)).flat_map(|f| &f.samples);
     let read = from_samples(metric, samples);
     if let Some(problem) = read.problems.first() {
         return Err(format!("{metric}: {}", problem.error));
@@ -627,14 +628,15 @@ fn sli_check(
     let shown = version.unwrap_or("an unknown version");
     let (meaning, meaning_from) = match by_version {
         Some(m) if fits(m) => (Some(m), format!("{shown}, and its count fits")),
-        Some(m) if fits(m.other()) => (
-            Some(m.other()),
-            format!("its count fits {} pods, not what {shown} implies", m.other().as_str()),
-        ),
+        Some(m) if fits(m.other()) => {
+            (Some(m.other()), format!("its count fits {} pods, not what {shown} implies", m.other().as_str()))
+        }
         Some(m) => (Some(m), format!("{shown}; its count fits neither meaning")),
         None => match (fits(SliMeaning::EveryPod), fits(SliMeaning::StatelessOnly)) {
             (true, false) => (Some(SliMeaning::EveryPod), format!("{shown} does not pin it; its count does")),
-            (false, true) => (Some(SliMeaning::StatelessOnly), format!("{shown} does not pin it; its count does")),
+            (false, true) => {
+                (Some(SliMeaning::StatelessOnly), format!("{shown} does not pin it; its count does"))
+            }
             (true, true) => (None, format!("{shown} does not pin it, and its count fits both meanings")),
             (false, false) => (None, format!("{shown} does not pin it, and its count fits neither meaning")),
         },
@@ -657,7 +659,10 @@ fn sli_check(
         .map(|q| if compare { from_above(h, *q, samples) } else { unknown_quantile(h, *q, samples) })
         .collect();
     let verdict = if quantiles.iter().any(|q| q.state == Agreement::Disagree)
-        || (meaning.is_some() && !fits(SliMeaning::EveryPod) && !fits(SliMeaning::StatelessOnly) && n < expected.0)
+        || (meaning.is_some()
+            && !fits(SliMeaning::EveryPod)
+            && !fits(SliMeaning::StatelessOnly)
+            && n < expected.0)
     {
         CheckVerdict::Disagree
     } else if compare {

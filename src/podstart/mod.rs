@@ -396,7 +396,11 @@ fn running(created: Option<f64>, status: &PodStatus, finished: bool, restarted: 
         }
         latest = latest.max(seconds);
     }
-    if restarted { Latency::Skipped { why: Skip::Restarted, at_most: Some(latest) } } else { Latency::Seconds(latest) }
+    if restarted {
+        Latency::Skipped { why: Skip::Restarted, at_most: Some(latest) }
+    } else {
+        Latency::Seconds(latest)
+    }
 }
 
 fn latency(

@@ -6,12 +6,12 @@ use std::io::{self, Write};
 
 use serde_json::{Map, Value, json};
 
-use crate::histogram::{format_number, quantile_name};
-use crate::podstart::aggregate::{Group, MilestoneStats, PodReport};
 use crate::analysis::Stats;
 use crate::catalog::POD_START_DURATION;
 use crate::histogram::Histogram;
+use crate::histogram::{format_number, quantile_name};
 use crate::podstart::aggregate::nearest_rank;
+use crate::podstart::aggregate::{Group, MilestoneStats, PodReport};
 use crate::podstart::crosscheck::{Agreement, CheckVerdict, CrossCheck, MetricCheck, bucket_text};
 use crate::podstart::{Latency, Milestone, Skip};
 use crate::report::document::DocumentFormat;
@@ -242,19 +242,41 @@ pub fn verdict_json(objective: &Objective, verdict: &Verdict) -> Value {
     })
 }
 
-/// Writes one JSON document: the query, every group with every milestone, the slowest pods,
-/// the verdict, the cross-check when asked, and every pod with its latencies (`null` and a
-/// `skipped` reason where unknown).
-pub fn json(
+/// How [`document`] is written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Encoding {
+    /// One JSON object on one line.
+    Json,
+    /// One YAML document.
+    Yaml,
+}
+
+/// Writes one document: the query, every group with every milestone, the slowest pods, the
+/// verdict, the cross-check when asked, and every pod with its latencies (`null` and a
+/// `skipped` reason where unknown). The pods come last and are written one by one, so the
+/// document never holds 50,000 pods at once.
+pub fn document(
     report: &PodReport,
     sections: Sections,
     slo: Option<(&Objective, &Verdict)>,
     cross_check: Option<&CrossCheck>,
     now_rfc3339: &str,
+    encoding: Encoding,
     out: &mut (impl Write + ?Sized),
 ) -> io::Result<()> {
-    let head = serde_json::to_string(&head_document(report, sections, slo, cross_check, now_rfc3339))?;
-    // Every pod last, written one by one: the document never holds 50,000 pods at once.
+    let head = head_document(report, sections, slo, cross_check, now_rfc3339);
+    if encoding == Encoding::Yaml {
+        serde_norway::to_writer(&mut *out, &head).map_err(io::Error::other)?;
+        if report.pods.is_empty() {
+            return out.write_all(b"pods: []\n");
+        }
+        out.write_all(b"pods:\n")?;
+        for pod in &report.pods {
+            crate::report::document::write_record(&pod_json(pod), &DocumentFormat::Yaml, out)?;
+        }
+        return Ok(());
+    }
+    let head = serde_json::to_string(&head)?;
     out.write_all(head.strip_suffix('}').unwrap_or(&head).as_bytes())?;
     out.write_all(b",\"pods\":[")?;
     for (index, pod) in report.pods.iter().enumerate() {
@@ -264,27 +286,6 @@ pub fn json(
         serde_json::to_writer(&mut *out, &pod_json(pod))?;
     }
     out.write_all(b"]}\n")
-}
-
-/// Writes the JSON document as one YAML document, the pods last and one by one as well.
-pub fn yaml(
-    report: &PodReport,
-    sections: Sections,
-    slo: Option<(&Objective, &Verdict)>,
-    cross_check: Option<&CrossCheck>,
-    now_rfc3339: &str,
-    out: &mut (impl Write + ?Sized),
-) -> io::Result<()> {
-    let head = head_document(report, sections, slo, cross_check, now_rfc3339);
-    serde_norway::to_writer(&mut *out, &head).map_err(io::Error::other)?;
-    if report.pods.is_empty() {
-        return out.write_all(b"pods: []\n");
-    }
-    out.write_all(b"pods:\n")?;
-    for pod in &report.pods {
-        crate::report::document::write_record(&pod_json(pod), &DocumentFormat::Yaml, out)?;
-    }
-    Ok(())
 }
 
 /// Everything of the document but the pods.
@@ -433,7 +434,8 @@ pub fn plot(report: &PodReport, out: &mut impl Write) -> io::Result<()> {
         stats.quantiles = nearest_rank(&latencies, 0.99).map(|v| (0.99, v)).into_iter().collect();
         stats
     };
-    let mut rows: Vec<(String, Stats)> = report.nodes.iter().map(|g| (g.name.clone(), stats(Some(&g.name)))).collect();
+    let mut rows: Vec<(String, Stats)> =
+        report.nodes.iter().map(|g| (g.name.clone(), stats(Some(&g.name)))).collect();
     rows.push(("ALL".to_string(), stats(None)));
     let rows: Vec<(String, &Stats)> = rows.iter().map(|(name, stats)| (name.clone(), stats)).collect();
     let heading = format!("Pod start, creation → {m}, per node (from the API server)");
@@ -451,11 +453,22 @@ pub fn cross_check_table(check: &CrossCheck, wide: bool, out: &mut (impl Write +
         POD_START_DURATION
     )?;
     let width = check.nodes.iter().map(|n| n.node.chars().count()).max().unwrap_or(0).max(4);
-    let version_width =
-        check.nodes.iter().map(|n| n.kubelet_version.as_deref().unwrap_or("-").len()).max().unwrap_or(0).max(7);
-    let mut header = format!("{:<width$}  {:<version_width$}  {:<12}  {:>6}  {:>6}  {:>6}", "NODE", "VERSION", "VERDICT", "PODS", "COUNT", "SLI");
+    let version_width = check
+        .nodes
+        .iter()
+        .map(|n| n.kubelet_version.as_deref().unwrap_or("-").len())
+        .max()
+        .unwrap_or(0)
+        .max(7);
+    let mut header = format!(
+        "{:<width$}  {:<version_width$}  {:<12}  {:>6}  {:>6}  {:>6}",
+        "NODE", "VERSION", "VERDICT", "PODS", "COUNT", "SLI"
+    );
     if wide {
-        header.push_str(&format!("  {:>7}  {:>7}  {:>9}  {:<14}", "BEFORE", "PENDING", "UNCERTAIN", "SLI MEANING"));
+        header.push_str(&format!(
+            "  {:>7}  {:>7}  {:>9}  {:<14}",
+            "BEFORE", "PENDING", "UNCERTAIN", "SLI MEANING"
+        ));
     }
     for q in &check.quantiles {
         let name = quantile_header(*q);
@@ -497,7 +510,8 @@ pub fn cross_check_table(check: &CrossCheck, wide: bool, out: &mut (impl Write +
         }
         writeln!(out, "{}", line.trim_end())?;
     }
-    let verdicts = [CheckVerdict::Agree, CheckVerdict::DoubleCount, CheckVerdict::Disagree, CheckVerdict::Unknown];
+    let verdicts =
+        [CheckVerdict::Agree, CheckVerdict::DoubleCount, CheckVerdict::Disagree, CheckVerdict::Unknown];
     let tally: Vec<String> = verdicts
         .iter()
         .filter(|v| check.tally(**v) > 0)
@@ -506,7 +520,9 @@ pub fn cross_check_table(check: &CrossCheck, wide: bool, out: &mut (impl Write +
     if !tally.is_empty() {
         writeln!(out, "{} nodes: {}.", check.nodes.len(), tally.join(", "))?;
     }
-    if check.nodes.iter().any(|n| n.duration.as_ref().is_some_and(|d| d.quantiles.iter().any(|q| q.state == Agreement::Disagree))) {
+    if check.nodes.iter().any(|n| {
+        n.duration.as_ref().is_some_and(|d| d.quantiles.iter().any(|q| q.state == Agreement::Disagree))
+    }) {
         writeln!(out, "! the kubelet's quantile lies outside what bucket and timestamp resolution explain.")?;
     }
     for node in check.nodes.iter().filter(|n| !n.findings.is_empty()) {
@@ -576,8 +592,18 @@ pub fn cross_check_json(check: &CrossCheck) -> Value {
 pub fn cross_check_csv(check: &CrossCheck, out: &mut (impl Write + ?Sized)) -> io::Result<()> {
     let mut writer = crate::report::csv::writer(out);
     let mut header: Vec<String> = [
-        "node", "kubelet_version", "verdict", "pods_started", "pods_pending", "pods_before_kubelet_start",
-        "pods_uncertain", "count", "count_expected_min", "count_expected_max", "count_state", "sli_count",
+        "node",
+        "kubelet_version",
+        "verdict",
+        "pods_started",
+        "pods_pending",
+        "pods_before_kubelet_start",
+        "pods_uncertain",
+        "count",
+        "count_expected_min",
+        "count_expected_max",
+        "count_state",
+        "sli_count",
         "sli_meaning",
     ]
     .iter()
@@ -585,7 +611,8 @@ pub fn cross_check_csv(check: &CrossCheck, out: &mut (impl Write + ?Sized)) -> i
     .collect();
     for q in &check.quantiles {
         let name = quantile_name(*q);
-        header.extend(["pods", "kubelet", "bucket_low", "bucket_high", "state"].map(|k| format!("{name}_{k}")));
+        header
+            .extend(["pods", "kubelet", "bucket_low", "bucket_high", "state"].map(|k| format!("{name}_{k}")));
     }
     header.push("findings".to_string());
     writer.write_record(&header)?;
@@ -694,7 +721,8 @@ mod tests {
     fn json_and_csv_carry_every_group() {
         let report = sample();
         let mut out = Vec::new();
-        json(&report, Sections::ALL, None, None, "2025-01-01T00:00:00Z", &mut out).unwrap();
+        document(&report, Sections::ALL, None, None, "2025-01-01T00:00:00Z", Encoding::Json, &mut out)
+            .unwrap();
         let value: Value = serde_json::from_slice(&out).unwrap();
         assert_eq!(value["cluster"]["milestones"]["ready"]["quantiles"]["0.5"].as_f64(), Some(4.0));
         assert_eq!(value["cluster"]["milestones"]["ready"]["skipped"]["not_yet"], json!(1));

@@ -108,13 +108,7 @@ fn write_legend(rows: &[(String, &Stats)], unit: &str, out: &mut impl Write) -> 
     Ok(())
 }
 
-fn write_row(
-    unit: &str,
-    index: usize,
-    name: &str,
-    stats: &Stats,
-    out: &mut impl Write,
-) -> io::Result<()> {
+fn write_row(unit: &str, index: usize, name: &str, stats: &Stats, out: &mut impl Write) -> io::Result<()> {
     let y = TOP + index * ROW;
     let cluster = name.starts_with("CLUSTER") || name == "ALL";
     let weight = if cluster { r#" font-weight="bold""# } else { "" };

@@ -225,7 +225,8 @@ async fn rbac_with_pods_grants_what_pods_needs_and_doctor_checks_it() {
 #[tokio::test]
 async fn the_cross_check_flags_the_double_count_and_agrees_elsewhere() {
     // Node 3's kubelet refuses connections: it is reported, and the other nodes are still checked.
-    let cluster = Cluster::builder().nodes(6).seed(11).fault(3, kubesim::Fault::Refuse).start().await.expect("start");
+    let cluster =
+        Cluster::builder().nodes(6).seed(11).fault(3, kubesim::Fault::Refuse).start().await.expect("start");
     let truth = cluster.truth();
     let output = pods(&cluster, &["--cross-check", "-o", "json", "--timeout", "5s"]);
     assert_eq!(output.status.code(), Some(1), "one kubelet failed: a partial report\n{}", stderr(&output));
@@ -275,7 +276,16 @@ async fn the_cross_check_flags_the_double_count_and_agrees_elsewhere() {
 #[test]
 fn the_cross_check_needs_every_pod_of_a_node() {
     let output = bin()
-        .args(["pods", "--cross-check", "-n", "shop", "--since", "1h", "--field-selector", "status.phase=Running"])
+        .args([
+            "pods",
+            "--cross-check",
+            "-n",
+            "shop",
+            "--since",
+            "1h",
+            "--field-selector",
+            "status.phase=Running",
+        ])
         .output()
         .expect("runs");
     assert_eq!(output.status.code(), Some(2));

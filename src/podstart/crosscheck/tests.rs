@@ -66,7 +66,10 @@ fn a_kubelet_that_counts_each_pod_once_agrees() {
     let node = &check.nodes[0];
     assert_eq!(node.verdict, CheckVerdict::Agree, "{:?}", node.findings);
     let duration = node.duration.as_ref().unwrap();
-    assert_eq!((duration.count, duration.expected, duration.count_state), (10, (10, 10), CountState::Matches));
+    assert_eq!(
+        (duration.count, duration.expected, duration.count_state),
+        (10, (10, 10), CountState::Matches)
+    );
     // p50: rank 5 of 10; the kubelet's 5.4 lies in (5, 6], the pods' 5 s stands for (4, 7).
     assert_eq!(duration.quantiles[0].bucket, Some((5.0, 6.0)));
     assert_eq!(duration.quantiles[0].pods, Some(5.0));
@@ -133,7 +136,10 @@ fn the_window_is_since_the_kubelet_started() {
     // Not running yet.
     pods.push(pod("a", 5000, None, false));
     let node = &cross_check(&[reading("a", "v1.32.7", &observed, None)], &pods, &Q).nodes[0];
-    assert_eq!((node.pods.started, node.pods.before_start, node.pods.uncertain, node.pods.pending), (10, 1, 1, 1));
+    assert_eq!(
+        (node.pods.started, node.pods.before_start, node.pods.uncertain, node.pods.pending),
+        (10, 1, 1, 1)
+    );
     assert_eq!(node.duration.as_ref().unwrap().expected, (10, 12));
     assert_eq!(node.verdict, CheckVerdict::Agree, "{:?}", node.findings);
 }
@@ -190,7 +196,8 @@ fn a_node_without_a_start_time_or_an_answer_is_unknown_and_alone() {
     }
     let failed = NodeReading { node: "c".into(), kubelet_version: None, outcome: Err("timeout".into()) };
     let check = cross_check(&[failed, no_start, reading("a", "v1.32.7", &observed, None)], &pods, &Q);
-    let verdicts: Vec<(&str, CheckVerdict)> = check.nodes.iter().map(|n| (n.node.as_str(), n.verdict)).collect();
+    let verdicts: Vec<(&str, CheckVerdict)> =
+        check.nodes.iter().map(|n| (n.node.as_str(), n.verdict)).collect();
     assert_eq!(
         verdicts,
         [("a", CheckVerdict::Agree), ("b", CheckVerdict::Unknown), ("c", CheckVerdict::Unknown)]
