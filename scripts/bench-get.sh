@@ -34,21 +34,9 @@ trap cleanup EXIT
 
 calc() { awk "BEGIN { print $* }"; }
 
-# best wall SECONDS of RUNS runs, and the largest peak RSS in KB: sets $secs and $rss_kb.
 RUNS=${RUNS:-3}
-measure() {
-  local best="" peak=0
-  for _ in $(seq 1 "$RUNS"); do
-    /usr/bin/time -v -o "$work/time" "$@" >/dev/null 2>"$work/stderr" || true
-    local wall rss
-    wall=$(awk -F': ' '/Elapsed \(wall clock\)/ { n = split($2, p, ":"); s = 0; for (i = 1; i <= n; i++) s = s * 60 + p[i]; print s }' "$work/time")
-    rss=$(awk -F': ' '/Maximum resident set size/ { print $2 }' "$work/time")
-    if [ -z "$best" ] || awk -v a="$wall" -v b="$best" 'BEGIN { exit !(a < b) }'; then best=$wall; fi
-    ((rss > peak)) && peak=$rss
-  done
-  secs=$best
-  rss_kb=$peak
-}
+# shellcheck source=lib/measure.sh
+source "$root/scripts/lib/measure.sh"
 
 echo "== 1. get --file on one 64 MiB cadvisor-like payload (best of $RUNS, whole process)"
 payload=$target/bench-parser/generated-cadvisor-64MiB

@@ -27,6 +27,8 @@ pub const RUN_PODSANDBOX_DURATION: &str = "kubelet_run_podsandbox_duration_secon
 pub const CGROUP_MANAGER_DURATION: &str = "kubelet_cgroup_manager_duration_seconds";
 /// The family that carries the kubelet's own version (`gitVersion` / `git_version` label).
 pub const BUILD_INFO: &str = "kubernetes_build_info";
+/// When the kubelet process started (Unix seconds): its histograms count from then.
+pub const PROCESS_START_TIME: &str = "process_start_time_seconds";
 
 /// Prometheus client default buckets (`DefBuckets`), used by many kubelet histograms.
 pub const DEFAULT_BUCKETS: &[f64] = &[0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0];

@@ -4,7 +4,7 @@
 use std::fmt;
 
 use crate::analysis::{Report, Stats};
-use crate::histogram::{Histogram, format_number};
+use crate::histogram::{Histogram, format_number, quantile_name};
 use crate::units::parse_duration;
 
 /// Which statistic of the cluster line an objective bounds.
@@ -198,7 +198,7 @@ impl Objective {
                         "the quantile is not computed: fewer than two buckets or no total".into(),
                     );
                 }
-                let name = format!("p{}", format_number(q * 100.0));
+                let name = quantile_name(q);
                 if histogram.quantile_beyond_bounds(q) {
                     // The rank lies in the +Inf bucket: the true value is above `value`, the highest
                     // finite bound, by an unknown amount.
@@ -248,7 +248,7 @@ impl Objective {
     ) -> Verdict {
         let name = match self.statistic {
             Statistic::Mean => format!("mean {what}"),
-            Statistic::Quantile(q) => format!("p{} {what}", format_number(q * 100.0)),
+            Statistic::Quantile(q) => format!("{} {what}", quantile_name(q)),
         };
         let Some((low, high)) = range else {
             return Verdict {
@@ -310,7 +310,7 @@ impl fmt::Display for Objective {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self.statistic {
             Statistic::Mean => write!(f, "mean")?,
-            Statistic::Quantile(q) => write!(f, "p{}", format_number(q * 100.0))?,
+            Statistic::Quantile(q) => write!(f, "{}", quantile_name(q))?,
         }
         write!(f, "{}{}s", if self.strict { "<" } else { "<=" }, format_number(self.bound))
     }

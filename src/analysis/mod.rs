@@ -31,6 +31,7 @@ mod node;
 mod query;
 mod report;
 
+pub(crate) use node::build_version;
 pub use query::{Query, QueryError};
 pub use report::{ClusterReport, LayoutReport, NodeError, NodeReport, Report, Stats, Warning};
 
@@ -41,7 +42,7 @@ use crate::catalog::{self, Caveat};
 use crate::histogram::{Histogram, Reset, format_number};
 use crate::scrape::NodeScrape;
 use cluster_line::cluster_line;
-use node::{build_version, node_error, node_histograms, with_version_hint};
+use node::{node_error, node_histograms, with_version_hint};
 
 /// A node that answered with the metric.
 struct NodeHistograms<'a> {

@@ -5,8 +5,15 @@ use std::time::Duration;
 
 use clap::{Args, ValueEnum};
 
+use super::settings::histogram_selector;
 use super::{SloUnknown, UsageError};
+use crate::access::{AddressType, Method};
+use crate::catalog::{POD_START_DURATION, POD_START_SLI_DURATION, PROCESS_START_TIME};
+use crate::cluster::plan::{
+    ApiRequests, ClusterPlan, KubeletAuth, KubeletTls, Limits, NodeSelection, PROXY_CONCURRENCY, PROXY_RATE,
+};
 use crate::cluster::pods::PodSelection;
+use crate::exposition::Selector;
 use crate::podstart::Milestone;
 use crate::slo::{Objective, Statistic};
 use crate::units::{parse_duration, parse_quantile, parse_size};
@@ -61,19 +68,34 @@ pub struct PodsArgs {
     /// it held, `fail` as if it were violated (3). Needs --slo.
     #[arg(long, value_enum, value_name = "AS")]
     pub slo_unknown: Option<SloUnknown>,
+    /// Also read each node's kubelet histograms (through the API server proxy: needs `get` on
+    /// `nodes/proxy`) and set them beside the pods that started there since the kubelet did:
+    /// counts, quantiles, a double count, what the SLI histogram leaves out, and nodes where the
+    /// two disagree beyond bucket and timestamp resolution. Every pod of a node is needed, so
+    /// only `--field-selector spec.nodeName=NODE` may narrow the pods. With -o csv, the cross-check
+    /// rows alone.
+    #[arg(long)]
+    pub cross_check: bool,
     /// Output format.
     #[arg(long, short = 'o', value_enum, default_value_t = PodsOutput::Table)]
     pub output: PodsOutput,
+    /// Also write the milestone's latencies as a self-contained SVG: one bar per node split into
+    /// ≤1s, 1–5s, 5–30s and >30s, then every pod.
+    #[arg(long, value_name = "FILE.svg")]
+    pub plot: Option<PathBuf>,
     /// Pods per list request (as kubectl's --chunk-size).
     #[arg(help_heading = "Collection", long, default_value_t = 500, value_name = "N")]
     pub chunk_size: u32,
-    /// Give up on a list request after this long, e.g. 30s.
+    /// Give up on a list request (and, with --cross-check, on a node) after this long, e.g. 30s.
     #[arg(help_heading = "Collection", long, default_value = "30s", value_parser = parse_duration, value_name = "DURATION")]
     pub timeout: Duration,
     /// Refuse a list page larger than this many bytes (suffixes K, M, G accepted).
     #[arg(help_heading = "Collection", long, default_value = "256M", value_parser = parse_size, value_name = "BYTES")]
     pub max_body: u64,
 }
+
+/// Retries per node of `--cross-check`, as `histogram`'s default `--retries`.
+const CROSS_CHECK_RETRIES: u32 = 2;
 
 /// A grouping of pods.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -97,6 +119,8 @@ pub enum PodsOutput {
     Json,
     /// One CSV row per group.
     Csv,
+    /// The JSON document as YAML.
+    Yaml,
 }
 
 impl ValueEnum for Milestone {
@@ -136,6 +160,15 @@ pub enum PodSource {
     Files(Vec<PathBuf>),
 }
 
+/// What `--cross-check` reads from the kubelets.
+#[derive(Debug, Clone)]
+pub struct CrossCheckPlan {
+    /// Which nodes, through the API server proxy.
+    pub cluster: ClusterPlan,
+    /// The pod-start histograms, the build info and `process_start_time_seconds`.
+    pub selector: Selector,
+}
+
 /// `pods`, validated.
 #[derive(Debug, Clone)]
 pub struct PodsSettings {
@@ -157,6 +190,10 @@ pub struct PodsSettings {
     pub slo_unknown: Option<SloUnknown>,
     /// `--output`.
     pub output: PodsOutput,
+    /// `--cross-check`.
+    pub cross_check: Option<CrossCheckPlan>,
+    /// `--plot`.
+    pub plot: Option<PathBuf>,
 }
 
 impl PodsArgs {
@@ -193,6 +230,7 @@ impl PodsArgs {
         {
             problems.push(format!("--namespace {namespace:?} is not a namespace name"));
         }
+        let cross_check_nodes = if self.cross_check { self.cross_check_nodes(&mut problems) } else { None };
         let mut quantiles = self.quantiles.clone();
         if let Some(Objective { statistic: Statistic::Quantile(q), .. }) = self.slo
             && !quantiles.contains(&q)
@@ -218,6 +256,12 @@ impl PodsArgs {
         };
         let mut by = self.by.clone();
         by.dedup();
+        let cross_check = match cross_check_nodes {
+            Some(nodes) => {
+                Some(self.cross_check_plan(nodes).map_err(|problem| UsageError { problems: vec![problem] })?)
+            }
+            None => None,
+        };
         Ok(PodsSettings {
             source,
             milestone: self.milestone,
@@ -228,7 +272,79 @@ impl PodsArgs {
             slo: self.slo,
             slo_unknown: self.slo_unknown,
             output: self.output,
+            cross_check,
+            plot: self.plot.clone(),
         })
+    }
+
+    /// The nodes `--cross-check` reads, or a problem: it needs every pod of a node, so the pods
+    /// may be narrowed to one node's, and no further.
+    fn cross_check_nodes(&self, problems: &mut Vec<String>) -> Option<NodeSelection> {
+        let why = "--cross-check sets every pod of a node beside its kubelet's histograms";
+        if !self.files.is_empty() {
+            problems.push(format!("{why}: it reads a cluster, not --file"));
+        }
+        if self.since.is_some() {
+            problems.push(format!(
+                "{why} since the kubelet started (its histograms count from then); --since does not apply"
+            ));
+        }
+        for (flag, given) in
+            [("--namespace", self.namespace.is_some()), ("--selector", self.selector.is_some())]
+        {
+            if given {
+                problems.push(format!("{why}; {flag} would leave some of them out"));
+            }
+        }
+        match self.field_selector.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
+            None => Some(NodeSelection::All { selector: None }),
+            Some(selector) => {
+                let node = selector
+                    .strip_prefix("spec.nodeName==")
+                    .or_else(|| selector.strip_prefix("spec.nodeName="))
+                    .filter(|n| !n.is_empty() && !n.contains([',', '=', '!']));
+                match node {
+                    Some(node) => Some(NodeSelection::Names(vec![node.to_string()])),
+                    None => {
+                        problems.push(format!(
+                            "{why}; --field-selector may only name the node (spec.nodeName=NODE)"
+                        ));
+                        None
+                    }
+                }
+            }
+        }
+    }
+
+    /// The plan of `--cross-check`: the kubelets of `nodes`, through the API server proxy, with
+    /// the proxy's default pacing and this command's timeout per node.
+    fn cross_check_plan(&self, nodes: NodeSelection) -> Result<CrossCheckPlan, String> {
+        let mut selectors = Vec::new();
+        for metric in [POD_START_DURATION, POD_START_SLI_DURATION] {
+            selectors.push(histogram_selector(metric)?);
+        }
+        selectors.push(PROCESS_START_TIME.parse().map_err(|e| format!("{PROCESS_START_TIME}: {e}"))?);
+        let cluster = ClusterPlan {
+            kubeconfig: self.kubeconfig.clone(),
+            context: self.context.clone(),
+            method: Method::Proxy,
+            nodes,
+            token_file: None,
+            kubelet_tls: KubeletTls::Verify { ca: None, server_name: None },
+            kubelet_auth: KubeletAuth::default(),
+            credentials_to_unverified: false,
+            address_types: AddressType::ALL.to_vec(),
+            kubelet_port: None,
+            api: ApiRequests::default(),
+            limits: Limits {
+                concurrency: PROXY_CONCURRENCY,
+                per_node: self.timeout,
+                retries: CROSS_CHECK_RETRIES,
+                max_body: self.max_body,
+                rate: Some(PROXY_RATE),
+            },
+        };
+        Ok(CrossCheckPlan { cluster, selector: Selector::any_of(selectors) })
     }
 }
 

@@ -19,7 +19,7 @@ use crate::report::order::SortKey;
 use crate::slo::{Objective, Statistic};
 use crate::source::{Contexts, SourcePlan};
 
-pub use super::pods::{PodSource, PodsSettings};
+pub use super::pods::{CrossCheckPlan, PodSource, PodsSettings};
 
 /// `histogram`, validated.
 #[derive(Debug, Clone)]

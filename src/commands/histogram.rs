@@ -255,12 +255,7 @@ fn fleet_nothing_found(fleet: &FleetPlan) -> Option<String> {
 }
 
 fn write_plot(report: &Report, path: &std::path::Path) -> anyhow::Result<()> {
-    let cannot = || format!("cannot write the plot {}", path.display());
-    let mut svg = Vec::new();
-    report::svg::render(report, &mut svg).with_context(cannot)?;
-    let partial = path.with_extension("svg.partial");
-    std::fs::write(&partial, &svg).with_context(cannot)?;
-    std::fs::rename(&partial, path).with_context(cannot)
+    super::write_plot(path, |svg| report::svg::render(report, svg))
 }
 
 /// A baseline snapshot: of one cluster (its nodes), or of several (each context's families,

@@ -103,6 +103,20 @@ impl Terminals {
     pub const NONE: Terminals = Terminals { stdout: false, stderr: false, color: false };
 }
 
+/// Writes `--plot`'s SVG whole or not at all: into `FILE.svg.partial`, then renamed.
+pub(crate) fn write_plot(
+    path: &std::path::Path,
+    render: impl FnOnce(&mut Vec<u8>) -> std::io::Result<()>,
+) -> anyhow::Result<()> {
+    use anyhow::Context;
+    let cannot = || format!("cannot write the plot {}", path.display());
+    let mut svg = Vec::new();
+    render(&mut svg).with_context(cannot)?;
+    let partial = path.with_extension("svg.partial");
+    std::fs::write(&partial, &svg).with_context(cannot)?;
+    std::fs::rename(&partial, path).with_context(cannot)
+}
+
 /// How one-shot reads of a cluster run: failures explained by [`crate::remedy`], a progress bar
 /// when stderr is a terminal.
 pub(crate) fn collect_options(terminals: Terminals) -> Options {
@@ -131,7 +145,7 @@ pub async fn run(
         Command::Doctor(args) => doctor::run(&args.settings()?, out, err, terminals).await,
         Command::Compare(args) => compare::run(&args.settings()?, out, err).await,
         Command::Watch(args) => watch::run(&args.settings()?, out, err, terminals).await,
-        Command::Pods(args) => pods::run(&args.settings()?, out, err).await,
+        Command::Pods(args) => pods::run(&args.settings()?, out, err, terminals).await,
     }
 }
 

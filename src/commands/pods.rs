@@ -6,11 +6,12 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use anyhow::Context;
 
-use super::Outcome;
-use crate::cli::settings::{PodSource, PodsSettings};
+use super::{Outcome, Terminals, collect_options};
+use crate::cli::settings::{CrossCheckPlan, PodSource, PodsSettings};
 use crate::cli::{PodGroup, PodsOutput, SloUnknown};
 use crate::cluster::{self, FetchError, config};
 use crate::podstart::aggregate::{PodQuery, aggregate};
+use crate::podstart::crosscheck::{NodeReading, cross_check};
 use crate::podstart::{PodObject, PodStart};
 use crate::report::pods::{self as render, Sections};
 use crate::slo::State;
@@ -20,8 +21,15 @@ pub async fn run(
     settings: &PodsSettings,
     out: &mut dyn Write,
     err: &mut dyn Write,
+    terminals: Terminals,
 ) -> anyhow::Result<Outcome> {
-    let now = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs_f64()).unwrap_or(0.0);
+    // The kubelets are read before the pods are listed, so a pod that started after its
+    // kubelet's histograms were read is seen running and left out of the comparison.
+    let readings = match &settings.cross_check {
+        Some(plan) => Some(read_kubelets(plan, terminals, err).await?),
+        None => None,
+    };
+    let now = unix_now();
     let query = PodQuery {
         milestone: settings.milestone,
         quantiles: settings.quantiles.clone(),
@@ -72,6 +80,8 @@ pub async fn run(
     }
     let mut report = aggregate(starts, &query);
     report.listed = listed;
+    let cross_check =
+        readings.as_ref().map(|(readings, _)| cross_check(readings, &report.pods, &settings.quantiles));
     if report.cluster.pods == 0 {
         writeln!(err, "No pods{}.", if listed > 0 { " in the --since window" } else { " match" })?;
     }
@@ -83,24 +93,98 @@ pub async fn run(
         workloads: settings.by.contains(&PodGroup::Workload),
     };
     match settings.output {
-        PodsOutput::Table => render::table(&report, sections, false, slo, out)?,
-        PodsOutput::Wide => render::table(&report, sections, true, slo, out)?,
-        PodsOutput::Json => {
-            let now = jiff::Timestamp::from_second(now as i64).map(|t| t.to_string()).unwrap_or_default();
-            render::json(&report, sections, slo, &now, out)?
+        PodsOutput::Table | PodsOutput::Wide => {
+            let wide = settings.output == PodsOutput::Wide;
+            render::table(&report, sections, wide, slo, out)?;
+            if let Some(check) = &cross_check {
+                writeln!(out)?;
+                render::cross_check_table(check, wide, out)?;
+            }
         }
-        PodsOutput::Csv => render::csv(&report, sections, out)?,
+        PodsOutput::Json | PodsOutput::Yaml => {
+            let now = jiff::Timestamp::from_second(now as i64).map(|t| t.to_string()).unwrap_or_default();
+            let encoding = if settings.output == PodsOutput::Json {
+                render::Encoding::Json
+            } else {
+                render::Encoding::Yaml
+            };
+            render::document(&report, sections, slo, cross_check.as_ref(), &now, encoding, out)?
+        }
+        PodsOutput::Csv => match &cross_check {
+            Some(check) => render::cross_check_csv(check, out)?,
+            None => render::csv(&report, sections, out)?,
+        },
+    }
+    if let Some(path) = &settings.plot {
+        super::write_plot(path, |svg| render::plot(&report, svg))?;
     }
     if let Some((objective, verdict)) = &verdict
         && !matches!(settings.output, PodsOutput::Table | PodsOutput::Wide)
     {
         writeln!(err, "SLO {objective}: {} — {}", verdict.state.as_str(), verdict.reason)?;
     }
-    Ok(match verdict.map(|(_, v)| (v.state, settings.slo_unknown)) {
+    let slo_outcome = match verdict.map(|(_, v)| (v.state, settings.slo_unknown)) {
         None | Some((State::Holds, _)) | Some((State::Unknown, Some(SloUnknown::Pass))) => Outcome::Complete,
         Some((State::Violated, _)) | Some((State::Unknown, Some(SloUnknown::Fail))) => Outcome::SloViolated,
         Some((State::Unknown, None)) => Outcome::SloUnknown,
+    };
+    Ok(match readings {
+        Some((_, kubelets)) => Outcome::combine([slo_outcome, kubelets]),
+        None => slo_outcome,
     })
+}
+
+fn unix_now() -> f64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs_f64()).unwrap_or(0.0)
+}
+
+/// Reads every selected kubelet's pod-start histograms for `--cross-check`; a node that fails is
+/// a reading that says why (and the outcome says the run is partial), never the end of the run.
+async fn read_kubelets(
+    plan: &CrossCheckPlan,
+    terminals: Terminals,
+    err: &mut dyn Write,
+) -> anyhow::Result<(Vec<NodeReading>, Outcome)> {
+    let from = unix_now();
+    let collection =
+        crate::collect::collect(&plan.cluster, "/metrics", &plan.selector, &collect_options(terminals))
+            .await?;
+    let until = unix_now();
+    for warning in &collection.warnings {
+        writeln!(err, "warning: {warning}")?;
+    }
+    let readings: Vec<NodeReading> = collection
+        .scrapes
+        .iter()
+        .map(|scrape| match &scrape.outcome {
+            Ok(scraped) => NodeReading::from_families(
+                &scrape.node,
+                scrape.kubelet_version.clone(),
+                &scraped.families,
+                (from, until),
+            ),
+            Err(failure) => NodeReading {
+                node: scrape.node.clone(),
+                kubelet_version: scrape.kubelet_version.clone(),
+                outcome: Err(match &failure.fix {
+                    Some(fix) => format!("{}; fix: {fix}", failure.message),
+                    None => failure.message.clone(),
+                }),
+            },
+        })
+        .collect();
+    let failed: Vec<&str> =
+        collection.scrapes.iter().filter(|s| s.outcome.is_err()).map(|s| s.node.as_str()).collect();
+    if !failed.is_empty() {
+        writeln!(
+            err,
+            "error: {} of {} kubelets could not be read ({}); the cross-check says why",
+            failed.len(),
+            collection.scrapes.len(),
+            crate::text::bounded_names(&failed)
+        )?;
+    }
+    Ok((readings, Outcome::from_scrapes(&collection.scrapes)))
 }
 
 /// The error of a failed listing, with the fix a user needs.

@@ -58,6 +58,20 @@ pub fn format_number(value: f64) -> String {
     }
 }
 
+/// A quantile as people name it: `p50`, `p99`, `p99.9` (what `--slo` parses, CSV columns of
+/// `pods`, and — upper-cased — table headers).
+///
+/// ```
+/// use kubelet_metrics::histogram::quantile_name;
+/// assert_eq!(quantile_name(0.5), "p50");
+/// assert_eq!(quantile_name(0.999), "p99.9");
+/// assert_eq!(quantile_name(1.0), "p100");
+/// ```
+pub fn quantile_name(q: f64) -> String {
+    // Round away binary noise: 0.999 × 100 = 99.89999999999999.
+    format!("p{}", format_number((q * 100.0 * 1e6).round() / 1e6))
+}
+
 /// Finite bounds as `0.5,1,2`.
 pub fn format_bounds(bounds: &[f64]) -> String {
     bounds.iter().map(|b| format_number(*b)).collect::<Vec<_>>().join(",")

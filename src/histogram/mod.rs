@@ -4,7 +4,7 @@
 //! This file owns the bucket math ([`Histogram`], [`Bucket`], [`Band`]: construction, mean,
 //! quantiles, bands, merge). Its neighbours each own one concern, re-exported here so every
 //! path stays `crate::histogram::…`: `promql.rs` (the steps ported from Prometheus'
-//! `histogram_quantile`), `delta.rs` ([`Delta`], [`Reset`]), `format.rs` ([`format_number`],
+//! `histogram_quantile`), `delta.rs` ([`Delta`], [`Reset`]), `format.rs` ([`format_number`], [`quantile_name`],
 //! band labels), `series.rs` (the family adapter: [`from_family`], [`Series`], [`group`]) and
 //! `layout.rs` ([`merge_by_layout`]).
 //!
@@ -47,7 +47,7 @@ mod promql;
 mod series;
 
 pub use delta::{Delta, Reset};
-pub use format::{format_bounds, format_number};
+pub use format::{format_bounds, format_number, quantile_name};
 pub use layout::{LayoutGroup, merge_by_layout};
 pub use series::{FamilySeries, Labels, Series, SeriesProblem, from_family, from_samples, group};
 

@@ -54,6 +54,13 @@ pub struct MilestoneStats {
     pub skipped: BTreeMap<Skip, usize>,
 }
 
+impl MilestoneStats {
+    /// The asked quantile `q`, when there were samples.
+    pub fn quantile(&self, q: f64) -> Option<f64> {
+        self.quantiles.iter().find(|(k, _)| *k == q).map(|(_, v)| *v)
+    }
+}
+
 /// The latencies of one group, known within bounds: what the SLO is judged on.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct Bounds {
@@ -145,10 +152,14 @@ pub fn nearest_rank(sorted: &[f64], q: f64) -> Option<f64> {
     if sorted.is_empty() {
         return None;
     }
-    let n = sorted.len();
+    Some(sorted[nearest_rank_index(q, sorted.len()) - 1])
+}
+
+/// The 1-based rank of the q-quantile among `n` values: ⌈q·n⌉, at least 1 — where nearest rank
+/// and PromQL's `histogram_quantile` both place it.
+pub fn nearest_rank_index(q: f64, n: usize) -> usize {
     // q·n is a rank; the small allowance keeps 0.99 × 100 (99.00000000000001) at rank 99.
-    let rank = ((q * n as f64) - 1e-9).ceil().clamp(1.0, n as f64) as usize;
-    Some(sorted[rank - 1])
+    ((q * n as f64) - 1e-9).ceil().clamp(1.0, n.max(1) as f64) as usize
 }
 
 /// Aggregates pods into a report. Pods outside the query's window are left out.
@@ -323,6 +334,7 @@ mod tests {
             stateful,
             init_containers: false,
             latencies: [seconds(0.0), seconds(0.0), seconds(1.0), ready, ready],
+            running: seconds(1.0),
         }
     }
 

@@ -12,6 +12,7 @@
 //! number of seconds and the true value lies within a second of it either way.
 
 pub mod aggregate;
+pub mod crosscheck;
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -287,6 +288,9 @@ pub struct PodStart {
     pub init_containers: bool,
     /// One latency per [`Milestone`], in [`Milestone::ALL`] order.
     pub latencies: [Latency; 5],
+    /// When every container had started: the latest `startedAt`, the moment the kubelet turns
+    /// the pod's phase to Running and what `kubelet_pod_start_duration_seconds` times to.
+    pub running: Latency,
 }
 
 /// The volume sources the pod-startup SLO allows for stateless pods
@@ -328,6 +332,7 @@ impl PodStart {
         let finished = matches!(phase.as_str(), "Succeeded" | "Failed");
         let restarted = status.container_statuses.iter().any(|c| c.restart_count > 0);
         let latencies = Milestone::ALL.map(|m| latency(m, created, &status, finished, restarted));
+        let running = running(created, &status, finished, restarted);
         PodStart {
             namespace: metadata.namespace,
             name: metadata.name,
@@ -338,6 +343,7 @@ impl PodStart {
             stateful,
             init_containers: !spec.init_containers.is_empty(),
             latencies,
+            running,
         }
     }
 
@@ -365,6 +371,36 @@ fn workload_of(metadata: &PodMetadata) -> Workload {
         return Workload { kind: "Deployment".into(), name: deployment.to_string() };
     }
     Workload { kind: owner.kind.clone(), name: owner.name.clone() }
+}
+
+/// The latest `startedAt` of its containers, once none is waiting: a pod whose containers have
+/// not all started has not reached Running.
+fn running(created: Option<f64>, status: &PodStatus, finished: bool, restarted: bool) -> Latency {
+    let skip = |why: Skip| Latency::Skipped { why, at_most: None };
+    let Some(created) = created else { return skip(Skip::NoTimestamp) };
+    let states: Vec<Option<&str>> = status
+        .container_statuses
+        .iter()
+        .map(|c| c.state.running.as_ref().or(c.state.terminated.as_ref()).map(|s| s.started_at.as_deref()))
+        .map(|started| started.map(|at| at.unwrap_or_default()))
+        .collect();
+    if states.is_empty() || states.iter().any(Option::is_none) {
+        return skip(if finished { Skip::Finished } else { Skip::NotYet });
+    }
+    let mut latest = 0.0f64;
+    for text in states.into_iter().flatten() {
+        let Some(at) = parse_time(text) else { return skip(Skip::NoTimestamp) };
+        let seconds = at.floor() - created.floor();
+        if seconds < 0.0 {
+            return skip(Skip::BeforeCreation);
+        }
+        latest = latest.max(seconds);
+    }
+    if restarted {
+        Latency::Skipped { why: Skip::Restarted, at_most: Some(latest) }
+    } else {
+        Latency::Seconds(latest)
+    }
 }
 
 fn latency(

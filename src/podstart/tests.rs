@@ -28,6 +28,8 @@ fn a_running_pod_has_every_milestone() {
     let seconds: Vec<Option<f64>> = Milestone::ALL.iter().map(|m| p.latency(*m).seconds()).collect();
     // The first container started at :06, the earlier of the two.
     assert_eq!(seconds, [Some(1.0), Some(4.0), Some(6.0), Some(12.0), Some(12.0)]);
+    // Running once the later of the two had started, at :09.
+    assert_eq!(p.running.seconds(), Some(9.0));
     assert_eq!(p.workload.to_string(), "Deployment/web");
     assert!(!p.stateful && p.init_containers);
     assert_eq!(p.node.as_deref(), Some("node-a"));
@@ -39,6 +41,7 @@ fn a_restarted_container_hides_the_first_start_but_bounds_it() {
     let p = pod(&RUNNING.replacen(r#""restartCount": 0"#, r#""restartCount": 2"#, 1));
     assert_eq!(p.latency(Milestone::Scheduled).seconds(), Some(1.0));
     assert_eq!(p.latency(Milestone::Started), Latency::Skipped { why: Skip::Restarted, at_most: Some(6.0) });
+    assert_eq!(p.running, Latency::Skipped { why: Skip::Restarted, at_most: Some(9.0) });
     assert_eq!(p.latency(Milestone::Ready), Latency::Skipped { why: Skip::Restarted, at_most: Some(12.0) });
 }
 

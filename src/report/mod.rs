@@ -103,9 +103,7 @@ pub fn format_share(band: &Band) -> String {
 /// assert_eq!(quantile_header(0.999), "P99.9");
 /// ```
 pub fn quantile_header(q: f64) -> String {
-    // Round away binary noise: 0.999 × 100 = 99.89999999999999.
-    let percent = (q * 100.0 * 1e6).round() / 1e6;
-    format!("P{percent}")
+    crate::histogram::quantile_name(q).to_uppercase()
 }
 
 /// The key of a quantile in JSON and the suffix in CSV: `0.5`, `0.99`, `1`.

@@ -6,9 +6,15 @@ use std::io::{self, Write};
 
 use serde_json::{Map, Value, json};
 
-use crate::histogram::format_number;
+use crate::analysis::Stats;
+use crate::catalog::POD_START_DURATION;
+use crate::histogram::Histogram;
+use crate::histogram::{format_number, quantile_name};
+use crate::podstart::aggregate::nearest_rank;
 use crate::podstart::aggregate::{Group, MilestoneStats, PodReport};
+use crate::podstart::crosscheck::{Agreement, CheckVerdict, CrossCheck, MetricCheck, bucket_text};
 use crate::podstart::{Latency, Milestone, Skip};
+use crate::report::document::DocumentFormat;
 use crate::report::json::number;
 use crate::report::{quantile_header, quantile_key};
 use crate::slo::{Objective, Verdict};
@@ -147,8 +153,7 @@ fn groups(
         }
         line.push_str(&format!("  {:>6}  {:>6}", group.pods, stats.count));
         for q in quantiles {
-            let value = stats.quantiles.iter().find(|(k, _)| k == q).map(|(_, v)| *v);
-            line.push_str(&format!("  {:>7}", seconds(value)));
+            line.push_str(&format!("  {:>7}", seconds(stats.quantile(*q))));
         }
         line.push_str(&format!("  {:>7}", seconds(stats.max)));
         if wide {
@@ -237,15 +242,60 @@ pub fn verdict_json(objective: &Objective, verdict: &Verdict) -> Value {
     })
 }
 
-/// Writes one JSON document: the query, every group with every milestone, the slowest pods,
-/// the verdict, and every pod with its latencies (`null` and a `skipped` reason where unknown).
-pub fn json(
+/// How [`document`] is written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Encoding {
+    /// One JSON object on one line.
+    Json,
+    /// One YAML document.
+    Yaml,
+}
+
+/// Writes one document: the query, every group with every milestone, the slowest pods, the
+/// verdict, the cross-check when asked, and every pod with its latencies (`null` and a
+/// `skipped` reason where unknown). The pods come last and are written one by one, so the
+/// document never holds 50,000 pods at once.
+pub fn document(
     report: &PodReport,
     sections: Sections,
     slo: Option<(&Objective, &Verdict)>,
+    cross_check: Option<&CrossCheck>,
     now_rfc3339: &str,
+    encoding: Encoding,
     out: &mut (impl Write + ?Sized),
 ) -> io::Result<()> {
+    let head = head_document(report, sections, slo, cross_check, now_rfc3339);
+    if encoding == Encoding::Yaml {
+        serde_norway::to_writer(&mut *out, &head).map_err(io::Error::other)?;
+        if report.pods.is_empty() {
+            return out.write_all(b"pods: []\n");
+        }
+        out.write_all(b"pods:\n")?;
+        for pod in &report.pods {
+            crate::report::document::write_record(&pod_json(pod), &DocumentFormat::Yaml, out)?;
+        }
+        return Ok(());
+    }
+    let head = serde_json::to_string(&head)?;
+    out.write_all(head.strip_suffix('}').unwrap_or(&head).as_bytes())?;
+    out.write_all(b",\"pods\":[")?;
+    for (index, pod) in report.pods.iter().enumerate() {
+        if index > 0 {
+            out.write_all(b",")?;
+        }
+        serde_json::to_writer(&mut *out, &pod_json(pod))?;
+    }
+    out.write_all(b"]}\n")
+}
+
+/// Everything of the document but the pods.
+fn head_document(
+    report: &PodReport,
+    sections: Sections,
+    slo: Option<(&Objective, &Verdict)>,
+    cross_check: Option<&CrossCheck>,
+    now_rfc3339: &str,
+) -> Value {
     let groups = |rows: &[Group], on: bool| -> Value {
         if on { Value::Array(rows.iter().map(group_json).collect()) } else { Value::Null }
     };
@@ -277,17 +327,10 @@ pub fn json(
     if let Some((objective, verdict)) = slo {
         document["slo"] = verdict_json(objective, verdict);
     }
-    // Every pod last, written one by one: the document never holds 50,000 pods at once.
-    let head = serde_json::to_string(&document)?;
-    out.write_all(head.strip_suffix('}').unwrap_or(&head).as_bytes())?;
-    out.write_all(b",\"pods\":[")?;
-    for (index, pod) in report.pods.iter().enumerate() {
-        if index > 0 {
-            out.write_all(b",")?;
-        }
-        serde_json::to_writer(&mut *out, &pod_json(pod))?;
+    if let Some(check) = cross_check {
+        document["cross_check"] = cross_check_json(check);
     }
-    out.write_all(b"]}\n")
+    document
 }
 
 /// One pod: its latencies (`null` where unknown) and why each unknown one was skipped.
@@ -319,7 +362,7 @@ pub fn csv(report: &PodReport, sections: Sections, out: &mut (impl Write + ?Size
         .iter()
         .map(|s| s.to_string())
         .collect();
-    header.extend(report.query.quantiles.iter().map(|q| format!("p{}", format_number(q * 100.0))));
+    header.extend(report.query.quantiles.iter().map(|q| quantile_name(*q)));
     header.extend(
         [Skip::NotYet, Skip::Restarted, Skip::Finished, Skip::NoTimestamp, Skip::BeforeCreation]
             .iter()
@@ -340,7 +383,7 @@ pub fn csv(report: &PodReport, sections: Sections, out: &mut (impl Write + ?Size
             cell(stats.max),
         ];
         for q in &report.query.quantiles {
-            row.push(cell(stats.quantiles.iter().find(|(k, _)| k == q).map(|(_, v)| *v)));
+            row.push(cell(stats.quantile(*q)));
         }
         for why in [Skip::NotYet, Skip::Restarted, Skip::Finished, Skip::NoTimestamp, Skip::BeforeCreation] {
             row.push(stats.skipped.get(&why).copied().unwrap_or(0).to_string());
@@ -360,6 +403,247 @@ pub fn csv(report: &PodReport, sections: Sections, out: &mut (impl Write + ?Size
                 write(kind, group)?;
             }
         }
+    }
+    writer.flush()
+}
+
+/// The band edges of `pods --plot`, in seconds: whole seconds, so every band is exact.
+const PLOT_BANDS: [f64; 3] = [1.0, 5.0, 30.0];
+
+/// Writes `pods --plot`: one bar per node, slowest first as in the table, then every pod (`ALL`),
+/// each split into the bands ≤1s, 1–5s, 5–30s and >30s of the milestone's latencies, with the
+/// pods counted and their exact p99.
+pub fn plot(report: &PodReport, out: &mut impl Write) -> io::Result<()> {
+    let m = report.query.milestone;
+    let stats = |node: Option<&str>| -> Stats {
+        let mut latencies: Vec<f64> = report
+            .pods
+            .iter()
+            .filter(|p| node.is_none() || p.node.as_deref() == node)
+            .filter_map(|p| p.latency(m).seconds())
+            .collect();
+        latencies.sort_by(f64::total_cmp);
+        let mut buckets: Vec<(f64, f64)> = PLOT_BANDS
+            .iter()
+            .map(|edge| (*edge, latencies.partition_point(|l| *l <= *edge) as f64))
+            .collect();
+        buckets.push((f64::INFINITY, latencies.len() as f64));
+        let histogram = Histogram::from_cumulative(&buckets, latencies.iter().sum())
+            .expect("the buckets end with +Inf and no bound is NaN");
+        let mut stats = Stats::of(&histogram, &[], &PLOT_BANDS);
+        stats.quantiles = nearest_rank(&latencies, 0.99).map(|v| (0.99, v)).into_iter().collect();
+        stats
+    };
+    let mut rows: Vec<(String, Stats)> =
+        report.nodes.iter().map(|g| (g.name.clone(), stats(Some(&g.name)))).collect();
+    rows.push(("ALL".to_string(), stats(None)));
+    let rows: Vec<(String, &Stats)> = rows.iter().map(|(name, stats)| (name.clone(), stats)).collect();
+    let heading = format!("Pod start, creation → {m}, per node (from the API server)");
+    crate::report::svg::render_rows(&format!("pods: creation → {m}"), &heading, "s", &rows, out)
+}
+
+/// Writes the cross-check: one row per node (the pods that started there since its kubelet did,
+/// the histograms' counts, and each quantile from both sides), then each node's findings. `wide`
+/// adds the pods the window could not place and the bucket of each kubelet quantile.
+pub fn cross_check_table(check: &CrossCheck, wide: bool, out: &mut (impl Write + ?Sized)) -> io::Result<()> {
+    writeln!(
+        out,
+        "Cross-check with each kubelet's histograms, over the pods created since it started \
+         ({}: scheduled → running, timestamps within a second, buckets as served):",
+        POD_START_DURATION
+    )?;
+    let width = check.nodes.iter().map(|n| n.node.chars().count()).max().unwrap_or(0).max(4);
+    let version_width = check
+        .nodes
+        .iter()
+        .map(|n| n.kubelet_version.as_deref().unwrap_or("-").len())
+        .max()
+        .unwrap_or(0)
+        .max(7);
+    let mut header = format!(
+        "{:<width$}  {:<version_width$}  {:<12}  {:>6}  {:>6}  {:>6}",
+        "NODE", "VERSION", "VERDICT", "PODS", "COUNT", "SLI"
+    );
+    if wide {
+        header.push_str(&format!(
+            "  {:>7}  {:>7}  {:>9}  {:<14}",
+            "BEFORE", "PENDING", "UNCERTAIN", "SLI MEANING"
+        ));
+    }
+    for q in &check.quantiles {
+        let name = quantile_header(*q);
+        header.push_str(&format!("  {:>9}  {:>11}", format!("{name} PODS"), format!("{name} KUBELET")));
+        if wide {
+            header.push_str(&format!("  {:>15}", format!("{name} BUCKET")));
+        }
+    }
+    writeln!(out, "{}", header.trim_end())?;
+    for node in &check.nodes {
+        let count = |m: Option<&MetricCheck>| m.map_or("-".to_string(), |m| m.count.to_string());
+        let mut line = format!(
+            "{:<width$}  {:<version_width$}  {:<12}  {:>6}  {:>6}  {:>6}",
+            node.node,
+            node.kubelet_version.as_deref().unwrap_or("-"),
+            node.verdict.as_str(),
+            node.kubelet_started.map_or("-".to_string(), |_| node.pods.started.to_string()),
+            count(node.duration.as_ref()),
+            count(node.sli.as_ref().map(|s| &s.metric)),
+        );
+        if wide {
+            let meaning = node.sli.as_ref().and_then(|s| s.meaning).map_or("unknown", |m| m.as_str());
+            line.push_str(&format!(
+                "  {:>7}  {:>7}  {:>9}  {:<14}",
+                node.pods.before_start, node.pods.pending, node.pods.uncertain, meaning
+            ));
+        }
+        for (index, _) in check.quantiles.iter().enumerate() {
+            let q = node.duration.as_ref().and_then(|d| d.quantiles.get(index));
+            let mark = if q.is_some_and(|q| q.state == Agreement::Disagree) { "!" } else { "" };
+            line.push_str(&format!(
+                "  {:>9}  {:>11}",
+                seconds(q.and_then(|q| q.pods)),
+                format!("{}{mark}", seconds(q.and_then(|q| q.kubelet)))
+            ));
+            if wide {
+                line.push_str(&format!("  {:>15}", q.map_or("-".to_string(), |q| bucket_text(q.bucket))));
+            }
+        }
+        writeln!(out, "{}", line.trim_end())?;
+    }
+    let verdicts =
+        [CheckVerdict::Agree, CheckVerdict::DoubleCount, CheckVerdict::Disagree, CheckVerdict::Unknown];
+    let tally: Vec<String> = verdicts
+        .iter()
+        .filter(|v| check.tally(**v) > 0)
+        .map(|v| format!("{} {}", check.tally(*v), v.as_str()))
+        .collect();
+    if !tally.is_empty() {
+        writeln!(out, "{} nodes: {}.", check.nodes.len(), tally.join(", "))?;
+    }
+    if check.nodes.iter().any(|n| {
+        n.duration.as_ref().is_some_and(|d| d.quantiles.iter().any(|q| q.state == Agreement::Disagree))
+    }) {
+        writeln!(out, "! the kubelet's quantile lies outside what bucket and timestamp resolution explain.")?;
+    }
+    for node in check.nodes.iter().filter(|n| !n.findings.is_empty()) {
+        for finding in &node.findings {
+            writeln!(out, "{}: {finding}.", node.node)?;
+        }
+    }
+    Ok(())
+}
+
+fn metric_check_json(metric: &MetricCheck) -> Value {
+    let quantiles: Vec<Value> = metric
+        .quantiles
+        .iter()
+        .map(|q| {
+            json!({
+                "q": number(q.q),
+                "pods": q.pods.map_or(Value::Null, number),
+                "kubelet": q.kubelet.map_or(Value::Null, number),
+                "bucket": q.bucket.map_or(Value::Null, |(lo, hi)| json!([number(lo), number(hi)])),
+                "state": q.state.as_str(),
+            })
+        })
+        .collect();
+    json!({
+        "count": metric.count,
+        "expected": [metric.expected.0, metric.expected.1],
+        "count_state": metric.count_state.as_str(),
+        "quantiles": quantiles,
+    })
+}
+
+/// The cross-check as JSON: one object per node with its pods, both histograms' comparisons,
+/// the verdict and the findings.
+pub fn cross_check_json(check: &CrossCheck) -> Value {
+    let nodes: Vec<Value> = check
+        .nodes
+        .iter()
+        .map(|node| {
+            let p = node.pods;
+            json!({
+                "node": node.node,
+                "kubelet_version": node.kubelet_version,
+                "kubelet_started": node.kubelet_started.map_or(Value::Null, number),
+                "verdict": node.verdict.as_str(),
+                "pods": {"started": p.started, "stateless": p.stateless, "stateless_scheduled_at_once": p.stateless_at_once,
+                         "with_init_containers": p.with_init, "pending": p.pending, "before_kubelet_start": p.before_start,
+                         "uncertain": p.uncertain},
+                "duration": node.duration.as_ref().map_or(Value::Null, metric_check_json),
+                "sli": node.sli.as_ref().map_or(Value::Null, |sli| {
+                    let mut value = metric_check_json(&sli.metric);
+                    value["meaning"] = sli.meaning.map_or(Value::Null, |m| m.as_str().into());
+                    value["excludes"] = sli.meaning.map_or(Value::Null, |m| m.excludes().into());
+                    value["meaning_from"] = sli.meaning_from.clone().into();
+                    value
+                }),
+                "findings": node.findings,
+            })
+        })
+        .collect();
+    json!({"quantiles": check.quantiles.iter().map(|q| number(*q)).collect::<Vec<_>>(), "nodes": nodes})
+}
+
+/// Writes the cross-check as CSV, one row per node: the pods, both histograms' counts, each
+/// quantile of `kubelet_pod_start_duration_seconds` from both sides with its bucket and state,
+/// and the findings joined by `; `.
+pub fn cross_check_csv(check: &CrossCheck, out: &mut (impl Write + ?Sized)) -> io::Result<()> {
+    let mut writer = crate::report::csv::writer(out);
+    let mut header: Vec<String> = [
+        "node",
+        "kubelet_version",
+        "verdict",
+        "pods_started",
+        "pods_pending",
+        "pods_before_kubelet_start",
+        "pods_uncertain",
+        "count",
+        "count_expected_min",
+        "count_expected_max",
+        "count_state",
+        "sli_count",
+        "sli_meaning",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    for q in &check.quantiles {
+        let name = quantile_name(*q);
+        header
+            .extend(["pods", "kubelet", "bucket_low", "bucket_high", "state"].map(|k| format!("{name}_{k}")));
+    }
+    header.push("findings".to_string());
+    writer.write_record(&header)?;
+    let cell = |v: Option<f64>| v.map(format_number).unwrap_or_default();
+    for node in &check.nodes {
+        let d = node.duration.as_ref();
+        let mut row = vec![
+            node.node.clone(),
+            node.kubelet_version.clone().unwrap_or_default(),
+            node.verdict.as_str().to_string(),
+            node.pods.started.to_string(),
+            node.pods.pending.to_string(),
+            node.pods.before_start.to_string(),
+            node.pods.uncertain.to_string(),
+            d.map(|d| d.count.to_string()).unwrap_or_default(),
+            d.map(|d| d.expected.0.to_string()).unwrap_or_default(),
+            d.map(|d| d.expected.1.to_string()).unwrap_or_default(),
+            d.map(|d| d.count_state.as_str().to_string()).unwrap_or_default(),
+            node.sli.as_ref().map(|s| s.metric.count.to_string()).unwrap_or_default(),
+            node.sli.as_ref().and_then(|s| s.meaning).map(|m| m.as_str().to_string()).unwrap_or_default(),
+        ];
+        for index in 0..check.quantiles.len() {
+            let q = d.and_then(|d| d.quantiles.get(index));
+            row.push(cell(q.and_then(|q| q.pods)));
+            row.push(cell(q.and_then(|q| q.kubelet)));
+            row.push(cell(q.and_then(|q| q.bucket).map(|b| b.0)));
+            row.push(cell(q.and_then(|q| q.bucket).map(|b| b.1)));
+            row.push(q.map(|q| q.state.as_str().to_string()).unwrap_or_default());
+        }
+        row.push(node.findings.join("; "));
+        writer.write_record(&row).map_err(io::Error::other)?;
     }
     writer.flush()
 }
@@ -387,6 +671,7 @@ mod tests {
                 ready.map_or(Latency::Skipped { why: Skip::NotYet, at_most: None }, Latency::Seconds),
                 ready.map_or(Latency::Skipped { why: Skip::NotYet, at_most: None }, Latency::Seconds),
             ],
+            running: Latency::Seconds(ready.unwrap_or(1.0) - 1.0),
         };
         let pods = vec![
             pod("web-1", "node-a", "default", Some(2.0), false),
@@ -436,7 +721,8 @@ mod tests {
     fn json_and_csv_carry_every_group() {
         let report = sample();
         let mut out = Vec::new();
-        json(&report, Sections::ALL, None, "2025-01-01T00:00:00Z", &mut out).unwrap();
+        document(&report, Sections::ALL, None, None, "2025-01-01T00:00:00Z", Encoding::Json, &mut out)
+            .unwrap();
         let value: Value = serde_json::from_slice(&out).unwrap();
         assert_eq!(value["cluster"]["milestones"]["ready"]["quantiles"]["0.5"].as_f64(), Some(4.0));
         assert_eq!(value["cluster"]["milestones"]["ready"]["skipped"]["not_yet"], json!(1));

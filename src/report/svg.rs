@@ -38,23 +38,30 @@ const TOP: usize = 74;
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 pub fn render(report: &Report, out: &mut impl Write) -> io::Result<()> {
-    let rows = rows(report);
+    let delta = if report.delta { ", changes since the baseline" } else { "" };
+    let heading = format!("{} ({}{delta})", report.metric, report.method.as_str());
+    render_rows(&report.metric, &heading, &report.unit, &rows(report), out)
+}
+
+/// Writes the SVG of any rows of distributions: `name` is the picture's title, `heading` the
+/// line above the legend, each row a bar split into its bands; a row named `CLUSTER...` or
+/// `ALL` is bold. `pods --plot` draws its nodes this way.
+pub fn render_rows(
+    name: &str,
+    heading: &str,
+    unit: &str,
+    rows: &[(String, &Stats)],
+    out: &mut impl Write,
+) -> io::Result<()> {
     let height = TOP + ROW * rows.len().max(1) + 40;
     writeln!(
         out,
         r#"<svg xmlns="http://www.w3.org/2000/svg" width="{WIDTH}" height="{height}" viewBox="0 0 {WIDTH} {height}" font-family="sans-serif" font-size="12">"#
     )?;
-    let delta = if report.delta { ", changes since the baseline" } else { "" };
-    writeln!(out, r#"<title>{}</title>"#, escape(&report.metric))?;
+    writeln!(out, r#"<title>{}</title>"#, escape(name))?;
     writeln!(out, r##"<rect x="0" y="0" width="{WIDTH}" height="{height}" fill="#ffffff"/>"##)?;
-    writeln!(
-        out,
-        r#"<text x="10" y="22" font-size="15" font-weight="bold">{} ({}{})</text>"#,
-        escape(&report.metric),
-        escape(report.method.as_str()),
-        delta
-    )?;
-    write_legend(report, out)?;
+    writeln!(out, r#"<text x="10" y="22" font-size="15" font-weight="bold">{}</text>"#, escape(heading))?;
+    write_legend(rows, unit, out)?;
     writeln!(
         out,
         r##"<text x="{}" y="{}" fill="#555555">count · p99</text>"##,
@@ -64,8 +71,8 @@ pub fn render(report: &Report, out: &mut impl Write) -> io::Result<()> {
     if rows.is_empty() {
         writeln!(out, r#"<text x="10" y="{}">no nodes answered</text>"#, TOP + 16)?;
     }
-    for (index, (name, stats)) in rows.iter().enumerate() {
-        write_row(report, index, name, stats, out)?;
+    for (index, (row, stats)) in rows.iter().enumerate() {
+        write_row(unit, index, row, stats, out)?;
     }
     writeln!(out, "</svg>")
 }
@@ -83,17 +90,12 @@ fn rows(report: &Report) -> Vec<(String, &Stats)> {
     rows
 }
 
-fn write_legend(report: &Report, out: &mut impl Write) -> io::Result<()> {
-    let bands = report
-        .nodes
-        .iter()
-        .map(|n| &n.stats.bands)
-        .chain(report.cluster.layouts.iter().map(|l| &l.stats.bands))
-        .find(|b| !b.is_empty());
+fn write_legend(rows: &[(String, &Stats)], unit: &str, out: &mut impl Write) -> io::Result<()> {
+    let bands = rows.iter().map(|(_, stats)| &stats.bands).find(|b| !b.is_empty());
     let Some(bands) = bands else { return Ok(()) };
     let mut x = 10;
     for (index, band) in bands.iter().enumerate() {
-        let label = band.display_label(&report.unit);
+        let label = band.display_label(unit);
         writeln!(
             out,
             r#"<rect x="{x}" y="36" width="12" height="12" fill="{}"/><text x="{}" y="46">{}</text>"#,
@@ -106,15 +108,9 @@ fn write_legend(report: &Report, out: &mut impl Write) -> io::Result<()> {
     Ok(())
 }
 
-fn write_row(
-    report: &Report,
-    index: usize,
-    name: &str,
-    stats: &Stats,
-    out: &mut impl Write,
-) -> io::Result<()> {
+fn write_row(unit: &str, index: usize, name: &str, stats: &Stats, out: &mut impl Write) -> io::Result<()> {
     let y = TOP + index * ROW;
-    let cluster = name.starts_with("CLUSTER");
+    let cluster = name.starts_with("CLUSTER") || name == "ALL";
     let weight = if cluster { r#" font-weight="bold""# } else { "" };
     writeln!(out, r#"<g>"#)?;
     writeln!(out, r#"<text x="10" y="{}"{weight}>{}</text>"#, y + 16, escape(&truncate(name, 32)))?;
@@ -131,7 +127,7 @@ fn write_row(
                 y + 3,
                 ROW - 6,
                 PALETTE[band_index % PALETTE.len()],
-                escape(&band.display_label(&report.unit)),
+                escape(&band.display_label(unit)),
                 escape(&format_share(band)),
                 format_count(band.count),
             )?;
@@ -142,7 +138,7 @@ fn write_row(
     let at_least = if stats.is_lower_bound(0.99) { "≥" } else { "" };
     let p99 = stats
         .quantile(0.99)
-        .map(|v| format!("{at_least}{}", format_value(v, &report.unit)))
+        .map(|v| format!("{at_least}{}", format_value(v, unit)))
         .unwrap_or_else(|| "-".to_string());
     writeln!(
         out,

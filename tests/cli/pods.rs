@@ -221,3 +221,107 @@ async fn rbac_with_pods_grants_what_pods_needs_and_doctor_checks_it() {
     assert_eq!(listed.status.code(), Some(0), "{}", stderr(&listed));
     assert!(json(&listed)["cluster"]["pods"].as_u64().unwrap_or(0) > 0);
 }
+
+#[tokio::test]
+async fn the_cross_check_flags_the_double_count_and_agrees_elsewhere() {
+    // Node 3's kubelet refuses connections: it is reported, and the other nodes are still checked.
+    let cluster =
+        Cluster::builder().nodes(6).seed(11).fault(3, kubesim::Fault::Refuse).start().await.expect("start");
+    let truth = cluster.truth();
+    let output = pods(&cluster, &["--cross-check", "-o", "json", "--timeout", "5s"]);
+    assert_eq!(output.status.code(), Some(1), "one kubelet failed: a partial report\n{}", stderr(&output));
+    assert!(stderr(&output).contains("1 of 6 kubelets could not be read"), "{}", stderr(&output));
+    let report = json(&output);
+    let nodes = report["cross_check"]["nodes"].as_array().expect("cross-check nodes");
+    assert_eq!(nodes.len(), truth.nodes.len());
+    for (node, check) in truth.nodes.iter().zip(nodes) {
+        assert_eq!(check["node"], node.name.as_str());
+        if node.fault.is_some() {
+            assert_eq!(check["verdict"], "unknown", "{check}");
+            assert!(check["findings"][0].as_str().unwrap().contains("no histograms"), "{check}");
+            continue;
+        }
+        // Truth: which kubelets count twice, and every pod started there since the kubelet did.
+        let started = node.pods.iter().filter(|p| p.kubelet_seconds.is_some()).count() as u64;
+        let want = if node.double_count { "double-count" } else { "agree" };
+        assert_eq!(check["verdict"], want, "{} ({}): {check}", node.name, node.kubelet_version);
+        assert_eq!(check["pods"]["started"], started, "{check}");
+        assert_eq!(check["duration"]["count"], node.pod_start.count, "{check}");
+        assert!(
+            check["duration"]["quantiles"].as_array().unwrap().iter().all(|q| q["state"] == "agree"),
+            "{} quantiles agree within resolution: {check}",
+            node.name
+        );
+        // kubesim's kubelets (1.28 to 1.34) count every pod in the SLI histogram, image pulls left out.
+        assert_eq!(check["sli"]["count"], started, "{check}");
+        if !node.kubelet_version.starts_with("v1.34") {
+            assert_eq!(check["sli"]["meaning"], "every-pod", "{check}");
+        }
+    }
+    assert!(truth.nodes.iter().any(|n| n.double_count && n.fault.is_none()));
+    assert!(truth.nodes.iter().any(|n| !n.double_count && n.fault.is_none()));
+
+    // The table names the verdicts and the rule; CSV is one row per node.
+    let table = pods(&cluster, &["--cross-check", "--timeout", "5s", "--by", "node"]);
+    let text = stdout(&table);
+    assert!(text.contains("Cross-check with each kubelet's histograms"), "{text}");
+    assert!(text.contains("kubernetes#132268"), "{text}");
+    let csv = pods(&cluster, &["--cross-check", "-o", "csv", "--timeout", "5s"]);
+    let csv = stdout(&csv);
+    assert!(csv.starts_with("node,kubelet_version,verdict,"), "{csv}");
+    assert_eq!(csv.lines().count(), 1 + truth.nodes.len());
+    cluster.shutdown().await;
+}
+
+#[test]
+fn the_cross_check_needs_every_pod_of_a_node() {
+    let output = bin()
+        .args([
+            "pods",
+            "--cross-check",
+            "-n",
+            "shop",
+            "--since",
+            "1h",
+            "--field-selector",
+            "status.phase=Running",
+        ])
+        .output()
+        .expect("runs");
+    assert_eq!(output.status.code(), Some(2));
+    let err = stderr(&output);
+    for flag in ["--namespace", "--since", "--field-selector may only name the node"] {
+        assert!(err.contains(flag), "{flag}: {err}");
+    }
+}
+
+#[test]
+fn saved_pods_as_yaml_and_as_a_plot() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let list = dir.path().join("pods.json");
+    std::fs::write(&list, SAVED_PODS).expect("write");
+    let svg = dir.path().join("ready.svg");
+    let output = bin()
+        .args(["pods", "-o", "yaml", "--file"])
+        .arg(&list)
+        .arg("--plot")
+        .arg(&svg)
+        .output()
+        .expect("runs");
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let yaml: Value = serde_norway::from_str(&stdout(&output)).expect("one YAML document");
+    assert_eq!(yaml["pods"].as_array().map(Vec::len), Some(2));
+    assert_eq!(yaml["cluster"]["milestones"]["ready"]["count"], 2);
+    let svg = std::fs::read_to_string(&svg).expect("the plot is written");
+    assert!(svg.starts_with("<svg ") && svg.contains("node-a") && svg.contains(">ALL<"), "{svg}");
+    // Ready after 3 s and after 40 s: one pod in 1–5s, one in >30s.
+    assert!(svg.contains("1–5s: 50.0% (1)") && svg.contains("&gt;30s: 50.0% (1)"), "{svg}");
+}
+
+const SAVED_PODS: &str = r#"{"kind": "List", "items": [
+  {"metadata": {"name": "web-1", "namespace": "default", "creationTimestamp": "2025-03-01T10:00:00Z"},
+   "spec": {"nodeName": "node-a"},
+   "status": {"phase": "Running", "conditions": [{"type": "Ready", "status": "True", "lastTransitionTime": "2025-03-01T10:00:03Z"}]}},
+  {"metadata": {"name": "web-2", "namespace": "default", "creationTimestamp": "2025-03-01T10:00:00Z"},
+   "spec": {"nodeName": "node-b"},
+   "status": {"phase": "Running", "conditions": [{"type": "Ready", "status": "True", "lastTransitionTime": "2025-03-01T10:00:40Z"}]}}]}"#;

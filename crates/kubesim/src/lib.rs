@@ -483,6 +483,7 @@ impl Node {
             fault: self.fault().map(|f| f.to_string()),
             pod_start: starts.duration.truth(POD_START_DURATION),
             pod_start_sli: Some(starts.sli.truth(POD_START_SLI_DURATION)),
+            double_count: starts.double_count,
             pods,
         }
     }
@@ -803,8 +804,11 @@ async fn build(
         let created_unix = now - rng.range(86_400 * 2, 86_400 * 60);
         let uid_bits = rng.next();
         let (fault_tx, _) = watch::channel(faults[i].clone());
-        let (starts, drawn) = PodStarts::new(profile, config.seed, i);
+        let (mut starts, drawn) = PodStarts::new(profile, config.seed, i);
         for pod in initial_pods(&mut pod_rng, &mut pod_serial, i, now as f64, &drawn) {
+            if pod.kubelet_seconds.is_none() {
+                starts.first_sync();
+            }
             all_pods.insert((pod.namespace.to_string(), pod.name.clone()), pod);
         }
         nodes.push(Arc::new(Node {

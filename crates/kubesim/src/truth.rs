@@ -41,6 +41,12 @@ pub struct NodeTruth {
     /// `kubelet_pod_start_sli_duration_seconds` exactly as the kubelet serves it now.
     #[serde(default)]
     pub pod_start_sli: Option<HistogramTruth>,
+    /// Whether this kubelet records pods twice in `kubelet_pod_start_duration_seconds`
+    /// (kubernetes#132268; kubesim's 1.33 and 1.34 kubelets do): once at its first sync, a few
+    /// milliseconds after seeing it, and once when it runs. Its count is then twice its started
+    /// pods plus its pods still starting; the SLI histogram counts each pod once.
+    #[serde(default)]
+    pub double_count: bool,
     /// The pods on this node, by namespace and name: one per start its kubelet recorded (a
     /// restart of the kubelet zeroes its histograms but keeps its pods), plus pods still starting.
     #[serde(default)]

@@ -74,6 +74,35 @@ pub(super) fn pods_scenario(backend: &Backend) {
     ]));
     let want = expected.keys().filter(|(_, name)| name.starts_with("db-")).count();
     assert_eq!(db["cluster"]["pods"], want, "{}", backend.name);
+    // The cross-check reads the node's kubelet through the API server's proxy.
+    let out = backend.run(&[
+        "pods",
+        "--kubeconfig",
+        &admin,
+        "--cross-check",
+        "-o",
+        "json",
+        "--field-selector",
+        &format!("spec.nodeName={node}"),
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}: {}", backend.name, stderr(&out));
+    let checked = backend.json(&out);
+    let nodes = checked["cross_check"]["nodes"].as_array().expect("cross-check nodes");
+    assert_eq!(nodes.len(), 1, "{}: only the node named", backend.name);
+    let check = &nodes[0];
+    assert_eq!(check["node"], node.as_str(), "{}", backend.name);
+    assert!(check["duration"]["count"].as_u64() > Some(0), "{}: {check}", backend.name);
+    if backend.real.is_some() {
+        // These kubelets never ran the real server's pods; they recorded kubesim's own starts.
+        // More starts than pods is what pods deleted since look like: unknown, never agree.
+        assert_eq!(check["duration"]["count_state"], "more", "{}: {check}", backend.name);
+        assert_eq!(check["verdict"], "unknown", "{}: {check}", backend.name);
+    } else {
+        let truth = backend.kubelets.truth();
+        let double = truth.nodes.iter().find(|n| n.name == node).expect("the node").double_count;
+        let want = if double { "double-count" } else { "agree" };
+        assert_eq!(check["verdict"], want, "{}: {check}", backend.name);
+    }
     // The viewer may list nodes, not pods.
     let viewer = backend.path(&backend.viewer);
     let denied = backend.run(&["pods", "--kubeconfig", &viewer]);

@@ -1,0 +1,19 @@
+# Timing a whole process for the benchmark scripts (sourced, not run). The caller sets $work (a
+# scratch directory) and RUNS (default 3).
+
+# measure CMD...: the best wall seconds of RUNS runs of CMD (stdout discarded, stderr kept in
+# $work/stderr, exit status ignored) and the largest peak RSS in KB, from /usr/bin/time -v's
+# fields: sets $secs and $rss_kb.
+measure() {
+  local best="" peak=0
+  for _ in $(seq 1 "${RUNS:-3}"); do
+    /usr/bin/time -v -o "$work/time" "$@" >/dev/null 2>"$work/stderr" || true
+    local wall rss
+    wall=$(awk -F': ' '/Elapsed \(wall clock\)/ { n = split($2, p, ":"); s = 0; for (i = 1; i <= n; i++) s = s * 60 + p[i]; print s }' "$work/time")
+    rss=$(awk -F': ' '/Maximum resident set size/ { print $2 }' "$work/time")
+    if [ -z "$best" ] || awk -v a="$wall" -v b="$best" 'BEGIN { exit !(a < b) }'; then best=$wall; fi
+    ((rss > peak)) && peak=$rss
+  done
+  secs=$best
+  rss_kb=$peak
+}
