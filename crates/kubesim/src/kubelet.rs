@@ -268,8 +268,8 @@ async fn handle(
             let len = body.len() as u64;
             (Box::pin(futures::stream::iter([body])), Some(len))
         }
-        "/metrics/probes" => {
-            let body = payload::probes();
+        "/metrics/probes" | "/metrics/slis" => {
+            let body = if path == "/metrics/probes" { payload::probes() } else { payload::slis() };
             let len = body.len() as u64;
             (Box::pin(futures::stream::iter([body])), Some(len))
         }

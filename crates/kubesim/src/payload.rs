@@ -15,6 +15,7 @@ const METRICS_OLD: &str = include_str!("../../../tests/fixtures/real/kubelet-1.1
 const CADVISOR_NEW: &str = include_str!("../../../tests/fixtures/real/kubelet-1.35.0-cadvisor.prom");
 const CADVISOR_OLD: &str = include_str!("../../../tests/fixtures/real/kubelet-1.27.5-cadvisor.prom");
 const PROBES: &str = include_str!("../../../tests/fixtures/real/kubelet-gke-probes.prom");
+const SLIS: &str = include_str!("../../../tests/fixtures/real/kubelet-slis.prom");
 
 /// The content type kubelets send with exposition text.
 pub const EXPOSITION_CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
@@ -400,6 +401,11 @@ pub fn resource(node: &NodeView<'_>) -> Bytes {
 /// `/metrics/probes`: the real GKE capture.
 pub fn probes() -> Bytes {
     Bytes::from_static(PROBES.as_bytes())
+}
+
+/// `/metrics/slis`: the real capture of a kubelet's healthchecks (`log`, `ping`, `syncloop`).
+pub fn slis() -> Bytes {
+    Bytes::from_static(SLIS.as_bytes())
 }
 
 /// `/pods`: a PodList of the node's synthetic pods.
