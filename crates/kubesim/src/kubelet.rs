@@ -254,6 +254,9 @@ async fn handle(
         old: node.profile.is_old(),
         duration: &starts.duration,
         sli: &starts.sli,
+        total: node.profile.has_total_and_image_pulls().then_some(&starts.total),
+        image_pull: &starts.image_pull,
+        sandbox: &starts.sandbox,
         containers: node.containers,
     };
     let (chunks, known_len): (Chunks, Option<u64>) = match path.as_str() {

@@ -483,6 +483,7 @@ impl Node {
             fault: self.fault().map(|f| f.to_string()),
             pod_start: starts.duration.truth(POD_START_DURATION),
             pod_start_sli: Some(starts.sli.truth(POD_START_SLI_DURATION)),
+            stages: starts.stage_truths(),
             pods,
         }
     }

@@ -2,6 +2,8 @@
 //! histograms they produce, drawn from a seeded generator so a seed always gives the same cluster.
 //! How the histograms are written out lives in `payload`; the ground truth types in `truth`.
 
+use std::collections::BTreeMap;
+
 use serde::{Deserialize, Serialize};
 
 use crate::truth::{Bucket, HistogramTruth};
@@ -10,11 +12,22 @@ use crate::truth::{Bucket, HistogramTruth};
 pub const POD_START_DURATION: &str = "kubelet_pod_start_duration_seconds";
 /// `kubelet_pod_start_sli_duration_seconds`.
 pub const POD_START_SLI_DURATION: &str = "kubelet_pod_start_sli_duration_seconds";
+/// `kubelet_pod_start_total_duration_seconds` (1.29+).
+pub const POD_START_TOTAL_DURATION: &str = "kubelet_pod_start_total_duration_seconds";
+/// `kubelet_image_pull_duration_seconds` (1.30+), by `image_size_in_bytes`.
+pub const IMAGE_PULL_DURATION: &str = "kubelet_image_pull_duration_seconds";
+/// `kubelet_run_podsandbox_duration_seconds`, by `runtime_handler`.
+pub const RUN_PODSANDBOX_DURATION: &str = "kubelet_run_podsandbox_duration_seconds";
 
 /// Buckets of both pod-start histograms from Kubernetes 1.29 on (and of the SLI histogram since 1.27).
 pub const NEW_BUCKETS: [f64; 25] = [
     0.5, 1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 8.0, 10.0, 20.0, 30.0, 45.0, 60.0, 120.0, 180.0, 240.0, 300.0, 360.0,
     480.0, 600.0, 900.0, 1200.0, 1800.0, 2700.0, 3600.0,
+];
+/// `kubelet_image_pull_duration_seconds` buckets (kubelet `imagePullDurationBuckets`).
+pub const IMAGE_PULL_BUCKETS: [f64; 18] = [
+    1.0, 5.0, 10.0, 20.0, 30.0, 60.0, 120.0, 180.0, 240.0, 300.0, 360.0, 480.0, 600.0, 900.0, 1200.0, 1800.0,
+    2700.0, 3600.0,
 ];
 /// Prometheus' default buckets, used by `kubelet_pod_start_duration_seconds` before 1.29.
 pub const OLD_BUCKETS: [f64; 11] = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0];
@@ -57,6 +70,22 @@ impl Profile {
         match self {
             Profile::Old => ["v1.28.9", "v1.28.15"][index % 2],
             _ => ["v1.33.4", "v1.32.7", "v1.34.1"][index % 3],
+        }
+    }
+
+    /// Whether the kubelet serves `kubelet_pod_start_total_duration_seconds` (1.29+) and
+    /// `kubelet_image_pull_duration_seconds` (1.30+): every profile but the pre-1.29 one.
+    pub fn has_total_and_image_pulls(self) -> bool {
+        !self.is_old()
+    }
+
+    /// Typical `RunPodSandbox` seconds on this profile.
+    fn sandbox_median(self) -> f64 {
+        match self {
+            Profile::Fast => 0.08,
+            Profile::Typical | Profile::Old => 0.2,
+            Profile::Slow => 0.6,
+            Profile::Pathological => 2.5,
         }
     }
 
@@ -213,7 +242,13 @@ impl Histogram {
             .zip(cumulative)
             .map(|(le, count)| Bucket { le, count })
             .collect();
-        HistogramTruth { metric: metric.to_string(), buckets, sum: self.sum, count: self.count }
+        HistogramTruth {
+            metric: metric.to_string(),
+            labels: BTreeMap::new(),
+            buckets,
+            sum: self.sum,
+            count: self.count,
+        }
     }
 }
 
@@ -226,6 +261,39 @@ pub struct PodStarts {
     pub duration: Histogram,
     /// `kubelet_pod_start_sli_duration_seconds`.
     pub sli: Histogram,
+    /// `kubelet_pod_start_total_duration_seconds`: kubesim schedules at once, so a pod's total
+    /// (from creation) equals what the kubelet measured.
+    pub total: Histogram,
+    /// `kubelet_image_pull_duration_seconds`, by size class: every pull of every start (empty
+    /// on kubelets without the family).
+    pub image_pull: BTreeMap<&'static str, Histogram>,
+    /// `kubelet_run_podsandbox_duration_seconds{runtime_handler=""}`: one sandbox per start.
+    pub sandbox: Histogram,
+}
+
+/// The size class (`image_size_in_bytes`) of an image that took `seconds` to pull: slower pulls
+/// are of bigger images (kubelet `imageSizeBuckets` labels).
+pub fn image_size_class(seconds: f64) -> &'static str {
+    match seconds {
+        s if s < 2.0 => "0-10MB",
+        s if s < 8.0 => "10MB-100MB",
+        s if s < 30.0 => "100MB-500MB",
+        s if s < 120.0 => "500MB-1GB",
+        _ => "1GB-5GB",
+    }
+}
+
+/// A number in [0, 1) that depends only on `value` and `salt`: derived values (sandbox time)
+/// stay consistent with each start without drawing from the generator, so the sequence of
+/// starts for a seed is unchanged.
+fn hashed_unit(value: f64, salt: u64) -> f64 {
+    SplitMix64::new(value.to_bits() ^ salt).unit()
+}
+
+/// The `RunPodSandbox` seconds of a start of `total` seconds on `profile`.
+pub fn sandbox_seconds(profile: Profile, total: f64) -> f64 {
+    let seconds = profile.sandbox_median() * (0.5 + hashed_unit(total, 0x5a4d_b0c5));
+    (seconds * 1e6).round() / 1e6
 }
 
 impl PodStarts {
@@ -243,6 +311,9 @@ impl PodStarts {
             rng,
             duration: Histogram::new(profile.duration_buckets()),
             sli: Histogram::new(&NEW_BUCKETS),
+            total: Histogram::new(&NEW_BUCKETS),
+            image_pull: BTreeMap::new(),
+            sandbox: Histogram::new(&OLD_BUCKETS),
         };
         let drawn = starts.record(initial);
         (starts, drawn)
@@ -255,6 +326,17 @@ impl PodStarts {
                 let (total, pull) = self.profile.draw(&mut self.rng);
                 self.duration.observe(total);
                 self.sli.observe(((total - pull) * 1e6).round() / 1e6);
+                let newer = self.profile.has_total_and_image_pulls();
+                if newer {
+                    self.total.observe(total);
+                }
+                if newer && pull > 0.0 {
+                    self.image_pull
+                        .entry(image_size_class(pull))
+                        .or_insert_with(|| Histogram::new(&IMAGE_PULL_BUCKETS))
+                        .observe(pull);
+                }
+                self.sandbox.observe(sandbox_seconds(self.profile, total));
                 (total, pull)
             })
             .collect()
@@ -264,6 +346,24 @@ impl PodStarts {
     pub fn reset(&mut self) {
         self.duration = Histogram::new(self.duration.bounds());
         self.sli = Histogram::new(self.sli.bounds());
+        self.total = Histogram::new(self.total.bounds());
+        self.image_pull.clear();
+        self.sandbox = Histogram::new(self.sandbox.bounds());
+    }
+
+    /// The histograms besides the two pod-start ones that this node's kubelet serves, as
+    /// truth.json reports them: the total pod start and image pulls (1.29+ / 1.30+ kubelets), then
+    /// the sandbox.
+    pub fn stage_truths(&self) -> Vec<HistogramTruth> {
+        let mut truths = Vec::new();
+        if self.profile.has_total_and_image_pulls() {
+            truths.push(self.total.truth(POD_START_TOTAL_DURATION));
+            for (class, histogram) in &self.image_pull {
+                truths.push(histogram.truth(IMAGE_PULL_DURATION).with_label("image_size_in_bytes", class));
+            }
+        }
+        truths.push(self.sandbox.truth(RUN_PODSANDBOX_DURATION).with_label("runtime_handler", ""));
+        truths
     }
 }
 
@@ -294,6 +394,30 @@ mod tests {
     }
 
     #[test]
+    fn every_start_has_a_sandbox_a_total_and_its_pulls_by_size() {
+        let (p, drawn) = PodStarts::new(Profile::Slow, 3, 2);
+        assert_eq!(p.sandbox.count(), drawn.len() as u64);
+        assert_eq!(p.total.count(), drawn.len() as u64);
+        assert_eq!(p.total.sum(), p.duration.sum());
+        let pulls: Vec<f64> = drawn.iter().map(|(_, pull)| *pull).filter(|pull| *pull > 0.0).collect();
+        assert_eq!(p.image_pull.values().map(Histogram::count).sum::<u64>(), pulls.len() as u64);
+        let pulled: f64 = p.image_pull.values().map(Histogram::sum).sum();
+        assert!((pulled - pulls.iter().sum::<f64>()).abs() < 1e-6);
+        // Same start, same sandbox time: derived, not drawn.
+        assert_eq!(sandbox_seconds(Profile::Slow, 4.5), sandbox_seconds(Profile::Slow, 4.5));
+        let truths = p.stage_truths();
+        assert_eq!(truths[0].metric, POD_START_TOTAL_DURATION);
+        assert!(
+            truths
+                .iter()
+                .any(|t| t.metric == IMAGE_PULL_DURATION && t.labels.contains_key("image_size_in_bytes"))
+        );
+        let (old, _) = PodStarts::new(Profile::Old, 3, 2);
+        let metrics: Vec<String> = old.stage_truths().into_iter().map(|t| t.metric).collect();
+        assert_eq!(metrics, [RUN_PODSANDBOX_DURATION]);
+    }
+
+    #[test]
     fn restart_zeroes_and_counts_grow_again() {
         let (mut p, drawn) = PodStarts::new(Profile::Typical, 1, 0);
         assert_eq!(drawn.len() as u64, p.duration.count());
@@ -303,6 +427,8 @@ mod tests {
         assert_eq!(p.sli.count(), before + 5);
         p.reset();
         assert_eq!(p.duration.count(), 0);
+        assert_eq!(p.sandbox.count(), 0);
+        assert!(p.image_pull.is_empty());
         p.record(3);
         assert_eq!(p.duration.count(), 3);
     }
