@@ -120,3 +120,89 @@ fn every_number_of_saved_payloads_equals_promql() {
         every_number_equals_its_promql(&["--file", v114, "--file", v121, "--node", "old", "--node", "eks"]);
     assert!(checked > 150, "only {checked} numbers checked");
 }
+
+#[tokio::test]
+async fn every_number_over_kubesim_equals_promql_and_the_stages_equal_truth() {
+    let cluster = kubesim::Cluster::builder().nodes(4).seed(5).start().await.expect("kubesim starts");
+    let kubeconfig = cluster.admin_kubeconfig();
+    let kubeconfig = kubeconfig.to_str().expect("UTF-8 path");
+    let checked = every_number_equals_its_promql(&["--kubeconfig", kubeconfig]);
+    assert!(checked > 100, "only {checked} numbers checked");
+
+    let output = bin().args(["breakdown", "--kubeconfig", kubeconfig, "-o", "json"]).output().expect("runs");
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let document = json(&output);
+    let truth = cluster.truth();
+    let mut compared = 0;
+    for node in &truth.nodes {
+        let scope = document["nodes"]
+            .as_array()
+            .expect("nodes")
+            .iter()
+            .find(|n| n["node"] == node.name.as_str())
+            .unwrap_or_else(|| panic!("{} is in the breakdown", node.name));
+        assert_eq!(scope["kubelet_version"], node.kubelet_version.as_str());
+        let pod_start = [&node.pod_start].into_iter().chain(node.pod_start_sli.as_ref());
+        for histogram in pod_start.chain(&node.stages) {
+            let row = scope["rows"]
+                .as_array()
+                .expect("rows")
+                .iter()
+                .find(|row| {
+                    row["metric"] == histogram.metric.as_str()
+                        && histogram.labels.values().all(|value| row["label"]["value"] == value.as_str())
+                })
+                .unwrap_or_else(|| panic!("{}: no row for {} {:?}", node.name, histogram.metric, histogram.labels));
+            assert_eq!(row["count"].as_f64(), Some(histogram.count as f64), "{}: {}", node.name, histogram.metric);
+            let sum = row["sum"].as_f64().expect("a sum");
+            assert!((sum - histogram.sum).abs() < 1e-9, "{}: {} sum {sum} vs {}", node.name, histogram.metric, histogram.sum);
+            compared += 1;
+        }
+        // The pre-1.29 kubelet has neither the total nor the image pull histogram, and no row for them.
+        let has = |metric: &str| scope["rows"].as_array().expect("rows").iter().any(|row| row["metric"] == metric);
+        let newer = node.profile != "old";
+        assert_eq!(has("kubelet_pod_start_total_duration_seconds"), newer, "{}", node.name);
+        if !newer {
+            assert!(!has("kubelet_image_pull_duration_seconds"), "{}", node.name);
+        }
+    }
+    assert!(compared >= 4 * 3, "only {compared} histograms compared with truth");
+    cluster.shutdown().await;
+}
+
+#[test]
+fn the_table_names_every_number_s_series_and_marks_the_slowest_phase() {
+    let v114 = fixture("real/kubelet-1.14.10-metrics.prom");
+    let v121 = fixture("real/kubelet-1.21.2-metrics.prom");
+    let output = bin()
+        .arg("breakdown")
+        .arg("--file")
+        .arg(&v114)
+        .arg("--file")
+        .arg(&v121)
+        .args(["--node", "old", "--node", "eks"])
+        .output()
+        .expect("runs");
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    insta::assert_snapshot!(stdout(&output));
+}
+
+#[test]
+fn a_payload_without_the_histograms_is_a_named_failure_and_the_rest_is_reported() {
+    let cadvisor = fixture("real/kubelet-1.35.0-cadvisor.prom");
+    let v121 = fixture("real/kubelet-1.21.2-metrics.prom");
+    let output = bin()
+        .arg("breakdown")
+        .arg("--file")
+        .arg(&cadvisor)
+        .arg("--file")
+        .arg(&v121)
+        .args(["--node", "cad", "--node", "eks", "-o", "csv"])
+        .output()
+        .expect("runs");
+    assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
+    assert!(stderr(&output).contains("1 of 2 nodes have no breakdown (cad)"), "{}", stderr(&output));
+    let text = stdout(&output);
+    assert!(text.lines().any(|l| l.starts_with("node,cad,") && l.contains("missing:")), "{text}");
+    assert!(text.lines().any(|l| l.starts_with("node,eks,v1.21.2,sandbox,phase,")), "{text}");
+}
