@@ -419,6 +419,7 @@ fn rows<'a>(
             row(STAGES[index], label, &histogram, &matchers, quantiles)
         })
         .collect();
+    sort_rows(&mut rows);
     mark_slowest(&mut rows);
     rows
 }
@@ -440,6 +441,7 @@ fn cluster_rows(
             row(STAGES[index], label, &histogram, &matchers, quantiles)
         })
         .collect();
+    sort_rows(&mut rows);
     mark_slowest(&mut rows);
     rows
 }
@@ -489,6 +491,16 @@ fn row(
         slowest: false,
         promql,
     }
+}
+
+/// Stage order, then label values: image size classes smallest first, others by name.
+fn sort_rows(rows: &mut [Row]) {
+    let rank = |row: &Row| {
+        let stage = STAGES.iter().position(|s| *s == row.stage).unwrap_or(STAGES.len());
+        let size = row.label.as_deref().and_then(|l| catalog::IMAGE_SIZE_CLASSES.iter().position(|c| *c == l));
+        (stage, size.unwrap_or(usize::MAX), row.label.clone())
+    };
+    rows.sort_by_key(rank);
 }
 
 /// Marks the phase row with the largest mean (rows without observations never win).

@@ -257,6 +257,7 @@ async fn handle(
         total: node.profile.has_total_and_image_pulls().then_some(&starts.total),
         image_pull: &starts.image_pull,
         sandbox: &starts.sandbox,
+        runtime: &starts.runtime,
         containers: node.containers,
     };
     let (chunks, known_len): (Chunks, Option<u64>) = match path.as_str() {

@@ -10,7 +10,7 @@ use futures::{Stream, StreamExt, stream};
 
 use crate::profile::{
     Histogram, IMAGE_PULL_DURATION, POD_START_DURATION, POD_START_SLI_DURATION, POD_START_TOTAL_DURATION,
-    RUN_PODSANDBOX_DURATION, SplitMix64,
+    RUN_PODSANDBOX_DURATION, RUNTIME_OPERATIONS_DURATION, START_OPERATIONS, SplitMix64,
 };
 
 const METRICS_NEW: &str = include_str!("../../../tests/fixtures/real/kubelet-1.21.2-metrics.prom");
@@ -47,6 +47,8 @@ pub struct NodeView<'a> {
     pub image_pull: &'a std::collections::BTreeMap<&'static str, Histogram>,
     /// `kubelet_run_podsandbox_duration_seconds{runtime_handler=""}`.
     pub sandbox: &'a Histogram,
+    /// `kubelet_runtime_operations_duration_seconds` of the CRI operations of pod starts.
+    pub runtime: &'a std::collections::BTreeMap<&'static str, Histogram>,
     /// How many synthetic pods (one container each) cadvisor describes.
     pub containers: u32,
 }
@@ -55,8 +57,17 @@ struct MetricsTemplate {
     /// Static text before the pod-start family, between it and build info (without the capture's
     /// own sandbox family, which the node's replaces), and after build info.
     before_pod_start: Bytes,
-    between: Vec<Bytes>,
+    between: Vec<Between>,
     after_build_info: Bytes,
+}
+
+/// A piece of the text between the pod-start family and build info.
+enum Between {
+    /// Captured text, as it is.
+    Text(Bytes),
+    /// Where the node's series of the pod-start CRI operations go: at the end of the captured
+    /// runtime operations family, whose own series of those operations are left out.
+    StartOperations,
 }
 
 fn line_start(text: &str, needle: &str) -> usize {
@@ -181,6 +192,22 @@ pub fn pod_start_text(node: &NodeView<'_>) -> String {
     out
 }
 
+/// The series of the pod-start CRI operations, without the family's HELP and TYPE (they are the
+/// captured family's).
+fn start_operations_text(node: &NodeView<'_>) -> String {
+    let mut out = String::with_capacity(8192);
+    let name = RUNTIME_OPERATIONS_DURATION;
+    for (operation, h) in node.runtime {
+        for (le, count) in h.bounds().iter().zip(h.cumulative()) {
+            let _ = writeln!(out, "{name}_bucket{{operation_type=\"{operation}\",le=\"{le}\"}} {count}");
+        }
+        let _ = writeln!(out, "{name}_bucket{{operation_type=\"{operation}\",le=\"+Inf\"}} {}", h.count());
+        let _ = writeln!(out, "{name}_sum{{operation_type=\"{operation}\"}} {}", h.sum());
+        let _ = writeln!(out, "{name}_count{{operation_type=\"{operation}\"}} {}", h.count());
+    }
+    out
+}
+
 fn build_info_line(version: &str) -> String {
     let minor = version.trim_start_matches('v').split('.').nth(1).unwrap_or("0");
     let mut commit =
@@ -198,7 +225,12 @@ fn build_info_line(version: &str) -> String {
 pub fn metrics(node: &NodeView<'_>) -> Vec<Bytes> {
     let t = metrics_template(node.old);
     let mut chunks = vec![t.before_pod_start.clone(), Bytes::from(pod_start_text(node))];
-    chunks.extend(t.between.iter().cloned());
+    for piece in &t.between {
+        chunks.push(match piece {
+            Between::Text(text) => text.clone(),
+            Between::StartOperations => Bytes::from(start_operations_text(node)),
+        });
+    }
     chunks.push(Bytes::from(build_info_line(node.version)));
     chunks.push(t.after_build_info.clone());
     chunks
@@ -617,6 +649,7 @@ mod tests {
             total: (!old).then_some(d),
             image_pull: &NO_PULLS,
             sandbox: s,
+            runtime: &NO_PULLS,
             containers: 3,
         }
     }
@@ -637,6 +670,10 @@ mod tests {
         assert_eq!(text.matches("# TYPE kubelet_run_podsandbox_duration_seconds histogram").count(), 1);
         assert!(text.contains("kubelet_run_podsandbox_duration_seconds_count{runtime_handler=\"\"} 0\n"));
         assert!(text.contains("kubelet_pod_start_total_duration_seconds_bucket{le=\"1\"} 1\n"));
+        // The captured pull_image series are left out (the node's own go in their place); the
+        // captured listing series stay.
+        assert!(!text.contains("operation_type=\"pull_image\""));
+        assert!(text.contains("kubelet_runtime_operations_duration_seconds_count{operation_type=\"list_images\"} 316914\n"));
         assert!(!text.contains("git_version=\"v1.21.2\""));
         assert!(text.ends_with('\n'));
     }

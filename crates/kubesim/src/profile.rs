@@ -18,6 +18,28 @@ pub const POD_START_TOTAL_DURATION: &str = "kubelet_pod_start_total_duration_sec
 pub const IMAGE_PULL_DURATION: &str = "kubelet_image_pull_duration_seconds";
 /// `kubelet_run_podsandbox_duration_seconds`, by `runtime_handler`.
 pub const RUN_PODSANDBOX_DURATION: &str = "kubelet_run_podsandbox_duration_seconds";
+/// `kubelet_runtime_operations_duration_seconds`, by `operation_type`.
+pub const RUNTIME_OPERATIONS_DURATION: &str = "kubelet_runtime_operations_duration_seconds";
+/// The CRI operations of a pod start, which kubesim records for each start; the captured
+/// payload's other operations (listing, status polls, exec) are served as captured.
+pub const START_OPERATIONS: [&str; 4] = ["create_container", "pull_image", "run_podsandbox", "start_container"];
+/// CRI operation buckets from 1.21 on: `ExponentialBuckets(0.005, 2.5, 14)`, as the 1.21 capture spells them.
+pub const RUNTIME_BUCKETS: [f64; 14] = [
+    0.005,
+    0.0125,
+    0.03125,
+    0.078125,
+    0.1953125,
+    0.48828125,
+    1.220703125,
+    3.0517578125,
+    7.62939453125,
+    19.073486328125,
+    47.6837158203125,
+    119.20928955078125,
+    298.0232238769531,
+    745.0580596923828,
+];
 
 /// Buckets of both pod-start histograms from Kubernetes 1.29 on (and of the SLI histogram since 1.27).
 pub const NEW_BUCKETS: [f64; 25] = [
@@ -87,6 +109,12 @@ impl Profile {
             Profile::Slow => 0.6,
             Profile::Pathological => 2.5,
         }
+    }
+
+    /// The buckets of `kubelet_runtime_operations_duration_seconds` on this node: those of the
+    /// capture its payload is built from (1.14's default buckets for the pre-1.29 profile).
+    pub fn runtime_buckets(self) -> &'static [f64] {
+        if self.is_old() { &OLD_BUCKETS } else { &RUNTIME_BUCKETS }
     }
 
     /// The buckets of `kubelet_pod_start_duration_seconds` on this node.
@@ -269,6 +297,10 @@ pub struct PodStarts {
     pub image_pull: BTreeMap<&'static str, Histogram>,
     /// `kubelet_run_podsandbox_duration_seconds{runtime_handler=""}`: one sandbox per start.
     pub sandbox: Histogram,
+    /// `kubelet_runtime_operations_duration_seconds` of [`START_OPERATIONS`]: per start one
+    /// sandbox (the same call as `sandbox`), one create and one start of its container, and its
+    /// image pull if it pulled.
+    pub runtime: BTreeMap<&'static str, Histogram>,
 }
 
 /// The size class (`image_size_in_bytes`) of an image that took `seconds` to pull: slower pulls
@@ -288,6 +320,14 @@ pub fn image_size_class(seconds: f64) -> &'static str {
 /// starts for a seed is unchanged.
 fn hashed_unit(value: f64, salt: u64) -> f64 {
     SplitMix64::new(value.to_bits() ^ salt).unit()
+}
+
+/// The seconds of the CRI call `operation` (create or start a container) in a start of `total`
+/// seconds on `profile`: a tenth of the sandbox's time, give or take half.
+pub fn container_call_seconds(profile: Profile, total: f64, operation: &str) -> f64 {
+    let salt = operation.bytes().fold(0x00c0_ffee_u64, |h, b| h.wrapping_mul(31).wrapping_add(u64::from(b)));
+    let seconds = profile.sandbox_median() * 0.1 * (0.5 + hashed_unit(total, salt));
+    (seconds * 1e6).round() / 1e6
 }
 
 /// The `RunPodSandbox` seconds of a start of `total` seconds on `profile`.
@@ -314,6 +354,7 @@ impl PodStarts {
             total: Histogram::new(&NEW_BUCKETS),
             image_pull: BTreeMap::new(),
             sandbox: Histogram::new(&OLD_BUCKETS),
+            runtime: START_OPERATIONS.iter().map(|op| (*op, Histogram::new(profile.runtime_buckets()))).collect(),
         };
         let drawn = starts.record(initial);
         (starts, drawn)
@@ -336,7 +377,20 @@ impl PodStarts {
                         .or_insert_with(|| Histogram::new(&IMAGE_PULL_BUCKETS))
                         .observe(pull);
                 }
-                self.sandbox.observe(sandbox_seconds(self.profile, total));
+                let sandbox = sandbox_seconds(self.profile, total);
+                self.sandbox.observe(sandbox);
+                let mut call = |operation: &str, seconds: f64| {
+                    if let Some(histogram) = self.runtime.get_mut(operation) {
+                        histogram.observe(seconds);
+                    }
+                };
+                call("run_podsandbox", sandbox);
+                if pull > 0.0 {
+                    call("pull_image", pull);
+                }
+                for operation in ["create_container", "start_container"] {
+                    call(operation, container_call_seconds(self.profile, total, operation));
+                }
                 (total, pull)
             })
             .collect()
@@ -349,11 +403,14 @@ impl PodStarts {
         self.total = Histogram::new(self.total.bounds());
         self.image_pull.clear();
         self.sandbox = Histogram::new(self.sandbox.bounds());
+        for histogram in self.runtime.values_mut() {
+            *histogram = Histogram::new(histogram.bounds());
+        }
     }
 
     /// The histograms besides the two pod-start ones that this node's kubelet serves, as
-    /// truth.json reports them: the total pod start and image pulls (1.29+ / 1.30+ kubelets), then
-    /// the sandbox.
+    /// truth.json reports them: the total pod start and image pulls (1.29+ / 1.30+ kubelets), the
+    /// sandbox, and the CRI operations of pod starts.
     pub fn stage_truths(&self) -> Vec<HistogramTruth> {
         let mut truths = Vec::new();
         if self.profile.has_total_and_image_pulls() {
@@ -363,6 +420,9 @@ impl PodStarts {
             }
         }
         truths.push(self.sandbox.truth(RUN_PODSANDBOX_DURATION).with_label("runtime_handler", ""));
+        for (operation, histogram) in &self.runtime {
+            truths.push(histogram.truth(RUNTIME_OPERATIONS_DURATION).with_label("operation_type", operation));
+        }
         truths
     }
 }
@@ -412,9 +472,14 @@ mod tests {
                 .iter()
                 .any(|t| t.metric == IMAGE_PULL_DURATION && t.labels.contains_key("image_size_in_bytes"))
         );
+        // One sandbox call per start, in both histograms; a pull_image call per pull.
+        assert_eq!(p.runtime["run_podsandbox"].sum(), p.sandbox.sum());
+        assert_eq!(p.runtime["pull_image"].count(), pulls.len() as u64);
+        assert_eq!(p.runtime["start_container"].count(), drawn.len() as u64);
         let (old, _) = PodStarts::new(Profile::Old, 3, 2);
         let metrics: Vec<String> = old.stage_truths().into_iter().map(|t| t.metric).collect();
-        assert_eq!(metrics, [RUN_PODSANDBOX_DURATION]);
+        assert_eq!(metrics[0], RUN_PODSANDBOX_DURATION);
+        assert!(metrics[1..].iter().all(|m| m == RUNTIME_OPERATIONS_DURATION));
     }
 
     #[test]
