@@ -497,7 +497,8 @@ fn row(
 fn sort_rows(rows: &mut [Row]) {
     let rank = |row: &Row| {
         let stage = STAGES.iter().position(|s| *s == row.stage).unwrap_or(STAGES.len());
-        let size = row.label.as_deref().and_then(|l| catalog::IMAGE_SIZE_CLASSES.iter().position(|c| *c == l));
+        let size =
+            row.label.as_deref().and_then(|l| catalog::IMAGE_SIZE_CLASSES.iter().position(|c| *c == l));
         (stage, size.unwrap_or(usize::MAX), row.label.clone())
     };
     rows.sort_by_key(rank);

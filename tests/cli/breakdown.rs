@@ -75,8 +75,12 @@ fn rules_test(samples: &str, document: &Value) -> (String, usize) {
                     ),
                     None => (format!("({expr}) == ({expr})"), " []".to_string()),
                 };
-                writeln!(exprs, "      - expr: {}\n        eval_time: 0\n        exp_samples:{samples}", yaml_quote(&check))
-                    .unwrap();
+                writeln!(
+                    exprs,
+                    "      - expr: {}\n        eval_time: 0\n        exp_samples:{samples}",
+                    yaml_quote(&check)
+                )
+                .unwrap();
             }
         }
     }
@@ -155,14 +159,29 @@ async fn every_number_over_kubesim_equals_promql_and_the_stages_equal_truth() {
                     row["metric"] == histogram.metric.as_str()
                         && histogram.labels.values().all(|value| row["label"]["value"] == value.as_str())
                 })
-                .unwrap_or_else(|| panic!("{}: no row for {} {:?}", node.name, histogram.metric, histogram.labels));
-            assert_eq!(row["count"].as_f64(), Some(histogram.count as f64), "{}: {}", node.name, histogram.metric);
+                .unwrap_or_else(|| {
+                    panic!("{}: no row for {} {:?}", node.name, histogram.metric, histogram.labels)
+                });
+            assert_eq!(
+                row["count"].as_f64(),
+                Some(histogram.count as f64),
+                "{}: {}",
+                node.name,
+                histogram.metric
+            );
             let sum = row["sum"].as_f64().expect("a sum");
-            assert!((sum - histogram.sum).abs() < 1e-9, "{}: {} sum {sum} vs {}", node.name, histogram.metric, histogram.sum);
+            assert!(
+                (sum - histogram.sum).abs() < 1e-9,
+                "{}: {} sum {sum} vs {}",
+                node.name,
+                histogram.metric,
+                histogram.sum
+            );
             compared += 1;
         }
         // The pre-1.29 kubelet has neither the total nor the image pull histogram, and no row for them.
-        let has = |metric: &str| scope["rows"].as_array().expect("rows").iter().any(|row| row["metric"] == metric);
+        let has =
+            |metric: &str| scope["rows"].as_array().expect("rows").iter().any(|row| row["metric"] == metric);
         let newer = node.profile != "old";
         assert_eq!(has("kubelet_pod_start_total_duration_seconds"), newer, "{}", node.name);
         if !newer {

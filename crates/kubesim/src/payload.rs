@@ -90,15 +90,36 @@ impl MetricsTemplate {
             // The 1.14 capture lacks its final newline; a kubelet always sends one.
             after.push('\n');
         }
-        let mut between = vec![Bytes::from_static(&text.as_bytes()[pod_start_end..build])];
+        // Cut the capture's sandbox family (the node writes its own), and its runtime operations
+        // family's series of the pod-start operations (the node's go at the family's end).
+        let mut cuts: Vec<(usize, usize)> = Vec::new();
         if let Some(at) = text[pod_start_end..build].find(&format!("# HELP {RUN_PODSANDBOX_DURATION} ")) {
             let sandbox = pod_start_end + at;
-            let sandbox_end = next_help_after(text, sandbox);
-            between = vec![
-                Bytes::from_static(&text.as_bytes()[pod_start_end..sandbox]),
-                Bytes::from_static(&text.as_bytes()[sandbox_end..build]),
-            ];
+            cuts.push((sandbox, next_help_after(text, sandbox)));
         }
+        let runtime = text[pod_start_end..build]
+            .find(&format!("# HELP {RUNTIME_OPERATIONS_DURATION} "))
+            .map(|at| pod_start_end + at)
+            .expect("templates have the runtime operations family");
+        let runtime_end = next_help_after(text, runtime);
+        assert!(cuts.iter().all(|(_, end)| *end <= runtime), "templates have the sandbox family first");
+        let mut between = Vec::new();
+        let mut from = pod_start_end;
+        for (start, end) in cuts {
+            between.push(Between::Text(Bytes::from_static(&text.as_bytes()[from..start])));
+            from = end;
+        }
+        between.push(Between::Text(Bytes::from_static(&text.as_bytes()[from..runtime])));
+        let kept: String = text[runtime..runtime_end]
+            .lines()
+            .filter(|line| {
+                !START_OPERATIONS.iter().any(|op| line.contains(&format!("operation_type=\"{op}\"")))
+            })
+            .map(|line| format!("{line}\n"))
+            .collect();
+        between.push(Between::Text(Bytes::from(kept)));
+        between.push(Between::StartOperations);
+        between.push(Between::Text(Bytes::from_static(&text.as_bytes()[runtime_end..build])));
         Self {
             before_pod_start: Bytes::from_static(&text.as_bytes()[..pod_start]),
             between,
@@ -672,8 +693,13 @@ mod tests {
         assert!(text.contains("kubelet_pod_start_total_duration_seconds_bucket{le=\"1\"} 1\n"));
         // The captured pull_image series are left out (the node's own go in their place); the
         // captured listing series stay.
-        assert!(!text.contains("operation_type=\"pull_image\""));
-        assert!(text.contains("kubelet_runtime_operations_duration_seconds_count{operation_type=\"list_images\"} 316914\n"));
+        assert!(
+            !text
+                .contains("kubelet_runtime_operations_duration_seconds_bucket{operation_type=\"pull_image\"")
+        );
+        assert!(text.contains(
+            "kubelet_runtime_operations_duration_seconds_count{operation_type=\"list_images\"} 316914\n"
+        ));
         assert!(!text.contains("git_version=\"v1.21.2\""));
         assert!(text.ends_with('\n'));
     }

@@ -22,7 +22,8 @@ pub const RUN_PODSANDBOX_DURATION: &str = "kubelet_run_podsandbox_duration_secon
 pub const RUNTIME_OPERATIONS_DURATION: &str = "kubelet_runtime_operations_duration_seconds";
 /// The CRI operations of a pod start, which kubesim records for each start; the captured
 /// payload's other operations (listing, status polls, exec) are served as captured.
-pub const START_OPERATIONS: [&str; 4] = ["create_container", "pull_image", "run_podsandbox", "start_container"];
+pub const START_OPERATIONS: [&str; 4] =
+    ["create_container", "pull_image", "run_podsandbox", "start_container"];
 /// CRI operation buckets from 1.21 on: `ExponentialBuckets(0.005, 2.5, 14)`, as the 1.21 capture spells them.
 pub const RUNTIME_BUCKETS: [f64; 14] = [
     0.005,
@@ -354,7 +355,10 @@ impl PodStarts {
             total: Histogram::new(&NEW_BUCKETS),
             image_pull: BTreeMap::new(),
             sandbox: Histogram::new(&OLD_BUCKETS),
-            runtime: START_OPERATIONS.iter().map(|op| (*op, Histogram::new(profile.runtime_buckets()))).collect(),
+            runtime: START_OPERATIONS
+                .iter()
+                .map(|op| (*op, Histogram::new(profile.runtime_buckets())))
+                .collect(),
         };
         let drawn = starts.record(initial);
         (starts, drawn)
