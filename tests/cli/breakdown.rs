@@ -70,7 +70,10 @@ fn rules_test(samples: &str, document: &Value) -> (String, usize) {
                 // is NaN too (`x == x` drops it).
                 let (check, samples) = match expected(value) {
                     Some(v) => (
-                        format!("abs(({expr}) - ({v})) <= bool (1e-12 * abs({v}))"),
+                        format!(
+                            "abs(({expr}) - ({v})) <= bool {}",
+                            1e-12 * v.parse::<f64>().expect("a number").abs()
+                        ),
                         "\n          - labels: '{}'\n            value: 1".to_string(),
                     ),
                     None => (format!("({expr}) == ({expr})"), " []".to_string()),
@@ -90,10 +93,8 @@ fn rules_test(samples: &str, document: &Value) -> (String, usize) {
     (file, checked)
 }
 
-/// Runs `breakdown -o json` and `get -o prom` with the same source arguments, and checks every
-/// number of the first against its PromQL over the second with promtool.
-fn every_number_equals_its_promql(source: &[&str]) -> usize {
-    let promtool = promtool();
+/// `breakdown -o json` and `get -o prom` with the same source arguments.
+fn document_and_samples(source: &[&str]) -> (Value, String) {
     let document = bin()
         .arg("breakdown")
         .args(source)
@@ -108,13 +109,37 @@ fn every_number_equals_its_promql(source: &[&str]) -> usize {
     }
     let samples = get.output().expect("runs");
     assert!(samples.status.success(), "{}", stderr(&samples));
-    let (file, checked) = rules_test(&stdout(&samples), &json(&document));
+    (json(&document), stdout(&samples))
+}
+
+/// Whether promtool agrees with every number of `document` over `samples`, its output, and how
+/// many numbers were checked.
+fn promtool_agrees(samples: &str, document: &Value) -> (bool, String, usize) {
+    let (file, checked) = rules_test(samples, document);
     let dir = tempfile::tempdir().expect("temporary directory");
     let path = dir.path().join("breakdown_test.yml");
     std::fs::write(&path, file).expect("writing the promtool test");
-    let (success, output) = run_promtool(&promtool, &path);
+    let (success, output) = run_promtool(&promtool(), &path);
+    (success, output, checked)
+}
+
+/// Checks every number of `breakdown` against its PromQL over `get`'s samples with promtool.
+fn every_number_equals_its_promql(source: &[&str]) -> usize {
+    let (document, samples) = document_and_samples(source);
+    let (success, output, checked) = promtool_agrees(&samples, &document);
     assert!(success, "promtool disagrees with breakdown ({checked} numbers):\n{output}");
     checked
+}
+
+#[test]
+fn the_promql_check_catches_a_wrong_number() {
+    // Guards the check itself: one mean off by one part in a million must fail in promtool.
+    let v121 = fixture("real/kubelet-1.21.2-metrics.prom");
+    let (mut document, samples) = document_and_samples(&["--file", v121.to_str().unwrap(), "--node", "eks"]);
+    let mean = &mut document["nodes"][0]["rows"][0]["mean"];
+    *mean = serde_json::json!(mean.as_f64().expect("a mean") * (1.0 + 1e-6));
+    let (success, output, _) = promtool_agrees(&samples, &document);
+    assert!(!success, "promtool accepted a wrong mean:\n{output}");
 }
 
 #[test]
