@@ -254,8 +254,15 @@ pub struct Breakdown {
     pub errors: Vec<NodeError>,
 }
 
-/// A node's histograms: stage index → label value (`None` without a label) → histogram.
-type NodeSeries = BTreeMap<(usize, Option<String>), Histogram>;
+/// A series of a stage: the stage's index in [`STAGES`] and its label value (`None` for a stage
+/// without a label).
+type SeriesKey = (usize, Option<String>);
+
+/// A node's histograms, by series.
+type NodeSeries = BTreeMap<SeriesKey, Histogram>;
+
+/// A cluster row's histogram, and the nodes it covers when not every node with the series.
+type ClusterSeries = (SeriesKey, Histogram, Option<Vec<String>>);
 
 /// Breaks pod starts down per node and cluster-wide (see the module docs).
 ///
@@ -324,7 +331,7 @@ pub fn breakdown(scrapes: &[NodeScrape], quantiles: &[f64]) -> Breakdown {
         .collect();
 
     // The cluster: per (stage, label), the nodes' histograms merged by layout.
-    let mut by_key: BTreeMap<(usize, Option<String>), Vec<(&str, &Histogram)>> = BTreeMap::new();
+    let mut by_key: BTreeMap<SeriesKey, Vec<(&str, &Histogram)>> = BTreeMap::new();
     for (node, _, series) in &read {
         for (key, histogram) in series {
             by_key.entry(key.clone()).or_default().push((node, histogram));
@@ -424,10 +431,7 @@ fn rows<'a>(
     rows
 }
 
-fn cluster_rows(
-    merged: Vec<((usize, Option<String>), Histogram, Option<Vec<String>>)>,
-    quantiles: &[f64],
-) -> Vec<Row> {
+fn cluster_rows(merged: Vec<ClusterSeries>, quantiles: &[f64]) -> Vec<Row> {
     let mut rows: Vec<Row> = merged
         .into_iter()
         .map(|((index, label), histogram, only)| {

@@ -168,7 +168,9 @@ fn footer(breakdown: &Breakdown, wide: bool, out: &mut (impl Write + ?Sized)) ->
         }
     }
     // One line per stage and split of nodes: `runtime` has one row per operation.
-    let mut splits: Vec<(&str, &[String], &[String], Vec<&str>)> = Vec::new();
+    // (stage, nodes covered, nodes left out, label values).
+    type Split<'a> = (&'a str, &'a [String], &'a [String], Vec<&'a str>);
+    let mut splits: Vec<Split<'_>> = Vec::new();
     for partial in &breakdown.partial {
         let title = partial.title.as_str();
         let (stage, value) =

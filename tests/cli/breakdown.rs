@@ -49,7 +49,7 @@ fn rules_test(samples: &str, document: &Value) -> (String, usize) {
         for sample in &family.samples {
             let series = format!("{}{}", sample.name, label_set(sample.labels.iter().map(|(k, v)| (k, v))));
             writeln!(input, "      - series: {}\n        values: '{}'", yaml_quote(&series), sample.value)
-                .unwrap();
+                .expect("writing to a String");
         }
     }
     let mut exprs = String::new();
@@ -83,7 +83,7 @@ fn rules_test(samples: &str, document: &Value) -> (String, usize) {
                     "      - expr: {}\n        eval_time: 0\n        exp_samples:{samples}",
                     yaml_quote(&check)
                 )
-                .unwrap();
+                .expect("writing to a String");
             }
         }
     }
