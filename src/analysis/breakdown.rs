@@ -21,6 +21,7 @@
 
 use std::collections::BTreeMap;
 
+use super::NodeError;
 use super::node::build_version;
 use crate::catalog::{self, Caveat};
 use crate::exposition::{Family, Selector};
@@ -220,19 +221,6 @@ pub struct PartialRow {
     pub covered: Vec<String>,
     /// The nodes left out, whose buckets differ.
     pub left_out: Vec<String>,
-}
-
-/// A node that gave nothing to break down.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct NodeError {
-    /// The node name.
-    pub node: String,
-    /// The class of failure.
-    pub kind: FailureKind,
-    /// What happened.
-    pub message: String,
-    /// What to try.
-    pub fix: Option<String>,
 }
 
 /// The whole breakdown.

@@ -18,14 +18,7 @@ pub async fn run(
 ) -> anyhow::Result<Outcome> {
     let options = collect_options(terminals);
     let gathered = gather(&settings.source, Endpoint::Metrics.path(), &selector(), &options).await?;
-    for warning in &gathered.warnings {
-        writeln!(err, "warning: {warning}")?;
-    }
-    for scrape in &gathered.scrapes {
-        for warning in scrape.outcome.iter().flat_map(|ok| &ok.warnings) {
-            writeln!(err, "warning: node {}: {warning}", scrape.node)?;
-        }
-    }
+    super::histogram::report_warnings(&gathered, err)?;
     if gathered.scrapes.is_empty()
         && let Some(why) = settings.source.nothing_found()
     {
