@@ -253,3 +253,24 @@ fn a_payload_without_the_histograms_is_a_named_failure_and_the_rest_is_reported(
     assert!(text.lines().any(|l| l.starts_with("node,cad,") && l.contains("missing:")), "{text}");
     assert!(text.lines().any(|l| l.starts_with("node,eks,v1.21.2,sandbox,phase,")), "{text}");
 }
+
+#[tokio::test]
+async fn get_reads_the_kubelets_healthcheck_slis() {
+    let cluster = kubesim::Cluster::builder().nodes(2).seed(5).start().await.expect("kubesim starts");
+    let output = bin()
+        .args(["get", "--endpoint", "slis", "-m", "kubernetes_healthcheck", "--kubeconfig"])
+        .arg(cluster.admin_kubeconfig())
+        .output()
+        .expect("runs");
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let text = stdout(&output);
+    for node in cluster.node_names() {
+        // kubelet-slis.prom: the log, ping and syncloop checks, each healthy.
+        for check in ["log", "ping", "syncloop"] {
+            let line =
+                format!("kubernetes_healthcheck{{node=\"{node}\",name=\"{check}\",type=\"healthz\"}} 1");
+            assert!(text.contains(&line), "{line} in:\n{text}");
+        }
+    }
+    cluster.shutdown().await;
+}
