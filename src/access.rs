@@ -103,12 +103,14 @@ pub enum Endpoint {
     Resource,
     /// `/metrics/probes`: probe results.
     Probes,
+    /// `/metrics/slis`: the kubelet's healthcheck SLIs (`kubernetes_healthcheck`, GA in 1.29).
+    Slis,
 }
 
 impl Endpoint {
     /// Every endpoint.
-    pub const ALL: [Endpoint; 4] =
-        [Endpoint::Metrics, Endpoint::Cadvisor, Endpoint::Resource, Endpoint::Probes];
+    pub const ALL: [Endpoint; 5] =
+        [Endpoint::Metrics, Endpoint::Cadvisor, Endpoint::Resource, Endpoint::Probes, Endpoint::Slis];
 
     /// The name used on the command line (`--endpoint`).
     pub fn as_str(self) -> &'static str {
@@ -117,6 +119,7 @@ impl Endpoint {
             Endpoint::Cadvisor => "cadvisor",
             Endpoint::Resource => "resource",
             Endpoint::Probes => "probes",
+            Endpoint::Slis => "slis",
         }
     }
 
@@ -127,6 +130,7 @@ impl Endpoint {
             Endpoint::Cadvisor => "/metrics/cadvisor",
             Endpoint::Resource => "/metrics/resource",
             Endpoint::Probes => "/metrics/probes",
+            Endpoint::Slis => "/metrics/slis",
         }
     }
 }

@@ -19,12 +19,16 @@ pub const RUNTIME_OPERATIONS_DURATION: &str = "kubelet_runtime_operations_durati
 pub const PLEG_RELIST_DURATION: &str = "kubelet_pleg_relist_duration_seconds";
 /// Interval between PLEG relists.
 pub const PLEG_RELIST_INTERVAL: &str = "kubelet_pleg_relist_interval_seconds";
-/// Duration of image pulls, by image size bucket.
+/// Duration of image pulls, by image size class (`image_size_in_bytes`, e.g. `10MB-100MB`).
 pub const IMAGE_PULL_DURATION: &str = "kubelet_image_pull_duration_seconds";
 /// Duration of `RunPodSandbox` CRI calls, by runtime handler.
 pub const RUN_PODSANDBOX_DURATION: &str = "kubelet_run_podsandbox_duration_seconds";
 /// Duration of cgroup manager operations, by `operation_type`.
 pub const CGROUP_MANAGER_DURATION: &str = "kubelet_cgroup_manager_duration_seconds";
+/// The kubelet's healthcheck results on `/metrics/slis` (a gauge per check: 1 healthy).
+pub const HEALTHCHECK: &str = "kubernetes_healthcheck";
+/// The kubelet's healthcheck counts on `/metrics/slis`, by check and `status`.
+pub const HEALTHCHECKS_TOTAL: &str = "kubernetes_healthchecks_total";
 /// The family that carries the kubelet's own version (`gitVersion` / `git_version` label).
 pub const BUILD_INFO: &str = "kubernetes_build_info";
 /// When the kubelet process started (Unix seconds): its histograms count from then.
@@ -57,6 +61,29 @@ pub const RUNTIME_OPERATIONS_BUCKETS: &[f64] = &[
     745.0580596923828,
 ];
 
+/// Image pull buckets from 1 s to an hour (kubelet `imagePullDurationBuckets`, from 1.30).
+pub const IMAGE_PULL_BUCKETS: &[f64] = &[
+    1.0, 5.0, 10.0, 20.0, 30.0, 60.0, 120.0, 180.0, 240.0, 300.0, 360.0, 480.0, 600.0, 900.0, 1200.0, 1800.0,
+    2700.0, 3600.0,
+];
+
+/// The values of `image_size_in_bytes` on `kubelet_image_pull_duration_seconds`, smallest first
+/// (kubelet `imageSizeBuckets`).
+pub const IMAGE_SIZE_CLASSES: &[&str] = &[
+    "0-10MB",
+    "10MB-100MB",
+    "100MB-500MB",
+    "500MB-1GB",
+    "1GB-5GB",
+    "5GB-10GB",
+    "10GB-20GB",
+    "20GB-30GB",
+    "30GB-40GB",
+    "40GB-60GB",
+    "60GB-100GB",
+    "GT100GB",
+];
+
 /// A Kubernetes minor version, e.g. `1.29`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Version {
@@ -81,6 +108,68 @@ impl Version {
         let major = parts.next()?.parse().ok()?;
         let minor = parts.next()?.parse().ok()?;
         Some(Version { major, minor })
+    }
+}
+
+/// The patch number of a kubelet version string (`v1.35.5-gke.1` → 5), when it has one.
+///
+/// ```
+/// use kubelet_metrics::catalog::patch;
+/// assert_eq!(patch("v1.35.5-gke.1"), Some(5));
+/// assert_eq!(patch("1.14"), None);
+/// ```
+pub fn patch(raw: &str) -> Option<u32> {
+    let raw = raw.trim().trim_start_matches('v');
+    let mut parts = raw.split(['.', '-', '+']);
+    parts.nth(2)?.parse().ok()
+}
+
+/// Which pods `kubelet_pod_start_sli_duration_seconds` counts on a kubelet version.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SliScope {
+    /// Every pod, with image pull time subtracted (before kubernetes PR 131950): can go negative.
+    Broad,
+    /// Only stateless, immediately schedulable pods, without init containers and image pulls
+    /// (PR 131950: 1.36, backported to 1.35.5).
+    Narrow,
+    /// Cannot say: 1.34 got the change in a patch release, or the version is unreadable.
+    Unsure,
+}
+
+/// Which pods the SLI histogram counts on kubelet `version` (see [`SliScope`]).
+///
+/// ```
+/// use kubelet_metrics::catalog::{sli_scope, SliScope};
+/// assert_eq!(sli_scope("v1.36.0"), SliScope::Narrow);
+/// assert_eq!(sli_scope("v1.35.5"), SliScope::Narrow);
+/// assert_eq!(sli_scope("v1.35.4"), SliScope::Broad);
+/// assert_eq!(sli_scope("v1.34.2"), SliScope::Unsure);
+/// assert_eq!(sli_scope("v1.33.9"), SliScope::Broad);
+/// ```
+pub fn sli_scope(version: &str) -> SliScope {
+    match Version::parse(version) {
+        Some(Version { major: 1, minor }) if minor >= 36 => SliScope::Narrow,
+        Some(Version { major: 1, minor: 35 }) => match patch(version) {
+            Some(p) if p >= 5 => SliScope::Narrow,
+            Some(_) => SliScope::Broad,
+            None => SliScope::Unsure,
+        },
+        Some(Version { major: 1, minor: 34 }) => SliScope::Unsure,
+        Some(Version { major: 1, .. }) => SliScope::Broad,
+        _ => SliScope::Unsure,
+    }
+}
+
+/// Whether `defect` applies to a kubelet that reports `raw` as its version (an unreadable
+/// version is assumed affected). The SLI defects follow [`sli_scope`], which knows patches.
+fn applies(defect: &Defect, raw: &str) -> bool {
+    let Some(version) = Version::parse(raw) else { return true };
+    if defect.id == SLI_NARROWED.id {
+        sli_scope(raw) != SliScope::Broad
+    } else if defect.id == NEGATIVE_SLI.id {
+        sli_scope(raw) != SliScope::Narrow
+    } else {
+        defect.versions.contains(version)
     }
 }
 
@@ -149,9 +238,10 @@ pub struct MetricInfo {
 const DOUBLE_COUNT: Defect = Defect {
     id: "double-count",
     versions: Versions::ALL,
-    text: "records most pods twice, once near zero when the pod is first synced and once when it \
-           runs, so `count` overstates pod starts and low quantiles are pulled towards 0; \
-           for the pod-startup SLO use kubelet_pod_start_sli_duration_seconds",
+    text: "may count a pod twice, once near zero when the pod is first synced and once when it \
+           runs, so `count` can overstate pod starts and low quantiles be pulled towards 0 (reported \
+           open; a maintainer could not reproduce it on kind); for the pod-startup SLO use \
+           kubelet_pod_start_sli_duration_seconds",
     reference: "https://github.com/kubernetes/kubernetes/issues/132268",
 };
 
@@ -173,11 +263,31 @@ const SHORT_BUCKETS: Defect = Defect {
 
 const NEGATIVE_SLI: Defect = Defect {
     id: "negative-durations",
-    versions: Versions::ALL,
+    versions: Versions { since: None, until: v(36) },
     text: "can record negative durations (seen as a negative `_sum` on AKS) when images are \
            pulled in parallel (serializeImagePulls=false), which drags the mean and low \
-           quantiles down",
+           quantiles down (also kubernetes#114903); the 1.36 rework of the SLI (PR 131950) \
+           stops subtracting pull time",
     reference: "https://github.com/kubernetes/kubernetes/issues/130432",
+};
+
+const SLI_NARROWED: Defect = Defect {
+    id: "sli-narrowed",
+    versions: Versions { since: v(34), until: None },
+    text: "from 1.36, and from 1.35.5 and the 1.34 patch releases that carry the backport, counts \
+           only stateless, immediately schedulable pods and excludes init containers and image \
+           pulls (PR 131950): its count is below the pods started, and its numbers are not \
+           comparable across that upgrade",
+    reference: "https://github.com/kubernetes/kubernetes/pull/131950",
+};
+
+const WORKER_CAP: Defect = Defect {
+    id: "ten-second-cap",
+    versions: Versions::ALL,
+    text: "the largest finite bucket is 10s, so a quantile can never exceed 10s: an alert on \
+           p99 > 60s (KubeletPodStartUpLatencyHigh) can never fire; slower syncs only show in \
+           the +Inf bucket and the mean",
+    reference: "https://runbooks.prometheus-operator.dev/runbooks/kubernetes/kubeletpodstartuplatencyhigh/",
 };
 
 const SLO_NOTE: Defect = Defect {
@@ -202,9 +312,14 @@ pub const METRICS: &[MetricInfo] = &[
     },
     MetricInfo {
         name: IMAGE_PULL_DURATION,
-        measures: "duration of one image pull, split by image size",
+        measures: "duration of one image pull, by image_size_in_bytes (a size class such as \
+                   10MB-100MB, not a number of bytes)",
         labels: &["image_size_in_bytes"],
-        layouts: &[],
+        layouts: &[Layout {
+            versions: Versions { since: v(30), until: None },
+            bounds: IMAGE_PULL_BUCKETS,
+            source: "kubelet imagePullDurationBuckets (pkg/kubelet/metrics)",
+        }],
         defects: &[],
     },
     MetricInfo {
@@ -251,7 +366,7 @@ pub const METRICS: &[MetricInfo] = &[
             bounds: POD_START_BUCKETS,
             source: "kubernetes PR 111930",
         }],
-        defects: &[SLO_NOTE, NEGATIVE_SLI],
+        defects: &[SLO_NOTE, NEGATIVE_SLI, SLI_NARROWED],
     },
     MetricInfo {
         name: POD_START_TOTAL_DURATION,
@@ -270,7 +385,7 @@ pub const METRICS: &[MetricInfo] = &[
                    update, sync)",
         labels: &["operation_type"],
         layouts: DEFAULT_LAYOUT_ALL,
-        defects: &[],
+        defects: &[WORKER_CAP],
     },
     MetricInfo {
         name: POD_WORKER_START_DURATION,
@@ -369,7 +484,7 @@ pub fn caveats(metric: &str, kubelet_versions: &[&str]) -> Vec<Caveat> {
         .filter_map(|defect| {
             let mut versions: Vec<String> = kubelet_versions
                 .iter()
-                .filter(|raw| Version::parse(raw).is_none_or(|version| defect.versions.contains(version)))
+                .filter(|raw| applies(defect, raw))
                 .map(
                     |raw| if Version::parse(raw).is_some() { raw.to_string() } else { "unknown".to_string() },
                 )

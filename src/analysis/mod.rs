@@ -26,6 +26,7 @@
 //! node's payload in `node.rs` and merging rows into a cluster line in `cluster_line.rs`;
 //! everything public is re-exported here, so every path stays `crate::analysis::…`.
 
+pub mod breakdown;
 mod cluster_line;
 mod node;
 mod query;

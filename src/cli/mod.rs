@@ -15,12 +15,14 @@ use crate::access::{Endpoint, Method};
 use crate::rbac::{self, ServiceAccountRef};
 use crate::units::{parse_duration, parse_quantile};
 
+pub mod breakdown;
 pub mod output;
 pub mod pods;
 pub mod settings;
 pub mod source;
 pub mod values;
 
+pub use breakdown::{BreakdownArgs, BreakdownOutput, BreakdownSettings};
 pub use output::{OutputArg, OutputParser};
 pub use pods::{PodGroup, PodsArgs, PodsOutput};
 pub use source::{ClusterArgs, FileArgs, PrometheusArgs, SourceArgs, UsageError, metric_and_source};
@@ -184,6 +186,15 @@ pub enum Command {
   kubelet-metrics pods --field-selector spec.nodeName=node-a --milestone started
   kubectl get pods -A -o json | kubelet-metrics pods --file - -o json")]
     Pods(PodsArgs),
+    /// Where pod-start time goes, per node and cluster-wide: the SLI, total and kubelet
+    /// pod-start histograms beside image pulls (by size), sandbox creation, runtime operations,
+    /// pod worker syncs and PLEG relists, each number with the PromQL that gives it.
+    #[command(after_long_help = "Examples:
+  kubelet-metrics breakdown                                  # every node, through the API server proxy
+  kubelet-metrics breakdown node-a -o wide                   # one node, with the PromQL of every cluster row
+  kubelet-metrics breakdown --method direct --token-file sa.token --kubelet-ca kubelet-ca.crt -o json
+  kubectl get --raw /api/v1/nodes/NODE/proxy/metrics | kubelet-metrics breakdown --file - --node NODE")]
+    Breakdown(BreakdownArgs),
 }
 
 impl Command {
@@ -198,6 +209,9 @@ impl Command {
             Command::Doctor(args) => matches!(args.output, OutputArg::Format(DoctorOutput::Table)),
             Command::Compare(args) => matches!(args.output, OutputArg::Format(CompareOutput::Table)),
             Command::Pods(args) => matches!(args.output, PodsOutput::Table | PodsOutput::Wide),
+            Command::Breakdown(args) => {
+                matches!(args.output, OutputArg::Format(BreakdownOutput::Table | BreakdownOutput::Wide))
+            }
             Command::Demo(_) | Command::Rbac(_) => true,
             _ => false,
         }

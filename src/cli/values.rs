@@ -69,6 +69,9 @@ impl ValueEnum for Endpoint {
             Endpoint::Cadvisor => "/metrics/cadvisor: container metrics",
             Endpoint::Resource => "/metrics/resource: resource usage summary",
             Endpoint::Probes => "/metrics/probes: probe results",
+            Endpoint::Slis => {
+                "/metrics/slis: the kubelet's healthchecks (kubernetes_healthcheck, GA in 1.29)"
+            }
         };
         Some(PossibleValue::new(self.as_str()).help(help))
     }

@@ -308,7 +308,7 @@ fn one_of(
 }
 
 /// Source-wide warnings and per-node parse warnings (failures are in the report itself).
-fn report_warnings(gathered: &Gathered, err: &mut dyn Write) -> std::io::Result<()> {
+pub(crate) fn report_warnings(gathered: &Gathered, err: &mut dyn Write) -> std::io::Result<()> {
     for warning in &gathered.warnings {
         writeln!(err, "warning: {warning}")?;
     }

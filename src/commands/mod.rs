@@ -11,6 +11,7 @@ use crate::report::problems;
 use crate::scrape::NodeScrape;
 use crate::source::Gathered;
 
+pub mod breakdown;
 pub mod compare;
 pub mod completions;
 pub mod demo;
@@ -146,6 +147,7 @@ pub async fn run(
         Command::Compare(args) => compare::run(&args.settings()?, out, err).await,
         Command::Watch(args) => watch::run(&args.settings()?, out, err, terminals).await,
         Command::Pods(args) => pods::run(&args.settings()?, out, err, terminals).await,
+        Command::Breakdown(args) => breakdown::run(&args.settings()?, out, err, terminals).await,
     }
 }
 

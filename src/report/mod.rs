@@ -10,6 +10,7 @@
 //! - counts: integers when integral (`74`), else 2 decimals;
 //! - fractions: percentages with one decimal (`52.7%`), `~` in front when approximate.
 
+pub mod breakdown;
 pub mod chart;
 pub mod compare;
 pub mod csv;

@@ -368,7 +368,7 @@ mod tests {
 
         caveats (kubelet_pod_start_sli_duration_seconds):
           - this is the pod-startup SLO metric: the Kubernetes SLO is p99 <= 5s over stateless pods with pre-pulled images (image pulls are excluded) [kubelet v1.30.2, v1.31.1] (https://github.com/kubernetes/community/blob/master/sig-scalability/slos/pod_startup_latency.md)
-          - can record negative durations (seen as a negative `_sum` on AKS) when images are pulled in parallel (serializeImagePulls=false), which drags the mean and low quantiles down [kubelet v1.30.2, v1.31.1] (https://github.com/kubernetes/kubernetes/issues/130432)
+          - can record negative durations (seen as a negative `_sum` on AKS) when images are pulled in parallel (serializeImagePulls=false), which drags the mean and low quantiles down (also kubernetes#114903); the 1.36 rework of the SLI (PR 131950) stops subtracting pull time [kubelet v1.30.2, v1.31.1] (https://github.com/kubernetes/kubernetes/issues/130432)
         ");
     }
 
@@ -385,7 +385,7 @@ mod tests {
 
         caveats (kubelet_pod_start_sli_duration_seconds):
           - this is the pod-startup SLO metric: the Kubernetes SLO is p99 <= 5s over stateless pods with pre-pulled images (image pulls are excluded) [kubelet v1.30.2, v1.31.1] (https://github.com/kubernetes/community/blob/master/sig-scalability/slos/pod_startup_latency.md)
-          - can record negative durations (seen as a negative `_sum` on AKS) when images are pulled in parallel (serializeImagePulls=false), which drags the mean and low quantiles down [kubelet v1.30.2, v1.31.1] (https://github.com/kubernetes/kubernetes/issues/130432)
+          - can record negative durations (seen as a negative `_sum` on AKS) when images are pulled in parallel (serializeImagePulls=false), which drags the mean and low quantiles down (also kubernetes#114903); the 1.36 rework of the SLI (PR 131950) stops subtracting pull time [kubelet v1.30.2, v1.31.1] (https://github.com/kubernetes/kubernetes/issues/130432)
         ");
     }
 

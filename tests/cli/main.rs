@@ -2,6 +2,7 @@
 //! the simulated cluster. One test binary; one module per area.
 
 mod access;
+mod breakdown;
 mod cluster;
 mod credentials;
 mod deploy;

@@ -41,7 +41,7 @@ fn fixtures() -> Vec<PathBuf> {
 }
 
 /// `$PROMTOOL`, else `promtool` on `PATH`; a clear failure when neither exists.
-fn promtool() -> PathBuf {
+pub fn promtool() -> PathBuf {
     if let Some(path) = std::env::var_os("PROMTOOL") {
         return PathBuf::from(path);
     }
@@ -61,11 +61,11 @@ fn escape_label_value(value: &str) -> String {
 }
 
 /// A YAML single-quoted scalar.
-fn yaml_quote(text: &str) -> String {
+pub fn yaml_quote(text: &str) -> String {
     format!("'{}'", text.replace('\'', "''"))
 }
 
-fn label_set<'a>(labels: impl IntoIterator<Item = (&'a String, &'a String)>) -> String {
+pub fn label_set<'a>(labels: impl IntoIterator<Item = (&'a String, &'a String)>) -> String {
     let inner: Vec<String> = labels
         .into_iter()
         .filter(|(_, v)| !v.is_empty())
@@ -161,7 +161,7 @@ fn test_group_for(name: &str, text: &str) -> (String, usize) {
 
 /// Runs `promtool test rules FILE` with a deadline; returns (success, stdout + stderr).
 /// Output goes to files next to `file`, so a long failure report cannot fill a pipe and stall.
-fn run_promtool(promtool: &Path, file: &Path) -> (bool, String) {
+pub fn run_promtool(promtool: &Path, file: &Path) -> (bool, String) {
     let log = file.with_extension("log");
     let stdout = std::fs::File::create(&log).expect("creating the promtool log");
     let stderr = stdout.try_clone().expect("sharing the promtool log");

@@ -254,6 +254,10 @@ async fn handle(
         old: node.profile.is_old(),
         duration: &starts.duration,
         sli: &starts.sli,
+        total: node.profile.has_total_and_image_pulls().then_some(&starts.total),
+        image_pull: &starts.image_pull,
+        sandbox: &starts.sandbox,
+        runtime: &starts.runtime,
         containers: node.containers,
     };
     let (chunks, known_len): (Chunks, Option<u64>) = match path.as_str() {
@@ -268,8 +272,8 @@ async fn handle(
             let len = body.len() as u64;
             (Box::pin(futures::stream::iter([body])), Some(len))
         }
-        "/metrics/probes" => {
-            let body = payload::probes();
+        "/metrics/probes" | "/metrics/slis" => {
+            let body = if path == "/metrics/probes" { payload::probes() } else { payload::slis() };
             let len = body.len() as u64;
             (Box::pin(futures::stream::iter([body])), Some(len))
         }

@@ -484,6 +484,7 @@ impl Node {
             pod_start: starts.duration.truth(POD_START_DURATION),
             pod_start_sli: Some(starts.sli.truth(POD_START_SLI_DURATION)),
             double_count: starts.double_count,
+            stages: starts.stage_truths(),
             pods,
         }
     }

@@ -8,13 +8,17 @@ use std::{fmt::Write as _, sync::OnceLock, time::Duration};
 use bytes::Bytes;
 use futures::{Stream, StreamExt, stream};
 
-use crate::profile::{Histogram, POD_START_DURATION, POD_START_SLI_DURATION, SplitMix64};
+use crate::profile::{
+    Histogram, IMAGE_PULL_DURATION, POD_START_DURATION, POD_START_SLI_DURATION, POD_START_TOTAL_DURATION,
+    RUN_PODSANDBOX_DURATION, RUNTIME_OPERATIONS_DURATION, START_OPERATIONS, SplitMix64,
+};
 
 const METRICS_NEW: &str = include_str!("../../../tests/fixtures/real/kubelet-1.21.2-metrics.prom");
 const METRICS_OLD: &str = include_str!("../../../tests/fixtures/real/kubelet-1.14.10-metrics.prom");
 const CADVISOR_NEW: &str = include_str!("../../../tests/fixtures/real/kubelet-1.35.0-cadvisor.prom");
 const CADVISOR_OLD: &str = include_str!("../../../tests/fixtures/real/kubelet-1.27.5-cadvisor.prom");
 const PROBES: &str = include_str!("../../../tests/fixtures/real/kubelet-gke-probes.prom");
+const SLIS: &str = include_str!("../../../tests/fixtures/real/kubelet-slis.prom");
 
 /// The content type kubelets send with exposition text.
 pub const EXPOSITION_CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
@@ -37,15 +41,33 @@ pub struct NodeView<'a> {
     pub duration: &'a Histogram,
     /// `kubelet_pod_start_sli_duration_seconds`.
     pub sli: &'a Histogram,
+    /// `kubelet_pod_start_total_duration_seconds`, on kubelets that have it (1.29+).
+    pub total: Option<&'a Histogram>,
+    /// `kubelet_image_pull_duration_seconds` by size class (empty before 1.30: no family).
+    pub image_pull: &'a std::collections::BTreeMap<&'static str, Histogram>,
+    /// `kubelet_run_podsandbox_duration_seconds{runtime_handler=""}`.
+    pub sandbox: &'a Histogram,
+    /// `kubelet_runtime_operations_duration_seconds` of the CRI operations of pod starts.
+    pub runtime: &'a std::collections::BTreeMap<&'static str, Histogram>,
     /// How many synthetic pods (one container each) cadvisor describes.
     pub containers: u32,
 }
 
 struct MetricsTemplate {
-    /// Static text before the pod-start family, between it and build info, and after build info.
+    /// Static text before the pod-start family, between it and build info (without the capture's
+    /// own sandbox family, which the node's replaces), and after build info.
     before_pod_start: Bytes,
-    between: Bytes,
+    between: Vec<Between>,
     after_build_info: Bytes,
+}
+
+/// A piece of the text between the pod-start family and build info.
+enum Between {
+    /// Captured text, as it is.
+    Text(Bytes),
+    /// Where the node's series of the pod-start CRI operations go: at the end of the captured
+    /// runtime operations family, whose own series of those operations are left out.
+    StartOperations,
 }
 
 fn line_start(text: &str, needle: &str) -> usize {
@@ -68,9 +90,39 @@ impl MetricsTemplate {
             // The 1.14 capture lacks its final newline; a kubelet always sends one.
             after.push('\n');
         }
+        // Cut the capture's sandbox family (the node writes its own), and its runtime operations
+        // family's series of the pod-start operations (the node's go at the family's end).
+        let mut cuts: Vec<(usize, usize)> = Vec::new();
+        if let Some(at) = text[pod_start_end..build].find(&format!("# HELP {RUN_PODSANDBOX_DURATION} ")) {
+            let sandbox = pod_start_end + at;
+            cuts.push((sandbox, next_help_after(text, sandbox)));
+        }
+        let runtime = text[pod_start_end..build]
+            .find(&format!("# HELP {RUNTIME_OPERATIONS_DURATION} "))
+            .map(|at| pod_start_end + at)
+            .expect("templates have the runtime operations family");
+        let runtime_end = next_help_after(text, runtime);
+        assert!(cuts.iter().all(|(_, end)| *end <= runtime), "templates have the sandbox family first");
+        let mut between = Vec::new();
+        let mut from = pod_start_end;
+        for (start, end) in cuts {
+            between.push(Between::Text(Bytes::from_static(&text.as_bytes()[from..start])));
+            from = end;
+        }
+        between.push(Between::Text(Bytes::from_static(&text.as_bytes()[from..runtime])));
+        let kept: String = text[runtime..runtime_end]
+            .lines()
+            .filter(|line| {
+                !START_OPERATIONS.iter().any(|op| line.contains(&format!("operation_type=\"{op}\"")))
+            })
+            .map(|line| format!("{line}\n"))
+            .collect();
+        between.push(Between::Text(Bytes::from(kept)));
+        between.push(Between::StartOperations);
+        between.push(Between::Text(Bytes::from_static(&text.as_bytes()[runtime_end..build])));
         Self {
             before_pod_start: Bytes::from_static(&text.as_bytes()[..pod_start]),
-            between: Bytes::from_static(&text.as_bytes()[pod_start_end..build]),
+            between,
             after_build_info: Bytes::from(after),
         }
     }
@@ -88,14 +140,27 @@ fn metrics_template(old: bool) -> &'static MetricsTemplate {
 
 /// Writes one histogram family in the text format, as client_golang does.
 pub fn write_histogram(out: &mut String, name: &str, help: &str, h: &Histogram) {
+    write_histogram_series(out, name, help, &[("", h)]);
+}
+
+/// Writes one histogram family of several series, each given as its labels before `le`
+/// (`image_size_in_bytes="0-10MB"`, or empty) and its histogram.
+pub fn write_histogram_series(out: &mut String, name: &str, help: &str, series: &[(&str, &Histogram)]) {
     let _ = writeln!(out, "# HELP {name} {help}");
     let _ = writeln!(out, "# TYPE {name} histogram");
-    for (le, count) in h.bounds().iter().zip(h.cumulative()) {
-        let _ = writeln!(out, "{name}_bucket{{le=\"{le}\"}} {count}");
+    for (labels, h) in series {
+        let (open, braces) = if labels.is_empty() {
+            (String::new(), String::new())
+        } else {
+            (format!("{labels},"), format!("{{{labels}}}"))
+        };
+        for (le, count) in h.bounds().iter().zip(h.cumulative()) {
+            let _ = writeln!(out, "{name}_bucket{{{open}le=\"{le}\"}} {count}");
+        }
+        let _ = writeln!(out, "{name}_bucket{{{open}le=\"+Inf\"}} {}", h.count());
+        let _ = writeln!(out, "{name}_sum{braces} {}", h.sum());
+        let _ = writeln!(out, "{name}_count{braces} {}", h.count());
     }
-    let _ = writeln!(out, "{name}_bucket{{le=\"+Inf\"}} {}", h.count());
-    let _ = writeln!(out, "{name}_sum {}", h.sum());
-    let _ = writeln!(out, "{name}_count {}", h.count());
 }
 
 /// The two pod-start families of a node.
@@ -115,6 +180,52 @@ pub fn pod_start_text(node: &NodeView<'_>) -> String {
          via watch",
         node.sli,
     );
+    if let Some(total) = node.total {
+        write_histogram(
+            &mut out,
+            POD_START_TOTAL_DURATION,
+            "[ALPHA] Duration in seconds to start a pod since creation, including time to pull images and run init \
+             containers, measured from pod creation timestamp to when all its containers are reported as started and \
+             observed via watch",
+            total,
+        );
+    }
+    if !node.image_pull.is_empty() {
+        let labels: Vec<(String, &Histogram)> = node
+            .image_pull
+            .iter()
+            .map(|(class, h)| (format!("image_size_in_bytes=\"{class}\""), h))
+            .collect();
+        let series: Vec<(&str, &Histogram)> = labels.iter().map(|(l, h)| (l.as_str(), *h)).collect();
+        write_histogram_series(
+            &mut out,
+            IMAGE_PULL_DURATION,
+            "[ALPHA] Duration in seconds to pull an image.",
+            &series,
+        );
+    }
+    write_histogram_series(
+        &mut out,
+        RUN_PODSANDBOX_DURATION,
+        "[ALPHA] Duration in seconds of the run_podsandbox operations. Broken down by RuntimeClass.Handler.",
+        &[("runtime_handler=\"\"", node.sandbox)],
+    );
+    out
+}
+
+/// The series of the pod-start CRI operations, without the family's HELP and TYPE (they are the
+/// captured family's).
+fn start_operations_text(node: &NodeView<'_>) -> String {
+    let mut out = String::with_capacity(8192);
+    let name = RUNTIME_OPERATIONS_DURATION;
+    for (operation, h) in node.runtime {
+        for (le, count) in h.bounds().iter().zip(h.cumulative()) {
+            let _ = writeln!(out, "{name}_bucket{{operation_type=\"{operation}\",le=\"{le}\"}} {count}");
+        }
+        let _ = writeln!(out, "{name}_bucket{{operation_type=\"{operation}\",le=\"+Inf\"}} {}", h.count());
+        let _ = writeln!(out, "{name}_sum{{operation_type=\"{operation}\"}} {}", h.sum());
+        let _ = writeln!(out, "{name}_count{{operation_type=\"{operation}\"}} {}", h.count());
+    }
     out
 }
 
@@ -134,13 +245,16 @@ fn build_info_line(version: &str) -> String {
 /// `/metrics`: the real kubelet families of the node's version, with its pod-start histograms and build info.
 pub fn metrics(node: &NodeView<'_>) -> Vec<Bytes> {
     let t = metrics_template(node.old);
-    vec![
-        t.before_pod_start.clone(),
-        Bytes::from(pod_start_text(node)),
-        t.between.clone(),
-        Bytes::from(build_info_line(node.version)),
-        t.after_build_info.clone(),
-    ]
+    let mut chunks = vec![t.before_pod_start.clone(), Bytes::from(pod_start_text(node))];
+    for piece in &t.between {
+        chunks.push(match piece {
+            Between::Text(text) => text.clone(),
+            Between::StartOperations => Bytes::from(start_operations_text(node)),
+        });
+    }
+    chunks.push(Bytes::from(build_info_line(node.version)));
+    chunks.push(t.after_build_info.clone());
+    chunks
 }
 
 /// A piece of a prototype line: literal text, or a value that differs per synthetic pod.
@@ -402,6 +516,11 @@ pub fn probes() -> Bytes {
     Bytes::from_static(PROBES.as_bytes())
 }
 
+/// `/metrics/slis`: the real capture of a kubelet's healthchecks (`log`, `ping`, `syncloop`).
+pub fn slis() -> Bytes {
+    Bytes::from_static(SLIS.as_bytes())
+}
+
 /// `/pods`: a PodList of the node's synthetic pods.
 pub fn pods(node: &NodeView<'_>) -> Bytes {
     let items: Vec<serde_json::Value> = (0..node.containers.min(20))
@@ -538,8 +657,22 @@ mod tests {
     use super::*;
     use crate::profile::{NEW_BUCKETS, OLD_BUCKETS};
 
+    static NO_PULLS: std::collections::BTreeMap<&'static str, Histogram> = std::collections::BTreeMap::new();
+
     fn view<'a>(d: &'a Histogram, s: &'a Histogram, old: bool) -> NodeView<'a> {
-        NodeView { name: "node-1", index: 1, version: "v1.33.4", old, duration: d, sli: s, containers: 3 }
+        NodeView {
+            name: "node-1",
+            index: 1,
+            version: "v1.33.4",
+            old,
+            duration: d,
+            sli: s,
+            total: (!old).then_some(d),
+            image_pull: &NO_PULLS,
+            sandbox: s,
+            runtime: &NO_PULLS,
+            containers: 3,
+        }
     }
 
     #[test]
@@ -554,6 +687,19 @@ mod tests {
         assert!(text.contains("kubelet_pod_start_duration_seconds_bucket{le=\"1\"} 1\n"));
         assert!(text.contains("kubelet_pod_start_sli_duration_seconds_count 0\n"));
         assert!(text.contains("git_version=\"v1.33.4\""));
+        // The capture's own sandbox family is replaced by the node's, never repeated.
+        assert_eq!(text.matches("# TYPE kubelet_run_podsandbox_duration_seconds histogram").count(), 1);
+        assert!(text.contains("kubelet_run_podsandbox_duration_seconds_count{runtime_handler=\"\"} 0\n"));
+        assert!(text.contains("kubelet_pod_start_total_duration_seconds_bucket{le=\"1\"} 1\n"));
+        // The captured pull_image series are left out (the node's own go in their place); the
+        // captured listing series stay.
+        assert!(
+            !text
+                .contains("kubelet_runtime_operations_duration_seconds_bucket{operation_type=\"pull_image\"")
+        );
+        assert!(text.contains(
+            "kubelet_runtime_operations_duration_seconds_count{operation_type=\"list_images\"} 316914\n"
+        ));
         assert!(!text.contains("git_version=\"v1.21.2\""));
         assert!(text.ends_with('\n'));
     }

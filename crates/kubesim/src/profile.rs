@@ -2,6 +2,8 @@
 //! histograms they produce, drawn from a seeded generator so a seed always gives the same cluster.
 //! How the histograms are written out lives in `payload`; the ground truth types in `truth`.
 
+use std::collections::BTreeMap;
+
 use serde::{Deserialize, Serialize};
 
 use crate::truth::{Bucket, HistogramTruth};
@@ -10,11 +12,45 @@ use crate::truth::{Bucket, HistogramTruth};
 pub const POD_START_DURATION: &str = "kubelet_pod_start_duration_seconds";
 /// `kubelet_pod_start_sli_duration_seconds`.
 pub const POD_START_SLI_DURATION: &str = "kubelet_pod_start_sli_duration_seconds";
+/// `kubelet_pod_start_total_duration_seconds` (1.29+).
+pub const POD_START_TOTAL_DURATION: &str = "kubelet_pod_start_total_duration_seconds";
+/// `kubelet_image_pull_duration_seconds` (1.30+), by `image_size_in_bytes`.
+pub const IMAGE_PULL_DURATION: &str = "kubelet_image_pull_duration_seconds";
+/// `kubelet_run_podsandbox_duration_seconds`, by `runtime_handler`.
+pub const RUN_PODSANDBOX_DURATION: &str = "kubelet_run_podsandbox_duration_seconds";
+/// `kubelet_runtime_operations_duration_seconds`, by `operation_type`.
+pub const RUNTIME_OPERATIONS_DURATION: &str = "kubelet_runtime_operations_duration_seconds";
+/// The CRI operations of a pod start, which kubesim records for each start; the captured
+/// payload's other operations (listing, status polls, exec) are served as captured.
+pub const START_OPERATIONS: [&str; 4] =
+    ["create_container", "pull_image", "run_podsandbox", "start_container"];
+/// CRI operation buckets from 1.21 on: `ExponentialBuckets(0.005, 2.5, 14)`, as the 1.21 capture spells them.
+pub const RUNTIME_BUCKETS: [f64; 14] = [
+    0.005,
+    0.0125,
+    0.03125,
+    0.078125,
+    0.1953125,
+    0.48828125,
+    1.220703125,
+    3.0517578125,
+    7.62939453125,
+    19.073486328125,
+    47.6837158203125,
+    119.20928955078125,
+    298.0232238769531,
+    745.0580596923828,
+];
 
 /// Buckets of both pod-start histograms from Kubernetes 1.29 on (and of the SLI histogram since 1.27).
 pub const NEW_BUCKETS: [f64; 25] = [
     0.5, 1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 8.0, 10.0, 20.0, 30.0, 45.0, 60.0, 120.0, 180.0, 240.0, 300.0, 360.0,
     480.0, 600.0, 900.0, 1200.0, 1800.0, 2700.0, 3600.0,
+];
+/// `kubelet_image_pull_duration_seconds` buckets (kubelet `imagePullDurationBuckets`).
+pub const IMAGE_PULL_BUCKETS: [f64; 18] = [
+    1.0, 5.0, 10.0, 20.0, 30.0, 60.0, 120.0, 180.0, 240.0, 300.0, 360.0, 480.0, 600.0, 900.0, 1200.0, 1800.0,
+    2700.0, 3600.0,
 ];
 /// Prometheus' default buckets, used by `kubelet_pod_start_duration_seconds` before 1.29.
 pub const OLD_BUCKETS: [f64; 11] = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0];
@@ -58,6 +94,28 @@ impl Profile {
             Profile::Old => ["v1.28.9", "v1.28.15"][index % 2],
             _ => ["v1.33.4", "v1.32.7", "v1.34.1"][index % 3],
         }
+    }
+
+    /// Whether the kubelet serves `kubelet_pod_start_total_duration_seconds` (1.29+) and
+    /// `kubelet_image_pull_duration_seconds` (1.30+): every profile but the pre-1.29 one.
+    pub fn has_total_and_image_pulls(self) -> bool {
+        !self.is_old()
+    }
+
+    /// Typical `RunPodSandbox` seconds on this profile.
+    fn sandbox_median(self) -> f64 {
+        match self {
+            Profile::Fast => 0.08,
+            Profile::Typical | Profile::Old => 0.2,
+            Profile::Slow => 0.6,
+            Profile::Pathological => 2.5,
+        }
+    }
+
+    /// The buckets of `kubelet_runtime_operations_duration_seconds` on this node: those of the
+    /// capture its payload is built from (1.14's default buckets for the pre-1.29 profile).
+    pub fn runtime_buckets(self) -> &'static [f64] {
+        if self.is_old() { &OLD_BUCKETS } else { &RUNTIME_BUCKETS }
     }
 
     /// The buckets of `kubelet_pod_start_duration_seconds` on this node.
@@ -213,7 +271,13 @@ impl Histogram {
             .zip(cumulative)
             .map(|(le, count)| Bucket { le, count })
             .collect();
-        HistogramTruth { metric: metric.to_string(), buckets, sum: self.sum, count: self.count }
+        HistogramTruth {
+            metric: metric.to_string(),
+            labels: BTreeMap::new(),
+            buckets,
+            sum: self.sum,
+            count: self.count,
+        }
     }
 }
 
@@ -226,6 +290,18 @@ pub struct PodStarts {
     pub duration: Histogram,
     /// `kubelet_pod_start_sli_duration_seconds`.
     pub sli: Histogram,
+    /// `kubelet_pod_start_total_duration_seconds`: kubesim schedules at once, so a pod's total
+    /// (from creation) equals what the kubelet measured.
+    pub total: Histogram,
+    /// `kubelet_image_pull_duration_seconds`, by size class: every pull of every start (empty
+    /// on kubelets without the family).
+    pub image_pull: BTreeMap<&'static str, Histogram>,
+    /// `kubelet_run_podsandbox_duration_seconds{runtime_handler=""}`: one sandbox per start.
+    pub sandbox: Histogram,
+    /// `kubelet_runtime_operations_duration_seconds` of [`START_OPERATIONS`]: per start one
+    /// sandbox (the same call as `sandbox`), one create and one start of its container, and its
+    /// image pull if it pulled.
+    pub runtime: BTreeMap<&'static str, Histogram>,
     /// Whether `kubelet_pod_start_duration_seconds` records each pod twice (kubernetes#132268).
     pub double_count: bool,
 }
@@ -244,6 +320,39 @@ fn first_sync_seconds(total: f64) -> f64 {
     (0.002 + (total * 1e3).fract() * 0.05).min(0.5)
 }
 
+/// The size class (`image_size_in_bytes`) of an image that took `seconds` to pull: slower pulls
+/// are of bigger images (kubelet `imageSizeBuckets` labels).
+pub fn image_size_class(seconds: f64) -> &'static str {
+    match seconds {
+        s if s < 2.0 => "0-10MB",
+        s if s < 8.0 => "10MB-100MB",
+        s if s < 30.0 => "100MB-500MB",
+        s if s < 120.0 => "500MB-1GB",
+        _ => "1GB-5GB",
+    }
+}
+
+/// A number in [0, 1) that depends only on `value` and `salt`: derived values (sandbox time)
+/// stay consistent with each start without drawing from the generator, so the sequence of
+/// starts for a seed is unchanged.
+fn hashed_unit(value: f64, salt: u64) -> f64 {
+    SplitMix64::new(value.to_bits() ^ salt).unit()
+}
+
+/// The seconds of the CRI call `operation` (create or start a container) in a start of `total`
+/// seconds on `profile`: a tenth of the sandbox's time, give or take half.
+pub fn container_call_seconds(profile: Profile, total: f64, operation: &str) -> f64 {
+    let salt = operation.bytes().fold(0x00c0_ffee_u64, |h, b| h.wrapping_mul(31).wrapping_add(u64::from(b)));
+    let seconds = profile.sandbox_median() * 0.1 * (0.5 + hashed_unit(total, salt));
+    (seconds * 1e6).round() / 1e6
+}
+
+/// The `RunPodSandbox` seconds of a start of `total` seconds on `profile`.
+pub fn sandbox_seconds(profile: Profile, total: f64) -> f64 {
+    let seconds = profile.sandbox_median() * (0.5 + hashed_unit(total, 0x5a4d_b0c5));
+    (seconds * 1e6).round() / 1e6
+}
+
 impl PodStarts {
     /// Counters for a node of this profile, with the starts it made before the simulation began,
     /// and those starts as (seconds until running, seconds pulling images).
@@ -260,6 +369,13 @@ impl PodStarts {
             duration: Histogram::new(profile.duration_buckets()),
             sli: Histogram::new(&NEW_BUCKETS),
             double_count: double_counts(profile.kubelet_version(index)),
+            total: Histogram::new(&NEW_BUCKETS),
+            image_pull: BTreeMap::new(),
+            sandbox: Histogram::new(&OLD_BUCKETS),
+            runtime: START_OPERATIONS
+                .iter()
+                .map(|op| (*op, Histogram::new(profile.runtime_buckets())))
+                .collect(),
         };
         let drawn = starts.record(initial);
         (starts, drawn)
@@ -275,6 +391,30 @@ impl PodStarts {
                 }
                 self.duration.observe(total);
                 self.sli.observe(((total - pull) * 1e6).round() / 1e6);
+                let newer = self.profile.has_total_and_image_pulls();
+                if newer {
+                    self.total.observe(total);
+                }
+                if newer && pull > 0.0 {
+                    self.image_pull
+                        .entry(image_size_class(pull))
+                        .or_insert_with(|| Histogram::new(&IMAGE_PULL_BUCKETS))
+                        .observe(pull);
+                }
+                let sandbox = sandbox_seconds(self.profile, total);
+                self.sandbox.observe(sandbox);
+                let mut call = |operation: &str, seconds: f64| {
+                    if let Some(histogram) = self.runtime.get_mut(operation) {
+                        histogram.observe(seconds);
+                    }
+                };
+                call("run_podsandbox", sandbox);
+                if pull > 0.0 {
+                    call("pull_image", pull);
+                }
+                for operation in ["create_container", "start_container"] {
+                    call(operation, container_call_seconds(self.profile, total, operation));
+                }
                 (total, pull)
             })
             .collect()
@@ -292,6 +432,30 @@ impl PodStarts {
     pub fn reset(&mut self) {
         self.duration = Histogram::new(self.duration.bounds());
         self.sli = Histogram::new(self.sli.bounds());
+        self.total = Histogram::new(self.total.bounds());
+        self.image_pull.clear();
+        self.sandbox = Histogram::new(self.sandbox.bounds());
+        for histogram in self.runtime.values_mut() {
+            *histogram = Histogram::new(histogram.bounds());
+        }
+    }
+
+    /// The histograms besides the two pod-start ones that this node's kubelet serves, as
+    /// truth.json reports them: the total pod start and image pulls (1.29+ / 1.30+ kubelets), the
+    /// sandbox, and the CRI operations of pod starts.
+    pub fn stage_truths(&self) -> Vec<HistogramTruth> {
+        let mut truths = Vec::new();
+        if self.profile.has_total_and_image_pulls() {
+            truths.push(self.total.truth(POD_START_TOTAL_DURATION));
+            for (class, histogram) in &self.image_pull {
+                truths.push(histogram.truth(IMAGE_PULL_DURATION).with_label("image_size_in_bytes", class));
+            }
+        }
+        truths.push(self.sandbox.truth(RUN_PODSANDBOX_DURATION).with_label("runtime_handler", ""));
+        for (operation, histogram) in &self.runtime {
+            truths.push(histogram.truth(RUNTIME_OPERATIONS_DURATION).with_label("operation_type", operation));
+        }
+        truths
     }
 }
 
@@ -336,6 +500,37 @@ mod tests {
     }
 
     #[test]
+    fn every_start_has_a_sandbox_a_total_and_its_pulls_by_size() {
+        let (p, drawn) = PodStarts::new(Profile::Slow, 3, 2);
+        assert_eq!(p.sandbox.count(), drawn.len() as u64);
+        assert_eq!(p.total.count(), drawn.len() as u64);
+        // The total histogram counts each pod once, also on kubelets that count pods twice.
+        let totals: f64 = drawn.iter().map(|(total, _)| *total).sum();
+        assert!((p.total.sum() - totals).abs() < 1e-6);
+        let pulls: Vec<f64> = drawn.iter().map(|(_, pull)| *pull).filter(|pull| *pull > 0.0).collect();
+        assert_eq!(p.image_pull.values().map(Histogram::count).sum::<u64>(), pulls.len() as u64);
+        let pulled: f64 = p.image_pull.values().map(Histogram::sum).sum();
+        assert!((pulled - pulls.iter().sum::<f64>()).abs() < 1e-6);
+        // Same start, same sandbox time: derived, not drawn.
+        assert_eq!(sandbox_seconds(Profile::Slow, 4.5), sandbox_seconds(Profile::Slow, 4.5));
+        let truths = p.stage_truths();
+        assert_eq!(truths[0].metric, POD_START_TOTAL_DURATION);
+        assert!(
+            truths
+                .iter()
+                .any(|t| t.metric == IMAGE_PULL_DURATION && t.labels.contains_key("image_size_in_bytes"))
+        );
+        // One sandbox call per start, in both histograms; a pull_image call per pull.
+        assert_eq!(p.runtime["run_podsandbox"].sum(), p.sandbox.sum());
+        assert_eq!(p.runtime["pull_image"].count(), pulls.len() as u64);
+        assert_eq!(p.runtime["start_container"].count(), drawn.len() as u64);
+        let (old, _) = PodStarts::new(Profile::Old, 3, 2);
+        let metrics: Vec<String> = old.stage_truths().into_iter().map(|t| t.metric).collect();
+        assert_eq!(metrics[0], RUN_PODSANDBOX_DURATION);
+        assert!(metrics[1..].iter().all(|m| m == RUNTIME_OPERATIONS_DURATION));
+    }
+
+    #[test]
     fn restart_zeroes_and_counts_grow_again() {
         let (mut p, drawn) = PodStarts::new(Profile::Typical, 1, 1);
         assert_eq!(drawn.len() as u64, p.duration.count());
@@ -345,6 +540,8 @@ mod tests {
         assert_eq!(p.sli.count(), before + 5);
         p.reset();
         assert_eq!(p.duration.count(), 0);
+        assert_eq!(p.sandbox.count(), 0);
+        assert!(p.image_pull.is_empty());
         p.record(3);
         assert_eq!(p.duration.count(), 3);
     }

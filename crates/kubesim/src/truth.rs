@@ -1,6 +1,8 @@
 //! The ground truth a simulated cluster reports about itself (`truth.json`, `GET /debug/truth`):
 //! its nodes, their addresses and versions, and the exact pod-start histograms their kubelets serve.
 
+use std::collections::BTreeMap;
+
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 /// Everything `truth.json` holds.
@@ -47,6 +49,11 @@ pub struct NodeTruth {
     /// pods plus its pods still starting; the SLI histogram counts each pod once.
     #[serde(default)]
     pub double_count: bool,
+    /// The other pod-start stages the kubelet serves, exactly: `kubelet_pod_start_total_duration_seconds`
+    /// and `kubelet_image_pull_duration_seconds` by `image_size_in_bytes` (1.29+ / 1.30+ kubelets),
+    /// and `kubelet_run_podsandbox_duration_seconds`.
+    #[serde(default)]
+    pub stages: Vec<HistogramTruth>,
     /// The pods on this node, by namespace and name: one per start its kubelet recorded (a
     /// restart of the kubelet zeroes its histograms but keeps its pods), plus pods still starting.
     #[serde(default)]
@@ -106,12 +113,23 @@ pub struct PodLatencies {
 pub struct HistogramTruth {
     /// The metric family name.
     pub metric: String,
+    /// The series' labels besides `le` (none for the pod-start histograms).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub labels: BTreeMap<String, String>,
     /// Cumulative buckets, ending with `+Inf`.
     pub buckets: Vec<Bucket>,
     /// The sum of observations.
     pub sum: f64,
     /// The number of observations.
     pub count: u64,
+}
+
+impl HistogramTruth {
+    /// The same histogram with one more label.
+    pub fn with_label(mut self, name: &str, value: &str) -> Self {
+        self.labels.insert(name.to_string(), value.to_string());
+        self
+    }
 }
 
 /// One cumulative bucket.
