@@ -62,7 +62,8 @@ floor() {
   while :; do
     curl -sf -G --cacert "$work/sim/ca.crt" -H "Authorization: Bearer $token" \
       --data-urlencode limit=500 ${cont:+--data-urlencode "continue=$cont"} "$api/api/v1/pods" >"$page"
-    cont=$(head -c 2048 "$page" | grep -o '"continue":"[^"]*"' | head -1 | cut -d'"' -f4 || true)
+    # The list's metadata may come before or after its items (kubesim writes keys sorted).
+    cont=$({ head -c 4096 "$page"; tail -c 4096 "$page"; } | grep -o '"continue": *"[^"]*"' | head -1 | cut -d'"' -f4 || true)
     [ -z "$cont" ] && break
   done
 }

@@ -499,10 +499,13 @@ pub fn cross_check_table(check: &CrossCheck, wide: bool, out: &mut (impl Write +
         for (index, _) in check.quantiles.iter().enumerate() {
             let q = node.duration.as_ref().and_then(|d| d.quantiles.get(index));
             let mark = if q.is_some_and(|q| q.state == Agreement::Disagree) { "!" } else { "" };
+            // A rank in the +Inf bucket: the estimate is the highest finite bound, a lower bound.
+            let at_least =
+                if q.and_then(|q| q.bucket).is_some_and(|(_, hi)| hi.is_infinite()) { "≥" } else { "" };
             line.push_str(&format!(
                 "  {:>9}  {:>11}",
                 seconds(q.and_then(|q| q.pods)),
-                format!("{}{mark}", seconds(q.and_then(|q| q.kubelet)))
+                format!("{at_least}{}{mark}", seconds(q.and_then(|q| q.kubelet)))
             ));
             if wide {
                 line.push_str(&format!("  {:>15}", q.map_or("-".to_string(), |q| bucket_text(q.bucket))));
@@ -737,5 +740,51 @@ mod tests {
             )
         );
         assert!(text.contains("\nscope,all,,ready,4,3,12,30,4,30,30,1,0,0,0,0\n"), "{text}");
+    }
+
+    #[test]
+    fn the_cross_check_table_marks_what_resolution_cannot_explain() {
+        use crate::podstart::crosscheck::{KubeletHistograms, NodeReading, cross_check};
+        let histogram = |observations: &[f64]| {
+            let mut buckets: Vec<(f64, f64)> = [1.0, 2.0, 5.0, 10.0]
+                .iter()
+                .map(|le| (*le, observations.iter().filter(|o| **o <= *le).count() as f64))
+                .collect();
+            buckets.push((f64::INFINITY, observations.len() as f64));
+            Histogram::from_cumulative(&buckets, observations.iter().sum()).unwrap()
+        };
+        let reading = |node: &str, duration: &[f64]| NodeReading {
+            node: node.into(),
+            kubelet_version: Some("v1.32.7".into()),
+            outcome: Ok(KubeletHistograms {
+                started_at: Some(0.0),
+                read_between: (5000.0, 5000.0),
+                duration: Some(histogram(duration)),
+                sli: None,
+            }),
+        };
+        // sample(): node-a's pods ran 1 s and 3 s after creation (running = ready − 1), node-b's
+        // 0 s and 29 s. node-b's kubelet says both took over 10 s: its p50 (rank 1) lies in
+        // (10, +Inf), the pods' in (-1, 2).
+        let report = sample();
+        let readings = [
+            reading("node-a", &[1.2, 1.4]),
+            reading("node-b", &[60.0, 60.0]),
+            NodeReading { node: "node-c".into(), kubelet_version: None, outcome: Err("timeout".into()) },
+        ];
+        let check = cross_check(&readings, &report.pods, &[0.5]);
+        let mut out = Vec::new();
+        cross_check_table(&check, false, &mut out).unwrap();
+        insta::assert_snapshot!(String::from_utf8(out).unwrap(), @"
+        Cross-check with each kubelet's histograms, over the pods created since it started (kubelet_pod_start_duration_seconds: scheduled → running, timestamps within a second, buckets as served):
+        NODE    VERSION  VERDICT         PODS   COUNT     SLI   P50 PODS  P50 KUBELET
+        node-a  v1.32.7  agree              2       2       -         1s         1.5s
+        node-b  v1.32.7  disagree           2       2       -         0s        ≥10s!
+        node-c  -        unknown            -       -       -          -            -
+        3 nodes: 1 agree, 1 disagree, 1 unknown.
+        ! the kubelet's quantile lies outside what bucket and timestamp resolution explain.
+        node-b: p50: the kubelet's observation lies in (10s, +Inf), the pods' is 0s (scheduled → running).
+        node-c: no histograms: timeout.
+        ");
     }
 }
