@@ -151,7 +151,8 @@ pub(crate) fn report_problems(gathered: &Gathered, err: &mut dyn Write) -> std::
         })
     });
     for group in problems::group(warnings) {
-        writeln!(err, "warning: {}: {}", problems::subject(&group), group.message)?;
+        let item = format!("{}: {}", problems::subject(&group), group.message);
+        err.write_all(crate::text::wrap(&item, "warning: ", "  ").as_bytes())?;
     }
     write_failures(
         gathered.scrapes.iter().filter_map(|s| Some((s.node.as_str(), s.outcome.as_ref().err()?))),
@@ -172,14 +173,14 @@ pub(crate) fn write_failures<'a>(
         fix: failure.fix.as_deref(),
     });
     for group in problems::group(items) {
-        match group.nodes.as_slice() {
-            [_] => write!(err, "error: {}: {} ({})", problems::subject(&group), group.message, group.kind)?,
-            _ => write!(err, "error: {}: {}", problems::subject(&group), group.message)?,
+        let mut item = match group.nodes.as_slice() {
+            [_] => format!("{}: {} ({})", problems::subject(&group), group.message, group.kind),
+            _ => format!("{}: {}", problems::subject(&group), group.message),
+        };
+        if let Some(fix) = &group.fix {
+            item.push_str(&format!("; fix: {fix}"));
         }
-        match &group.fix {
-            Some(fix) => writeln!(err, "; fix: {fix}")?,
-            None => writeln!(err)?,
-        }
+        err.write_all(crate::text::wrap(&item, "error: ", "  ").as_bytes())?;
     }
     Ok(())
 }

@@ -7,8 +7,122 @@ use crate::{bin, stderr, stdout};
 
 const NODES: usize = 500;
 
+/// The widest a human-readable line may be, table rows aside (`kubelet_metrics::text::MAX_LINE`).
+const MAX_LINE: usize = kubelet_metrics::text::MAX_LINE;
+
+/// Lines of `text` wider than `limit` columns that are not table rows. A table row starts at the
+/// left margin and has at least three cells apart by two or more spaces; it is as wide as its
+/// columns need. Messages, caveats and fixes start indented or have a single space between words.
 fn lines_over(text: &str, limit: usize) -> Vec<&str> {
-    text.lines().filter(|line| line.chars().count() > limit).collect()
+    let table_row = |line: &str| {
+        !line.starts_with(char::is_whitespace) && line.split("  ").filter(|cell| !cell.trim().is_empty()).count() >= 3
+    };
+    text.lines()
+        .filter(|line| kubelet_metrics::text::display_width(line) > limit && !table_row(line))
+        .collect()
+}
+
+/// Asserts that what a user reads keeps every line but table rows within [`MAX_LINE`] columns.
+pub fn assert_lines_fit(text: &str) {
+    let over = lines_over(text, MAX_LINE);
+    assert!(over.is_empty(), "lines over {MAX_LINE} columns:\n{}", over.join("\n"));
+}
+
+/// The human-readable text of every insta snapshot in the project, named by where it is: each
+/// `.snap` file (JSON, YAML and SVG documents left out: they are for programs) and each inline
+/// snapshot in the sources.
+fn every_snapshot() -> Vec<(String, String)> {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut found = Vec::new();
+    let mut pending = vec![root.join("src"), root.join("tests"), root.join("crates")];
+    while let Some(dir) = pending.pop() {
+        for entry in std::fs::read_dir(&dir).expect("source directory reads").flatten() {
+            let path = entry.path();
+            let name = path.display().to_string();
+            if path.is_dir() {
+                pending.push(path);
+            } else if name.ends_with(".snap") {
+                let text = std::fs::read_to_string(&path).expect("snapshot reads");
+                // The header between `---` lines, then the snapshot itself.
+                let body = text.splitn(3, "---\n").nth(2).unwrap_or_default().to_string();
+                if !is_document(&body) {
+                    found.push((name, body));
+                }
+            } else if name.ends_with(".rs") {
+                let text = std::fs::read_to_string(&path).expect("source reads");
+                for (index, body) in inline_snapshots(&text).into_iter().enumerate() {
+                    if !is_document(&body) {
+                        found.push((format!("{name} (inline snapshot {})", index + 1), body));
+                    }
+                }
+            }
+        }
+    }
+    found
+}
+
+/// JSON, YAML, CSV and SVG: documents for programs, not lines for people.
+fn is_document(body: &str) -> bool {
+    let start = body.trim_start();
+    start.starts_with(['{', '[', '<']) || start.starts_with("apiVersion:") || start.starts_with("---")
+}
+
+/// The literal of every `assert_snapshot!(…, @"…")` / `@r"…"` / `@r#"…"#` in `source`.
+fn inline_snapshots(source: &str) -> Vec<String> {
+    let mut found = Vec::new();
+    let mut rest = source;
+    while let Some(at) = rest.find("assert_snapshot!(") {
+        rest = &rest[at..];
+        let Some(open) = rest.find(['@', ';']) else { break };
+        if rest.as_bytes()[open] == b';' {
+            rest = &rest[open..];
+            continue;
+        }
+        let literal = &rest[open + 1..];
+        let hashes = literal.strip_prefix('r').map(|r| r.len() - r.trim_start_matches('#').len());
+        let opening = match hashes {
+            Some(n) => 1 + n + 1,
+            None => 1,
+        };
+        let closing = format!("\"{}", "#".repeat(hashes.unwrap_or(0)));
+        let body = &literal[opening.min(literal.len())..];
+        let end = if hashes.is_some() {
+            body.find(&closing).unwrap_or(body.len())
+        } else {
+            // A plain literal ends at the first quote that no backslash escapes.
+            body.char_indices()
+                .scan(false, |escaped, (at, c)| {
+                    let ends = c == '"' && !*escaped;
+                    *escaped = c == '\\' && !*escaped;
+                    Some((at, ends))
+                })
+                .find_map(|(at, ends)| ends.then_some(at))
+                .unwrap_or(body.len())
+        };
+        found.push(body[..end].to_string());
+        rest = &body[end..];
+    }
+    found
+}
+
+#[test]
+fn every_snapshot_keeps_its_lines_under_the_limit_except_tables() {
+    let snapshots = every_snapshot();
+    assert!(snapshots.len() >= 20, "the walk finds the project's snapshots: {}", snapshots.len());
+    let over: Vec<String> = snapshots
+        .iter()
+        .flat_map(|(name, body)| lines_over(body, MAX_LINE).into_iter().map(move |line| format!("{name}: {line}")))
+        .collect();
+    assert!(over.is_empty(), "lines over {MAX_LINE} columns:\n{}", over.join("\n"));
+}
+
+#[test]
+fn the_line_rule_tells_tables_from_messages() {
+    let long_row = format!("node-a{}", "  12.3s".repeat(40));
+    assert_eq!(lines_over(&long_row, MAX_LINE), Vec::<&str>::new());
+    let long_message = format!("  forbidden on 500 nodes: {}", "user viewer cannot get nodes/proxy ".repeat(8));
+    assert_eq!(lines_over(&long_message, MAX_LINE).len(), 1);
+    assert_eq!(inline_snapshots("insta::assert_snapshot!(x, @r#\"a \"q\"\nb\"#);"), ["a \"q\"\nb"]);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -20,8 +134,10 @@ async fn identical_failures_print_once_with_a_count() {
     });
     assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
     let text = stdout(&out);
-    let forbidden: Vec<&str> = text.lines().filter(|l| l.contains("forbidden")).collect();
+    let forbidden: Vec<&str> = text.lines().filter(|l| l.starts_with("  forbidden")).collect();
     assert_eq!(forbidden.len(), 1, "{text}");
+    // The group's message and fix, wrapped under its first line.
+    let group = text.split("  forbidden").nth(1).and_then(|g| g.split("\n\n").next()).unwrap_or_default();
     assert!(
         forbidden[0].contains(&format!(
             "forbidden on {NODES} nodes (node-000, node-001, node-002, node-003, node-004 and {} more)",
@@ -29,9 +145,10 @@ async fn identical_failures_print_once_with_a_count() {
         )),
         "{text}"
     );
-    assert!(forbidden[0].contains("/api/v1/nodes/NODE/proxy/metrics"), "{text}");
-    assert!(forbidden[0].contains("--user viewer"), "{text}");
-    assert_eq!(lines_over(&text, 600), Vec::<&str>::new());
+    assert!(group.contains("/api/v1/nodes/NODE/proxy/metrics"), "{text}");
+    assert!(group.contains("--user viewer"), "{text}");
+    assert_lines_fit(&text);
+    assert_lines_fit(&stderr(&out));
     // Everything a user sees at 500 nodes, reviewed as a whole: one line per failure group and
     // no node list longer than a few names.
     insta::assert_snapshot!(
