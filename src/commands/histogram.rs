@@ -33,6 +33,7 @@ pub async fn run(
     let gathered = gather(&settings.source, settings.endpoint.path(), &settings.selector, &options).await?;
     query.method = gathered.method;
     report_warnings(&gathered, err)?;
+    super::write_near_misses(&gathered.scrapes, err)?;
     if gathered.scrapes.is_empty()
         && let Some(why) = settings.source.nothing_found()
     {

@@ -160,6 +160,36 @@ pub(crate) fn report_problems(gathered: &Gathered, err: &mut dyn Write) -> std::
     )
 }
 
+/// "did you mean" once, on stderr, when no node that answered has a name the command asked for
+/// (`-m`, the histogram's metric) and its payloads have names that read close to it: the names
+/// most nodes offered, closest first, at most three.
+pub(crate) fn write_near_misses(scrapes: &[NodeScrape], err: &mut dyn Write) -> std::io::Result<()> {
+    let answered: Vec<&[String]> =
+        scrapes.iter().filter_map(|s| Some(s.outcome.as_ref().ok()?.near_misses.as_slice())).collect();
+    if answered.is_empty() || answered.iter().any(|names| names.is_empty()) {
+        return Ok(());
+    }
+    // Each name by how many nodes offered it, then by its best rank on a node.
+    let mut offered: Vec<(&str, usize, usize)> = Vec::new();
+    for names in &answered {
+        for (rank, name) in names.iter().enumerate() {
+            match offered.iter_mut().find(|(n, _, _)| n == name) {
+                Some((_, nodes, best)) => {
+                    *nodes += 1;
+                    *best = (*best).min(rank);
+                }
+                None => offered.push((name, 1, rank)),
+            }
+        }
+    }
+    offered.sort_by(|a, b| b.1.cmp(&a.1).then(a.2.cmp(&b.2)).then(a.0.cmp(b.0)));
+    let names: Vec<&str> =
+        offered.iter().take(crate::exposition::selector::NEAR_MISSES).map(|(n, _, _)| *n).collect();
+    let (last, first) = names.split_last().expect("a node that answered offered a name");
+    let choice = if first.is_empty() { last.to_string() } else { format!("{} or {last}", first.join(", ")) };
+    writeln!(err, "did you mean {choice}? (the closest names in the payloads)")
+}
+
 /// Each failure as `error: node NODE: MESSAGE (KIND); fix: FIX`, and identical failures of several
 /// nodes once: `error: KIND on N nodes (a, b, … and M more): MESSAGE; fix: FIX`.
 pub(crate) fn write_failures<'a>(

@@ -15,7 +15,8 @@ const MAX_LINE: usize = kubelet_metrics::text::MAX_LINE;
 /// columns need. Messages, caveats and fixes start indented or have a single space between words.
 fn lines_over(text: &str, limit: usize) -> Vec<&str> {
     let table_row = |line: &str| {
-        !line.starts_with(char::is_whitespace) && line.split("  ").filter(|cell| !cell.trim().is_empty()).count() >= 3
+        !line.starts_with(char::is_whitespace)
+            && line.split("  ").filter(|cell| !cell.trim().is_empty()).count() >= 3
     };
     text.lines()
         .filter(|line| kubelet_metrics::text::display_width(line) > limit && !table_row(line))
@@ -111,7 +112,9 @@ fn every_snapshot_keeps_its_lines_under_the_limit_except_tables() {
     assert!(snapshots.len() >= 20, "the walk finds the project's snapshots: {}", snapshots.len());
     let over: Vec<String> = snapshots
         .iter()
-        .flat_map(|(name, body)| lines_over(body, MAX_LINE).into_iter().map(move |line| format!("{name}: {line}")))
+        .flat_map(|(name, body)| {
+            lines_over(body, MAX_LINE).into_iter().map(move |line| format!("{name}: {line}"))
+        })
         .collect();
     assert!(over.is_empty(), "lines over {MAX_LINE} columns:\n{}", over.join("\n"));
 }
@@ -120,7 +123,8 @@ fn every_snapshot_keeps_its_lines_under_the_limit_except_tables() {
 fn the_line_rule_tells_tables_from_messages() {
     let long_row = format!("node-a{}", "  12.3s".repeat(40));
     assert_eq!(lines_over(&long_row, MAX_LINE), Vec::<&str>::new());
-    let long_message = format!("  forbidden on 500 nodes: {}", "user viewer cannot get nodes/proxy ".repeat(8));
+    let long_message =
+        format!("  forbidden on 500 nodes: {}", "user viewer cannot get nodes/proxy ".repeat(8));
     assert_eq!(lines_over(&long_message, MAX_LINE).len(), 1);
     assert_eq!(inline_snapshots("insta::assert_snapshot!(x, @r#\"a \"q\"\nb\"#);"), ["a \"q\"\nb"]);
 }
@@ -323,4 +327,41 @@ fn wide_node_names_keep_the_table_aligned() {
     assert!(rows.len() >= 4, "header, two nodes, cluster lines: {text}");
     let widths: Vec<usize> = rows.iter().map(|row| kubelet_metrics::text::display_width(row)).collect();
     assert!(widths.iter().all(|w| *w == widths[0]), "{widths:?}\n{text}");
+}
+
+#[test]
+fn a_mistyped_metric_gets_did_you_mean_once_on_stderr() {
+    let mut command = bin();
+    command.args(["get", "-m", "kubelet_pod_strat_duration_seconds"]);
+    // Three nodes, one line for all of them.
+    for node in ["a", "b", "c"] {
+        command.arg("--file").arg(crate::fixture("real/kubelet-1.21.2-metrics.prom")).args(["--node", node]);
+    }
+    let out = command.output().expect("runs");
+    assert_eq!(stdout(&out), "");
+    let text = stderr(&out);
+    let hints: Vec<&str> = text.lines().filter(|l| l.starts_with("did you mean")).collect();
+    assert_eq!(
+        hints,
+        ["did you mean kubelet_pod_start_duration_seconds? (the closest names in the payloads)"],
+        "{text}"
+    );
+
+    let out = bin()
+        .args(["histogram", "kubelet_pod_start_sli_duraton_seconds", "--node", "n1", "--file"])
+        .arg(crate::fixture("seed-node1.prom"))
+        .output()
+        .expect("runs");
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("did you mean kubelet_pod_start_"), "{}", stderr(&out));
+
+    // A name that is there, or nothing close: no guess.
+    for metric in ["kubelet_pod_start_duration_seconds", "zzz_nothing_like_it"] {
+        let out = bin()
+            .args(["get", "-m", metric, "--file"])
+            .arg(crate::fixture("seed-node1.prom"))
+            .output()
+            .expect("runs");
+        assert!(!stderr(&out).contains("did you mean"), "{metric}: {}", stderr(&out));
+    }
 }
