@@ -365,3 +365,37 @@ fn a_mistyped_metric_gets_did_you_mean_once_on_stderr() {
         assert!(!stderr(&out).contains("did you mean"), "{metric}: {}", stderr(&out));
     }
 }
+
+/// `--as` reaches the API server as kube-apiserver reads it: doctor judges the impersonated
+/// user's RBAC, and a caller without `impersonate` is refused with the rule it lacks.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn doctor_as_another_user_judges_that_users_access() {
+    let cluster = Cluster::builder().nodes(2).start().await.expect("kubesim starts");
+    let doctor = |kubeconfig: &std::path::Path, user: &str| {
+        tokio::task::block_in_place(|| {
+            bin().args(["doctor", "--as", user, "--kubeconfig"]).arg(kubeconfig).output().expect("runs")
+        })
+    };
+    let admin = cluster.admin_kubeconfig();
+    let plain = tokio::task::block_in_place(|| {
+        bin().args(["doctor", "--kubeconfig"]).arg(&admin).output().expect("runs")
+    });
+    let failed =
+        |text: &str| text.lines().filter(|l| l.starts_with("FAIL")).map(str::to_string).collect::<Vec<_>>();
+    assert_eq!(failed(&stdout(&plain)), Vec::<String>::new(), "the admin itself passes");
+
+    let as_viewer = doctor(&admin, "viewer");
+    let text = stdout(&as_viewer);
+    assert!(failed(&text).iter().any(|l| l.contains("can-i get nodes/proxy")), "{text}");
+    assert_lines_fit(&text);
+    assert_ne!(as_viewer.status.code(), Some(0), "{text}");
+
+    let viewer = cluster.viewer_kubeconfig();
+    let refused = doctor(&viewer, "admin");
+    let all = format!("{}{}", stdout(&refused), stderr(&refused));
+    assert!(
+        all.contains(r#"users \"admin\" is forbidden"#) || all.contains(r#"users "admin" is forbidden"#),
+        "{all}"
+    );
+    assert!(all.contains("cannot impersonate resource"), "{all}");
+}
