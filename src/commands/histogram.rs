@@ -48,20 +48,12 @@ pub async fn run(
     if !report.errors.is_empty() {
         // The report keeps the failures beside the numbers (the table's error list, JSON's
         // `errors`); stderr says that some nodes are missing, so a script sees it there too.
-        let mut failed: Vec<&str> = report.errors.iter().map(|e| e.node.as_str()).collect();
-        failed.dedup();
         let place = match settings.output {
             HistogramOutput::Table | HistogramOutput::Wide => "the errors under the table say why",
             HistogramOutput::Json | HistogramOutput::Yaml => "`errors` in the document says why",
             HistogramOutput::Csv => "the error rows say why",
         };
-        writeln!(
-            err,
-            "error: {} of {} nodes failed ({}); {place}",
-            failed.len(),
-            report.node_count(),
-            crate::text::bounded_names(&failed)
-        )?;
+        writeln!(err, "error: {}; {place}", report::problems::failed_summary(&report))?;
     }
     if let Some(key) = settings.sort_by {
         report::order::sort(&mut report, key);
@@ -129,15 +121,7 @@ async fn run_fleet(
         let verdicts = settings.slo.map(|slo| (slo, slo.judge(&report)));
         outcomes.push(outcome(&report, verdicts.as_ref(), settings.slo_unknown));
         if !report.errors.is_empty() {
-            let mut failed: Vec<&str> = report.errors.iter().map(|e| e.node.as_str()).collect();
-            failed.dedup();
-            writeln!(
-                err,
-                "error: context {context}: {} of {} nodes failed ({})",
-                failed.len(),
-                report.node_count(),
-                crate::text::bounded_names(&failed)
-            )?;
+            writeln!(err, "error: context {context}: {}", report::problems::failed_summary(&report))?;
         }
         if let Some(key) = settings.sort_by {
             report::order::sort(&mut report, key);

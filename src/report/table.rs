@@ -267,7 +267,7 @@ fn write_footer(report: &Report, out: &mut impl Write) -> io::Result<()> {
     }
     if !report.errors.is_empty() {
         writeln!(out)?;
-        writeln!(out, "errors ({} of {} nodes):", count_nodes(report), report.node_count())?;
+        writeln!(out, "errors ({} of {} nodes):", report.failed_nodes().len(), report.node_count())?;
         let items = report.errors.iter().map(|error| problems::Item {
             node: &error.node,
             kind: error.kind.as_str(),
@@ -310,13 +310,6 @@ fn write_footer(report: &Report, out: &mut impl Write) -> io::Result<()> {
         }
     }
     Ok(())
-}
-
-/// Distinct nodes with an error.
-fn count_nodes(report: &Report) -> usize {
-    let mut names: Vec<&str> = report.errors.iter().map(|e| e.node.as_str()).collect();
-    names.dedup();
-    names.len()
 }
 
 #[cfg(test)]

@@ -321,7 +321,9 @@ fn doctor_impersonating_a_user_judges_that_user(backend: &Backend) {
     let all = format!("{}{}", stdout(&out), stderr(&out));
     assert_ne!(out.status.code(), Some(0), "{}: {all}", backend.name);
     assert!(
-        all.contains("User \"viewer\" cannot impersonate resource \"users\" in API group \"\" at the cluster scope"),
+        all.contains(
+            "User \"viewer\" cannot impersonate resource \"users\" in API group \"\" at the cluster scope"
+        ),
         "{}: {all}",
         backend.name
     );
