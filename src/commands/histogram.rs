@@ -12,6 +12,8 @@ use crate::cli::{HistogramOutput, SloUnknown};
 use crate::exposition::{self, Selector};
 use crate::report;
 use crate::report::document::DocumentFormat;
+use crate::report::paint::Palette;
+use crate::report::terminal::Escaped;
 use crate::slo::{Objective, State, Verdict};
 use crate::source::{ClusterGathered, FleetPlan, Gathered, SourcePlan, gather, gather_fleet};
 
@@ -28,6 +30,11 @@ pub async fn run(
     }
     let options = collect_options(terminals);
     if let SourcePlan::Fleet(fleet) = &settings.source {
+        // `main` leaves escaping to a command that colours; the fleet table is not coloured.
+        if terminals.color {
+            let mut escaped = Escaped::new(out);
+            return run_fleet(settings, fleet, query, &options, &mut escaped, err).await;
+        }
         return run_fleet(settings, fleet, query, &options, out, err).await;
     }
     let gathered = gather(&settings.source, settings.endpoint.path(), &settings.selector, &options).await?;
@@ -55,6 +62,8 @@ pub async fn run(
         };
         writeln!(err, "error: {}; {place}", report::problems::failed_summary(&report))?;
     }
+    // The analysis sorts slowest first; their rows are coloured whatever order is shown.
+    let slowest = slowest_nodes(&report);
     if let Some(key) = settings.sort_by {
         report::order::sort(&mut report, key);
     }
@@ -69,7 +78,19 @@ pub async fn run(
         wide: settings.output == HistogramOutput::Wide,
         headers: settings.headers,
     };
-    render(&report, settings.output, &settings.document, table, verdicts.as_ref(), &mut &mut *out)?;
+    let palette = Palette::new(terminals.color);
+    if palette.enabled() && matches!(settings.output, HistogramOutput::Table | HistogramOutput::Wide) {
+        // Escaped first (text from nodes never reaches the terminal raw), then coloured.
+        let mut plain = Vec::new();
+        let mut escaped = Escaped::new(&mut plain);
+        render(&report, settings.output, &settings.document, table, verdicts.as_ref(), &mut escaped)?;
+        escaped.flush()?;
+        drop(escaped);
+        let plain = String::from_utf8_lossy(&plain).into_owned();
+        out.write_all(palette.histogram(&plain, &slowest).as_bytes())?;
+    } else {
+        render(&report, settings.output, &settings.document, table, verdicts.as_ref(), &mut &mut *out)?;
+    }
     out.flush()?;
     if let Some(path) = &settings.plot {
         write_plot(&report, path)?;
@@ -201,6 +222,17 @@ async fn run_fleet(
     }
     out.flush()?;
     Ok(Outcome::combine(outcomes))
+}
+
+/// The slowest tenth of the nodes (at least one) when the table has three nodes or more, as the
+/// analysis ranks them (p99, then mean); none for fewer, where "slowest" says nothing.
+fn slowest_nodes(report: &Report) -> Vec<String> {
+    let mut nodes: Vec<&str> = report.nodes.iter().map(|row| row.node.as_str()).collect();
+    nodes.dedup();
+    if nodes.len() < 3 {
+        return Vec::new();
+    }
+    nodes.iter().take(nodes.len().div_ceil(10)).map(|node| node.to_string()).collect()
 }
 
 /// One cluster's report and its SLO verdicts, when `--slo` was given.

@@ -399,3 +399,48 @@ async fn doctor_as_another_user_judges_that_users_access() {
     );
     assert!(all.contains("cannot impersonate resource"), "{all}");
 }
+
+#[test]
+fn histogram_colours_a_violated_slo_and_the_slowest_rows_only_when_asked() {
+    let files = ["seed-node1.prom", "real/kubelet-1.21.2-metrics.prom", "real/kubelet-1.14.10-metrics.prom"];
+    let run = |colour: &str| {
+        let mut command = bin();
+        command.args(["histogram", "--slo", "p99<=1s", "--color", colour]);
+        for (file, node) in files.iter().zip(["a-node", "b-node", "c-node"]) {
+            command.arg("--file").arg(crate::fixture(file)).args(["--node", node]);
+        }
+        command.output().expect("runs")
+    };
+    let out = run("always");
+    assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
+    let text = stdout(&out);
+    let red = "\x1b[1m\x1b[31m";
+    let yellow = "\x1b[33m";
+    assert!(
+        text.lines().any(|l| l.starts_with(&format!("{red}SLO p99<=1s on ")) && l.contains(": FAIL (")),
+        "{text:?}"
+    );
+    // Three nodes: the slowest one's row (the first the analysis ranks) is yellow, the others plain.
+    let rows: Vec<&str> = text.lines().skip(1).take(3).collect();
+    assert!(rows[0].starts_with(yellow), "{rows:?}");
+    assert!(!rows[1].contains('\x1b') && !rows[2].contains('\x1b'), "{rows:?}");
+    for colour in ["never", "auto"] {
+        assert!(!stdout(&run(colour)).contains('\x1b'), "--color {colour} piped: no escape codes");
+    }
+    let plain = bin()
+        .args(["histogram", "--slo", "p99<=1s", "--color", "always", "--node", "n1", "--file"])
+        .arg(crate::fixture("seed-node1.prom"))
+        .env("NO_COLOR", "1")
+        .output()
+        .expect("runs");
+    assert!(stdout(&plain).contains("\x1b"), "--color always wins over NO_COLOR, as in clap and cargo");
+
+    // Coloured output still escapes what nodes send: only our own colour codes are raw.
+    let hostile = bin()
+        .args(["histogram", "--color", "always", "--node", "evil\u{1b}]0;PWNED\u{7}", "--file"])
+        .arg(crate::fixture("seed-node1.prom"))
+        .output()
+        .expect("runs");
+    let text = stdout(&hostile);
+    assert!(text.contains("evil\\x1b]0;PWNED\\x07") && !text.contains("\u{7}"), "{text:?}");
+}
