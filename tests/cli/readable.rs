@@ -3,6 +3,8 @@
 
 use kubesim::Cluster;
 
+use std::process::Output;
+
 use crate::{bin, stderr, stdout};
 
 const NODES: usize = 500;
@@ -443,4 +445,76 @@ fn histogram_colours_a_violated_slo_and_the_slowest_rows_only_when_asked() {
         .expect("runs");
     let text = stdout(&hostile);
     assert!(text.contains("evil\\x1b]0;PWNED\\x07") && !text.contains("\u{7}"), "{text:?}");
+}
+
+/// What a user reads at 500 nodes with the numbers, paths, ports and timings that differ from run
+/// to run taken out.
+fn redacted(text: &str) -> String {
+    let rules = [
+        (r"/tmp/[^\s,)]+", "TMP"),
+        (r"127\.0\.0\.1:\d+", "127.0.0.1:PORT"),
+        (r"\d+(\.\d+)? ?ms\b", "N ms"),
+        (r"v1\.\d+\.\d+", "vX"),
+    ];
+    rules.iter().fold(text.to_string(), |text, (pattern, with)| {
+        regex::Regex::new(pattern).expect("valid pattern").replace_all(&text, *with).into_owned()
+    })
+}
+
+/// Each case a user meets at 500 simulated nodes, as they read it: doctor's verdicts grouped
+/// across the sampled nodes, a cluster-wide histogram, and every empty result explained on
+/// stderr. No line but table rows over the limit, no message once per node.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn five_hundred_nodes_read_as_a_few_lines_each() {
+    let cluster = Cluster::builder().nodes(NODES).start().await.expect("kubesim starts");
+    let admin = cluster.admin_kubeconfig();
+    let viewer = cluster.viewer_kubeconfig();
+    let cluster_run = |args: &[&str], kubeconfig: &std::path::Path| {
+        let mut command = bin();
+        command.args(args).arg("--kubeconfig").arg(kubeconfig);
+        tokio::task::block_in_place(|| command.output().expect("runs"))
+    };
+    // Two bucket layouts, 250 nodes each: saved payloads, as `kubectl get --raw` writes them.
+    let mut layouts = bin();
+    layouts.args(["histogram", "--top", "3"]);
+    for i in 0..NODES / 2 {
+        layouts
+            .arg("--file")
+            .arg(crate::fixture("real/kubelet-1.21.2-metrics.prom"))
+            .args(["--node", &format!("a-{i:03}")]);
+        layouts.arg("--file").arg(crate::fixture("seed-node1.prom")).args(["--node", &format!("b-{i:03}")]);
+    }
+    let cases: Vec<(&str, Output)> = vec![
+        ("doctor_viewer", cluster_run(&["doctor", "--sample", "20", "--concurrency", "32"], &viewer)),
+        ("histogram_top", cluster_run(&["histogram", "--top", "5", "--concurrency", "32"], &admin)),
+        ("bucket_layouts", layouts.output().expect("runs")),
+        ("empty_selector", cluster_run(&["histogram", "-l", "team=nobody"], &admin)),
+        (
+            "empty_metric",
+            cluster_run(&["get", "-m", "kubelet_pod_start_duration_secnds", "--concurrency", "32"], &admin),
+        ),
+        ("empty_node", cluster_run(&["histogram", "node-9999"], &admin)),
+        ("empty_since", cluster_run(&["pods", "--since", "1s"], &admin)),
+    ];
+    for (name, out) in cases {
+        let (text, errors) = (stdout(&out), stderr(&out));
+        assert_lines_fit(&text);
+        assert_lines_fit(&errors);
+        // No line names a node beyond the first few of a list ("and N more").
+        for line in text.lines().chain(errors.lines()) {
+            let names =
+                line.matches("node-").count() + line.matches("a-").count() + line.matches("b-").count();
+            assert!(names <= 12 || lines_over(line, 0).is_empty(), "{name}: {line}");
+        }
+        let shown: String = text.lines().take(40).map(|l| format!("{l}\n")).collect();
+        let more = text.lines().count().saturating_sub(40);
+        insta::assert_snapshot!(
+            format!("{name}_500_nodes"),
+            redacted(&format!(
+                "exit: {:?}\nstdout{}:\n{shown}\nstderr:\n{errors}",
+                out.status.code(),
+                if more > 0 { format!(" (first 40 lines of {})", 40 + more) } else { String::new() }
+            ))
+        );
+    }
 }
