@@ -79,3 +79,77 @@ pub(super) fn impersonate(
     }
     Ok(UserInfo { name, uid: String::new(), groups: impersonated_groups })
 }
+
+#[cfg(test)]
+mod tests {
+    use http::{HeaderValue, StatusCode};
+
+    use super::*;
+    use crate::rbac::BOOTSTRAP_YAML;
+
+    fn policy() -> Policy {
+        let mut policy = Policy::default();
+        let mut n = 0;
+        policy
+            .apply_yaml(BOOTSTRAP_YAML, &mut || {
+                n += 1;
+                format!("uid-{n}")
+            })
+            .expect("the bootstrap policy applies");
+        policy
+    }
+
+    fn user(name: &str, groups: &[&str]) -> UserInfo {
+        UserInfo {
+            name: name.into(),
+            uid: String::new(),
+            groups: groups.iter().map(|g| g.to_string()).collect(),
+        }
+    }
+
+    fn headers(pairs: &[(&'static str, &'static str)]) -> HeaderMap {
+        let mut headers = HeaderMap::new();
+        for (name, value) in pairs {
+            headers.append(*name, HeaderValue::from_static(value));
+        }
+        headers
+    }
+
+    #[test]
+    fn without_headers_the_caller_is_unchanged() {
+        let viewer = user("viewer", &[AUTHENTICATED]);
+        assert_eq!(impersonate(&policy(), viewer.clone(), &HeaderMap::new()).ok(), Some(viewer));
+    }
+
+    #[test]
+    fn an_admin_becomes_the_user_and_groups_it_names() {
+        let admin = user("admin", &["system:masters", AUTHENTICATED]);
+        let as_viewer = impersonate(
+            &policy(),
+            admin.clone(),
+            &headers(&[
+                ("Impersonate-User", "viewer"),
+                ("Impersonate-Group", "ops"),
+                ("Impersonate-Group", "dev"),
+            ]),
+        )
+        .expect("system:masters may impersonate");
+        assert_eq!(as_viewer, user("viewer", &["ops", "dev", AUTHENTICATED]));
+
+        let account =
+            impersonate(&policy(), admin, &headers(&[("Impersonate-User", "system:serviceaccount:mon:km")]))
+                .expect("system:masters may impersonate");
+        assert_eq!(account.groups, ["system:serviceaccounts", "system:serviceaccounts:mon", AUTHENTICATED]);
+    }
+
+    #[test]
+    fn a_caller_without_impersonate_is_refused_and_a_group_needs_a_user() {
+        let viewer = user("viewer", &[AUTHENTICATED]);
+        let refused = impersonate(&policy(), viewer.clone(), &headers(&[("Impersonate-User", "admin")]))
+            .expect_err("the viewer may not impersonate");
+        assert_eq!(refused.status(), StatusCode::FORBIDDEN);
+        let bad = impersonate(&policy(), viewer, &headers(&[("Impersonate-Group", "system:masters")]))
+            .expect_err("a group alone is not an identity");
+        assert_eq!(bad.status(), StatusCode::BAD_REQUEST);
+    }
+}
