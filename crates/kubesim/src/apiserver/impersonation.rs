@@ -22,7 +22,7 @@ pub(super) fn impersonate(
     policy: &Policy,
     acting: UserInfo,
     headers: &HeaderMap,
-) -> Result<UserInfo, Response<Body>> {
+) -> Result<UserInfo, Box<Response<Body>>> {
     let text = |value: &http::HeaderValue| value.to_str().unwrap_or_default().to_string();
     let user = headers.get(USER).map(text);
     let groups: Vec<String> = headers.get_all(GROUP).iter().map(text).collect();
@@ -34,7 +34,7 @@ pub(super) fn impersonate(
         if groups.is_empty() && extras.is_empty() {
             return Ok(acting);
         }
-        return Err(bad_request(&format!(
+        return Err(Box::new(bad_request(&format!(
             "requested {} without impersonating a user",
             groups
                 .iter()
@@ -42,7 +42,7 @@ pub(super) fn impersonate(
                 .chain(extras.iter().map(|(k, _)| format!("extra {k:?}")))
                 .collect::<Vec<_>>()
                 .join(", ")
-        )));
+        ))));
     };
     // A service account is impersonated as itself (`serviceaccounts`), anyone else as a user.
     let service_account = name
@@ -61,7 +61,7 @@ pub(super) fn impersonate(
         Attributes::resource("impersonate", "authentication.k8s.io", "userextras", key, value)
     }));
     if let Some(denied) = wanted.iter().find(|attrs| !policy.authorize(&acting, attrs)) {
-        return Err(forbidden(denied, &acting.name));
+        return Err(Box::new(forbidden(denied, &acting.name)));
     }
     let mut impersonated_groups = groups;
     if impersonated_groups.is_empty()

@@ -274,7 +274,7 @@ async fn serve(
         let policy = shared.policy.read().unwrap_or_else(|e| e.into_inner());
         match impersonation::impersonate(&policy, user, req.headers()) {
             Ok(user) => user,
-            Err(refused) => return refused,
+            Err(refused) => return *refused,
         }
     };
 
