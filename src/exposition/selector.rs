@@ -15,7 +15,7 @@ use super::{MetricKind, Sample};
 const FAMILY_SUFFIXES: [&str; 8] =
     ["_bucket", "_sum", "_count", "_created", "_total", "_info", "_gsum", "_gcount"];
 
-/// How many "did you mean" names [`Selector::near_misses`] offers.
+/// How many "did you mean" names a parse offers ([`Parsed::near_misses`](super::Parsed::near_misses)).
 pub const NEAR_MISSES: usize = 3;
 
 /// How alike a seen name must be to a wanted one to be offered (normalised Damerau-Levenshtein:
