@@ -346,6 +346,7 @@ async fn scrape_once(
         bytes: body.received(),
         elapsed: started.elapsed(),
         warnings: parsed.errors.iter().map(ToString::to_string).collect(),
+        near_misses: parsed.near_misses,
     })
 }
 
@@ -394,6 +395,7 @@ async fn visit_once<V: Visitor>(
         bytes: body.received(),
         elapsed: started.elapsed(),
         warnings: visited.errors.iter().map(ToString::to_string).collect(),
+        near_misses: visited.near_misses,
     };
     Ok((visitor, scraped))
 }

@@ -432,7 +432,7 @@ mod tests {
                     families: parsed,
                     bytes: 2048,
                     elapsed: Duration::from_millis(250),
-                    warnings: vec![],
+                    ..Scraped::default()
                 }),
             },
             NodeScrape {

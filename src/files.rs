@@ -42,6 +42,7 @@ fn read_one(path: &Path, selector: Selector, max_body: u64) -> Result<Scraped, F
         bytes,
         elapsed: started.elapsed(),
         warnings: parsed.errors.iter().map(|e| format!("{shown}: {e}")).collect(),
+        near_misses: parsed.near_misses,
     })
 }
 
@@ -73,6 +74,7 @@ pub fn visit<V: Visitor>(
             bytes,
             elapsed: started.elapsed(),
             warnings: visited.errors.iter().map(|e| format!("{shown}: {e}")).collect(),
+            near_misses: visited.near_misses,
         }),
     };
     (NodeScrape { node: input.node.clone(), kubelet_version: None, outcome }, Some(visitor))

@@ -37,6 +37,8 @@ pub struct Scraped {
     pub elapsed: Duration,
     /// Non-fatal problems (a malformed line the parser skipped), each naming its line.
     pub warnings: Vec<String>,
+    /// Family names in the payload close to a selected name it lacks: "did you mean".
+    pub near_misses: Vec<String>,
 }
 
 /// Why a node gave nothing usable.

@@ -54,3 +54,36 @@ pub fn pad_end(text: &str, width: usize) -> String {
 pub fn pad_start(text: &str, width: usize) -> String {
     format!("{}{text}", " ".repeat(width.saturating_sub(display_width(text))))
 }
+
+/// The widest a line of human-readable text (not a table row) may be, in columns. Messages from
+/// the API server can run to hundreds of characters; [`wrap`] keeps them under this.
+pub const MAX_LINE: usize = 200;
+
+/// How wide [`wrap`] fills lines: most terminals show 100 columns or more.
+pub const WRAP_WIDTH: usize = 100;
+
+/// `text` broken at spaces into lines of at most [`WRAP_WIDTH`] columns: the first line starts
+/// with `first`, the others with `rest` (a deeper indent, so a wrapped item reads as one). A word
+/// longer than a line (a URL) is kept whole, and hyphenated words are not split. Each line ends with `\n`.
+///
+/// ```
+/// use kubelet_metrics::text::wrap;
+/// let text = "forbidden on 12 nodes: ".repeat(6);
+/// let wrapped = wrap(text.trim_end(), "  ", "    ");
+/// assert!(wrapped.lines().all(|line| line.len() <= 100));
+/// assert!(wrapped.starts_with("  forbidden") && wrapped.lines().nth(1).unwrap().starts_with("    forbidden"));
+/// ```
+pub fn wrap(text: &str, first: &str, rest: &str) -> String {
+    let options = textwrap::Options::new(WRAP_WIDTH)
+        .initial_indent(first)
+        .subsequent_indent(rest)
+        .break_words(false)
+        .word_splitter(textwrap::WordSplitter::NoHyphenation)
+        .word_separator(textwrap::WordSeparator::AsciiSpace);
+    let mut out = String::with_capacity(text.len() + 16);
+    for line in textwrap::wrap(text, options) {
+        out.push_str(&line);
+        out.push('\n');
+    }
+    out
+}

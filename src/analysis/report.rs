@@ -163,6 +163,12 @@ pub struct Report {
 }
 
 impl Report {
+    /// The nodes with an error, each once, in the order of their first error.
+    pub fn failed_nodes(&self) -> Vec<&str> {
+        let mut seen = std::collections::HashSet::new();
+        self.errors.iter().map(|e| e.node.as_str()).filter(|node| seen.insert(*node)).collect()
+    }
+
     /// The number of nodes asked about (answered or not).
     pub fn node_count(&self) -> usize {
         let mut names: Vec<&str> = self

@@ -217,10 +217,16 @@ impl Command {
         }
     }
 
-    /// Whether the command colours its output when asked (`doctor`'s table); it then escapes
-    /// the text it prints itself, around its own colour codes.
+    /// Whether the command colours its output when asked (`doctor`'s and `histogram`'s tables);
+    /// it then escapes the text it prints itself, around its own colour codes.
     pub fn paints(&self) -> bool {
-        matches!(self, Command::Doctor(args) if matches!(args.output, OutputArg::Format(DoctorOutput::Table)))
+        match self {
+            Command::Doctor(args) => matches!(args.output, OutputArg::Format(DoctorOutput::Table)),
+            Command::Histogram(args) => {
+                matches!(args.output, OutputArg::Format(HistogramOutput::Table | HistogramOutput::Wide))
+            }
+            _ => false,
+        }
     }
 }
 

@@ -105,6 +105,7 @@ pub async fn run(
             "warning: -m {selector} matched nothing on the {answered} node(s) that answered; list the names with `kubelet-metrics get | grep -v '^#' | cut -d'{{' -f1 | sort -u`",
         )?;
     }
+    super::write_near_misses(&gathered.scrapes, err)?;
     writer.finish()?;
     Ok(Outcome::from_scrapes(&gathered.scrapes))
 }

@@ -13,6 +13,8 @@ use crate::cli::{HistogramOutput, SloUnknown};
 use crate::exposition::{self, Family, Selector};
 use crate::report;
 use crate::report::document::DocumentFormat;
+use crate::report::paint::Palette;
+use crate::report::terminal::Escaped;
 use crate::slo::{Objective, State, Verdict};
 use crate::source::{ClusterGathered, FleetPlan, Gathered, SourcePlan, gather, gather_fleet};
 
@@ -39,6 +41,11 @@ pub async fn run(
             ),
             None => None,
         };
+        // `main` leaves escaping to a command that colours; the fleet table is not coloured.
+        if terminals.color {
+            let mut escaped = Escaped::new(out);
+            return run_fleet(settings, fleet, query, baseline.as_ref(), &options, &mut escaped, err).await;
+        }
         return run_fleet(settings, fleet, query, baseline.as_ref(), &options, out, err).await;
     }
     query.baseline = match baseline {
@@ -49,6 +56,7 @@ pub async fn run(
     let gathered = gather(&settings.source, settings.endpoint.path(), &settings.selector, &options).await?;
     query.method = gathered.method;
     report_warnings(&gathered, err)?;
+    super::write_near_misses(&gathered.scrapes, err)?;
     if gathered.scrapes.is_empty()
         && let Some(why) = settings.source.nothing_found()
     {
@@ -63,21 +71,15 @@ pub async fn run(
     if !report.errors.is_empty() {
         // The report keeps the failures beside the numbers (the table's error list, JSON's
         // `errors`); stderr says that some nodes are missing, so a script sees it there too.
-        let mut failed: Vec<&str> = report.errors.iter().map(|e| e.node.as_str()).collect();
-        failed.dedup();
         let place = match settings.output {
             HistogramOutput::Table | HistogramOutput::Wide => "the errors under the table say why",
             HistogramOutput::Json | HistogramOutput::Yaml => "`errors` in the document says why",
             HistogramOutput::Csv => "the error rows say why",
         };
-        writeln!(
-            err,
-            "error: {} of {} nodes failed ({}); {place}",
-            failed.len(),
-            report.node_count(),
-            crate::text::bounded_names(&failed)
-        )?;
+        writeln!(err, "error: {}; {place}", report::problems::failed_summary(&report))?;
     }
+    // The analysis sorts slowest first; their rows are coloured whatever order is shown.
+    let slowest = slowest_nodes(&report);
     if let Some(key) = settings.sort_by {
         report::order::sort(&mut report, key);
     }
@@ -92,7 +94,19 @@ pub async fn run(
         wide: settings.output == HistogramOutput::Wide,
         headers: settings.headers,
     };
-    render(&report, settings.output, &settings.document, table, verdicts.as_ref(), &mut &mut *out)?;
+    let palette = Palette::new(terminals.color);
+    if palette.enabled() && matches!(settings.output, HistogramOutput::Table | HistogramOutput::Wide) {
+        // Escaped first (text from nodes never reaches the terminal raw), then coloured.
+        let mut plain = Vec::new();
+        let mut escaped = Escaped::new(&mut plain);
+        render(&report, settings.output, &settings.document, table, verdicts.as_ref(), &mut escaped)?;
+        escaped.flush()?;
+        drop(escaped);
+        let plain = String::from_utf8_lossy(&plain).into_owned();
+        out.write_all(palette.histogram(&plain, &slowest).as_bytes())?;
+    } else {
+        render(&report, settings.output, &settings.document, table, verdicts.as_ref(), &mut &mut *out)?;
+    }
     out.flush()?;
     if let Some(path) = &settings.plot {
         write_plot(&report, path)?;
@@ -156,15 +170,7 @@ async fn run_fleet(
         let verdicts = settings.slo.map(|slo| (slo, slo.judge(&report)));
         outcomes.push(outcome(&report, verdicts.as_ref(), settings.slo_unknown));
         if !report.errors.is_empty() {
-            let mut failed: Vec<&str> = report.errors.iter().map(|e| e.node.as_str()).collect();
-            failed.dedup();
-            writeln!(
-                err,
-                "error: context {context}: {} of {} nodes failed ({})",
-                failed.len(),
-                report.node_count(),
-                crate::text::bounded_names(&failed)
-            )?;
+            writeln!(err, "error: context {context}: {}", report::problems::failed_summary(&report))?;
         }
         if let Some(key) = settings.sort_by {
             report::order::sort(&mut report, key);
@@ -244,6 +250,17 @@ async fn run_fleet(
     }
     out.flush()?;
     Ok(Outcome::combine(outcomes))
+}
+
+/// The slowest tenth of the nodes (at least one) when the table has three nodes or more, as the
+/// analysis ranks them (p99, then mean); none for fewer, where "slowest" says nothing.
+fn slowest_nodes(report: &Report) -> Vec<String> {
+    let mut nodes: Vec<&str> = report.nodes.iter().map(|row| row.node.as_str()).collect();
+    nodes.dedup();
+    if nodes.len() < 3 {
+        return Vec::new();
+    }
+    nodes.iter().take(nodes.len().div_ceil(10)).map(|node| node.to_string()).collect()
 }
 
 /// One cluster's report and its SLO verdicts, when `--slo` was given.

@@ -167,7 +167,8 @@ pub(crate) fn report_problems(gathered: &Gathered, err: &mut dyn Write) -> std::
         })
     });
     for group in problems::group(warnings) {
-        writeln!(err, "warning: {}: {}", problems::subject(&group), group.message)?;
+        let item = format!("{}: {}", problems::subject(&group), group.message);
+        err.write_all(crate::text::wrap(&item, "warning: ", "  ").as_bytes())?;
     }
     write_failures(
         gathered.scrapes.iter().filter_map(|s| Some((s.node.as_str(), s.outcome.as_ref().err()?))),
@@ -215,6 +216,36 @@ pub(crate) fn write_in_context(
     Ok(())
 }
 
+/// "did you mean" once, on stderr, when no node that answered has a name the command asked for
+/// (`-m`, the histogram's metric) and its payloads have names that read close to it: the names
+/// most nodes offered, closest first, at most three.
+pub(crate) fn write_near_misses(scrapes: &[NodeScrape], err: &mut dyn Write) -> std::io::Result<()> {
+    let answered: Vec<&[String]> =
+        scrapes.iter().filter_map(|s| Some(s.outcome.as_ref().ok()?.near_misses.as_slice())).collect();
+    if answered.is_empty() || answered.iter().any(|names| names.is_empty()) {
+        return Ok(());
+    }
+    // Each name by how many nodes offered it, then by its best rank on a node.
+    let mut offered: Vec<(&str, usize, usize)> = Vec::new();
+    for names in &answered {
+        for (rank, name) in names.iter().enumerate() {
+            match offered.iter_mut().find(|(n, _, _)| n == name) {
+                Some((_, nodes, best)) => {
+                    *nodes += 1;
+                    *best = (*best).min(rank);
+                }
+                None => offered.push((name, 1, rank)),
+            }
+        }
+    }
+    offered.sort_by(|a, b| b.1.cmp(&a.1).then(a.2.cmp(&b.2)).then(a.0.cmp(b.0)));
+    let names: Vec<&str> =
+        offered.iter().take(crate::exposition::selector::NEAR_MISSES).map(|(n, _, _)| *n).collect();
+    let (last, first) = names.split_last().expect("a node that answered offered a name");
+    let choice = if first.is_empty() { last.to_string() } else { format!("{} or {last}", first.join(", ")) };
+    writeln!(err, "did you mean {choice}? (the closest names in the payloads)")
+}
+
 /// Each failure as `error: node NODE: MESSAGE (KIND); fix: FIX`, and identical failures of several
 /// nodes once: `error: KIND on N nodes (a, b, … and M more): MESSAGE; fix: FIX`.
 pub(crate) fn write_failures<'a>(
@@ -228,14 +259,14 @@ pub(crate) fn write_failures<'a>(
         fix: failure.fix.as_deref(),
     });
     for group in problems::group(items) {
-        match group.nodes.as_slice() {
-            [_] => write!(err, "error: {}: {} ({})", problems::subject(&group), group.message, group.kind)?,
-            _ => write!(err, "error: {}: {}", problems::subject(&group), group.message)?,
+        let mut item = match group.nodes.as_slice() {
+            [_] => format!("{}: {} ({})", problems::subject(&group), group.message, group.kind),
+            _ => format!("{}: {}", problems::subject(&group), group.message),
+        };
+        if let Some(fix) = &group.fix {
+            item.push_str(&format!("; fix: {fix}"));
         }
-        match &group.fix {
-            Some(fix) => writeln!(err, "; fix: {fix}")?,
-            None => writeln!(err)?,
-        }
+        err.write_all(crate::text::wrap(&item, "error: ", "  ").as_bytes())?;
     }
     Ok(())
 }

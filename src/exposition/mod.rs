@@ -140,6 +140,9 @@ pub struct Parsed {
     /// Lines that were Prometheus text (samples of any family, kept or not, HELP, TYPE, UNIT,
     /// `# EOF`): none at all, beside malformed lines, means the payload is not Prometheus text.
     pub valid_lines: usize,
+    /// Family names in the payload that read closest to a name the selector asked for and the
+    /// payload lacks, closest first (at most [`selector::NEAR_MISSES`]): "did you mean".
+    pub near_misses: Vec<String>,
 }
 
 impl Parsed {

@@ -15,6 +15,16 @@ use super::{MetricKind, Sample};
 const FAMILY_SUFFIXES: [&str; 8] =
     ["_bucket", "_sum", "_count", "_created", "_total", "_info", "_gsum", "_gcount"];
 
+/// How many "did you mean" names a parse offers ([`Parsed::near_misses`](super::Parsed::near_misses)).
+pub const NEAR_MISSES: usize = 3;
+
+/// How alike a seen name must be to a wanted one to be offered (normalised Damerau-Levenshtein:
+/// 1 is the same text; one typo in a 30-character name scores about 0.97).
+const NEAR_MISS_SIMILARITY: f64 = 0.75;
+
+/// How far behind the closest name another may score and still be offered.
+const NEAR_MISS_MARGIN: f64 = 0.1;
+
 /// Whether sample `sample` belongs to family `family` of kind `kind`.
 #[inline]
 pub(crate) fn belongs(family: &str, kind: MetricKind, sample: &str) -> bool {
@@ -161,7 +171,7 @@ pub(crate) struct FamilyFilter {
     pub keep_empty: bool,
     /// `(term index, whole family)`: terms that may keep samples; `whole` when the term's name
     /// matched the family name, otherwise the sample's own name must match.
-    terms: Vec<(usize, bool)>,
+    pub(crate) terms: Vec<(usize, bool)>,
 }
 
 impl Selector {
@@ -230,6 +240,67 @@ impl Selector {
             }
         }
         filter
+    }
+
+    /// How many terms this selector has (the parser notes which of them matched a family).
+    pub(crate) fn term_count(&self) -> usize {
+        self.terms.len()
+    }
+
+    /// The names in `seen` that read closest to a name this selector asks for but no family in
+    /// the payload has: "did you mean" for a mistyped `-m` or histogram metric. `matched[t]` says
+    /// whether term `t` kept some family. A histogram's series names (`x_bucket`, `x_sum`,
+    /// `x_count`) stand for one name with the family's own, so `x` found as an untyped
+    /// `x_bucket` family is found. At most [`NEAR_MISSES`] names, closest first; none when every
+    /// name was found or nothing is close.
+    pub(crate) fn near_misses<'a>(
+        &self,
+        matched: &[bool],
+        seen: impl Iterator<Item = &'a str> + Clone,
+    ) -> Vec<String> {
+        if self.is_all() {
+            return Vec::new();
+        }
+        fn base(term: &Term) -> &str {
+            let text = match &term.name {
+                NamePattern::Exact(name) | NamePattern::Glob(name) => name.as_str(),
+            };
+            ["_bucket", "_sum", "_count"].iter().find_map(|suffix| text.strip_suffix(suffix)).unwrap_or(text)
+        }
+        let mut missing: Vec<(&str, bool)> = Vec::new();
+        for term in &self.terms {
+            let name = base(term);
+            let found = self.terms.iter().zip(matched).any(|(other, &hit)| hit && base(other) == name);
+            let glob = matches!(term.name, NamePattern::Glob(_));
+            if !found && !missing.iter().any(|(n, _)| *n == name) {
+                missing.push((name, glob));
+            }
+        }
+        let mut scored: Vec<(f64, &str)> = Vec::new();
+        for (wanted, glob) in missing {
+            let literal: String = wanted.chars().filter(|c| !matches!(c, '*' | '?')).collect();
+            for name in seen.clone() {
+                // A glob's literal part is compared with as much of the name, so `kubelet_pod_strat*`
+                // finds `kubelet_pod_start_duration_seconds`.
+                let compared = match glob {
+                    true => name.get(..literal.len().min(name.len())).unwrap_or(name),
+                    false => name,
+                };
+                let score = strsim::normalized_damerau_levenshtein(&literal, compared);
+                if score >= NEAR_MISS_SIMILARITY && !scored.iter().any(|(_, n)| *n == name) {
+                    scored.push((score, name));
+                }
+            }
+        }
+        scored.sort_by(|a, b| b.0.total_cmp(&a.0).then_with(|| a.1.cmp(b.1)));
+        // Names far behind the closest one are noise beside it.
+        let best = scored.first().map_or(0.0, |(score, _)| *score);
+        scored
+            .into_iter()
+            .take_while(|(score, _)| best - score <= NEAR_MISS_MARGIN)
+            .take(NEAR_MISSES)
+            .map(|(_, name)| name.to_owned())
+            .collect()
     }
 
     /// Whether a sample of a family with `filter` is kept.
@@ -484,6 +555,42 @@ fn glob_matches(glob: &[u8], name: &[u8]) -> bool {
 
 #[cfg(test)]
 mod tests {
+
+    fn near_misses(selector: &str, seen: &[&str]) -> Vec<String> {
+        let selector: Selector = selector.parse().expect("valid selector");
+        let matched: Vec<bool> = (0..selector.term_count())
+            .map(|t| seen.iter().any(|name| selector.family_filter(name).terms.iter().any(|&(i, _)| i == t)))
+            .collect();
+        selector.near_misses(&matched, seen.iter().copied())
+    }
+
+    #[test]
+    fn a_mistyped_name_is_offered_the_names_that_read_closest() {
+        let seen = [
+            "kubelet_pod_start_duration_seconds",
+            "kubelet_pod_start_sli_duration_seconds",
+            "kubelet_pod_worker_duration_seconds",
+            "go_goroutines",
+        ];
+        // One transposed pair in 34 characters: 1 - 1/34 ≈ 0.97; `_sli` adds four inserts to the
+        // transposition, 1 - 5/38 ≈ 0.87, more than 0.1 behind.
+        assert_eq!(
+            near_misses("kubelet_pod_strat_duration_seconds", &seen),
+            ["kubelet_pod_start_duration_seconds"]
+        );
+        // A glob's literal part against as much of each name: both pod-start names alike.
+        assert_eq!(
+            near_misses("kubelet_pod_strat*", &seen),
+            ["kubelet_pod_start_duration_seconds", "kubelet_pod_start_sli_duration_seconds"]
+        );
+        assert_eq!(
+            near_misses("kubelet_pod_start_duration_seconds_bucket", &seen),
+            Vec::<String>::new(),
+            "found"
+        );
+        assert_eq!(near_misses("something_else_entirely", &seen), Vec::<String>::new(), "nothing close");
+        assert_eq!(near_misses("go_goroutines", &seen), Vec::<String>::new());
+    }
     use super::*;
 
     fn sample(name: &str, labels: &[(&str, &str)]) -> Sample {

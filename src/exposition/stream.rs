@@ -126,13 +126,14 @@ pub(crate) struct Core<S> {
     after_eof_reported: bool,
     /// Scratch for the duplicate-label check, reused across lines.
     label_names: Vec<line::LabelSpan>,
+    /// Which selector terms kept some family, for "did you mean" when one kept none.
+    matched_terms: Vec<bool>,
 }
 
 impl<S: Sink> Core<S> {
     pub fn new(sink: S, selector: Selector) -> Self {
         Core {
             sink,
-            selector,
             current: None,
             seen: HashMap::new(),
             errors: Vec::new(),
@@ -142,6 +143,8 @@ impl<S: Sink> Core<S> {
             eof: false,
             after_eof_reported: false,
             label_names: Vec::new(),
+            matched_terms: vec![false; selector.term_count()],
+            selector,
         }
     }
 
@@ -218,6 +221,9 @@ impl<S: Sink> Core<S> {
                 filter: self.selector.family_filter(name),
             },
         };
+        for &(term, _) in &current.filter.terms {
+            self.matched_terms[term] = true;
+        }
         self.current.insert(current)
     }
 
@@ -350,6 +356,16 @@ impl<S: Sink> Core<S> {
         self.valid_lines
     }
 
+    /// The payload's family names closest to a name the selector asked for and did not find
+    /// ([`Selector::near_misses`]); empty when every name was found, at no cost then.
+    pub fn near_misses(&self) -> Vec<String> {
+        if self.matched_terms.iter().all(|&hit| hit) {
+            return Vec::new();
+        }
+        let current = self.current.as_ref().map(|c| c.head.name.as_str());
+        self.selector.near_misses(&self.matched_terms, self.seen.keys().map(String::as_str).chain(current))
+    }
+
     /// Ends the input: closes the last family and returns the errors.
     pub fn finish(mut self) -> (S, Vec<ParseError>) {
         self.close_current();
@@ -449,14 +465,16 @@ impl<S: Sink> Feeder<S> {
         self.partial.clear();
     }
 
-    /// Ends the input (a last line without `\n` counts): the sink, the errors, the valid lines.
-    fn finish(mut self) -> (S, Vec<ParseError>, usize) {
+    /// Ends the input (a last line without `\n` counts): the sink, the errors, the valid lines,
+    /// the near misses.
+    fn finish(mut self) -> (S, Vec<ParseError>, usize, Vec<String>) {
         if !self.partial.is_empty() || self.overlong {
             self.end_partial();
         }
         let valid_lines = self.core.valid_lines();
+        let near_misses = self.core.near_misses();
         let (sink, errors) = self.core.finish();
-        (sink, errors, valid_lines)
+        (sink, errors, valid_lines, near_misses)
     }
 }
 
@@ -512,8 +530,8 @@ impl StreamParser {
 
     /// Ends the input (a last line without `\n` counts) and returns what was kept.
     pub fn finish(self) -> Parsed {
-        let (sink, errors, valid_lines) = self.feeder.finish();
-        Parsed { families: sink.families, errors, valid_lines }
+        let (sink, errors, valid_lines, near_misses) = self.feeder.finish();
+        Parsed { families: sink.families, errors, valid_lines, near_misses }
     }
 }
 
@@ -547,6 +565,8 @@ pub struct Visited {
     pub errors: Vec<ParseError>,
     /// Lines that were Prometheus text (see [`Parsed::valid_lines`]).
     pub valid_lines: usize,
+    /// Names in the payload close to a selected name it lacks (see [`Parsed::near_misses`]).
+    pub near_misses: Vec<String>,
 }
 
 impl Visited {
@@ -597,8 +617,8 @@ impl<V: Visitor> StreamVisitor<V> {
 
     /// Ends the input (a last line without `\n` counts): the visitor and what else was seen.
     pub fn finish(self) -> (V, Visited) {
-        let (sink, errors, valid_lines) = self.feeder.finish();
-        (sink.0, Visited { errors, valid_lines })
+        let (sink, errors, valid_lines, near_misses) = self.feeder.finish();
+        (sink.0, Visited { errors, valid_lines, near_misses })
     }
 }
 

@@ -122,10 +122,11 @@ pub fn render_table(c: &Comparison, out: &mut impl Write) -> io::Result<()> {
         writeln!(out, "{}  {}  {}", pad_end(&r[0], w0), pad_end(&r[1], w1), r[2])?;
     }
     writeln!(out)?;
-    match c.verdict.favours {
-        Some(m) => writeln!(out, "This setup favours {}: {}.", m.as_str(), c.verdict.reason),
-        None => writeln!(out, "No method to favour: {}.", c.verdict.reason),
-    }
+    let verdict = match c.verdict.favours {
+        Some(m) => format!("This setup favours {}: {}.", m.as_str(), c.verdict.reason),
+        None => format!("No method to favour: {}.", c.verdict.reason),
+    };
+    out.write_all(crate::text::wrap(&verdict, "", "").as_bytes())
 }
 
 fn ms_number(d: Option<Duration>) -> serde_json::Value {

@@ -36,16 +36,24 @@ fn rows(diagnosis: &Diagnosis) -> Vec<Row<'_>> {
         };
         let evidence = without_name(&check.evidence, node);
         let fix: Vec<String> = check.fix.iter().map(|line| without_name(line, node)).collect();
+        // A check that passed groups by the check alone: its evidence (an address, a time)
+        // differs on every node and a pass needs no reading per node. Anything else groups only
+        // when it reads the same.
         let same = rows.iter_mut().find(|row| {
             !row.nodes.is_empty()
                 && row.check.check == check.check
                 && row.check.status == check.status
                 && row.check.title == check.title
-                && row.evidence == evidence
-                && row.fix == fix
+                && (check.status == Status::Pass || (row.evidence == evidence && row.fix == fix))
         });
         match same {
-            Some(row) => row.nodes.push(node),
+            Some(row) => {
+                if row.evidence != evidence {
+                    // Show the first node's own evidence as an example.
+                    row.evidence = format!("e.g. {}: {}", row.nodes[0], row.check.evidence);
+                }
+                row.nodes.push(node)
+            }
             None => rows.push(Row { check, label: String::new(), evidence, fix, nodes: vec![node] }),
         }
     }

@@ -2,6 +2,7 @@
 //! message and fix once each node's own name is taken out — print once, with how many nodes and
 //! the first few names; every list of node names is bounded. JSON keeps every node.
 
+use crate::analysis::Report;
 use crate::text::bounded_names;
 
 /// What stands for a node's own name in a grouped message.
@@ -87,6 +88,14 @@ pub fn subject(group: &Group<'_>) -> String {
     }
 }
 
+/// `3 of 12 nodes failed (n1, n4, n9)`: how much of a report is missing, names bounded, as
+/// `histogram` says it on stderr for one cluster and for each cluster of a fleet. Its counts are
+/// the ones the table's `errors (N of M nodes)` shows.
+pub fn failed_summary(report: &Report) -> String {
+    let failed = report.failed_nodes();
+    format!("{} of {} nodes failed ({})", failed.len(), report.node_count(), bounded_names(&failed))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -124,6 +133,17 @@ mod tests {
         assert_eq!(groups[0].nodes, ["n1", "n10"]);
         assert_eq!(groups[1].message, "GET /nodes/n2: reset");
         assert_eq!(subject(&groups[1]), "node n2");
+    }
+
+    #[test]
+    fn the_failed_summary_counts_each_node_once() {
+        // Two errors on n3 (a `--by` report fails per group): one failed node of three.
+        let mut report = crate::report::sample_report();
+        let extra = report.errors[0].clone();
+        report.errors.push(extra);
+        let failed = report.failed_nodes().len();
+        assert_eq!(failed, 1);
+        assert_eq!(failed_summary(&report), format!("1 of {} nodes failed (n3)", report.node_count()));
     }
 
     #[test]

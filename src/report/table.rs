@@ -5,7 +5,7 @@
 //! quantiles and the bands; [`render_wide`] adds the kubelet version, the sum and every
 //! requested quantile. Layout and footers are decided here; the numbers come from the report.
 
-use crate::text::{display_width, pad_end, pad_start};
+use crate::text::{display_width, pad_end, pad_start, wrap};
 use std::io::{self, Write};
 
 use crate::analysis::{NodeReport, Report, Stats};
@@ -267,7 +267,7 @@ fn write_footer(report: &Report, out: &mut impl Write) -> io::Result<()> {
     }
     if !report.errors.is_empty() {
         writeln!(out)?;
-        writeln!(out, "errors ({} of {} nodes):", count_nodes(report), report.node_count())?;
+        writeln!(out, "errors ({} of {} nodes):", report.failed_nodes().len(), report.node_count())?;
         let items = report.errors.iter().map(|error| problems::Item {
             node: &error.node,
             kind: error.kind.as_str(),
@@ -275,24 +275,25 @@ fn write_footer(report: &Report, out: &mut impl Write) -> io::Result<()> {
             fix: error.fix.as_deref(),
         });
         for group in problems::group(items) {
-            match group.nodes.as_slice() {
-                [node] => write!(out, "  {node}: {}: {}", group.kind, group.message)?,
-                _ => write!(out, "  {}: {}", problems::subject(&group), group.message)?,
+            let mut item = match group.nodes.as_slice() {
+                [node] => format!("{node}: {}: {}", group.kind, group.message),
+                _ => format!("{}: {}", problems::subject(&group), group.message),
+            };
+            if let Some(fix) = &group.fix {
+                item.push_str(&format!(" (fix: {fix})"));
             }
-            match &group.fix {
-                Some(fix) => writeln!(out, " (fix: {fix})")?,
-                None => writeln!(out)?,
-            }
+            out.write_all(wrap(&item, "  ", "    ").as_bytes())?;
         }
     }
     if !report.warnings.is_empty() {
         writeln!(out)?;
         writeln!(out, "warnings:")?;
         for warning in &report.warnings {
-            match &warning.node {
-                Some(node) => writeln!(out, "  {node}: {}", warning.message)?,
-                None => writeln!(out, "  {}", warning.message)?,
-            }
+            let item = match &warning.node {
+                Some(node) => format!("{node}: {}", warning.message),
+                None => warning.message.clone(),
+            };
+            out.write_all(wrap(&item, "  ", "    ").as_bytes())?;
         }
     }
     if !report.caveats.is_empty() {
@@ -304,17 +305,11 @@ fn write_footer(report: &Report, out: &mut impl Write) -> io::Result<()> {
             } else {
                 format!(" [kubelet {}]", caveat.versions.join(", "))
             };
-            writeln!(out, "  - {}{versions} ({})", caveat.text, caveat.reference)?;
+            let item = format!("{}{versions} ({})", caveat.text, caveat.reference);
+            out.write_all(wrap(&item, "  - ", "    ").as_bytes())?;
         }
     }
     Ok(())
-}
-
-/// Distinct nodes with an error.
-fn count_nodes(report: &Report) -> usize {
-    let mut names: Vec<&str> = report.errors.iter().map(|e| e.node.as_str()).collect();
-    names.dedup();
-    names.len()
 }
 
 #[cfg(test)]
@@ -367,8 +362,13 @@ mod tests {
           n3: timeout: GET /api/v1/nodes/n3/proxy/metrics: no answer within 10s (fix: raise --timeout)
 
         caveats (kubelet_pod_start_sli_duration_seconds):
-          - this is the pod-startup SLO metric: the Kubernetes SLO is p99 <= 5s over stateless pods with pre-pulled images (image pulls are excluded) [kubelet v1.30.2, v1.31.1] (https://github.com/kubernetes/community/blob/master/sig-scalability/slos/pod_startup_latency.md)
-          - can record negative durations (seen as a negative `_sum` on AKS) when images are pulled in parallel (serializeImagePulls=false), which drags the mean and low quantiles down (also kubernetes#114903); the 1.36 rework of the SLI (PR 131950) stops subtracting pull time [kubelet v1.30.2, v1.31.1] (https://github.com/kubernetes/kubernetes/issues/130432)
+          - this is the pod-startup SLO metric: the Kubernetes SLO is p99 <= 5s over stateless pods with
+            pre-pulled images (image pulls are excluded) [kubelet v1.30.2, v1.31.1]
+            (https://github.com/kubernetes/community/blob/master/sig-scalability/slos/pod_startup_latency.md)
+          - can record negative durations (seen as a negative `_sum` on AKS) when images are pulled in
+            parallel (serializeImagePulls=false), which drags the mean and low quantiles down (also
+            kubernetes#114903); the 1.36 rework of the SLI (PR 131950) stops subtracting pull time [kubelet
+            v1.30.2, v1.31.1] (https://github.com/kubernetes/kubernetes/issues/130432)
         ");
     }
 
@@ -384,8 +384,13 @@ mod tests {
           n3: timeout: GET /api/v1/nodes/n3/proxy/metrics: no answer within 10s (fix: raise --timeout)
 
         caveats (kubelet_pod_start_sli_duration_seconds):
-          - this is the pod-startup SLO metric: the Kubernetes SLO is p99 <= 5s over stateless pods with pre-pulled images (image pulls are excluded) [kubelet v1.30.2, v1.31.1] (https://github.com/kubernetes/community/blob/master/sig-scalability/slos/pod_startup_latency.md)
-          - can record negative durations (seen as a negative `_sum` on AKS) when images are pulled in parallel (serializeImagePulls=false), which drags the mean and low quantiles down (also kubernetes#114903); the 1.36 rework of the SLI (PR 131950) stops subtracting pull time [kubelet v1.30.2, v1.31.1] (https://github.com/kubernetes/kubernetes/issues/130432)
+          - this is the pod-startup SLO metric: the Kubernetes SLO is p99 <= 5s over stateless pods with
+            pre-pulled images (image pulls are excluded) [kubelet v1.30.2, v1.31.1]
+            (https://github.com/kubernetes/community/blob/master/sig-scalability/slos/pod_startup_latency.md)
+          - can record negative durations (seen as a negative `_sum` on AKS) when images are pulled in
+            parallel (serializeImagePulls=false), which drags the mean and low quantiles down (also
+            kubernetes#114903); the 1.36 rework of the SLI (PR 131950) stops subtracting pull time [kubelet
+            v1.30.2, v1.31.1] (https://github.com/kubernetes/kubernetes/issues/130432)
         ");
     }
 
@@ -474,9 +479,13 @@ mod tests {
         * the kubelet restarted after the baseline: counted since the restart
 
         warnings:
-          bucket layouts differ across nodes (operation_type="pull"), so the cluster line has count, sum and mean only; quantiles and bands are per layout: 1 bucket(s) up to 1: a/pull; 1 bucket(s) up to 2: b/pull
-          bucket layouts differ across nodes, so the cluster line has count, sum and mean only; quantiles and bands are per layout: 1 bucket(s) up to 1: a/pull, a/sync; 1 bucket(s) up to 2: b/pull
-          a: operation_type="pull": counts went down since the baseline: the kubelet restarted, so these are the observations since the restart
+          bucket layouts differ across nodes (operation_type="pull"), so the cluster line has count, sum and
+            mean only; quantiles and bands are per layout: 1 bucket(s) up to 1: a/pull; 1 bucket(s) up to 2:
+            b/pull
+          bucket layouts differ across nodes, so the cluster line has count, sum and mean only; quantiles
+            and bands are per layout: 1 bucket(s) up to 1: a/pull, a/sync; 1 bucket(s) up to 2: b/pull
+          a: operation_type="pull": counts went down since the baseline: the kubelet restarted, so these are
+            the observations since the restart
           b: no usable baseline for this node: showing every observation since the kubelet started
         "#);
     }

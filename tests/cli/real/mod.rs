@@ -216,6 +216,7 @@ fn scenarios(backend: &Backend) {
     selectors_and_named_nodes(backend);
     doctor_as_admin(backend);
     doctor_as_a_user_without_proxy_rights_names_the_user(backend);
+    doctor_impersonating_a_user_judges_that_user(backend);
     direct_with_a_service_account_from_our_rbac_output(backend);
     a_body_slower_than_the_timeout_is_a_slow_body_through_both_methods(backend);
     doctor_as_a_service_account(backend);
@@ -298,6 +299,28 @@ fn doctor_as_a_user_without_proxy_rights_names_the_user(backend: &Backend) {
     let text = stdout(&out);
     assert!(text.contains("rbac --method proxy --user viewer"), "{}: {text}", backend.name);
     assert!(!text.contains("--user USER"), "{}: {text}", backend.name);
+}
+
+/// `--as`: the API server runs the requests as the impersonated user, so doctor judges the
+/// viewer's RBAC from the admin's kubeconfig; the viewer may not impersonate anyone.
+fn doctor_impersonating_a_user_judges_that_user(backend: &Backend) {
+    let admin = backend.path(&backend.admin);
+    let out = backend.run(&["doctor", "--kubeconfig", &admin, "--as", "viewer", "--sample", "2"]);
+    assert_eq!(out.status.code(), Some(1), "{}: {}", backend.name, stdout(&out));
+    let text = stdout(&out);
+    assert!(text.contains("rbac --method proxy --user viewer"), "{}: {text}", backend.name);
+
+    let viewer = backend.path(&backend.viewer);
+    let out = backend.run(&["doctor", "--kubeconfig", &viewer, "--as", "admin", "--sample", "2"]);
+    let all = format!("{}{}", stdout(&out), stderr(&out));
+    assert_ne!(out.status.code(), Some(0), "{}: {all}", backend.name);
+    assert!(
+        all.contains(
+            "User \"viewer\" cannot impersonate resource \"users\" in API group \"\" at the cluster scope"
+        ),
+        "{}: {all}",
+        backend.name
+    );
 }
 
 fn direct_with_a_service_account_from_our_rbac_output(backend: &Backend) {

@@ -8,6 +8,7 @@
 //! RBAC rules themselves in `rbac`.
 
 mod discovery;
+mod impersonation;
 mod list;
 mod nodes;
 mod openapi;
@@ -268,6 +269,13 @@ async fn serve(
             }
         }
         (None, None) => UserInfo::anonymous(),
+    };
+    let user = {
+        let policy = shared.policy.read().unwrap_or_else(|e| e.into_inner());
+        match impersonation::impersonate(&policy, user, req.headers()) {
+            Ok(user) => user,
+            Err(refused) => return *refused,
+        }
     };
 
     // Priority and fairness come after authentication and before authorization, as in
