@@ -328,7 +328,8 @@ mod tests {
 
     /// `text`'s one sample written with `node="n1"` injected.
     fn injected(text: &str) -> String {
-        let Ok(crate::exposition::Line::Sample(sample)) = crate::exposition::parse_line(text.as_bytes()) else {
+        let Ok(crate::exposition::Line::Sample(sample)) = crate::exposition::parse_line(text.as_bytes())
+        else {
             panic!("{text} is a sample line")
         };
         let mut out = Vec::new();

@@ -11,7 +11,8 @@ use std::collections::HashMap;
 use std::io::{self, Write};
 
 use crate::exposition::{
-    Family, FamilyHead, Injected, SampleRef, Visitor, write as write_families, write::push_value, write_sample,
+    Family, FamilyHead, Injected, SampleRef, Visitor, write as write_families, write::push_value,
+    write_sample,
 };
 use crate::report::document::{DocumentFormat, write_record};
 use crate::scrape::Failure;
