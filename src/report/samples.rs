@@ -140,27 +140,29 @@ impl NodeLines {
     fn json(&mut self, sample: &SampleRef<'_>) {
         let out = &mut self.out;
         out.extend_from_slice(&self.open);
-        // Keys are sorted, as `serde_json` writes a map; kubelets send labels sorted already.
+        // Keys are sorted, as `serde_json` writes a map. Kubelets send labels sorted already, so
+        // they are written as they come, and only a set found out of order is written again.
+        let start = out.len();
         let mut previous: &[u8] = &[];
-        let sorted = sample.raw_labels().all(|(name, _)| std::mem::replace(&mut previous, name) < name);
-        let mut first = true;
-        let mut pair = |name: &[u8], value: &[u8], out: &mut Vec<u8>| {
-            if !std::mem::take(&mut first) {
-                out.push(b',');
+        let mut sorted = true;
+        for (name, value) in sample.raw_labels() {
+            if name <= previous {
+                sorted = false;
+                break;
             }
-            json_raw(name, out);
-            out.push(b':');
-            json_raw(value, out);
-        };
-        if sorted {
-            sample.raw_labels().for_each(|(name, value)| pair(name, value, out));
-        } else {
+            previous = name;
+            json_pair(name, value, out.len() > start, out);
+        }
+        if !sorted {
+            out.truncate(start);
             let mut labels: Vec<_> = sample.raw_labels().collect();
             labels.sort_by(|a, b| a.0.cmp(b.0));
-            labels.iter().for_each(|(name, value)| pair(name, value, out));
+            for (name, value) in labels {
+                json_pair(name, value, out.len() > start, out);
+            }
         }
         out.extend_from_slice(b"},\"name\":");
-        json_string(sample.name, out);
+        json_raw(sample.name.as_bytes(), out);
         out.extend_from_slice(&self.node_field);
         out.extend_from_slice(b",\"timestamp_ms\":");
         match sample.timestamp_ms {
@@ -246,14 +248,31 @@ fn convert_record(line: &[u8], format: &DocumentFormat, out: &mut Vec<u8>) {
     }
 }
 
-/// A label name or value as sent in exposition text, as a JSON string. The exposition escapes
-/// (`\\`, `\"`, `\n`) are JSON's own, so only other control characters (a tab) need escaping;
-/// text that is not UTF-8 is decoded lossily first.
-fn json_raw(raw: &[u8], out: &mut Vec<u8>) {
-    if std::str::from_utf8(raw).is_err() {
-        return json_string(&String::from_utf8_lossy(raw), out);
+/// `"name":"value"` of one label as sent, after a comma when `comma`.
+#[inline]
+fn json_pair(name: &[u8], value: &[u8], comma: bool, out: &mut Vec<u8>) {
+    if comma {
+        out.push(b',');
     }
+    json_raw(name, out);
+    out.push(b':');
+    json_raw(value, out);
+}
+
+/// A name or a label value as sent in exposition text, as a JSON string. The exposition escapes
+/// (`\\`, `\"`, `\n`) are JSON's own, so only other control characters (a tab) need escaping.
+/// The parser has checked that the text is UTF-8 (label values and quoted names are checked,
+/// bare names are ASCII by their grammar), and a quoted name cannot hold `"` or `\`.
+#[inline]
+fn json_raw(raw: &[u8], out: &mut Vec<u8>) {
+    // Folded rather than short-circuited, so the check runs on whole words.
+    let control = raw.iter().fold(false, |any, &c| any | (c < 0x20));
     out.push(b'"');
+    if !control {
+        out.extend_from_slice(raw);
+        out.push(b'"');
+        return;
+    }
     let mut start = 0;
     for (i, &c) in raw.iter().enumerate() {
         if c < 0x20 {
