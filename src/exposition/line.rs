@@ -140,6 +140,8 @@ pub struct SampleRef<'a> {
     /// `raw_labels` is written as a writer would write it: no blanks, no quoted label name, no
     /// trailing comma.
     plain: bool,
+    /// The name was sent bare (so it is a legacy metric name), not quoted inside the label set.
+    bare: bool,
     /// The value's text as sent.
     raw_value: &'a [u8],
     /// The value; `NaN` and infinities are kept.
@@ -183,6 +185,13 @@ impl<'a> SampleRef<'a> {
     #[inline]
     pub(crate) fn plain_labels(&self) -> Option<&'a [u8]> {
         self.plain.then_some(self.raw_labels)
+    }
+
+    /// Whether the name was sent bare, before the label set (then it is a legacy metric name,
+    /// `[a-zA-Z_:][a-zA-Z0-9_:]*`), rather than quoted inside it.
+    #[inline]
+    pub(crate) fn bare_name(&self) -> bool {
+        self.bare
     }
 
     /// The value's text as sent (any float spelling Prometheus reads, `NaN`, `+Inf`, ...).
@@ -552,7 +561,7 @@ fn parse_sample<'a>(
         i = skip_ws(b, end + 1);
     }
     let (raw_value, value, timestamp_ms) = parse_value_and_rest(b, i)?;
-    Ok(SampleRef { name, raw_labels, label_count, plain, raw_value, value, timestamp_ms })
+    Ok(SampleRef { name, raw_labels, label_count, plain, bare: true, raw_value, value, timestamp_ms })
 }
 
 /// A Prometheus 3 sample whose (UTF-8) name is quoted inside the label set
@@ -581,7 +590,7 @@ fn parse_quoted_name_sample<'a>(
         Some(_) => return Err(ParseErrorKind::ExpectedCommaOrBrace),
     };
     let (raw_value, value, timestamp_ms) = parse_value_and_rest(b, skip_ws(b, i + 1))?;
-    Ok(SampleRef { name, raw_labels, label_count, plain, raw_value, value, timestamp_ms })
+    Ok(SampleRef { name, raw_labels, label_count, plain, bare: false, raw_value, value, timestamp_ms })
 }
 
 /// The span inside the quotes of a quoted name starting at `b[start] == '"'`. Escapes inside a

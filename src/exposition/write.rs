@@ -92,7 +92,7 @@ impl Injected {
 /// ```
 #[inline]
 pub fn write_sample(sample: &SampleRef<'_>, injected: &Injected, buf: &mut Vec<u8>) {
-    if is_legacy_name(sample.name) {
+    if sample.bare_name() || is_legacy_name(sample.name) {
         buf.extend_from_slice(sample.name.as_bytes());
         buf.push(b'{');
     } else {
