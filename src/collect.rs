@@ -27,7 +27,7 @@ use crate::access::Method;
 use crate::cluster::plan::{ClusterPlan, Limits};
 use crate::cluster::retry::Backoff;
 use crate::cluster::throttle::Throttle;
-use crate::cluster::{self, FetchError, MetricsSource, NodeTarget, Progress, RequestContext};
+use crate::cluster::{self, FetchError, MetricsSource, NodeTarget, Progress, RequestContext, Source};
 use crate::exposition::{
     ParseError, Parsed, Selector, StreamParser, StreamVisitor, Visitor, not_prometheus_text,
 };
@@ -103,24 +103,13 @@ pub async fn collect(
     selector: &Selector,
     options: &Options,
 ) -> anyhow::Result<Collection> {
-    let run = Run::start(plan, path, options).await?;
-    let (source, path, max_body) = (&run.connected.source, run.path.as_str(), plan.limits.max_body);
-    let results = fan_out(
-        run.connected.discovery.targets,
-        &plan.limits,
-        options,
-        &run.throttle,
-        |node, progress| async move { scrape_once(source, &node, path, selector, max_body, &progress).await },
-    )
-    .await;
-    Ok(assemble(
-        source,
-        path,
-        results,
-        run.connected.discovery.unresolved,
-        run.connected.warnings,
-        options.advise,
-    ))
+    let mut run = Run::start(plan, path, options).await?;
+    let max_body = plan.limits.max_body;
+    Ok(run
+        .fan_out(&plan.limits, options, |source, path, node, progress| async move {
+            scrape_once(source, &node, path, selector, max_body, &progress).await
+        })
+        .await)
 }
 
 /// What every cluster read sets up before it fans out: Ctrl-C and SIGTERM watched, the cluster
@@ -140,6 +129,29 @@ impl Run {
         let throttle = throttle(&connected.source, &plan.limits);
         Ok(Run { _signals: signals, connected, path, throttle })
     }
+
+    /// Runs `attempt` on every listed node (with the source and the checked path), then
+    /// assembles the collection.
+    async fn fan_out<'r, T, F, Fut>(
+        &'r mut self,
+        limits: &Limits,
+        options: &Options,
+        attempt: F,
+    ) -> Collection<T>
+    where
+        F: Fn(&'r Source, &'r str, Arc<NodeTarget>, Progress) -> Fut,
+        Fut: Future<Output = Result<T, FetchError>>,
+    {
+        let targets = std::mem::take(&mut self.connected.discovery.targets);
+        let unresolved = std::mem::take(&mut self.connected.discovery.unresolved);
+        let warnings = std::mem::take(&mut self.connected.warnings);
+        let (source, path, throttle) = (&self.connected.source, self.path.as_str(), &self.throttle);
+        let results = fan_out(targets, limits, options, throttle, |node, progress| {
+            attempt(source, path, node, progress)
+        })
+        .await;
+        assemble(source, path, results, unresolved, warnings, options.advise)
+    }
 }
 
 /// The pacing of a run: `--qps`, and through the API server proxy one pause for every node
@@ -151,26 +163,13 @@ fn throttle(source: &impl MetricsSource, limits: &Limits) -> Throttle {
 /// Reads `path` from every node as raw bytes (for paths that are not exposition text, such as
 /// `/healthz`), each body limited by `--max-body`. Stops as [`collect`] does.
 pub async fn collect_raw(plan: &ClusterPlan, path: &str, options: &Options) -> anyhow::Result<RawCollection> {
-    let run = Run::start(plan, path, options).await?;
-    let (source, path, max_body) = (&run.connected.source, run.path.as_str(), plan.limits.max_body);
-    let results = fan_out(
-        run.connected.discovery.targets,
-        &plan.limits,
-        options,
-        &run.throttle,
-        |node, progress| async move {
+    let mut run = Run::start(plan, path, options).await?;
+    let max_body = plan.limits.max_body;
+    Ok(run
+        .fan_out(&plan.limits, options, |source, path, node, progress| async move {
             source.open(&node, path, max_body).await?.track(&progress).into_bytes().await
-        },
-    )
-    .await;
-    Ok(assemble(
-        source,
-        path,
-        results,
-        run.connected.discovery.unresolved,
-        run.connected.warnings,
-        options.advise,
-    ))
+        })
+        .await)
 }
 
 /// What a streaming run hands its caller for each node, as soon as the node is done.
