@@ -9,7 +9,7 @@
 #
 # Usage: scripts/bench-get.sh [NODES=1000]
 # Environment: BENCH_WORK (scratch dir, default target/bench-get), CONCURRENCY (default 16),
-# ONLY=file or ONLY=fleet (one of the two parts).
+# ONLY=file or ONLY=fleet (one of the two parts), SKIP_BUILD=1 (use the release binaries as built).
 # Needs golang-go and golang-github-prometheus-common-dev (Debian) for the Go peer; it is skipped,
 # said so, when they are missing. Everything binds 127.0.0.1 and is stopped on exit.
 set -euo pipefail
@@ -21,7 +21,7 @@ target=${CARGO_TARGET_DIR:-$root/target}
 scratch=${BENCH_WORK:-$target/bench-get}
 mkdir -p "$scratch"
 
-cargo build --release --quiet -p kubelet-metrics -p kubesim --bins
+[ -n "${SKIP_BUILD:-}" ] || cargo build --release --quiet -p kubelet-metrics -p kubesim --bins
 KM=$target/release/kubelet-metrics
 KUBESIM=$target/release/kubesim
 # shellcheck source=scripts/lib/kubesim.sh

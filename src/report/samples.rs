@@ -179,19 +179,24 @@ impl NodeLines {
         out.extend_from_slice(&self.node_field);
         csv_field(sample.name.as_bytes(), out);
         out.push(b',');
-        // The label set in the exposition format's own escaping, which is how it was sent.
-        let labels = &mut self.scratch;
-        labels.clear();
-        for (name, value) in sample.raw_labels() {
-            if !labels.is_empty() {
-                labels.push(b',');
+        // The label set in the exposition format's own escaping, which is how it was sent: as
+        // sent when it is already in written form, else rebuilt pair by pair.
+        if let Some(labels) = sample.plain_labels() {
+            csv_field(labels, out);
+        } else {
+            let labels = &mut self.scratch;
+            labels.clear();
+            for (name, value) in sample.raw_labels() {
+                if !labels.is_empty() {
+                    labels.push(b',');
+                }
+                labels.extend_from_slice(name);
+                labels.extend_from_slice(b"=\"");
+                labels.extend_from_slice(value);
+                labels.push(b'"');
             }
-            labels.extend_from_slice(name);
-            labels.extend_from_slice(b"=\"");
-            labels.extend_from_slice(value);
-            labels.push(b'"');
+            csv_field(labels, out);
         }
-        csv_field(labels, out);
         out.push(b',');
         push_value(sample.value, out);
         out.push(b',');
@@ -317,17 +322,20 @@ fn json_number(value: f64, out: &mut Vec<u8>) {
 
 /// One CSV field, quoted by RFC 4180 when it holds a comma, a quote or a line break.
 fn csv_field(field: &[u8], out: &mut Vec<u8>) {
-    if !field.iter().any(|&c| matches!(c, b',' | b'"' | b'\n' | b'\r')) {
+    // Folded rather than short-circuited, so the check runs on whole words.
+    if !field.iter().fold(false, |any, &c| any | matches!(c, b',' | b'"' | b'\n' | b'\r')) {
         out.extend_from_slice(field);
         return;
     }
     out.push(b'"');
-    for &c in field {
-        if c == b'"' {
-            out.push(b'"');
-        }
-        out.push(c);
+    let mut start = 0;
+    for quote in memchr::memchr_iter(b'"', field) {
+        // Up to and including the quote, then the quote again.
+        out.extend_from_slice(&field[start..=quote]);
+        out.push(b'"');
+        start = quote + 1;
     }
+    out.extend_from_slice(&field[start..]);
     out.push(b'"');
 }
 
