@@ -17,27 +17,14 @@ NODES=${1:-5000}
 cargo build --release --quiet -p kubelet-metrics -p kubesim --bins
 KM=$PWD/target/release/kubelet-metrics
 KUBESIM=$PWD/target/release/kubesim
-work=$(mktemp -d)
-pids=()
-cleanup() {
-  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
-  wait 2>/dev/null || true
-  rm -rf "$work"
-}
-trap cleanup EXIT
+# shellcheck source=scripts/lib/kubesim.sh
+source scripts/lib/kubesim.sh
+kubesim_setup
 
 calc() { awk "BEGIN { print $* }"; }
 
-started=$(date +%s.%N)
-"$KUBESIM" --nodes "$NODES" --state-dir "$work/sim" >"$work/stdout" 2>"$work/stderr" &
-pids+=($!)
-for _ in $(seq 1 1200); do
-  grep -q '^ready ' "$work/stdout" 2>/dev/null && break
-  sleep 0.1
-done
-grep -q '^ready ' "$work/stdout" || { echo "kubesim did not start"; cat "$work/stderr"; exit 1; }
-api=$(awk '/^ready /{print $2}' "$work/stdout")
-printf 'kubesim: %d nodes ready in %.1f s\n\n' "$NODES" "$(calc "$(date +%s.%N) - $started")"
+kubesim_start "$work/sim" "$NODES"
+printf 'kubesim: %d nodes ready in %.1f s\n\n' "$NODES" "$kubesim_ready_secs"
 kc=$work/sim/admin.kubeconfig
 token=$(awk '/token:/{print $2; exit}' "$kc")
 debug() { curl -s --cacert "$work/sim/ca.crt" -H "Authorization: Bearer $token" -X "$1" "$api/debug/requests"; }

@@ -8,7 +8,8 @@
 #      `curl --parallel` process fetching the same URLs (the fetch-only floor).
 #
 # Usage: scripts/bench-get.sh [NODES=1000]
-# Environment: BENCH_WORK (scratch dir, default target/bench-get), CONCURRENCY (default 16).
+# Environment: BENCH_WORK (scratch dir, default target/bench-get), CONCURRENCY (default 16),
+# ONLY=file or ONLY=fleet (one of the two parts), SKIP_BUILD=1 (use the release binaries as built).
 # Needs golang-go and golang-github-prometheus-common-dev (Debian) for the Go peer; it is skipped,
 # said so, when they are missing. Everything binds 127.0.0.1 and is stopped on exit.
 set -euo pipefail
@@ -17,20 +18,16 @@ cd "$root"
 NODES=${1:-1000}
 CONCURRENCY=${CONCURRENCY:-16}
 target=${CARGO_TARGET_DIR:-$root/target}
-work=${BENCH_WORK:-$target/bench-get}
-mkdir -p "$work"
+scratch=${BENCH_WORK:-$target/bench-get}
+mkdir -p "$scratch"
+work=$scratch # for lib/measure.sh
 
-cargo build --release --quiet -p kubelet-metrics -p kubesim --bins
+[ -n "${SKIP_BUILD:-}" ] || cargo build --release --quiet -p kubelet-metrics -p kubesim --bins
 KM=$target/release/kubelet-metrics
 KUBESIM=$target/release/kubesim
-
-pids=()
-cleanup() {
-  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
-  wait 2>/dev/null || true
-  rm -rf "$work/clusters"
-}
-trap cleanup EXIT
+# shellcheck source=scripts/lib/kubesim.sh
+source scripts/lib/kubesim.sh
+kubesim_setup
 
 calc() { awk "BEGIN { print $* }"; }
 
@@ -38,6 +35,8 @@ RUNS=${RUNS:-3}
 # shellcheck source=lib/measure.sh
 source "$root/scripts/lib/measure.sh"
 
+ONLY=${ONLY:-}
+if [ "$ONLY" != fleet ]; then
 echo "== 1. get --file on one 64 MiB cadvisor-like payload (best of $RUNS, whole process)"
 payload=$target/bench-parser/generated-cadvisor-64MiB
 if [ ! -s "$payload" ]; then
@@ -62,8 +61,8 @@ measure grep -cF 'container_' "$payload"
 row "grep -cF container_"
 go_peer=""
 if command -v go >/dev/null && [ -d /usr/share/gocode/src/github.com/prometheus/common/expfmt ]; then
-  GO111MODULE=off GOPATH=/usr/share/gocode GOCACHE=$work/go-cache go build -o "$work/expfmt-peer" bench/peers/go/expfmt.go
-  measure "$work/expfmt-peer" -once "$payload"
+  GO111MODULE=off GOPATH=/usr/share/gocode GOCACHE=$scratch/go-cache go build -o "$scratch/expfmt-peer" bench/peers/go/expfmt.go
+  measure "$scratch/expfmt-peer" -once "$payload"
   row "go expfmt (parse only)"
   go_peer="go expfmt (parse only)"
 else
@@ -75,24 +74,11 @@ for output in prom json csv; do
   [ -n "$go_peer" ] && line+=", $(calc "${mbps[get -o $output]} / ${mbps[$go_peer]}" | xargs printf '%.2f')x Go expfmt"
   echo "$line"
 done
+fi
+[ "$ONLY" = file ] && exit 0
 
 echo
 echo "== 2. get over kubesim through the API server proxy (--concurrency $CONCURRENCY, best of $RUNS)"
-mkdir -p "$work/clusters"
-# start_cluster NAME NODES: starts kubesim, waits for `ready URL`; sets $api and $kc.
-start_cluster() {
-  local dir=$work/clusters/$1
-  mkdir -p "$dir"
-  "$KUBESIM" --nodes "$2" --state-dir "$dir" >"$dir/stdout" 2>"$dir/stderr" &
-  pids+=($!)
-  for _ in $(seq 1 1200); do
-    grep -q '^ready ' "$dir/stdout" 2>/dev/null && break
-    sleep 0.05
-  done
-  grep -q '^ready ' "$dir/stdout" || { echo "kubesim did not start"; cat "$dir/stderr"; exit 1; }
-  api=$(awk '/^ready /{print $2}' "$dir/stdout")
-  kc=$dir/admin.kubeconfig
-}
 # curl_floor KUBECONFIG PATH: one curl process fetching PATH from every node; sets $secs, $rss_kb.
 curl_floor() {
   local dir token
@@ -106,12 +92,13 @@ curl_floor() {
       echo "url = \"$api/api/v1/nodes/$n/proxy$2\""
       echo "output = \"/dev/null\""
     done
-  } >"$work/curl.cfg"
-  measure curl --parallel --parallel-max "$CONCURRENCY" -K "$work/curl.cfg"
+  } >"$scratch/curl.cfg"
+  measure curl --parallel --parallel-max "$CONCURRENCY" -K "$scratch/curl.cfg"
 }
 declare -A fleet
 for nodes in 100 300 "$NODES"; do
-  start_cluster "n$nodes" "$nodes"
+  kubesim_start "$work/n$nodes" "$nodes"
+  kc=$work/n$nodes/admin.kubeconfig
   for output in prom json csv; do
     measure "$KM" get --kubeconfig "$kc" --concurrency "$CONCURRENCY" -o "$output"
     fleet[$nodes-$output]=$rss_kb
@@ -119,9 +106,14 @@ for nodes in 100 300 "$NODES"; do
   done
   ours=$secs
   if [ "$nodes" = "$NODES" ]; then
+    # The default --qps (100/s through the proxy) paces the run; curl is not paced, so the floor
+    # is compared with --qps 0.
+    measure "$KM" get --kubeconfig "$kc" --concurrency "$CONCURRENCY" --qps 0 -o csv
+    ours=$secs
+    printf '%5d nodes /metrics  get -o csv --qps 0 %6.2f s\n' "$nodes" "$secs"
     curl_floor "$kc" /metrics
     printf '%5d nodes /metrics  curl --parallel   %7.2f s   (fetch only)\n' "$nodes" "$secs"
-    echo "get -o csv / curl fetch floor at $nodes nodes: $(calc "$ours / $secs" | xargs printf '%.2f')x (target <= 1.2x)"
+    echo "get -o csv --qps 0 / curl fetch floor at $nodes nodes: $(calc "$ours / $secs" | xargs printf '%.2f')x (target <= 1.2x)"
   fi
   if [ "$nodes" = 100 ]; then
     for output in prom json csv; do
@@ -129,9 +121,7 @@ for nodes in 100 300 "$NODES"; do
       printf '%5d nodes cadvisor  get -o %-4s %7.2f s   peak RSS %7.1f MB\n' "$nodes" "$output" "$secs" "$(calc "$rss_kb / 1024")"
     done
   fi
-  kill "${pids[-1]}" 2>/dev/null || true
-  wait "${pids[-1]}" 2>/dev/null || true
-  unset 'pids[-1]'
+  kubesim_stop "$kubesim_pid"
 done
 echo
 for output in prom json csv; do

@@ -27,7 +27,7 @@ use crate::access::Method;
 use crate::cluster::plan::{ClusterPlan, Limits};
 use crate::cluster::retry::Backoff;
 use crate::cluster::throttle::Throttle;
-use crate::cluster::{self, FetchError, MetricsSource, NodeTarget, Progress, RequestContext};
+use crate::cluster::{self, FetchError, MetricsSource, NodeTarget, Progress, RequestContext, Source};
 use crate::exposition::{
     ParseError, Parsed, Selector, StreamParser, StreamVisitor, Visitor, not_prometheus_text,
 };
@@ -103,18 +103,55 @@ pub async fn collect(
     selector: &Selector,
     options: &Options,
 ) -> anyhow::Result<Collection> {
-    let _signals = Signals::watch(options);
-    let (connected, path) = prepare(plan, path, options).await?;
-    let source = &connected.source;
+    let mut run = Run::start(plan, path, options).await?;
     let max_body = plan.limits.max_body;
-    let path = path.as_str();
-    let throttle = throttle(source, &plan.limits);
-    let results =
-        fan_out(connected.discovery.targets, &plan.limits, options, &throttle, |node, progress| async move {
+    Ok(run
+        .fan_out(&plan.limits, options, |source, path, node, progress| async move {
             scrape_once(source, &node, path, selector, max_body, &progress).await
         })
+        .await)
+}
+
+/// What every cluster read sets up before it fans out: Ctrl-C and SIGTERM watched, the cluster
+/// connected and its nodes listed, the request path checked, the pace set.
+struct Run {
+    /// Kept for the run's length: dropping it stops watching signals.
+    _signals: Signals,
+    connected: cluster::Connected,
+    path: String,
+    throttle: Throttle,
+}
+
+impl Run {
+    async fn start(plan: &ClusterPlan, path: &str, options: &Options) -> anyhow::Result<Run> {
+        let signals = Signals::watch(options);
+        let (connected, path) = prepare(plan, path, options).await?;
+        let throttle = throttle(&connected.source, &plan.limits);
+        Ok(Run { _signals: signals, connected, path, throttle })
+    }
+
+    /// Runs `attempt` on every listed node (with the source and the checked path), then
+    /// assembles the collection.
+    async fn fan_out<'r, T, F, Fut>(
+        &'r mut self,
+        limits: &Limits,
+        options: &Options,
+        attempt: F,
+    ) -> Collection<T>
+    where
+        F: Fn(&'r Source, &'r str, Arc<NodeTarget>, Progress) -> Fut,
+        Fut: Future<Output = Result<T, FetchError>>,
+    {
+        let targets = std::mem::take(&mut self.connected.discovery.targets);
+        let unresolved = std::mem::take(&mut self.connected.discovery.unresolved);
+        let warnings = std::mem::take(&mut self.connected.warnings);
+        let (source, path, throttle) = (&self.connected.source, self.path.as_str(), &self.throttle);
+        let results = fan_out(targets, limits, options, throttle, |node, progress| {
+            attempt(source, path, node, progress)
+        })
         .await;
-    Ok(assemble(source, path, results, connected.discovery.unresolved, connected.warnings, options.advise))
+        assemble(source, path, results, unresolved, warnings, options.advise)
+    }
 }
 
 /// The pacing of a run: `--qps`, and through the API server proxy one pause for every node
@@ -126,18 +163,13 @@ fn throttle(source: &impl MetricsSource, limits: &Limits) -> Throttle {
 /// Reads `path` from every node as raw bytes (for paths that are not exposition text, such as
 /// `/healthz`), each body limited by `--max-body`. Stops as [`collect`] does.
 pub async fn collect_raw(plan: &ClusterPlan, path: &str, options: &Options) -> anyhow::Result<RawCollection> {
-    let _signals = Signals::watch(options);
-    let (connected, path) = prepare(plan, path, options).await?;
-    let source = &connected.source;
+    let mut run = Run::start(plan, path, options).await?;
     let max_body = plan.limits.max_body;
-    let path = path.as_str();
-    let throttle = throttle(source, &plan.limits);
-    let results =
-        fan_out(connected.discovery.targets, &plan.limits, options, &throttle, |node, progress| async move {
+    Ok(run
+        .fan_out(&plan.limits, options, |source, path, node, progress| async move {
             source.open(&node, path, max_body).await?.track(&progress).into_bytes().await
         })
-        .await;
-    Ok(assemble(source, path, results, connected.discovery.unresolved, connected.warnings, options.advise))
+        .await)
 }
 
 /// What a streaming run hands its caller for each node, as soon as the node is done.
@@ -164,23 +196,19 @@ pub async fn collect_visits<N: NodeVisits>(
     options: &Options,
     visits: &mut N,
 ) -> anyhow::Result<Collection> {
-    let _signals = Signals::watch(options);
-    let (connected, path) = prepare(plan, path, options).await?;
-    let source = &connected.source;
-    let max_body = plan.limits.max_body;
-    let path = path.as_str();
+    let run = Run::start(plan, path, options).await?;
+    let (source, path, max_body) = (&run.connected.source, run.path.as_str(), plan.limits.max_body);
     let method = source.method();
     // The visitor of an attempt that failed, for `done`; a single task polls every node.
     let parked: std::sync::Mutex<std::collections::HashMap<String, N::Visitor>> = Default::default();
     let mut scrapes = Vec::new();
     let visits = std::cell::RefCell::new(visits);
     let (parked, visits_ref) = (&parked, &visits);
-    let throttle = throttle(source, &plan.limits);
     fan_out_each(
-        connected.discovery.targets,
+        run.connected.discovery.targets,
         &plan.limits,
         options,
-        &throttle,
+        &run.throttle,
         |node, progress| async move {
             let visitor = visits_ref.borrow().start(&node.name);
             let result = visit_once(source, &node, path, selector, max_body, &progress, visitor, |v| {
@@ -215,7 +243,7 @@ pub async fn collect_visits<N: NodeVisits>(
     )
     .await;
     let visits = visits.into_inner();
-    for (node, err) in connected.discovery.unresolved {
+    for (node, err) in run.connected.discovery.unresolved {
         let scrape = NodeScrape {
             outcome: Err(lookup_failure(&node, method, err, options.advise)),
             node,
@@ -225,7 +253,7 @@ pub async fn collect_visits<N: NodeVisits>(
         scrapes.push(scrape);
     }
     scrapes.sort_by(|a, b| a.node.cmp(&b.node));
-    Ok(Collection { method, scrapes, warnings: connected.warnings })
+    Ok(Collection { method, scrapes, warnings: run.connected.warnings })
 }
 
 /// Scrapes `targets` through a source the caller built (the fan-out behind [`collect`], for

@@ -39,6 +39,18 @@ pub struct FleetPlan {
     pub contexts: Contexts,
 }
 
+impl FleetPlan {
+    /// The contexts to read, in order; `Err` when `--all-contexts` cannot read the kubeconfig.
+    pub fn context_names(&self) -> anyhow::Result<Vec<String>> {
+        self.contexts.names(self.cluster.kubeconfig.as_deref())
+    }
+
+    /// The plan for one of its clusters.
+    pub fn cluster_in(&self, context: &str) -> ClusterPlan {
+        ClusterPlan { context: Some(context.to_string()), ..self.cluster.clone() }
+    }
+}
+
 /// The contexts of a fleet.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Contexts {
@@ -147,11 +159,9 @@ pub async fn gather_fleet(
     selector: &Selector,
     options: &Options,
 ) -> anyhow::Result<Vec<ClusterGathered>> {
-    let contexts = fleet.contexts.names(fleet.cluster.kubeconfig.as_deref())?;
     let options = options.clone().with_progress(false);
-    let runs = contexts.into_iter().map(|context| {
-        let plan =
-            SourcePlan::Cluster(ClusterPlan { context: Some(context.clone()), ..fleet.cluster.clone() });
+    let runs = fleet.context_names()?.into_iter().map(|context| {
+        let plan = SourcePlan::Cluster(fleet.cluster_in(&context));
         let options = &options;
         async move {
             let gathered = gather(&plan, path, selector, options).await;

@@ -15,6 +15,9 @@ use crate::report::samples::Store;
 /// Bytes kept in memory before the rest goes to a temporary file.
 pub const MEMORY_BOUND: usize = 16 * 1024 * 1024;
 
+/// Bytes read from the file at a time when copying out.
+const READ_BLOCK: usize = 1024 * 1024;
+
 /// Memory first, then a temporary file; see the module docs.
 #[derive(Debug)]
 pub struct Spool {
@@ -113,9 +116,19 @@ impl Store for Spool {
         file.moved = true;
         let reader = file.writer.get_mut();
         reader.seek(SeekFrom::Start(offset - base))?;
-        let copied = io::copy(&mut Read::by_ref(reader).take(len as u64), out)?;
-        if copied < len as u64 {
-            return Err(io::Error::new(io::ErrorKind::UnexpectedEof, "temporary file shorter than written"));
+        // Read in large blocks: `io::copy` into a `dyn Write` would make a syscall per 8 KiB.
+        let mut block = vec![0_u8; len.min(READ_BLOCK)];
+        let mut left = len;
+        while left > 0 {
+            let want = left.min(block.len());
+            reader.read_exact(&mut block[..want]).map_err(|err| match err.kind() {
+                io::ErrorKind::UnexpectedEof => {
+                    io::Error::new(io::ErrorKind::UnexpectedEof, "temporary file shorter than written")
+                }
+                _ => err,
+            })?;
+            out.write_all(&block[..want])?;
+            left -= want;
         }
         Ok(())
     }

@@ -16,18 +16,18 @@ use super::{Outcome, Terminals, collect_options, report_problems, write_failures
 use crate::access::Origin;
 use crate::cli::GetOutput;
 use crate::cli::settings::{GetRead, GetSettings};
-use crate::collect::{NodeVisits, Options};
+use crate::collect::{NodeVisits, Options, collect_visits};
 use crate::exposition::{self, FamilyHead, SampleRef, Selector, StreamVisitor, Visitor};
 use crate::report::document::DocumentFormat;
-use crate::report::samples::{self, CSV_HEADER, LineFormat, NodeLines, PromMerge, PromNode, Store};
+use crate::report::samples::{
+    self, CSV_HEADER, CSV_HEADER_IN_CONTEXTS, LineFormat, NodeId, NodeLines, PromMerge, PromNode, Store,
+};
 use crate::scrape::NodeScrape;
-use crate::source::{Gathered, SourcePlan, gather};
+use crate::source::{FleetPlan, Gathered, SourcePlan, gather};
 use crate::spool::Spool;
 
 /// A `-o prom` node's lines move into the spool past this many bytes.
 const DRAIN_AT: usize = 256 * 1024;
-use crate::snapshot::label_by_node;
-use crate::source::{ClusterGathered, FleetPlan, gather_fleet};
 
 /// Runs `get`.
 pub async fn run(
@@ -42,15 +42,19 @@ pub async fn run(
         GetRead::Exposition(selector) => selector,
         GetRead::Raw => return run_raw(plan, path, settings, out, err, &options).await,
     };
-    if let SourcePlan::Fleet(fleet) = plan {
-        return run_fleet(fleet, path, selector, settings, &options, out, err).await;
-    }
-    let mut writer =
-        Writer::new(settings.output, &settings.document, settings.sort, out, options.cancel.clone())?;
+    let in_contexts = matches!(plan, SourcePlan::Fleet(_));
+    let mut writer = Writer::new(
+        settings.output,
+        &settings.document,
+        settings.sort,
+        in_contexts,
+        out,
+        options.cancel.clone(),
+    )?;
     let gathered = match plan {
+        SourcePlan::Fleet(fleet) => return run_fleet(fleet, path, selector, writer, &options, err).await,
         SourcePlan::Cluster(cluster) => {
-            let collection =
-                crate::collect::collect_visits(cluster, path, selector, &options, &mut writer).await;
+            let collection = collect_visits(cluster, path, selector, &options, &mut writer).await;
             writer.check()?;
             let collection = collection?;
             Gathered {
@@ -89,8 +93,6 @@ pub async fn run(
             }
             gathered
         }
-        // Several clusters went to `run_fleet` before the writer was made.
-        SourcePlan::Fleet(_) => anyhow::bail!("several clusters are read one cluster at a time"),
     };
     report_problems(&gathered, err)?;
     if gathered.scrapes.is_empty()
@@ -140,8 +142,8 @@ impl Visitor for NodeWriter {
 enum Sink {
     /// JSON or CSV lines, straight to the output as each node is done.
     Lines(LineFormat),
-    /// JSON or CSV lines of each node, held in a spool and written by node name at the end.
-    Sorted { format: LineFormat, spool: Spool, blocks: Vec<(String, u64, usize)> },
+    /// JSON or CSV lines of each node, held in a spool and written by node at the end.
+    Sorted { format: LineFormat, spool: Spool, blocks: Vec<(NodeId, u64, usize)> },
     /// Exposition text merged across nodes.
     Prom(RefCell<PromMerge<Spool>>),
 }
@@ -158,10 +160,13 @@ struct Writer<'a> {
 }
 
 impl<'a> Writer<'a> {
+    /// A writer for `output`; `in_contexts` when several clusters are read (a `context` column
+    /// in the CSV header).
     fn new(
         output: GetOutput,
         document: &DocumentFormat,
         sort: bool,
+        in_contexts: bool,
         out: &'a mut dyn Write,
         cancel: CancellationToken,
     ) -> io::Result<Self> {
@@ -171,7 +176,7 @@ impl<'a> Writer<'a> {
             (GetOutput::Json | GetOutput::Yaml, document) => LineFormat::Document(document.clone()),
         };
         if output == GetOutput::Csv {
-            out.write_all(CSV_HEADER)?;
+            out.write_all(if in_contexts { CSV_HEADER_IN_CONTEXTS } else { CSV_HEADER })?;
         }
         let sink = match output {
             GetOutput::Prom => Sink::Prom(RefCell::new(PromMerge::new(Spool::in_temp_dir()))),
@@ -228,51 +233,20 @@ impl<'a> Writer<'a> {
         }
     }
 
-    fn done_lines(&mut self, scrape: &NodeScrape, mut lines: NodeLines) -> io::Result<()> {
-        if let Err(failure) = &scrape.outcome {
-            // JSON lines can say where a node stopped: its lines so far, then its error. A CSV
-            // row cannot carry the error: the node's partial rows are dropped.
-            if lines.samples == 0 || !lines.end_with_failure(&scrape.node, failure) {
-                return Ok(());
-            }
-        }
-        self.samples += lines.samples;
-        match &mut self.sink {
-            Sink::Sorted { spool, blocks, .. } if !lines.out.is_empty() => {
-                let offset = spool.append(&lines.out)?;
-                blocks.push((scrape.node.clone(), offset, lines.out.len()));
-                Ok(())
-            }
-            Sink::Sorted { .. } => Ok(()),
-            _ => self.out.write_all(&lines.out),
-        }
-    }
-}
-
-impl NodeVisits for Writer<'_> {
-    type Visitor = NodeWriter;
-
-    fn start(&self, node: &str) -> NodeWriter {
+    /// A fresh visitor for node `id`.
+    fn start_node(&self, id: &NodeId) -> NodeWriter {
         match &self.sink {
             Sink::Lines(format) | Sink::Sorted { format, .. } => {
-                NodeWriter::Lines(NodeLines::new(format.clone(), node))
+                NodeWriter::Lines(NodeLines::new(format.clone(), id))
             }
-            Sink::Prom(_) => NodeWriter::Prom(PromNode::new(node)),
+            Sink::Prom(_) => NodeWriter::Prom(PromNode::new(id.clone())),
         }
     }
 
-    fn chunk(&self, visitor: &mut NodeWriter) {
-        if let (NodeWriter::Prom(node), Sink::Prom(merge)) = (visitor, &self.sink)
-            && node.buffered() >= DRAIN_AT
-            && let Err(err) = node.drain(merge.borrow_mut().store())
-        {
-            self.fail(err);
-        }
-    }
-
-    fn done(&mut self, scrape: &NodeScrape, visitor: Option<NodeWriter>) {
+    /// Node `id` is done: its lines go out (or into the spool or the merge).
+    fn finish_node(&mut self, id: NodeId, scrape: &NodeScrape, visitor: Option<NodeWriter>) {
         let result = match visitor {
-            Some(NodeWriter::Lines(lines)) => self.done_lines(scrape, lines),
+            Some(NodeWriter::Lines(lines)) => self.done_lines(id, scrape, lines),
             // A node that failed mid-way is dropped whole: exposition text has no way to mark it.
             Some(NodeWriter::Prom(node)) if scrape.outcome.is_ok() => {
                 self.samples += node.samples;
@@ -287,36 +261,125 @@ impl NodeVisits for Writer<'_> {
             self.fail(err);
         }
     }
+
+    fn done_lines(&mut self, id: NodeId, scrape: &NodeScrape, mut lines: NodeLines) -> io::Result<()> {
+        if let Err(failure) = &scrape.outcome {
+            // JSON lines can say where a node stopped: its lines so far, then its error. A CSV
+            // row cannot carry the error: the node's partial rows are dropped.
+            if lines.samples == 0 || !lines.end_with_failure(&id, failure) {
+                return Ok(());
+            }
+        }
+        self.samples += lines.samples;
+        match &mut self.sink {
+            Sink::Sorted { spool, blocks, .. } if !lines.out.is_empty() => {
+                let offset = spool.append(&lines.out)?;
+                blocks.push((id, offset, lines.out.len()));
+                Ok(())
+            }
+            Sink::Sorted { .. } => Ok(()),
+            _ => self.out.write_all(&lines.out),
+        }
+    }
 }
 
-/// `get` over several clusters: the same output with a `context` label (`-o prom`), a
-/// `"context"` field (`-o json`) or a `context` column (`-o csv`); diagnostics on stderr name the
-/// context. A cluster that cannot be read is reported and the others go on.
+impl NodeVisits for Writer<'_> {
+    type Visitor = NodeWriter;
+
+    fn start(&self, node: &str) -> NodeWriter {
+        self.start_node(&NodeId::node(node))
+    }
+
+    fn chunk(&self, visitor: &mut NodeWriter) {
+        if let (NodeWriter::Prom(node), Sink::Prom(merge)) = (visitor, &self.sink)
+            && node.buffered() >= DRAIN_AT
+            && let Err(err) = node.drain(merge.borrow_mut().store())
+        {
+            self.fail(err);
+        }
+    }
+
+    fn done(&mut self, scrape: &NodeScrape, visitor: Option<NodeWriter>) {
+        self.finish_node(NodeId::node(&scrape.node), scrape, visitor);
+    }
+}
+
+/// One cluster's nodes of a multi-cluster run, written through the run's one [`Writer`] with
+/// their context.
+struct InContext<'w, 'o> {
+    writer: &'w RefCell<Writer<'o>>,
+    /// The context's place on the command line, and its name.
+    context: (usize, String),
+}
+
+impl InContext<'_, '_> {
+    fn id(&self, node: &str) -> NodeId {
+        NodeId { context: Some(self.context.clone()), node: node.to_string() }
+    }
+}
+
+impl NodeVisits for InContext<'_, '_> {
+    type Visitor = NodeWriter;
+
+    fn start(&self, node: &str) -> NodeWriter {
+        self.writer.borrow().start_node(&self.id(node))
+    }
+
+    fn chunk(&self, visitor: &mut NodeWriter) {
+        self.writer.borrow().chunk(visitor);
+    }
+
+    fn done(&mut self, scrape: &NodeScrape, visitor: Option<NodeWriter>) {
+        let id = self.id(&scrape.node);
+        self.writer.borrow_mut().finish_node(id, scrape, visitor);
+    }
+}
+
+/// `get` over several clusters at once (each with its own `--concurrency` and `--qps`: they are
+/// different API servers), streamed like one cluster: a `context` label before the `node` label
+/// (`-o prom`), a `"context"` field (`-o json`) or a `context` column first (`-o csv`). `--sort`
+/// and `-o prom` order by context (as given), then node. Diagnostics on stderr name the
+/// context; a cluster that cannot be read is reported and the others go on. Progress bars are not
+/// drawn: several at once would garble the terminal.
 async fn run_fleet(
     fleet: &FleetPlan,
     path: &str,
-    selector: &crate::exposition::Selector,
-    settings: &GetSettings,
+    selector: &Selector,
+    writer: Writer<'_>,
     options: &Options,
-    out: &mut dyn Write,
     err: &mut dyn Write,
 ) -> anyhow::Result<Outcome> {
-    let output = settings.output;
-    let clusters = gather_fleet(fleet, path, selector, options).await?;
+    let contexts = fleet.context_names()?;
+    let options = options.clone().with_progress(false);
+    let writer = RefCell::new(writer);
+    let runs = contexts.iter().enumerate().map(|(rank, context)| {
+        let (plan, writer, options) = (fleet.cluster_in(context), &writer, &options);
+        async move {
+            let mut visits = InContext { writer, context: (rank, context.clone()) };
+            let collection = collect_visits(&plan, path, selector, options, &mut visits).await;
+            (context, plan.method, collection)
+        }
+    });
+    let clusters = futures::future::join_all(runs).await;
+    let writer = writer.into_inner();
+    writer.check()?;
     let mut outcomes = Vec::new();
-    let mut labelled = Vec::new();
-    let mut header = true;
-    for ClusterGathered { context, gathered } in &clusters {
-        let gathered = match gathered {
-            Ok(gathered) => gathered,
+    for (context, method, collection) in clusters {
+        let collection = match collection {
+            Ok(collection) => collection,
             Err(error) => {
-                writeln!(err, "error: context {context}: {}", super::error_text(error))?;
+                writeln!(err, "error: context {context}: {}", super::error_text(&error))?;
                 outcomes.push(Outcome::AllFailed);
                 continue;
             }
         };
+        let gathered = Gathered {
+            method: Origin::Cluster(method),
+            scrapes: collection.scrapes,
+            warnings: collection.warnings,
+        };
         let mut problems = Vec::new();
-        report_problems(gathered, &mut problems)?;
+        report_problems(&gathered, &mut problems)?;
         for line in String::from_utf8_lossy(&problems).lines() {
             match line.split_once(": ") {
                 Some((level, rest)) => writeln!(err, "{level}: context {context}: {rest}")?,
@@ -324,22 +387,8 @@ async fn run_fleet(
             }
         }
         outcomes.push(Outcome::from_scrapes(&gathered.scrapes));
-        let nodes = crate::scrape::answered(&gathered.scrapes);
-        match output {
-            GetOutput::Prom => labelled.push((context.as_str(), label_by_node(&nodes))),
-            GetOutput::Json | GetOutput::Yaml => {
-                samples::write_records_in(Some(context), &nodes, &settings.document, out)?;
-            }
-            GetOutput::Csv => {
-                samples::write_csv_in(Some(context), header, &nodes, out)?;
-                header = false;
-            }
-        }
     }
-    if output == GetOutput::Prom {
-        exposition::write(&crate::snapshot::label_by_context(&labelled), None, &mut &mut *out)?;
-    }
-    out.flush()?;
+    writer.finish()?;
     Ok(Outcome::combine(outcomes))
 }
 

@@ -137,6 +137,13 @@ pub struct SampleRef<'a> {
     raw_labels: &'a [u8],
     /// How many label pairs `raw_labels` holds.
     label_count: usize,
+    /// `raw_labels` is written as a writer would write it: no blanks, no quoted label name, no
+    /// trailing comma.
+    plain: bool,
+    /// The name was sent bare (so it is a legacy metric name), not quoted inside the label set.
+    bare: bool,
+    /// The value's text as sent.
+    raw_value: &'a [u8],
     /// The value; `NaN` and infinities are kept.
     pub value: f64,
     /// Optional timestamp in milliseconds since the epoch.
@@ -171,6 +178,26 @@ impl<'a> SampleRef<'a> {
     pub(crate) fn raw_labels(&self) -> impl Iterator<Item = (&'a [u8], &'a [u8])> + 'a {
         let mut labels = self.labels();
         std::iter::from_fn(move || labels.next_raw().map(|(name, value, _)| (name, value)))
+    }
+
+    /// The label text between `{` and `}` as sent, when it is already in the form a writer
+    /// produces (no blanks, no quoted names, no trailing comma); `None` otherwise.
+    #[inline]
+    pub(crate) fn plain_labels(&self) -> Option<&'a [u8]> {
+        self.plain.then_some(self.raw_labels)
+    }
+
+    /// Whether the name was sent bare, before the label set (then it is a legacy metric name,
+    /// `[a-zA-Z_:][a-zA-Z0-9_:]*`), rather than quoted inside it.
+    #[inline]
+    pub(crate) fn bare_name(&self) -> bool {
+        self.bare
+    }
+
+    /// The value's text as sent (any float spelling Prometheus reads, `NaN`, `+Inf`, ...).
+    #[inline]
+    pub fn raw_value(&self) -> &'a [u8] {
+        self.raw_value
     }
 
     /// The value of label `name`, found through the label positions `parse_line_in` recorded
@@ -525,14 +552,16 @@ fn parse_sample<'a>(
     let mut i = skip_ws(b, name_len);
     let mut raw_labels: &[u8] = &[];
     let mut label_count = 0;
+    let mut plain = true;
     if b.get(i) == Some(&b'{') {
-        let (end, count) = scan_labels(b, i + 1, scratch)?;
+        let (end, count, plain_set) = scan_labels(b, i + 1, scratch)?;
         raw_labels = &b[i + 1..end];
         label_count = count;
+        plain = plain_set;
         i = skip_ws(b, end + 1);
     }
-    let (value, timestamp_ms) = parse_value_and_rest(b, i)?;
-    Ok(SampleRef { name, raw_labels, label_count, value, timestamp_ms })
+    let (raw_value, value, timestamp_ms) = parse_value_and_rest(b, i)?;
+    Ok(SampleRef { name, raw_labels, label_count, plain, bare: true, raw_value, value, timestamp_ms })
 }
 
 /// A Prometheus 3 sample whose (UTF-8) name is quoted inside the label set
@@ -549,19 +578,19 @@ fn parse_quoted_name_sample<'a>(
     }
     scratch.clear();
     let mut i = skip_ws(b, name_end + 1);
-    let (raw_labels, label_count) = match b.get(i) {
-        Some(b'}') => (&b[i..i], 0),
+    let (raw_labels, label_count, plain) = match b.get(i) {
+        Some(b'}') => (&b[i..i], 0, true),
         Some(b',') => {
-            let (end, count) = scan_labels(b, i + 1, scratch)?;
+            let (end, count, plain) = scan_labels(b, i + 1, scratch)?;
             let labels = &b[i + 1..end];
             i = end;
-            (labels, count)
+            (labels, count, plain)
         }
         None => return Err(ParseErrorKind::UnterminatedLabelSet),
         Some(_) => return Err(ParseErrorKind::ExpectedCommaOrBrace),
     };
-    let (value, timestamp_ms) = parse_value_and_rest(b, skip_ws(b, i + 1))?;
-    Ok(SampleRef { name, raw_labels, label_count, value, timestamp_ms })
+    let (raw_value, value, timestamp_ms) = parse_value_and_rest(b, skip_ws(b, i + 1))?;
+    Ok(SampleRef { name, raw_labels, label_count, plain, bare: false, raw_value, value, timestamp_ms })
 }
 
 /// The span inside the quotes of a quoted name starting at `b[start] == '"'`. Escapes inside a
@@ -581,9 +610,9 @@ fn quoted_name(b: &[u8], start: usize) -> Result<(usize, usize), ParseErrorKind>
     }
 }
 
-/// The value, the optional timestamp and an optional exemplar from `b[i..]` (after the name and
-/// label set).
-fn parse_value_and_rest(b: &[u8], mut i: usize) -> Result<(f64, Option<i64>), ParseErrorKind> {
+/// The value (its text and what it means), the optional timestamp and an optional exemplar from
+/// `b[i..]` (after the name and label set).
+fn parse_value_and_rest(b: &[u8], mut i: usize) -> Result<(&[u8], f64, Option<i64>), ParseErrorKind> {
     let value_start = i;
     while i < b.len() && !is_ws(b[i]) {
         i += 1;
@@ -591,7 +620,8 @@ fn parse_value_and_rest(b: &[u8], mut i: usize) -> Result<(f64, Option<i64>), Pa
     if value_start == i {
         return Err(ParseErrorKind::MissingValue);
     }
-    let value = parse_value_bytes(&b[value_start..i])?;
+    let raw_value = &b[value_start..i];
+    let value = parse_value_bytes(raw_value)?;
     i = skip_ws(b, i);
     let mut timestamp_ms = None;
     if i < b.len() && b[i] != b'#' {
@@ -612,26 +642,34 @@ fn parse_value_and_rest(b: &[u8], mut i: usize) -> Result<(f64, Option<i64>), Pa
         }
         as_str(exemplar)?;
     }
-    Ok((value, timestamp_ms))
+    Ok((raw_value, value, timestamp_ms))
 }
 
-/// Validates a label set starting after `{`; returns the index of `}` and the label count.
-fn scan_labels(b: &[u8], mut i: usize, spans: &mut Vec<LabelSpan>) -> Result<(usize, usize), ParseErrorKind> {
+/// Validates a label set starting after `{`; returns the index of `}`, the label count, and
+/// whether the set is plain (no blanks, no quoted names, no trailing comma).
+fn scan_labels(
+    b: &[u8],
+    mut i: usize,
+    spans: &mut Vec<LabelSpan>,
+) -> Result<(usize, usize, bool), ParseErrorKind> {
     spans.clear();
     let base = i;
     let mut many: Option<HashSet<&[u8]>> = None;
     let mut count = 0usize;
     let mut seen = 0u64;
+    let mut plain = true;
     loop {
         // Blanks are allowed around every token; the common case has none, so test first.
         if b.get(i).is_some_and(|&c| is_ws(c)) {
             i = skip_ws(b, i);
+            plain = false;
         }
         match b.get(i) {
             Some(&c) if CLASS[c as usize] & LABEL_START != 0 => {}
-            Some(b'"') => {}
+            Some(b'"') => plain = false,
             None => return Err(ParseErrorKind::UnterminatedLabelSet),
-            Some(b'}') => return Ok((i, count)),
+            // After a comma: a trailing one.
+            Some(b'}') => return Ok((i, count, plain && count == 0)),
             Some(_) => {
                 let end = b[i..]
                     .iter()
@@ -659,6 +697,7 @@ fn scan_labels(b: &[u8], mut i: usize, spans: &mut Vec<LabelSpan>) -> Result<(us
         };
         if b.get(i) != Some(&b'=') {
             i = skip_ws(b, i);
+            plain = false;
             match b.get(i) {
                 Some(b'=') => {}
                 None => return Err(ParseErrorKind::UnterminatedLabelSet),
@@ -674,6 +713,7 @@ fn scan_labels(b: &[u8], mut i: usize, spans: &mut Vec<LabelSpan>) -> Result<(us
         i += 1;
         if b.get(i) != Some(&b'"') {
             i = skip_ws(b, i);
+            plain = false;
             if b.get(i) != Some(&b'"') {
                 return Err(if i >= b.len() {
                     ParseErrorKind::UnterminatedLabelSet
@@ -748,12 +788,13 @@ fn scan_labels(b: &[u8], mut i: usize, spans: &mut Vec<LabelSpan>) -> Result<(us
         count += 1;
         match b.get(i) {
             Some(b',') => i += 1,
-            Some(b'}') => return Ok((i, count)),
+            Some(b'}') => return Ok((i, count, plain)),
             _ => {
                 i = skip_ws(b, i);
+                plain = false;
                 match b.get(i) {
                     Some(b',') => i += 1,
-                    Some(b'}') => return Ok((i, count)),
+                    Some(b'}') => return Ok((i, count, plain)),
                     None => return Err(ParseErrorKind::UnterminatedLabelSet),
                     Some(_) => return Err(ParseErrorKind::ExpectedCommaOrBrace),
                 }

@@ -34,21 +34,65 @@ pub fn write(families: &[Family], extra_label: Option<(&str, &str)>, out: &mut i
     out.write_all(&buf)
 }
 
-/// Writes one sample seen in place as an exposition line, with `extra` injected first in its
-/// label set, exactly as [`write()`] would write the owned sample (a label already named like
-/// `extra` is kept as `exported_<name>`). Label values are copied as sent: their escapes are the
-/// ones the writer would redo.
+/// Labels injected first in every sample's label set written by [`write_sample`], e.g.
+/// `node="n1"` (or `context="prod",node="n1"`), rendered once. A sample's own label of one of
+/// these names is kept as `exported_<name>`, as Prometheus does when it attaches target labels.
+#[derive(Debug, Clone)]
+pub struct Injected {
+    names: Vec<String>,
+    /// `name="value",...` as written.
+    rendered: Vec<u8>,
+    /// `,name="` of each name: in a plain label set, a label of that name starts with it (a
+    /// value cannot hold an unescaped `"`).
+    clashes: Vec<memchr::memmem::Finder<'static>>,
+}
+
+impl Injected {
+    /// The labels `labels`, in this order.
+    pub fn new(labels: &[(&str, &str)]) -> Injected {
+        let mut rendered = Vec::new();
+        for (k, (name, value)) in labels.iter().enumerate() {
+            if k > 0 {
+                rendered.push(b',');
+            }
+            write_label(name, value, &mut rendered);
+        }
+        Injected {
+            names: labels.iter().map(|(name, _)| (*name).to_string()).collect(),
+            rendered,
+            clashes: labels
+                .iter()
+                .map(|(name, _)| memchr::memmem::Finder::new(format!(",{name}=\"").as_bytes()).into_owned())
+                .collect(),
+        }
+    }
+
+    /// Whether the plain label text `labels` holds a label named like an injected one.
+    #[inline]
+    fn clashes_with(&self, labels: &[u8]) -> bool {
+        self.clashes.iter().any(|finder| {
+            let needle = finder.needle();
+            labels.starts_with(&needle[1..]) || finder.find(labels).is_some()
+        })
+    }
+}
+
+/// Writes one sample seen in place as an exposition line, with `injected` first in its label
+/// set: the name, the labels and the value as sent (a label already named like an injected one
+/// is kept as `exported_<name>`; blanks and a trailing comma in the label set are dropped), and
+/// the timestamp in milliseconds. Label values are copied as sent: their escapes are the ones
+/// the writer would redo; so is the value's spelling, which reads back as the same number.
 ///
 /// ```
-/// use kubelet_metrics::exposition::{parse_line, write_sample, Line};
-/// let Ok(Line::Sample(sample)) = parse_line(br#"x{node="old",a="q\""} 1.50"#) else { panic!() };
+/// use kubelet_metrics::exposition::{parse_line, write_sample, Injected, Line};
+/// let Ok(Line::Sample(sample)) = parse_line(br#"x{node="old", a="q\""} 1.50"#) else { panic!() };
 /// let mut out = Vec::new();
-/// write_sample(&sample, ("node", "n1"), &mut out);
-/// assert_eq!(out, b"x{node=\"n1\",exported_node=\"old\",a=\"q\\\"\"} 1.5\n");
+/// write_sample(&sample, &Injected::new(&[("node", "n1")]), &mut out);
+/// assert_eq!(out, b"x{node=\"n1\",exported_node=\"old\",a=\"q\\\"\"} 1.50\n");
 /// ```
-pub fn write_sample(sample: &SampleRef<'_>, extra: (&str, &str), buf: &mut Vec<u8>) {
-    let (extra_name, extra_value) = extra;
-    if is_legacy_name(sample.name) {
+#[inline]
+pub fn write_sample(sample: &SampleRef<'_>, injected: &Injected, buf: &mut Vec<u8>) {
+    if sample.bare_name() || is_legacy_name(sample.name) {
         buf.extend_from_slice(sample.name.as_bytes());
         buf.push(b'{');
     } else {
@@ -56,10 +100,30 @@ pub fn write_sample(sample: &SampleRef<'_>, extra: (&str, &str), buf: &mut Vec<u
         write_name(sample.name, buf);
         buf.push(b',');
     }
-    write_label(extra_name, extra_value, buf);
+    buf.extend_from_slice(&injected.rendered);
+    match sample.plain_labels() {
+        Some([]) => {}
+        Some(labels) if !injected.clashes_with(labels) => {
+            buf.push(b',');
+            buf.extend_from_slice(labels);
+        }
+        _ => write_raw_labels(sample, injected, buf),
+    }
+    buf.extend_from_slice(b"} ");
+    buf.extend_from_slice(sample.raw_value());
+    if let Some(ts) = sample.timestamp_ms {
+        buf.push(b' ');
+        buf.extend_from_slice(itoa::Buffer::new().format(ts).as_bytes());
+    }
+    buf.push(b'\n');
+}
+
+/// A sample's labels one by one, each after a comma: names quoted when they must be, renamed
+/// `exported_<name>` when injected labels take their name.
+fn write_raw_labels(sample: &SampleRef<'_>, injected: &Injected, buf: &mut Vec<u8>) {
     for (name, value) in sample.raw_labels() {
         buf.push(b',');
-        if name == extra_name.as_bytes() {
+        if injected.names.iter().any(|injected| injected.as_bytes() == name) {
             buf.extend_from_slice(b"exported_");
         }
         if name.iter().all(|&c| c.is_ascii_alphanumeric() || c == b'_')
@@ -75,13 +139,6 @@ pub fn write_sample(sample: &SampleRef<'_>, extra: (&str, &str), buf: &mut Vec<u
         buf.extend_from_slice(value);
         buf.push(b'"');
     }
-    buf.extend_from_slice(b"} ");
-    push_value(sample.value, buf);
-    if let Some(ts) = sample.timestamp_ms {
-        buf.push(b' ');
-        buf.extend_from_slice(itoa::Buffer::new().format(ts).as_bytes());
-    }
-    buf.push(b'\n');
 }
 
 /// The TYPE word for a kind.
@@ -267,6 +324,35 @@ mod tests {
             String::from_utf8(out).unwrap(),
             "# HELP x a\\\\b\\nc\n# TYPE x gauge\nx{node=\"n\",exported_node=\"old\",v=\"q\\\"\\\\\\n\"} -Inf -5\n"
         );
+    }
+
+    /// `text`'s one sample written with `node="n1"` injected.
+    fn injected(text: &str) -> String {
+        let Ok(crate::exposition::Line::Sample(sample)) = crate::exposition::parse_line(text.as_bytes())
+        else {
+            panic!("{text} is a sample line")
+        };
+        let mut out = Vec::new();
+        write_sample(&sample, &Injected::new(&[("node", "n1")]), &mut out);
+        String::from_utf8(out).expect("utf8")
+    }
+
+    #[test]
+    fn a_sample_keeps_its_labels_and_value_as_sent_and_its_label_set_in_written_form() {
+        // Plain label sets are copied; a value that merely mentions `,node="` is no clash.
+        assert_eq!(injected(r#"x{a="1",b="2"} 2.592e+06"#), "x{node=\"n1\",a=\"1\",b=\"2\"} 2.592e+06\n");
+        assert_eq!(injected(r#"x{a="v,node=\"q\""} 1"#), "x{node=\"n1\",a=\"v,node=\\\"q\\\"\"} 1\n");
+        assert_eq!(injected("x 1 -5"), "x{node=\"n1\"} 1 -5\n");
+        assert_eq!(injected("x{} NaN"), "x{node=\"n1\"} NaN\n");
+        // Blanks, a trailing comma, a quoted name that needs no quotes: written as write() would.
+        assert_eq!(injected(r#"x{ a = "1" , "b"="2", } 1"#), "x{node=\"n1\",a=\"1\",b=\"2\"} 1\n");
+        assert_eq!(injected(r#"x{"a.b"="1"} 1"#), "x{node=\"n1\",\"a.b\"=\"1\"} 1\n");
+        // The payload's own `node` label, first or later, is kept as `exported_node`.
+        assert_eq!(injected(r#"x{node="a",b="2"} 1"#), "x{node=\"n1\",exported_node=\"a\",b=\"2\"} 1\n");
+        assert_eq!(injected(r#"x{b="2",node="a"} 1"#), "x{node=\"n1\",b=\"2\",exported_node=\"a\"} 1\n");
+        assert_eq!(injected(r#"x{nodes="a"} 1"#), "x{node=\"n1\",nodes=\"a\"} 1\n");
+        // OpenMetrics seconds become milliseconds, as the text format 0.0.4 has them.
+        assert_eq!(injected("x 1 1700000000.5"), "x{node=\"n1\"} 1 1700000000500\n");
     }
 
     #[test]

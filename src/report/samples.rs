@@ -11,12 +11,35 @@ use std::collections::HashMap;
 use std::io::{self, Write};
 
 use crate::exposition::{
-    Family, FamilyHead, SampleRef, Visitor, format_value, write as write_families, write::push_value,
+    Family, FamilyHead, Injected, SampleRef, Visitor, write as write_families, write::push_value,
     write_sample,
 };
 use crate::report::document::{DocumentFormat, write_record};
 use crate::scrape::Failure;
-use crate::snapshot::NODE_LABEL;
+use crate::snapshot::{CONTEXT_LABEL, NODE_LABEL};
+
+/// Which node a writer's samples come from: its name and, when several clusters are read in one
+/// run, its cluster (kubeconfig context) with that context's place on the command line. Orders
+/// as the output does: by context (in command-line order), then by node name.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct NodeId {
+    /// The context's place among the contexts, and its name; `None` for a single cluster.
+    pub context: Option<(usize, String)>,
+    /// The node name.
+    pub node: String,
+}
+
+impl NodeId {
+    /// A node of the only cluster read.
+    pub fn node(node: &str) -> NodeId {
+        NodeId { context: None, node: node.to_string() }
+    }
+
+    /// The context name, if several clusters are read.
+    pub fn context(&self) -> Option<&str> {
+        self.context.as_ref().map(|(_, name)| name.as_str())
+    }
+}
 
 /// How one node's samples are written as records of their own (`-o json|yaml|csv|jsonpath=`).
 #[derive(Debug, Clone)]
@@ -33,13 +56,17 @@ pub enum LineFormat {
 
 /// The CSV header line.
 pub const CSV_HEADER: &[u8] = b"node,name,labels,value,timestamp_ms\n";
+/// The CSV header line when several clusters are read: a `context` column first.
+pub const CSV_HEADER_IN_CONTEXTS: &[u8] = b"context,node,name,labels,value,timestamp_ms\n";
 
 /// One node's samples as JSON or CSV lines, written into [`NodeLines::out`] as they are parsed;
 /// the caller hands the bytes on when the node is done (or between chunks).
 #[derive(Debug)]
 pub struct NodeLines {
     format: LineFormat,
-    /// `,"node":"NAME"` (JSON) or `NAME,` (CSV), rendered once.
+    /// `{"context":"CONTEXT","labels":{` or `{"labels":{` (JSON); empty for CSV.
+    open: Vec<u8>,
+    /// `,"node":"NAME"` (JSON) or `[CONTEXT,]NAME,` (CSV), rendered once.
     node_field: Vec<u8>,
     /// The lines written so far.
     pub out: Vec<u8>,
@@ -50,20 +77,31 @@ pub struct NodeLines {
 }
 
 impl NodeLines {
-    /// A writer for node `node`.
-    pub fn new(format: LineFormat, node: &str) -> NodeLines {
-        let mut node_field = Vec::new();
+    /// A writer for node `id`: a `"context"` field (JSON) or column (CSV) when it has one.
+    pub fn new(format: LineFormat, id: &NodeId) -> NodeLines {
+        let (mut open, mut node_field) = (Vec::new(), Vec::new());
         match format {
             LineFormat::Json | LineFormat::Document(_) => {
+                open.push(b'{');
+                if let Some(context) = id.context() {
+                    open.extend_from_slice(b"\"context\":");
+                    json_string(context, &mut open);
+                    open.push(b',');
+                }
+                open.extend_from_slice(b"\"labels\":{");
                 node_field.extend_from_slice(b",\"node\":");
-                json_string(node, &mut node_field);
+                json_string(&id.node, &mut node_field);
             }
             LineFormat::Csv => {
-                csv_field(node.as_bytes(), &mut node_field);
+                if let Some(context) = id.context() {
+                    csv_field(context.as_bytes(), &mut node_field);
+                    node_field.push(b',');
+                }
+                csv_field(id.node.as_bytes(), &mut node_field);
                 node_field.push(b',');
             }
         }
-        NodeLines { format, node_field, out: Vec::new(), samples: 0, scratch: Vec::new() }
+        NodeLines { format, open, node_field, out: Vec::new(), samples: 0, scratch: Vec::new() }
     }
 
     /// The format this node is written in.
@@ -74,16 +112,16 @@ impl NodeLines {
     /// Ends a node whose payload failed after some samples were written, when the format can
     /// say so: a JSON (or YAML, or template) record `{"error":{"kind","message"},"node"}` after
     /// its samples. Returns false for CSV, whose rows cannot carry the error.
-    pub fn end_with_failure(&mut self, node: &str, failure: &Failure) -> bool {
+    pub fn end_with_failure(&mut self, id: &NodeId, failure: &Failure) -> bool {
         match &self.format {
             LineFormat::Csv => false,
             LineFormat::Json => {
-                write_json_failure(node, failure, &mut self.out);
+                write_json_failure(id, failure, &mut self.out);
                 true
             }
             LineFormat::Document(format) => {
                 let mut line = Vec::new();
-                write_json_failure(node, failure, &mut line);
+                write_json_failure(id, failure, &mut line);
                 convert_record(&line, format, &mut self.out);
                 true
             }
@@ -101,28 +139,30 @@ impl NodeLines {
 
     fn json(&mut self, sample: &SampleRef<'_>) {
         let out = &mut self.out;
-        out.extend_from_slice(b"{\"labels\":{");
-        // Keys are sorted, as `serde_json` writes a map; kubelets send labels sorted already.
+        out.extend_from_slice(&self.open);
+        // Keys are sorted, as `serde_json` writes a map. Kubelets send labels sorted already, so
+        // they are written as they come, and only a set found out of order is written again.
+        let start = out.len();
         let mut previous: &[u8] = &[];
-        let sorted = sample.raw_labels().all(|(name, _)| std::mem::replace(&mut previous, name) < name);
-        let mut first = true;
-        let mut pair = |name: &[u8], value: &[u8], out: &mut Vec<u8>| {
-            if !std::mem::take(&mut first) {
-                out.push(b',');
+        let mut sorted = true;
+        for (name, value) in sample.raw_labels() {
+            if name <= previous {
+                sorted = false;
+                break;
             }
-            json_raw(name, out);
-            out.push(b':');
-            json_raw(value, out);
-        };
-        if sorted {
-            sample.raw_labels().for_each(|(name, value)| pair(name, value, out));
-        } else {
+            previous = name;
+            json_pair(name, value, out.len() > start, out);
+        }
+        if !sorted {
+            out.truncate(start);
             let mut labels: Vec<_> = sample.raw_labels().collect();
             labels.sort_by(|a, b| a.0.cmp(b.0));
-            labels.iter().for_each(|(name, value)| pair(name, value, out));
+            for (name, value) in labels {
+                json_pair(name, value, out.len() > start, out);
+            }
         }
         out.extend_from_slice(b"},\"name\":");
-        json_string(sample.name, out);
+        json_raw(sample.name.as_bytes(), out);
         out.extend_from_slice(&self.node_field);
         out.extend_from_slice(b",\"timestamp_ms\":");
         match sample.timestamp_ms {
@@ -139,19 +179,24 @@ impl NodeLines {
         out.extend_from_slice(&self.node_field);
         csv_field(sample.name.as_bytes(), out);
         out.push(b',');
-        // The label set in the exposition format's own escaping, which is how it was sent.
-        let labels = &mut self.scratch;
-        labels.clear();
-        for (name, value) in sample.raw_labels() {
-            if !labels.is_empty() {
-                labels.push(b',');
+        // The label set in the exposition format's own escaping, which is how it was sent: as
+        // sent when it is already in written form, else rebuilt pair by pair.
+        if let Some(labels) = sample.plain_labels() {
+            csv_field(labels, out);
+        } else {
+            let labels = &mut self.scratch;
+            labels.clear();
+            for (name, value) in sample.raw_labels() {
+                if !labels.is_empty() {
+                    labels.push(b',');
+                }
+                labels.extend_from_slice(name);
+                labels.extend_from_slice(b"=\"");
+                labels.extend_from_slice(value);
+                labels.push(b'"');
             }
-            labels.extend_from_slice(name);
-            labels.extend_from_slice(b"=\"");
-            labels.extend_from_slice(value);
-            labels.push(b'"');
+            csv_field(labels, out);
         }
-        csv_field(labels, out);
         out.push(b',');
         push_value(sample.value, out);
         out.push(b',');
@@ -177,14 +222,20 @@ impl Visitor for NodeLines {
 }
 
 /// The JSON line that ends a node whose payload failed after some of its samples were written:
-/// `{"error":{"kind","message"},"node"}`.
-pub fn write_json_failure(node: &str, failure: &Failure, out: &mut Vec<u8>) {
-    out.extend_from_slice(b"{\"error\":{\"kind\":");
+/// `{["context",]"error":{"kind","message"},"node"}`.
+pub fn write_json_failure(id: &NodeId, failure: &Failure, out: &mut Vec<u8>) {
+    out.push(b'{');
+    if let Some(context) = id.context() {
+        out.extend_from_slice(b"\"context\":");
+        json_string(context, out);
+        out.push(b',');
+    }
+    out.extend_from_slice(b"\"error\":{\"kind\":");
     json_string(failure.kind.as_str(), out);
     out.extend_from_slice(b",\"message\":");
     json_string(&failure.message, out);
     out.extend_from_slice(b"},\"node\":");
-    json_string(node, out);
+    json_string(&id.node, out);
     out.extend_from_slice(b"}\n");
 }
 
@@ -202,14 +253,31 @@ fn convert_record(line: &[u8], format: &DocumentFormat, out: &mut Vec<u8>) {
     }
 }
 
-/// A label name or value as sent in exposition text, as a JSON string. The exposition escapes
-/// (`\\`, `\"`, `\n`) are JSON's own, so only other control characters (a tab) need escaping;
-/// text that is not UTF-8 is decoded lossily first.
-fn json_raw(raw: &[u8], out: &mut Vec<u8>) {
-    if std::str::from_utf8(raw).is_err() {
-        return json_string(&String::from_utf8_lossy(raw), out);
+/// `"name":"value"` of one label as sent, after a comma when `comma`.
+#[inline]
+fn json_pair(name: &[u8], value: &[u8], comma: bool, out: &mut Vec<u8>) {
+    if comma {
+        out.push(b',');
     }
+    json_raw(name, out);
+    out.push(b':');
+    json_raw(value, out);
+}
+
+/// A name or a label value as sent in exposition text, as a JSON string. The exposition escapes
+/// (`\\`, `\"`, `\n`) are JSON's own, so only other control characters (a tab) need escaping.
+/// The parser has checked that the text is UTF-8 (label values and quoted names are checked,
+/// bare names are ASCII by their grammar), and a quoted name cannot hold `"` or `\`.
+#[inline]
+fn json_raw(raw: &[u8], out: &mut Vec<u8>) {
+    // Folded rather than short-circuited, so the check runs on whole words.
+    let control = raw.iter().fold(false, |any, &c| any | (c < 0x20));
     out.push(b'"');
+    if !control {
+        out.extend_from_slice(raw);
+        out.push(b'"');
+        return;
+    }
     let mut start = 0;
     for (i, &c) in raw.iter().enumerate() {
         if c < 0x20 {
@@ -240,8 +308,10 @@ fn json_string(text: &str, out: &mut Vec<u8>) {
 /// A value as [`crate::report::json::number`] spells it: integers below 2^53 without a
 /// fraction, other finite values as `serde_json` writes them, `NaN` / `+Inf` / `-Inf` as strings.
 fn json_number(value: f64, out: &mut Vec<u8>) {
-    if !value.is_finite() {
-        json_string(&format_value(value), out);
+    if value.is_nan() {
+        out.extend_from_slice(b"\"NaN\"");
+    } else if value.is_infinite() {
+        out.extend_from_slice(if value > 0.0 { b"\"+Inf\"" } else { b"\"-Inf\"" });
     } else if value.fract() == 0.0 && value.abs() < 9.007_199_254_740_992e15 {
         // Exactly representable as i64 (|value| < 2^53), so the cast is lossless.
         out.extend_from_slice(itoa::Buffer::new().format(value as i64).as_bytes());
@@ -252,17 +322,20 @@ fn json_number(value: f64, out: &mut Vec<u8>) {
 
 /// One CSV field, quoted by RFC 4180 when it holds a comma, a quote or a line break.
 fn csv_field(field: &[u8], out: &mut Vec<u8>) {
-    if !field.iter().any(|&c| matches!(c, b',' | b'"' | b'\n' | b'\r')) {
+    // Folded rather than short-circuited, so the check runs on whole words.
+    if !field.iter().fold(false, |any, &c| any | matches!(c, b',' | b'"' | b'\n' | b'\r')) {
         out.extend_from_slice(field);
         return;
     }
     out.push(b'"');
-    for &c in field {
-        if c == b'"' {
-            out.push(b'"');
-        }
-        out.push(c);
+    let mut start = 0;
+    for quote in memchr::memchr_iter(b'"', field) {
+        // Up to and including the quote, then the quote again.
+        out.extend_from_slice(&field[start..=quote]);
+        out.push(b'"');
+        start = quote + 1;
     }
+    out.extend_from_slice(&field[start..]);
     out.push(b'"');
 }
 
@@ -272,66 +345,6 @@ pub fn write_csv_record(fields: &[&str], out: &mut dyn Write) -> io::Result<()> 
     let mut writer = csv::WriterBuilder::new().from_writer(out);
     writer.write_record(fields)?;
     writer.flush()
-}
-
-/// Several clusters' samples, one record per sample as [`NodeLines`] writes them plus a
-/// `"context"` field: JSON lines, YAML sequence items or template lines. Used when several
-/// clusters are read in one run, from each cluster's parsed families.
-pub fn write_records_in(
-    context: Option<&str>,
-    nodes: &[(&str, &[Family])],
-    format: &DocumentFormat,
-    out: &mut dyn Write,
-) -> io::Result<()> {
-    for (node, families) in nodes {
-        for sample in families.iter().flat_map(|f| &f.samples) {
-            let labels: serde_json::Map<String, serde_json::Value> =
-                sample.labels.iter().map(|(k, v)| (k.clone(), v.clone().into())).collect();
-            let mut line = serde_json::json!({
-                "node": node,
-                "name": sample.name,
-                "labels": labels,
-                "value": crate::report::json::number(sample.value),
-                "timestamp_ms": sample.timestamp_ms,
-            });
-            if let Some(context) = context {
-                line["context"] = context.into();
-            }
-            write_record(&line, format, out)?;
-        }
-    }
-    Ok(())
-}
-
-/// Several clusters' samples as CSV rows: a `context` column first when `context` is given;
-/// the header only when `header` (the first cluster's rows).
-pub fn write_csv_in(
-    context: Option<&str>,
-    header: bool,
-    nodes: &[(&str, &[Family])],
-    out: &mut dyn Write,
-) -> io::Result<()> {
-    let mut writer = csv::WriterBuilder::new().from_writer(out);
-    let first = context.map(|_| "context");
-    if header {
-        writer.write_record(first.into_iter().chain(["node", "name", "labels", "value", "timestamp_ms"]))?;
-    }
-    for (node, families) in nodes {
-        for sample in families.iter().flat_map(|f| &f.samples) {
-            let labels: Vec<String> =
-                sample.labels.iter().map(|(k, v)| format!("{k}={}", quote_label(v))).collect();
-            let timestamp = sample.timestamp_ms.map(|t| t.to_string()).unwrap_or_default();
-            let value = format_value(sample.value);
-            let fields = [*node, sample.name.as_str(), &labels.join(","), &value, &timestamp];
-            writer.write_record(context.into_iter().chain(fields))?;
-        }
-    }
-    writer.flush()
-}
-
-// The exposition format's label-value escaping: backslash, double quote and line feed.
-fn quote_label(value: &str) -> String {
-    format!("\"{}\"", value.replace('\\', "\\\\").replace('"', "\\\"").replace('\n', "\\n"))
 }
 
 /// Where the exposition merge keeps labelled lines until every node is in: append-only bytes
@@ -373,7 +386,9 @@ struct Segment {
 /// to keep the buffer small); [`PromMerge::commit`] adds the node once its payload is complete.
 #[derive(Debug)]
 pub struct PromNode {
-    node: String,
+    id: NodeId,
+    /// `[context="CONTEXT",]node="NAME"`, written first in every sample's label set.
+    injected: Injected,
     /// Families in the order this payload announced them.
     heads: Vec<FamilyHead>,
     index: HashMap<String, u32>,
@@ -389,10 +404,16 @@ pub struct PromNode {
 }
 
 impl PromNode {
-    /// A writer for node `node`.
-    pub fn new(node: &str) -> PromNode {
+    /// A writer for node `id`: its samples get a `node` label, after a `context` label when it
+    /// has a context.
+    pub fn new(id: NodeId) -> PromNode {
+        let injected = match id.context() {
+            Some(context) => Injected::new(&[(CONTEXT_LABEL, context), (NODE_LABEL, &id.node)]),
+            None => Injected::new(&[(NODE_LABEL, &id.node)]),
+        };
         PromNode {
-            node: node.to_string(),
+            id,
+            injected,
             heads: Vec::new(),
             index: HashMap::new(),
             current: 0,
@@ -443,7 +464,7 @@ impl Visitor for PromNode {
     fn sample(&mut self, sample: &SampleRef<'_>) {
         self.samples += 1;
         let start = self.buf.len();
-        write_sample(sample, (NODE_LABEL, &self.node), &mut self.buf);
+        write_sample(sample, &self.injected, &mut self.buf);
         let len = (self.buf.len() - start) as u32;
         match self.pending.last_mut() {
             Some(last)
@@ -461,13 +482,13 @@ impl Visitor for PromNode {
 struct MergedFamily {
     head: FamilyHead,
     /// The node whose metadata `head` is.
-    owner: String,
+    owner: NodeId,
 }
 
 /// A node whose payload is complete.
 #[derive(Debug)]
 struct Committed {
-    node: String,
+    id: NodeId,
     /// Its families, as merge indices, in payload order.
     families: Vec<u32>,
     /// Its runs, family as merge indices, in payload order.
@@ -506,8 +527,8 @@ impl<S: Store> PromMerge<S> {
             let k = match self.index.get(&head.name) {
                 Some(&k) => {
                     let family = &mut self.families[k as usize];
-                    if node.node < family.owner {
-                        family.owner.clone_from(&node.node);
+                    if node.id < family.owner {
+                        family.owner.clone_from(&node.id);
                         family.head = head;
                     }
                     k
@@ -515,7 +536,7 @@ impl<S: Store> PromMerge<S> {
                 None => {
                     let k = u32::try_from(self.families.len()).unwrap_or(u32::MAX);
                     self.index.insert(head.name.clone(), k);
-                    self.families.push(MergedFamily { head, owner: node.node.clone() });
+                    self.families.push(MergedFamily { head, owner: node.id.clone() });
                     k
                 }
             };
@@ -523,13 +544,13 @@ impl<S: Store> PromMerge<S> {
         }
         let segments =
             node.stored.into_iter().map(|s| Segment { family: global[s.family as usize], ..s }).collect();
-        self.nodes.push(Committed { node: node.node, families: global, segments });
+        self.nodes.push(Committed { id: node.id, families: global, segments });
         Ok(())
     }
 
     /// Writes the merged exposition text.
     pub fn write(mut self, out: &mut dyn Write) -> io::Result<()> {
-        self.nodes.sort_by(|a, b| a.node.cmp(&b.node));
+        self.nodes.sort_by(|a, b| a.id.cmp(&b.id));
         let mut rank = vec![u32::MAX; self.families.len()];
         let mut order = Vec::with_capacity(self.families.len());
         for node in &self.nodes {
@@ -592,7 +613,7 @@ mod tests {
             out.extend_from_slice(CSV_HEADER);
         }
         for (node, text) in nodes {
-            out.extend(feed(NodeLines::new(format.clone(), node), text, 7).out);
+            out.extend(feed(NodeLines::new(format.clone(), &NodeId::node(node)), text, 7).out);
         }
         String::from_utf8(out).expect("utf8")
     }
@@ -652,7 +673,7 @@ mod tests {
     fn a_failed_node_is_marked_after_its_samples() {
         let failure = Failure { kind: FailureKind::Io, message: "body cut at line 3".into(), fix: None };
         let mut out = Vec::new();
-        write_json_failure("n1", &failure, &mut out);
+        write_json_failure(&NodeId::node("n1"), &failure, &mut out);
         let line: serde_json::Value = serde_json::from_slice(&out).expect("json");
         assert_eq!(line["node"], "n1");
         assert_eq!(line["error"]["kind"], "io");
@@ -668,7 +689,7 @@ mod tests {
         // Committed out of name order, as nodes finish; small drains mix nodes in the store.
         let mut pending: Vec<PromNode> = Vec::new();
         for (node, text) in [("node-c", c), ("node-a", a), ("node-b", b)] {
-            let mut parser = StreamVisitor::new(PromNode::new(node), Selector::all());
+            let mut parser = StreamVisitor::new(PromNode::new(NodeId::node(node)), Selector::all());
             for chunk in text.as_bytes().chunks(5) {
                 parser.feed(chunk);
                 parser.visitor().drain(merge.store()).expect("drain");
@@ -688,6 +709,49 @@ mod tests {
         crate::exposition::write(&crate::snapshot::label_by_node(&nodes), None, &mut expected)
             .expect("write");
         assert_eq!(String::from_utf8(out).expect("utf8"), String::from_utf8(expected).expect("utf8"));
+    }
+
+    #[test]
+    fn prom_merge_in_contexts_writes_what_label_by_context_writes() {
+        let a = "# TYPE x gauge\nx{context=\"own\",node=\"old\"} 1\n";
+        let b = "# TYPE x gauge\nx 2\ny 3\n";
+        let mut merge = PromMerge::new(Vec::new());
+        let nodes = [(1, "west", "n1", a), (0, "east", "n2", b), (0, "east", "n1", a)];
+        for (rank, context, node, text) in nodes {
+            let id = NodeId { context: Some((rank, context.to_string())), node: node.to_string() };
+            merge.commit(feed(PromNode::new(id), text, 3)).expect("commit");
+        }
+        let mut out = Vec::new();
+        merge.write(&mut out).expect("write");
+
+        let (a, b) = (parse(a).expect("valid"), parse(b).expect("valid"));
+        let east = crate::snapshot::label_by_node(&[("n1", &a), ("n2", &b)]);
+        let west = crate::snapshot::label_by_node(&[("n1", &a)]);
+        let mut expected = Vec::new();
+        let families = crate::snapshot::label_by_context(&[("east", east), ("west", west)]);
+        crate::exposition::write(&families, None, &mut expected).expect("write");
+        assert_eq!(String::from_utf8(out).expect("utf8"), String::from_utf8(expected).expect("utf8"));
+    }
+
+    #[test]
+    fn lines_in_contexts_carry_the_context_first() {
+        let id = NodeId { context: Some((0, "prod".to_string())), node: "n1".to_string() };
+        let json = feed(NodeLines::new(LineFormat::Json, &id), "x{a=\"1\"} 2\n", 4).out;
+        let line: serde_json::Value = serde_json::from_slice(&json).expect("json");
+        assert_eq!(line["context"], "prod");
+        assert_eq!(line["node"], "n1");
+        assert_eq!(
+            String::from_utf8(json).expect("utf8"),
+            serde_json::to_string(&line).expect("json") + "\n",
+            "keys sorted, as serde_json writes a map"
+        );
+        let csv = feed(NodeLines::new(LineFormat::Csv, &id), "x{a=\"1\"} 2\n", 4).out;
+        assert_eq!(String::from_utf8(csv).expect("utf8"), "prod,n1,x,\"a=\"\"1\"\"\",2,\n");
+        let failure = Failure { kind: FailureKind::Io, message: "cut".into(), fix: None };
+        let mut out = Vec::new();
+        write_json_failure(&id, &failure, &mut out);
+        let line: serde_json::Value = serde_json::from_slice(&out).expect("json");
+        assert_eq!((line["context"].as_str(), line["node"].as_str()), (Some("prod"), Some("n1")));
     }
 
     #[test]

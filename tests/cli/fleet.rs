@@ -164,6 +164,32 @@ async fn get_labels_every_sample_with_its_context() {
     expected.sort();
     assert_eq!(seen, expected);
 
+    // CSV with --sort: a context column first, rows by context as given, then node.
+    let count = format!("{metric}_count");
+    let out =
+        fleet.run(&["get", "--context", "west", "--context", "east", "-m", &count, "-o", "csv", "--sort"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let text = stdout(&out);
+    let mut rows = text.lines();
+    assert_eq!(rows.next(), Some("context,node,name,labels,value,timestamp_ms"));
+    let mut order: Vec<(String, String)> = rows
+        .map(|row| {
+            let mut fields = row.split(',');
+            (fields.next().unwrap_or("").to_string(), fields.next().unwrap_or("").to_string())
+        })
+        .collect();
+    order.dedup();
+    let mut expected: Vec<(String, String)> = [("west", &fleet.west), ("east", &fleet.east)]
+        .iter()
+        .flat_map(|(context, cluster)| {
+            let mut nodes = cluster.node_names();
+            nodes.sort();
+            nodes.into_iter().map(|n| (context.to_string(), n))
+        })
+        .collect();
+    expected.dedup();
+    assert_eq!(order, expected);
+
     // Exposition text: one family, a `context` label before the `node` label.
     let out = fleet.run(&["get", "--all-contexts", "--timeout", "5s", "-m", metric]);
     assert_eq!(out.status.code(), Some(1), "down failed, the rest answered: {}", stderr(&out));
