@@ -23,7 +23,7 @@
 //!   in one bucket (lo, hi]. The API's latencies are whole seconds of a truth within a second
 //!   either way, and the kubelet notices a started container at its next relist (every second),
 //!   so the same rank among the pods lies in (A − 1, A + 2) for the pods' latency A at that rank,
-//!   widened to (A[r − k] − 1, A[r] + 2) when the histogram holds k observations the pods cannot
+//!   widened to `(A[r − k] − 1, A[r] + 2)` when the histogram holds k observations the pods cannot
 //!   place. The two **disagree** when these intervals do not meet: more than bucket resolution
 //!   and timestamp resolution explain. Under a double count the extra observations are taken
 //!   out of the lowest buckets first (they are the near-zero ones) and the rest is compared.
