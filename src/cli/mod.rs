@@ -249,8 +249,9 @@ pub struct GetArgs {
     /// Output format.
     #[arg(long, short = 'o', value_parser = OutputParser::<GetOutput>::new(), default_value = "prom", value_name = "FORMAT")]
     pub output: OutputArg<GetOutput>,
-    /// With `-o json` or `-o csv`, write nodes in name order instead of as each finishes (held
-    /// in 16 MiB of memory, then in a temporary file in TMPDIR). `-o prom` is always in name order.
+    /// With `-o json` or `-o csv`, write nodes in name order (by context as given, then name, over
+    /// several clusters) instead of as each finishes (held in 16 MiB of memory, then in a
+    /// temporary file in TMPDIR). `-o prom` is always in that order.
     #[arg(long)]
     pub sort: bool,
 }

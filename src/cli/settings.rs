@@ -116,7 +116,7 @@ pub struct GetSettings {
     /// How the JSON document (or, for `get`, each sample) is written for `-o json`, `-o yaml`
     /// and `-o jsonpath=`.
     pub document: DocumentFormat,
-    /// `--sort`: JSON and CSV nodes in name order instead of as each finishes.
+    /// `--sort`: JSON and CSV nodes in name order (context first) instead of as each finishes.
     pub sort: bool,
 }
 

@@ -365,28 +365,14 @@ async fn run_fleet(
     writer.check()?;
     let mut outcomes = Vec::new();
     for (context, method, collection) in clusters {
-        let collection = match collection {
-            Ok(collection) => collection,
-            Err(error) => {
-                writeln!(err, "error: context {context}: {}", super::error_text(&error))?;
-                outcomes.push(Outcome::AllFailed);
-                continue;
-            }
-        };
-        let gathered = Gathered {
+        let gathered = collection.map(|collection| Gathered {
             method: Origin::Cluster(method),
             scrapes: collection.scrapes,
             warnings: collection.warnings,
-        };
-        let mut problems = Vec::new();
-        report_problems(&gathered, &mut problems)?;
-        for line in String::from_utf8_lossy(&problems).lines() {
-            match line.split_once(": ") {
-                Some((level, rest)) => writeln!(err, "{level}: context {context}: {rest}")?,
-                None => writeln!(err, "context {context}: {line}")?,
-            }
+        });
+        if let Some(gathered) = super::cluster_gathered(context, &gathered, &mut outcomes, err)? {
+            outcomes.push(Outcome::from_scrapes(&gathered.scrapes));
         }
-        outcomes.push(Outcome::from_scrapes(&gathered.scrapes));
     }
     writer.finish()?;
     Ok(Outcome::combine(outcomes))

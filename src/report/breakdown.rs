@@ -12,7 +12,7 @@ use crate::catalog::RUNTIME_OPERATIONS_DURATION;
 use crate::report::document::DocumentFormat;
 use crate::report::json::number;
 use crate::report::{format_count, format_value, quantile_header, quantile_key};
-use crate::text::bounded_names;
+use crate::text::{bounded_names, wrap};
 
 /// How the cluster's rows are named in the NODE column and in CSV.
 pub const CLUSTER: &str = "(cluster)";
@@ -153,17 +153,19 @@ fn footer(breakdown: &Breakdown, wide: bool, out: &mut (impl Write + ?Sized)) ->
     if let Some(row) = example
         && !wide
     {
-        writeln!(out, "  e.g. MEAN of {} {}: {}", CLUSTER, row.title(), row.promql.mean)?;
+        let example = format!("e.g. MEAN of {} {}: {}", CLUSTER, row.title(), row.promql.mean);
+        out.write_all(wrap(&example, "  ", "      ").as_bytes())?;
     }
     if wide && !breakdown.cluster.rows.is_empty() {
         writeln!(out)?;
         writeln!(out, "PromQL of the cluster rows:")?;
         for row in &breakdown.cluster.rows {
             writeln!(out, "  {}:", row.title())?;
-            writeln!(out, "    COUNT {}", row.promql.count)?;
-            writeln!(out, "    MEAN  {}", row.promql.mean)?;
+            out.write_all(wrap(&format!("COUNT {}", row.promql.count), "    ", "          ").as_bytes())?;
+            out.write_all(wrap(&format!("MEAN  {}", row.promql.mean), "    ", "          ").as_bytes())?;
             for (q, expr) in breakdown.quantiles.iter().zip(&row.promql.quantiles) {
-                writeln!(out, "    {:<5} {expr}", quantile_header(*q))?;
+                let line = format!("{:<5} {expr}", quantile_header(*q));
+                out.write_all(wrap(&line, "    ", "          ").as_bytes())?;
             }
         }
     }
@@ -189,38 +191,38 @@ fn footer(breakdown: &Breakdown, wide: bool, out: &mut (impl Write + ?Sized)) ->
     for (stage, covered, left_out, values) in splits {
         let values: Vec<&str> = values.into_iter().filter(|v| !v.is_empty()).collect();
         let which = if values.is_empty() { String::new() } else { format!(" ({})", bounded_names(&values)) };
-        writeln!(
-            out,
+        let line = format!(
             "The cluster rows of {stage}{which} cover {} only: {} {} other buckets.",
             bounded_names(covered),
             bounded_names(left_out),
             if left_out.len() == 1 { "has" } else { "have" }
-        )?;
+        );
+        out.write_all(wrap(&line, "", "  ").as_bytes())?;
     }
     if !breakdown.caveats.is_empty() {
         writeln!(out)?;
         writeln!(out, "Caveats:")?;
         for caveat in &breakdown.caveats {
-            writeln!(out, "  {}: {} ({}).", caveat.metric, caveat.text, caveat.reference)?;
+            let line = format!("{}: {} ({}).", caveat.metric, caveat.text, caveat.reference);
+            out.write_all(wrap(&line, "  ", "    ").as_bytes())?;
             writeln!(out, "    on {}", bounded_names(&caveat.nodes))?;
         }
     }
     if !breakdown.warnings.is_empty() {
         writeln!(out)?;
         for warning in &breakdown.warnings {
-            writeln!(out, "warning: {warning}")?;
+            out.write_all(wrap(&format!("warning: {warning}"), "", "  ").as_bytes())?;
         }
     }
     if !breakdown.errors.is_empty() {
         writeln!(out)?;
         writeln!(out, "nodes without a breakdown ({}):", breakdown.errors.len())?;
         for error in &breakdown.errors {
-            match &error.fix {
-                Some(fix) => {
-                    writeln!(out, "  {}: {} ({}); fix: {fix}", error.node, error.message, error.kind)?
-                }
-                None => writeln!(out, "  {}: {} ({})", error.node, error.message, error.kind)?,
-            }
+            let line = match &error.fix {
+                Some(fix) => format!("{}: {} ({}); fix: {fix}", error.node, error.message, error.kind),
+                None => format!("{}: {} ({})", error.node, error.message, error.kind),
+            };
+            out.write_all(wrap(&line, "  ", "    ").as_bytes())?;
         }
     }
     Ok(())

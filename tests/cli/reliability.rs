@@ -18,7 +18,7 @@ use crate::{Reaped, bin, http_get, stderr};
 
 /// Every fault kubesim can act out, the failure kind each gives through the direct method and
 /// through the proxy (`None`: the node answers, and must match the truth), under
-/// `--timeout 10s --max-body 2M --retries 0 --concurrency 16`: one attempt each (a reset
+/// `--timeout 10s --max-body 1M --retries 0 --concurrency 16`: one attempt each (a reset
 /// kubelet retried until the deadline ends mid-body, a slow body) and deadlines that a loaded
 /// machine still meets.
 fn faults() -> Vec<(Fault, Option<&'static str>, Option<&'static str>)> {
@@ -35,7 +35,7 @@ fn faults() -> Vec<(Fault, Option<&'static str>, Option<&'static str>)> {
         ),
         (Fault::Truncate, Some("parse"), Some("parse")),
         (Fault::Garbage, None, None),
-        (Fault::Huge(3_000_000), Some("too_large"), Some("too_large")),
+        (Fault::Huge(1_500_000), Some("too_large"), Some("too_large")),
         (Fault::BadCert, Some("tls"), Some("server_error")),
         (Fault::NoAuth, Some("unauthorized"), None),
         (Fault::SlowBody(Duration::from_secs(60)), Some("slow_body"), Some("slow_body")),
@@ -137,7 +137,7 @@ fn every_fault_kind_through_both_methods_and_every_healthy_node_matches_the_trut
     let cluster = runtime.block_on(builder.start()).expect("kubesim starts");
     let run = |direct: bool| {
         bin()
-            .args(["histogram", "-o", "json", "--timeout", "10s", "--max-body", "2M", "--retries", "0"])
+            .args(["histogram", "-o", "json", "--timeout", "10s", "--max-body", "1M", "--retries", "0"])
             .args(["--concurrency", "16"])
             .args(cluster_args(&cluster, direct))
             .stdout(Stdio::piped())
