@@ -41,7 +41,7 @@ use std::fmt;
 
 use super::aggregate::{nearest_rank, nearest_rank_index};
 use super::{Latency, PodStart, Skip};
-use crate::catalog::{POD_START_DURATION, POD_START_SLI_DURATION, PROCESS_START_TIME};
+use crate::catalog::{POD_START_DURATION, POD_START_SLI_DURATION, PROCESS_START_TIME, SliScope};
 use crate::exposition::Family;
 use crate::histogram::{Histogram, format_number, from_samples, quantile_name};
 
@@ -191,7 +191,8 @@ impl SliMeaning {
 
     /// The meaning a kubelet version has, when its version pins it: 1.36 and later, and 1.35.5
     /// and later 1.35 releases, leave stateful pods out; 1.33 and earlier, and 1.35.0–1.35.4, do
-    /// not. 1.34 got the change in a patch release this tool does not pin, so `None`.
+    /// not. 1.34 got the change in a patch release this tool does not pin, so `None` (as for a
+    /// version it cannot read): the catalog's [`crate::catalog::sli_scope`] decides.
     ///
     /// ```
     /// use kubelet_metrics::podstart::crosscheck::SliMeaning;
@@ -202,16 +203,10 @@ impl SliMeaning {
     /// assert_eq!(SliMeaning::of_version("v1.33.11"), Some(SliMeaning::EveryPod));
     /// ```
     pub fn of_version(version: &str) -> Option<SliMeaning> {
-        let mut parts = version.trim().trim_start_matches('v').split(['.', '-', '+']);
-        let major: u32 = parts.next()?.parse().ok()?;
-        let minor: u32 = parts.next()?.parse().ok()?;
-        let patch: u32 = parts.next().and_then(|p| p.parse().ok()).unwrap_or(0);
-        match (major, minor) {
-            (1, 34) => None,
-            (1, 35) if patch >= 5 => Some(SliMeaning::StatelessOnly),
-            (1, m) if m >= 36 => Some(SliMeaning::StatelessOnly),
-            (1, _) => Some(SliMeaning::EveryPod),
-            _ => None,
+        match crate::catalog::sli_scope(version) {
+            SliScope::Narrow => Some(SliMeaning::StatelessOnly),
+            SliScope::Broad => Some(SliMeaning::EveryPod),
+            SliScope::Unsure => None,
         }
     }
 }
