@@ -371,10 +371,11 @@ impl Policy {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
-    fn policy() -> Policy {
+    /// The bootstrap policy, with numbered uids: the starting point of every RBAC test.
+    pub(crate) fn policy() -> Policy {
         let mut policy = Policy::default();
         let mut n = 0;
         policy

@@ -85,19 +85,7 @@ mod tests {
     use http::{HeaderValue, StatusCode};
 
     use super::*;
-    use crate::rbac::BOOTSTRAP_YAML;
-
-    fn policy() -> Policy {
-        let mut policy = Policy::default();
-        let mut n = 0;
-        policy
-            .apply_yaml(BOOTSTRAP_YAML, &mut || {
-                n += 1;
-                format!("uid-{n}")
-            })
-            .expect("the bootstrap policy applies");
-        policy
-    }
+    use crate::rbac::tests::policy;
 
     fn user(name: &str, groups: &[&str]) -> UserInfo {
         UserInfo {
