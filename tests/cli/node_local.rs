@@ -15,21 +15,11 @@ use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::time::Duration;
 
+use crate::prometheus::by_node;
 use crate::servers::{poll, start_prometheus_all, start_serve_with};
-use crate::{bin, http_get, stderr, url_encode};
+use crate::{bin, http_get, stderr};
 
 const METRIC: &str = "kubelet_pod_start_duration_seconds";
-
-/// An instant query's vector as `node → value`.
-fn by_node(prometheus: SocketAddr, query: &str) -> Option<BTreeMap<String, f64>> {
-    let (status, body) = http_get(prometheus, &format!("/api/v1/query?query={}", url_encode(query))).ok()?;
-    let json: serde_json::Value = serde_json::from_str(&body).ok().filter(|_| status == 200)?;
-    json["data"]["result"]
-        .as_array()?
-        .iter()
-        .map(|r| Some((r["metric"]["node"].as_str()?.to_string(), r["value"][1].as_str()?.parse().ok()?)))
-        .collect()
-}
 
 /// `histogram ARGS -o json`, exit 0, as JSON nodes by name.
 fn histogram(args: &[&str]) -> BTreeMap<String, serde_json::Value> {

@@ -14,7 +14,7 @@ use crate::{bin, free_port, http_get, stderr, url_encode};
 const METRIC: &str = "kubelet_pod_start_duration_seconds";
 
 /// An instant query's vector as `node → value` (one value per node).
-fn by_node(prometheus: SocketAddr, query: &str) -> Option<BTreeMap<String, f64>> {
+pub(crate) fn by_node(prometheus: SocketAddr, query: &str) -> Option<BTreeMap<String, f64>> {
     let (status, body) = http_get(prometheus, &format!("/api/v1/query?query={}", url_encode(query))).ok()?;
     let json: serde_json::Value = serde_json::from_str(&body).ok().filter(|_| status == 200)?;
     json["data"]["result"]
