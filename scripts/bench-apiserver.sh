@@ -54,7 +54,8 @@ run "histogram, direct" "$KM" histogram --kubeconfig "$kc" --method direct \
   --token-file "$work/sim/sa.token" --kubelet-ca "$work/sim/kubelet-ca.crt" -o json
 
 # The floor of the direct method: curl fetching every kubelet's /metrics, 64 at a time (the
-# direct method's default concurrency), with the same token and CA.
+# direct method's default concurrency), with the same token and CA. curl 7.88 draws its parallel
+# progress meter even with -s; --no-progress-meter keeps it off the report.
 kubectl --kubeconfig "$kc" get nodes -o jsonpath='{range .items[*]}{.status.daemonEndpoints.kubeletEndpoint.Port}{"\n"}{end}' >"$work/ports"
 {
   echo "cacert = \"$work/sim/kubelet-ca.crt\""
@@ -63,6 +64,6 @@ kubectl --kubeconfig "$kc" get nodes -o jsonpath='{range .items[*]}{.status.daem
   while read -r port; do echo "url = \"https://127.0.0.1:$port/metrics\""; echo "output = \"/dev/null\""; done <"$work/ports"
 } >"$work/curl.cfg"
 debug DELETE >/dev/null
-/usr/bin/time -f '%e %M' -o "$work/time" curl -s --parallel --parallel-max 64 -K "$work/curl.cfg" || true
+/usr/bin/time -f '%e %M' -o "$work/time" curl -s --no-progress-meter --parallel --parallel-max 64 -K "$work/curl.cfg" || true
 read -r secs rss_kb <"$work/time"
 printf '%-34s %8.2f %9.1f\n' "curl --parallel-max 64 (direct)" "$secs" "$(calc "$rss_kb/1024")"

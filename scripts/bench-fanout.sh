@@ -83,7 +83,7 @@ printf '%-44s %8.2f s   (%d nodes took %.2f s, scaled)\n' "xargs -P 16 kubectl g
   echo "silent"
   for n in $nodes; do echo "url = \"$big_api/api/v1/nodes/$n/proxy/metrics\""; echo "output = \"/dev/null\""; done
 } >"$work/curl.cfg"
-measure_median curl --parallel --parallel-max "$CONCURRENCY" -K "$work/curl.cfg"
+measure_median curl --no-progress-meter --parallel --parallel-max "$CONCURRENCY" -K "$work/curl.cfg"
 floor=$secs
 printf '%-44s %8.2f s   peak RSS %6.1f MB  (median of %d)\n' "curl --parallel-max $CONCURRENCY (fetch only)" "$floor" "$(calc "$rss_kb/1024")" "$RUNS"
 
