@@ -32,7 +32,7 @@ kubesim_setup
 calc() { awk "BEGIN { print $* }"; }
 
 RUNS=${RUNS:-3}
-# shellcheck source=lib/measure.sh
+# shellcheck source=scripts/lib/measure.sh
 source "$root/scripts/lib/measure.sh"
 
 ONLY=${ONLY:-}
