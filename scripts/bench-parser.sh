@@ -11,6 +11,8 @@
 #   prometheus-parse, prometheus-wire (crates.io), prometheus_client (PyPI)
 #   go-expfmt        Prometheus's Go text parser (prometheus/common expfmt), built from Debian's
 #                    golang-github-prometheus-common-dev (installed when apt-get is there)
+#   go-textparse     the Prometheus server scraper's Go parser (model/textparse PromParser), built
+#                    by scripts/textparse-peer from Debian's prometheus source package
 # and prints ratios: ours / floor and ours / each peer.
 #
 # Environment: BENCH_SECONDS (time per measurement, default 0.4), BENCH_WORK (scratch dir,
@@ -56,6 +58,12 @@ if command -v go >/dev/null && [ -d /usr/share/gocode/src/github.com/prometheus/
 else
     echo "skipped: needs golang-go and golang-github-prometheus-common-dev" >&2
 fi
+echo "== go-textparse (Go)" >&2
+if textparse_peer=$("$root/scripts/textparse-peer"); then
+    "$textparse_peer" "${fixtures[@]}" | tee -a "$results" >&2
+else
+    echo "skipped: needs golang-go and Debian's prometheus source package (see scripts/textparse-peer)" >&2
+fi
 echo "== prometheus_client (Python)" >&2
 "$work/venv/bin/python" "$root/bench/peers/prometheus_client_bench.py" "${fixtures[@]}" | tee -a "$results" >&2
 
@@ -75,7 +83,7 @@ for line in open(sys.argv[1]):
     rows[name][method] = mbps
 
 ours = ["ours-zero-copy", "ours-owned", "ours-one-family"]
-peers = ["prometheus-parse", "prometheus-wire", "prometheus_client", "go-expfmt"]
+peers = ["prometheus-parse", "prometheus-wire", "prometheus_client", "go-expfmt", "go-textparse"]
 cols = ["floor"] + ours + peers
 print()
 print("MB/s (10^6 bytes/s, best run)")
@@ -86,8 +94,9 @@ for name in order:
 print()
 print("ratios (zc = ours-zero-copy, own = ours-owned, one = ours-one-family;")
 print("        pparse = prometheus-parse, pwire = prometheus-wire, pyclient = prometheus_client,")
-print("        goexpfmt = Go prometheus/common expfmt)")
-short = {"floor": "floor", "prometheus-parse": "pparse", "prometheus-wire": "pwire", "prometheus_client": "pyclient", "go-expfmt": "goexpfmt"}
+print("        goexpfmt = Go prometheus/common expfmt, gotp = Go prometheus model/textparse)")
+short = {"floor": "floor", "prometheus-parse": "pparse", "prometheus-wire": "pwire", "prometheus_client": "pyclient",
+         "go-expfmt": "goexpfmt", "go-textparse": "gotp"}
 ratio_cols = [("zc", "ours-zero-copy", b) for b in ["floor"] + peers]
 ratio_cols += [("own", "ours-owned", b) for b in ["floor"] + peers]
 ratio_cols += [("one", "ours-one-family", "floor")]
