@@ -53,7 +53,7 @@ declare -A wall cpu
 row() { # NAME: records and prints the last measurement
   wall[$1]=$secs
   cpu[$1]=$cpu_secs
-  printf '%-34s %7.3f s %8.0f MB/s   CPU %6.2f s   peak RSS %7.1f MB (%.2fx the input)\n' "$1" "$secs" \
+  printf '%-34s %7.3f s %8.0f MB/s   CPU %6.3f s   peak RSS %7.1f MB (%.2fx the input)\n' "$1" "$secs" \
     "$(calc "$mb / $secs")" "$cpu_secs" "$(calc "$rss_kb / 1024")" "$(calc "$rss_kb * 1024 / $size")"
 }
 for output in prom json csv; do
