@@ -64,7 +64,7 @@ measure grep -cF 'container_' "$payload"
 row "grep -cF container_"
 peers=("grep -cF container_")
 if command -v go >/dev/null && [ -d /usr/share/gocode/src/github.com/prometheus/common/expfmt ]; then
-  GO111MODULE=off GOPATH=/usr/share/gocode GOCACHE=$scratch/go-cache go build -o "$scratch/expfmt-peer" bench/peers/go/expfmt.go
+  GO111MODULE=off GOPATH=/usr/share/gocode GOCACHE=$scratch/go-cache go build -o "$scratch/expfmt-peer" bench/peers/go/{expfmt,harness}.go
   measure "$scratch/expfmt-peer" -once "$payload"
   row "go expfmt (parse only)"
   peers+=("go expfmt (parse only)")

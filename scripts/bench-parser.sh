@@ -13,7 +13,7 @@
 #                    golang-github-prometheus-common-dev (installed when apt-get is there)
 #   go-textparse     the Prometheus server scraper's Go parser (model/textparse PromParser), built
 #                    by scripts/textparse-peer from Debian's prometheus source package
-# and prints ratios: ours / floor and ours / each peer.
+# and prints ratios: ours / floor and ours / each peer ("-" where a peer rejected the input).
 #
 # Environment: BENCH_SECONDS (time per measurement, default 0.4), BENCH_WORK (scratch dir,
 # default $CARGO_TARGET_DIR/bench-parser or target/bench-parser).
@@ -53,7 +53,7 @@ if ! [ -d /usr/share/gocode/src/github.com/prometheus/common/expfmt ] && command
 fi
 if command -v go >/dev/null && [ -d /usr/share/gocode/src/github.com/prometheus/common/expfmt ]; then
     GO111MODULE=off GOPATH=/usr/share/gocode GOCACHE=$work/go-cache \
-        go build -o "$work/expfmt-peer" "$root/bench/peers/go/expfmt.go"
+        go build -o "$work/expfmt-peer" "$root"/bench/peers/go/{expfmt,harness}.go
     "$work/expfmt-peer" "${fixtures[@]}" | tee -a "$results" >&2
 else
     echo "skipped: needs golang-go and golang-github-prometheus-common-dev" >&2
@@ -90,7 +90,7 @@ print("MB/s (10^6 bytes/s, best run)")
 print(f"{'input':<30}" + "".join(f"{c:>18}" for c in cols))
 for name in order:
     r = rows[name]
-    print(f"{name:<30}" + "".join(f"{r.get(c, float('nan')):>18.0f}" for c in cols))
+    print(f"{name:<30}" + "".join(f"{r[c]:>18.0f}" if c in r else f"{'-':>18}" for c in cols))
 print()
 print("ratios (zc = ours-zero-copy, own = ours-owned, one = ours-one-family;")
 print("        pparse = prometheus-parse, pwire = prometheus-wire, pyclient = prometheus_client,")

@@ -1,15 +1,15 @@
 // Go peer for the parser benchmarks: the parser Prometheus's scraper uses on text payloads
 // (textparse.PromParser from the Prometheus server's model/textparse, faster than expfmt),
-// built by scripts/textparse-peer from Debian's `prometheus` source package with Debian's Go in
-// GOPATH mode (no module download).
+// built with harness.go by scripts/textparse-peer from Debian's `prometheus` source package with
+// Debian's Go in GOPATH mode (no module download).
 //
 // What it does per file, to match a scrape in which every series is new (the first scrape of a
 // target; kubelet-metrics parses each payload once, so this is the like-for-like case): the
-// whole file is read into memory first (outside the timing), then one textparse.NewPromParser
-// runs Next() over every entry; a TYPE entry calls Type(), a HELP entry Help(); every sample
-// calls Series() (name and labels as bytes, optional timestamp, float64 value) and
-// Metric(&labels) (the labels built, unescaped and sorted into labels.Labels, one string
-// allocation per sample), as scrapeLoop.append does on a series-cache miss.
+// whole file is read into memory first (outside the in-process timing), then
+// textparse.NewPromParser runs Next() over every entry; a TYPE entry calls Type(), a HELP entry
+// Help(); every sample calls Series() (name and labels as bytes, optional timestamp, float64
+// value) and Metric(&labels) (the labels built, unescaped and sorted into labels.Labels, one
+// string allocation per sample), as scrapeLoop.append does on a series-cache miss.
 //
 // What it does not do: no series-cache lookup (a later scrape of an unchanged target skips
 // Metric() through that cache and is faster), no labels.Hash(), no relabelling, no exemplars
@@ -25,12 +25,7 @@ package main
 
 import (
 	"errors"
-	"fmt"
 	"io"
-	"os"
-	"path/filepath"
-	"strconv"
-	"time"
 
 	"github.com/prometheus/prometheus/model/labels"
 	"github.com/prometheus/prometheus/model/textparse"
@@ -63,45 +58,5 @@ func parse(data []byte) (int, error) {
 }
 
 func main() {
-	args := os.Args[1:]
-	if len(args) == 2 && args[0] == "-once" {
-		data, err := os.ReadFile(args[1])
-		if err != nil {
-			fmt.Fprintln(os.Stderr, err)
-			os.Exit(2)
-		}
-		samples, err := parse(data)
-		if err != nil {
-			fmt.Fprintf(os.Stderr, "%s: %v\n", args[1], err)
-			os.Exit(1)
-		}
-		fmt.Println(samples, "samples")
-		return
-	}
-	budget := 0.4
-	if s, err := strconv.ParseFloat(os.Getenv("BENCH_SECONDS"), 64); err == nil {
-		budget = s
-	}
-	for _, path := range args {
-		data, err := os.ReadFile(path)
-		if err != nil {
-			fmt.Fprintln(os.Stderr, err)
-			os.Exit(2)
-		}
-		// A file the parser rejects gets no RESULT line (no figure rather than a wrong one).
-		if _, err := parse(data); err != nil {
-			fmt.Fprintf(os.Stderr, "%s: %v\n", path, err)
-			continue
-		}
-		best := 0.0
-		deadline := time.Now().Add(time.Duration(budget * float64(time.Second)))
-		for runs := 0; runs < 3 || time.Now().Before(deadline); runs++ {
-			start := time.Now()
-			_, _ = parse(data) // parsed without error above
-			if mbps := float64(len(data)) / 1e6 / time.Since(start).Seconds(); mbps > best {
-				best = mbps
-			}
-		}
-		fmt.Printf("RESULT\t%s\tgo-textparse\t%.1f\n", filepath.Base(path), best)
-	}
+	run("go-textparse", parse)
 }
