@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # `get` at fleet scale, whole process, in one run (peak RSS from /usr/bin/time -v's field):
 #   1. `get --file` on the generated 64 MiB cadvisor-like payload, -o prom | json | csv, beside
-#      Prometheus's Go text parser (expfmt, parse only, whole process) and `grep -F` over the same
-#      bytes; prints MB/s, peak RSS and ratios.
+#      Prometheus's Go text parsers (parse only, whole process: prometheus/common's expfmt, and
+#      model/textparse, the one the Prometheus server scrapes with) and `grep -F` over the same
+#      bytes; prints MB/s, CPU time (user + sys), peak RSS and ratios by wall and by CPU time.
 #   2. `get` over kubesim clusters through the API server proxy: /metrics at 100, 300 and NODES
 #      nodes and the cadvisor endpoint (~2.7 MB a node) at 100 nodes, for every -o; beside one
 #      `curl --parallel` process fetching the same URLs (the fetch-only floor).
@@ -10,8 +11,9 @@
 # Usage: scripts/bench-get.sh [NODES=1000]
 # Environment: BENCH_WORK (scratch dir, default target/bench-get), CONCURRENCY (default 16),
 # ONLY=file or ONLY=fleet (one of the two parts), SKIP_BUILD=1 (use the release binaries as built).
-# Needs golang-go and golang-github-prometheus-common-dev (Debian) for the Go peer; it is skipped,
-# said so, when they are missing. Everything binds 127.0.0.1 and is stopped on exit.
+# Needs golang-go and golang-github-prometheus-common-dev (Debian) for the expfmt peer, and what
+# scripts/textparse-peer fetches and builds for the textparse peer; a peer is skipped, said so,
+# when they are missing. Everything binds 127.0.0.1 and is stopped on exit.
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$root"
@@ -32,7 +34,7 @@ kubesim_setup
 calc() { awk "BEGIN { print $* }"; }
 
 RUNS=${RUNS:-3}
-# shellcheck source=lib/measure.sh
+# shellcheck source=scripts/lib/measure.sh
 source "$root/scripts/lib/measure.sh"
 
 ONLY=${ONLY:-}
@@ -47,11 +49,12 @@ fi
 size=$(stat -c %s "$payload")
 mb=$(calc "$size / 1e6")
 printf 'payload: %s (%.1f MB)\n' "$payload" "$mb"
-declare -A mbps rss
+declare -A wall cpu
 row() { # NAME: records and prints the last measurement
-  mbps[$1]=$(calc "$mb / $secs")
-  rss[$1]=$(calc "$rss_kb / 1024")
-  printf '%-34s %7.3f s %8.0f MB/s   peak RSS %7.1f MB (%.2fx the input)\n' "$1" "$secs" "${mbps[$1]}" "${rss[$1]}" "$(calc "$rss_kb * 1024 / $size")"
+  wall[$1]=$secs
+  cpu[$1]=$cpu_secs
+  printf '%-34s %7.3f s %8.0f MB/s   CPU %6.3f s   peak RSS %7.1f MB (%.2fx the input)\n' "$1" "$secs" \
+    "$(calc "$mb / $secs")" "$cpu_secs" "$(calc "$rss_kb / 1024")" "$(calc "$rss_kb * 1024 / $size")"
 }
 for output in prom json csv; do
   measure "$KM" get --file "$payload" -o "$output"
@@ -59,20 +62,31 @@ for output in prom json csv; do
 done
 measure grep -cF 'container_' "$payload"
 row "grep -cF container_"
-go_peer=""
+peers=("grep -cF container_")
 if command -v go >/dev/null && [ -d /usr/share/gocode/src/github.com/prometheus/common/expfmt ]; then
-  GO111MODULE=off GOPATH=/usr/share/gocode GOCACHE=$scratch/go-cache go build -o "$scratch/expfmt-peer" bench/peers/go/expfmt.go
+  GO111MODULE=off GOPATH=/usr/share/gocode GOCACHE=$scratch/go-cache go build -o "$scratch/expfmt-peer" bench/peers/go/{expfmt,harness}.go
   measure "$scratch/expfmt-peer" -once "$payload"
   row "go expfmt (parse only)"
-  go_peer="go expfmt (parse only)"
+  peers+=("go expfmt (parse only)")
 else
   echo "go expfmt peer skipped: apt-get install golang-go golang-github-prometheus-common-dev"
 fi
+if textparse_peer=$(scripts/textparse-peer); then
+  measure "$textparse_peer" -once "$payload"
+  row "go textparse (parse only)"
+  peers+=("go textparse (parse only)")
+else
+  echo "go textparse peer skipped: needs golang-go and Debian's prometheus source package (see scripts/textparse-peer)"
+fi
 echo
+echo "ours / peer, by wall time (by CPU time); the targets: -o prom >= 3x Go textparse, 1,000 MB/s; -o json 500 MB/s"
 for output in prom json csv; do
-  line="get -o $output: $(calc "${mbps[get -o $output]} / ${mbps[grep -cF container_]}" | xargs printf '%.2f')x grep -cF"
-  [ -n "$go_peer" ] && line+=", $(calc "${mbps[get -o $output]} / ${mbps[$go_peer]}" | xargs printf '%.2f')x Go expfmt"
-  echo "$line"
+  line="get -o $output:"
+  for peer in "${peers[@]}"; do
+    line+=" $(calc "${wall[$peer]} / ${wall[get -o $output]}" | xargs printf '%.2f')x"
+    line+=" ($(calc "${cpu[$peer]} / ${cpu[get -o $output]}" | xargs printf '%.2f')x) ${peer% (parse only)};"
+  done
+  echo "${line%;}"
 done
 fi
 [ "$ONLY" = file ] && exit 0

@@ -11,7 +11,9 @@
 #   prometheus-parse, prometheus-wire (crates.io), prometheus_client (PyPI)
 #   go-expfmt        Prometheus's Go text parser (prometheus/common expfmt), built from Debian's
 #                    golang-github-prometheus-common-dev (installed when apt-get is there)
-# and prints ratios: ours / floor and ours / each peer.
+#   go-textparse     the Prometheus server scraper's Go parser (model/textparse PromParser), built
+#                    by scripts/textparse-peer from Debian's prometheus source package
+# and prints ratios: ours / floor and ours / each peer ("-" where a peer rejected the input).
 #
 # Environment: BENCH_SECONDS (time per measurement, default 0.4), BENCH_WORK (scratch dir,
 # default $CARGO_TARGET_DIR/bench-parser or target/bench-parser).
@@ -51,10 +53,16 @@ if ! [ -d /usr/share/gocode/src/github.com/prometheus/common/expfmt ] && command
 fi
 if command -v go >/dev/null && [ -d /usr/share/gocode/src/github.com/prometheus/common/expfmt ]; then
     GO111MODULE=off GOPATH=/usr/share/gocode GOCACHE=$work/go-cache \
-        go build -o "$work/expfmt-peer" "$root/bench/peers/go/expfmt.go"
+        go build -o "$work/expfmt-peer" "$root"/bench/peers/go/{expfmt,harness}.go
     "$work/expfmt-peer" "${fixtures[@]}" | tee -a "$results" >&2
 else
     echo "skipped: needs golang-go and golang-github-prometheus-common-dev" >&2
+fi
+echo "== go-textparse (Go)" >&2
+if textparse_peer=$("$root/scripts/textparse-peer"); then
+    "$textparse_peer" "${fixtures[@]}" | tee -a "$results" >&2
+else
+    echo "skipped: needs golang-go and Debian's prometheus source package (see scripts/textparse-peer)" >&2
 fi
 echo "== prometheus_client (Python)" >&2
 "$work/venv/bin/python" "$root/bench/peers/prometheus_client_bench.py" "${fixtures[@]}" | tee -a "$results" >&2
@@ -75,19 +83,20 @@ for line in open(sys.argv[1]):
     rows[name][method] = mbps
 
 ours = ["ours-zero-copy", "ours-owned", "ours-one-family"]
-peers = ["prometheus-parse", "prometheus-wire", "prometheus_client", "go-expfmt"]
+peers = ["prometheus-parse", "prometheus-wire", "prometheus_client", "go-expfmt", "go-textparse"]
 cols = ["floor"] + ours + peers
 print()
 print("MB/s (10^6 bytes/s, best run)")
 print(f"{'input':<30}" + "".join(f"{c:>18}" for c in cols))
 for name in order:
     r = rows[name]
-    print(f"{name:<30}" + "".join(f"{r.get(c, float('nan')):>18.0f}" for c in cols))
+    print(f"{name:<30}" + "".join(f"{r[c]:>18.0f}" if c in r else f"{'-':>18}" for c in cols))
 print()
 print("ratios (zc = ours-zero-copy, own = ours-owned, one = ours-one-family;")
 print("        pparse = prometheus-parse, pwire = prometheus-wire, pyclient = prometheus_client,")
-print("        goexpfmt = Go prometheus/common expfmt)")
-short = {"floor": "floor", "prometheus-parse": "pparse", "prometheus-wire": "pwire", "prometheus_client": "pyclient", "go-expfmt": "goexpfmt"}
+print("        goexpfmt = Go prometheus/common expfmt, gotp = Go prometheus model/textparse)")
+short = {"floor": "floor", "prometheus-parse": "pparse", "prometheus-wire": "pwire", "prometheus_client": "pyclient",
+         "go-expfmt": "goexpfmt", "go-textparse": "gotp"}
 ratio_cols = [("zc", "ours-zero-copy", b) for b in ["floor"] + peers]
 ratio_cols += [("own", "ours-owned", b) for b in ["floor"] + peers]
 ratio_cols += [("one", "ours-one-family", "floor")]
