@@ -65,9 +65,11 @@ async fn a_429_through_the_proxy_holds_back_every_node() {
     let arrivals = proxied(&requests.log);
     let throttled = arrivals.iter().find(|a| a.status == 429).expect("a 429").at_ms;
     // After it, only the request already admitted beside it (--concurrency 2) may arrive before
-    // the Retry-After second is over.
+    // the Retry-After second is over, and one more that the other slot started between the 429
+    // leaving kubesim and reaching the client (a loaded machine delays the client that long);
+    // without the shared pause the five others would follow within milliseconds.
     let early = arrivals.iter().filter(|a| a.at_ms > throttled && a.at_ms < throttled + 950).count();
-    assert!(early <= 1, "{early} requests within the pause: {arrivals:?}");
+    assert!(early <= 2, "{early} requests within the pause: {arrivals:?}");
     assert_eq!(arrivals.iter().filter(|a| a.status == 200).count(), 7, "{arrivals:?}");
     cluster.shutdown().await;
 }
