@@ -112,6 +112,36 @@ impl SourcePlan {
     }
 }
 
+impl SourcePlan {
+    /// Why a run read no node: [`SourcePlan::nothing_found`] when it has none at all, or, when
+    /// every node it named is one the API server does not have, `No nodes match: node "x" not
+    /// found; did you mean …?` (kubectl: `nodes "x" not found`), a line per missing node after
+    /// the first few. `None` when some node was there.
+    pub fn nothing_found_in(&self, scrapes: &[NodeScrape]) -> Option<String> {
+        if scrapes.is_empty() {
+            return self.nothing_found();
+        }
+        let missing: Vec<(&str, &str)> = scrapes
+            .iter()
+            .map(|s| Some((s.node.as_str(), crate::collect::missing_node(s.outcome.as_ref().err()?)?)))
+            .collect::<Option<_>>()?;
+        Some(match missing.as_slice() {
+            [(node, hint)] => format!("No nodes match: node {node:?} not found{hint}"),
+            _ => {
+                let names: Vec<String> = missing.iter().map(|(node, _)| format!("{node:?}")).collect();
+                let mut text =
+                    format!("No nodes match: nodes {} not found", crate::text::bounded_names(&names));
+                for (node, hint) in
+                    missing.iter().filter(|(_, hint)| !hint.is_empty()).take(crate::text::SHOWN_NAMES)
+                {
+                    text.push_str(&format!("\n  {node}: {}", hint.trim_start_matches("; ")));
+                }
+                text
+            }
+        })
+    }
+}
+
 /// Reads every node of the plan at `path`, keeping what `selector` selects; `options` govern a
 /// cluster run (files and Prometheus are read whole).
 pub async fn gather(

@@ -16,6 +16,7 @@ use crate::podstart::crosscheck::{Agreement, CheckVerdict, CrossCheck, MetricChe
 use crate::podstart::{Latency, Milestone, Skip};
 use crate::report::document::DocumentFormat;
 use crate::report::json::number;
+use crate::report::paint::{self, Tone};
 use crate::report::{quantile_header, quantile_key};
 use crate::slo::{Objective, Verdict};
 
@@ -102,14 +103,46 @@ pub fn table(
     }
     if let Some((objective, verdict)) = slo {
         writeln!(out)?;
-        writeln!(
-            out,
-            "SLO {objective} on {m} of stateless pods: {} — {}",
-            verdict.state.as_str(),
-            verdict.reason
-        )?;
+        writeln!(out, "{}", verdict_line(objective, m, verdict))?;
     }
     Ok(())
+}
+
+/// `SLO p99<=5s on ready of stateless pods: violated — …`: the verdict under the table, and on
+/// stderr beside a document.
+pub fn verdict_line(objective: &Objective, milestone: Milestone, verdict: &Verdict) -> String {
+    format!(
+        "SLO {objective} on {milestone} of stateless pods: {} — {}",
+        verdict.state.as_str(),
+        verdict.reason
+    )
+}
+
+/// How `pods`' table is coloured on a terminal: its SLO line by verdict (violated red, unknown
+/// yellow, holds green) and the rows of the slowest pods yellow.
+pub fn tone(report: &PodReport) -> impl Fn(&str) -> Option<Tone> {
+    let pods: Vec<String> = report.slowest.iter().map(|pod| pod.pod.clone()).collect();
+    let pods = paint::escaped_names(&pods);
+    move |line| paint::verdict_tone(line).or_else(|| paint::row_of(line, &pods).then_some(Tone::Warn))
+}
+
+/// What `pods` says when no pod is left to report, the selection echoed:
+/// `No pods match -l app=web --since 1s (12 pods listed, none created in the last 1s)`.
+pub fn nothing_found(filters: &[String], since: Option<f64>, listed: usize) -> String {
+    let mut asked = filters.to_vec();
+    if let Some(since) = since {
+        asked.push(format!("--since {}", span(since)));
+    }
+    match (asked.is_empty(), since) {
+        (true, _) => "No pods found".to_string(),
+        (false, Some(since)) if listed > 0 => format!(
+            "No pods match {} ({listed} pod{} listed, none created in the last {})",
+            asked.join(" "),
+            if listed == 1 { "" } else { "s" },
+            span(since)
+        ),
+        (false, _) => format!("No pods match {}", asked.join(" ")),
+    }
 }
 
 fn groups(
