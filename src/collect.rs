@@ -342,7 +342,7 @@ fn failure(err: FetchError, ctx: &RequestContext<'_>, advise: Advice) -> Failure
 
 /// A named node that could not be looked up, as a report failure. The lookup went to the API
 /// server whatever the method, so the message and fix speak of the API server.
-fn lookup_failure(node: &str, method: Method, err: FetchError, advise: Advice) -> Failure {
+pub(crate) fn lookup_failure(node: &str, method: Method, err: FetchError, advise: Advice) -> Failure {
     let url = format!("/api/v1/nodes/{node}");
     let fix = advise(&err, &RequestContext { node, method: Method::Proxy, url: &url });
     Failure { kind: err.kind(), message: format!("{} node lookup GET {url}: {err}", method.as_str()), fix }

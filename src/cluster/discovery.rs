@@ -527,6 +527,18 @@ mod tests {
 
     use super::*;
 
+    #[test]
+    fn a_missing_node_offers_the_closest_names_the_cluster_has() {
+        let near = crate::text::closest("node-01", ["node-0", "node-1", "node-10", "worker"]);
+        assert_eq!(near, ["node-0", "node-1", "node-10"]);
+        let err = no_such_node(&near);
+        assert_eq!(
+            err.to_string(),
+            "not found (HTTP 404): no such node; did you mean node-0, node-1 or node-10?"
+        );
+        assert_eq!(no_such_node(&[]).to_string(), "not found (HTTP 404): no such node");
+    }
+
     fn node(addresses: &[(&str, &str)], port: Option<i32>) -> Node {
         Node {
             metadata: ObjectMeta { name: Some("node-a".into()), ..ObjectMeta::default() },

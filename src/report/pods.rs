@@ -687,6 +687,18 @@ pub fn cross_check_csv(check: &CrossCheck, out: &mut (impl Write + ?Sized)) -> i
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn no_pod_to_report_is_said_with_the_selection_echoed() {
+        let filters = ["-n shop".to_string(), "-l app=web".to_string()];
+        assert_eq!(
+            nothing_found(&filters, Some(3600.0), 1286),
+            "No pods match -n shop -l app=web --since 1h (1286 pods listed, none created in the last 1h)"
+        );
+        assert_eq!(nothing_found(&filters, None, 0), "No pods match -n shop -l app=web");
+        assert_eq!(nothing_found(&[], Some(1.0), 0), "No pods match --since 1s");
+        assert_eq!(nothing_found(&[], None, 0), "No pods found");
+    }
     use crate::podstart::aggregate::{PodQuery, aggregate};
     use crate::podstart::{PodStart, Workload};
 
