@@ -30,7 +30,6 @@ pub async fn run(
         Some(path) => Some((path, read_baseline(path, &query.metric, &settings.selector)?)),
         None => None,
     };
-    let options = collect_options(terminals);
     if let SourcePlan::Fleet(fleet) = &settings.source {
         let baseline = match baseline {
             Some((_, Baseline::Fleet(contexts))) => Some(contexts),
@@ -41,14 +40,14 @@ pub async fn run(
             ),
             None => None,
         };
-        let palette = Palette::new(terminals.color);
-        return run_fleet(settings, fleet, query, baseline.as_ref(), &options, palette, out, err).await;
+        return run_fleet(settings, fleet, query, baseline.as_ref(), terminals, out, err).await;
     }
     query.baseline = match baseline {
         Some((_, Baseline::One(scrapes))) => Some(scrapes),
         Some((path, Baseline::Fleet(contexts))) => Some(one_of(path, contexts, &settings.source)?),
         None => None,
     };
+    let options = collect_options(terminals);
     let gathered = gather(&settings.source, settings.endpoint.path(), &settings.selector, &options).await?;
     query.method = gathered.method;
     report_warnings(&gathered, err)?;
@@ -112,18 +111,18 @@ pub async fn run(
 /// table (a CONTEXT column, each cluster with its own cluster line), one JSON document or one
 /// CSV. A cluster that cannot be read is reported and the others go on. On a terminal the SLO
 /// lines are coloured by verdict and each cluster's slowest rows yellow, as for one cluster.
-#[allow(clippy::too_many_arguments)]
 async fn run_fleet(
     settings: &HistogramSettings,
     fleet: &FleetPlan,
     query: crate::analysis::Query,
     baseline: Option<&BTreeMap<String, Vec<Family>>>,
-    options: &crate::collect::Options,
-    palette: Palette,
+    terminals: Terminals,
     out: &mut dyn Write,
     err: &mut dyn Write,
 ) -> anyhow::Result<Outcome> {
-    let clusters = gather_fleet(fleet, settings.endpoint.path(), &settings.selector, options).await?;
+    let options = collect_options(terminals);
+    let palette = Palette::new(terminals.color);
+    let clusters = gather_fleet(fleet, settings.endpoint.path(), &settings.selector, &options).await?;
     let mut analysed: Vec<(String, Result<Judged, String>)> = Vec::new();
     // (context, node) of each cluster's slowest rows, to colour them.
     let mut slow_rows: Vec<(String, String)> = Vec::new();

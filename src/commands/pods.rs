@@ -88,7 +88,11 @@ pub async fn run(
     let nothing = report.cluster.pods == 0;
     if nothing {
         let filters = match &settings.source {
-            PodSource::Cluster { selection, .. } => filters(selection),
+            PodSource::Cluster { selection, .. } => render::filters(
+                selection.namespace.as_deref(),
+                selection.label_selector.as_deref(),
+                selection.field_selector.as_deref(),
+            ),
             PodSource::Files(_) => Vec::new(),
         };
         writeln!(err, "{}", render::nothing_found(&filters, query.since, listed))?;
@@ -149,21 +153,6 @@ pub async fn run(
         Some((_, kubelets)) => Outcome::combine([slo_outcome, kubelets]),
         None => slo_outcome,
     })
-}
-
-/// The pod selection as it was typed: `-n NAMESPACE`, `-l SELECTOR`, `--field-selector SELECTOR`.
-fn filters(selection: &cluster::pods::PodSelection) -> Vec<String> {
-    let mut filters = Vec::new();
-    if let Some(namespace) = &selection.namespace {
-        filters.push(format!("-n {namespace}"));
-    }
-    if let Some(selector) = &selection.label_selector {
-        filters.push(format!("-l {selector}"));
-    }
-    if let Some(selector) = &selection.field_selector {
-        filters.push(format!("--field-selector {selector}"));
-    }
-    filters
 }
 
 fn unix_now() -> f64 {

@@ -126,6 +126,14 @@ pub fn tone(report: &PodReport) -> impl Fn(&str) -> Option<Tone> {
     move |line| paint::verdict_tone(line).or_else(|| paint::row_of(line, &pods).then_some(Tone::Warn))
 }
 
+/// The pod selection as it was typed: `-n NAMESPACE`, `-l SELECTOR`, `--field-selector SELECTOR`.
+pub fn filters(namespace: Option<&str>, labels: Option<&str>, fields: Option<&str>) -> Vec<String> {
+    [("-n", namespace), ("-l", labels), ("--field-selector", fields)]
+        .into_iter()
+        .filter_map(|(flag, value)| Some(format!("{flag} {}", value?)))
+        .collect()
+}
+
 /// What `pods` says when no pod is left to report, the selection echoed:
 /// `No pods match -l app=web --since 1s (12 pods listed, none created in the last 1s)`.
 pub fn nothing_found(filters: &[String], since: Option<f64>, listed: usize) -> String {
@@ -690,7 +698,7 @@ mod tests {
 
     #[test]
     fn no_pod_to_report_is_said_with_the_selection_echoed() {
-        let filters = ["-n shop".to_string(), "-l app=web".to_string()];
+        let filters = filters(Some("shop"), Some("app=web"), None);
         assert_eq!(
             nothing_found(&filters, Some(3600.0), 1286),
             "No pods match -n shop -l app=web --since 1h (1286 pods listed, none created in the last 1h)"

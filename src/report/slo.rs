@@ -22,7 +22,7 @@ pub fn line(slo: &Objective, verdict: &Verdict, unit: &str) -> String {
     format!("SLO {slo} on {}: {result} (observed {observed}): {}", verdict.scope, verdict.reason)
 }
 
-/// Each verdict's [`line`], after `CONTEXT: ` when `context` is given.
+/// Each verdict's [`line()`], after `CONTEXT: ` when `context` is given.
 pub fn write_lines(
     slo: &Objective,
     verdicts: &[Verdict],
