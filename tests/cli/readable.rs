@@ -740,3 +740,26 @@ async fn pods_compare_and_watch_colour_verdicts_errors_and_the_slowest_rows() {
     assert!(!stdout(&run(&["watch", "--interval", "100ms", "--count", "1"])).contains('\x1b'));
     cluster.shutdown().await;
 }
+
+/// `serve -m` with a name no kubelet has: one "did you mean", on the first collection, not one
+/// per cycle.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serve_says_did_you_mean_once_for_a_mistyped_metric() {
+    let cluster = Cluster::builder().nodes(3).start().await.expect("kubesim starts");
+    let out = tokio::task::block_in_place(|| {
+        bin()
+            .args(["serve", "--listen", "127.0.0.1:0", "--interval", "100ms", "--max-cycles", "3"])
+            .args(["-m", "kubelet_pod_strat_duration_seconds", "--kubeconfig"])
+            .arg(cluster.admin_kubeconfig())
+            .output()
+            .expect("runs")
+    });
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let hints: Vec<String> =
+        stderr(&out).lines().filter(|l| l.starts_with("did you mean")).map(str::to_string).collect();
+    assert_eq!(
+        hints,
+        ["did you mean kubelet_pod_start_duration_seconds? (the closest names in the payloads)"]
+    );
+    cluster.shutdown().await;
+}
