@@ -342,10 +342,22 @@ fn failure(err: FetchError, ctx: &RequestContext<'_>, advise: Advice) -> Failure
 
 /// A named node that could not be looked up, as a report failure. The lookup went to the API
 /// server whatever the method, so the message and fix speak of the API server.
-fn lookup_failure(node: &str, method: Method, err: FetchError, advise: Advice) -> Failure {
+pub(crate) fn lookup_failure(node: &str, method: Method, err: FetchError, advise: Advice) -> Failure {
     let url = format!("/api/v1/nodes/{node}");
     let fix = advise(&err, &RequestContext { node, method: Method::Proxy, url: &url });
     Failure { kind: err.kind(), message: format!("{} node lookup GET {url}: {err}", method.as_str()), fix }
+}
+
+/// The part of a named node's failure after "no such node" (`""`, or `; did you mean …?`) when
+/// the API server does not have the node (a lookup answered 404); `None` for any other failure,
+/// a kubelet's 404 for a path included.
+pub fn missing_node(failure: &Failure) -> Option<&str> {
+    if failure.kind != crate::scrape::FailureKind::NotFound || !failure.message.contains(" node lookup GET ")
+    {
+        return None;
+    }
+    let at = failure.message.rfind(cluster::discovery::NO_SUCH_NODE)?;
+    Some(&failure.message[at + cluster::discovery::NO_SUCH_NODE.len()..])
 }
 
 /// One attempt: open, stream every chunk into the parser, finish.

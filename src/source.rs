@@ -112,6 +112,36 @@ impl SourcePlan {
     }
 }
 
+impl SourcePlan {
+    /// Why a run read no node: [`SourcePlan::nothing_found`] when it has none at all, or, when
+    /// every node it named is one the API server does not have, `No nodes match: node "x" not
+    /// found; did you mean …?` (kubectl: `nodes "x" not found`), a line per missing node after
+    /// the first few. `None` when some node was there.
+    pub fn nothing_found_in(&self, scrapes: &[NodeScrape]) -> Option<String> {
+        if scrapes.is_empty() {
+            return self.nothing_found();
+        }
+        let missing: Vec<(&str, &str)> = scrapes
+            .iter()
+            .map(|s| Some((s.node.as_str(), crate::collect::missing_node(s.outcome.as_ref().err()?)?)))
+            .collect::<Option<_>>()?;
+        Some(match missing.as_slice() {
+            [(node, hint)] => format!("No nodes match: node {node:?} not found{hint}"),
+            _ => {
+                let names: Vec<String> = missing.iter().map(|(node, _)| format!("{node:?}")).collect();
+                let mut text =
+                    format!("No nodes match: nodes {} not found", crate::text::bounded_names(&names));
+                for (node, hint) in
+                    missing.iter().filter(|(_, hint)| !hint.is_empty()).take(crate::text::SHOWN_NAMES)
+                {
+                    text.push_str(&format!("\n  {node}: {}", hint.trim_start_matches("; ")));
+                }
+                text
+            }
+        })
+    }
+}
+
 /// Reads every node of the plan at `path`, keeping what `selector` selects; `options` govern a
 /// cluster run (files and Prometheus are read whole).
 pub async fn gather(
@@ -169,4 +199,47 @@ pub async fn gather_fleet(
         }
     });
     Ok(futures::future::join_all(runs).await)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::access::Method;
+    use crate::cluster::FetchError;
+    use crate::scrape::{Failure, FailureKind};
+
+    fn missing(node: &str, message: &str) -> NodeScrape {
+        let err = FetchError::NotFound { message: message.to_string() };
+        NodeScrape {
+            node: node.to_string(),
+            kubelet_version: None,
+            outcome: Err(crate::collect::lookup_failure(node, Method::Proxy, err, crate::remedy::fix)),
+        }
+    }
+
+    #[test]
+    fn named_nodes_the_cluster_lacks_are_said_as_kubectl_says_them_with_the_closest_names() {
+        let plan = SourcePlan::Files { inputs: Vec::new(), max_body: 1 };
+        let one = [missing("node-9", "no such node; did you mean node-1?")];
+        assert_eq!(
+            plan.nothing_found_in(&one).as_deref(),
+            Some(r#"No nodes match: node "node-9" not found; did you mean node-1?"#)
+        );
+        let two = [missing("a", "no such node"), missing("nod-1", "no such node; did you mean node-1?")];
+        assert_eq!(
+            plan.nothing_found_in(&two).as_deref(),
+            Some("No nodes match: nodes \"a\", \"nod-1\" not found\n  nod-1: did you mean node-1?")
+        );
+        // A node that is there, or a kubelet's own 404 for a path: not a missing node.
+        let path = NodeScrape {
+            node: "n1".into(),
+            kubelet_version: None,
+            outcome: Err(Failure {
+                kind: FailureKind::NotFound,
+                message: "proxy GET /api/v1/nodes/n1/proxy/nope: not found (HTTP 404): no such node".into(),
+                fix: None,
+            }),
+        };
+        assert_eq!(plan.nothing_found_in(&[one[0].clone(), path]), None);
+    }
 }

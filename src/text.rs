@@ -24,6 +24,46 @@ pub fn bounded_names<S: AsRef<str>>(names: &[S]) -> String {
     text
 }
 
+/// `did you mean a, b or c?` for names that read close to one the user typed; `None` for no
+/// name.
+///
+/// ```
+/// use kubelet_metrics::text::did_you_mean;
+/// assert_eq!(did_you_mean(&["node-1"]).as_deref(), Some("did you mean node-1?"));
+/// assert_eq!(did_you_mean(&["a", "b", "c"]).as_deref(), Some("did you mean a, b or c?"));
+/// assert_eq!(did_you_mean::<&str>(&[]), None);
+/// ```
+pub fn did_you_mean<S: AsRef<str>>(names: &[S]) -> Option<String> {
+    let (last, first) = names.split_last()?;
+    let first: Vec<&str> = first.iter().map(AsRef::as_ref).collect();
+    Some(match first.is_empty() {
+        true => format!("did you mean {}?", last.as_ref()),
+        false => format!("did you mean {} or {}?", first.join(", "), last.as_ref()),
+    })
+}
+
+/// The names in `known` that read closest to `wanted` (a mistyped node name), closest first, at
+/// most three: as close as the metric-name hints ask (normalized Damerau–Levenshtein ≥ 0.75),
+/// and none far behind the closest.
+///
+/// ```
+/// use kubelet_metrics::text::closest;
+/// let known = ["node-000", "node-001", "node-499", "worker-a"];
+/// assert_eq!(closest("node-0001", known), ["node-000", "node-001"]);
+/// assert!(closest("zzz", known).is_empty());
+/// ```
+pub fn closest<'a>(wanted: &str, known: impl IntoIterator<Item = &'a str>) -> Vec<&'a str> {
+    let mut scored: Vec<(f64, &str)> = known
+        .into_iter()
+        .filter(|name| *name != wanted)
+        .map(|name| (strsim::normalized_damerau_levenshtein(wanted, name), name))
+        .filter(|(score, _)| *score >= 0.75)
+        .collect();
+    scored.sort_by(|a, b| b.0.total_cmp(&a.0).then_with(|| a.1.cmp(b.1)));
+    let best = scored.first().map_or(0.0, |(score, _)| *score);
+    scored.into_iter().take_while(|(score, _)| best - score <= 0.1).take(3).map(|(_, name)| name).collect()
+}
+
 /// How many terminal columns `text` takes (Unicode East Asian Width, as terminals draw it).
 ///
 /// ```

@@ -95,6 +95,7 @@ pub fn analyze(scrapes: &[NodeScrape], query: &Query) -> Report {
         errors,
         warnings,
         caveats,
+        hidden: Vec::new(),
     }
 }
 

@@ -160,6 +160,8 @@ pub struct Report {
     pub warnings: Vec<Warning>,
     /// Known defects of the metric on these kubelet versions.
     pub caveats: Vec<Caveat>,
+    /// Nodes whose rows a `--top N` cut left out: still counted among the nodes asked about.
+    pub hidden: Vec<String>,
 }
 
 impl Report {
@@ -176,6 +178,7 @@ impl Report {
             .iter()
             .map(|n| n.node.as_str())
             .chain(self.errors.iter().map(|e| e.node.as_str()))
+            .chain(self.hidden.iter().map(String::as_str))
             .collect();
         names.sort_unstable();
         names.dedup();

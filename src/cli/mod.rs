@@ -217,14 +217,17 @@ impl Command {
         }
     }
 
-    /// Whether the command colours its output when asked (`doctor`'s and `histogram`'s tables);
-    /// it then escapes the text it prints itself, around its own colour codes.
+    /// Whether the command colours its output when asked (the tables of `doctor`, `histogram`,
+    /// `compare` and `pods`; `watch` escapes its screen itself anyway); it then escapes the text
+    /// it prints itself, around its own colour codes.
     pub fn paints(&self) -> bool {
         match self {
             Command::Doctor(args) => matches!(args.output, OutputArg::Format(DoctorOutput::Table)),
             Command::Histogram(args) => {
                 matches!(args.output, OutputArg::Format(HistogramOutput::Table | HistogramOutput::Wide))
             }
+            Command::Compare(args) => matches!(args.output, OutputArg::Format(CompareOutput::Table)),
+            Command::Pods(args) => matches!(args.output, PodsOutput::Table | PodsOutput::Wide),
             _ => false,
         }
     }

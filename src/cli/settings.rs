@@ -87,6 +87,9 @@ pub struct ServeSettings {
     pub max_cycles: Option<u64>,
     /// `--log-format`: diagnostics for people, or JSON lines.
     pub log_format: LogFormat,
+    /// `-m` was given: a name no payload has is worth a "did you mean" (the defaults are not:
+    /// an older kubelet lacks the SLI histogram, and the other default would read close to it).
+    pub metrics_named: bool,
 }
 
 /// `snapshot`, validated.
@@ -100,6 +103,9 @@ pub struct SnapshotSettings {
     pub endpoint: Endpoint,
     /// The file to write, `-` for stdout.
     pub output: PathBuf,
+    /// `-m` was given: a name no payload has is worth a "did you mean" (the defaults are not:
+    /// an older kubelet lacks the SLI histogram, and the other default would read close to it).
+    pub metrics_named: bool,
 }
 
 /// `get`, validated.
@@ -299,6 +305,7 @@ impl ServeArgs {
             interval: self.interval,
             max_cycles: self.max_cycles,
             log_format: self.log_format,
+            metrics_named: !self.metrics.is_empty(),
         })
     }
 }
@@ -366,7 +373,13 @@ impl SnapshotArgs {
         let selector = histograms_selector(&histograms_or_pod_start(&self.metrics), &mut problems);
         let Ok(source) = plan else { return Err(UsageError { problems }) };
         UsageError::check(problems)?;
-        Ok(SnapshotSettings { source, selector, endpoint: self.endpoint, output: self.output_file.clone() })
+        Ok(SnapshotSettings {
+            source,
+            selector,
+            endpoint: self.endpoint,
+            output: self.output_file.clone(),
+            metrics_named: !self.metrics.is_empty(),
+        })
     }
 }
 

@@ -475,23 +475,48 @@ async fn lookup(
         .buffer_unordered(LOOKUP_CONCURRENCY)
         .collect()
         .await;
+    // A name the cluster does not have is most often mistyped: one page of node names (a
+    // single request, asked only then) gives the closest as a "did you mean".
+    let known = match results.iter().any(|(_, result)| matches!(result, Ok(None))) {
+        true => api
+            .list(&kube::api::ListParams::default().limit(NAME_PAGE))
+            .await
+            .map(|list| list.items.into_iter().filter_map(|node| node.metadata.name).collect())
+            .unwrap_or_default(),
+        false => Vec::new(),
+    };
     let mut discovery = Discovery::default();
     for (name, result) in results {
         match result {
             Ok(Some(node)) => match NodeTarget::from_node(&node, policy) {
                 Some(target) => discovery.targets.push(target),
-                None => discovery.unresolved.push((name, no_such_node())),
+                None => discovery.unresolved.push((name, no_such_node(&[]))),
             },
-            Ok(None) => discovery.unresolved.push((name, no_such_node())),
+            Ok(None) => {
+                let near = crate::text::closest(&name, known.iter().map(String::as_str));
+                discovery.unresolved.push((name, no_such_node(&near)));
+            }
             Err(err) => discovery.unresolved.push((name, FetchError::from_kube(&err, api_host))),
         }
     }
     discovery
 }
 
-fn no_such_node() -> FetchError {
-    FetchError::NotFound { message: "no such node".to_string() }
+/// How many node names a lookup reads to suggest one for a name that is not there.
+const NAME_PAGE: u32 = 500;
+
+/// What a named node the API server does not have fails with: [`NO_SUCH_NODE`], then the
+/// closest names it has, if any.
+fn no_such_node(near: &[&str]) -> FetchError {
+    let message = match crate::text::did_you_mean(near) {
+        Some(hint) => format!("{NO_SUCH_NODE}; {hint}"),
+        None => NO_SUCH_NODE.to_string(),
+    };
+    FetchError::NotFound { message }
 }
+
+/// The message of a named node that does not exist (HTTP 404 on `GET /api/v1/nodes/NAME`).
+pub const NO_SUCH_NODE: &str = "no such node";
 
 #[cfg(test)]
 mod tests {
@@ -501,6 +526,18 @@ mod tests {
     use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 
     use super::*;
+
+    #[test]
+    fn a_missing_node_offers_the_closest_names_the_cluster_has() {
+        let near = crate::text::closest("node-01", ["node-0", "node-1", "node-10", "worker"]);
+        assert_eq!(near, ["node-0", "node-1", "node-10"]);
+        let err = no_such_node(&near);
+        assert_eq!(
+            err.to_string(),
+            "not found (HTTP 404): no such node; did you mean node-0, node-1 or node-10?"
+        );
+        assert_eq!(no_such_node(&[]).to_string(), "not found (HTTP 404): no such node");
+    }
 
     fn node(addresses: &[(&str, &str)], port: Option<i32>) -> Node {
         Node {

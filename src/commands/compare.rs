@@ -15,19 +15,21 @@ use std::io::Write;
 
 use anyhow::{Context, bail};
 
-use super::Outcome;
+use super::{Outcome, Terminals};
 use crate::access::Method;
 use crate::cli::CompareOutput;
 use crate::cli::settings::CompareSettings;
 use crate::cluster::{self, checks};
 use crate::compare::{self, Fetch, FetchFailure};
 use crate::report;
+use crate::report::paint::Palette;
 
 /// Runs `compare`.
 pub async fn run(
     settings: &CompareSettings,
     mut out: &mut dyn Write,
     err: &mut dyn Write,
+    terminals: Terminals,
 ) -> anyhow::Result<Outcome> {
     let (proxy_plan, direct_plan, path) = (&settings.proxy, &settings.direct, &settings.path);
     let proxy = cluster::connect(proxy_plan).await.context("cannot set up the proxy method")?;
@@ -66,7 +68,11 @@ pub async fn run(
     let names = nodes.iter().map(|n| n.name.clone()).collect();
     let comparison = compare::compare(path, settings.rounds, names, &fetches);
     match settings.output {
-        CompareOutput::Table => report::compare::render_table(&comparison, &mut out)?,
+        CompareOutput::Table => Palette::new(terminals.color).render(
+            |out| report::compare::render_table(&comparison, &mut &mut *out),
+            report::compare::tone(&comparison),
+            out,
+        )?,
         CompareOutput::Json | CompareOutput::Yaml => {
             report::document::write(&report::compare::to_value(&comparison), &settings.document, &mut out)?
         }

@@ -13,8 +13,8 @@ use crate::cli::{HistogramOutput, SloUnknown};
 use crate::exposition::{self, Family, Selector};
 use crate::report;
 use crate::report::document::DocumentFormat;
-use crate::report::paint::Palette;
-use crate::report::terminal::Escaped;
+use crate::report::escape_controls;
+use crate::report::paint::{self, Palette, Tone};
 use crate::slo::{Objective, State, Verdict};
 use crate::source::{ClusterGathered, FleetPlan, Gathered, SourcePlan, gather, gather_fleet};
 
@@ -30,7 +30,6 @@ pub async fn run(
         Some(path) => Some((path, read_baseline(path, &query.metric, &settings.selector)?)),
         None => None,
     };
-    let options = collect_options(terminals);
     if let SourcePlan::Fleet(fleet) = &settings.source {
         let baseline = match baseline {
             Some((_, Baseline::Fleet(contexts))) => Some(contexts),
@@ -41,25 +40,19 @@ pub async fn run(
             ),
             None => None,
         };
-        // `main` leaves escaping to a command that colours; the fleet table is not coloured.
-        if terminals.color {
-            let mut escaped = Escaped::new(out);
-            return run_fleet(settings, fleet, query, baseline.as_ref(), &options, &mut escaped, err).await;
-        }
-        return run_fleet(settings, fleet, query, baseline.as_ref(), &options, out, err).await;
+        return run_fleet(settings, fleet, query, baseline.as_ref(), terminals, out, err).await;
     }
     query.baseline = match baseline {
         Some((_, Baseline::One(scrapes))) => Some(scrapes),
         Some((path, Baseline::Fleet(contexts))) => Some(one_of(path, contexts, &settings.source)?),
         None => None,
     };
+    let options = collect_options(terminals);
     let gathered = gather(&settings.source, settings.endpoint.path(), &settings.selector, &options).await?;
     query.method = gathered.method;
     report_warnings(&gathered, err)?;
     super::write_near_misses(&gathered.scrapes, err)?;
-    if gathered.scrapes.is_empty()
-        && let Some(why) = settings.source.nothing_found()
-    {
+    if let Some(why) = settings.source.nothing_found_in(&gathered.scrapes) {
         writeln!(err, "{why}")?;
         if matches!(settings.output, HistogramOutput::Table | HistogramOutput::Wide) {
             return Ok(Outcome::AllFailed);
@@ -79,7 +72,7 @@ pub async fn run(
         writeln!(err, "error: {}; {place}", report::problems::failed_summary(&report))?;
     }
     // The analysis sorts slowest first; their rows are coloured whatever order is shown.
-    let slowest = slowest_nodes(&report);
+    let slowest = report::order::slowest_nodes(&report);
     if let Some(key) = settings.sort_by {
         report::order::sort(&mut report, key);
     }
@@ -96,14 +89,14 @@ pub async fn run(
     };
     let palette = Palette::new(terminals.color);
     if palette.enabled() && matches!(settings.output, HistogramOutput::Table | HistogramOutput::Wide) {
-        // Escaped first (text from nodes never reaches the terminal raw), then coloured.
-        let mut plain = Vec::new();
-        let mut escaped = Escaped::new(&mut plain);
-        render(&report, settings.output, &settings.document, table, verdicts.as_ref(), &mut escaped)?;
-        escaped.flush()?;
-        drop(escaped);
-        let plain = String::from_utf8_lossy(&plain).into_owned();
-        out.write_all(palette.histogram(&plain, &slowest).as_bytes())?;
+        let slowest = paint::escaped_names(&slowest);
+        palette.render(
+            |out| {
+                render(&report, settings.output, &settings.document, table, verdicts.as_ref(), &mut &mut *out)
+            },
+            paint::verdict_or_row(&slowest),
+            out,
+        )?;
     } else {
         render(&report, settings.output, &settings.document, table, verdicts.as_ref(), &mut &mut *out)?;
     }
@@ -116,18 +109,23 @@ pub async fn run(
 
 /// `histogram` over several clusters: each analysed, sorted, cut and judged on its own, then one
 /// table (a CONTEXT column, each cluster with its own cluster line), one JSON document or one
-/// CSV. A cluster that cannot be read is reported and the others go on.
+/// CSV. A cluster that cannot be read is reported and the others go on. On a terminal the SLO
+/// lines are coloured by verdict and each cluster's slowest rows yellow, as for one cluster.
 async fn run_fleet(
     settings: &HistogramSettings,
     fleet: &FleetPlan,
     query: crate::analysis::Query,
     baseline: Option<&BTreeMap<String, Vec<Family>>>,
-    options: &crate::collect::Options,
+    terminals: Terminals,
     out: &mut dyn Write,
     err: &mut dyn Write,
 ) -> anyhow::Result<Outcome> {
-    let clusters = gather_fleet(fleet, settings.endpoint.path(), &settings.selector, options).await?;
+    let options = collect_options(terminals);
+    let palette = Palette::new(terminals.color);
+    let clusters = gather_fleet(fleet, settings.endpoint.path(), &settings.selector, &options).await?;
     let mut analysed: Vec<(String, Result<Judged, String>)> = Vec::new();
+    // (context, node) of each cluster's slowest rows, to colour them.
+    let mut slow_rows: Vec<(String, String)> = Vec::new();
     let mut outcomes = Vec::new();
     for ClusterGathered { context, gathered } in clusters {
         // Each cluster is compared with its own part of the baseline; one the baseline lacks
@@ -158,6 +156,9 @@ async fn run_fleet(
                 writeln!(err, "warning: context {context}: node {}: {warning}", scrape.node)?;
             }
         }
+        let mut hint = Vec::new();
+        super::write_near_misses(&gathered.scrapes, &mut hint)?;
+        super::write_in_context(&context, &hint, err)?;
         if gathered.scrapes.is_empty()
             && let Some(why) = fleet_nothing_found(fleet)
         {
@@ -172,6 +173,8 @@ async fn run_fleet(
         if !report.errors.is_empty() {
             writeln!(err, "error: context {context}: {}", report::problems::failed_summary(&report))?;
         }
+        slow_rows
+            .extend(report::order::slowest_nodes(&report).into_iter().map(|node| (context.clone(), node)));
         if let Some(key) = settings.sort_by {
             report::order::sort(&mut report, key);
         }
@@ -186,31 +189,27 @@ async fn run_fleet(
                 wide: settings.output == HistogramOutput::Wide,
                 headers: settings.headers,
             };
-            let reports: Vec<(&str, &Report)> =
-                analysed.iter().filter_map(|(c, r)| Some((c.as_str(), &r.as_ref().ok()?.0))).collect();
-            report::table::render_fleet(&reports, table, &mut &mut *out)?;
-            let unread: Vec<(&str, &str)> =
-                analysed.iter().filter_map(|(c, r)| Some((c.as_str(), r.as_ref().err()?.as_str()))).collect();
-            if !unread.is_empty() {
-                writeln!(out)?;
-                writeln!(out, "clusters that could not be read ({} of {}):", unread.len(), analysed.len())?;
-                for (context, message) in unread {
-                    writeln!(out, "  {context}: {message}")?;
-                }
-            }
-            let judged: Vec<_> = analysed
+            let clusters: Vec<report::table::FleetEntry<'_>> = analysed
                 .iter()
-                .filter_map(|(c, r)| Some((c, r.as_ref().ok()?)))
-                .filter_map(|(c, (report, verdicts))| Some((c, report, verdicts.as_ref()?)))
+                .map(|(c, r)| {
+                    (c.as_str(), r.as_ref().map(|(report, j)| (report, j.as_ref())).map_err(String::as_str))
+                })
                 .collect();
-            if !judged.is_empty() {
-                writeln!(out)?;
-            }
-            for (context, report, (slo, verdicts)) in judged {
-                for verdict in verdicts {
-                    writeln!(out, "{context}: {}", slo_line(slo, verdict, &report.unit))?;
-                }
-            }
+            let slow_rows: Vec<(String, String)> = slow_rows
+                .iter()
+                .map(|(c, n)| (escape_controls(c).into_owned(), escape_controls(n).into_owned()))
+                .collect();
+            // A row reads `CONTEXT  NODE  …`: slow when that pair is one of the slowest.
+            let slow = |line: &str| {
+                let mut words = line.split_whitespace();
+                let (context, node) = (words.next().unwrap_or_default(), words.next().unwrap_or_default());
+                slow_rows.iter().any(|(c, n)| c == context && n == node)
+            };
+            palette.render(
+                |out| report::table::render_fleet_judged(&clusters, table, &mut &mut *out),
+                |line| paint::verdict_tone(line).or_else(|| slow(line).then_some(Tone::Warn)),
+                out,
+            )?;
         }
         HistogramOutput::Json | HistogramOutput::Yaml => {
             let clusters: Vec<report::json::FleetCluster<'_>> = analysed
@@ -221,7 +220,7 @@ async fn run_fleet(
                         Ok((report, verdicts)) => {
                             let mut extra = serde_json::Map::new();
                             if let Some((slo, verdicts)) = verdicts {
-                                extra.insert("slo".into(), slo_json(slo, verdicts));
+                                extra.insert("slo".into(), report::slo::to_value(slo, verdicts));
                             }
                             Ok((report, extra))
                         }
@@ -252,19 +251,8 @@ async fn run_fleet(
     Ok(Outcome::combine(outcomes))
 }
 
-/// The slowest tenth of the nodes (at least one) when the table has three nodes or more, as the
-/// analysis ranks them (p99, then mean); none for fewer, where "slowest" says nothing.
-fn slowest_nodes(report: &Report) -> Vec<String> {
-    let mut nodes: Vec<&str> = report.nodes.iter().map(|row| row.node.as_str()).collect();
-    nodes.dedup();
-    if nodes.len() < 3 {
-        return Vec::new();
-    }
-    nodes.iter().take(nodes.len().div_ceil(10)).map(|node| node.to_string()).collect()
-}
-
 /// One cluster's report and its SLO verdicts, when `--slo` was given.
-type Judged = (Report, Option<(Objective, Vec<Verdict>)>);
+type Judged = (Report, Option<report::table::Judgement>);
 
 /// Why a cluster of the fleet read no node at all.
 fn fleet_nothing_found(fleet: &FleetPlan) -> Option<String> {
@@ -347,61 +335,17 @@ fn render(
 ) -> std::io::Result<()> {
     match output {
         HistogramOutput::Table | HistogramOutput::Wide => {
-            report::table::render_with(report, table, out)?;
-            if report.cluster.stats.count > 0.0 {
-                writeln!(out)?;
-                report::chart::render(report, report::chart::ChartOptions::default(), out)?;
-            }
-            if let Some((slo, verdicts)) = verdicts {
-                writeln!(out)?;
-                for verdict in verdicts {
-                    writeln!(out, "{}", slo_line(slo, verdict, &report.unit))?;
-                }
-            }
-            Ok(())
+            report::table::render_judged(report, table, verdicts, out)
         }
         HistogramOutput::Json | HistogramOutput::Yaml => {
             let mut extra = serde_json::Map::new();
             if let Some((slo, verdicts)) = verdicts {
-                extra.insert("slo".into(), slo_json(slo, verdicts));
+                extra.insert("slo".into(), report::slo::to_value(slo, verdicts));
             }
             report::json::render_as(report, extra, document, out)
         }
         HistogramOutput::Csv => report::csv::render(report, out),
     }
-}
-
-/// `SLO p99<=5s on cluster: PASS (observed 3.20s): p99 3.2 <= 5`; a lower bound is `≥10.00s`
-/// and a verdict the histogram cannot give is `UNKNOWN`.
-pub fn slo_line(slo: &Objective, verdict: &Verdict, unit: &str) -> String {
-    let at_least = if verdict.lower_bound { "≥" } else { "" };
-    let observed = verdict
-        .observed
-        .map(|v| format!("{at_least}{}", report::format_value(v, unit)))
-        .unwrap_or_else(|| "-".into());
-    let result = match verdict.state {
-        State::Holds => "PASS",
-        State::Violated => "FAIL",
-        State::Unknown => "UNKNOWN",
-    };
-    format!("SLO {slo} on {}: {result} (observed {observed}): {}", verdict.scope, verdict.reason)
-}
-
-fn slo_json(slo: &Objective, verdicts: &[Verdict]) -> serde_json::Value {
-    let state = State::worst(verdicts.iter().map(|v| v.state));
-    serde_json::json!({
-        "objective": slo.to_string(),
-        "state": state.as_str(),
-        "holds": state == State::Holds,
-        "verdicts": verdicts.iter().map(|v| serde_json::json!({
-            "scope": v.scope,
-            "observed": v.observed.map(report::json::number),
-            "lower_bound": v.lower_bound,
-            "state": v.state.as_str(),
-            "reason": v.reason,
-            "holds": v.holds(),
-        })).collect::<Vec<_>>(),
-    })
 }
 
 /// Complete / partial / all failed from the report's nodes, then the SLO on top: violated

@@ -144,7 +144,7 @@ pub async fn run(
         Command::CompleteWords { words } => completions::words(&words, out).map(|()| Outcome::Complete),
         Command::Rbac(args) => rbac::run(&args, out, err).await,
         Command::Doctor(args) => doctor::run(&args.settings()?, out, err, terminals).await,
-        Command::Compare(args) => compare::run(&args.settings()?, out, err).await,
+        Command::Compare(args) => compare::run(&args.settings()?, out, err, terminals).await,
         Command::Watch(args) => watch::run(&args.settings()?, out, err, terminals).await,
         Command::Pods(args) => pods::run(&args.settings()?, out, err, terminals).await,
         Command::Breakdown(args) => breakdown::run(&args.settings()?, out, err, terminals).await,
@@ -189,6 +189,7 @@ pub(crate) fn cluster_gathered<'a>(
         Ok(gathered) => {
             let mut problems = Vec::new();
             report_problems(gathered, &mut problems)?;
+            write_near_misses(&gathered.scrapes, &mut problems)?;
             write_in_context(context, &problems, err)?;
             Ok(Some(gathered))
         }
@@ -217,8 +218,9 @@ pub(crate) fn write_in_context(
 }
 
 /// "did you mean" once, on stderr, when no node that answered has a name the command asked for
-/// (`-m`, the histogram's metric) and its payloads have names that read close to it: the names
-/// most nodes offered, closest first, at most three.
+/// (`-m` of `get`, `snapshot` and `serve`, the metric of `histogram` and `watch`; over several
+/// clusters, once per cluster) and its payloads have names that read close to it: the names most
+/// nodes offered, closest first, at most three.
 pub(crate) fn write_near_misses(scrapes: &[NodeScrape], err: &mut dyn Write) -> std::io::Result<()> {
     let answered: Vec<&[String]> =
         scrapes.iter().filter_map(|s| Some(s.outcome.as_ref().ok()?.near_misses.as_slice())).collect();
@@ -241,9 +243,10 @@ pub(crate) fn write_near_misses(scrapes: &[NodeScrape], err: &mut dyn Write) -> 
     offered.sort_by(|a, b| b.1.cmp(&a.1).then(a.2.cmp(&b.2)).then(a.0.cmp(b.0)));
     let names: Vec<&str> =
         offered.iter().take(crate::exposition::selector::NEAR_MISSES).map(|(n, _, _)| *n).collect();
-    let (last, first) = names.split_last().expect("a node that answered offered a name");
-    let choice = if first.is_empty() { last.to_string() } else { format!("{} or {last}", first.join(", ")) };
-    writeln!(err, "did you mean {choice}? (the closest names in the payloads)")
+    match crate::text::did_you_mean(&names) {
+        Some(hint) => writeln!(err, "{hint} (the closest names in the payloads)"),
+        None => Ok(()),
+    }
 }
 
 /// Each failure as `error: node NODE: MESSAGE (KIND); fix: FIX`, and identical failures of several

@@ -13,6 +13,7 @@ use crate::cluster::{self, FetchError, config};
 use crate::podstart::aggregate::{PodQuery, aggregate};
 use crate::podstart::crosscheck::{NodeReading, cross_check};
 use crate::podstart::{PodObject, PodStart};
+use crate::report::paint::Palette;
 use crate::report::pods::{self as render, Sections};
 use crate::slo::State;
 
@@ -82,8 +83,19 @@ pub async fn run(
     report.listed = listed;
     let cross_check =
         readings.as_ref().map(|(readings, _)| cross_check(readings, &report.pods, &settings.quantiles));
-    if report.cluster.pods == 0 {
-        writeln!(err, "No pods{}.", if listed > 0 { " in the --since window" } else { " match" })?;
+    // No pod to report: said on stderr with what selected them, and, as for nodes (`-l` that
+    // matches none), nothing could run: no table, exit 2. Documents are still written.
+    let nothing = report.cluster.pods == 0;
+    if nothing {
+        let filters = match &settings.source {
+            PodSource::Cluster { selection, .. } => render::filters(
+                selection.namespace.as_deref(),
+                selection.label_selector.as_deref(),
+                selection.field_selector.as_deref(),
+            ),
+            PodSource::Files(_) => Vec::new(),
+        };
+        writeln!(err, "{}", render::nothing_found(&filters, query.since, listed))?;
     }
     let verdict = settings.slo.map(|objective| (objective, report.judge(&objective)));
     let slo = verdict.as_ref().map(|(o, v)| (o, v));
@@ -93,13 +105,21 @@ pub async fn run(
         workloads: settings.by.contains(&PodGroup::Workload),
     };
     match settings.output {
+        PodsOutput::Table | PodsOutput::Wide if nothing => {}
         PodsOutput::Table | PodsOutput::Wide => {
             let wide = settings.output == PodsOutput::Wide;
-            render::table(&report, sections, wide, slo, out)?;
-            if let Some(check) = &cross_check {
-                writeln!(out)?;
-                render::cross_check_table(check, wide, out)?;
-            }
+            Palette::new(terminals.color).render(
+                |out| {
+                    render::table(&report, sections, wide, slo, out)?;
+                    if let Some(check) = &cross_check {
+                        writeln!(out)?;
+                        render::cross_check_table(check, wide, out)?;
+                    }
+                    Ok(())
+                },
+                render::tone(&report),
+                out,
+            )?;
         }
         PodsOutput::Json | PodsOutput::Yaml => {
             let now = jiff::Timestamp::from_second(now as i64).map(|t| t.to_string()).unwrap_or_default();
@@ -121,7 +141,7 @@ pub async fn run(
     if let Some((objective, verdict)) = &verdict
         && !matches!(settings.output, PodsOutput::Table | PodsOutput::Wide)
     {
-        writeln!(err, "SLO {objective}: {} — {}", verdict.state.as_str(), verdict.reason)?;
+        writeln!(err, "{}", render::verdict_line(objective, settings.milestone, verdict))?;
     }
     let slo_outcome = match verdict.map(|(_, v)| (v.state, settings.slo_unknown)) {
         None | Some((State::Holds, _)) | Some((State::Unknown, Some(SloUnknown::Pass))) => Outcome::Complete,
@@ -129,6 +149,7 @@ pub async fn run(
         Some((State::Unknown, None)) => Outcome::SloUnknown,
     };
     Ok(match readings {
+        _ if nothing => Outcome::AllFailed,
         Some((_, kubelets)) => Outcome::combine([slo_outcome, kubelets]),
         None => slo_outcome,
     })

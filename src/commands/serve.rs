@@ -192,6 +192,17 @@ pub async fn run(
             finished_unix_seconds: finished,
             cycles,
         };
+        if !collected && settings.metrics_named {
+            // A mistyped --metric is said once, on the first collection that read nodes.
+            let mut hint = Vec::new();
+            super::write_near_misses(&gathered.scrapes, &mut hint)?;
+            let hint = String::from_utf8_lossy(&hint);
+            if json_logs && !hint.is_empty() {
+                tracing::warn!("{}", hint.trim_end());
+            } else {
+                err.write_all(hint.as_bytes())?;
+            }
+        }
         outage.last_succeeded = Some(true);
         outage.consecutive_failures = 0;
         outage.method = gathered.method.as_str().to_string();

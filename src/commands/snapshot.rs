@@ -21,14 +21,25 @@ pub async fn run(
 ) -> anyhow::Result<Outcome> {
     let options = collect_options(terminals);
     if let SourcePlan::Fleet(fleet) = &settings.source {
-        let clusters = gather_fleet(fleet, settings.endpoint.path(), &settings.selector, &options).await?;
+        let mut clusters =
+            gather_fleet(fleet, settings.endpoint.path(), &settings.selector, &options).await?;
+        if !settings.metrics_named {
+            for cluster in &mut clusters {
+                if let Ok(gathered) = &mut cluster.gathered {
+                    no_hints(&mut gathered.scrapes);
+                }
+            }
+        }
         return save_fleet(settings, &clusters, out, err);
     }
-    let gathered = gather(&settings.source, settings.endpoint.path(), &settings.selector, &options).await?;
+    let mut gathered =
+        gather(&settings.source, settings.endpoint.path(), &settings.selector, &options).await?;
+    if !settings.metrics_named {
+        no_hints(&mut gathered.scrapes);
+    }
     report_problems(&gathered, err)?;
-    if gathered.scrapes.is_empty()
-        && let Some(why) = settings.source.nothing_found()
-    {
+    super::write_near_misses(&gathered.scrapes, err)?;
+    if let Some(why) = settings.source.nothing_found_in(&gathered.scrapes) {
         writeln!(err, "{why}")?;
     }
 
@@ -37,6 +48,15 @@ pub async fn run(
     let header = format!("snapshot of {} node(s) via {}", nodes.len(), gathered.method);
     save(settings, &header, &families, nodes.len(), out, err)?;
     Ok(Outcome::from_scrapes(&gathered.scrapes))
+}
+
+/// Forgets the names that read close to a missing one: the default histograms are not worth a
+/// "did you mean" (an older kubelet lacks the SLI histogram, and the other default reads close
+/// to it); only names given with `-m` are.
+fn no_hints(scrapes: &mut [crate::scrape::NodeScrape]) {
+    for scraped in scrapes.iter_mut().filter_map(|s| s.outcome.as_mut().ok()) {
+        scraped.near_misses.clear();
+    }
 }
 
 /// Several clusters in one snapshot: every sample labelled with its context and node. A

@@ -14,6 +14,7 @@ use crate::analysis::analyze;
 use crate::cli::settings::WatchSettings;
 use crate::collect::Options;
 use crate::report;
+use crate::report::paint::{self, Palette};
 use crate::scrape::NodeScrape;
 use crate::source::gather;
 
@@ -29,6 +30,7 @@ pub async fn run(
     let metric = query.metric.clone();
     let path = settings.endpoint.path();
     let terminal = terminals.stdout;
+    let palette = Palette::new(terminals.color);
     // Tables redraw every interval: a progress bar between them would only flicker.
     let options = Options::new(crate::remedy::fix).without_signals();
 
@@ -42,6 +44,7 @@ pub async fn run(
     for warning in &first.warnings {
         writeln!(err, "warning: {warning}")?;
     }
+    super::write_near_misses(&first.scrapes, err)?;
     writeln!(
         err,
         "watching {metric} on {} node(s) every {}; the first table follows one interval from now",
@@ -78,10 +81,12 @@ pub async fn run(
         };
         let mut text = Vec::new();
         report::watch::render_frame(&report, &frame, terminal, &mut text)?;
-        // The screen-clearing prefix is ours; node names and messages after it are escaped.
+        // The screen-clearing prefix is ours; node names and messages after it are escaped, and
+        // on a terminal the slowest nodes' rows are yellow.
         let ours = if terminal { report::watch::CLEAR_SCREEN.len() } else { 0 };
         out.write_all(&text[..ours])?;
-        report::terminal::Escaped::new(&mut *out).write_all(&text[ours..])?;
+        let slowest = paint::escaped_names(&report::order::slowest_nodes(&report));
+        palette.render(|out| out.write_all(&text[ours..]), paint::verdict_or_row(&slowest), out)?;
         out.flush()?;
         outcome = Outcome::from_counts(report.node_count(), report.errors.len());
         baseline = next_baseline(baseline, gathered.scrapes);

@@ -10,6 +10,7 @@ use std::time::Duration;
 use crate::access::Method;
 use crate::compare::{Comparison, MethodStats, ms};
 use crate::rbac;
+use crate::report::paint::Tone;
 
 fn size(bytes: f64) -> String {
     const UNITS: [&str; 4] = ["B", "KiB", "MiB", "GiB"];
@@ -129,6 +130,28 @@ pub fn render_table(c: &Comparison, out: &mut impl Write) -> io::Result<()> {
     out.write_all(crate::text::wrap(&verdict, "", "").as_bytes())
 }
 
+/// How [`render_table`]'s lines are coloured on a terminal: a method's row red when every fetch
+/// failed and yellow when some did, its first error red, and the verdict green when it favours
+/// a method.
+pub fn tone(c: &Comparison) -> impl Fn(&str) -> Option<Tone> + '_ {
+    move |line| {
+        if line.starts_with("This setup favours ") {
+            return Some(Tone::Good);
+        }
+        let method = [&c.proxy, &c.direct]
+            .into_iter()
+            .find(|m| line.strip_prefix(m.method.as_str()).is_some_and(|rest| rest.starts_with(' ')))?;
+        if line.starts_with(&format!("{} error: ", method.method.as_str())) {
+            return Some(Tone::Bad);
+        }
+        match method.failed() {
+            0 => None,
+            n if n == method.fetches => Some(Tone::Bad),
+            _ => Some(Tone::Warn),
+        }
+    }
+}
+
 fn ms_number(d: Option<Duration>) -> serde_json::Value {
     d.map(|d| serde_json::json!((d.as_secs_f64() * 1e6).round() / 1e3)).unwrap_or(serde_json::Value::Null)
 }
@@ -190,6 +213,16 @@ mod tests {
         render_table(&sample(), &mut out).expect("rendered");
         let text = String::from_utf8(out).expect("utf-8");
         insta::assert_snapshot!(text);
+    }
+
+    #[test]
+    fn on_a_terminal_errors_are_red_and_the_favoured_method_green() {
+        let c = sample();
+        let tone = tone(&c);
+        assert_eq!(tone("proxy error: refused"), Some(Tone::Bad));
+        assert_eq!(tone("proxy        2       0      12 ms"), None, "no failed fetch: plain");
+        assert_eq!(tone("This setup favours direct: it is faster."), Some(Tone::Good));
+        assert_eq!(tone("Performance  p50 12 ms"), None);
     }
 
     #[test]

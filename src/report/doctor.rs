@@ -79,11 +79,27 @@ pub fn render_table(diagnosis: &Diagnosis, out: &mut impl Write) -> io::Result<(
     render_table_painted(diagnosis, Palette::PLAIN, out)
 }
 
-/// [`render_table`] with FAIL, WARN and PASS in colour when `palette` says so.
+/// The widest CHECK column: a longer label (a group of nodes, a long node name) takes a line of
+/// its own, with its evidence under it, so the evidence keeps room to read.
+const CHECK_WIDTH: usize = 32;
+
+/// Where the STATUS column ends.
+const STATUS_WIDTH: usize = 8;
+
+/// [`render_table`] with FAIL, WARN and PASS in colour when `palette` says so. Evidence wraps
+/// within its column and prose fixes under the row, so the table fits 100 columns; a fix that is
+/// a command (`kubectl …`, `kubelet-metrics …`) stays on one line, to be copied whole.
 pub fn render_table_painted(diagnosis: &Diagnosis, palette: Palette, out: &mut impl Write) -> io::Result<()> {
     let rows = rows(diagnosis);
-    let width = rows.iter().map(|r| crate::text::display_width(&r.label)).max().unwrap_or(5).clamp(5, 48);
-    writeln!(out, "{:<8}{:<width$}  EVIDENCE", "STATUS", "CHECK")?;
+    let width = rows
+        .iter()
+        .map(|r| crate::text::display_width(&r.label))
+        .filter(|w| *w <= CHECK_WIDTH)
+        .max()
+        .unwrap_or(5)
+        .max(5);
+    let indent = " ".repeat(STATUS_WIDTH + width + 2);
+    writeln!(out, "{:<STATUS_WIDTH$}{:<width$}  EVIDENCE", "STATUS", "CHECK")?;
     for row in &rows {
         let status = row.check.status.as_str();
         let painted = match row.check.status {
@@ -92,14 +108,34 @@ pub fn render_table_painted(diagnosis: &Diagnosis, palette: Palette, out: &mut i
             Status::Pass => palette.good(status),
         };
         // Pad by the plain word: escape codes take no columns.
-        let pad = " ".repeat(8usize.saturating_sub(status.len()));
+        let pad = " ".repeat(STATUS_WIDTH.saturating_sub(status.len()));
         // Painted output bypasses the escaping writer, so the text from nodes and servers is
         // escaped here.
         let (label, evidence) = (escape_controls(&row.label), escape_controls(&row.evidence));
-        writeln!(out, "{painted}{pad}{}  {evidence}", crate::text::pad_end(&label, width))?;
+        let evidence = crate::text::wrap(&evidence, &indent, &indent);
+        let mut evidence = evidence.lines().map(|line| line.trim_start());
+        if crate::text::display_width(&label) > width {
+            writeln!(out, "{painted}{pad}{label}")?;
+        } else {
+            let first = evidence.next().unwrap_or_default();
+            writeln!(
+                out,
+                "{}",
+                format!("{painted}{pad}{}  {first}", crate::text::pad_end(&label, width)).trim_end()
+            )?;
+        }
+        for line in evidence {
+            writeln!(out, "{indent}{line}")?;
+        }
         for (i, line) in row.fix.iter().enumerate() {
             let lead = if i == 0 { "fix: " } else { "     " };
-            writeln!(out, "{:<8}{lead}{}", "", escape_controls(line))?;
+            let first = format!("{:<STATUS_WIDTH$}{lead}", "");
+            let line = escape_controls(line);
+            if is_command(&line) {
+                writeln!(out, "{first}{line}")?;
+            } else {
+                out.write_all(crate::text::wrap(&line, &first, &" ".repeat(STATUS_WIDTH + 5)).as_bytes())?;
+            }
         }
     }
     writeln!(
@@ -110,6 +146,13 @@ pub fn render_table_painted(diagnosis: &Diagnosis, palette: Palette, out: &mut i
         diagnosis.count(Status::Fail),
         diagnosis.method.as_str()
     )
+}
+
+/// Whether a fix line is a command to copy (`kubectl …`, `kubelet-metrics …`, after an `or:`).
+fn is_command(line: &str) -> bool {
+    let line = line.trim_start();
+    let line = line.strip_prefix("or: ").unwrap_or(line);
+    line.starts_with("kubectl ") || line.starts_with("kubelet-metrics ")
 }
 
 /// Renders several clusters' checks: each under a `context NAME:` line, as [`render_table`]
@@ -246,13 +289,14 @@ mod tests {
         let mut out = Vec::new();
         render_table(&diagnosis, &mut out).expect("rendered");
         insta::assert_snapshot!(String::from_utf8(out).expect("utf-8"), @r#"
-        STATUS  CHECK                                             EVIDENCE
-        PASS    credentials                                       kubeconfig /k/admin.kubeconfig → https://127.0.0.1:6443
-        FAIL    can-i get nodes/proxy                             denied for "viewer": --method proxy needs it
+        STATUS  CHECK                  EVIDENCE
+        PASS    credentials            kubeconfig /k/admin.kubeconfig → https://127.0.0.1:6443
+        FAIL    can-i get nodes/proxy  denied for "viewer": --method proxy needs it
                 fix: kubelet-metrics rbac --method proxy --user viewer | kubectl apply -f -
                      or: kubectl create clusterrole kubelet-metrics-proxy --verb=get,list --resource=nodes,nodes/proxy
                          kubectl create clusterrolebinding kubelet-metrics-proxy-viewer --clusterrole=kubelet-metrics-proxy --user=viewer
-        PASS    8 nodes (node-0, node-1, node-2, node-3, node-4 and 3 more): proxy /healthz  HTTP 200 "ok", 2 bytes in 3 ms
+        PASS    8 nodes (node-0, node-1, node-2, node-3, node-4 and 3 more): proxy /healthz
+                                       HTTP 200 "ok", 2 bytes in 3 ms
 
         9 PASS, 0 WARN, 1 FAIL (--method proxy)
         "#);

@@ -22,6 +22,7 @@ pub mod paint;
 pub mod pods;
 pub mod problems;
 pub mod samples;
+pub mod slo;
 pub mod svg;
 pub mod table;
 pub mod terminal;

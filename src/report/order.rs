@@ -70,11 +70,24 @@ pub fn sort(report: &mut Report, key: SortKey) {
 }
 
 /// Keeps the first `n` node rows; returns how many were cut. The cluster line still covers
-/// every node.
+/// every node, and the nodes cut still count among those asked about (`errors (50 of 500
+/// nodes)`, not of the rows shown).
 pub fn keep_top(report: &mut Report, n: usize) -> usize {
     let cut = report.nodes.len().saturating_sub(n);
-    report.nodes.truncate(n);
+    let hidden: Vec<String> = report.nodes.drain(n.min(report.nodes.len())..).map(|row| row.node).collect();
+    report.hidden.extend(hidden);
     cut
+}
+
+/// The slowest tenth of the nodes (at least one) when the table has three nodes or more, as the
+/// analysis ranks them (p99, then mean); none for fewer, where "slowest" says nothing.
+pub fn slowest_nodes(report: &Report) -> Vec<String> {
+    let mut nodes: Vec<&str> = report.nodes.iter().map(|row| row.node.as_str()).collect();
+    nodes.dedup();
+    if nodes.len() < 3 {
+        return Vec::new();
+    }
+    nodes.iter().take(nodes.len().div_ceil(10)).map(|node| node.to_string()).collect()
 }
 
 #[cfg(test)]
@@ -108,9 +121,10 @@ mod tests {
         assert_eq!(order(&report), ["n1", "n2"]);
         sort(&mut report, SortKey::Mean);
         assert_eq!(order(&report), ["n1", "n2"]);
-        let cluster = report.cluster.stats.count;
+        let (cluster, asked) = (report.cluster.stats.count, report.node_count());
         assert_eq!(keep_top(&mut report, 1), 1);
         assert_eq!(order(&report), ["n1"]);
         assert_eq!(report.cluster.stats.count, cluster);
+        assert_eq!(report.node_count(), asked, "a row cut is still a node asked about");
     }
 }

@@ -16,6 +16,7 @@ use crate::podstart::crosscheck::{Agreement, CheckVerdict, CrossCheck, MetricChe
 use crate::podstart::{Latency, Milestone, Skip};
 use crate::report::document::DocumentFormat;
 use crate::report::json::number;
+use crate::report::paint::{self, Tone};
 use crate::report::{quantile_header, quantile_key};
 use crate::slo::{Objective, Verdict};
 
@@ -102,14 +103,54 @@ pub fn table(
     }
     if let Some((objective, verdict)) = slo {
         writeln!(out)?;
-        writeln!(
-            out,
-            "SLO {objective} on {m} of stateless pods: {} — {}",
-            verdict.state.as_str(),
-            verdict.reason
-        )?;
+        writeln!(out, "{}", verdict_line(objective, m, verdict))?;
     }
     Ok(())
+}
+
+/// `SLO p99<=5s on ready of stateless pods: violated — …`: the verdict under the table, and on
+/// stderr beside a document.
+pub fn verdict_line(objective: &Objective, milestone: Milestone, verdict: &Verdict) -> String {
+    format!(
+        "SLO {objective} on {milestone} of stateless pods: {} — {}",
+        verdict.state.as_str(),
+        verdict.reason
+    )
+}
+
+/// How `pods`' table is coloured on a terminal: its SLO line by verdict (violated red, unknown
+/// yellow, holds green) and the rows of the slowest pods yellow.
+pub fn tone(report: &PodReport) -> impl Fn(&str) -> Option<Tone> {
+    let pods: Vec<String> = report.slowest.iter().map(|pod| pod.pod.clone()).collect();
+    let pods = paint::escaped_names(&pods);
+    move |line| paint::verdict_tone(line).or_else(|| paint::row_of(line, &pods).then_some(Tone::Warn))
+}
+
+/// The pod selection as it was typed: `-n NAMESPACE`, `-l SELECTOR`, `--field-selector SELECTOR`.
+pub fn filters(namespace: Option<&str>, labels: Option<&str>, fields: Option<&str>) -> Vec<String> {
+    [("-n", namespace), ("-l", labels), ("--field-selector", fields)]
+        .into_iter()
+        .filter_map(|(flag, value)| Some(format!("{flag} {}", value?)))
+        .collect()
+}
+
+/// What `pods` says when no pod is left to report, the selection echoed:
+/// `No pods match -l app=web --since 1s (12 pods listed, none created in the last 1s)`.
+pub fn nothing_found(filters: &[String], since: Option<f64>, listed: usize) -> String {
+    let mut asked = filters.to_vec();
+    if let Some(since) = since {
+        asked.push(format!("--since {}", span(since)));
+    }
+    match (asked.is_empty(), since) {
+        (true, _) => "No pods found".to_string(),
+        (false, Some(since)) if listed > 0 => format!(
+            "No pods match {} ({listed} pod{} listed, none created in the last {})",
+            asked.join(" "),
+            if listed == 1 { "" } else { "s" },
+            span(since)
+        ),
+        (false, _) => format!("No pods match {}", asked.join(" ")),
+    }
 }
 
 fn groups(
@@ -654,6 +695,18 @@ pub fn cross_check_csv(check: &CrossCheck, out: &mut (impl Write + ?Sized)) -> i
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn no_pod_to_report_is_said_with_the_selection_echoed() {
+        let filters = filters(Some("shop"), Some("app=web"), None);
+        assert_eq!(
+            nothing_found(&filters, Some(3600.0), 1286),
+            "No pods match -n shop -l app=web --since 1h (1286 pods listed, none created in the last 1h)"
+        );
+        assert_eq!(nothing_found(&filters, None, 0), "No pods match -n shop -l app=web");
+        assert_eq!(nothing_found(&[], Some(1.0), 0), "No pods match --since 1s");
+        assert_eq!(nothing_found(&[], None, 0), "No pods found");
+    }
     use crate::podstart::aggregate::{PodQuery, aggregate};
     use crate::podstart::{PodStart, Workload};
 

@@ -12,6 +12,7 @@ use crate::analysis::{NodeReport, Report, Stats};
 use crate::histogram::{Band, Reset};
 use crate::report::problems;
 use crate::report::{format_count, format_share, format_value, quantile_header};
+use crate::slo::{Objective, Verdict};
 
 /// How many quantile columns the narrow table shows.
 const NARROW_QUANTILES: usize = 3;
@@ -96,6 +97,65 @@ pub fn render_fleet(
         for line in footer.lines().skip_while(|l| l.is_empty()) {
             if line.is_empty() { writeln!(out)? } else { writeln!(out, "  {line}")? }
         }
+    }
+    Ok(())
+}
+
+/// An SLO and its verdicts on one report.
+pub type Judgement = (Objective, Vec<Verdict>);
+
+/// `histogram`'s report for people: the table, the distribution chart when anything was
+/// observed, then one line per SLO verdict.
+pub fn render_judged(
+    report: &Report,
+    options: TableOptions,
+    judgement: Option<&Judgement>,
+    out: &mut impl Write,
+) -> io::Result<()> {
+    render_with(report, options, out)?;
+    if report.cluster.stats.count > 0.0 {
+        writeln!(out)?;
+        super::chart::render(report, super::chart::ChartOptions::default(), out)?;
+    }
+    if let Some((slo, verdicts)) = judgement {
+        writeln!(out)?;
+        super::slo::write_lines(slo, verdicts, &report.unit, None, out)?;
+    }
+    Ok(())
+}
+
+/// One cluster of several: its report and SLO verdicts, or why it could not be read.
+pub type FleetEntry<'a> = (&'a str, Result<(&'a Report, Option<&'a Judgement>), &'a str>);
+
+/// `histogram` over several clusters for people: [`render_fleet`]'s table of the clusters that
+/// were read, the clusters that could not be, then each cluster's SLO verdicts after its context.
+pub fn render_fleet_judged(
+    clusters: &[FleetEntry<'_>],
+    options: TableOptions,
+    out: &mut impl Write,
+) -> io::Result<()> {
+    let reports: Vec<(&str, &Report)> =
+        clusters.iter().filter_map(|(c, r)| Some((*c, r.as_ref().ok()?.0))).collect();
+    render_fleet(&reports, options, out)?;
+    let unread: Vec<(&str, &str)> =
+        clusters.iter().filter_map(|(c, r)| Some((*c, *r.as_ref().err()?))).collect();
+    if !unread.is_empty() {
+        writeln!(out)?;
+        writeln!(out, "clusters that could not be read ({} of {}):", unread.len(), clusters.len())?;
+        for (context, message) in unread {
+            writeln!(out, "  {context}: {message}")?;
+        }
+    }
+    let judged: Vec<(&str, &Report, &Judgement)> = clusters
+        .iter()
+        .filter_map(|(c, r)| Some((*c, r.as_ref().ok()?)))
+        .filter_map(|(c, (report, judgement))| Some((c, *report, (*judgement)?)))
+        .collect();
+    if !judged.is_empty() {
+        writeln!(out)?;
+    }
+    for (context, report, (slo, verdicts)) in judged {
+        super::slo::write_lines(slo, verdicts, &report.unit, Some(context), out)?;
     }
     Ok(())
 }

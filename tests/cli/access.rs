@@ -117,7 +117,7 @@ fn can(cluster: &Cluster, user: &UserInfo, permission: &rbac::Permission) -> boo
 /// The line of `text` (a doctor table) for `check`, with runs of spaces collapsed, and the fix
 /// lines under it. A per-node check such as `node-1: tls verify` is also found in the row that
 /// groups the same verdict on several nodes (`2 nodes (node-0, node-1): tls verify`).
-fn check_block(text: &str, check: &str) -> (String, Vec<String>) {
+pub(crate) fn check_block(text: &str, check: &str) -> (String, Vec<String>) {
     let grouped = |label: &str| match check.split_once(": ") {
         Some((node, title)) => {
             label.contains(" nodes (") && label.contains(node) && label.contains(&format!("): {title}"))
@@ -129,11 +129,26 @@ fn check_block(text: &str, check: &str) -> (String, Vec<String>) {
         .by_ref()
         .find(|l| l.len() > 8 && (l[8..].starts_with(check) || grouped(&l[8..])))
         .unwrap_or_else(|| panic!("no check {check:?} in:\n{text}"));
+    // The evidence wraps under its column until the fix; a prose fix wraps too, while each
+    // alternative (`or: …`) and each command starts a line of its own.
+    let under: Vec<&str> = lines.take_while(|l| l.starts_with("        ") && !l.trim().is_empty()).collect();
+    let (evidence, fix_lines) =
+        under.split_at(under.iter().position(|l| l.trim().starts_with("fix: ")).unwrap_or(under.len()));
+    let line = std::iter::once(line).chain(evidence.iter().copied()).collect::<Vec<_>>().join(" ");
     let line = line.split_whitespace().collect::<Vec<_>>().join(" ");
-    let fix = lines
-        .take_while(|l| l.starts_with("        ") && !l.trim().is_empty())
-        .map(|l| l.trim().trim_start_matches("fix: ").to_string())
-        .collect();
+    let mut fix: Vec<String> = Vec::new();
+    for l in fix_lines {
+        let text = l.trim().trim_start_matches("fix: ");
+        let starts = l.trim().starts_with("fix: ")
+            || ["or: ", "kubectl ", "kubelet-metrics "].iter().any(|lead| text.starts_with(lead));
+        match fix.last_mut() {
+            Some(last) if !starts => {
+                last.push(' ');
+                last.push_str(text);
+            }
+            _ => fix.push(text.to_string()),
+        }
+    }
     (line, fix)
 }
 

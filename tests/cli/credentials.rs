@@ -264,7 +264,7 @@ fn doctor_says_it_skipped_the_authenticated_checks_and_why() {
         .expect("runs");
     let text = stdout(&output);
     assert_eq!(output.status.code(), Some(1), "{text}{}", stderr(&output));
-    let line = text.lines().find(|l| l.contains("kubelet credentials")).expect("a credentials check");
+    let (line, _) = crate::access::check_block(&text, "kubelet credentials");
     assert!(line.starts_with("FAIL") && line.contains("no credentials are sent"), "{text}");
     assert!(line.contains("checks (/healthz, /metrics) are skipped"), "{text}");
     assert!(text.contains("--allow-credentials-to-unverified-kubelets"), "{text}");

@@ -10,7 +10,7 @@ use crate::{bin, stderr, stdout};
 
 /// Two clusters (`east`: 3 nodes; `west`: 2 nodes), and `down`, whose API server refuses
 /// connections, in one kubeconfig.
-struct Fleet {
+pub(crate) struct Fleet {
     east: Cluster,
     west: Cluster,
     kubeconfig: PathBuf,
@@ -18,7 +18,7 @@ struct Fleet {
 }
 
 impl Fleet {
-    async fn start(west_faults: &[(usize, Fault)]) -> Fleet {
+    pub(crate) async fn start(west_faults: &[(usize, Fault)]) -> Fleet {
         let east = Cluster::builder().nodes(3).seed(11).start().await.expect("east starts");
         let mut west = Cluster::builder().nodes(2).seed(12);
         for (index, fault) in west_faults {
@@ -60,7 +60,7 @@ impl Fleet {
         Fleet { east, west, kubeconfig, _dir: dir }
     }
 
-    fn run(&self, args: &[&str]) -> std::process::Output {
+    pub(crate) fn run(&self, args: &[&str]) -> std::process::Output {
         bin().args(args).arg("--kubeconfig").arg(&self.kubeconfig).output().expect("the binary runs")
     }
 
@@ -70,7 +70,7 @@ impl Fleet {
         self.run(&[&[command][..], &three, args].concat())
     }
 
-    async fn shutdown(self) {
+    pub(crate) async fn shutdown(self) {
         self.east.shutdown().await;
         self.west.shutdown().await;
     }

@@ -1,11 +1,13 @@
 //! Output that stays readable at hundreds of nodes: identical failures once with a count and a
 //! few names, empty results said on stderr, bounded lists.
 
-use kubesim::Cluster;
+use kubesim::{Cluster, Fault};
 
-use std::process::Output;
+use std::io::{BufRead, BufReader, Read};
+use std::process::{Output, Stdio};
+use std::time::Duration;
 
-use crate::{bin, stderr, stdout};
+use crate::{Reaped, bin, stderr, stdout};
 
 const NODES: usize = 500;
 
@@ -455,6 +457,7 @@ fn redacted(text: &str) -> String {
         (r"127\.0\.0\.1:\d+", "127.0.0.1:PORT"),
         (r"\d+(\.\d+)? ?ms\b", "N ms"),
         (r"v1\.\d+\.\d+", "vX"),
+        (r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z", "TIME"),
     ];
     rules.iter().fold(text.to_string(), |text, (pattern, with)| {
         regex::Regex::new(pattern).expect("valid pattern").replace_all(&text, *with).into_owned()
@@ -484,6 +487,8 @@ async fn five_hundred_nodes_read_as_a_few_lines_each() {
             .args(["--node", &format!("a-{i:03}")]);
         layouts.arg("--file").arg(crate::fixture("seed-node1.prom")).args(["--node", &format!("b-{i:03}")]);
     }
+    let dir = tempfile::tempdir().expect("temp dir");
+    let saved = dir.path().join("baseline.prom").to_string_lossy().into_owned();
     let cases: Vec<(&str, Output)> = vec![
         ("doctor_viewer", cluster_run(&["doctor", "--sample", "20", "--concurrency", "32"], &viewer)),
         ("histogram_top", cluster_run(&["histogram", "--top", "5", "--concurrency", "32"], &admin)),
@@ -494,12 +499,52 @@ async fn five_hundred_nodes_read_as_a_few_lines_each() {
             cluster_run(&["get", "-m", "kubelet_pod_start_duration_secnds", "--concurrency", "32"], &admin),
         ),
         ("empty_node", cluster_run(&["histogram", "node-9999"], &admin)),
+        ("empty_nodes", cluster_run(&["histogram", "node-9999", "nod-001", "node-x"], &admin)),
         ("empty_since", cluster_run(&["pods", "--since", "1s"], &admin)),
+        (
+            "snapshot_mistyped_metric",
+            cluster_run(
+                &[
+                    "snapshot",
+                    "-m",
+                    "kubelet_pod_strat_duration_seconds",
+                    "--output-file",
+                    &saved,
+                    "--concurrency",
+                    "32",
+                ],
+                &admin,
+            ),
+        ),
+        (
+            "watch_mistyped_metric",
+            cluster_run(
+                &[
+                    "watch",
+                    "kubelet_pod_strat_duration_seconds",
+                    "--interval",
+                    "100ms",
+                    "--count",
+                    "1",
+                    "--concurrency",
+                    "32",
+                ],
+                &admin,
+            ),
+        ),
     ];
     for (name, out) in cases {
         let (text, errors) = (stdout(&out), stderr(&out));
         assert_lines_fit(&text);
         assert_lines_fit(&errors);
+        if name == "doctor_viewer" {
+            // Evidence wraps in its column and prose fixes under the row; a command stays whole.
+            for line in text.lines() {
+                let command = line.trim_start().trim_start_matches("fix: ").trim_start_matches("or: ");
+                let copied = command.starts_with("kubectl ") || command.starts_with("kubelet-metrics ");
+                assert!(copied || kubelet_metrics::text::display_width(line) <= 100, "{line}\n{text}");
+            }
+        }
         // No line names a node beyond the first few of a list ("and N more").
         for line in text.lines().chain(errors.lines()) {
             let names =
@@ -517,4 +562,204 @@ async fn five_hundred_nodes_read_as_a_few_lines_each() {
             ))
         );
     }
+}
+
+/// Ctrl-C at 500 nodes, 50 of them hanging: once the other 450 answered (the collection's debug
+/// log counts them), SIGINT cancels the 50, and the report names them once, grouped, not once
+/// per node; the exit status is 130 (README, exit status).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ctrl_c_at_500_nodes_groups_the_cancelled_nodes() {
+    const HANGING: usize = NODES / 10;
+    let mut builder = Cluster::builder().nodes(NODES);
+    for index in (0..NODES).step_by(NODES / HANGING) {
+        builder = builder.fault(index, Fault::Hang);
+    }
+    let cluster = builder.start().await.expect("kubesim starts");
+    let mut child = Reaped(
+        bin()
+            .args(["histogram", "--top", "3", "--concurrency", "100", "--timeout", "120s", "--kubeconfig"])
+            .arg(cluster.admin_kubeconfig())
+            // The collection's own debug log says when each node answered; users see none of it.
+            .env("RUST_LOG", "kubelet_metrics::collect=debug")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("the binary starts"),
+    );
+    let (answered_tx, answered_rx) = std::sync::mpsc::channel();
+    let errors = BufReader::new(child.0.stderr.take().expect("piped"));
+    let errors = std::thread::spawn(move || {
+        let (mut lines, mut answered) = (Vec::new(), 0);
+        for line in errors.lines().map_while(Result::ok) {
+            if line.contains("node answered") {
+                answered += 1;
+                if answered == NODES - HANGING {
+                    let _ = answered_tx.send(());
+                }
+            }
+            lines.push(line);
+        }
+        lines
+    });
+    let mut report = child.0.stdout.take().expect("piped");
+    let report = std::thread::spawn(move || {
+        let mut text = String::new();
+        report.read_to_string(&mut text).map(|_| text)
+    });
+    tokio::task::block_in_place(|| {
+        answered_rx.recv_timeout(Duration::from_secs(120)).expect("the 450 nodes that do not hang answer");
+        crate::signals::signal(&child.0, "INT");
+        let (code, _) = crate::signals::wait(&mut child.0, Duration::from_secs(10));
+        assert_eq!(code, Some(130), "Ctrl-C exits 128 + SIGINT");
+    });
+    let text = report.join().expect("stdout reader").expect("stdout");
+    let log = regex::Regex::new(r"^\S+Z\s+(TRACE|DEBUG|INFO|WARN|ERROR) ").expect("valid pattern");
+    let errors: String = errors
+        .join()
+        .expect("stderr reader")
+        .into_iter()
+        .filter(|line| !log.is_match(line))
+        .map(|line| format!("{line}\n"))
+        .collect();
+    let cancelled: Vec<&str> = text.lines().filter(|l| l.starts_with("  cancelled")).collect();
+    assert_eq!(cancelled.len(), 1, "one line for every cancelled node:\n{text}");
+    assert!(
+        cancelled[0].contains(&format!(
+            "cancelled on {HANGING} nodes (node-000, node-010, node-020, node-030, node-040 and {} more)",
+            HANGING - 5
+        )),
+        "{text}"
+    );
+    assert!(text.contains(&format!("errors ({HANGING} of {NODES} nodes)")), "{text}");
+    assert_lines_fit(&text);
+    assert_lines_fit(&errors);
+    insta::assert_snapshot!(
+        "ctrl_c_500_nodes",
+        redacted(&format!("exit: Some(130)\nstdout:\n{text}\nstderr:\n{errors}"))
+    );
+}
+
+/// "did you mean" over several clusters: once per cluster, named by its context.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_mistyped_metric_over_several_clusters_gets_did_you_mean_per_cluster() {
+    let fleet = crate::fleet::Fleet::start(&[]).await;
+    let out = tokio::task::block_in_place(|| {
+        fleet.run(&[
+            "histogram",
+            "kubelet_pod_strat_duration_seconds",
+            "--context",
+            "east",
+            "--context",
+            "west",
+        ])
+    });
+    let text = stderr(&out);
+    let hints: Vec<&str> = text.lines().filter(|l| l.contains("did you mean")).collect();
+    assert_eq!(
+        hints,
+        [
+            "context east: did you mean kubelet_pod_start_duration_seconds? (the closest names in the payloads)",
+            "context west: did you mean kubelet_pod_start_duration_seconds? (the closest names in the payloads)"
+        ],
+        "{text}"
+    );
+    let out = tokio::task::block_in_place(|| {
+        fleet.run(&[
+            "get",
+            "-m",
+            "kubelet_pod_strat_duration_seconds",
+            "--context",
+            "east",
+            "--context",
+            "west",
+        ])
+    });
+    assert_eq!(stderr(&out).matches("did you mean kubelet_pod_start_duration_seconds?").count(), 2);
+
+    // The fleet table in colour: each cluster's SLO lines by verdict.
+    let out = tokio::task::block_in_place(|| {
+        fleet.run(&[
+            "histogram",
+            "--slo",
+            "p99<=1s",
+            "--color",
+            "always",
+            "--context",
+            "east",
+            "--context",
+            "west",
+        ])
+    });
+    assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
+    let text = stdout(&out);
+    let red = "\x1b[1m\x1b[31m";
+    for context in ["east", "west"] {
+        assert!(text.lines().any(|l| l.starts_with(&format!("{red}{context}: SLO p99<=1s on "))), "{text:?}");
+    }
+    fleet.shutdown().await;
+}
+
+/// `pods`, `compare` and `watch` colour what the issue asks for, only when asked.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pods_compare_and_watch_colour_verdicts_errors_and_the_slowest_rows() {
+    let cluster = Cluster::builder().nodes(3).start().await.expect("kubesim starts");
+    let admin = cluster.admin_kubeconfig();
+    let run = |args: &[&str]| {
+        tokio::task::block_in_place(|| {
+            bin().args(args).arg("--kubeconfig").arg(&admin).output().expect("runs")
+        })
+    };
+    let (red, yellow) = ("\x1b[1m\x1b[31m", "\x1b[33m");
+
+    let pods = run(&["pods", "--slo", "p99<=1s", "--top", "3", "--color", "always"]);
+    let text = stdout(&pods);
+    assert!(text.lines().any(|l| l.starts_with(&format!("{red}SLO p99<=1s on ready"))), "{text:?}");
+    let slowest: Vec<&str> = text
+        .lines()
+        .skip_while(|l| !l.starts_with("Slowest pods"))
+        .skip(2)
+        .take_while(|l| !l.is_empty())
+        .collect();
+    assert!(!slowest.is_empty() && slowest.iter().all(|l| l.starts_with(yellow)), "{text:?}");
+    let plain = run(&["pods", "--slo", "p99<=1s", "--top", "3"]);
+    assert!(!stdout(&plain).contains('\x1b'), "piped: no colour");
+
+    // Without the kubelets' CA every direct fetch fails: its row and its error are red.
+    let token = cluster.sa_token_path();
+    let token = token.to_string_lossy();
+    let compare = run(&["compare", "--rounds", "1", "--token-file", &token, "--color", "always"]);
+    let text = stdout(&compare);
+    assert!(text.lines().any(|l| l.starts_with(&format!("{red}direct error: "))), "{text:?}");
+    assert!(text.lines().any(|l| l.starts_with(&format!("{red}direct "))), "{text:?}");
+    assert!(text.lines().any(|l| l.starts_with("proxy ")), "the proxy row is plain: {text:?}");
+
+    let watch = run(&["watch", "--interval", "100ms", "--count", "1", "--color", "always"]);
+    let text = stdout(&watch);
+    let painted: Vec<&str> = text.lines().filter(|l| l.starts_with(yellow)).collect();
+    assert_eq!(painted.len(), 1, "the slowest of three nodes: {text:?}");
+    assert!(!stdout(&run(&["watch", "--interval", "100ms", "--count", "1"])).contains('\x1b'));
+    cluster.shutdown().await;
+}
+
+/// `serve -m` with a name no kubelet has: one "did you mean", on the first collection, not one
+/// per cycle.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serve_says_did_you_mean_once_for_a_mistyped_metric() {
+    let cluster = Cluster::builder().nodes(3).start().await.expect("kubesim starts");
+    let out = tokio::task::block_in_place(|| {
+        bin()
+            .args(["serve", "--listen", "127.0.0.1:0", "--interval", "100ms", "--max-cycles", "3"])
+            .args(["-m", "kubelet_pod_strat_duration_seconds", "--kubeconfig"])
+            .arg(cluster.admin_kubeconfig())
+            .output()
+            .expect("runs")
+    });
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let hints: Vec<String> =
+        stderr(&out).lines().filter(|l| l.starts_with("did you mean")).map(str::to_string).collect();
+    assert_eq!(
+        hints,
+        ["did you mean kubelet_pod_start_duration_seconds? (the closest names in the payloads)"]
+    );
+    cluster.shutdown().await;
 }

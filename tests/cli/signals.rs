@@ -60,13 +60,13 @@ fn endless(mut stream: std::net::TcpStream) {
     while stream.write_all(&filler).is_ok() {}
 }
 
-fn signal(child: &Child, name: &str) {
+pub(crate) fn signal(child: &Child, name: &str) {
     let status = Command::new("kill").args([&format!("-{name}"), &child.id().to_string()]).status();
     assert!(status.is_ok_and(|s| s.success()), "kill -{name}");
 }
 
 /// Waits for the child to exit, at most `limit`; returns its exit code and how long it took.
-fn wait(child: &mut Child, limit: Duration) -> (Option<i32>, Duration) {
+pub(crate) fn wait(child: &mut Child, limit: Duration) -> (Option<i32>, Duration) {
     let started = Instant::now();
     loop {
         if let Some(status) = child.try_wait().expect("wait") {

@@ -282,6 +282,18 @@ fn selectors_and_named_nodes(backend: &Backend) {
     let mut nodes = nodes;
     nodes.sort_unstable();
     assert_eq!(nodes, expected, "{}", backend.name);
+
+    // A mistyped name: nothing to read, said as kubectl says it, with the name that was meant.
+    let typo = format!("{}x", names[1]);
+    let out = backend.run(&["histogram", &typo, "--kubeconfig", &admin]);
+    assert_eq!(out.status.code(), Some(2), "{}: {}", backend.name, stderr(&out));
+    assert_eq!(stdout(&out), "", "{}", backend.name);
+    assert_eq!(
+        stderr(&out).trim_end(),
+        format!("No nodes match: node {typo:?} not found; did you mean {}?", names[1]),
+        "{}",
+        backend.name
+    );
 }
 
 fn doctor_as_admin(backend: &Backend) {
@@ -312,7 +324,8 @@ fn doctor_impersonating_a_user_judges_that_user(backend: &Backend) {
 
     let viewer = backend.path(&backend.viewer);
     let out = backend.run(&["doctor", "--kubeconfig", &viewer, "--as", "admin", "--sample", "2"]);
-    let all = format!("{}{}", stdout(&out), stderr(&out));
+    // Doctor wraps its evidence: read it as one run of words.
+    let all = format!("{}{}", stdout(&out), stderr(&out)).split_whitespace().collect::<Vec<_>>().join(" ");
     assert_ne!(out.status.code(), Some(0), "{}: {all}", backend.name);
     assert!(
         all.contains(
