@@ -312,8 +312,20 @@ impl fmt::Display for Objective {
             Statistic::Mean => write!(f, "mean")?,
             Statistic::Quantile(q) => write!(f, "{}", quantile_name(q))?,
         }
-        write!(f, "{}{}s", if self.strict { "<" } else { "<=" }, format_number(self.bound))
+        write!(f, "{}{}", if self.strict { "<" } else { "<=" }, bound_text(self.bound))
     }
+}
+
+/// The bound as a user writes it: below a second in milliseconds (`p99<=250ms`) when that
+/// spelling parses back to the same number, else in seconds (`p99<=5s`).
+fn bound_text(bound: f64) -> String {
+    if bound > 0.0 && bound < 1.0 {
+        let millis = format!("{}ms", format_number(bound * 1000.0));
+        if parse_duration(&millis).is_ok_and(|d| d.as_secs_f64() == bound) {
+            return millis;
+        }
+    }
+    format!("{}s", format_number(bound))
 }
 
 #[cfg(test)]
@@ -325,6 +337,14 @@ mod tests {
         assert_eq!(Objective::parse("p99 <= 5s").map(|o| o.to_string()), Ok("p99<=5s".to_string()));
         assert_eq!(Objective::parse("p99.9<10").map(|o| o.to_string()), Ok("p99.9<10s".to_string()));
         assert_eq!(Objective::parse("mean<=750ms").map(|o| o.bound), Ok(0.75));
+        assert_eq!(Objective::parse("p99<=1ms").map(|o| o.to_string()), Ok("p99<=1ms".to_string()));
+        assert_eq!(Objective::parse("p99<0.25").map(|o| o.to_string()), Ok("p99<250ms".to_string()));
+        assert_eq!(Objective::parse("p99<=0.0001s").map(|o| o.to_string()), Ok("p99<=0.1ms".to_string()));
+        // Below a nanosecond no duration spells it: the bound stays in seconds.
+        assert_eq!(
+            Objective::parse("p99<=1e-12").map(|o| o.to_string()),
+            Ok("p99<=0.000000000001s".to_string())
+        );
         assert!(Objective::parse("p99>=5s").is_err());
         assert!(Objective::parse("p101<=5s").is_err());
         assert!(Objective::parse("q99<=5s").is_err());
