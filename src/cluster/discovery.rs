@@ -5,8 +5,7 @@
 use std::net::IpAddr;
 
 use futures::{StreamExt, stream};
-use k8s_openapi::api::core::v1::Node;
-use kube::api::{Api, ObjectList};
+use serde::Deserialize;
 
 use crate::access::AddressType;
 use crate::cluster::FetchError;
@@ -63,53 +62,32 @@ impl NodeTarget {
     /// The target for a node object: addresses of the policy's types in its order, the port
     /// from `--kubelet-port`, else `status.daemonEndpoints.kubeletEndpoint.Port`, else 10250.
     /// `None` when the object has no name.
-    pub fn from_node(node: &Node, policy: &AddressPolicy) -> Option<NodeTarget> {
+    pub fn from_node(node: &NodeObject, policy: &AddressPolicy) -> Option<NodeTarget> {
         let status = node.status.as_ref();
-        let reported: Vec<(&str, &str)> = status
-            .and_then(|s| s.addresses.as_deref())
-            .unwrap_or_default()
-            .iter()
-            .map(|a| (a.type_.as_str(), a.address.as_str()))
-            .collect();
-        let reported_port = status
-            .and_then(|s| s.daemon_endpoints.as_ref())
-            .and_then(|d| d.kubelet_endpoint.as_ref())
-            .map(|e| e.port);
-        let kubelet_version =
-            status.and_then(|s| s.node_info.as_ref()).map(|info| info.kubelet_version.as_str());
-        NodeTarget::from_parts(
-            node.metadata.name.as_deref()?,
-            &reported,
-            reported_port,
-            kubelet_version,
-            policy,
-        )
-    }
-
-    /// [`NodeTarget::from_node`] on the fields it reads: the name, the reported `(type,
-    /// address)` pairs, `daemonEndpoints.kubeletEndpoint.Port` and the kubelet version.
-    fn from_parts(
-        name: &str,
-        reported: &[(&str, &str)],
-        reported_port: Option<i32>,
-        kubelet_version: Option<&str>,
-        policy: &AddressPolicy,
-    ) -> Option<NodeTarget> {
+        let reported = status.map(|s| s.addresses.as_slice()).unwrap_or_default();
         let mut addresses: Vec<String> = Vec::new();
         for wanted in &policy.types {
-            for (_, address) in reported.iter().filter(|(type_, _)| *type_ == wanted.as_str()) {
-                let value = address.trim();
+            for reported in reported.iter().filter(|a| a.type_ == wanted.as_str()) {
+                let value = reported.address.trim();
                 if !value.is_empty() && !addresses.iter().any(|a| a == value) {
                     addresses.push(value.to_string());
                 }
             }
         }
-        let reported_port = reported_port.and_then(|port| u16::try_from(port).ok()).filter(|port| *port != 0);
+        let reported_port = status
+            .and_then(|s| s.daemon_endpoints.as_ref())
+            .and_then(|d| d.kubelet_endpoint.as_ref())
+            .and_then(|endpoint| u16::try_from(endpoint.port).ok())
+            .filter(|port| *port != 0);
+        let kubelet_version = status
+            .and_then(|s| s.node_info.as_ref())
+            .and_then(|info| info.kubelet_version.as_deref())
+            .filter(|v| !v.is_empty());
         Some(NodeTarget {
-            name: name.to_string(),
+            name: node.metadata.name.clone()?,
             addresses,
             port: policy.port.or(reported_port).unwrap_or(DEFAULT_KUBELET_PORT),
-            kubelet_version: kubelet_version.filter(|v| !v.is_empty()).map(str::to_string),
+            kubelet_version: kubelet_version.map(str::to_string),
         })
     }
 
@@ -229,73 +207,39 @@ async fn find(
 ) -> Result<Discovery, FetchError> {
     Ok(match selection {
         NodeSelection::All { selector } => Discovery {
-            targets: list_targets(client, api_host, selector.as_deref(), policy, max_body).await?,
+            targets: list_paged(client, api_host, selector.as_deref(), PAGE_SIZE, max_body, policy).await?,
             unresolved: Vec::new(),
         },
-        NodeSelection::Names(names) => lookup(client, api_host, names, policy).await,
+        NodeSelection::Names(names) => lookup(client, api_host, names, policy, max_body).await,
         NodeSelection::Addresses(addresses) => Discovery::from_addresses(addresses, policy),
         NodeSelection::Local { name, address: Some(ip) } => Discovery::local(name, *ip, policy),
         NodeSelection::Local { name, address: None } => {
-            lookup(client, api_host, std::slice::from_ref(name), policy).await
+            lookup(client, api_host, std::slice::from_ref(name), policy, max_body).await
         }
     })
 }
 
-/// Lists every node matching the selector, `page_size` nodes per request. The first request
-/// is served from the API server's watch cache (`resourceVersion=0`, see [`page_path`]), so a
-/// fleet of clients listing nodes does not make etcd read every node each time. Each page's body
-/// is limited as it arrives (to `--max-body`, but never below 64 MiB): a server that
-/// sends an endless list fails the run instead of filling memory.
+/// Lists every node matching the selector as targets, `page_size` nodes per request. The
+/// first request is served from the API server's watch cache (`resourceVersion=0`, see
+/// [`page_path`]), so a fleet of clients listing nodes does not make etcd read every node each
+/// time. Each page becomes targets before the next is requested, and only the fields a target
+/// needs are parsed ([`NodeObject`]): memory follows the page size, not the node count. Each
+/// page's body is limited as it arrives (to `--max-body`, but never below 64 MiB): a server
+/// that sends an endless list fails the run instead of filling memory.
 pub async fn list_paged(
     client: &kube::Client,
     api_host: &str,
     selector: Option<&str>,
     page_size: u32,
     max_body: u64,
-) -> Result<Vec<Node>, FetchError> {
-    let mut nodes = Vec::new();
-    for_each_page(client, api_host, selector, page_size, max_body, |page: ObjectList<Node>| {
-        nodes.extend(page.items);
-        page.metadata.continue_
-    })
-    .await?;
-    Ok(nodes)
-}
-
-/// Lists every node matching the selector as targets, page by page. Each page becomes targets
-/// before the next is requested, and only the fields a target needs are parsed (a listed Node
-/// carries conditions, images, labels, ...): memory follows the page size, not the node count.
-async fn list_targets(
-    client: &kube::Client,
-    api_host: &str,
-    selector: Option<&str>,
     policy: &AddressPolicy,
-    max_body: u64,
 ) -> Result<Vec<NodeTarget>, FetchError> {
     let mut targets = Vec::new();
-    for_each_page(client, api_host, selector, PAGE_SIZE, max_body, |page: listed::NodeList| {
-        targets.extend(page.items.iter().filter_map(|node| node.target(policy)));
-        page.metadata.continue_
-    })
-    .await?;
-    Ok(targets)
-}
-
-/// Follows the node list page by page (at most `MAX_PAGES`): each page is read as `T` and
-/// handed to `each`, which returns the page's continue token.
-async fn for_each_page<T: serde::de::DeserializeOwned>(
-    client: &kube::Client,
-    api_host: &str,
-    selector: Option<&str>,
-    page_size: u32,
-    max_body: u64,
-    mut each: impl FnMut(T) -> Option<String>,
-) -> Result<(), FetchError> {
     let cap = max_body.max(LIST_PAGE_FLOOR);
     let mut token: Option<String> = None;
     for _ in 0..MAX_PAGES {
         let path = page_path(selector, token.as_deref(), page_size);
-        let body = page_body(client, api_host, &path, cap).await.map_err(|err| match err {
+        let page: NodeList = get_json(client, api_host, &path, "NodeList", cap).await.map_err(|err| match err {
             FetchError::TooLarge { limit } => FetchError::Io {
                 message: format!(
                     "the node list passed {limit} bytes (the larger of --max-body and 64 MiB), more than a node list holds"
@@ -303,132 +247,108 @@ async fn for_each_page<T: serde::de::DeserializeOwned>(
             },
             err => err,
         })?;
-        let page = parse_page(&body)?;
-        token = each(page).filter(|t| !t.is_empty());
+        targets.extend(page.items.iter().filter_map(|node| NodeTarget::from_node(node, policy)));
+        token = page.metadata.continue_.filter(|t| !t.is_empty());
         if token.is_none() {
             break;
         }
     }
-    Ok(())
+    Ok(targets)
 }
 
-/// The body of one node list page (`path` from [`page_path`]), capped at `max_body` bytes as it
-/// arrives.
-async fn page_body(
+/// `GET path` on the API server, its body capped at `max_body` bytes as it arrives, read as
+/// `T`: the `kind` asked for (a `Node`, or a `NodeList` page).
+async fn get_json<T: serde::de::DeserializeOwned>(
     client: &kube::Client,
     api_host: &str,
     path: &str,
+    kind: &str,
     max_body: u64,
-) -> Result<bytes::Bytes, FetchError> {
+) -> Result<T, FetchError> {
     let request = http::Request::get(path)
         .header(http::header::ACCEPT, "application/json")
         .body(kube::client::Body::empty())
-        .map_err(|err| FetchError::Io { message: format!("cannot build the node list request: {err}") })?;
+        .map_err(|err| FetchError::Io { message: format!("cannot build the request for {path}: {err}") })?;
     let response = client.send(request).await.map_err(|err| FetchError::from_kube(&err, api_host))?;
-    crate::cluster::answer(response, api_host, max_body).await?.into_bytes().await
+    let body = crate::cluster::answer(response, api_host, max_body).await?.into_bytes().await?;
+    parse_object(&body, path, kind)
 }
 
-fn parse_page<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, FetchError> {
+/// `body` read as `T`, the `kind` the API server was asked for at `path`.
+fn parse_object<T: serde::de::DeserializeOwned>(
+    body: &[u8],
+    path: &str,
+    kind: &str,
+) -> Result<T, FetchError> {
     serde_json::from_slice(body).map_err(|err| FetchError::Parse {
         line: err.line(),
-        message: format!("the node list is not a NodeList: {err}"),
+        message: format!("the answer to {path} is not a {kind}: {err}"),
     })
 }
 
-/// The fields of a listed node that a [`NodeTarget`] is built from, as the API serves them;
-/// serde skips everything else without allocating it.
-mod listed {
-    use serde::Deserialize;
-
-    use super::{AddressPolicy, NodeTarget};
-
-    #[derive(Debug, Deserialize)]
-    pub struct NodeList {
-        #[serde(default)]
-        pub items: Vec<Node>,
-        #[serde(default)]
-        pub metadata: ListMeta,
-    }
-
-    #[derive(Debug, Default, Deserialize)]
-    pub struct ListMeta {
-        #[serde(rename = "continue")]
-        pub continue_: Option<String>,
-    }
-
-    #[derive(Debug, Deserialize)]
-    pub struct Node {
-        #[serde(default)]
-        metadata: Meta,
-        status: Option<Status>,
-    }
-
-    #[derive(Debug, Default, Deserialize)]
-    struct Meta {
-        name: Option<String>,
-    }
-
-    #[derive(Debug, Deserialize)]
-    #[serde(rename_all = "camelCase")]
-    struct Status {
-        addresses: Option<Vec<Address>>,
-        daemon_endpoints: Option<DaemonEndpoints>,
-        node_info: Option<NodeInfo>,
-    }
-
-    #[derive(Debug, Deserialize)]
-    struct Address {
-        #[serde(rename = "type")]
-        type_: String,
-        address: String,
-    }
-
-    #[derive(Debug, Deserialize)]
-    #[serde(rename_all = "camelCase")]
-    struct DaemonEndpoints {
-        kubelet_endpoint: Option<Endpoint>,
-    }
-
-    #[derive(Debug, Deserialize)]
-    struct Endpoint {
-        #[serde(rename = "Port")]
-        port: i32,
-    }
-
-    #[derive(Debug, Deserialize)]
-    #[serde(rename_all = "camelCase")]
-    struct NodeInfo {
-        kubelet_version: Option<String>,
-    }
-
-    impl Node {
-        /// The same target [`NodeTarget::from_node`] builds from the full object.
-        pub fn target(&self, policy: &AddressPolicy) -> Option<NodeTarget> {
-            let status = self.status.as_ref();
-            let reported: Vec<(&str, &str)> = status
-                .and_then(|s| s.addresses.as_deref())
-                .unwrap_or_default()
-                .iter()
-                .map(|a| (a.type_.as_str(), a.address.as_str()))
-                .collect();
-            let port =
-                status.and_then(|s| s.daemon_endpoints.as_ref()).and_then(|d| d.kubelet_endpoint.as_ref());
-            let version =
-                status.and_then(|s| s.node_info.as_ref()).and_then(|i| i.kubelet_version.as_deref());
-            NodeTarget::from_parts(
-                self.metadata.name.as_deref()?,
-                &reported,
-                port.map(|e| e.port),
-                version,
-                policy,
-            )
-        }
-    }
+/// A node object as the API server serves it (`GET /api/v1/nodes/NAME`, or an item of the
+/// list), reduced to the fields a [`NodeTarget`] is built from: serde skips the rest
+/// (conditions, images, labels, ...) without allocating it, so a page of 500 nodes costs what
+/// their names and addresses do.
+#[derive(Debug, Default, Deserialize)]
+pub struct NodeObject {
+    #[serde(default)]
+    metadata: Meta,
+    status: Option<Status>,
 }
 
-/// What a query value may hold unescaped: RFC 3986's unreserved characters.
-const QUERY_VALUE: &percent_encoding::AsciiSet =
-    &percent_encoding::NON_ALPHANUMERIC.remove(b'-').remove(b'.').remove(b'_').remove(b'~');
+#[derive(Debug, Default, Deserialize)]
+struct NodeList {
+    #[serde(default)]
+    items: Vec<NodeObject>,
+    #[serde(default)]
+    metadata: ListMeta,
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct ListMeta {
+    #[serde(rename = "continue")]
+    continue_: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct Meta {
+    name: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Status {
+    #[serde(default)]
+    addresses: Vec<Address>,
+    daemon_endpoints: Option<DaemonEndpoints>,
+    node_info: Option<NodeInfo>,
+}
+
+#[derive(Debug, Deserialize)]
+struct Address {
+    #[serde(rename = "type")]
+    type_: String,
+    address: String,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct DaemonEndpoints {
+    kubelet_endpoint: Option<Endpoint>,
+}
+
+#[derive(Debug, Deserialize)]
+struct Endpoint {
+    #[serde(rename = "Port")]
+    port: i32,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct NodeInfo {
+    kubelet_version: Option<String>,
+}
 
 /// The path and query of one page of the node list; pure.
 ///
@@ -444,7 +364,7 @@ const QUERY_VALUE: &percent_encoding::AsciiSet =
 /// assert_eq!(page_path(None, Some("abc"), 500), "/api/v1/nodes?limit=500&continue=abc");
 /// ```
 pub fn page_path(selector: Option<&str>, continue_token: Option<&str>, page_size: u32) -> String {
-    let encode = |value: &str| percent_encoding::utf8_percent_encode(value, QUERY_VALUE).to_string();
+    let encode = crate::units::encode_component;
     let mut query = Vec::new();
     if let Some(selector) = selector.filter(|s| !s.trim().is_empty()) {
         query.push(format!("labelSelector={}", encode(selector)));
@@ -457,46 +377,53 @@ pub fn page_path(selector: Option<&str>, continue_token: Option<&str>, page_size
     format!("/api/v1/nodes?{}", query.join("&"))
 }
 
+/// Looks up named nodes, [`LOOKUP_CONCURRENCY`] at a time, each object read as a [`NodeObject`].
 async fn lookup(
     client: &kube::Client,
     api_host: &str,
     names: &[String],
     policy: &AddressPolicy,
+    max_body: u64,
 ) -> Discovery {
-    let api = Api::<Node>::all(client.clone());
-    let results: Vec<(String, Result<Option<Node>, kube::Error>)> = stream::iter(names.iter().cloned())
-        .map(|name| {
-            let api = api.clone();
-            async move {
-                let found = api.get_opt(&name).await;
-                (name, found)
-            }
+    let cap = max_body.max(LIST_PAGE_FLOOR);
+    let results: Vec<(String, Result<NodeObject, FetchError>)> = stream::iter(names.iter().cloned())
+        .map(|name| async move {
+            let path = format!("/api/v1/nodes/{}", crate::units::encode_component(&name));
+            let found = get_json(client, api_host, &path, "Node", cap).await;
+            (name, found)
         })
         .buffer_unordered(LOOKUP_CONCURRENCY)
         .collect()
         .await;
+    let missing =
+        |result: &Result<NodeObject, FetchError>| matches!(result, Err(FetchError::NotFound { .. }));
     // A name the cluster does not have is most often mistyped: one page of node names (a
     // single request, asked only then) gives the closest as a "did you mean".
-    let known = match results.iter().any(|(_, result)| matches!(result, Ok(None))) {
-        true => api
-            .list(&kube::api::ListParams::default().limit(NAME_PAGE))
-            .await
-            .map(|list| list.items.into_iter().filter_map(|node| node.metadata.name).collect())
-            .unwrap_or_default(),
+    let known: Vec<String> = match results.iter().any(|(_, result)| missing(result)) {
+        true => get_json::<NodeList>(
+            client,
+            api_host,
+            &format!("/api/v1/nodes?limit={NAME_PAGE}"),
+            "NodeList",
+            cap,
+        )
+        .await
+        .map(|list| list.items.into_iter().filter_map(|node| node.metadata.name).collect())
+        .unwrap_or_default(),
         false => Vec::new(),
     };
     let mut discovery = Discovery::default();
     for (name, result) in results {
         match result {
-            Ok(Some(node)) => match NodeTarget::from_node(&node, policy) {
+            Ok(node) => match NodeTarget::from_node(&node, policy) {
                 Some(target) => discovery.targets.push(target),
                 None => discovery.unresolved.push((name, no_such_node(&[]))),
             },
-            Ok(None) => {
+            Err(FetchError::NotFound { .. }) => {
                 let near = crate::text::closest(&name, known.iter().map(String::as_str));
                 discovery.unresolved.push((name, no_such_node(&near)));
             }
-            Err(err) => discovery.unresolved.push((name, FetchError::from_kube(&err, api_host))),
+            Err(err) => discovery.unresolved.push((name, err)),
         }
     }
     discovery
@@ -521,7 +448,7 @@ pub const NO_SUCH_NODE: &str = "no such node";
 #[cfg(test)]
 mod tests {
     use k8s_openapi::api::core::v1::{
-        DaemonEndpoint, NodeAddress, NodeDaemonEndpoints, NodeStatus, NodeSystemInfo,
+        DaemonEndpoint, Node, NodeAddress, NodeDaemonEndpoints, NodeStatus, NodeSystemInfo,
     };
     use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 
@@ -539,7 +466,9 @@ mod tests {
         assert_eq!(no_such_node(&[]).to_string(), "not found (HTTP 404): no such node");
     }
 
-    fn node(addresses: &[(&str, &str)], port: Option<i32>) -> Node {
+    /// A full `Node` as k8s-openapi models it, so the fields [`NodeObject`] reads are checked
+    /// against the real type's serialization.
+    fn full_node(addresses: &[(&str, &str)], port: Option<i32>) -> Node {
         Node {
             metadata: ObjectMeta { name: Some("node-a".into()), ..ObjectMeta::default() },
             spec: None,
@@ -561,34 +490,50 @@ mod tests {
         }
     }
 
+    fn served(node: &Node) -> NodeObject {
+        serde_json::from_value(serde_json::to_value(node).expect("serializes")).expect("a node object")
+    }
+
+    fn node(addresses: &[(&str, &str)], port: Option<i32>) -> NodeObject {
+        served(&full_node(addresses, port))
+    }
+
     fn policy(types: &[AddressType], port: Option<u16>) -> AddressPolicy {
         AddressPolicy { types: types.to_vec(), port }
     }
 
     #[test]
-    fn a_listed_page_gives_the_targets_the_full_objects_give() {
+    fn a_listed_page_gives_the_targets_its_objects_give() {
         let nodes = [
-            node(
+            full_node(
                 &[("Hostname", "node-a"), ("ExternalIP", "203.0.113.4"), ("InternalIP", "10.0.0.4")],
                 Some(11250),
             ),
-            node(&[("InternalIP", "10.0.0.5")], None),
-            Node { status: None, ..node(&[], None) },
-            Node { metadata: ObjectMeta::default(), ..node(&[("InternalIP", "10.0.0.6")], Some(0)) },
+            full_node(&[("InternalIP", "10.0.0.5")], None),
+            Node { status: None, ..full_node(&[], None) },
+            Node { metadata: ObjectMeta::default(), ..full_node(&[("InternalIP", "10.0.0.6")], Some(0)) },
         ];
         let page = serde_json::json!({
             "kind": "NodeList", "apiVersion": "v1", "metadata": {"continue": "next"}, "items": nodes,
         });
-        let listed: listed::NodeList = parse_page(page.to_string().as_bytes()).expect("a node list");
+        let path = "/api/v1/nodes?limit=500";
+        let listed: NodeList =
+            parse_object(page.to_string().as_bytes(), path, "NodeList").expect("a node list");
         assert_eq!(listed.metadata.continue_.as_deref(), Some("next"));
         for types in [AddressPolicy::default().types, vec![AddressType::ExternalIp]] {
             let policy = policy(&types, None);
-            let from_full: Vec<_> = nodes.iter().map(|n| NodeTarget::from_node(n, &policy)).collect();
-            let from_listed: Vec<_> = listed.items.iter().map(|n| n.target(&policy)).collect();
-            assert_eq!(from_listed, from_full);
+            let one_by_one: Vec<_> =
+                nodes.iter().map(|n| NodeTarget::from_node(&served(n), &policy)).collect();
+            let from_page: Vec<_> = listed.items.iter().map(|n| NodeTarget::from_node(n, &policy)).collect();
+            assert_eq!(from_page, one_by_one);
+            assert_eq!(from_page.iter().flatten().count(), 3, "the nameless node has no target");
         }
-        let not_a_list = parse_page::<listed::NodeList>(b"{\"items\": 7}").expect_err("refused");
-        assert!(not_a_list.to_string().contains("not a NodeList"), "{not_a_list}");
+        let not_a_list = parse_object::<NodeList>(b"{\"items\": 7}", path, "NodeList").expect_err("refused");
+        assert_eq!(not_a_list.kind(), crate::scrape::FailureKind::Parse);
+        assert!(
+            not_a_list.to_string().contains("the answer to /api/v1/nodes?limit=500 is not a NodeList"),
+            "{not_a_list}"
+        );
     }
 
     #[test]

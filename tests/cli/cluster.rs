@@ -212,8 +212,10 @@ async fn listing_reads_the_watch_cache_whatever_the_page_size() {
     let cluster = start(5, &[]).await;
     let loaded = cluster::config::load(Some(&cluster.admin_kubeconfig()), None).await.expect("kubeconfig");
     let client = cluster::config::api_client(&loaded.config, true).expect("client");
-    let nodes = cluster::discovery::list_paged(&client, "kubesim", None, 2, 64 << 20).await.expect("list");
-    let mut names: Vec<String> = nodes.iter().filter_map(|n| n.metadata.name.clone()).collect();
+    let policy = cluster::discovery::AddressPolicy::default();
+    let nodes =
+        cluster::discovery::list_paged(&client, "kubesim", None, 2, 64 << 20, &policy).await.expect("list");
+    let mut names: Vec<String> = nodes.into_iter().map(|n| n.name).collect();
     names.sort();
     assert_eq!(names, cluster.node_names());
     // `resourceVersion=0` is answered from the watch cache, which ignores the limit: one request.
