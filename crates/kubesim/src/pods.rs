@@ -4,6 +4,9 @@
 //! node fits). Which workloads exist, how a pod's timeline is drawn, the `v1` `Pod` JSON the API
 //! server lists, and the truth about each pod. Listing and selectors live in `apiserver::pods`.
 
+use std::sync::OnceLock;
+
+use bytes::Bytes;
 use serde_json::{Value, json};
 
 use crate::http::rfc3339;
@@ -151,6 +154,9 @@ pub(crate) struct SimPod {
     /// From all containers running to ready (readiness probe).
     pub ready_delay: f64,
     pub phase: Phase,
+    /// The pod's `v1` JSON, rendered when it is first listed: nothing in a simulated pod changes
+    /// after it is drawn, so every later page splices these bytes instead of rendering again.
+    pub rendered: OnceLock<Bytes>,
 }
 
 /// Pod-name suffix alphabet of Kubernetes (`utilrand.String`: no vowels, no look-alikes).
@@ -235,6 +241,7 @@ impl SimPod {
             first_lead,
             ready_delay,
             phase,
+            rendered: OnceLock::new(),
         }
     }
 

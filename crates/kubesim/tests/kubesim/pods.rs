@@ -116,6 +116,28 @@ async fn pods_match_the_histograms_and_list_like_the_api_server() {
     )
     .unwrap();
     assert!(filtered["metadata"].get("remainingItemCount").is_none());
+    // A full page with keys after it continues, even when none of them match (etcd cannot know):
+    // every cart pod fills the page, the db pods follow, and the next page comes back empty.
+    let carts = everything.iter().filter(|p| p.workload == "Deployment/cart").count();
+    let sim = &cluster;
+    let page = |path: String| async move {
+        let answer = api(sim, "GET", &path, None).await;
+        serde_json::from_str::<Value>(&answer.text()).expect("a PodList")
+    };
+    let full = page(format!("/api/v1/namespaces/shop/pods?labelSelector=app%3Dcart&limit={carts}")).await;
+    assert_eq!(full["items"].as_array().map(Vec::len), Some(carts));
+    let token = full["metadata"]["continue"].as_str().expect("a continue token after a full page");
+    let rest =
+        page(format!("/api/v1/namespaces/shop/pods?labelSelector=app%3Dcart&limit={carts}&continue={token}"))
+            .await;
+    assert_eq!(rest["items"].as_array().map(Vec::len), Some(0), "{rest}");
+    assert!(rest["metadata"].get("continue").is_none(), "{rest}");
+    // The list is written in kube-apiserver's field order: metadata before items.
+    let text = api(&cluster, "GET", "/api/v1/pods?limit=1", None).await.text();
+    assert!(
+        text.starts_with(r#"{"kind":"PodList","apiVersion":"v1","metadata":{"resourceVersion":"#),
+        "{text}"
+    );
 
     let unsupported =
         api(&cluster, "GET", "/api/v1/pods?fieldSelector=spec.unschedulable%3Dfalse", None).await;
