@@ -220,6 +220,43 @@ async fn rbac_with_pods_grants_what_pods_needs_and_doctor_checks_it() {
     let listed = as_sa();
     assert_eq!(listed.status.code(), Some(0), "{}", stderr(&listed));
     assert!(json(&listed)["cluster"]["pods"].as_u64().unwrap_or(0) > 0);
+
+    // The cross-check reads kubelets through the proxy whatever --method says: a direct role
+    // with --with-pods says so, doctor --pods warns and names the role that grants it, and with
+    // that role applied the cross-check reads every kubelet.
+    assert!(stdout(&with_pods).contains("--cross-check` reads the kubelets through the API server proxy"));
+    let cross_check = || {
+        bin()
+            .args(["pods", "--cross-check", "-o", "json", "--kubeconfig"])
+            .arg(&kubeconfig)
+            .output()
+            .expect("runs")
+    };
+    let checks = |method: &str| {
+        let out = bin()
+            .args(["doctor", "--pods", "-o", "json", "--method", method, "--kubeconfig"])
+            .arg(&kubeconfig)
+            .output()
+            .expect("runs");
+        json(&out)["checks"].as_array().expect("checks").clone()
+    };
+    let titled = |checks: &[serde_json::Value], title: &str| -> Vec<serde_json::Value> {
+        checks.iter().filter(|c| c["title"] == title).cloned().collect()
+    };
+    let direct = checks("direct");
+    assert_eq!(titled(&direct, "can-i list pods")[0]["status"], "pass");
+    let proxy = titled(&direct, "can-i get nodes/proxy");
+    let warned = proxy.iter().find(|c| c["evidence"].to_string().contains("--cross-check")).expect("a check");
+    assert_eq!(warned["status"], "warn", "{warned}");
+    assert!(warned["fix"].to_string().contains("rbac --method proxy"), "{warned}");
+    assert_ne!(cross_check().status.code(), Some(0), "no kubelet answers without nodes/proxy");
+    let proxy_role = bin().args(["rbac", "--method", "proxy", "--with-pods"]).output().expect("runs");
+    cluster.apply_yaml(&stdout(&proxy_role)).expect("applied");
+    let after = checks("proxy");
+    assert_eq!(titled(&after, "can-i list pods")[0]["status"], "pass");
+    assert!(titled(&after, "can-i get nodes/proxy").iter().all(|c| c["status"] == "pass"), "{after:?}");
+    let read = cross_check();
+    assert_eq!(read.status.code(), Some(0), "{}", stderr(&read));
 }
 
 #[tokio::test]
