@@ -362,3 +362,33 @@ const SAVED_PODS: &str = r#"{"kind": "List", "items": [
   {"metadata": {"name": "web-2", "namespace": "default", "creationTimestamp": "2025-03-01T10:00:00Z"},
    "spec": {"nodeName": "node-b"},
    "status": {"phase": "Running", "conditions": [{"type": "Ready", "status": "True", "lastTransitionTime": "2025-03-01T10:00:40Z"}]}}]}"#;
+
+#[tokio::test]
+async fn a_restarted_kubelet_is_checked_against_the_pods_since_its_restart() {
+    // A restart zeroes the histograms and moves process_start_time_seconds: the pods from before
+    // are outside the window, the starts after it are in both.
+    let cluster = Cluster::builder().nodes(3).seed(5).start().await.expect("start");
+    let node = cluster.truth().nodes[1].name.clone();
+    cluster.restart(&node);
+    let check = |cluster: &Cluster| {
+        let output = pods(
+            cluster,
+            &["--cross-check", "-o", "json", "--field-selector", &format!("spec.nodeName={node}")],
+        );
+        assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+        json(&output)["cross_check"]["nodes"][0].clone()
+    };
+    let fresh = check(&cluster);
+    assert_eq!(fresh["duration"]["count"], 0, "{fresh}");
+    assert_eq!(fresh["pods"]["started"], 0, "{fresh}");
+    assert_ne!(fresh["verdict"], "disagree", "{fresh}");
+    cluster.advance(4);
+    let after = check(&cluster);
+    let recorded = if cluster.truth().nodes[1].double_count { 8 } else { 4 };
+    assert_eq!(after["duration"]["count"], recorded, "{after}");
+    // Started after the restart; within its second, a pod's one-second timestamps cannot say.
+    let started =
+        after["pods"]["started"].as_u64().unwrap_or(0) + after["pods"]["uncertain"].as_u64().unwrap_or(0);
+    assert_eq!(started, 4, "{after}");
+    assert_ne!(after["verdict"], "disagree", "{after}");
+}

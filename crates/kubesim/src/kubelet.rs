@@ -259,6 +259,7 @@ async fn handle(
         sandbox: &starts.sandbox,
         runtime: &starts.runtime,
         containers: node.containers,
+        process_start: starts.process_start,
     };
     let (chunks, known_len): (Chunks, Option<u64>) = match path.as_str() {
         "/metrics" => {

@@ -51,6 +51,8 @@ pub struct NodeView<'a> {
     pub runtime: &'a std::collections::BTreeMap<&'static str, Histogram>,
     /// How many synthetic pods (one container each) cadvisor describes.
     pub containers: u32,
+    /// `process_start_time_seconds`.
+    pub process_start: f64,
 }
 
 struct MetricsTemplate {
@@ -58,7 +60,10 @@ struct MetricsTemplate {
     /// own sandbox family, which the node's replaces), and after build info.
     before_pod_start: Bytes,
     between: Vec<Between>,
+    /// After build info: the text up to the capture's `process_start_time_seconds` sample, and
+    /// after it (the node writes its own start).
     after_build_info: Bytes,
+    after_process_start: Bytes,
 }
 
 /// A piece of the text between the pod-start family and build info.
@@ -120,10 +125,13 @@ impl MetricsTemplate {
         between.push(Between::Text(Bytes::from(kept)));
         between.push(Between::StartOperations);
         between.push(Between::Text(Bytes::from_static(&text.as_bytes()[runtime_end..build])));
+        let sample = line_start(&after, "\nprocess_start_time_seconds ") + 1;
+        let sample_end = after[sample..].find('\n').map_or(after.len(), |i| sample + i + 1);
         Self {
             before_pod_start: Bytes::from_static(&text.as_bytes()[..pod_start]),
             between,
-            after_build_info: Bytes::from(after),
+            after_build_info: Bytes::from(after[..sample].to_string()),
+            after_process_start: Bytes::from(after[sample_end..].to_string()),
         }
     }
 }
@@ -254,6 +262,8 @@ pub fn metrics(node: &NodeView<'_>) -> Vec<Bytes> {
     }
     chunks.push(Bytes::from(build_info_line(node.version)));
     chunks.push(t.after_build_info.clone());
+    chunks.push(Bytes::from(format!("process_start_time_seconds {}\n", node.process_start)));
+    chunks.push(t.after_process_start.clone());
     chunks
 }
 
@@ -672,6 +682,7 @@ mod tests {
             sandbox: s,
             runtime: &NO_PULLS,
             containers: 3,
+            process_start: 1_700_000_000.5,
         }
     }
 
@@ -687,6 +698,10 @@ mod tests {
         assert!(text.contains("kubelet_pod_start_duration_seconds_bucket{le=\"1\"} 1\n"));
         assert!(text.contains("kubelet_pod_start_sli_duration_seconds_count 0\n"));
         assert!(text.contains("git_version=\"v1.33.4\""));
+        assert_eq!(text.matches("\nprocess_start_time_seconds ").count(), 1);
+        assert!(
+            text.contains("\nprocess_start_time_seconds 1700000000.5\n# HELP process_virtual_memory_bytes ")
+        );
         // The capture's own sandbox family is replaced by the node's, never repeated.
         assert_eq!(text.matches("# TYPE kubelet_run_podsandbox_duration_seconds histogram").count(), 1);
         assert!(text.contains("kubelet_run_podsandbox_duration_seconds_count{runtime_handler=\"\"} 0\n"));

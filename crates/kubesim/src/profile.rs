@@ -304,6 +304,9 @@ pub struct PodStarts {
     pub runtime: BTreeMap<&'static str, Histogram>,
     /// Whether `kubelet_pod_start_duration_seconds` records each pod twice (kubernetes#132268).
     pub double_count: bool,
+    /// `process_start_time_seconds`: when the kubelet process started (Unix seconds), which is
+    /// when these counters began; a restart moves it to the moment of the restart.
+    pub process_start: f64,
 }
 
 /// Whether a kubelet version records pods twice in `kubelet_pod_start_duration_seconds`
@@ -376,6 +379,7 @@ impl PodStarts {
                 .iter()
                 .map(|op| (*op, Histogram::new(profile.runtime_buckets())))
                 .collect(),
+            process_start: 0.0,
         };
         let drawn = starts.record(initial);
         (starts, drawn)
@@ -428,8 +432,10 @@ impl PodStarts {
         }
     }
 
-    /// Zeroes every counter, as a kubelet restart does. The generator continues.
-    pub fn reset(&mut self) {
+    /// Zeroes every counter, as a kubelet restart at `now` (Unix seconds) does, and moves
+    /// `process_start` there. The generator continues.
+    pub fn restart(&mut self, now: f64) {
+        self.process_start = now;
         self.duration = Histogram::new(self.duration.bounds());
         self.sli = Histogram::new(self.sli.bounds());
         self.total = Histogram::new(self.total.bounds());
@@ -538,7 +544,8 @@ mod tests {
         p.record(5);
         assert_eq!(p.duration.count(), before + 5);
         assert_eq!(p.sli.count(), before + 5);
-        p.reset();
+        p.restart(1_700_000_000.25);
+        assert_eq!(p.process_start, 1_700_000_000.25);
         assert_eq!(p.duration.count(), 0);
         assert_eq!(p.sandbox.count(), 0);
         assert!(p.image_pull.is_empty());
