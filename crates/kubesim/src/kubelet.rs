@@ -260,6 +260,8 @@ async fn handle(
         runtime: &starts.runtime,
         containers: node.containers,
         process_start: starts.process_start,
+        pod_worker: &starts.pod_worker,
+        pleg_relist: &starts.pleg_relist,
     };
     let (chunks, known_len): (Chunks, Option<u64>) = match path.as_str() {
         "/metrics" => {

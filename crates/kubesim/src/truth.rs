@@ -55,7 +55,9 @@ pub struct NodeTruth {
     pub process_start_time_seconds: f64,
     /// The other pod-start stages the kubelet serves, exactly: `kubelet_pod_start_total_duration_seconds`
     /// and `kubelet_image_pull_duration_seconds` by `image_size_in_bytes` (1.29+ / 1.30+ kubelets),
-    /// and `kubelet_run_podsandbox_duration_seconds`.
+    /// `kubelet_run_podsandbox_duration_seconds`, `kubelet_runtime_operations_duration_seconds` of
+    /// the pod-start CRI operations, `kubelet_pod_worker_duration_seconds` by `operation_type` and
+    /// `kubelet_pleg_relist_duration_seconds` (every version).
     #[serde(default)]
     pub stages: Vec<HistogramTruth>,
     /// The pods on this node, by namespace and name: one per start its kubelet recorded (a
