@@ -2,11 +2,12 @@
 # `pods` at scale, whole process, release build: a kubesim cluster grown to PODS pods (its nodes'
 # own starts, then `advance` until there are enough), listed in pages of 500 as kubectl does.
 # Prints wall time, CPU time (user + system) and peak RSS (/usr/bin/time -v) of `pods` (table,
-# -o json, --cross-check), beside the peers measured in the same run: `kubectl get pods -A -o json` when kubectl is
-# installed, and one `curl` per page (the fetch-only floor, following `continue` tokens);
-# ratios are wall time over the floor's. kubesim renders each pod's JSON once, on its first
-# listing, and splices it into every later page: one untimed listing comes first, so every row
-# reads the same already-rendered pages (the simulator's one-time cost is in no row).
+# -o json, --cross-check), beside the peers measured in the same run: `kubectl get pods -A -o
+# json` when kubectl is installed, and one `curl` per page (the fetch-only floor, following
+# `continue` tokens); ratios are wall time over the floor's. kubesim renders each pod's JSON
+# once, on its first listing, and splices it into every later page: one untimed listing comes
+# first, so every row reads the same already-rendered pages (the simulator's one-time cost is in
+# no row). The load average is printed before and after: the machine may be shared.
 #
 # Usage: scripts/bench-pods.sh [PODS=50000] [NODES=100]
 # Environment: RUNS (best of, default 3). Everything binds 127.0.0.1 and is stopped on exit.
