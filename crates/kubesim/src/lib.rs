@@ -585,6 +585,8 @@ impl Shared {
         }
         let mut all = self.pods.write().unwrap_or_else(|e| e.into_inner());
         for pod in created {
+            // A list's resourceVersion is never older than an object in it.
+            self.resource_version.fetch_max(pods::resource_version(pod.serial), Ordering::Relaxed);
             all.insert((pod.namespace.to_string(), pod.name.clone()), pod);
         }
         drop(all);
@@ -894,7 +896,10 @@ async fn build(
         pod_serial: AtomicU64::new(pod_serial),
         pod_rng: Mutex::new(pod_rng),
         truth_lock: Mutex::new(()),
-        resource_version: AtomicU64::new(1000 + config.seed % 1000),
+        // Newer than every node (1000 + index) and pod (see `pods::resource_version`) made so far.
+        resource_version: AtomicU64::new(
+            (1000 + n as u64).max(pods::resource_version(pod_serial)) + config.seed % 1000,
+        ),
         shutdown: shutdown.clone(),
         api_down: watch::channel(false).0,
         traffic: traffic::Traffic::new(config.seats),

@@ -159,6 +159,11 @@ pub(crate) struct SimPod {
     pub rendered: OnceLock<Bytes>,
 }
 
+/// The `resourceVersion` of the pod with this serial: pods are written in serial order.
+pub(crate) fn resource_version(serial: u64) -> u64 {
+    5000 + serial
+}
+
 /// Pod-name suffix alphabet of Kubernetes (`utilrand.String`: no vowels, no look-alikes).
 const ALPHABET: &[u8; 27] = b"bcdfghjklmnpqrstvwxz2456789";
 
@@ -369,7 +374,7 @@ impl SimPod {
                 "name": self.name,
                 "namespace": self.namespace,
                 "uid": uid,
-                "resourceVersion": (5000 + self.serial).to_string(),
+                "resourceVersion": resource_version(self.serial).to_string(),
                 "creationTimestamp": rfc3339(self.created_second()),
                 "labels": labels,
                 "ownerReferences": [{"apiVersion": controller.0, "kind": controller.1, "name": self.owner,
