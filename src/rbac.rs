@@ -36,6 +36,27 @@ pub const LIST_PODS: Permission = Permission { verb: "list", resource: "pods", s
 pub const CREATE_PODS_EXEC: Permission =
     Permission { verb: "create", resource: "pods", subresource: Some("exec") };
 
+/// How `kubelet-metrics pods --cross-check` reads the kubelets: through the API server proxy,
+/// whatever `--method` other commands use.
+pub const CROSS_CHECK_METHOD: Method = Method::Proxy;
+
+/// What `kubelet-metrics pods` needs: `list pods` in every namespace, and with `--cross-check`
+/// what reading the kubelets through [`CROSS_CHECK_METHOD`] needs; `rbac --with-pods` grants
+/// what its method covers and `doctor --pods` checks every one.
+///
+/// ```
+/// use kubelet_metrics::rbac;
+/// let needs: Vec<String> = rbac::pods_required(true).iter().map(ToString::to_string).collect();
+/// assert_eq!(needs, ["list pods", "list nodes", "get nodes", "get nodes/proxy"]);
+/// ```
+pub fn pods_required(cross_check: bool) -> Vec<Permission> {
+    let mut needs = vec![LIST_PODS];
+    if cross_check {
+        needs.extend_from_slice(required(CROSS_CHECK_METHOD));
+    }
+    needs
+}
+
 /// What `kubelet-metrics --method METHOD` needs, in the order `rbac` prints and `doctor` checks.
 pub fn required(method: Method) -> &'static [Permission] {
     match method {
@@ -273,9 +294,22 @@ impl ManifestRequest {
             _ => required(self.method).to_vec(),
         };
         if self.with_pods {
-            granted.push(LIST_PODS);
+            for permission in pods_required(false) {
+                if !granted.contains(&permission) {
+                    granted.push(permission);
+                }
+            }
         }
         granted
+    }
+
+    /// What `pods --cross-check` would still miss with these manifests (with `--with-pods`).
+    pub fn cross_check_missing(&self) -> Vec<Permission> {
+        if !self.with_pods {
+            return Vec::new();
+        }
+        let granted = self.granted();
+        pods_required(true).into_iter().filter(|p| !granted.contains(p)).collect()
     }
 
     /// The ClusterRole's name: `kubelet-metrics-direct`, `kubelet-metrics-proxy` or
@@ -427,6 +461,18 @@ pub fn manifests(request: &ManifestRequest) -> String {
                 needs.join(", ")
             ),
         ),
+    }
+    let missing: Vec<String> = request.cross_check_missing().iter().map(Permission::to_string).collect();
+    if !missing.is_empty() {
+        comment(
+            &mut out,
+            &format!(
+                "`kubelet-metrics pods --cross-check` reads the kubelets through the API server proxy and also \
+                 needs {}, which these manifests do not grant (`--method {} --with-pods` does).",
+                missing.join(", "),
+                CROSS_CHECK_METHOD.as_str()
+            ),
+        );
     }
     if method == Method::Proxy {
         comment(&mut out, &format!("WARNING: {PROXY_WARNING}"));
@@ -739,6 +785,19 @@ mod tests {
             network_policy: false,
             with_pods: false,
         }
+    }
+
+    #[test]
+    fn the_cross_check_needs_are_granted_by_proxy_and_named_by_direct() {
+        let proxy = ManifestRequest { method: Method::Proxy, with_pods: true, ..direct_default() };
+        assert!(proxy.cross_check_missing().is_empty());
+        assert!(pods_required(true).iter().all(|p| proxy.granted().contains(p)));
+        let direct = ManifestRequest { with_pods: true, ..direct_default() };
+        assert_eq!(direct.cross_check_missing(), [GET_NODES_PROXY]);
+        assert!(!direct.granted().contains(&GET_NODES_PROXY), "least privilege: never granted unasked");
+        let yaml = manifests(&direct);
+        assert!(yaml.contains("needs get nodes/proxy, which these manifests do not grant"), "{yaml}");
+        assert!(!manifests(&direct_default()).contains("--cross-check"));
     }
 
     #[test]

@@ -479,7 +479,8 @@ pub struct RbacArgs {
     #[arg(long)]
     pub deployment: bool,
     /// Also grant `list pods` in every namespace, which `kubelet-metrics pods` needs (pod names,
-    /// labels, owners and status; not logs, not exec).
+    /// labels, owners and status; not logs, not exec). Its --cross-check reads the kubelets
+    /// through the API server proxy: `--method proxy --with-pods` grants all it needs.
     #[arg(long)]
     pub with_pods: bool,
     /// Add a DaemonSet that runs `kubelet-metrics serve --node-local` on every node as the
@@ -506,7 +507,8 @@ pub struct DoctorArgs {
     /// Check at most this many nodes, spread evenly over the cluster.
     #[arg(long, default_value_t = 10, value_name = "N")]
     pub sample: usize,
-    /// Also check `list pods` in every namespace, which `kubelet-metrics pods` needs.
+    /// Also check what `kubelet-metrics pods` needs: `list pods` in every namespace, and for its
+    /// --cross-check, which reads the kubelets through the API server proxy, `get nodes/proxy`.
     #[arg(long)]
     pub pods: bool,
     /// Output format.

@@ -7,7 +7,7 @@ use clap::{Args, ValueEnum};
 
 use super::settings::histogram_selector;
 use super::{SloUnknown, UsageError};
-use crate::access::{AddressType, Method};
+use crate::access::AddressType;
 use crate::catalog::{POD_START_DURATION, POD_START_SLI_DURATION, PROCESS_START_TIME};
 use crate::cluster::plan::{
     ApiRequests, ClusterPlan, KubeletAuth, KubeletTls, Limits, NodeSelection, PROXY_CONCURRENCY, PROXY_RATE,
@@ -15,6 +15,7 @@ use crate::cluster::plan::{
 use crate::cluster::pods::PodSelection;
 use crate::exposition::Selector;
 use crate::podstart::Milestone;
+use crate::rbac;
 use crate::slo::{Objective, Statistic};
 use crate::units::{parse_duration, parse_quantile, parse_size};
 
@@ -327,7 +328,7 @@ impl PodsArgs {
         let cluster = ClusterPlan {
             kubeconfig: self.kubeconfig.clone(),
             context: self.context.clone(),
-            method: Method::Proxy,
+            method: rbac::CROSS_CHECK_METHOD,
             nodes,
             token_file: None,
             kubelet_tls: KubeletTls::Verify { ca: None, server_name: None },

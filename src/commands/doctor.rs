@@ -92,29 +92,38 @@ async fn run_fleet(
 async fn diagnose_all(plan: &ClusterPlan, settings: &DoctorSettings) -> Diagnosis {
     let mut diagnosis = diagnose(plan, settings.sample).await;
     if settings.pods {
-        diagnosis.checks.push(pods_check(plan).await);
+        diagnosis.checks.extend(pods_checks(plan).await);
     }
     diagnosis
 }
 
-/// `doctor --pods`: may the kubeconfig's user list pods, as `kubelet-metrics pods` does?
-async fn pods_check(plan: &ClusterPlan) -> Check {
+/// `doctor --pods`: may the kubeconfig's user do what `kubelet-metrics pods` (and its
+/// `--cross-check`) needs beyond what `--method` needs, which the usual checks cover?
+async fn pods_checks(plan: &ClusterPlan) -> Vec<Check> {
+    let extra: Vec<rbac::Permission> =
+        rbac::pods_required(true).into_iter().filter(|p| !rbac::required(plan.method).contains(p)).collect();
     let limit = plan.limits.per_node;
-    let result = match config::load(plan.kubeconfig.as_deref(), plan.context.as_deref()).await {
-        Ok(loaded) => match config::api_client(&loaded.config, false) {
-            Ok(api) => {
-                let host = checks::api_host(&loaded.config);
-                let user = checks::whoami(&api, &host, limit).await.ok().flatten();
-                let access = checks::access(&api, &host, &rbac::LIST_PODS, limit)
-                    .await
-                    .map_err(|e| Problem::from_fetch(&e, None));
-                return doctor::can_list_pods(plan.method, user.as_deref(), &access);
-            }
-            Err(err) => Err(Problem::new(FailureKind::Io, chain(err))),
-        },
-        Err(err) => Err(Problem::new(FailureKind::Io, chain(err))),
+    let failed = |problem: Problem| {
+        let access = Err(problem);
+        extra.iter().map(|p| doctor::can_run_pods(p, plan.method, None, &access)).collect()
     };
-    doctor::can_list_pods(plan.method, None, &result)
+    let loaded = match config::load(plan.kubeconfig.as_deref(), plan.context.as_deref()).await {
+        Ok(loaded) => loaded,
+        Err(err) => return failed(Problem::new(FailureKind::Io, chain(err))),
+    };
+    let api = match config::api_client(&loaded.config, false) {
+        Ok(api) => api,
+        Err(err) => return failed(Problem::new(FailureKind::Io, chain(err))),
+    };
+    let host = checks::api_host(&loaded.config);
+    let user = checks::whoami(&api, &host, limit).await.ok().flatten();
+    let mut out = Vec::with_capacity(extra.len());
+    for permission in &extra {
+        let access =
+            checks::access(&api, &host, permission, limit).await.map_err(|e| Problem::from_fetch(&e, None));
+        out.push(doctor::can_run_pods(permission, plan.method, user.as_deref(), &access));
+    }
+    out
 }
 
 fn chain(err: impl Into<anyhow::Error>) -> String {

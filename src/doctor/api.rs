@@ -175,35 +175,62 @@ pub fn can_i(
     }
 }
 
-/// With `doctor --pods`: may the caller list pods in every namespace, as `kubelet-metrics pods`
-/// does? `user` names the caller in the fix when known.
-pub fn can_list_pods(method: Method, user: Option<&str>, access: &Result<Access, Problem>) -> Check {
-    let title = format!("can-i {}", rbac::LIST_PODS);
+/// With `doctor --pods`: may the caller do what `kubelet-metrics pods` needs ([`rbac::pods_required`])
+/// beyond what `method` needs (those are checked already)? Without `list pods`, `pods` cannot run:
+/// FAIL; without what the cross-check alone needs, only `--cross-check` fails: WARN. `user` names
+/// the caller in the fix when known.
+pub fn can_run_pods(
+    permission: &Permission,
+    method: Method,
+    user: Option<&str>,
+    access: &Result<Access, Problem>,
+) -> Check {
+    let title = format!("can-i {permission}");
+    let list = *permission == rbac::LIST_PODS;
+    let denied_status = if list { Status::Fail } else { Status::Warn };
+    let subject = user.map(Subject::from_username).unwrap_or_else(|| Subject::User("USER".into()));
+    let fix_method = if list { method } else { rbac::CROSS_CHECK_METHOD };
+    let mut fix = vec![format!(
+        "kubelet-metrics rbac --method {} {} --with-pods | kubectl apply -f -",
+        fix_method.as_str(),
+        subject.rbac_flag()
+    )];
+    if list {
+        let slug = subject.slug();
+        fix.push(
+            "or: kubectl create clusterrole kubelet-metrics-pods --verb=list --resource=pods".to_string(),
+        );
+        fix.push(format!(
+            "    kubectl create clusterrolebinding kubelet-metrics-pods-{slug} --clusterrole=kubelet-metrics-pods {}",
+            subject.kubectl_flag()
+        ));
+    }
     match access {
-        Err(p) => {
-            Check::new("can-i", title, Status::Fail, p.message.clone()).fix(p.fix.iter().cloned().collect())
-        }
-        Ok(a) if a.allowed => {
+        Err(p) => Check::new("can-i", title, denied_status, p.message.clone()).fix(p.fix.iter().cloned().collect()),
+        Ok(a) if a.allowed && list => {
             Check::new("can-i", title, Status::Pass, "allowed: `kubelet-metrics pods` can list pods")
         }
-        Ok(_) => {
-            let subject = user.map(Subject::from_username).unwrap_or_else(|| Subject::User("USER".into()));
-            let slug = subject.slug();
-            Check::new("can-i", title, Status::Fail, "denied: `kubelet-metrics pods` needs it in every namespace").fix(
-                vec![
-                    format!(
-                        "kubelet-metrics rbac --method {} {} --with-pods | kubectl apply -f -",
-                        method.as_str(),
-                        subject.rbac_flag()
-                    ),
-                    "or: kubectl create clusterrole kubelet-metrics-pods --verb=list --resource=pods".to_string(),
-                    format!(
-                        "    kubectl create clusterrolebinding kubelet-metrics-pods-{slug} --clusterrole=kubelet-metrics-pods {}",
-                        subject.kubectl_flag()
-                    ),
-                ],
-            )
+        Ok(a) if a.allowed => Check::new(
+            "can-i",
+            title,
+            Status::Pass,
+            "allowed: `kubelet-metrics pods --cross-check` can read the kubelets through the API server proxy",
+        ),
+        Ok(_) if list => {
+            Check::new("can-i", title, Status::Fail, "denied: `kubelet-metrics pods` needs it in every namespace")
+                .fix(fix)
         }
+        Ok(_) => Check::new(
+            "can-i",
+            title,
+            Status::Warn,
+            format!(
+                "denied: `kubelet-metrics pods` works, but `--cross-check` reads the kubelets through the API \
+                 server proxy (whatever --method {} says) and needs it",
+                method.as_str()
+            ),
+        )
+        .fix(fix),
     }
 }
 

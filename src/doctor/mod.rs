@@ -30,7 +30,7 @@ mod node;
 mod token;
 
 pub use api::{
-    apiserver, authentication, can_i, can_list_pods, credentials, credentials_not_needed, nodes, rbac_fix,
+    apiserver, authentication, can_i, can_run_pods, credentials, credentials_not_needed, nodes, rbac_fix,
 };
 pub use identity::{Identity, IdentityHints, IdentitySource, denied_user, identify, kubeconfig_guess};
 pub use node::{

@@ -220,6 +220,43 @@ async fn rbac_with_pods_grants_what_pods_needs_and_doctor_checks_it() {
     let listed = as_sa();
     assert_eq!(listed.status.code(), Some(0), "{}", stderr(&listed));
     assert!(json(&listed)["cluster"]["pods"].as_u64().unwrap_or(0) > 0);
+
+    // The cross-check reads kubelets through the proxy whatever --method says: a direct role
+    // with --with-pods says so, doctor --pods warns and names the role that grants it, and with
+    // that role applied the cross-check reads every kubelet.
+    assert!(stdout(&with_pods).contains("--cross-check` reads the kubelets through the API server proxy"));
+    let cross_check = || {
+        bin()
+            .args(["pods", "--cross-check", "-o", "json", "--kubeconfig"])
+            .arg(&kubeconfig)
+            .output()
+            .expect("runs")
+    };
+    let checks = |method: &str| {
+        let out = bin()
+            .args(["doctor", "--pods", "-o", "json", "--method", method, "--kubeconfig"])
+            .arg(&kubeconfig)
+            .output()
+            .expect("runs");
+        json(&out)["checks"].as_array().expect("checks").clone()
+    };
+    let titled = |checks: &[serde_json::Value], title: &str| -> Vec<serde_json::Value> {
+        checks.iter().filter(|c| c["title"] == title).cloned().collect()
+    };
+    let direct = checks("direct");
+    assert_eq!(titled(&direct, "can-i list pods")[0]["status"], "pass");
+    let proxy = titled(&direct, "can-i get nodes/proxy");
+    let warned = proxy.iter().find(|c| c["evidence"].to_string().contains("--cross-check")).expect("a check");
+    assert_eq!(warned["status"], "warn", "{warned}");
+    assert!(warned["fix"].to_string().contains("rbac --method proxy"), "{warned}");
+    assert_ne!(cross_check().status.code(), Some(0), "no kubelet answers without nodes/proxy");
+    let proxy_role = bin().args(["rbac", "--method", "proxy", "--with-pods"]).output().expect("runs");
+    cluster.apply_yaml(&stdout(&proxy_role)).expect("applied");
+    let after = checks("proxy");
+    assert_eq!(titled(&after, "can-i list pods")[0]["status"], "pass");
+    assert!(titled(&after, "can-i get nodes/proxy").iter().all(|c| c["status"] == "pass"), "{after:?}");
+    let read = cross_check();
+    assert_eq!(read.status.code(), Some(0), "{}", stderr(&read));
 }
 
 #[tokio::test]
@@ -325,3 +362,33 @@ const SAVED_PODS: &str = r#"{"kind": "List", "items": [
   {"metadata": {"name": "web-2", "namespace": "default", "creationTimestamp": "2025-03-01T10:00:00Z"},
    "spec": {"nodeName": "node-b"},
    "status": {"phase": "Running", "conditions": [{"type": "Ready", "status": "True", "lastTransitionTime": "2025-03-01T10:00:40Z"}]}}]}"#;
+
+#[tokio::test]
+async fn a_restarted_kubelet_is_checked_against_the_pods_since_its_restart() {
+    // A restart zeroes the histograms and moves process_start_time_seconds: the pods from before
+    // are outside the window, the starts after it are in both.
+    let cluster = Cluster::builder().nodes(3).seed(5).start().await.expect("start");
+    let node = cluster.truth().nodes[1].name.clone();
+    cluster.restart(&node);
+    let check = |cluster: &Cluster| {
+        let output = pods(
+            cluster,
+            &["--cross-check", "-o", "json", "--field-selector", &format!("spec.nodeName={node}")],
+        );
+        assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+        json(&output)["cross_check"]["nodes"][0].clone()
+    };
+    let fresh = check(&cluster);
+    assert_eq!(fresh["duration"]["count"], 0, "{fresh}");
+    assert_eq!(fresh["pods"]["started"], 0, "{fresh}");
+    assert_ne!(fresh["verdict"], "disagree", "{fresh}");
+    cluster.advance(4);
+    let after = check(&cluster);
+    let recorded = if cluster.truth().nodes[1].double_count { 8 } else { 4 };
+    assert_eq!(after["duration"]["count"], recorded, "{after}");
+    // Started after the restart; within its second, a pod's one-second timestamps cannot say.
+    let started =
+        after["pods"]["started"].as_u64().unwrap_or(0) + after["pods"]["uncertain"].as_u64().unwrap_or(0);
+    assert_eq!(started, 4, "{after}");
+    assert_ne!(after["verdict"], "disagree", "{after}");
+}

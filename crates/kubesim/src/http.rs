@@ -158,6 +158,11 @@ pub fn unix_now() -> u64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0)
 }
 
+/// Seconds since the Unix epoch, with the fraction.
+pub fn unix_now_precise() -> f64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs_f64()).unwrap_or(0.0)
+}
+
 /// RFC 3339 in UTC, second resolution, as Kubernetes writes timestamps (`2024-01-02T03:04:05Z`).
 pub fn rfc3339(unix: u64) -> String {
     // Whole seconds have no fractional part, so jiff's Display prints none. Beyond year 9999 (which

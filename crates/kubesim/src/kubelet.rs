@@ -259,6 +259,9 @@ async fn handle(
         sandbox: &starts.sandbox,
         runtime: &starts.runtime,
         containers: node.containers,
+        process_start: starts.process_start,
+        pod_worker: &starts.pod_worker,
+        pleg_relist: &starts.pleg_relist,
     };
     let (chunks, known_len): (Chunks, Option<u64>) = match path.as_str() {
         "/metrics" => {

@@ -353,7 +353,8 @@ impl Cluster {
         self.shared.advance(pods);
     }
 
-    /// Resets a node's counters, as a kubelet restart does. Unknown names are ignored.
+    /// Restarts a node's kubelet: its counters start from zero and `process_start_time_seconds`
+    /// moves to the new process's start. Unknown names are ignored.
     pub fn restart(&self, node: &str) {
         self.shared.restart(node);
     }
@@ -484,6 +485,7 @@ impl Node {
             pod_start: starts.duration.truth(POD_START_DURATION),
             pod_start_sli: Some(starts.sli.truth(POD_START_SLI_DURATION)),
             double_count: starts.double_count,
+            process_start_time_seconds: starts.process_start,
             stages: starts.stage_truths(),
             pods,
         }
@@ -555,16 +557,22 @@ impl Shared {
     }
 
     pub fn advance(&self, pods: u64) {
-        let now = http::unix_now() as f64;
+        let now = http::unix_now_precise();
         let mut created = Vec::new();
         {
             let mut rng = self.pod_rng.lock().unwrap_or_else(|e| e.into_inner());
             for node in &self.nodes {
-                let drawn = node.starts.lock().unwrap_or_else(|e| e.into_inner()).record(pods);
+                let (drawn, kubelet_start) = {
+                    let mut starts = node.starts.lock().unwrap_or_else(|e| e.into_inner());
+                    (starts.record(pods), starts.process_start)
+                };
                 for (total, pull) in drawn {
                     let serial = self.pod_serial.fetch_add(1, Ordering::Relaxed);
-                    // Created long enough ago to be running and ready by now.
-                    let at = now - total - 4.0 - rng.unit();
+                    // Created long enough ago to be running and ready by now; but never before
+                    // the kubelet that recorded it started (a pod created earlier belongs to the
+                    // process before a restart): then a second after it, and a long start may
+                    // still be under way.
+                    let at = (now - total - 4.0 - rng.unit()).max(kubelet_start.floor() + 1.0).min(now);
                     created.push(pods::SimPod::draw(
                         &mut rng,
                         serial,
@@ -577,6 +585,8 @@ impl Shared {
         }
         let mut all = self.pods.write().unwrap_or_else(|e| e.into_inner());
         for pod in created {
+            // A list's resourceVersion is never older than an object in it.
+            self.resource_version.fetch_max(pods::resource_version(pod.serial), Ordering::Relaxed);
             all.insert((pod.namespace.to_string(), pod.name.clone()), pod);
         }
         drop(all);
@@ -585,7 +595,20 @@ impl Shared {
 
     pub fn restart(&self, name: &str) -> bool {
         let Some(node) = self.node(name) else { return false };
-        node.starts.lock().unwrap_or_else(|e| e.into_inner()).reset();
+        // The new process started after the last pod its node was given (that pod belongs to the
+        // process before) and at most 30 s ago, so pods drawn from now on can fit their whole
+        // start between it and now.
+        let now = http::unix_now_precise();
+        let last_pod = self
+            .pods
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .values()
+            .filter(|p| p.node == Some(node.index))
+            .map(|p| p.created)
+            .fold(f64::NEG_INFINITY, f64::max);
+        let started = (last_pod + 0.5).max(now - 30.0).min(now - 1.0);
+        node.starts.lock().unwrap_or_else(|e| e.into_inner()).restart(started);
         self.write_truth();
         true
     }
@@ -666,6 +689,9 @@ fn write_file(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     std::fs::rename(&tmp, path)
 }
 
+/// How long before the start the initial pods were created, in seconds.
+const INITIAL_PODS_SPREAD: f64 = 6.0 * 3600.0;
+
 /// The pods of node `index` at the start: one per start its kubelet recorded (`drawn`, as (seconds
 /// until running, seconds pulling)), created over the six hours before `now` and running and ready
 /// by `now`; and, on about one node in seven, one pod still pulling its image.
@@ -676,7 +702,7 @@ fn initial_pods(
     now: f64,
     drawn: &[(f64, f64)],
 ) -> Vec<pods::SimPod> {
-    const SPREAD: f64 = 6.0 * 3600.0;
+    const SPREAD: f64 = INITIAL_PODS_SPREAD;
     let mut out = Vec::with_capacity(drawn.len() + 1);
     for (k, (total, pull)) in drawn.iter().copied().enumerate() {
         let spread = now - SPREAD + SPREAD * k as f64 / drawn.len().max(1) as f64 + rng.unit() * 60.0;
@@ -806,6 +832,9 @@ async fn build(
         let uid_bits = rng.next();
         let (fault_tx, _) = watch::channel(faults[i].clone());
         let (mut starts, drawn) = PodStarts::new(profile, config.seed, i);
+        // The kubelet started before the first of its pods (created over the six hours before
+        // now), at a moment of its own.
+        starts.process_start = now as f64 - INITIAL_PODS_SPREAD - 600.0 - (i % 600) as f64 - 0.37;
         for pod in initial_pods(&mut pod_rng, &mut pod_serial, i, now as f64, &drawn) {
             if pod.kubelet_seconds.is_none() {
                 starts.first_sync();
@@ -867,7 +896,10 @@ async fn build(
         pod_serial: AtomicU64::new(pod_serial),
         pod_rng: Mutex::new(pod_rng),
         truth_lock: Mutex::new(()),
-        resource_version: AtomicU64::new(1000 + config.seed % 1000),
+        // Newer than every node (1000 + index) and pod (see `pods::resource_version`) made so far.
+        resource_version: AtomicU64::new(
+            (1000 + n as u64).max(pods::resource_version(pod_serial)) + config.seed % 1000,
+        ),
         shutdown: shutdown.clone(),
         api_down: watch::channel(false).0,
         traffic: traffic::Traffic::new(config.seats),

@@ -9,8 +9,9 @@ use bytes::Bytes;
 use futures::{Stream, StreamExt, stream};
 
 use crate::profile::{
-    Histogram, IMAGE_PULL_DURATION, POD_START_DURATION, POD_START_SLI_DURATION, POD_START_TOTAL_DURATION,
-    RUN_PODSANDBOX_DURATION, RUNTIME_OPERATIONS_DURATION, START_OPERATIONS, SplitMix64,
+    Histogram, IMAGE_PULL_DURATION, PLEG_RELIST_DURATION, POD_START_DURATION, POD_START_SLI_DURATION,
+    POD_START_TOTAL_DURATION, POD_WORKER_DURATION, RUN_PODSANDBOX_DURATION, RUNTIME_OPERATIONS_DURATION,
+    START_OPERATIONS, SplitMix64,
 };
 
 const METRICS_NEW: &str = include_str!("../../../tests/fixtures/real/kubelet-1.21.2-metrics.prom");
@@ -51,14 +52,24 @@ pub struct NodeView<'a> {
     pub runtime: &'a std::collections::BTreeMap<&'static str, Histogram>,
     /// How many synthetic pods (one container each) cadvisor describes.
     pub containers: u32,
+    /// `process_start_time_seconds`.
+    pub process_start: f64,
+    /// `kubelet_pod_worker_duration_seconds` by `operation_type`.
+    pub pod_worker: &'a std::collections::BTreeMap<&'static str, Histogram>,
+    /// `kubelet_pleg_relist_duration_seconds`.
+    pub pleg_relist: &'a Histogram,
 }
 
 struct MetricsTemplate {
-    /// Static text before the pod-start family, between it and build info (without the capture's
-    /// own sandbox family, which the node's replaces), and after build info.
+    /// Static text before the pod-start family (without the capture's PLEG relist family), between
+    /// it and build info (without the capture's own sandbox and pod worker families), and after
+    /// build info: the node writes its own of each.
     before_pod_start: Bytes,
     between: Vec<Between>,
+    /// After build info: the text up to the capture's `process_start_time_seconds` sample, and
+    /// after it (the node writes its own start).
     after_build_info: Bytes,
+    after_process_start: Bytes,
 }
 
 /// A piece of the text between the pod-start family and build info.
@@ -93,6 +104,10 @@ impl MetricsTemplate {
         // Cut the capture's sandbox family (the node writes its own), and its runtime operations
         // family's series of the pod-start operations (the node's go at the family's end).
         let mut cuts: Vec<(usize, usize)> = Vec::new();
+        if let Some(at) = text[pod_start_end..build].find(&format!("# HELP {POD_WORKER_DURATION} ")) {
+            let worker = pod_start_end + at;
+            cuts.push((worker, next_help_after(text, worker)));
+        }
         if let Some(at) = text[pod_start_end..build].find(&format!("# HELP {RUN_PODSANDBOX_DURATION} ")) {
             let sandbox = pod_start_end + at;
             cuts.push((sandbox, next_help_after(text, sandbox)));
@@ -120,10 +135,16 @@ impl MetricsTemplate {
         between.push(Between::Text(Bytes::from(kept)));
         between.push(Between::StartOperations);
         between.push(Between::Text(Bytes::from_static(&text.as_bytes()[runtime_end..build])));
+        let sample = line_start(&after, "\nprocess_start_time_seconds ") + 1;
+        let sample_end = after[sample..].find('\n').map_or(after.len(), |i| sample + i + 1);
+        let pleg = line_start(text, &format!("# HELP {PLEG_RELIST_DURATION} "));
+        assert!(pleg < pod_start, "templates have PLEG before pod-start");
+        let before = format!("{}{}", &text[..pleg], &text[next_help_after(text, pleg)..pod_start]);
         Self {
-            before_pod_start: Bytes::from_static(&text.as_bytes()[..pod_start]),
+            before_pod_start: Bytes::from(before),
             between,
-            after_build_info: Bytes::from(after),
+            after_build_info: Bytes::from(after[..sample].to_string()),
+            after_process_start: Bytes::from(after[sample_end..].to_string()),
         }
     }
 }
@@ -204,6 +225,24 @@ pub fn pod_start_text(node: &NodeView<'_>) -> String {
             &series,
         );
     }
+    if !node.pod_worker.is_empty() {
+        let labels: Vec<(String, &Histogram)> =
+            node.pod_worker.iter().map(|(op, h)| (format!("operation_type=\"{op}\""), h)).collect();
+        let series: Vec<(&str, &Histogram)> = labels.iter().map(|(l, h)| (l.as_str(), *h)).collect();
+        write_histogram_series(
+            &mut out,
+            POD_WORKER_DURATION,
+            "[ALPHA] Duration in seconds to sync a single pod. Broken down by operation type: create, update, or \
+             sync",
+            &series,
+        );
+    }
+    write_histogram(
+        &mut out,
+        PLEG_RELIST_DURATION,
+        "[ALPHA] Duration in seconds for relisting pods in PLEG.",
+        node.pleg_relist,
+    );
     write_histogram_series(
         &mut out,
         RUN_PODSANDBOX_DURATION,
@@ -254,6 +293,8 @@ pub fn metrics(node: &NodeView<'_>) -> Vec<Bytes> {
     }
     chunks.push(Bytes::from(build_info_line(node.version)));
     chunks.push(t.after_build_info.clone());
+    chunks.push(Bytes::from(format!("process_start_time_seconds {}\n", node.process_start)));
+    chunks.push(t.after_process_start.clone());
     chunks
 }
 
@@ -658,6 +699,7 @@ mod tests {
     use crate::profile::{NEW_BUCKETS, OLD_BUCKETS};
 
     static NO_PULLS: std::collections::BTreeMap<&'static str, Histogram> = std::collections::BTreeMap::new();
+    static NO_WORKER: std::collections::BTreeMap<&'static str, Histogram> = std::collections::BTreeMap::new();
 
     fn view<'a>(d: &'a Histogram, s: &'a Histogram, old: bool) -> NodeView<'a> {
         NodeView {
@@ -672,6 +714,9 @@ mod tests {
             sandbox: s,
             runtime: &NO_PULLS,
             containers: 3,
+            process_start: 1_700_000_000.5,
+            pod_worker: &NO_WORKER,
+            pleg_relist: s,
         }
     }
 
@@ -687,6 +732,10 @@ mod tests {
         assert!(text.contains("kubelet_pod_start_duration_seconds_bucket{le=\"1\"} 1\n"));
         assert!(text.contains("kubelet_pod_start_sli_duration_seconds_count 0\n"));
         assert!(text.contains("git_version=\"v1.33.4\""));
+        assert_eq!(text.matches("\nprocess_start_time_seconds ").count(), 1);
+        assert!(
+            text.contains("\nprocess_start_time_seconds 1700000000.5\n# HELP process_virtual_memory_bytes ")
+        );
         // The capture's own sandbox family is replaced by the node's, never repeated.
         assert_eq!(text.matches("# TYPE kubelet_run_podsandbox_duration_seconds histogram").count(), 1);
         assert!(text.contains("kubelet_run_podsandbox_duration_seconds_count{runtime_handler=\"\"} 0\n"));

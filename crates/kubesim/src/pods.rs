@@ -4,6 +4,9 @@
 //! node fits). Which workloads exist, how a pod's timeline is drawn, the `v1` `Pod` JSON the API
 //! server lists, and the truth about each pod. Listing and selectors live in `apiserver::pods`.
 
+use std::sync::OnceLock;
+
+use bytes::Bytes;
 use serde_json::{Value, json};
 
 use crate::http::rfc3339;
@@ -151,6 +154,14 @@ pub(crate) struct SimPod {
     /// From all containers running to ready (readiness probe).
     pub ready_delay: f64,
     pub phase: Phase,
+    /// The pod's `v1` JSON, rendered when it is first listed: nothing in a simulated pod changes
+    /// after it is drawn, so every later page splices these bytes instead of rendering again.
+    pub rendered: OnceLock<Bytes>,
+}
+
+/// The `resourceVersion` of the pod with this serial: pods are written in serial order.
+pub(crate) fn resource_version(serial: u64) -> u64 {
+    5000 + serial
 }
 
 /// Pod-name suffix alphabet of Kubernetes (`utilrand.String`: no vowels, no look-alikes).
@@ -235,6 +246,7 @@ impl SimPod {
             first_lead,
             ready_delay,
             phase,
+            rendered: OnceLock::new(),
         }
     }
 
@@ -362,7 +374,7 @@ impl SimPod {
                 "name": self.name,
                 "namespace": self.namespace,
                 "uid": uid,
-                "resourceVersion": (5000 + self.serial).to_string(),
+                "resourceVersion": resource_version(self.serial).to_string(),
                 "creationTimestamp": rfc3339(self.created_second()),
                 "labels": labels,
                 "ownerReferences": [{"apiVersion": controller.0, "kind": controller.1, "name": self.owner,

@@ -20,6 +20,12 @@ pub const IMAGE_PULL_DURATION: &str = "kubelet_image_pull_duration_seconds";
 pub const RUN_PODSANDBOX_DURATION: &str = "kubelet_run_podsandbox_duration_seconds";
 /// `kubelet_runtime_operations_duration_seconds`, by `operation_type`.
 pub const RUNTIME_OPERATIONS_DURATION: &str = "kubelet_runtime_operations_duration_seconds";
+/// `kubelet_pod_worker_duration_seconds`, by `operation_type` (every version).
+pub const POD_WORKER_DURATION: &str = "kubelet_pod_worker_duration_seconds";
+/// `kubelet_pleg_relist_duration_seconds` (every version).
+pub const PLEG_RELIST_DURATION: &str = "kubelet_pleg_relist_duration_seconds";
+/// PLEG relists per pod start: one a second while it starts, a few seconds each.
+const RELISTS_PER_START: u32 = 5;
 /// The CRI operations of a pod start, which kubesim records for each start; the captured
 /// payload's other operations (listing, status polls, exec) are served as captured.
 pub const START_OPERATIONS: [&str; 4] =
@@ -302,8 +308,18 @@ pub struct PodStarts {
     /// sandbox (the same call as `sandbox`), one create and one start of its container, and its
     /// image pull if it pulled.
     pub runtime: BTreeMap<&'static str, Histogram>,
+    /// `kubelet_pod_worker_duration_seconds` (Prometheus' default buckets, up to 10 s) by
+    /// `operation_type`: per start one `create` sync, which starts the containers and lasts
+    /// about as long as the start, and one short periodic `sync`.
+    pub pod_worker: BTreeMap<&'static str, Histogram>,
+    /// `kubelet_pleg_relist_duration_seconds` (default buckets): [`RELISTS_PER_START`] relists
+    /// per start, each listing every pod and container of the node.
+    pub pleg_relist: Histogram,
     /// Whether `kubelet_pod_start_duration_seconds` records each pod twice (kubernetes#132268).
     pub double_count: bool,
+    /// `process_start_time_seconds`: when the kubelet process started (Unix seconds), which is
+    /// when these counters began; a restart moves it to the moment of the restart.
+    pub process_start: f64,
 }
 
 /// Whether a kubelet version records pods twice in `kubelet_pod_start_duration_seconds`
@@ -376,6 +392,9 @@ impl PodStarts {
                 .iter()
                 .map(|op| (*op, Histogram::new(profile.runtime_buckets())))
                 .collect(),
+            pod_worker: ["create", "sync"].into_iter().map(|op| (op, Histogram::new(&OLD_BUCKETS))).collect(),
+            pleg_relist: Histogram::new(&OLD_BUCKETS),
+            process_start: 0.0,
         };
         let drawn = starts.record(initial);
         (starts, drawn)
@@ -415,6 +434,21 @@ impl PodStarts {
                 for operation in ["create_container", "start_container"] {
                     call(operation, container_call_seconds(self.profile, total, operation));
                 }
+                let sync = container_call_seconds(self.profile, total, "sync");
+                for (operation, seconds) in
+                    [("create", ((total - sync).max(sync) * 1e6).round() / 1e6), ("sync", sync)]
+                {
+                    if let Some(histogram) = self.pod_worker.get_mut(operation) {
+                        histogram.observe(seconds);
+                    }
+                }
+                for relist in 0..RELISTS_PER_START {
+                    self.pleg_relist.observe(container_call_seconds(
+                        self.profile,
+                        total + f64::from(relist),
+                        "relist",
+                    ));
+                }
                 (total, pull)
             })
             .collect()
@@ -428,21 +462,24 @@ impl PodStarts {
         }
     }
 
-    /// Zeroes every counter, as a kubelet restart does. The generator continues.
-    pub fn reset(&mut self) {
+    /// Zeroes every counter, as a kubelet restart at `now` (Unix seconds) does, and moves
+    /// `process_start` there. The generator continues.
+    pub fn restart(&mut self, now: f64) {
+        self.process_start = now;
         self.duration = Histogram::new(self.duration.bounds());
         self.sli = Histogram::new(self.sli.bounds());
         self.total = Histogram::new(self.total.bounds());
         self.image_pull.clear();
         self.sandbox = Histogram::new(self.sandbox.bounds());
-        for histogram in self.runtime.values_mut() {
+        for histogram in self.runtime.values_mut().chain(self.pod_worker.values_mut()) {
             *histogram = Histogram::new(histogram.bounds());
         }
+        self.pleg_relist = Histogram::new(self.pleg_relist.bounds());
     }
 
     /// The histograms besides the two pod-start ones that this node's kubelet serves, as
     /// truth.json reports them: the total pod start and image pulls (1.29+ / 1.30+ kubelets), the
-    /// sandbox, and the CRI operations of pod starts.
+    /// sandbox, the CRI operations of pod starts, the pod worker's syncs and the PLEG relists.
     pub fn stage_truths(&self) -> Vec<HistogramTruth> {
         let mut truths = Vec::new();
         if self.profile.has_total_and_image_pulls() {
@@ -455,6 +492,10 @@ impl PodStarts {
         for (operation, histogram) in &self.runtime {
             truths.push(histogram.truth(RUNTIME_OPERATIONS_DURATION).with_label("operation_type", operation));
         }
+        for (operation, histogram) in &self.pod_worker {
+            truths.push(histogram.truth(POD_WORKER_DURATION).with_label("operation_type", operation));
+        }
+        truths.push(self.pleg_relist.truth(PLEG_RELIST_DURATION));
         truths
     }
 }
@@ -527,7 +568,21 @@ mod tests {
         let (old, _) = PodStarts::new(Profile::Old, 3, 2);
         let metrics: Vec<String> = old.stage_truths().into_iter().map(|t| t.metric).collect();
         assert_eq!(metrics[0], RUN_PODSANDBOX_DURATION);
-        assert!(metrics[1..].iter().all(|m| m == RUNTIME_OPERATIONS_DURATION));
+        let tail = [POD_WORKER_DURATION, POD_WORKER_DURATION, PLEG_RELIST_DURATION];
+        assert_eq!(metrics[metrics.len() - 3..], tail);
+        assert!(metrics[1..metrics.len() - 3].iter().all(|m| m == RUNTIME_OPERATIONS_DURATION));
+        // Every start: one create sync as long as the start (beyond the 10 s buckets when longer),
+        // one short sync, and five relists.
+        assert_eq!(p.pod_worker["create"].count(), drawn.len() as u64);
+        assert_eq!(p.pod_worker["sync"].count(), drawn.len() as u64);
+        assert_eq!(p.pleg_relist.count(), 5 * drawn.len() as u64);
+        let slow = drawn
+            .iter()
+            .filter(|(total, _)| *total - container_call_seconds(Profile::Slow, *total, "sync") > 10.0)
+            .count() as u64;
+        let cumulative = p.pod_worker["create"].cumulative();
+        assert!(slow > 0, "a slow node has starts beyond the 10 s bucket");
+        assert_eq!(cumulative[cumulative.len() - 1] - cumulative[cumulative.len() - 2], slow);
     }
 
     #[test]
@@ -538,7 +593,8 @@ mod tests {
         p.record(5);
         assert_eq!(p.duration.count(), before + 5);
         assert_eq!(p.sli.count(), before + 5);
-        p.reset();
+        p.restart(1_700_000_000.25);
+        assert_eq!(p.process_start, 1_700_000_000.25);
         assert_eq!(p.duration.count(), 0);
         assert_eq!(p.sandbox.count(), 0);
         assert!(p.image_pull.is_empty());

@@ -49,9 +49,15 @@ pub struct NodeTruth {
     /// pods plus its pods still starting; the SLI histogram counts each pod once.
     #[serde(default)]
     pub double_count: bool,
+    /// `process_start_time_seconds` as the kubelet serves it: when it started (before its first
+    /// pod), or when it last restarted; its histograms count from then.
+    #[serde(default)]
+    pub process_start_time_seconds: f64,
     /// The other pod-start stages the kubelet serves, exactly: `kubelet_pod_start_total_duration_seconds`
     /// and `kubelet_image_pull_duration_seconds` by `image_size_in_bytes` (1.29+ / 1.30+ kubelets),
-    /// and `kubelet_run_podsandbox_duration_seconds`.
+    /// `kubelet_run_podsandbox_duration_seconds`, `kubelet_runtime_operations_duration_seconds` of
+    /// the pod-start CRI operations, `kubelet_pod_worker_duration_seconds` by `operation_type` and
+    /// `kubelet_pleg_relist_duration_seconds` (every version).
     #[serde(default)]
     pub stages: Vec<HistogramTruth>,
     /// The pods on this node, by namespace and name: one per start its kubelet recorded (a

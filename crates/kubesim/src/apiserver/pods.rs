@@ -1,12 +1,14 @@
 //! Reading pods: `GET /api/v1/pods` and `GET /api/v1/namespaces/{namespace}/pods`, with label and
 //! field selectors and `limit` / `continue` paging as kube-apiserver serves them from etcd: pods in
 //! key order (namespace, then name), each page filled up to `limit` matching pods, a continue token
-//! naming the last key, `remainingItemCount` only without selectors. The pods themselves live in
-//! `crate::pods`; routing and authorization in the parent module.
+//! naming the last key whenever any key follows a full page, `remainingItemCount` only without
+//! selectors. Each pod's JSON is rendered once and spliced into every page that lists it. The pods
+//! themselves live in `crate::pods`; routing and authorization in the parent module.
 
 use std::{collections::BTreeMap, ops::Bound, sync::atomic::Ordering};
 
 use base64::Engine;
+use bytes::Bytes;
 use http::{Response, StatusCode};
 use serde_json::{Value, json};
 
@@ -16,7 +18,7 @@ use super::{
 };
 use crate::{
     Shared,
-    http::{Body, json},
+    http::{Body, respond},
     pods::SimPod,
 };
 
@@ -53,6 +55,7 @@ pub(super) fn list_pods(
         Some(key) => Bound::Excluded(key.clone()),
         None => Bound::Included((namespace.to_string(), String::new())),
     };
+    let unselected = labels.is_empty() && fields.is_empty();
     let mut page: Vec<&SimPod> = Vec::new();
     let mut last: Option<&(String, String)> = None;
     let mut more = false;
@@ -61,36 +64,58 @@ pub(super) fn list_pods(
         if !namespace.is_empty() && key.0 != namespace {
             break;
         }
-        if !matches(shared, pod, &labels, &fields) {
-            continue;
-        }
+        // A full page ends the list as etcd's does: any key after it, matching or not, means a
+        // continue token (the next page may then come back empty). Without selectors the server
+        // also says how many remain; with them it does not count.
         if limit > 0 && page.len() == limit {
             more = true;
+            if !unselected {
+                break;
+            }
             remaining += 1;
+            continue;
+        }
+        if !matches(shared, pod, &labels, &fields) {
             continue;
         }
         page.push(pod);
         last = Some(key);
     }
-    let mut metadata = json!({"resourceVersion": rv.to_string()});
+    // The list in the order kube-apiserver writes it (kind, apiVersion, metadata, items), each
+    // pod's JSON rendered once and spliced in.
+    let mut metadata = format!("{{\"resourceVersion\":{}", Value::from(rv.to_string()));
     if more && let Some(key) = last {
-        metadata["continue"] = encode_continue(rv, key, namespace).into();
-        if labels.is_empty() && fields.is_empty() {
-            metadata["remainingItemCount"] = remaining.into();
+        metadata.push_str(&format!(",\"continue\":{}", Value::from(encode_continue(rv, key, namespace))));
+        if unselected {
+            metadata.push_str(&format!(",\"remainingItemCount\":{remaining}"));
         }
     }
-    let items: Vec<Value> = page.iter().map(|pod| object(shared, pod)).collect();
-    json(
-        StatusCode::OK,
-        &json!({"kind": "PodList", "apiVersion": "v1", "metadata": metadata, "items": items}),
-    )
+    metadata.push('}');
+    let rendered: Vec<Bytes> = page.iter().map(|pod| rendered(shared, pod)).collect();
+    let mut body = Vec::with_capacity(rendered.iter().map(|r| r.len() + 1).sum::<usize>() + 128);
+    body.extend_from_slice(b"{\"kind\":\"PodList\",\"apiVersion\":\"v1\",\"metadata\":");
+    body.extend_from_slice(metadata.as_bytes());
+    body.extend_from_slice(b",\"items\":[");
+    for (index, pod) in rendered.iter().enumerate() {
+        if index > 0 {
+            body.push(b',');
+        }
+        body.extend_from_slice(pod);
+    }
+    body.extend_from_slice(b"]}");
+    respond(StatusCode::OK, "application/json", body)
 }
 
-/// The `v1` `Pod` of a simulated pod.
-fn object(shared: &Shared, pod: &SimPod) -> Value {
-    let node = pod.node.and_then(|i| shared.nodes.get(i));
-    let host_ip = node.map(|n| n.addr.ip().to_string()).unwrap_or_default();
-    pod.to_json(node.map(|n| n.name.as_str()), &host_ip, shared.nodes.len())
+/// The `v1` `Pod` of a simulated pod as JSON bytes, rendered on its first listing and kept.
+fn rendered(shared: &Shared, pod: &SimPod) -> Bytes {
+    pod.rendered
+        .get_or_init(|| {
+            let node = pod.node.and_then(|i| shared.nodes.get(i));
+            let host_ip = node.map(|n| n.addr.ip().to_string()).unwrap_or_default();
+            let object = pod.to_json(node.map(|n| n.name.as_str()), &host_ip, shared.nodes.len());
+            Bytes::from(serde_json::to_vec(&object).unwrap_or_default())
+        })
+        .clone()
 }
 
 /// Whether a pod meets every label and field requirement.

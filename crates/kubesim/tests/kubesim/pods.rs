@@ -116,6 +116,40 @@ async fn pods_match_the_histograms_and_list_like_the_api_server() {
     )
     .unwrap();
     assert!(filtered["metadata"].get("remainingItemCount").is_none());
+    // A full page with keys after it continues, even when none of them match (etcd cannot know):
+    // every cart pod fills the page, the db pods follow, and the next page comes back empty.
+    let carts = everything.iter().filter(|p| p.workload == "Deployment/cart").count();
+    let sim = &cluster;
+    let page = |path: String| async move {
+        let answer = api(sim, "GET", &path, None).await;
+        serde_json::from_str::<Value>(&answer.text()).expect("a PodList")
+    };
+    let full = page(format!("/api/v1/namespaces/shop/pods?labelSelector=app%3Dcart&limit={carts}")).await;
+    assert_eq!(full["items"].as_array().map(Vec::len), Some(carts));
+    let token = full["metadata"]["continue"].as_str().expect("a continue token after a full page");
+    let rest =
+        page(format!("/api/v1/namespaces/shop/pods?labelSelector=app%3Dcart&limit={carts}&continue={token}"))
+            .await;
+    assert_eq!(rest["items"].as_array().map(Vec::len), Some(0), "{rest}");
+    assert!(rest["metadata"].get("continue").is_none(), "{rest}");
+    // No pod is newer than the list that holds it, before and after new pods.
+    let newest = |list: &Value| {
+        let version = |v: &Value| v.as_str().and_then(|s| s.parse::<u64>().ok()).expect("a number");
+        let items = list["items"].as_array().expect("items");
+        (
+            version(&list["metadata"]["resourceVersion"]),
+            items.iter().map(|p| version(&p["metadata"]["resourceVersion"])).max(),
+        )
+    };
+    let all: Value = serde_json::from_str(&api(&cluster, "GET", "/api/v1/pods", None).await.text()).unwrap();
+    let (list, pod) = newest(&all);
+    assert!(pod.is_some_and(|p| p <= list), "{list} {pod:?}");
+    // The list is written in kube-apiserver's field order: metadata before items.
+    let text = api(&cluster, "GET", "/api/v1/pods?limit=1", None).await.text();
+    assert!(
+        text.starts_with(r#"{"kind":"PodList","apiVersion":"v1","metadata":{"resourceVersion":"#),
+        "{text}"
+    );
 
     let unsupported =
         api(&cluster, "GET", "/api/v1/pods?fieldSelector=spec.unschedulable%3Dfalse", None).await;
@@ -130,6 +164,9 @@ async fn pods_match_the_histograms_and_list_like_the_api_server() {
 
     // New starts are new pods, and truth.json follows.
     cluster.advance(3);
+    let all: Value = serde_json::from_str(&api(&cluster, "GET", "/api/v1/pods", None).await.text()).unwrap();
+    let (later, pod) = newest(&all);
+    assert!(pod.is_some_and(|p| p <= later) && later > list, "{list} → {later}, newest pod {pod:?}");
     let after = cluster.truth();
     for (before, now) in truth.nodes.iter().zip(&after.nodes) {
         assert_eq!(now.pods.len(), before.pods.len() + 3);

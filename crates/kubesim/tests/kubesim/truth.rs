@@ -28,6 +28,15 @@ async fn assert_payloads_match_truth(cluster: &Cluster) {
         let sli = parse_histogram(&direct, POD_START_SLI_DURATION).expect("SLI histogram");
         assert_eq!(sli, from_truth(node.pod_start_sli.as_ref().expect("sli truth")), "{}", node.name);
         assert!(direct.contains(&format!("git_version=\"{}\"", node.kubelet_version)));
+        // One start time, the truth's: the histograms count from then.
+        let starts: Vec<&str> =
+            direct.lines().filter(|l| l.starts_with("process_start_time_seconds ")).collect();
+        assert_eq!(
+            starts,
+            [format!("process_start_time_seconds {}", node.process_start_time_seconds)],
+            "{}",
+            node.name
+        );
     }
 }
 
@@ -43,6 +52,13 @@ async fn histograms_equal_truth_before_and_after_advance_and_restart() {
             if node.profile == "old" { kubesim::OLD_BUCKETS.to_vec() } else { kubesim::NEW_BUCKETS.to_vec() };
         assert_eq!(les[..les.len() - 1], expected[..]);
         assert!(node.pod_start.count > 0);
+        // The kubelet started before the first pod it counts.
+        let first_pod = node
+            .pods
+            .iter()
+            .map(|p| p.created.parse::<jiff::Timestamp>().expect("RFC 3339").as_second() as f64)
+            .fold(f64::INFINITY, f64::min);
+        assert!(node.process_start_time_seconds < first_pod, "{}", node.name);
     }
     assert_payloads_match_truth(&cluster).await;
 
@@ -59,9 +75,13 @@ async fn histograms_equal_truth_before_and_after_advance_and_restart() {
     assert!(truth.nodes.iter().any(|n| n.double_count) && truth.nodes.iter().any(|n| !n.double_count));
     assert_payloads_match_truth(&cluster).await;
 
+    let started_before = cluster.truth().nodes[1].process_start_time_seconds;
     let restarted = api(&cluster, "POST", "/debug/restart?node=node-1", None).await;
     assert_eq!(restarted.status, 200);
     assert_eq!(cluster.truth().nodes[1].pod_start.count, 0);
+    // A restarted kubelet is a new process: its start time is the restart's, after every pod so far.
+    let started_after = cluster.truth().nodes[1].process_start_time_seconds;
+    assert!(started_after > started_before + 6.0 * 3600.0, "{started_before} → {started_after}");
     cluster.restart("node-2");
     cluster.advance(3);
     let t = cluster.truth();
