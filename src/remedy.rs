@@ -82,6 +82,10 @@ pub fn fix(err: &FetchError, ctx: &RequestContext<'_>) -> Option<String> {
         FetchError::NotFound { .. } if direct => {
             format!("the kubelet has no such path: check --endpoint / --path (requested {})", ctx.url)
         }
+        // The node lookup (`/api/v1/nodes/NAME`, no proxy path): the name is what is wrong.
+        FetchError::NotFound { .. } if !ctx.url.contains("/proxy/") => {
+            "check the node name: kubectl get nodes lists the nodes the cluster has".to_string()
+        }
         FetchError::NotFound { .. } => format!(
             "check the node exists (kubectl get node {node}) and the path is a kubelet path (--endpoint / --path)"
         ),
@@ -234,6 +238,21 @@ mod tests {
         assert!(!fix.contains("/proxy/") && fix.contains("doctor --method direct node-01"), "{fix}");
         let proxy = fix_for_proxy_timeout();
         assert!(proxy.contains("/proxy/healthz"), "{proxy}");
+    }
+
+    #[test]
+    fn a_missing_node_is_blamed_on_its_name_a_missing_path_on_the_path() {
+        let not_found = FetchError::NotFound { message: "no such node".to_string() };
+        let lookup = RequestContext { node: "nod-1", method: Method::Proxy, url: "/api/v1/nodes/nod-1" };
+        let fix_lookup = fix(&not_found, &lookup).expect("fix");
+        assert!(fix_lookup.contains("kubectl get nodes") && !fix_lookup.contains("--path"), "{fix_lookup}");
+        let proxied = RequestContext {
+            node: "node-1",
+            method: Method::Proxy,
+            url: "/api/v1/nodes/node-1/proxy/metricz",
+        };
+        let fix_path = fix(&not_found, &proxied).expect("fix");
+        assert!(fix_path.contains("--endpoint / --path"), "{fix_path}");
     }
 
     fn fix_for_proxy_timeout() -> String {

@@ -19,9 +19,7 @@ pub async fn run(
     let options = collect_options(terminals);
     let gathered = gather(&settings.source, Endpoint::Metrics.path(), &selector(), &options).await?;
     super::histogram::report_warnings(&gathered, err)?;
-    if gathered.scrapes.is_empty()
-        && let Some(why) = settings.source.nothing_found()
-    {
+    if let Some(why) = settings.source.nothing_found_in(&gathered.scrapes) {
         writeln!(err, "{why}")?;
         return Ok(Outcome::AllFailed);
     }

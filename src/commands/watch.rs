@@ -44,6 +44,12 @@ pub async fn run(
     for warning in &first.warnings {
         writeln!(err, "warning: {warning}")?;
     }
+    // Nothing to watch (a selector that matches no node, names the cluster does not have) is
+    // said once, as `histogram` says it, instead of redrawing an empty table every interval.
+    if let Some(why) = plan.nothing_found_in(&first.scrapes) {
+        writeln!(err, "{why}")?;
+        return Ok(Outcome::AllFailed);
+    }
     super::write_near_misses(&first.scrapes, err)?;
     writeln!(
         err,
