@@ -37,11 +37,17 @@ pub async fn run(
     if !settings.metrics_named {
         no_hints(&mut gathered.scrapes);
     }
+    // Nothing to save (a selector that matches no node, names the cluster does not have) is said
+    // once, and no file is written that a later --baseline would take for a snapshot.
+    if let Some(why) = settings.source.nothing_found_in(&gathered.scrapes) {
+        for warning in &gathered.warnings {
+            writeln!(err, "warning: {warning}")?;
+        }
+        writeln!(err, "{why}")?;
+        return Ok(Outcome::AllFailed);
+    }
     report_problems(&gathered, err)?;
     super::write_near_misses(&gathered.scrapes, err)?;
-    if let Some(why) = settings.source.nothing_found_in(&gathered.scrapes) {
-        writeln!(err, "{why}")?;
-    }
 
     let nodes = crate::scrape::answered(&gathered.scrapes);
     let families = label_by_node(&nodes);

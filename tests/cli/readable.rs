@@ -182,20 +182,34 @@ async fn identical_failures_print_once_with_a_count() {
 async fn a_selector_that_matches_nothing_is_said() {
     let cluster = Cluster::builder().nodes(3).start().await.expect("kubesim starts");
     let admin = cluster.admin_kubeconfig();
-    for command in ["histogram", "get", "snapshot"] {
-        let out = tokio::task::block_in_place(|| {
+    let run = |command: &str, selection: &[&str]| {
+        tokio::task::block_in_place(|| {
             let mut run = bin();
-            run.args([command, "-l", "team=nobody", "--kubeconfig"]).arg(&admin);
-            if command == "snapshot" {
-                run.args(["--output-file", "-"]);
-            }
+            run.arg(command).args(selection).arg("--kubeconfig").arg(&admin);
+            match command {
+                "snapshot" => run.args(["--output-file", "-"]),
+                "watch" => run.args(["--interval", "1s", "--count", "1"]),
+                _ => &mut run,
+            };
             run.output().expect("runs")
-        });
+        })
+    };
+    for command in ["histogram", "get", "snapshot", "breakdown", "watch"] {
+        let out = run(command, &["-l", "team=nobody"]);
         assert_eq!(out.status.code(), Some(2), "{command}: {}", stderr(&out));
         assert!(stderr(&out).contains("No nodes match -l team=nobody"), "{command}: {}", stderr(&out));
-        if command != "snapshot" {
-            assert_eq!(stdout(&out), "", "{command}");
-        }
+        // Nothing on stdout: no empty table, and no snapshot of no node for a later --baseline.
+        assert_eq!(stdout(&out), "", "{command}");
+    }
+    for command in ["histogram", "snapshot", "breakdown", "watch"] {
+        let out = run(command, &["node-9"]);
+        assert_eq!(out.status.code(), Some(2), "{command}: {}", stderr(&out));
+        assert_eq!(
+            stderr(&out),
+            "No nodes match: node \"node-9\" not found; did you mean node-0, node-1 or node-2?\n",
+            "{command}"
+        );
+        assert_eq!(stdout(&out), "", "{command}");
     }
 }
 
