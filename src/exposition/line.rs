@@ -137,6 +137,8 @@ pub struct SampleRef<'a> {
     raw_labels: &'a [u8],
     /// How many label pairs `raw_labels` holds.
     label_count: usize,
+    /// [`label_bit`] of each label name, OR-ed: a quick "certainly not" for a label name.
+    label_filter: u64,
     /// `raw_labels` is written as a writer would write it: no blanks, no quoted label name, no
     /// trailing comma.
     plain: bool,
@@ -192,6 +194,12 @@ impl<'a> SampleRef<'a> {
     #[inline]
     pub(crate) fn bare_name(&self) -> bool {
         self.bare
+    }
+
+    /// False when the sample certainly has no label called `name`; true when it may have one.
+    #[inline]
+    pub(crate) fn may_have_label(&self, name: &[u8]) -> bool {
+        self.label_filter & label_bit(name) != 0
     }
 
     /// The value's text as sent (any float spelling Prometheus reads, `NaN`, `+Inf`, ...).
@@ -552,16 +560,28 @@ fn parse_sample<'a>(
     let mut i = skip_ws(b, name_len);
     let mut raw_labels: &[u8] = &[];
     let mut label_count = 0;
+    let mut label_filter = 0;
     let mut plain = true;
     if b.get(i) == Some(&b'{') {
-        let (end, count, plain_set) = scan_labels(b, i + 1, scratch)?;
+        let (end, set) = scan_labels(b, i + 1, scratch)?;
         raw_labels = &b[i + 1..end];
-        label_count = count;
-        plain = plain_set;
+        label_count = set.count;
+        plain = set.plain;
+        label_filter = set.filter;
         i = skip_ws(b, end + 1);
     }
     let (raw_value, value, timestamp_ms) = parse_value_and_rest(b, i)?;
-    Ok(SampleRef { name, raw_labels, label_count, plain, bare: true, raw_value, value, timestamp_ms })
+    Ok(SampleRef {
+        name,
+        raw_labels,
+        label_count,
+        label_filter,
+        plain,
+        bare: true,
+        raw_value,
+        value,
+        timestamp_ms,
+    })
 }
 
 /// A Prometheus 3 sample whose (UTF-8) name is quoted inside the label set
@@ -578,19 +598,29 @@ fn parse_quoted_name_sample<'a>(
     }
     scratch.clear();
     let mut i = skip_ws(b, name_end + 1);
-    let (raw_labels, label_count, plain) = match b.get(i) {
-        Some(b'}') => (&b[i..i], 0, true),
+    let (raw_labels, set) = match b.get(i) {
+        Some(b'}') => (&b[i..i], LabelSet { count: 0, plain: true, filter: 0 }),
         Some(b',') => {
-            let (end, count, plain) = scan_labels(b, i + 1, scratch)?;
+            let (end, set) = scan_labels(b, i + 1, scratch)?;
             let labels = &b[i + 1..end];
             i = end;
-            (labels, count, plain)
+            (labels, set)
         }
         None => return Err(ParseErrorKind::UnterminatedLabelSet),
         Some(_) => return Err(ParseErrorKind::ExpectedCommaOrBrace),
     };
     let (raw_value, value, timestamp_ms) = parse_value_and_rest(b, skip_ws(b, i + 1))?;
-    Ok(SampleRef { name, raw_labels, label_count, plain, bare: false, raw_value, value, timestamp_ms })
+    Ok(SampleRef {
+        name,
+        raw_labels,
+        label_count: set.count,
+        label_filter: set.filter,
+        plain: set.plain,
+        bare: false,
+        raw_value,
+        value,
+        timestamp_ms,
+    })
 }
 
 /// The span inside the quotes of a quoted name starting at `b[start] == '"'`. Escapes inside a
@@ -645,13 +675,33 @@ fn parse_value_and_rest(b: &[u8], mut i: usize) -> Result<(&[u8], f64, Option<i6
     Ok((raw_value, value, timestamp_ms))
 }
 
-/// Validates a label set starting after `{`; returns the index of `}`, the label count, and
-/// whether the set is plain (no blanks, no quoted names, no trailing comma).
+/// What [`scan_labels`] learnt of a label set besides where it ends.
+struct LabelSet {
+    count: usize,
+    /// No blanks, no quoted names, no trailing comma.
+    plain: bool,
+    /// [`label_bit`] of every label name, OR-ed (all bits once there are too many to track).
+    filter: u64,
+}
+
+/// A label name's bit in a 64-bit filter, from its length and first and last bytes: a set
+/// whose filter lacks the bit has no label of that name.
+#[inline]
+pub(crate) fn label_bit(name: &[u8]) -> u64 {
+    match (name.first(), name.last()) {
+        (Some(&first), Some(&last)) => {
+            1u64 << ((name.len() as u64 * 7 + u64::from(first) * 3 + u64::from(last)) & 63)
+        }
+        _ => u64::MAX,
+    }
+}
+
+/// Validates a label set starting after `{`; returns the index of `}` and what the set holds.
 fn scan_labels(
     b: &[u8],
     mut i: usize,
     spans: &mut Vec<LabelSpan>,
-) -> Result<(usize, usize, bool), ParseErrorKind> {
+) -> Result<(usize, LabelSet), ParseErrorKind> {
     spans.clear();
     let base = i;
     let mut many: Option<HashSet<&[u8]>> = None;
@@ -669,7 +719,7 @@ fn scan_labels(
             Some(b'"') => plain = false,
             None => return Err(ParseErrorKind::UnterminatedLabelSet),
             // After a comma: a trailing one.
-            Some(b'}') => return Ok((i, count, plain && count == 0)),
+            Some(b'}') => return Ok((i, LabelSet { count, plain: plain && count == 0, filter: seen })),
             Some(_) => {
                 let end = b[i..]
                     .iter()
@@ -768,10 +818,11 @@ fn scan_labels(
                 spans.iter().filter_map(|s| b.get(base + s.name.0..base + s.name.1)).collect();
             let duplicate = !set.insert(name);
             many = Some(set);
+            // The filter stops here: from now on it answers "maybe" for every name.
+            seen = u64::MAX;
             duplicate
         } else {
-            let bit = 1u64
-                << ((name.len() as u64 * 7 + u64::from(name[0]) * 3 + u64::from(name[name.len() - 1])) & 63);
+            let bit = label_bit(name);
             let hit = seen & bit != 0
                 && spans.iter().any(|s| b.get(base + s.name.0..base + s.name.1) == Some(name));
             seen |= bit;
@@ -788,13 +839,13 @@ fn scan_labels(
         count += 1;
         match b.get(i) {
             Some(b',') => i += 1,
-            Some(b'}') => return Ok((i, count, plain)),
+            Some(b'}') => return Ok((i, LabelSet { count, plain, filter: seen })),
             _ => {
                 i = skip_ws(b, i);
                 plain = false;
                 match b.get(i) {
                     Some(b',') => i += 1,
-                    Some(b'}') => return Ok((i, count, plain)),
+                    Some(b'}') => return Ok((i, LabelSet { count, plain, filter: seen })),
                     None => return Err(ParseErrorKind::UnterminatedLabelSet),
                     Some(_) => return Err(ParseErrorKind::ExpectedCommaOrBrace),
                 }

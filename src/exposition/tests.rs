@@ -97,6 +97,7 @@ fn parse_in_chunks(bytes: &[u8], seed: u64, max_chunk: usize, selector: &Selecto
         rest = &rest[n..];
     }
     assert_eq!(parser.bytes_seen(), bytes.len() as u64);
+    assert_eq!(parser.lines(), memchr::memchr_iter(b'\n', bytes).count(), "lines() counts newlines");
     parser.finish()
 }
 
