@@ -684,13 +684,19 @@ struct LabelSet {
     filter: u64,
 }
 
-/// A label name's bit in a 64-bit filter, from its length and first and last bytes: a set
-/// whose filter lacks the bit has no label of that name.
+/// A label name's bit in a 64-bit filter, from its length and its first, middle and last
+/// bytes: a set whose filter lacks the bit has no label of that name. (Fibonacci hashing; with
+/// these bytes `node` shares its bit with no label name the real kubelet payloads send, where
+/// length, first and last byte alone gave it `name`'s, which every cadvisor sample has.)
 #[inline]
 pub(crate) fn label_bit(name: &[u8]) -> u64 {
-    match (name.first(), name.last()) {
-        (Some(&first), Some(&last)) => {
-            1u64 << ((name.len() as u64 * 7 + u64::from(first) * 3 + u64::from(last)) & 63)
+    match (name.first(), name.get(name.len() / 2), name.last()) {
+        (Some(&first), Some(&middle), Some(&last)) => {
+            let key = u64::from(first)
+                | u64::from(middle) << 8
+                | u64::from(last) << 16
+                | (name.len() as u64 & 0xff_ffff) << 24;
+            1u64 << (key.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 58)
         }
         _ => u64::MAX,
     }
@@ -807,7 +813,7 @@ fn scan_labels(
         }
         let value_end = i;
         i += 1;
-        // Duplicate label names: a 64-bit filter on (length, first and last byte) answers "new"
+        // Duplicate label names: a 64-bit filter ([`label_bit`]) answers "new"
         // for almost every label; only a hit pays for comparing names. Past a few dozen labels
         // the filter is full, so a hash set keeps a hostile line from costing O(labels²).
         let name = &b[name_start..name_end];

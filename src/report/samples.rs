@@ -145,7 +145,12 @@ impl NodeLines {
         let mut previous: &[u8] = &[];
         let mut sorted = true;
         for (name, value) in sample.raw_labels() {
-            if name <= previous {
+            // Names almost always differ in their first byte: compare that before the slices.
+            let in_order = match (name.first(), previous.first()) {
+                (Some(a), Some(b)) if a != b => a > b,
+                _ => name > previous,
+            };
+            if !in_order {
                 sorted = false;
                 break;
             }
