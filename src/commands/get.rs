@@ -31,6 +31,10 @@ use crate::spool::Spool;
 /// A `-o prom` node's lines move into the spool past this many bytes.
 const DRAIN_AT: usize = 256 * 1024;
 
+/// Room in a `-o prom` node's buffer: the drain threshold and the chunk that crosses it, so the
+/// buffer is allocated once per node instead of grown (and copied) by doubling.
+const NODE_BUFFER: usize = DRAIN_AT + 64 * 1024;
+
 /// Runs `get`.
 pub async fn run(
     settings: &GetSettings,
@@ -254,7 +258,7 @@ impl<'a> Writer<'a> {
             Sink::Lines(format) | Sink::Sorted { format, .. } => {
                 NodeWriter::Lines(NodeLines::new(format.clone(), id))
             }
-            Sink::Prom(_) => NodeWriter::Prom(PromNode::new(id.clone())),
+            Sink::Prom(_) => NodeWriter::Prom(PromNode::with_capacity(id.clone(), NODE_BUFFER)),
             Sink::PromLines => NodeWriter::PromLines(PromLines::new(id)),
         }
     }

@@ -411,13 +411,19 @@ impl PromNode {
     /// A writer for node `id`: its samples get a `node` label, after a `context` label when it
     /// has a context.
     pub fn new(id: NodeId) -> PromNode {
+        PromNode::with_capacity(id, 0)
+    }
+
+    /// [`PromNode::new`] with room for `bytes` of lines before the buffer grows: a caller that
+    /// drains at a known size saves the copies of growing to it, for every node.
+    pub fn with_capacity(id: NodeId, bytes: usize) -> PromNode {
         PromNode {
             injected: injected_for(&id),
             id,
             heads: Vec::new(),
             index: HashMap::new(),
             current: 0,
-            buf: Vec::new(),
+            buf: Vec::with_capacity(bytes),
             pending: Vec::new(),
             stored: Vec::new(),
             samples: 0,
