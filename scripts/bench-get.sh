@@ -122,12 +122,12 @@ for nodes in 100 300 "$NODES"; do
   if [ "$nodes" = "$NODES" ]; then
     # The default --qps (100/s through the proxy) paces the run; curl is not paced, so the floor
     # is compared with --qps 0.
-    measure "$KM" get --kubeconfig "$kc" --concurrency "$CONCURRENCY" --qps 0 -o csv
-    ours=$secs
-    printf '%5d nodes /metrics  get -o csv --qps 0 %6.2f s\n' "$nodes" "$secs"
+    measure "$KM" get --kubeconfig "$kc" --concurrency "$CONCURRENCY" --qps 0 -o prom
+    ours=$secs ours_cpu=$cpu_secs
+    printf '%5d nodes /metrics  get -o prom --qps 0 %6.2f s   CPU %6.2f s\n' "$nodes" "$secs" "$cpu_secs"
     curl_floor "$kc" /metrics
-    printf '%5d nodes /metrics  curl --parallel   %7.2f s   (fetch only)\n' "$nodes" "$secs"
-    echo "get -o csv --qps 0 / curl fetch floor at $nodes nodes: $(calc "$ours / $secs" | xargs printf '%.2f')x (target <= 1.2x)"
+    printf '%5d nodes /metrics  curl --parallel    %7.2f s   CPU %6.2f s (fetch only)\n' "$nodes" "$secs" "$cpu_secs"
+    echo "get -o prom --qps 0 / curl fetch floor at $nodes nodes: $(calc "$ours / $secs" | xargs printf '%.2f')x wall (target <= 1.2x), $(calc "$ours_cpu / $cpu_secs" | xargs printf '%.2f')x CPU"
   fi
   if [ "$nodes" = 100 ]; then
     for output in prom json csv; do

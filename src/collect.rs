@@ -372,13 +372,12 @@ async fn scrape_once(
     let started = Instant::now();
     let mut body = source.open(node, path, max_body).await?.track(progress);
     let mut parser = StreamParser::new(selector.clone());
-    let mut newlines: usize = 0;
     let mut last_byte = None;
     while let Some(chunk) = body.next_chunk().await? {
-        newlines += memchr::memchr_iter(b'\n', &chunk).count();
         last_byte = chunk.last().copied();
         parser.feed(&chunk);
     }
+    let newlines = parser.lines();
     let parsed = parser.finish();
     judge_payload(last_byte, newlines, &parsed)?;
     Ok(Scraped {
@@ -412,12 +411,10 @@ async fn visit_once<V: Visitor>(
         Err(err) => return Err((err, None)),
     };
     let mut parser = StreamVisitor::new(visitor, selector.clone());
-    let mut newlines: usize = 0;
     let mut last_byte = None;
     loop {
         match body.next_chunk().await {
             Ok(Some(chunk)) => {
-                newlines += memchr::memchr_iter(b'\n', &chunk).count();
                 last_byte = chunk.last().copied();
                 parser.feed(&chunk);
                 between(parser.visitor());
@@ -426,6 +423,7 @@ async fn visit_once<V: Visitor>(
             Err(err) => return Err((err, Some(parser.finish().0))),
         }
     }
+    let newlines = parser.lines();
     let (visitor, visited) = parser.finish();
     if let Err(err) = judge(last_byte, newlines, &visited.errors, visited.valid_lines) {
         return Err((err, Some(visitor)));

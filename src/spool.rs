@@ -25,6 +25,9 @@ pub struct Spool {
     bound: usize,
     dir: PathBuf,
     file: Option<Spilled>,
+    /// The buffer reads from the file go through, kept between reads: the merge reads a run per
+    /// family and node, and a fresh zeroed buffer for each cost more than the copy itself.
+    block: Vec<u8>,
 }
 
 /// The file part: where it starts in the spool's offsets, and how long it is.
@@ -42,7 +45,7 @@ struct Spilled {
 impl Spool {
     /// A spool that keeps `bound` bytes in memory, then spills to a file in `dir`.
     pub fn new(bound: usize, dir: PathBuf) -> Spool {
-        Spool { memory: Vec::new(), bound, dir, file: None }
+        Spool { memory: Vec::new(), bound, dir, file: None, block: Vec::new() }
     }
 
     /// A spool of [`MEMORY_BOUND`] in memory, spilling to the system's temporary directory
@@ -104,20 +107,19 @@ impl Store for Spool {
     }
 
     fn copy_to(&mut self, offset: u64, len: usize, out: &mut dyn Write) -> io::Result<()> {
-        let base = match &self.file {
-            Some(file) => file.base,
-            None => u64::MAX,
-        };
-        if offset < base {
+        let Some(file) = self.file.as_mut().filter(|file| offset >= file.base) else {
             return self.memory.copy_to(offset, len, out);
-        }
-        let file = self.spilled_mut()?;
+        };
         file.writer.flush()?;
         file.moved = true;
+        let start = offset - file.base;
         let reader = file.writer.get_mut();
-        reader.seek(SeekFrom::Start(offset - base))?;
+        reader.seek(SeekFrom::Start(start))?;
         // Read in large blocks: `io::copy` into a `dyn Write` would make a syscall per 8 KiB.
-        let mut block = vec![0_u8; len.min(READ_BLOCK)];
+        let block = &mut self.block;
+        if block.len() < len.min(READ_BLOCK) {
+            block.resize(len.min(READ_BLOCK), 0);
+        }
         let mut left = len;
         while left > 0 {
             let want = left.min(block.len());

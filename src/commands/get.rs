@@ -5,7 +5,8 @@
 //! zero-copy visitor straight into its output bytes. `-o json` and `-o csv` write each node's
 //! lines as soon as the node is done (in completion order; `--sort` orders them by node name
 //! through a [`Spool`]); `-o prom` keeps each family's labelled lines in a [`Spool`] and writes
-//! the merged text (HELP / TYPE once per family, nodes by name) at the end.
+//! the merged text (HELP / TYPE once per family, nodes by name) at the end, except for a single
+//! saved file, which has nothing to merge and is written as it is read.
 
 use std::cell::RefCell;
 use std::io::{self, Write};
@@ -20,7 +21,8 @@ use crate::collect::{NodeVisits, Options, collect_visits};
 use crate::exposition::{self, FamilyHead, SampleRef, Selector, StreamVisitor, Visitor};
 use crate::report::document::DocumentFormat;
 use crate::report::samples::{
-    self, CSV_HEADER, CSV_HEADER_IN_CONTEXTS, LineFormat, NodeId, NodeLines, PromMerge, PromNode, Store,
+    self, CSV_HEADER, CSV_HEADER_IN_CONTEXTS, LineFormat, NodeId, NodeLines, PromLines, PromMerge, PromNode,
+    Store,
 };
 use crate::scrape::NodeScrape;
 use crate::source::{FleetPlan, Gathered, SourcePlan, gather};
@@ -28,6 +30,10 @@ use crate::spool::Spool;
 
 /// A `-o prom` node's lines move into the spool past this many bytes.
 const DRAIN_AT: usize = 256 * 1024;
+
+/// Room in a `-o prom` node's buffer: the drain threshold and the chunk that crosses it, so the
+/// buffer is allocated once per node instead of grown (and copied) by doubling.
+const NODE_BUFFER: usize = DRAIN_AT + 64 * 1024;
 
 /// Runs `get`.
 pub async fn run(
@@ -43,11 +49,14 @@ pub async fn run(
         GetRead::Raw => return run_raw(plan, path, settings, out, err, &options).await,
     };
     let in_contexts = matches!(plan, SourcePlan::Fleet(_));
+    // One saved file is read once, never retried, and has nothing to merge with.
+    let one_payload = matches!(plan, SourcePlan::Files { inputs, .. } if inputs.len() == 1);
     let mut writer = Writer::new(
         settings.output,
         &settings.document,
         settings.sort,
         in_contexts,
+        one_payload,
         out,
         options.cancel.clone(),
     )?;
@@ -117,8 +126,10 @@ pub async fn run(
 enum NodeWriter {
     /// `-o json` / `-o csv`.
     Lines(NodeLines),
-    /// `-o prom`.
+    /// `-o prom`, merged across nodes.
     Prom(PromNode),
+    /// `-o prom` of a single payload, written as it is parsed.
+    PromLines(PromLines),
 }
 
 impl Visitor for NodeWriter {
@@ -126,6 +137,7 @@ impl Visitor for NodeWriter {
         match self {
             NodeWriter::Lines(lines) => lines.family(head),
             NodeWriter::Prom(prom) => prom.family(head),
+            NodeWriter::PromLines(lines) => lines.family(head),
         }
     }
 
@@ -134,6 +146,7 @@ impl Visitor for NodeWriter {
         match self {
             NodeWriter::Lines(lines) => lines.sample(sample),
             NodeWriter::Prom(prom) => prom.sample(sample),
+            NodeWriter::PromLines(lines) => lines.sample(sample),
         }
     }
 }
@@ -146,6 +159,8 @@ enum Sink {
     Sorted { format: LineFormat, spool: Spool, blocks: Vec<(NodeId, u64, usize)> },
     /// Exposition text merged across nodes.
     Prom(RefCell<PromMerge<Spool>>),
+    /// Exposition text of a single payload, straight to the output as it is parsed.
+    PromLines,
 }
 
 /// `get`'s output: what each node writes, where it goes, and the first error on the way (a
@@ -161,12 +176,14 @@ struct Writer<'a> {
 
 impl<'a> Writer<'a> {
     /// A writer for `output`; `in_contexts` when several clusters are read (a `context` column
-    /// in the CSV header).
+    /// in the CSV header), `one_payload` when a single saved file is (`-o prom` goes straight
+    /// out).
     fn new(
         output: GetOutput,
         document: &DocumentFormat,
         sort: bool,
         in_contexts: bool,
+        one_payload: bool,
         out: &'a mut dyn Write,
         cancel: CancellationToken,
     ) -> io::Result<Self> {
@@ -179,6 +196,7 @@ impl<'a> Writer<'a> {
             out.write_all(if in_contexts { CSV_HEADER_IN_CONTEXTS } else { CSV_HEADER })?;
         }
         let sink = match output {
+            GetOutput::Prom if one_payload => Sink::PromLines,
             GetOutput::Prom => Sink::Prom(RefCell::new(PromMerge::new(Spool::in_temp_dir()))),
             _ if sort => Sink::Sorted { format, spool: Spool::in_temp_dir(), blocks: Vec::new() },
             _ => Sink::Lines(format),
@@ -207,7 +225,7 @@ impl<'a> Writer<'a> {
     fn finish(self) -> io::Result<()> {
         self.check()?;
         match self.sink {
-            Sink::Lines(_) => {}
+            Sink::Lines(_) | Sink::PromLines => {}
             Sink::Sorted { mut spool, mut blocks, .. } => {
                 blocks.sort_by(|a, b| a.0.cmp(&b.0));
                 for (_, offset, len) in blocks {
@@ -223,11 +241,12 @@ impl<'a> Writer<'a> {
     /// straight out, so even a huge file costs one chunk of memory.
     fn stream(&mut self, visitor: &mut NodeWriter) {
         match (&mut *visitor, &self.sink) {
-            (NodeWriter::Lines(lines), Sink::Lines(_)) => {
-                if let Err(err) = self.out.write_all(&lines.out) {
+            (NodeWriter::Lines(NodeLines { out, .. }), Sink::Lines(_))
+            | (NodeWriter::PromLines(PromLines { out, .. }), Sink::PromLines) => {
+                if let Err(err) = self.out.write_all(out) {
                     self.fail(err);
                 }
-                lines.out.clear();
+                out.clear();
             }
             _ => self.chunk(visitor),
         }
@@ -239,7 +258,8 @@ impl<'a> Writer<'a> {
             Sink::Lines(format) | Sink::Sorted { format, .. } => {
                 NodeWriter::Lines(NodeLines::new(format.clone(), id))
             }
-            Sink::Prom(_) => NodeWriter::Prom(PromNode::new(id.clone())),
+            Sink::Prom(_) => NodeWriter::Prom(PromNode::with_capacity(id.clone(), NODE_BUFFER)),
+            Sink::PromLines => NodeWriter::PromLines(PromLines::new(id)),
         }
     }
 
@@ -254,6 +274,11 @@ impl<'a> Writer<'a> {
                     Sink::Prom(merge) => merge.borrow_mut().commit(node),
                     _ => Ok(()),
                 }
+            }
+            // A file that failed mid-way keeps what was written as it was read, as CSV does.
+            Some(NodeWriter::PromLines(lines)) => {
+                self.samples += lines.samples;
+                if scrape.outcome.is_ok() { self.out.write_all(&lines.out) } else { Ok(()) }
             }
             Some(NodeWriter::Prom(_)) | None => Ok(()),
         };

@@ -59,7 +59,7 @@ pub use selector::{Selector, SelectorError};
 pub use stream::{
     FamilyHead, MAX_ERRORS, MAX_LINE_LEN, StreamParser, StreamVisitor, Visited, Visitor, parse_bytes, visit,
 };
-pub use write::{Injected, format_value, kind_name, write, write_sample};
+pub use write::{Injected, format_value, kind_name, write, write_head, write_sample};
 
 /// What a family's `# TYPE` line says it is (`Untyped` when there is no TYPE line).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]

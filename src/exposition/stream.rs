@@ -523,6 +523,11 @@ impl StreamParser {
         self.feeder.bytes_seen
     }
 
+    /// Lines completed so far: the newlines fed (a last line without one is not counted).
+    pub fn lines(&self) -> usize {
+        self.feeder.lines
+    }
+
     /// Parses the complete lines in `chunk` and keeps the incomplete tail for the next one.
     pub fn feed(&mut self, chunk: &[u8]) {
         self.feeder.feed(chunk);
@@ -608,6 +613,11 @@ impl<V: Visitor> StreamVisitor<V> {
     /// The visitor, between chunks.
     pub fn visitor(&mut self) -> &mut V {
         &mut self.feeder.core.sink.0
+    }
+
+    /// Lines completed so far: the newlines fed (a last line without one is not counted).
+    pub fn lines(&self) -> usize {
+        self.feeder.lines
     }
 
     /// Parses the complete lines in `chunk` and keeps the incomplete tail for the next one.

@@ -97,6 +97,7 @@ fn parse_in_chunks(bytes: &[u8], seed: u64, max_chunk: usize, selector: &Selecto
         rest = &rest[n..];
     }
     assert_eq!(parser.bytes_seen(), bytes.len() as u64);
+    assert_eq!(parser.lines(), memchr::memchr_iter(b'\n', bytes).count(), "lines() counts newlines");
     parser.finish()
 }
 
@@ -541,6 +542,19 @@ fn exposition_like() -> impl Strategy<Value = Vec<u8>> {
 }
 
 proptest! {
+    #[test]
+    fn the_label_name_filter_never_rules_out_a_label_the_sample_has(
+        names in prop::collection::btree_set("[a-zA-Z_][a-zA-Z0-9_]{0,12}", 0..48),
+    ) {
+        // Past 32 labels the parser tracks names in a set; the filter must then answer "maybe".
+        let labels: Vec<String> = names.iter().map(|n| format!("{n}=\"v\"")).collect();
+        let line = format!("x{{{}}} 1", labels.join(","));
+        let Ok(Line::Sample(sample)) = parse_line(line.as_bytes()) else { panic!("{line}") };
+        for name in &names {
+            prop_assert!(sample.may_have_label(name.as_bytes()), "{name} in {line}");
+        }
+    }
+
     #[test]
     fn write_then_parse_round_trips(families in families()) {
         let mut out = Vec::new();

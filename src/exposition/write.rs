@@ -3,7 +3,7 @@
 
 use std::io::{self, Write};
 
-use super::{Family, MetricKind, SampleRef};
+use super::{Family, FamilyHead, MetricKind, SampleRef};
 
 /// Writes `families` as exposition text.
 ///
@@ -67,12 +67,15 @@ impl Injected {
         }
     }
 
-    /// Whether the plain label text `labels` holds a label named like an injected one.
+    /// Whether `sample`'s plain label text `labels` holds a label named like an injected one.
     #[inline]
-    fn clashes_with(&self, labels: &[u8]) -> bool {
-        self.clashes.iter().any(|finder| {
-            let needle = finder.needle();
-            labels.starts_with(&needle[1..]) || finder.find(labels).is_some()
+    fn clashes_with(&self, sample: &SampleRef<'_>, labels: &[u8]) -> bool {
+        self.names.iter().zip(&self.clashes).any(|(name, finder)| {
+            // The parser's filter of label names rules out almost every sample without a search.
+            sample.may_have_label(name.as_bytes()) && {
+                let needle = finder.needle();
+                labels.starts_with(&needle[1..]) || finder.find(labels).is_some()
+            }
         })
     }
 }
@@ -103,7 +106,7 @@ pub fn write_sample(sample: &SampleRef<'_>, injected: &Injected, buf: &mut Vec<u
     buf.extend_from_slice(&injected.rendered);
     match sample.plain_labels() {
         Some([]) => {}
-        Some(labels) if !injected.clashes_with(labels) => {
+        Some(labels) if !injected.clashes_with(sample, labels) => {
             buf.push(b',');
             buf.extend_from_slice(labels);
         }
@@ -155,28 +158,51 @@ pub fn kind_name(kind: MetricKind) -> &'static str {
     }
 }
 
-fn write_family(family: &Family, extra: Option<(&str, &str)>, exported: Option<&str>, buf: &mut Vec<u8>) {
-    if !family.help.is_empty() {
-        buf.extend_from_slice(b"# HELP ");
-        write_name(&family.name, buf);
-        buf.push(b' ');
-        escape_into(&family.help, false, buf);
-        buf.push(b'\n');
+/// Writes a family's metadata lines: HELP (when it has text), TYPE (unless untyped), UNIT (when
+/// it has one), as [`write()`] writes them before the family's samples.
+///
+/// ```
+/// use kubelet_metrics::exposition::{write_head, FamilyHead, MetricKind};
+/// let head = FamilyHead { name: "x".into(), help: "Doc.".into(), kind: MetricKind::Gauge, unit: String::new() };
+/// let mut out = Vec::new();
+/// write_head(&head, &mut out);
+/// assert_eq!(out, b"# HELP x Doc.\n# TYPE x gauge\n");
+/// ```
+pub fn write_head(head: &FamilyHead, buf: &mut Vec<u8>) {
+    write_metadata(&head.name, &head.help, head.kind, &head.unit, buf);
+}
+
+/// A `# HELP name text` line.
+pub(crate) fn write_help(name: &str, help: &str, buf: &mut Vec<u8>) {
+    buf.extend_from_slice(b"# HELP ");
+    write_name(name, buf);
+    buf.push(b' ');
+    escape_into(help, false, buf);
+    buf.push(b'\n');
+}
+
+fn write_metadata(name: &str, help: &str, kind: MetricKind, unit: &str, buf: &mut Vec<u8>) {
+    if !help.is_empty() {
+        write_help(name, help, buf);
     }
-    if family.kind != MetricKind::Untyped {
+    if kind != MetricKind::Untyped {
         buf.extend_from_slice(b"# TYPE ");
-        write_name(&family.name, buf);
+        write_name(name, buf);
         buf.push(b' ');
-        buf.extend_from_slice(kind_name(family.kind).as_bytes());
+        buf.extend_from_slice(kind_name(kind).as_bytes());
         buf.push(b'\n');
     }
-    if !family.unit.is_empty() {
+    if !unit.is_empty() {
         buf.extend_from_slice(b"# UNIT ");
-        write_name(&family.name, buf);
+        write_name(name, buf);
         buf.push(b' ');
-        buf.extend_from_slice(family.unit.as_bytes());
+        buf.extend_from_slice(unit.as_bytes());
         buf.push(b'\n');
     }
+}
+
+fn write_family(family: &Family, extra: Option<(&str, &str)>, exported: Option<&str>, buf: &mut Vec<u8>) {
+    write_metadata(&family.name, &family.help, family.kind, &family.unit, buf);
     for sample in &family.samples {
         // A UTF-8 name (Prometheus 3) goes quoted inside the label set: `{"a.b",x="1"}`.
         let quoted = !is_legacy_name(&sample.name);
@@ -351,6 +377,13 @@ mod tests {
         assert_eq!(injected(r#"x{node="a",b="2"} 1"#), "x{node=\"n1\",exported_node=\"a\",b=\"2\"} 1\n");
         assert_eq!(injected(r#"x{b="2",node="a"} 1"#), "x{node=\"n1\",b=\"2\",exported_node=\"a\"} 1\n");
         assert_eq!(injected(r#"x{nodes="a"} 1"#), "x{node=\"n1\",nodes=\"a\"} 1\n");
+        // Past the parser's label-name filter (more than 32 labels), a clash is still found.
+        let many: Vec<String> = (0..40).map(|k| format!("l{k}=\"{k}\"")).collect();
+        let many = many.join(",");
+        assert_eq!(
+            injected(&format!("x{{{many},node=\"a\"}} 1")),
+            format!("x{{node=\"n1\",{many},exported_node=\"a\"}} 1\n")
+        );
         // OpenMetrics seconds become milliseconds, as the text format 0.0.4 has them.
         assert_eq!(injected("x 1 1700000000.5"), "x{node=\"n1\"} 1 1700000000500\n");
     }

@@ -11,8 +11,7 @@ use std::collections::HashMap;
 use std::io::{self, Write};
 
 use crate::exposition::{
-    Family, FamilyHead, Injected, SampleRef, Visitor, write as write_families, write::push_value,
-    write_sample,
+    FamilyHead, Injected, SampleRef, Visitor, write::push_value, write::write_help, write_head, write_sample,
 };
 use crate::report::document::{DocumentFormat, write_record};
 use crate::scrape::Failure;
@@ -146,7 +145,12 @@ impl NodeLines {
         let mut previous: &[u8] = &[];
         let mut sorted = true;
         for (name, value) in sample.raw_labels() {
-            if name <= previous {
+            // Names almost always differ in their first byte: compare that before the slices.
+            let in_order = match (name.first(), previous.first()) {
+                (Some(a), Some(b)) if a != b => a > b,
+                _ => name > previous,
+            };
+            if !in_order {
                 sorted = false;
                 break;
             }
@@ -407,17 +411,19 @@ impl PromNode {
     /// A writer for node `id`: its samples get a `node` label, after a `context` label when it
     /// has a context.
     pub fn new(id: NodeId) -> PromNode {
-        let injected = match id.context() {
-            Some(context) => Injected::new(&[(CONTEXT_LABEL, context), (NODE_LABEL, &id.node)]),
-            None => Injected::new(&[(NODE_LABEL, &id.node)]),
-        };
+        PromNode::with_capacity(id, 0)
+    }
+
+    /// [`PromNode::new`] with room for `bytes` of lines before the buffer grows: a caller that
+    /// drains at a known size saves the copies of growing to it, for every node.
+    pub fn with_capacity(id: NodeId, bytes: usize) -> PromNode {
         PromNode {
+            injected: injected_for(&id),
             id,
-            injected,
             heads: Vec::new(),
             index: HashMap::new(),
             current: 0,
-            buf: Vec::new(),
+            buf: Vec::with_capacity(bytes),
             pending: Vec::new(),
             stored: Vec::new(),
             samples: 0,
@@ -474,6 +480,61 @@ impl Visitor for PromNode {
             }
             _ => self.pending.push(Segment { family: self.current, offset: start as u64, len }),
         }
+    }
+}
+
+/// `[context="CONTEXT",]node="NAME"` for node `id`, written first in every sample's label set.
+fn injected_for(id: &NodeId) -> Injected {
+    match id.context() {
+        Some(context) => Injected::new(&[(CONTEXT_LABEL, context), (NODE_LABEL, &id.node)]),
+        None => Injected::new(&[(NODE_LABEL, &id.node)]),
+    }
+}
+
+/// One payload as exposition text with its `node` label, written in payload order as it is
+/// parsed into [`PromLines::out`]: `-o prom` when a single payload is read, so there is nothing
+/// to merge and nothing to hold. HELP / TYPE / UNIT come once, before a family's first sample; a
+/// family the payload splits (its lines resumed after another family's) stays split, as sent,
+/// which Prometheus's parsers and ours read as one family; HELP text that only arrives with the
+/// resumed part is written there.
+#[derive(Debug)]
+pub struct PromLines {
+    injected: Injected,
+    /// The families written so far, and whether their HELP line was.
+    written: HashMap<String, bool>,
+    /// The lines written so far.
+    pub out: Vec<u8>,
+    /// Samples written so far.
+    pub samples: u64,
+}
+
+impl PromLines {
+    /// A writer for node `id`: its samples get a `node` label, after a `context` label when it
+    /// has a context.
+    pub fn new(id: &NodeId) -> PromLines {
+        PromLines { injected: injected_for(id), written: HashMap::new(), out: Vec::new(), samples: 0 }
+    }
+}
+
+impl Visitor for PromLines {
+    fn family(&mut self, head: &FamilyHead) {
+        match self.written.get_mut(&head.name) {
+            None => {
+                write_head(head, &mut self.out);
+                self.written.insert(head.name.clone(), !head.help.is_empty());
+            }
+            Some(help_written) if !*help_written && !head.help.is_empty() => {
+                write_help(&head.name, &head.help, &mut self.out);
+                *help_written = true;
+            }
+            Some(_) => {}
+        }
+    }
+
+    #[inline]
+    fn sample(&mut self, sample: &SampleRef<'_>) {
+        self.samples += 1;
+        write_sample(sample, &self.injected, &mut self.out);
     }
 }
 
@@ -570,16 +631,11 @@ impl<S: Store> PromMerge<S> {
         runs.sort_by_key(|&(family, node, _)| (family, node));
         let mut runs = runs.into_iter().peekable();
         let mut out = io::BufWriter::with_capacity(256 * 1024, out);
+        let mut head = Vec::new();
         for (r, &k) in order.iter().enumerate() {
-            let head = &self.families[k as usize].head;
-            let family = Family {
-                name: head.name.clone(),
-                help: head.help.clone(),
-                kind: head.kind,
-                unit: head.unit.clone(),
-                samples: Vec::new(),
-            };
-            write_families(std::slice::from_ref(&family), None, &mut out)?;
+            head.clear();
+            write_head(&self.families[k as usize].head, &mut head);
+            out.write_all(&head)?;
             while let Some((_, _, run)) = runs.next_if(|&(family, _, _)| family as usize == r) {
                 self.store.copy_to(run.offset, run.len as usize, &mut out)?;
             }
@@ -591,7 +647,7 @@ impl<S: Store> PromMerge<S> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::exposition::{Selector, StreamVisitor, parse};
+    use crate::exposition::{Family, Selector, StreamVisitor, parse};
     use crate::scrape::FailureKind;
 
     const NODE_A: &str =
@@ -709,6 +765,33 @@ mod tests {
         crate::exposition::write(&crate::snapshot::label_by_node(&nodes), None, &mut expected)
             .expect("write");
         assert_eq!(String::from_utf8(out).expect("utf8"), String::from_utf8(expected).expect("utf8"));
+    }
+
+    #[test]
+    fn prom_lines_of_one_payload_write_what_the_merge_writes() {
+        let text = "# HELP x Doc.\n# TYPE x gauge\nx{node=\"old\",a=\"q\\\"\"} 1.5\n# TYPE h histogram\nh_bucket{le=\"+Inf\"} 2\nh_sum 3\nh_count 2\n# UNIT u seconds\nu 1e-9 100\n";
+        let mut merge = PromMerge::new(Vec::new());
+        merge.commit(feed(PromNode::new(NodeId::node("n1")), text, 5)).expect("commit");
+        let mut merged = Vec::new();
+        merge.write(&mut merged).expect("write");
+        let streamed = feed(PromLines::new(&NodeId::node("n1")), text, 5).out;
+        assert_eq!(String::from_utf8(streamed).expect("utf8"), String::from_utf8(merged).expect("utf8"));
+    }
+
+    #[test]
+    fn prom_lines_keep_a_split_family_split_with_its_metadata_once() {
+        // `x` resumes after `y`; its HELP arrives only with the resumed part.
+        let text = "# TYPE x gauge\nx{a=\"1\"} 1\ny 2\n# HELP x Late doc.\nx{a=\"2\"} 3\n";
+        let streamed = feed(PromLines::new(&NodeId::node("n1")), text, 4).out;
+        let streamed = String::from_utf8(streamed).expect("utf8");
+        assert_eq!(
+            streamed,
+            "# TYPE x gauge\nx{node=\"n1\",a=\"1\"} 1\ny{node=\"n1\"} 2\n# HELP x Late doc.\nx{node=\"n1\",a=\"2\"} 3\n"
+        );
+        // Read back, it is the payload with a `node` label: one family `x` with both samples.
+        let nodes = [("n1", parse(text).expect("valid"))];
+        let nodes: Vec<(&str, &[Family])> = nodes.iter().map(|(n, f)| (*n, f.as_slice())).collect();
+        assert_eq!(parse(&streamed).expect("valid"), crate::snapshot::label_by_node(&nodes));
     }
 
     #[test]

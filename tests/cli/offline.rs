@@ -79,6 +79,26 @@ fn get_merges_families_of_several_files() {
 }
 
 #[test]
+fn get_of_one_file_writes_as_it_reads_what_the_merge_writes() {
+    // One file is written as it is read; beside a missing second file it goes through the
+    // cross-node merge. Every real payload comes out the same both ways.
+    for name in ["kubelet-1.21.2-metrics.prom", "kubelet-1.35.0-cadvisor.prom", "kubelet-slis.prom"] {
+        let payload = fixture(&format!("real/{name}"));
+        let one = bin().args(["get", "--node", "n1", "--file"]).arg(&payload).output().expect("runs");
+        assert_eq!(one.status.code(), Some(0), "{name}: {}", stderr(&one));
+        let merged = bin()
+            .args(["get", "--node", "n1", "--node", "n2", "--file"])
+            .arg(&payload)
+            .args(["--file", "/nonexistent/n2.prom"])
+            .output()
+            .expect("runs");
+        assert_eq!(merged.status.code(), Some(1), "{name}: n2 is missing");
+        assert!(stdout(&one).contains("{node=\"n1\""), "{name}");
+        assert_eq!(stdout(&one), stdout(&merged), "{name}");
+    }
+}
+
+#[test]
 fn a_missing_file_fails_that_node_only() {
     let output = bin()
         .args(["get", "-m", "machine_cpu_cores", "--file"])
