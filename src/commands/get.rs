@@ -103,11 +103,16 @@ pub async fn run(
             gathered
         }
     };
-    report_problems(&gathered, err)?;
-    if gathered.scrapes.is_empty()
-        && let Some(why) = plan.nothing_found()
-    {
-        writeln!(err, "{why}")?;
+    // Nothing read (a selector that matches no node, names the cluster does not have) is said
+    // once, as `histogram` says it, instead of each missing node's error.
+    match plan.nothing_found_in(&gathered.scrapes) {
+        Some(why) => {
+            for warning in &gathered.warnings {
+                writeln!(err, "warning: {warning}")?;
+            }
+            writeln!(err, "{why}")?;
+        }
+        None => report_problems(&gathered, err)?,
     }
     let answered = gathered.scrapes.iter().filter(|s| s.outcome.is_ok()).count();
     if !selector.is_all() && answered > 0 && writer.samples == 0 {

@@ -201,7 +201,7 @@ async fn a_selector_that_matches_nothing_is_said() {
         // Nothing on stdout: no empty table, and no snapshot of no node for a later --baseline.
         assert_eq!(stdout(&out), "", "{command}");
     }
-    for command in ["histogram", "snapshot", "breakdown", "watch"] {
+    for command in ["histogram", "get", "snapshot", "breakdown", "watch"] {
         let out = run(command, &["node-9"]);
         assert_eq!(out.status.code(), Some(2), "{command}: {}", stderr(&out));
         assert_eq!(
