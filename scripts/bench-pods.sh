@@ -22,13 +22,13 @@ target=${CARGO_TARGET_DIR:-$root/target}
 cargo build --release --quiet -p kubelet-metrics -p kubesim --bins
 KM=$target/release/kubelet-metrics
 KUBESIM=$target/release/kubesim
-# shellcheck source=lib/kubesim.sh
+# shellcheck source=scripts/lib/kubesim.sh
 source "$root/scripts/lib/kubesim.sh"
 kubesim_setup
 
 calc() { awk "BEGIN { print $* }"; }
 
-# shellcheck source=lib/measure.sh
+# shellcheck source=scripts/lib/measure.sh
 source "$root/scripts/lib/measure.sh"
 
 # check CMD...: runs CMD once and stops the benchmark if it fails (1, a partial report, is not a

@@ -1,3 +1,6 @@
+# shellcheck shell=bash disable=SC2034,SC2154
+# (SC2034, SC2154: the variables this file sets are for the script that sources it, and the ones it
+# reads, such as $work, that script sets.)
 # Starting and stopping kubesim clusters from the benchmark and reliability scripts (sourced, not
 # run). The caller sets KUBESIM (the kubesim binary) and calls kubesim_setup once: it makes a work
 # directory ($work) and a trap that stops every cluster started here and removes $work on exit.

@@ -1,3 +1,6 @@
+# shellcheck shell=bash disable=SC2034,SC2154
+# (SC2034, SC2154: the variables this file sets are for the script that sources it, and the ones it
+# reads, such as $work, that script sets.)
 # Timing a whole process for the benchmark scripts (sourced, not run). The caller sets $work (a
 # scratch directory) and RUNS (default 3).
 
