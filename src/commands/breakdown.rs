@@ -18,7 +18,7 @@ pub async fn run(
 ) -> anyhow::Result<Outcome> {
     let options = collect_options(terminals);
     let gathered = gather(&settings.source, Endpoint::Metrics.path(), &selector(), &options).await?;
-    super::histogram::report_warnings(&gathered, err)?;
+    super::report_warnings(&gathered, err)?;
     if let Some(why) = settings.source.nothing_found_in(&gathered.scrapes) {
         writeln!(err, "{why}")?;
         return Ok(Outcome::AllFailed);

@@ -107,9 +107,7 @@ pub async fn run(
     // once, as `histogram` says it, instead of each missing node's error.
     match plan.nothing_found_in(&gathered.scrapes) {
         Some(why) => {
-            for warning in &gathered.warnings {
-                writeln!(err, "warning: {warning}")?;
-            }
+            super::report_warnings(&gathered, err)?;
             writeln!(err, "{why}")?;
         }
         None => report_problems(&gathered, err)?,

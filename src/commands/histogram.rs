@@ -6,7 +6,7 @@ use std::io::Write;
 
 use anyhow::Context;
 
-use super::{Outcome, Terminals, collect_options};
+use super::{Outcome, Terminals, collect_options, report_warnings};
 use crate::analysis::{Report, analyze};
 use crate::cli::settings::HistogramSettings;
 use crate::cli::{HistogramOutput, SloUnknown};
@@ -16,7 +16,7 @@ use crate::report::document::DocumentFormat;
 use crate::report::escape_controls;
 use crate::report::paint::{self, Palette, Tone};
 use crate::slo::{Objective, State, Verdict};
-use crate::source::{ClusterGathered, FleetPlan, Gathered, SourcePlan, gather, gather_fleet};
+use crate::source::{ClusterGathered, FleetPlan, SourcePlan, gather, gather_fleet};
 
 /// Runs `histogram`.
 pub async fn run(
@@ -310,19 +310,6 @@ fn one_of(
             contexts.keys().cloned().collect::<Vec<_>>().join(", ")
         ),
     }
-}
-
-/// Source-wide warnings and per-node parse warnings (failures are in the report itself).
-pub(crate) fn report_warnings(gathered: &Gathered, err: &mut dyn Write) -> std::io::Result<()> {
-    for warning in &gathered.warnings {
-        writeln!(err, "warning: {warning}")?;
-    }
-    for scrape in &gathered.scrapes {
-        for warning in scrape.outcome.iter().flat_map(|ok| &ok.warnings) {
-            writeln!(err, "warning: node {}: {warning}", scrape.node)?;
-        }
-    }
-    Ok(())
 }
 
 fn render(

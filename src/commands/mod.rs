@@ -154,6 +154,17 @@ pub async fn run(
 /// Writes run-wide warnings, then the failed nodes and the parse warnings to `err`, identical
 /// ones once with their nodes counted.
 pub(crate) fn report_problems(gathered: &Gathered, err: &mut dyn Write) -> std::io::Result<()> {
+    report_warnings(gathered, err)?;
+    write_failures(
+        gathered.scrapes.iter().filter_map(|s| Some((s.node.as_str(), s.outcome.as_ref().err()?))),
+        err,
+    )
+}
+
+/// Writes run-wide warnings, then the nodes' parse warnings to `err`, identical ones once with
+/// their nodes counted (reports that list failed nodes themselves, under a table, take only
+/// these).
+pub(crate) fn report_warnings(gathered: &Gathered, err: &mut dyn Write) -> std::io::Result<()> {
     for warning in &gathered.warnings {
         writeln!(err, "warning: {warning}")?;
     }
@@ -170,10 +181,7 @@ pub(crate) fn report_problems(gathered: &Gathered, err: &mut dyn Write) -> std::
         let item = format!("{}: {}", problems::subject(&group), group.message);
         err.write_all(crate::text::wrap(&item, "warning: ", "  ").as_bytes())?;
     }
-    write_failures(
-        gathered.scrapes.iter().filter_map(|s| Some((s.node.as_str(), s.outcome.as_ref().err()?))),
-        err,
-    )
+    Ok(())
 }
 
 /// One cluster of a fleet as a reading command takes it: its nodes, with their problems written

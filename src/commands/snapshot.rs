@@ -40,9 +40,7 @@ pub async fn run(
     // Nothing to save (a selector that matches no node, names the cluster does not have) is said
     // once, and no file is written that a later --baseline would take for a snapshot.
     if let Some(why) = settings.source.nothing_found_in(&gathered.scrapes) {
-        for warning in &gathered.warnings {
-            writeln!(err, "warning: {warning}")?;
-        }
+        super::report_warnings(&gathered, err)?;
         writeln!(err, "{why}")?;
         return Ok(Outcome::AllFailed);
     }
