@@ -104,10 +104,23 @@ fn parse_failure(shown: &str, message: &str) -> Failure {
 /// Feeds `path` (stdin for `-`) to `feed` chunk by chunk; returns the bytes read. More than
 /// `max_body` bytes is an error of kind `FileTooLarge`.
 fn read_chunks(path: &Path, max_body: u64, mut feed: impl FnMut(&[u8])) -> std::io::Result<u64> {
+    let too_large = || {
+        std::io::Error::new(
+            std::io::ErrorKind::FileTooLarge,
+            format!("larger than --max-body ({max_body} bytes)"),
+        )
+    };
     let mut reader: Box<dyn Read> = if path.as_os_str() == "-" {
         Box::new(std::io::stdin().lock())
     } else {
-        Box::new(std::fs::File::open(path)?)
+        let file = std::fs::File::open(path)?;
+        // A file already too large is refused before any of it is fed: nothing is written for
+        // it (`get` writes a single file as it reads it). Stdin, or a file that grows while it
+        // is read, is still stopped by the count below.
+        if file.metadata().is_ok_and(|meta| meta.is_file() && meta.len() > max_body) {
+            return Err(too_large());
+        }
+        Box::new(file)
     };
     let mut buffer = vec![0_u8; CHUNK];
     let mut total = 0_u64;
@@ -120,10 +133,7 @@ fn read_chunks(path: &Path, max_body: u64, mut feed: impl FnMut(&[u8])) -> std::
         };
         total += read as u64;
         if total > max_body {
-            return Err(std::io::Error::new(
-                std::io::ErrorKind::FileTooLarge,
-                format!("larger than --max-body ({max_body} bytes)"),
-            ));
+            return Err(too_large());
         }
         feed(&buffer[..read]);
     }
@@ -180,6 +190,30 @@ mod tests {
         let inputs = vec![FileInput { path: big, node: "big".into() }];
         let scrapes = read_all(&inputs, &Selector::all(), 100);
         assert_eq!(scrapes[0].outcome.as_ref().expect_err("too large").kind, FailureKind::TooLarge);
+    }
+
+    #[test]
+    fn a_file_already_too_large_is_refused_before_any_sample_is_visited() {
+        #[derive(Default)]
+        struct Count(usize);
+        impl crate::exposition::Visitor for Count {
+            fn family(&mut self, _: &crate::exposition::FamilyHead) {}
+            fn sample(&mut self, _: &crate::exposition::SampleRef<'_>) {
+                self.0 += 1;
+            }
+        }
+        let dir = tempfile::tempdir().expect("tempdir");
+        let big = dir.path().join("big.prom");
+        // Two chunks, over --max-body only with the second: counting as it reads would feed the
+        // first before failing (and `get` would have written its lines); the size on disk stops
+        // it first.
+        let lines = 2 * CHUNK / 5;
+        std::fs::write(&big, "up 1\n".repeat(lines)).expect("write");
+        let input = FileInput { path: big, node: "big".into() };
+        let max_body = CHUNK as u64 + 1;
+        let (scrape, visitor) = visit(&input, &Selector::all(), max_body, Count::default(), |_| {});
+        assert_eq!(scrape.outcome.expect_err("too large").kind, FailureKind::TooLarge);
+        assert_eq!(visitor.expect("the visitor comes back").0, 0);
     }
 
     #[test]
