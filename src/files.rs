@@ -64,12 +64,10 @@ pub fn visit<V: Visitor>(
         between(parser.visitor());
     });
     let (visitor, visited) = parser.finish();
-    let outcome = match read {
-        Err(err) => Err(read_failure(&shown, &err)),
-        Ok(_) if visited.not_prometheus_text().is_some() => {
-            Err(parse_failure(&shown, &visited.not_prometheus_text().unwrap_or_default()))
-        }
-        Ok(bytes) => Ok(Scraped {
+    let outcome = match (read, visited.not_prometheus_text()) {
+        (Err(err), _) => Err(read_failure(&shown, &err)),
+        (Ok(_), Some(why)) => Err(parse_failure(&shown, &why)),
+        (Ok(bytes), None) => Ok(Scraped {
             families: Vec::new(),
             bytes,
             elapsed: started.elapsed(),
