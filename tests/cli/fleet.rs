@@ -80,16 +80,22 @@ fn pod_starts(cluster: &Cluster) -> u64 {
     cluster.truth().nodes.iter().map(|n| n.pod_start.count).sum()
 }
 
+/// The `clusters` of a command's JSON over several contexts, checked to be `contexts` in order.
+fn clusters_of(out: &std::process::Output, contexts: &[&str]) -> Vec<serde_json::Value> {
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    let clusters = json["clusters"].as_array().expect("clusters").clone();
+    let seen: Vec<&str> = clusters.iter().filter_map(|c| c["context"].as_str()).collect();
+    assert_eq!(seen, contexts);
+    clusters
+}
+
 #[tokio::test]
 async fn histogram_reports_each_cluster_and_an_unreachable_one_fails_alone() {
     let fleet = Fleet::start(&[]).await;
     let out = fleet.run_three("histogram", &["-o", "json"]);
     // One cluster of three could not be read: a partial report.
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
-    let json: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
-    let clusters = json["clusters"].as_array().expect("clusters");
-    let contexts: Vec<&str> = clusters.iter().filter_map(|c| c["context"].as_str()).collect();
-    assert_eq!(contexts, ["east", "west", "down"]);
+    let clusters = clusters_of(&out, &["east", "west", "down"]);
     assert_eq!(clusters[0]["cluster"]["count"].as_u64(), Some(pod_starts(&fleet.east)));
     assert_eq!(clusters[1]["cluster"]["count"].as_u64(), Some(pod_starts(&fleet.west)));
     assert_eq!(clusters[0]["nodes"].as_array().map(Vec::len), Some(3));
@@ -268,10 +274,7 @@ async fn doctor_checks_each_cluster_and_an_unreachable_one_fails_alone() {
     let fleet = Fleet::start(&[]).await;
     let out = fleet.run_three("doctor", &["-o", "json"]);
     assert_eq!(out.status.code(), Some(1), "a check fails in down: {}", stderr(&out));
-    let json: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
-    let clusters = json["clusters"].as_array().expect("clusters");
-    let contexts: Vec<&str> = clusters.iter().filter_map(|c| c["context"].as_str()).collect();
-    assert_eq!(contexts, ["east", "west", "down"]);
+    let clusters = clusters_of(&out, &["east", "west", "down"]);
     for cluster in &clusters[..2] {
         assert_eq!(cluster["summary"]["fail"], 0, "{cluster}");
         assert!(cluster["summary"]["pass"].as_u64() > Some(3), "{cluster}");
