@@ -42,9 +42,10 @@ pub fn did_you_mean<S: AsRef<str>>(names: &[S]) -> Option<String> {
     })
 }
 
-/// The names in `known` that read closest to `wanted` (a mistyped node name), closest first, at
-/// most three: as close as the metric-name hints ask (normalized Damerau–Levenshtein ≥ 0.75),
-/// and none far behind the closest.
+/// The names in `known` that read closest to `wanted` (a mistyped node name), chosen as the
+/// metric-name hints choose theirs ([`similarity`](crate::exposition::selector::similarity),
+/// [`nearest`](crate::exposition::selector::nearest)): closest first, at most three, none far
+/// behind the closest.
 ///
 /// ```
 /// use kubelet_metrics::text::closest;
@@ -53,15 +54,13 @@ pub fn did_you_mean<S: AsRef<str>>(names: &[S]) -> Option<String> {
 /// assert!(closest("zzz", known).is_empty());
 /// ```
 pub fn closest<'a>(wanted: &str, known: impl IntoIterator<Item = &'a str>) -> Vec<&'a str> {
-    let mut scored: Vec<(f64, &str)> = known
+    use crate::exposition::selector::{nearest, similarity};
+    let scored = known
         .into_iter()
         .filter(|name| *name != wanted)
-        .map(|name| (strsim::normalized_damerau_levenshtein(wanted, name), name))
-        .filter(|(score, _)| *score >= 0.75)
+        .filter_map(|name| Some((similarity(wanted, name)?, name)))
         .collect();
-    scored.sort_by(|a, b| b.0.total_cmp(&a.0).then_with(|| a.1.cmp(b.1)));
-    let best = scored.first().map_or(0.0, |(score, _)| *score);
-    scored.into_iter().take_while(|(score, _)| best - score <= 0.1).take(3).map(|(_, name)| name).collect()
+    nearest(scored)
 }
 
 /// How many terminal columns `text` takes (Unicode East Asian Width, as terminals draw it).

@@ -25,6 +25,33 @@ const NEAR_MISS_SIMILARITY: f64 = 0.75;
 /// How far behind the closest name another may score and still be offered.
 const NEAR_MISS_MARGIN: f64 = 0.1;
 
+/// How alike `name` reads to `wanted` when it is alike enough to be offered as "did you mean"
+/// (normalised Damerau-Levenshtein of at least 0.75); `None` when it is not.
+pub fn similarity(wanted: &str, name: &str) -> Option<f64> {
+    let score = strsim::normalized_damerau_levenshtein(wanted, name);
+    (score >= NEAR_MISS_SIMILARITY).then_some(score)
+}
+
+/// The names to offer as "did you mean" from candidates scored by [`similarity`]: closest
+/// first (ties by name), at most [`NEAR_MISSES`], and none far behind the closest, which would
+/// be noise beside it.
+///
+/// ```
+/// use kubelet_metrics::exposition::selector::nearest;
+/// assert_eq!(nearest(vec![(0.8, "b"), (0.95, "a"), (0.9, "c"), (0.9, "d")]), ["a", "c", "d"]);
+/// assert_eq!(nearest(vec![(0.8, "far"), (0.99, "near")]), ["near"]);
+/// ```
+pub fn nearest(mut scored: Vec<(f64, &str)>) -> Vec<&str> {
+    scored.sort_by(|a, b| b.0.total_cmp(&a.0).then_with(|| a.1.cmp(b.1)));
+    let best = scored.first().map_or(0.0, |(score, _)| *score);
+    scored
+        .into_iter()
+        .take_while(|(score, _)| best - score <= NEAR_MISS_MARGIN)
+        .take(NEAR_MISSES)
+        .map(|(_, name)| name)
+        .collect()
+}
+
 /// Whether sample `sample` belongs to family `family` of kind `kind`.
 #[inline]
 pub(crate) fn belongs(family: &str, kind: MetricKind, sample: &str) -> bool {
@@ -286,21 +313,14 @@ impl Selector {
                     true => name.get(..literal.len().min(name.len())).unwrap_or(name),
                     false => name,
                 };
-                let score = strsim::normalized_damerau_levenshtein(&literal, compared);
-                if score >= NEAR_MISS_SIMILARITY && !scored.iter().any(|(_, n)| *n == name) {
+                if let Some(score) = similarity(&literal, compared)
+                    && !scored.iter().any(|(_, n)| *n == name)
+                {
                     scored.push((score, name));
                 }
             }
         }
-        scored.sort_by(|a, b| b.0.total_cmp(&a.0).then_with(|| a.1.cmp(b.1)));
-        // Names far behind the closest one are noise beside it.
-        let best = scored.first().map_or(0.0, |(score, _)| *score);
-        scored
-            .into_iter()
-            .take_while(|(score, _)| best - score <= NEAR_MISS_MARGIN)
-            .take(NEAR_MISSES)
-            .map(|(_, name)| name.to_owned())
-            .collect()
+        nearest(scored).into_iter().map(str::to_owned).collect()
     }
 
     /// Whether a sample of a family with `filter` is kept.
