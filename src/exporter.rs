@@ -4,7 +4,7 @@
 //! collection come in as values; the HTTP server lives in `commands::serve`.
 
 use crate::analysis::Report;
-use crate::exposition::{Family, MetricKind, Sample};
+use crate::exposition::{Family, LabelSet, MetricKind, Sample};
 use crate::histogram::format_number;
 use crate::scrape::NodeScrape;
 use crate::snapshot::label_by_node;
@@ -357,7 +357,12 @@ pub fn process_families(stats: &ProcessStats) -> Vec<Family> {
         help: help.to_string(),
         kind,
         unit: String::new(),
-        samples: vec![Sample { name: name.to_string(), labels: Vec::new(), value, timestamp_ms: None }],
+        samples: vec![Sample {
+            name: name.to_string(),
+            labels: LabelSet::default(),
+            value,
+            timestamp_ms: None,
+        }],
     };
     let mut out = vec![
         plain(

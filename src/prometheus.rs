@@ -348,12 +348,8 @@ pub fn to_scrapes(
                     unlabelled += 1;
                     continue;
                 };
-                let labels: Vec<(String, String)> = element
-                    .labels
-                    .iter()
-                    .filter(|(k, _)| *k != node_label && *k != "__name__")
-                    .map(|(k, v)| (k.clone(), v.clone()))
-                    .collect();
+                let labels =
+                    element.labels.iter().filter(|(k, _)| *k != node_label && *k != "__name__").collect();
                 let sample = Sample { name: name.clone(), labels, value: element.value, timestamp_ms: None };
                 if selector.keeps_sample(metric, &sample) {
                     per_node.entry(node.clone()).or_default().push(sample);

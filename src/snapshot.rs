@@ -53,12 +53,11 @@ fn label_first<'a>(
             });
             merged[slot].samples.extend(family.samples.iter().map(|sample| {
                 let mut sample = sample.clone();
-                for (name, _) in &mut sample.labels {
-                    if name == label {
-                        *name = exported.to_string();
-                    }
-                }
-                sample.labels.insert(0, (label.to_string(), group.to_string()));
+                let renamed = sample
+                    .labels
+                    .iter()
+                    .map(|(name, value)| (if name == label { exported } else { name }, value));
+                sample.labels = std::iter::once((label, group)).chain(renamed).collect();
                 sample
             }));
         }
@@ -93,17 +92,16 @@ fn split_by_label(families: &[Family], label: &str, exported: &str) -> BTreeMap<
     let mut groups: BTreeMap<String, Vec<Family>> = BTreeMap::new();
     for family in families {
         for sample in &family.samples {
-            let Some(group) = sample.labels.iter().find(|(name, _)| name == label).map(|(_, v)| v.clone())
-            else {
+            let Some(group) = sample.labels.get(label).map(str::to_owned) else {
                 continue;
             };
             let mut sample = sample.clone();
-            sample.labels.retain(|(name, _)| name != label);
-            for (name, _) in &mut sample.labels {
-                if name == exported {
-                    *name = label.to_string();
-                }
-            }
+            sample.labels = sample
+                .labels
+                .iter()
+                .filter(|&(name, _)| name != label)
+                .map(|(name, value)| (if name == exported { label } else { name }, value))
+                .collect();
             let group_families = groups.entry(group).or_default();
             match group_families.last_mut() {
                 Some(last) if last.name == family.name => last.samples.push(sample),
@@ -137,7 +135,7 @@ mod tests {
         let b = exposition::parse("# TYPE up gauge\nup 0\n").expect("valid");
         let labelled = label_by_node(&[("n1", &a), ("n2", &b)]);
         assert_eq!(labelled.len(), 2, "one `up` family for both nodes");
-        assert_eq!(labelled[0].samples[0].labels[1], ("exported_node".to_string(), "inner".to_string()));
+        assert_eq!(labelled[0].samples[0].labels.iter().nth(1), Some(("exported_node", "inner")));
 
         let mut text = Vec::new();
         exposition::write(&labelled, None, &mut text).expect("write");
@@ -168,11 +166,8 @@ up 0
             ("staging", label_by_node(&[("n1", &b)])),
         ]);
         assert_eq!(merged.len(), 1, "one `up` family for both clusters");
-        let labels: Vec<Vec<(&str, &str)>> = merged[0]
-            .samples
-            .iter()
-            .map(|s| s.labels.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect())
-            .collect();
+        let labels: Vec<Vec<(&str, &str)>> =
+            merged[0].samples.iter().map(|s| s.labels.iter().collect()).collect();
         assert_eq!(
             labels,
             [
@@ -186,7 +181,7 @@ up 0
         let prod = split_by_node(&contexts["prod"]);
         let Ok(scraped) = &prod[0].outcome else { panic!("scraped") };
         assert_eq!(prod[0].node, "n1");
-        assert_eq!(scraped.families[0].samples[0].labels, [("context".to_string(), "own".to_string())]);
+        assert_eq!(scraped.families[0].samples[0].labels.iter().collect::<Vec<_>>(), [("context", "own")]);
         assert!(split_by_context(&label_by_node(&[("n1", &b)])).is_none(), "one cluster's snapshot");
     }
 }

@@ -58,7 +58,11 @@ fn metric_prefix(metric: &str) -> &str {
 /// The kubelet version from a `kubernetes_build_info` family, when the payload has one.
 pub(crate) fn build_version(families: &[Family]) -> Option<String> {
     families.iter().filter(|f| f.name == catalog::BUILD_INFO).flat_map(|f| &f.samples).find_map(|sample| {
-        sample.labels.iter().find(|(k, _)| k == "gitVersion" || k == "git_version").map(|(_, v)| v.clone())
+        sample
+            .labels
+            .iter()
+            .find(|&(k, _)| k == "gitVersion" || k == "git_version")
+            .map(|(_, v)| v.to_owned())
     })
 }
 

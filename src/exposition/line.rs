@@ -9,7 +9,7 @@
 use std::borrow::Cow;
 use std::collections::HashSet;
 
-use super::{MetricKind, ParseErrorKind, Sample};
+use super::{LabelSet, MetricKind, ParseErrorKind, Sample};
 
 /// Byte classes: bit 1 = may start a metric name, bit 2 = may continue one,
 /// bit 4 = may start a label name, bit 8 = may continue one.
@@ -221,23 +221,25 @@ impl<'a> SampleRef<'a> {
     /// (one UTF-8 check for the whole label text instead of one per name and value).
     pub(crate) fn to_sample_with(self, spans: &[LabelSpan]) -> Sample {
         let Ok(text) = std::str::from_utf8(self.raw_labels) else { return self.to_sample() };
-        let mut labels = Vec::with_capacity(spans.len());
+        let mut labels = LabelSet::with_capacity(spans.len(), text.len());
         for span in spans {
             let (Some(name), Some(value)) =
                 (text.get(span.name.0..span.name.1), text.get(span.value.0..span.value.1))
             else {
                 return self.to_sample();
             };
-            let value = if span.escaped { unescape_label_value(value) } else { value.to_owned() };
-            labels.push((name.to_owned(), value));
+            if span.escaped {
+                labels.push_with(name, |out| unescape_label_value_into(value, out));
+            } else {
+                labels.push(name, value);
+            }
         }
         Sample { name: self.name.to_owned(), labels, value: self.value, timestamp_ms: self.timestamp_ms }
     }
 
     /// An owned copy of this sample.
     pub fn to_sample(self) -> Sample {
-        let mut labels = Vec::with_capacity(self.label_count);
-        labels.extend(self.labels().map(|(n, v)| (n.to_owned(), v.into_owned())));
+        let labels = self.labels().collect();
         Sample { name: self.name.to_owned(), labels, value: self.value, timestamp_ms: self.timestamp_ms }
     }
 }
@@ -251,6 +253,45 @@ pub(crate) struct LabelSpan {
     pub value: (usize, usize),
     /// Whether the value holds a backslash escape.
     pub escaped: bool,
+}
+
+/// What [`parse_line_in`] reuses between lines: where the current line's labels are, and the
+/// label names of the last label set whose names differed from the one before it.
+///
+/// Consecutive samples of a family nearly always repeat their label names in the same order
+/// (cadvisor's `container, id, image, name, namespace, pod`); a name that equals the one at the
+/// same place in the remembered set, followed by `=`, is valid and — while every name so far
+/// matched — distinct from the others, so it skips both the byte-by-byte name check and the
+/// duplicate check.
+#[derive(Debug, Default)]
+pub(crate) struct LabelScratch {
+    /// The current line's labels.
+    pub spans: Vec<LabelSpan>,
+    /// The remembered label names, concatenated (bare names only, validated, no duplicates).
+    names: Vec<u8>,
+    /// Where each remembered name ends in `names`, with its [`label_bit`].
+    shape: Vec<(usize, u64)>,
+}
+
+impl LabelScratch {
+    /// The remembered name at `index`, with its bit, if the remembered set has that many.
+    #[inline]
+    fn known(&self, index: usize) -> Option<(&[u8], u64)> {
+        let &(end, bit) = self.shape.get(index)?;
+        let start = index.checked_sub(1).map_or(0, |k| self.shape[k].0);
+        Some((self.names.get(start..end)?, bit))
+    }
+
+    /// Remembers the names of the label set just scanned (at `b[base..]`).
+    fn remember(&mut self, b: &[u8], base: usize) {
+        self.names.clear();
+        self.shape.clear();
+        for span in &self.spans {
+            let name = &b[base + span.name.0..base + span.name.1];
+            self.names.extend_from_slice(name);
+            self.shape.push((self.names.len(), label_bit(name)));
+        }
+    }
 }
 
 /// Iterator over a validated label set: `(name, unescaped value)` in input order.
@@ -331,6 +372,12 @@ impl<'a> Iterator for Labels<'a> {
 /// Unescapes a label value already checked to hold only `\\`, `\"` and `\n` escapes.
 fn unescape_label_value(raw: &str) -> String {
     let mut out = String::with_capacity(raw.len());
+    unescape_label_value_into(raw, &mut out);
+    out
+}
+
+/// [`unescape_label_value`], appending to `out`.
+fn unescape_label_value_into(raw: &str, out: &mut String) {
     let mut chars = raw.chars();
     while let Some(c) = chars.next() {
         if c == '\\' {
@@ -343,7 +390,6 @@ fn unescape_label_value(raw: &str) -> String {
             out.push(c);
         }
     }
-    out
 }
 
 /// Unescapes HELP text: `\\` → `\`, `\n` → newline; any other backslash is kept as sent
@@ -419,7 +465,7 @@ pub(crate) fn trim_end(line: &[u8]) -> &[u8] {
 /// assert_eq!(s.label("job").as_deref(), Some("kubelet"));
 /// ```
 pub fn parse_line(line: &[u8]) -> Result<Line<'_>, ParseErrorKind> {
-    parse_line_in(line, "", &mut Vec::new())
+    parse_line_in(line, "", &mut LabelScratch::default())
 }
 
 /// [`parse_line`] for a line that probably starts with `family` (a valid metric name): that
@@ -429,7 +475,7 @@ pub fn parse_line(line: &[u8]) -> Result<Line<'_>, ParseErrorKind> {
 pub(crate) fn parse_line_in<'a>(
     line: &'a [u8],
     family: &str,
-    scratch: &mut Vec<LabelSpan>,
+    scratch: &mut LabelScratch,
 ) -> Result<Line<'a>, ParseErrorKind> {
     let b = trim_end(line);
     let start = skip_ws(b, 0);
@@ -540,7 +586,7 @@ fn as_str(b: &[u8]) -> Result<&str, ParseErrorKind> {
 fn parse_sample<'a>(
     b: &'a [u8],
     family: &str,
-    scratch: &mut Vec<LabelSpan>,
+    scratch: &mut LabelScratch,
 ) -> Result<SampleRef<'a>, ParseErrorKind> {
     if b.first() == Some(&b'{') {
         return parse_quoted_name_sample(b, scratch);
@@ -556,7 +602,7 @@ fn parse_sample<'a>(
         return Err(ParseErrorKind::InvalidMetricName(quote_bytes(&b[..end])));
     }
     let name = as_str(&b[..name_len])?;
-    scratch.clear();
+    scratch.spans.clear();
     let mut i = skip_ws(b, name_len);
     let mut raw_labels: &[u8] = &[];
     let mut label_count = 0;
@@ -588,7 +634,7 @@ fn parse_sample<'a>(
 /// (`{"my.metric", "other.label"="v"} 1`, sent with `escaping=allow-utf-8`).
 fn parse_quoted_name_sample<'a>(
     b: &'a [u8],
-    scratch: &mut Vec<LabelSpan>,
+    scratch: &mut LabelScratch,
 ) -> Result<SampleRef<'a>, ParseErrorKind> {
     let start = skip_ws(b, 1);
     let (name_start, name_end) = quoted_name(b, start)?;
@@ -596,10 +642,10 @@ fn parse_quoted_name_sample<'a>(
     if name.is_empty() {
         return Err(ParseErrorKind::InvalidMetricName(quote(name)));
     }
-    scratch.clear();
+    scratch.spans.clear();
     let mut i = skip_ws(b, name_end + 1);
     let (raw_labels, set) = match b.get(i) {
-        Some(b'}') => (&b[i..i], LabelSet { count: 0, plain: true, filter: 0 }),
+        Some(b'}') => (&b[i..i], SetScan { count: 0, plain: true, filter: 0, known: false }),
         Some(b',') => {
             let (end, set) = scan_labels(b, i + 1, scratch)?;
             let labels = &b[i + 1..end];
@@ -676,12 +722,14 @@ fn parse_value_and_rest(b: &[u8], mut i: usize) -> Result<(&[u8], f64, Option<i6
 }
 
 /// What [`scan_labels`] learnt of a label set besides where it ends.
-struct LabelSet {
+struct SetScan {
     count: usize,
     /// No blanks, no quoted names, no trailing comma.
     plain: bool,
     /// [`label_bit`] of every label name, OR-ed (all bits once there are too many to track).
     filter: u64,
+    /// The names are the remembered ones ([`LabelScratch`]), in the same order.
+    known: bool,
 }
 
 /// A label name's bit in a 64-bit filter, from its length and its first, middle and last
@@ -706,10 +754,28 @@ pub(crate) fn label_bit(name: &[u8]) -> u64 {
 fn scan_labels(
     b: &[u8],
     mut i: usize,
-    spans: &mut Vec<LabelSpan>,
-) -> Result<(usize, LabelSet), ParseErrorKind> {
-    spans.clear();
+    scratch: &mut LabelScratch,
+) -> Result<(usize, SetScan), ParseErrorKind> {
+    let (end, set) = scan_label_set(b, i, scratch)?;
+    // A set whose names differ from the remembered ones becomes the remembered one, when its
+    // names are bare (a quoted name must not be taken for a bare one later).
+    if set.plain && !set.known {
+        scratch.remember(b, i);
+    }
+    i = end;
+    Ok((i, set))
+}
+
+/// [`scan_labels`] without remembering the names.
+fn scan_label_set(
+    b: &[u8],
+    mut i: usize,
+    scratch: &mut LabelScratch,
+) -> Result<(usize, SetScan), ParseErrorKind> {
+    scratch.spans.clear();
     let base = i;
+    // Every name so far equals the remembered one at its place.
+    let mut known = true;
     let mut many: Option<HashSet<&[u8]>> = None;
     let mut count = 0usize;
     let mut seen = 0u64;
@@ -720,52 +786,28 @@ fn scan_labels(
             i = skip_ws(b, i);
             plain = false;
         }
-        match b.get(i) {
-            Some(&c) if CLASS[c as usize] & LABEL_START != 0 => {}
-            Some(b'"') => plain = false,
-            None => return Err(ParseErrorKind::UnterminatedLabelSet),
-            // After a comma: a trailing one.
-            Some(b'}') => return Ok((i, LabelSet { count, plain: plain && count == 0, filter: seen })),
-            Some(_) => {
-                let end = b[i..]
-                    .iter()
-                    .position(|&c| c == b'=' || c == b',' || c == b'}')
-                    .map_or(b.len(), |k| i + k);
-                return Err(ParseErrorKind::InvalidLabelName(quote_bytes(&b[i..end])));
-            }
-        }
-        let (name_start, name_end) = if b[i] == b'"' {
-            // Prometheus 3 `escaping=allow-utf-8`: a quoted (UTF-8) label name.
-            let (start, end) = quoted_name(b, i)?;
-            as_str(&b[start..end])?;
-            if start == end {
-                return Err(ParseErrorKind::InvalidLabelName(quote("")));
-            }
-            i = end + 1;
-            (start, end)
+        // The remembered name at this place, when this one equals it and `=` follows.
+        let fast = if known {
+            scratch.known(count).and_then(|(name, bit)| {
+                (b.get(i..i + name.len()) == Some(name) && b.get(i + name.len()) == Some(&b'='))
+                    .then_some((name.len(), bit))
+            })
         } else {
-            let start = i;
-            i += 1;
-            while i < b.len() && CLASS[b[i] as usize] & LABEL_CONT != 0 {
-                i += 1;
-            }
-            (start, i)
+            None
         };
-        if b.get(i) != Some(&b'=') {
-            i = skip_ws(b, i);
-            plain = false;
-            match b.get(i) {
-                Some(b'=') => {}
-                None => return Err(ParseErrorKind::UnterminatedLabelSet),
-                Some(_) => {
-                    let end = b[name_start..]
-                        .iter()
-                        .position(|&c| c == b'=' || c == b',' || c == b'}')
-                        .map_or(b.len(), |k| name_start + k);
-                    return Err(ParseErrorKind::InvalidLabelName(quote_bytes(&b[name_start..end])));
+        let (name_start, name_end) = if let Some((len, _)) = fast {
+            i += len;
+            (i - len, i)
+        } else {
+            known = false;
+            match scan_label_name(b, &mut i, &mut plain)? {
+                Some(name) => name,
+                // After a comma: a trailing one.
+                None => {
+                    return Ok((i, SetScan { count, plain: plain && count == 0, filter: seen, known: false }));
                 }
             }
-        }
+        };
         i += 1;
         if b.get(i) != Some(&b'"') {
             i = skip_ws(b, i);
@@ -817,11 +859,15 @@ fn scan_labels(
         // for almost every label; only a hit pays for comparing names. Past a few dozen labels
         // the filter is full, so a hash set keeps a hostile line from costing O(labels²).
         let name = &b[name_start..name_end];
-        let duplicate = if let Some(set) = &mut many {
+        let duplicate = if let Some((_, bit)) = fast {
+            // Distinct from the names before it: they all matched the remembered set too.
+            seen |= bit;
+            false
+        } else if let Some(set) = &mut many {
             !set.insert(name)
         } else if count >= MANY_LABELS {
             let mut set: HashSet<&[u8]> =
-                spans.iter().filter_map(|s| b.get(base + s.name.0..base + s.name.1)).collect();
+                scratch.spans.iter().filter_map(|s| b.get(base + s.name.0..base + s.name.1)).collect();
             let duplicate = !set.insert(name);
             many = Some(set);
             // The filter stops here: from now on it answers "maybe" for every name.
@@ -830,14 +876,14 @@ fn scan_labels(
         } else {
             let bit = label_bit(name);
             let hit = seen & bit != 0
-                && spans.iter().any(|s| b.get(base + s.name.0..base + s.name.1) == Some(name));
+                && scratch.spans.iter().any(|s| b.get(base + s.name.0..base + s.name.1) == Some(name));
             seen |= bit;
             hit
         };
         if duplicate {
             return Err(ParseErrorKind::DuplicateLabel(quote_bytes(name)));
         }
-        spans.push(LabelSpan {
+        scratch.spans.push(LabelSpan {
             name: (name_start - base, name_end - base),
             value: (value_start - base, value_end - base),
             escaped,
@@ -845,19 +891,78 @@ fn scan_labels(
         count += 1;
         match b.get(i) {
             Some(b',') => i += 1,
-            Some(b'}') => return Ok((i, LabelSet { count, plain, filter: seen })),
+            Some(b'}') => {
+                let known = known && count == scratch.shape.len();
+                return Ok((i, SetScan { count, plain, filter: seen, known }));
+            }
             _ => {
                 i = skip_ws(b, i);
                 plain = false;
                 match b.get(i) {
                     Some(b',') => i += 1,
-                    Some(b'}') => return Ok((i, LabelSet { count, plain, filter: seen })),
+                    Some(b'}') => {
+                        let known = known && count == scratch.shape.len();
+                        return Ok((i, SetScan { count, plain, filter: seen, known }));
+                    }
                     None => return Err(ParseErrorKind::UnterminatedLabelSet),
                     Some(_) => return Err(ParseErrorKind::ExpectedCommaOrBrace),
                 }
             }
         }
     }
+}
+
+/// One label name at `b[*i..]`, checked byte by byte (quoted or bare), up to its `=`: its span,
+/// with `*i` at the `=`; `None` when the set ends there (`}`).
+fn scan_label_name(
+    b: &[u8],
+    i: &mut usize,
+    plain: &mut bool,
+) -> Result<Option<(usize, usize)>, ParseErrorKind> {
+    match b.get(*i) {
+        Some(&c) if CLASS[c as usize] & LABEL_START != 0 => {}
+        Some(b'"') => *plain = false,
+        None => return Err(ParseErrorKind::UnterminatedLabelSet),
+        Some(b'}') => return Ok(None),
+        Some(_) => {
+            let end =
+                b[*i..].iter().position(|&c| c == b'=' || c == b',' || c == b'}').map_or(b.len(), |k| *i + k);
+            return Err(ParseErrorKind::InvalidLabelName(quote_bytes(&b[*i..end])));
+        }
+    }
+    let (name_start, name_end) = if b[*i] == b'"' {
+        // Prometheus 3 `escaping=allow-utf-8`: a quoted (UTF-8) label name.
+        let (start, end) = quoted_name(b, *i)?;
+        as_str(&b[start..end])?;
+        if start == end {
+            return Err(ParseErrorKind::InvalidLabelName(quote("")));
+        }
+        *i = end + 1;
+        (start, end)
+    } else {
+        let start = *i;
+        *i += 1;
+        while *i < b.len() && CLASS[b[*i] as usize] & LABEL_CONT != 0 {
+            *i += 1;
+        }
+        (start, *i)
+    };
+    if b.get(*i) != Some(&b'=') {
+        *i = skip_ws(b, *i);
+        *plain = false;
+        match b.get(*i) {
+            Some(b'=') => {}
+            None => return Err(ParseErrorKind::UnterminatedLabelSet),
+            Some(_) => {
+                let end = b[name_start..]
+                    .iter()
+                    .position(|&c| c == b'=' || c == b',' || c == b'}')
+                    .map_or(b.len(), |k| name_start + k);
+                return Err(ParseErrorKind::InvalidLabelName(quote_bytes(&b[name_start..end])));
+            }
+        }
+    }
+    Ok(Some((name_start, name_end)))
 }
 
 /// Label count from which duplicates are found with a hash set.
@@ -1070,7 +1175,66 @@ mod tests {
         assert_eq!(s.label("a").as_deref(), Some("\u{e9}t\u{e9}"));
     }
 
+    #[test]
+    fn names_remembered_from_the_line_before_still_catch_every_error() {
+        let mut scratch = LabelScratch::default();
+        let mut parse = |line: &'static str| match parse_line_in(line.as_bytes(), "x", &mut scratch) {
+            Ok(Line::Sample(s)) => Ok(s.label_count()),
+            Ok(other) => panic!("{other:?}"),
+            Err(kind) => Err(kind),
+        };
+        assert_eq!(parse("x{a=\"1\",b=\"2\"} 1"), Ok(2));
+        assert_eq!(parse("x{a=\"1\",a=\"2\"} 1"), Err(ParseErrorKind::DuplicateLabel("a".into())));
+        assert_eq!(parse("x{a=\"1\",b=\"2\",a=\"3\"} 1"), Err(ParseErrorKind::DuplicateLabel("a".into())));
+        assert_eq!(parse("x{a=\"1\",b=\"2\",b=\"3\"} 1"), Err(ParseErrorKind::DuplicateLabel("b".into())));
+        assert_eq!(parse("x{a=\"1\",b=\"2\",c=\"3\"} 1"), Ok(3));
+        assert_eq!(parse("x{ab=\"1\"} 1"), Ok(1));
+        assert_eq!(parse("x{a=\"1\"} 1"), Ok(1));
+        // A quoted name is never remembered as a bare one.
+        assert_eq!(parse("x{\"a.b\"=\"1\"} 1"), Ok(1));
+        assert_eq!(parse("x{a.b=\"1\"} 1"), Err(ParseErrorKind::InvalidLabelName("a.b".into())));
+        assert_eq!(parse("x{a =\"1\", a=\"2\"} 1"), Err(ParseErrorKind::DuplicateLabel("a".into())));
+        assert_eq!(parse("x{a=1} 1"), Err(ParseErrorKind::UnquotedLabelValue("a".into())));
+        assert_eq!(parse("x{a=\"1\"} 1"), Ok(1));
+        assert_eq!(parse("x{a=\"1\",} 1"), Ok(1));
+    }
+
+    #[test]
+    fn many_remembered_labels_stay_linear_and_duplicates_are_still_found() {
+        let labels: Vec<String> = (0..50_000).map(|n| format!("l{n}=\"\"")).collect();
+        let mut scratch = LabelScratch::default();
+        let line = format!("x{{{}}} 1", labels.join(","));
+        assert!(
+            matches!(parse_line_in(line.as_bytes(), "", &mut scratch), Ok(Line::Sample(s)) if s.label_count() == 50_000)
+        );
+        let line = format!("x{{{},l7=\"again\"}} 1", labels.join(","));
+        assert_eq!(
+            parse_line_in(line.as_bytes(), "", &mut scratch).err(),
+            Some(ParseErrorKind::DuplicateLabel("l7".into()))
+        );
+    }
+
     proptest::proptest! {
+        /// Lines parsed one after another with the names of the line before remembered read
+        /// exactly as each line parsed alone.
+        #[test]
+        fn remembered_names_never_change_a_result(
+            sets in proptest::collection::vec(
+                proptest::collection::vec(("a|b|ab|b_|\"a\"|a b|1", "[a\\\\\"]{0,3}", " ?"), 0..5),
+                1..8,
+            ),
+        ) {
+            let mut scratch = LabelScratch::default();
+            for set in &sets {
+                let labels: Vec<String> =
+                    set.iter().map(|(name, value, blank)| format!("{name}{blank}=\"{value}\"")).collect();
+                let line = format!("x{{{}}} 1", labels.join(","));
+                let alone = parse_line(line.as_bytes());
+                let after = parse_line_in(line.as_bytes(), "", &mut scratch);
+                proptest::prop_assert_eq!(after, alone, "{}", line);
+            }
+        }
+
         #[test]
         fn digit_parsing_agrees_with_std(text in "[0-9]{1,20}|[0-9a/:]{1,12}") {
             proptest::prop_assert_eq!(parse_digits(text.as_bytes()), text.parse::<u64>().ok().filter(|_| text.len() <= 19));

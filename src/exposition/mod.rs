@@ -103,11 +103,92 @@ pub struct Sample {
     /// The sample's own name, e.g. `kubelet_pod_start_duration_seconds_bucket`.
     pub name: String,
     /// Label pairs in input order, values unescaped.
-    pub labels: Vec<(String, String)>,
+    pub labels: LabelSet,
     /// The value; `NaN` and infinities are kept.
     pub value: f64,
     /// Optional timestamp in milliseconds since the epoch.
     pub timestamp_ms: Option<i64>,
+}
+
+/// A sample's label pairs in input order, values unescaped: names and values live in one
+/// string, so an owned sample costs the same two allocations however many labels it has.
+///
+/// ```
+/// use kubelet_metrics::exposition::LabelSet;
+/// let labels: LabelSet = [("le", "0.5"), ("op", "create")].into_iter().collect();
+/// assert_eq!(labels.get("op"), Some("create"));
+/// assert_eq!(labels.iter().collect::<Vec<_>>(), [("le", "0.5"), ("op", "create")]);
+/// ```
+#[derive(Clone, Default, PartialEq, Eq, Hash)]
+pub struct LabelSet {
+    /// Every name followed by its value, in order.
+    text: String,
+    /// Where each name ends and where its value ends, in `text`.
+    ends: Vec<(usize, usize)>,
+}
+
+impl LabelSet {
+    /// An empty set with room for `labels` pairs holding `bytes` of names and values.
+    pub fn with_capacity(labels: usize, bytes: usize) -> LabelSet {
+        LabelSet { text: String::with_capacity(bytes), ends: Vec::with_capacity(labels) }
+    }
+
+    /// Adds a pair at the end (a name already present is not replaced).
+    pub fn push(&mut self, name: &str, value: &str) {
+        self.text.push_str(name);
+        let name_end = self.text.len();
+        self.text.push_str(value);
+        self.ends.push((name_end, self.text.len()));
+    }
+
+    /// Adds a pair whose value `write` appends to the set's text (e.g. unescaped in place).
+    pub(crate) fn push_with(&mut self, name: &str, write: impl FnOnce(&mut String)) {
+        self.text.push_str(name);
+        let name_end = self.text.len();
+        write(&mut self.text);
+        self.ends.push((name_end, self.text.len()));
+    }
+
+    /// The pairs, in order.
+    pub fn iter(&self) -> impl ExactSizeIterator<Item = (&str, &str)> + Clone + '_ {
+        let mut start = 0;
+        self.ends.iter().map(move |&(name_end, value_end)| {
+            let pair = (&self.text[start..name_end], &self.text[name_end..value_end]);
+            start = value_end;
+            pair
+        })
+    }
+
+    /// The value of label `name`, if the set has it.
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.iter().find(|&(n, _)| n == name).map(|(_, v)| v)
+    }
+
+    /// How many pairs the set holds.
+    pub fn len(&self) -> usize {
+        self.ends.len()
+    }
+
+    /// Whether the set holds no pair.
+    pub fn is_empty(&self) -> bool {
+        self.ends.is_empty()
+    }
+}
+
+impl<N: AsRef<str>, V: AsRef<str>> FromIterator<(N, V)> for LabelSet {
+    fn from_iter<I: IntoIterator<Item = (N, V)>>(pairs: I) -> LabelSet {
+        let mut set = LabelSet::default();
+        for (name, value) in pairs {
+            set.push(name.as_ref(), value.as_ref());
+        }
+        set
+    }
+}
+
+impl std::fmt::Debug for LabelSet {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_list().entries(self.iter()).finish()
+    }
 }
 
 impl Family {
@@ -126,7 +207,7 @@ impl Sample {
     /// assert_eq!(families[0].samples[0].label("le"), Some("0.5"));
     /// ```
     pub fn label(&self, name: &str) -> Option<&str> {
-        self.labels.iter().find(|(n, _)| n == name).map(|(_, v)| v.as_str())
+        self.labels.get(name)
     }
 }
 

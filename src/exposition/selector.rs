@@ -233,11 +233,7 @@ impl Selector {
                 || filter.terms.iter().any(|&(t, whole)| {
                     let term = &self.terms[t];
                     (whole || term.name.matches(&sample.name))
-                        && term.matchers.iter().all(|m| {
-                            m.matches(
-                                sample.labels.iter().find(|(n, _)| *n == m.name).map(|(_, v)| v.as_str()),
-                            )
-                        })
+                        && term.matchers.iter().all(|m| m.matches(sample.labels.get(&m.name)))
                 }))
     }
 

@@ -124,8 +124,8 @@ pub(crate) struct Core<S> {
     last_line: usize,
     eof: bool,
     after_eof_reported: bool,
-    /// Scratch for the duplicate-label check, reused across lines.
-    label_names: Vec<line::LabelSpan>,
+    /// Where the current line's labels are, and the last label names seen, reused across lines.
+    label_names: line::LabelScratch,
     /// Which selector terms kept some family, for "did you mean" when one kept none.
     matched_terms: Vec<bool>,
 }
@@ -142,7 +142,7 @@ impl<S: Sink> Core<S> {
             last_line: 0,
             eof: false,
             after_eof_reported: false,
-            label_names: Vec::new(),
+            label_names: line::LabelScratch::default(),
             matched_terms: vec![false; selector.term_count()],
             selector,
         }
@@ -334,7 +334,7 @@ impl<S: Sink> Core<S> {
             _ => None,
         };
         if let Some((label, missing, invalid)) = check {
-            match sample.label_with(&self.label_names, label) {
+            match sample.label_with(&self.label_names.spans, label) {
                 None => return self.error(line_no, missing),
                 Some(v) if line::parse_value(&v).is_err() => return self.error(line_no, invalid),
                 Some(_) => {}
@@ -348,7 +348,7 @@ impl<S: Sink> Core<S> {
             current.announced = true;
             self.sink.family(&current.head);
         }
-        self.sink.sample(sample, &self.label_names);
+        self.sink.sample(sample, &self.label_names.spans);
     }
 
     /// Lines so far that were Prometheus text (samples, HELP, TYPE, UNIT, `# EOF`).

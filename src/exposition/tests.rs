@@ -291,7 +291,7 @@ fn crlf_tabs_and_missing_final_newline() {
 fn a_sample_without_labels_after_one_with_labels_has_none() {
     let families = parse("# TYPE h histogram\nh_bucket{le=\"1\",a=\"x\"} 1\nh_sum 2\nh_count 1\n").unwrap();
     let samples = &families[0].samples;
-    assert_eq!(samples[0].labels, vec![("le".into(), "1".into()), ("a".into(), "x".into())]);
+    assert_eq!(samples[0].labels.iter().collect::<Vec<_>>(), [("le", "1"), ("a", "x")]);
     assert!(samples[1].labels.is_empty() && samples[2].labels.is_empty());
 }
 
@@ -386,7 +386,7 @@ fn a_line_over_one_mebibyte_is_read_as_prometheus_reads_it() {
     {
         assert!(parsed.errors.is_empty(), "{:?}", parsed.errors);
         assert_eq!(parsed.families.len(), 3);
-        assert_eq!(parsed.families[1].samples[0].labels[0].1.len(), 2 << 20);
+        assert_eq!(parsed.families[1].samples[0].labels.iter().next().map(|(_, v)| v.len()), Some(2 << 20));
     }
 }
 
@@ -423,7 +423,7 @@ fn write_injects_the_node_label_and_reads_back() {
         let labelled = parse(std::str::from_utf8(&out).unwrap()).unwrap();
         assert_eq!(sample_count(&labelled), sample_count(&families));
         assert!(
-            labelled.iter().flat_map(|f| &f.samples).all(|s| s.labels[0] == ("node".into(), "n1".into()))
+            labelled.iter().flat_map(|f| &f.samples).all(|s| s.labels.iter().next() == Some(("node", "n1")))
         );
     }
 }
@@ -452,7 +452,12 @@ fn labels(reserved: &'static str) -> impl Strategy<Value = Vec<(String, String)>
 
 fn sample_of(name: String, reserved: &'static str) -> impl Strategy<Value = Sample> {
     (labels(reserved), value(), prop::option::of(any::<i64>())).prop_map(
-        move |(labels, value, timestamp_ms)| Sample { name: name.clone(), labels, value, timestamp_ms },
+        move |(labels, value, timestamp_ms)| Sample {
+            name: name.clone(),
+            labels: labels.into_iter().collect(),
+            value,
+            timestamp_ms,
+        },
     )
 }
 
@@ -471,7 +476,7 @@ fn family(index: usize) -> impl Strategy<Value = Family> {
                 MetricKind::Histogram => prop::collection::vec(
                     prop_oneof![
                         (sample_of(format!("{name}_bucket"), "le"), value()).prop_map(|(mut s, le)| {
-                            s.labels.push(("le".into(), format_value(le)));
+                            s.labels.push("le", &format_value(le));
                             s
                         }),
                         sample_of(format!("{name}_sum"), "le"),
@@ -483,7 +488,10 @@ fn family(index: usize) -> impl Strategy<Value = Family> {
                 MetricKind::Summary => prop::collection::vec(
                     prop_oneof![
                         (sample_of(name.clone(), "quantile"), 0.0..1.0f64).prop_map(|(mut s, q)| {
-                            s.labels.insert(0, ("quantile".into(), format_value(q)));
+                            let quantile = format_value(q);
+                            s.labels = std::iter::once(("quantile", quantile.as_str()))
+                                .chain(s.labels.iter())
+                                .collect();
                             s
                         }),
                         sample_of(format!("{name}_sum"), "quantile"),
@@ -630,7 +638,7 @@ fn prometheus_3_quoted_utf8_names_are_parsed_and_written_back() {
     assert_eq!(families[0].name, "http.server.duration");
     assert_eq!(families[0].kind, MetricKind::Histogram);
     assert_eq!(families[0].samples.len(), 3);
-    assert_eq!(families[0].samples[0].labels[0], ("http.route".to_string(), "/a".to_string()));
+    assert_eq!(families[0].samples[0].labels.iter().next(), Some(("http.route", "/a")));
     assert_eq!(families[1].samples[0].name, "up.time");
     assert_eq!(families[1].samples[0].timestamp_ms, Some(1_700_000_000_500));
     let mut out = Vec::new();

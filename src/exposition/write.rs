@@ -223,7 +223,7 @@ fn write_family(family: &Family, extra: Option<(&str, &str)>, exported: Option<&
                 write_label(name, value, buf);
                 first = false;
             }
-            for (name, value) in &sample.labels {
+            for (name, value) in sample.labels.iter() {
                 if !first {
                     buf.push(b',');
                 }
@@ -340,7 +340,7 @@ mod tests {
     fn escapes_and_existing_label_renamed() {
         let s = Sample {
             name: "x".into(),
-            labels: vec![("node".into(), "old".into()), ("v".into(), "q\"\\\n".into())],
+            labels: [("node", "old"), ("v", "q\"\\\n")].into_iter().collect(),
             value: f64::NEG_INFINITY,
             timestamp_ms: Some(-5),
         };

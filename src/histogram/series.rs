@@ -64,7 +64,7 @@ struct SeriesParts {
 /// use kubelet_metrics::histogram::from_samples;
 /// let sample = |name: &str, le: Option<&str>, value: f64| Sample {
 ///     name: name.to_string(),
-///     labels: le.map(|le| vec![("le".to_string(), le.to_string())]).unwrap_or_default(),
+///     labels: le.iter().map(|le| ("le", *le)).collect(),
 ///     value,
 ///     timestamp_ms: None,
 /// };
@@ -92,19 +92,19 @@ pub fn from_samples<'a>(
         let labels: Labels = sample
             .labels
             .iter()
-            .filter(|(k, v)| k != "le" && !v.is_empty())
-            .map(|(k, v)| (k.clone(), v.clone()))
+            .filter(|&(k, v)| k != "le" && !v.is_empty())
+            .map(|(k, v)| (k.to_owned(), v.to_owned()))
             .collect();
         let entry = parts.entry(labels).or_default();
         let duplicate = if is_bucket {
-            match sample.labels.iter().find(|(k, _)| k == "le") {
+            match sample.labels.get("le") {
                 None => {
                     entry.error = entry.error.take().or(Some(HistogramError::MissingLe));
                     false
                 }
-                Some((_, raw)) if entry.bucket_les.contains(raw) => true,
-                Some((_, raw)) => {
-                    entry.bucket_les.push(raw.clone());
+                Some(raw) if entry.bucket_les.iter().any(|le| le == raw) => true,
+                Some(raw) => {
+                    entry.bucket_les.push(raw.to_owned());
                     match parse_le(raw) {
                         Ok(le) => entry.buckets.push((le, sample.value)),
                         Err(error) => entry.error = entry.error.take().or(Some(error)),

@@ -282,7 +282,7 @@ mod tests {
     fn tiny_report() -> Report {
         let sample = |suffix: &str, le: Option<&str>, value: f64| Sample {
             name: format!("x_seconds{suffix}"),
-            labels: le.map(|le| vec![("le".to_string(), le.to_string())]).unwrap_or_default(),
+            labels: le.iter().map(|le| ("le", *le)).collect(),
             value,
             timestamp_ms: None,
         };

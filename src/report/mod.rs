@@ -125,7 +125,7 @@ pub(crate) fn sample_report() -> crate::analysis::Report {
     let node = |name: &str, version: &str, counts: [f64; 4], sum: f64| {
         let sample = |suffix: &str, le: Option<&str>, value: f64| Sample {
             name: format!("{metric}{suffix}"),
-            labels: le.map(|le| vec![("le".to_string(), le.to_string())]).unwrap_or_default(),
+            labels: le.iter().map(|le| ("le", *le)).collect(),
             value,
             timestamp_ms: None,
         };

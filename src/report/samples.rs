@@ -700,7 +700,7 @@ mod tests {
             .iter()
             .map(|s| {
                 let labels: serde_json::Map<String, serde_json::Value> =
-                    s.labels.iter().map(|(k, v)| (k.clone(), v.clone().into())).collect();
+                    s.labels.iter().map(|(k, v)| (k.to_owned(), v.into())).collect();
                 serde_json::json!({"node": "n\"1", "name": s.name, "labels": labels,
                     "value": crate::report::json::number(s.value), "timestamp_ms": s.timestamp_ms})
                 .to_string()

@@ -47,7 +47,7 @@ fn rules_test(samples: &str, document: &Value) -> (String, usize) {
     let mut input = String::new();
     for family in &families {
         for sample in &family.samples {
-            let series = format!("{}{}", sample.name, label_set(sample.labels.iter().map(|(k, v)| (k, v))));
+            let series = format!("{}{}", sample.name, label_set(sample.labels.iter()));
             writeln!(input, "      - series: {}\n        values: '{}'", yaml_quote(&series), sample.value)
                 .expect("writing to a String");
         }

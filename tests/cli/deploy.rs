@@ -11,7 +11,7 @@ use std::process::Command;
 use std::time::Duration;
 
 use kubelet_metrics::analysis::{Query, analyze};
-use kubelet_metrics::exposition::{self, Family};
+use kubelet_metrics::exposition::{self, Family, LabelSet};
 use kubelet_metrics::snapshot::split_by_node;
 
 use crate::http_get;
@@ -42,12 +42,9 @@ fn the_rules_pass_promtool_check() {
 }
 
 /// `name{labels}` as PromQL writes a series, with Prometheus' `job` and `instance` added.
-fn series(name: &str, labels: &[(String, String)]) -> String {
-    let mut all: Vec<(String, String)> = labels.to_vec();
-    all.push(("job".into(), "kubelet-metrics".into()));
-    all.push(("instance".into(), "serve:9153".into()));
-    let inner: Vec<String> =
-        all.iter().map(|(k, v)| format!("{k}={}", serde_json::Value::from(v.as_str()))).collect();
+fn series(name: &str, labels: &LabelSet) -> String {
+    let all = labels.iter().chain([("job", "kubelet-metrics"), ("instance", "serve:9153")]);
+    let inner: Vec<String> = all.map(|(k, v)| format!("{k}={}", serde_json::Value::from(v))).collect();
     format!("{name}{{{}}}", inner.join(","))
 }
 

@@ -165,7 +165,7 @@ fn our_parse_matches_prometheus_client_sample_for_sample() {
             .iter()
             .flat_map(|f| &f.samples)
             .map(|s| {
-                let labels = s.labels.iter().cloned().collect();
+                let labels = s.labels.iter().map(|(k, v)| (k.to_owned(), v.to_owned())).collect();
                 (
                     s.name.clone(),
                     labels,

@@ -65,11 +65,11 @@ pub fn yaml_quote(text: &str) -> String {
     format!("'{}'", text.replace('\'', "''"))
 }
 
-pub fn label_set<'a>(labels: impl IntoIterator<Item = (&'a String, &'a String)>) -> String {
+pub fn label_set<K: AsRef<str>, V: AsRef<str>>(labels: impl IntoIterator<Item = (K, V)>) -> String {
     let inner: Vec<String> = labels
         .into_iter()
-        .filter(|(_, v)| !v.is_empty())
-        .map(|(k, v)| format!("{k}=\"{}\"", escape_label_value(v)))
+        .filter(|(_, v)| !v.as_ref().is_empty())
+        .map(|(k, v)| format!("{}=\"{}\"", k.as_ref(), escape_label_value(v.as_ref())))
         .collect();
     format!("{{{}}}", inner.join(","))
 }
@@ -119,7 +119,7 @@ fn test_group_for(name: &str, text: &str) -> (String, usize) {
         }
         let bucket_name = format!("{}_bucket", family.name);
         for sample in family.samples.iter().filter(|s| s.name == bucket_name) {
-            let series = format!("{bucket_name}{}", label_set(sample.labels.iter().map(|(k, v)| (k, v))));
+            let series = format!("{bucket_name}{}", label_set(sample.labels.iter()));
             writeln!(input, "      - series: {}\n        values: '{}'", yaml_quote(&series), sample.value)
                 .expect("writing to a String");
         }
