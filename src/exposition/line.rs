@@ -135,6 +135,8 @@ pub struct SampleRef<'a> {
     pub name: &'a str,
     /// Text between `{` and `}`, already validated; empty when there is no label set.
     raw_labels: &'a [u8],
+    /// `raw_labels` as text, when the line arrived already checked for UTF-8.
+    labels_text: Option<&'a str>,
     /// How many label pairs `raw_labels` holds.
     label_count: usize,
     /// [`label_bit`] of each label name, OR-ed: a quick "certainly not" for a label name.
@@ -208,19 +210,26 @@ impl<'a> SampleRef<'a> {
         self.raw_value
     }
 
-    /// The value of label `name`, found through the label positions `parse_line_in` recorded
-    /// (last label first: `le` and `quantile` usually close the set).
+    /// Whether label `name`, found through the label positions `parse_line_in` recorded, holds a
+    /// number (as [`parse_value`] reads one); `None` when the sample has no such label. Read from
+    /// the bytes as sent unless the value has escapes.
     #[inline]
-    pub(crate) fn label_with(&self, spans: &[LabelSpan], name: &str) -> Option<Cow<'a, str>> {
+    pub(crate) fn label_is_number(&self, spans: &[LabelSpan], name: &str) -> Option<bool> {
         let text = self.raw_labels;
         let span = spans.iter().rev().find(|s| text.get(s.name.0..s.name.1) == Some(name.as_bytes()))?;
-        decode_value(text.get(span.value.0..span.value.1)?, span.escaped)
+        let raw = text.get(span.value.0..span.value.1)?;
+        Some(if span.escaped {
+            decode_value(raw, true).is_some_and(|value| parse_value(&value).is_ok())
+        } else {
+            parse_value_bytes(raw).is_ok()
+        })
     }
 
     /// An owned copy of this sample, from the label positions `parse_line_in` recorded for it
     /// (one UTF-8 check for the whole label text instead of one per name and value).
     pub(crate) fn to_sample_with(self, spans: &[LabelSpan]) -> Sample {
-        let Ok(text) = std::str::from_utf8(self.raw_labels) else { return self.to_sample() };
+        let checked = self.labels_text.map_or_else(|| std::str::from_utf8(self.raw_labels), Ok);
+        let Ok(text) = checked else { return self.to_sample() };
         let mut labels = LabelSet::with_capacity(spans.len(), text.len());
         for span in spans {
             let (Some(name), Some(value)) =
@@ -465,26 +474,42 @@ pub(crate) fn trim_end(line: &[u8]) -> &[u8] {
 /// assert_eq!(s.label("job").as_deref(), Some("kubelet"));
 /// ```
 pub fn parse_line(line: &[u8]) -> Result<Line<'_>, ParseErrorKind> {
-    parse_line_in(line, "", &mut LabelScratch::default())
+    parse_line_in(line, None, "", &mut LabelScratch::default())
 }
 
 /// [`parse_line`] for a line that probably starts with `family` (a valid metric name): that
 /// prefix is compared instead of scanned byte by byte.
+/// `text`, when the caller has it, is `line` already checked for UTF-8 (a whole chunk is
+/// checked at once, faster than each name and comment on its own).
 /// `scratch` receives where each label's name and value are (reused between lines).
 #[inline]
 pub(crate) fn parse_line_in<'a>(
     line: &'a [u8],
+    text: Option<&'a str>,
     family: &str,
     scratch: &mut LabelScratch,
 ) -> Result<Line<'a>, ParseErrorKind> {
     let b = trim_end(line);
     let start = skip_ws(b, 0);
-    match b.get(start) {
+    let (b, text) = (&b[start..], text.and_then(|t| t.get(start..b.len())));
+    match b.first() {
         None => Ok(Line::Blank),
-        Some(b'#') => {
-            parse_comment(std::str::from_utf8(&b[start + 1..]).map_err(|_| ParseErrorKind::InvalidUtf8)?)
-        }
-        Some(_) => parse_sample(&b[start..], family, scratch).map(Line::Sample),
+        Some(b'#') => parse_comment(str_in(b, text, 1..b.len())?),
+        Some(_) => parse_sample(b, text, family, scratch).map(Line::Sample),
+    }
+}
+
+/// `b[range]` as text: sliced from `text` (the same bytes, already checked) when the caller has
+/// it, else checked here.
+#[inline]
+fn str_in<'a>(
+    b: &'a [u8],
+    text: Option<&'a str>,
+    range: std::ops::Range<usize>,
+) -> Result<&'a str, ParseErrorKind> {
+    match text.and_then(|t| t.get(range.clone())) {
+        Some(piece) => Ok(piece),
+        None => as_str(&b[range]),
     }
 }
 
@@ -585,11 +610,12 @@ fn as_str(b: &[u8]) -> Result<&str, ParseErrorKind> {
 /// values (and an exemplar) that hold a non-ASCII byte are checked for UTF-8.
 fn parse_sample<'a>(
     b: &'a [u8],
+    text: Option<&'a str>,
     family: &str,
     scratch: &mut LabelScratch,
 ) -> Result<SampleRef<'a>, ParseErrorKind> {
     if b.first() == Some(&b'{') {
-        return parse_quoted_name_sample(b, scratch);
+        return parse_quoted_name_sample(b, text, scratch);
     }
     let name_len = if !family.is_empty() && b.starts_with(family.as_bytes()) {
         let rest = &b[family.len()..];
@@ -601,25 +627,28 @@ fn parse_sample<'a>(
         let end = b.iter().position(|&c| is_ws(c) || c == b'{').unwrap_or(b.len());
         return Err(ParseErrorKind::InvalidMetricName(quote_bytes(&b[..end])));
     }
-    let name = as_str(&b[..name_len])?;
+    let name = str_in(b, text, 0..name_len)?;
     scratch.spans.clear();
     let mut i = skip_ws(b, name_len);
     let mut raw_labels: &[u8] = &[];
+    let mut labels_text = text.map(|_| "");
     let mut label_count = 0;
     let mut label_filter = 0;
     let mut plain = true;
     if b.get(i) == Some(&b'{') {
-        let (end, set) = scan_labels(b, i + 1, scratch)?;
+        let (end, set) = scan_labels(b, i + 1, text.is_some(), scratch)?;
         raw_labels = &b[i + 1..end];
+        labels_text = text.and_then(|t| t.get(i + 1..end));
         label_count = set.count;
         plain = set.plain;
         label_filter = set.filter;
         i = skip_ws(b, end + 1);
     }
-    let (raw_value, value, timestamp_ms) = parse_value_and_rest(b, i)?;
+    let (raw_value, value, timestamp_ms) = parse_value_and_rest(b, i, text.is_some())?;
     Ok(SampleRef {
         name,
         raw_labels,
+        labels_text,
         label_count,
         label_filter,
         plain,
@@ -634,31 +663,35 @@ fn parse_sample<'a>(
 /// (`{"my.metric", "other.label"="v"} 1`, sent with `escaping=allow-utf-8`).
 fn parse_quoted_name_sample<'a>(
     b: &'a [u8],
+    text: Option<&'a str>,
     scratch: &mut LabelScratch,
 ) -> Result<SampleRef<'a>, ParseErrorKind> {
     let start = skip_ws(b, 1);
     let (name_start, name_end) = quoted_name(b, start)?;
-    let name = as_str(&b[name_start..name_end])?;
+    let name = str_in(b, text, name_start..name_end)?;
     if name.is_empty() {
         return Err(ParseErrorKind::InvalidMetricName(quote(name)));
     }
     scratch.spans.clear();
     let mut i = skip_ws(b, name_end + 1);
-    let (raw_labels, set) = match b.get(i) {
-        Some(b'}') => (&b[i..i], SetScan { count: 0, plain: true, filter: 0, known: false }),
+    let (raw_labels, labels_text, set) = match b.get(i) {
+        Some(b'}') => {
+            (&b[i..i], text.map(|_| ""), SetScan { count: 0, plain: true, filter: 0, known: false })
+        }
         Some(b',') => {
-            let (end, set) = scan_labels(b, i + 1, scratch)?;
-            let labels = &b[i + 1..end];
+            let (end, set) = scan_labels(b, i + 1, text.is_some(), scratch)?;
+            let labels = (&b[i + 1..end], text.and_then(|t| t.get(i + 1..end)));
             i = end;
-            (labels, set)
+            (labels.0, labels.1, set)
         }
         None => return Err(ParseErrorKind::UnterminatedLabelSet),
         Some(_) => return Err(ParseErrorKind::ExpectedCommaOrBrace),
     };
-    let (raw_value, value, timestamp_ms) = parse_value_and_rest(b, skip_ws(b, i + 1))?;
+    let (raw_value, value, timestamp_ms) = parse_value_and_rest(b, skip_ws(b, i + 1), text.is_some())?;
     Ok(SampleRef {
         name,
         raw_labels,
+        labels_text,
         label_count: set.count,
         label_filter: set.filter,
         plain: set.plain,
@@ -687,8 +720,12 @@ fn quoted_name(b: &[u8], start: usize) -> Result<(usize, usize), ParseErrorKind>
 }
 
 /// The value (its text and what it means), the optional timestamp and an optional exemplar from
-/// `b[i..]` (after the name and label set).
-fn parse_value_and_rest(b: &[u8], mut i: usize) -> Result<(&[u8], f64, Option<i64>), ParseErrorKind> {
+/// `b[i..]` (after the name and label set). `checked`: `b` is known to be UTF-8.
+fn parse_value_and_rest(
+    b: &[u8],
+    mut i: usize,
+    checked: bool,
+) -> Result<(&[u8], f64, Option<i64>), ParseErrorKind> {
     let value_start = i;
     while i < b.len() && !is_ws(b[i]) {
         i += 1;
@@ -716,7 +753,9 @@ fn parse_value_and_rest(b: &[u8], mut i: usize) -> Result<(&[u8], f64, Option<i6
         if b[i] != b'#' || exemplar.get(skip_ws(exemplar, 0)) != Some(&b'{') {
             return Err(ParseErrorKind::TrailingGarbage(quote_bytes(&b[i..])));
         }
-        as_str(exemplar)?;
+        if !checked {
+            as_str(exemplar)?;
+        }
     }
     Ok((raw_value, value, timestamp_ms))
 }
@@ -754,9 +793,10 @@ pub(crate) fn label_bit(name: &[u8]) -> u64 {
 fn scan_labels(
     b: &[u8],
     mut i: usize,
+    checked: bool,
     scratch: &mut LabelScratch,
 ) -> Result<(usize, SetScan), ParseErrorKind> {
-    let (end, set) = scan_label_set(b, i, scratch)?;
+    let (end, set) = scan_label_set(b, i, checked, scratch)?;
     // A set whose names differ from the remembered ones becomes the remembered one, when its
     // names are bare (a quoted name must not be taken for a bare one later).
     if set.plain && !set.known {
@@ -770,6 +810,7 @@ fn scan_labels(
 fn scan_label_set(
     b: &[u8],
     mut i: usize,
+    checked: bool,
     scratch: &mut LabelScratch,
 ) -> Result<(usize, SetScan), ParseErrorKind> {
     scratch.spans.clear();
@@ -800,11 +841,14 @@ fn scan_label_set(
             (i - len, i)
         } else {
             known = false;
-            match scan_label_name(b, &mut i, &mut plain)? {
+            match scan_label_name(b, &mut i, &mut plain, checked)? {
                 Some(name) => name,
                 // After a comma: a trailing one.
                 None => {
-                    return Ok((i, SetScan { count, plain: plain && count == 0, filter: seen, known: false }));
+                    return Ok((
+                        i,
+                        SetScan { count, plain: plain && count == 0, filter: seen, known: false },
+                    ));
                 }
             }
         };
@@ -850,7 +894,7 @@ fn scan_label_set(
                 None => return Err(ParseErrorKind::UnterminatedQuote),
             }
         }
-        if non_ascii {
+        if non_ascii && !checked {
             as_str(&b[value_start..i])?;
         }
         let value_end = i;
@@ -918,6 +962,7 @@ fn scan_label_name(
     b: &[u8],
     i: &mut usize,
     plain: &mut bool,
+    checked: bool,
 ) -> Result<Option<(usize, usize)>, ParseErrorKind> {
     match b.get(*i) {
         Some(&c) if CLASS[c as usize] & LABEL_START != 0 => {}
@@ -933,7 +978,9 @@ fn scan_label_name(
     let (name_start, name_end) = if b[*i] == b'"' {
         // Prometheus 3 `escaping=allow-utf-8`: a quoted (UTF-8) label name.
         let (start, end) = quoted_name(b, *i)?;
-        as_str(&b[start..end])?;
+        if !checked {
+            as_str(&b[start..end])?;
+        }
         if start == end {
             return Err(ParseErrorKind::InvalidLabelName(quote("")));
         }
@@ -1178,7 +1225,7 @@ mod tests {
     #[test]
     fn names_remembered_from_the_line_before_still_catch_every_error() {
         let mut scratch = LabelScratch::default();
-        let mut parse = |line: &'static str| match parse_line_in(line.as_bytes(), "x", &mut scratch) {
+        let mut parse = |line: &'static str| match parse_line_in(line.as_bytes(), None, "x", &mut scratch) {
             Ok(Line::Sample(s)) => Ok(s.label_count()),
             Ok(other) => panic!("{other:?}"),
             Err(kind) => Err(kind),
@@ -1205,11 +1252,11 @@ mod tests {
         let mut scratch = LabelScratch::default();
         let line = format!("x{{{}}} 1", labels.join(","));
         assert!(
-            matches!(parse_line_in(line.as_bytes(), "", &mut scratch), Ok(Line::Sample(s)) if s.label_count() == 50_000)
+            matches!(parse_line_in(line.as_bytes(), None, "", &mut scratch), Ok(Line::Sample(s)) if s.label_count() == 50_000)
         );
         let line = format!("x{{{},l7=\"again\"}} 1", labels.join(","));
         assert_eq!(
-            parse_line_in(line.as_bytes(), "", &mut scratch).err(),
+            parse_line_in(line.as_bytes(), None, "", &mut scratch).err(),
             Some(ParseErrorKind::DuplicateLabel("l7".into()))
         );
     }
@@ -1230,7 +1277,7 @@ mod tests {
                     set.iter().map(|(name, value, blank)| format!("{name}{blank}=\"{value}\"")).collect();
                 let line = format!("x{{{}}} 1", labels.join(","));
                 let alone = parse_line(line.as_bytes());
-                let after = parse_line_in(line.as_bytes(), "", &mut scratch);
+                let after = parse_line_in(line.as_bytes(), None, "", &mut scratch);
                 proptest::prop_assert_eq!(after, alone, "{}", line);
             }
         }

@@ -2,7 +2,8 @@
 //! their TYPE line, the selector's per-family decision, metadata checks and chunk reassembly.
 //! What a single line means lives in `line`; the owned output types live in `mod.rs`.
 
-use std::collections::HashMap;
+// Family names are looked up several times per family and node: foldhash, not SipHash.
+use foldhash::HashMap;
 
 use super::line::{self, Line, SampleRef};
 use super::selector::{FamilyFilter, belongs, family_candidates, suffix_belongs};
@@ -135,7 +136,7 @@ impl<S: Sink> Core<S> {
         Core {
             sink,
             current: None,
-            seen: HashMap::new(),
+            seen: HashMap::default(),
             errors: Vec::new(),
             omitted: 0,
             valid_lines: 0,
@@ -156,9 +157,10 @@ impl<S: Sink> Core<S> {
         }
     }
 
-    /// Handles one complete line (without `\n`), numbered from 1.
+    /// Handles one complete line (without `\n`), numbered from 1. `text` gives the line as
+    /// text when it is already known to be UTF-8 (asked only when the line is parsed).
     #[inline]
-    pub fn line(&mut self, line_no: usize, bytes: &[u8]) {
+    pub fn line<'a>(&mut self, line_no: usize, bytes: &'a [u8], text: impl FnOnce() -> Option<&'a str>) {
         self.last_line = line_no;
         if self.eof {
             if !self.after_eof_reported && !line::trim_end(bytes).is_empty() {
@@ -177,7 +179,7 @@ impl<S: Sink> Core<S> {
             return;
         }
         let family = self.current.as_ref().map_or("", |c| c.head.name.as_str());
-        let parsed = line::parse_line_in(bytes, family, &mut self.label_names);
+        let parsed = line::parse_line_in(bytes, text(), family, &mut self.label_names);
         if matches!(
             parsed,
             Ok(Line::Eof | Line::Help { .. } | Line::Type { .. } | Line::Unit { .. } | Line::Sample(_))
@@ -334,10 +336,10 @@ impl<S: Sink> Core<S> {
             _ => None,
         };
         if let Some((label, missing, invalid)) = check {
-            match sample.label_with(&self.label_names.spans, label) {
+            match sample.label_is_number(&self.label_names.spans, label) {
                 None => return self.error(line_no, missing),
-                Some(v) if line::parse_value(&v).is_err() => return self.error(line_no, invalid),
-                Some(_) => {}
+                Some(false) => return self.error(line_no, invalid),
+                Some(true) => {}
             }
         }
         let Some(current) = self.current.as_mut() else { return };
@@ -460,7 +462,7 @@ impl<S: Sink> Feeder<S> {
             self.overlong = false;
             self.core.error(self.lines, ParseErrorKind::LineTooLong { max: self.max_line });
         } else {
-            self.core.line(self.lines, &self.partial);
+            self.core.line(self.lines, &self.partial, || None);
         }
         self.partial.clear();
     }
@@ -636,17 +638,49 @@ impl<V: Visitor> StreamVisitor<V> {
 #[inline]
 fn feed_lines<S: Sink>(core: &mut Core<S>, lines: &mut usize, bytes: &[u8], max_line: usize) -> usize {
     let mut start = 0;
+    let mut checked = Checked { bytes, from: 0, text: "" };
     for nl in memchr::memchr_iter(b'\n', bytes) {
         *lines += 1;
         let line = &bytes[start..nl];
         if line.len() > max_line {
             core.error(*lines, ParseErrorKind::LineTooLong { max: max_line });
         } else {
-            core.line(*lines, line);
+            core.line(*lines, line, || checked.text(start, nl));
         }
         start = nl + 1;
     }
     start
+}
+
+/// How many bytes from a line on are checked for UTF-8 at once when a line is asked for as text.
+const CHECK_WINDOW: usize = 64 * 1024;
+
+/// A piece of `bytes` known to be UTF-8: lines inside it are text at no further cost. Checked a
+/// window at a time when a parsed line needs it, so the lines of skipped families that are never
+/// parsed are never checked either.
+struct Checked<'a> {
+    bytes: &'a [u8],
+    /// Where `text` starts in `bytes`.
+    from: usize,
+    text: &'a str,
+}
+
+impl<'a> Checked<'a> {
+    /// `bytes[start..end]` as text, or `None` when it is not UTF-8 (the line parser then says so).
+    #[inline]
+    fn text(&mut self, start: usize, end: usize) -> Option<&'a str> {
+        if start < self.from || end > self.from + self.text.len() {
+            let window =
+                &self.bytes[start..end.max(start.saturating_add(CHECK_WINDOW)).min(self.bytes.len())];
+            // The window may end inside a character, or hold a bad line: keep what is valid.
+            self.text = match std::str::from_utf8(window) {
+                Ok(text) => text,
+                Err(e) => std::str::from_utf8(&window[..e.valid_up_to()]).unwrap_or_default(),
+            };
+            self.from = start;
+        }
+        self.text.get(start - self.from..end - self.from)
+    }
 }
 
 /// Parses a whole payload: what `selector` keeps, in payload order, and every line error.
@@ -697,7 +731,7 @@ pub fn visit(
     let tail = &bytes[consumed..];
     if !tail.is_empty() {
         lines += 1;
-        core.line(lines, tail);
+        core.line(lines, tail, || std::str::from_utf8(tail).ok());
     }
     core.finish().1
 }

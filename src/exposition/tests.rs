@@ -653,3 +653,29 @@ fn prometheus_3_quoted_utf8_names_are_parsed_and_written_back() {
     let selected = parse_bytes(text.as_bytes(), &"up.time".parse().unwrap_or_else(|_| Selector::all()));
     assert!(selected.errors.is_empty(), "{:?}", selected.errors);
 }
+
+#[test]
+fn utf8_checked_a_window_at_a_time_loses_no_line_and_finds_every_bad_one() {
+    // Two-byte characters over several check windows, so windows end inside a character; two
+    // lines with an invalid byte (in a label value, and in a HELP text) among them.
+    let mut text = b"# HELP x Temp\xc3\xa9rature.\n# TYPE x gauge\n".to_vec();
+    for n in 0..20_000 {
+        match n {
+            7_000 => text.extend_from_slice(b"x{a=\"\xff\"} 1\n"),
+            13_000 => text.extend_from_slice(b"# HELP y bad \xc3\n"),
+            _ => text.extend_from_slice(format!("x{{a=\"\u{e9}{n}\",b=\"\u{1F600}\"}} {n}\n").as_bytes()),
+        }
+    }
+    for parsed in [parse_bytes(&text, &Selector::all()), parse_in_chunks(&text, 7, 100_000, &Selector::all())]
+    {
+        let errors: Vec<String> = parsed.errors.iter().map(ToString::to_string).collect();
+        assert_eq!(errors, ["line 7003: line is not valid UTF-8", "line 13003: line is not valid UTF-8"]);
+        let x = &parsed.families[0];
+        assert_eq!((x.help.as_str(), x.samples.len()), ("Temp\u{e9}rature.", 19_998));
+        for sample in &x.samples {
+            let n = sample.value as u64;
+            assert_eq!(sample.labels.get("a"), Some(format!("\u{e9}{n}").as_str()), "{n}");
+            assert_eq!(sample.labels.get("b"), Some("\u{1F600}"));
+        }
+    }
+}

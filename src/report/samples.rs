@@ -7,7 +7,8 @@
 //! decided by `commands::get`; the exposition format itself is written by
 //! [`crate::exposition::write()`] and [`write_sample`].
 
-use std::collections::HashMap;
+// Family names are looked up several times per family and node: foldhash, not SipHash.
+use foldhash::HashMap;
 use std::io::{self, Write};
 
 use crate::exposition::{
@@ -421,7 +422,7 @@ impl PromNode {
             injected: injected_for(&id),
             id,
             heads: Vec::new(),
-            index: HashMap::new(),
+            index: HashMap::default(),
             current: 0,
             buf: Vec::with_capacity(bytes),
             pending: Vec::new(),
@@ -512,7 +513,7 @@ impl PromLines {
     /// A writer for node `id`: its samples get a `node` label, after a `context` label when it
     /// has a context.
     pub fn new(id: &NodeId) -> PromLines {
-        PromLines { injected: injected_for(id), written: HashMap::new(), out: Vec::new(), samples: 0 }
+        PromLines { injected: injected_for(id), written: HashMap::default(), out: Vec::new(), samples: 0 }
     }
 }
 
@@ -571,7 +572,7 @@ pub struct PromMerge<S> {
 impl<S: Store> PromMerge<S> {
     /// An empty merge keeping its lines in `store`.
     pub fn new(store: S) -> PromMerge<S> {
-        PromMerge { store, families: Vec::new(), index: HashMap::new(), nodes: Vec::new() }
+        PromMerge { store, families: Vec::new(), index: HashMap::default(), nodes: Vec::new() }
     }
 
     /// Where lines are kept, for [`PromNode::drain`].
