@@ -137,6 +137,9 @@ pub struct SampleRef<'a> {
     raw_labels: &'a [u8],
     /// `raw_labels` as text, when the line arrived already checked for UTF-8.
     labels_text: Option<&'a str>,
+    /// Where each label is in `raw_labels`, when the parser handed its positions over
+    /// ([`SampleRef::with_spans`]); `None`: they are found again by scanning.
+    spans: Option<&'a [LabelSpan]>,
     /// How many label pairs `raw_labels` holds.
     label_count: usize,
     /// [`label_bit`] of each label name, OR-ed: a quick "certainly not" for a label name.
@@ -157,7 +160,18 @@ pub struct SampleRef<'a> {
 impl<'a> SampleRef<'a> {
     /// The label pairs in input order, values unescaped.
     pub fn labels(&self) -> Labels<'a> {
-        Labels { text: self.raw_labels, pos: 0 }
+        Labels { text: self.raw_labels, pos: 0, spans: self.spans }
+    }
+
+    /// The same sample with the label positions the parser recorded for it, so that walking its
+    /// labels slices them instead of scanning the label text again.
+    #[inline]
+    pub(crate) fn with_spans<'s>(&self, spans: &'s [LabelSpan]) -> SampleRef<'s>
+    where
+        'a: 's,
+    {
+        let spans = (spans.len() == self.label_count).then_some(spans);
+        SampleRef { spans, ..*self }
     }
 
     /// How many labels the sample has.
@@ -182,6 +196,12 @@ impl<'a> SampleRef<'a> {
     pub(crate) fn raw_labels(&self) -> impl Iterator<Item = (&'a [u8], &'a [u8])> + 'a {
         let mut labels = self.labels();
         std::iter::from_fn(move || labels.next_raw().map(|(name, value, _)| (name, value)))
+    }
+
+    /// The label text between `{` and `}` as sent (validated), in whatever form it came.
+    #[inline]
+    pub(crate) fn label_text(&self) -> &'a [u8] {
+        self.raw_labels
     }
 
     /// The label text between `{` and `}` as sent, when it is already in the form a writer
@@ -283,23 +303,28 @@ pub(crate) struct LabelScratch {
 }
 
 impl LabelScratch {
-    /// The remembered name at `index`, with its bit, if the remembered set has that many.
+    /// When `b[at..]` starts with the remembered name at `index` and its `=`: the name's length
+    /// and bit.
     #[inline]
-    fn known(&self, index: usize) -> Option<(&[u8], u64)> {
+    fn known_at(&self, index: usize, b: &[u8], at: usize) -> Option<(usize, u64)> {
         let &(end, bit) = self.shape.get(index)?;
         let start = index.checked_sub(1).map_or(0, |k| self.shape[k].0);
-        Some((self.names.get(start..end)?, bit))
+        // `end` is past the name's `=`.
+        same_prefix(b.get(at..)?, self.names.get(start..)?, end - start).then_some((end - start - 1, bit))
     }
 
-    /// Remembers the names of the label set just scanned (at `b[base..]`).
+    /// Remembers the names of the label set just scanned (at `b[base..]`), each with its `=`,
+    /// and eight bytes of padding after the last for [`same_prefix`].
     fn remember(&mut self, b: &[u8], base: usize) {
         self.names.clear();
         self.shape.clear();
         for span in &self.spans {
             let name = &b[base + span.name.0..base + span.name.1];
             self.names.extend_from_slice(name);
+            self.names.push(b'=');
             self.shape.push((self.names.len(), label_bit(name)));
         }
+        self.names.extend_from_slice(&[0; 8]);
     }
 }
 
@@ -308,12 +333,21 @@ impl LabelScratch {
 pub struct Labels<'a> {
     text: &'a [u8],
     pos: usize,
+    /// The labels still to come, when the parser's positions are known.
+    spans: Option<&'a [LabelSpan]>,
 }
 
 impl<'a> Labels<'a> {
     /// The next `(name, raw value, has escapes)` without decoding anything.
     #[inline]
     fn next_raw(&mut self) -> Option<(&'a [u8], &'a [u8], bool)> {
+        if let Some(spans) = self.spans {
+            let (span, rest) = spans.split_first()?;
+            self.spans = Some(rest);
+            let (name, value) =
+                (self.text.get(span.name.0..span.name.1)?, self.text.get(span.value.0..span.value.1)?);
+            return Some((name, value, span.escaped));
+        }
         // The text was validated by `parse_sample`, so this walk only finds boundaries; on any
         // surprise it stops instead of panicking.
         let b = self.text;
@@ -649,6 +683,7 @@ fn parse_sample<'a>(
         name,
         raw_labels,
         labels_text,
+        spans: None,
         label_count,
         label_filter,
         plain,
@@ -692,6 +727,7 @@ fn parse_quoted_name_sample<'a>(
         name,
         raw_labels,
         labels_text,
+        spans: None,
         label_count: set.count,
         label_filter: set.filter,
         plain: set.plain,
@@ -828,14 +864,7 @@ fn scan_label_set(
             plain = false;
         }
         // The remembered name at this place, when this one equals it and `=` follows.
-        let fast = if known {
-            scratch.known(count).and_then(|(name, bit)| {
-                (b.get(i..i + name.len()) == Some(name) && b.get(i + name.len()) == Some(&b'='))
-                    .then_some((name.len(), bit))
-            })
-        } else {
-            None
-        };
+        let fast = if known { scratch.known_at(count, b, i) } else { None };
         let (name_start, name_end) = if let Some((len, _)) = fast {
             i += len;
             (i - len, i)
@@ -1010,6 +1039,26 @@ fn scan_label_name(
         }
     }
     Ok(Some((name_start, name_end)))
+}
+
+/// Whether the first `len` bytes of `a` and `b` are equal, eight at a time: label names are
+/// short, and a call to `memcmp` for each costs more than the comparison itself.
+#[inline]
+fn same_prefix(a: &[u8], b: &[u8], len: usize) -> bool {
+    let word = |s: &[u8], at: usize| {
+        s.get(at..at + 8).and_then(|w| <[u8; 8]>::try_from(w).ok()).map(u64::from_le_bytes)
+    };
+    match len {
+        1..=8 => match (word(a, 0), word(b, 0)) {
+            (Some(x), Some(y)) => (x ^ y) & (u64::MAX >> (64 - 8 * len)) == 0,
+            _ => a.get(..len).is_some_and(|a| b.get(..len) == Some(a)),
+        },
+        9..=16 => match (word(a, 0), word(b, 0), word(a, len - 8), word(b, len - 8)) {
+            (Some(x), Some(y), Some(z), Some(w)) => (x ^ y) | (z ^ w) == 0,
+            _ => a.get(..len).is_some_and(|a| b.get(..len) == Some(a)),
+        },
+        _ => a.get(..len).is_some_and(|a| b.get(..len) == Some(a)),
+    }
 }
 
 /// Label count from which duplicates are found with a hash set.

@@ -87,8 +87,8 @@ impl<F: FnMut(&FamilyHead, &SampleRef<'_>)> Sink for FnSink<F> {
     }
 
     #[inline]
-    fn sample(&mut self, sample: &SampleRef<'_>, _spans: &[line::LabelSpan]) {
-        (self.on_sample)(&self.head, sample);
+    fn sample(&mut self, sample: &SampleRef<'_>, spans: &[line::LabelSpan]) {
+        (self.on_sample)(&self.head, &sample.with_spans(spans));
     }
 }
 
@@ -560,8 +560,8 @@ impl<V: Visitor> Sink for VisitorSink<V> {
     }
 
     #[inline]
-    fn sample(&mut self, sample: &SampleRef<'_>, _spans: &[line::LabelSpan]) {
-        self.0.sample(sample);
+    fn sample(&mut self, sample: &SampleRef<'_>, spans: &[line::LabelSpan]) {
+        self.0.sample(&sample.with_spans(spans));
     }
 }
 

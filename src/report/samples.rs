@@ -145,6 +145,8 @@ impl NodeLines {
         let start = out.len();
         let mut previous: &[u8] = &[];
         let mut sorted = true;
+        // One look for control characters over the whole label set, not one per name and value.
+        let control = has_control(sample.label_text());
         for (name, value) in sample.raw_labels() {
             // Names almost always differ in their first byte: compare that before the slices.
             let in_order = match (name.first(), previous.first()) {
@@ -156,14 +158,14 @@ impl NodeLines {
                 break;
             }
             previous = name;
-            json_pair(name, value, out.len() > start, out);
+            json_pair(name, value, out.len() > start, control, out);
         }
         if !sorted {
             out.truncate(start);
             let mut labels: Vec<_> = sample.raw_labels().collect();
             labels.sort_by(|a, b| a.0.cmp(b.0));
             for (name, value) in labels {
-                json_pair(name, value, out.len() > start, out);
+                json_pair(name, value, out.len() > start, control, out);
             }
         }
         out.extend_from_slice(b"},\"name\":");
@@ -260,13 +262,37 @@ fn convert_record(line: &[u8], format: &DocumentFormat, out: &mut Vec<u8>) {
 
 /// `"name":"value"` of one label as sent, after a comma when `comma`.
 #[inline]
-fn json_pair(name: &[u8], value: &[u8], comma: bool, out: &mut Vec<u8>) {
+/// `"name":"value"` (after a comma when `comma`); `control`: the label set may hold a control
+/// character (else neither is looked at again).
+fn json_pair(name: &[u8], value: &[u8], comma: bool, control: bool, out: &mut Vec<u8>) {
     if comma {
         out.push(b',');
     }
-    json_raw(name, out);
-    out.push(b':');
-    json_raw(value, out);
+    if control {
+        json_raw(name, out);
+        out.push(b':');
+        json_raw(value, out);
+    } else {
+        out.push(b'"');
+        out.extend_from_slice(name);
+        out.extend_from_slice(b"\":\"");
+        out.extend_from_slice(value);
+        out.push(b'"');
+    }
+}
+
+/// Whether `bytes` holds a byte below 0x20, eight bytes at a time (the "has less than" word
+/// trick: a byte below 0x20 is the only way a borrow reaches its high bit without it being set).
+#[inline]
+fn has_control(bytes: &[u8]) -> bool {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    let mut chunks = bytes.chunks_exact(8);
+    let mut found = 0u64;
+    for chunk in &mut chunks {
+        let word = <[u8; 8]>::try_from(chunk).map_or(0, u64::from_le_bytes);
+        found |= word.wrapping_sub(ONES * 0x20) & !word;
+    }
+    found & (ONES * 0x80) != 0 || chunks.remainder().iter().any(|&c| c < 0x20)
 }
 
 /// A name or a label value as sent in exposition text, as a JSON string. The exposition escapes
@@ -693,7 +719,8 @@ mod tests {
 
     #[test]
     fn json_lines_match_serde_json_for_every_value_and_label_order() {
-        let text = "x{b=\"2\",a=\"\\\\\",t=\"tab\there \\\"q\\\" é\"} 0.1\nx 1e-9\nx -0\nx 123456789012\nx -Inf\nx 1.5e300 -5\n";
+        let text = "x{b=\"2\",a=\"\\\\\",t=\"tab\there \\\"q\\\" é\"} 0.1\nx{a=\"1\",b=\"cr\rtab\tlast\"} 2\n\
+                    x 1e-9\nx -0\nx 123456789012\nx -Inf\nx 1.5e300 -5\n";
         let got = lines(LineFormat::Json, &[("n\"1", text)]);
         let families = parse(text).expect("valid");
         let expected: Vec<String> = families[0]
@@ -708,6 +735,13 @@ mod tests {
             })
             .collect();
         assert_eq!(got.lines().collect::<Vec<_>>(), expected);
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn control_characters_are_found_in_any_label_text(bytes in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..40)) {
+            proptest::prop_assert_eq!(has_control(&bytes), bytes.iter().any(|&c| c < 0x20));
+        }
     }
 
     #[test]
