@@ -25,3 +25,23 @@ measure() {
   cpu_secs=$(awk -v s="$best_cpu" 'BEGIN { print (s < 0.001) ? 0.001 : s }')
   rss_kb=$peak
 }
+
+# keep_best KEY CMD...: one run of CMD, as `measure` runs it, folded into the best wall and CPU
+# seconds and the largest peak RSS seen so far for KEY (best_secs[KEY], best_cpu[KEY],
+# best_rss[KEY]), and into $secs, $cpu_secs, $rss_kb. Called for every command of a comparison in
+# turn, round after round, it spreads the machine's slow spells over all of them alike, where
+# `measure` would give one command all its runs in a row.
+declare -A best_secs best_cpu best_rss
+keep_best() {
+  local key=$1
+  shift
+  RUNS=1 measure "$@"
+  if [ -z "${best_secs[$key]:-}" ] || awk -v a="$secs" -v b="${best_secs[$key]}" 'BEGIN { exit !(a < b) }'; then
+    best_secs[$key]=$secs
+  fi
+  if [ -z "${best_cpu[$key]:-}" ] || awk -v a="$cpu_secs" -v b="${best_cpu[$key]}" 'BEGIN { exit !(a < b) }'; then
+    best_cpu[$key]=$cpu_secs
+  fi
+  ((rss_kb > ${best_rss[$key]:-0})) && best_rss[$key]=$rss_kb
+  secs=${best_secs[$key]} cpu_secs=${best_cpu[$key]} rss_kb=${best_rss[$key]}
+}

@@ -4,7 +4,8 @@
 //! Nothing of a node is kept once it is written: each payload is parsed as it arrives by the
 //! zero-copy visitor straight into its output bytes. `-o json` and `-o csv` write each node's
 //! lines as soon as the node is done (in completion order; `--sort` orders them by node name
-//! through a [`Spool`]); `-o prom` keeps each family's labelled lines in a [`Spool`] and writes
+//! through a [`Spool`]), a node's lines past a megabyte waiting in a temporary file of its own
+//! meanwhile; `-o prom` keeps each family's labelled lines in a [`Spool`] and writes
 //! the merged text (HELP / TYPE once per family, nodes by name) at the end, except for a single
 //! saved file, which has nothing to merge and is written as it is read.
 
@@ -34,6 +35,42 @@ const DRAIN_AT: usize = 256 * 1024;
 /// Room in a `-o prom` node's buffer: the drain threshold and the chunk that crosses it, so the
 /// buffer is allocated once per node instead of grown (and copied) by doubling.
 const NODE_BUFFER: usize = DRAIN_AT + 64 * 1024;
+
+/// A `-o json` / `-o csv` node's lines move into its own spool past this many bytes: a node's
+/// lines go out together when it is done, and a cadvisor payload's JSON is several megabytes,
+/// times `--concurrency`. A `/metrics` payload's lines (about 0.5 MB) stay under it.
+const LINES_DRAIN_AT: usize = 1024 * 1024;
+
+/// `-o json` / `-o csv` lines of one node: those not yet drained, and those that passed
+/// [`LINES_DRAIN_AT`] while the node was read (in a spool of its own, a temporary file removed
+/// with it), with their length.
+#[derive(Debug)]
+struct SpooledLines {
+    lines: NodeLines,
+    drained: Option<(Spool, usize)>,
+}
+
+impl SpooledLines {
+    /// Moves the lines so far into the node's spool once they pass [`LINES_DRAIN_AT`].
+    fn drain_if_large(&mut self) -> io::Result<()> {
+        if self.lines.out.len() < LINES_DRAIN_AT {
+            return Ok(());
+        }
+        let (spool, len) = self.drained.get_or_insert_with(|| (Spool::new(0, std::env::temp_dir()), 0));
+        spool.append(&self.lines.out)?;
+        *len += self.lines.out.len();
+        self.lines.out.clear();
+        Ok(())
+    }
+
+    /// Every line of the node, drained ones first, to `out`.
+    fn write_to(&mut self, out: &mut dyn Write) -> io::Result<()> {
+        if let Some((spool, len)) = &mut self.drained {
+            spool.copy_to(0, *len, out)?;
+        }
+        out.write_all(&self.lines.out)
+    }
+}
 
 /// Runs `get`.
 pub async fn run(
@@ -128,7 +165,7 @@ pub async fn run(
 #[derive(Debug)]
 enum NodeWriter {
     /// `-o json` / `-o csv`.
-    Lines(NodeLines),
+    Lines(SpooledLines),
     /// `-o prom`, merged across nodes.
     Prom(PromNode),
     /// `-o prom` of a single payload, written as it is parsed.
@@ -138,7 +175,7 @@ enum NodeWriter {
 impl Visitor for NodeWriter {
     fn family(&mut self, head: &FamilyHead) {
         match self {
-            NodeWriter::Lines(lines) => lines.family(head),
+            NodeWriter::Lines(lines) => lines.lines.family(head),
             NodeWriter::Prom(prom) => prom.family(head),
             NodeWriter::PromLines(lines) => lines.family(head),
         }
@@ -147,7 +184,7 @@ impl Visitor for NodeWriter {
     #[inline]
     fn sample(&mut self, sample: &SampleRef<'_>) {
         match self {
-            NodeWriter::Lines(lines) => lines.sample(sample),
+            NodeWriter::Lines(lines) => lines.lines.sample(sample),
             NodeWriter::Prom(prom) => prom.sample(sample),
             NodeWriter::PromLines(lines) => lines.sample(sample),
         }
@@ -244,7 +281,7 @@ impl<'a> Writer<'a> {
     /// straight out, so even a huge file costs one chunk of memory.
     fn stream(&mut self, visitor: &mut NodeWriter) {
         match (&mut *visitor, &self.sink) {
-            (NodeWriter::Lines(NodeLines { out, .. }), Sink::Lines(_))
+            (NodeWriter::Lines(SpooledLines { lines: NodeLines { out, .. }, .. }), Sink::Lines(_))
             | (NodeWriter::PromLines(PromLines { out, .. }), Sink::PromLines) => {
                 if let Err(err) = self.out.write_all(out) {
                     self.fail(err);
@@ -259,7 +296,7 @@ impl<'a> Writer<'a> {
     fn start_node(&self, id: &NodeId) -> NodeWriter {
         match &self.sink {
             Sink::Lines(format) | Sink::Sorted { format, .. } => {
-                NodeWriter::Lines(NodeLines::new(format.clone(), id))
+                NodeWriter::Lines(SpooledLines { lines: NodeLines::new(format.clone(), id), drained: None })
             }
             Sink::Prom(_) => NodeWriter::Prom(PromNode::with_capacity(id.clone(), NODE_BUFFER)),
             Sink::PromLines => NodeWriter::PromLines(PromLines::new(id)),
@@ -290,24 +327,40 @@ impl<'a> Writer<'a> {
         }
     }
 
-    fn done_lines(&mut self, id: NodeId, scrape: &NodeScrape, mut lines: NodeLines) -> io::Result<()> {
+    fn done_lines(&mut self, id: NodeId, scrape: &NodeScrape, mut node: SpooledLines) -> io::Result<()> {
         if let Err(failure) = &scrape.outcome {
             // JSON lines can say where a node stopped: its lines so far, then its error. A CSV
             // row cannot carry the error: the node's partial rows are dropped.
-            if lines.samples == 0 || !lines.end_with_failure(&id, failure) {
+            if node.lines.samples == 0 || !node.lines.end_with_failure(&id, failure) {
                 return Ok(());
             }
         }
-        self.samples += lines.samples;
+        self.samples += node.lines.samples;
         match &mut self.sink {
-            Sink::Sorted { spool, blocks, .. } if !lines.out.is_empty() => {
-                let offset = spool.append(&lines.out)?;
-                blocks.push((id, offset, lines.out.len()));
-                Ok(())
-            }
-            Sink::Sorted { .. } => Ok(()),
-            _ => self.out.write_all(&lines.out),
+            Sink::Sorted { spool, blocks, .. } => node.write_to(&mut IntoSpool { spool, blocks, id: &id }),
+            _ => node.write_to(self.out),
         }
+    }
+}
+
+/// Appends what is written to the `--sort` spool, each piece a block of node `id`.
+struct IntoSpool<'a> {
+    spool: &'a mut Spool,
+    blocks: &'a mut Vec<(NodeId, u64, usize)>,
+    id: &'a NodeId,
+}
+
+impl Write for IntoSpool<'_> {
+    fn write(&mut self, bytes: &[u8]) -> io::Result<usize> {
+        if !bytes.is_empty() {
+            let offset = self.spool.append(bytes)?;
+            self.blocks.push((self.id.clone(), offset, bytes.len()));
+        }
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
     }
 }
 
@@ -319,10 +372,14 @@ impl NodeVisits for Writer<'_> {
     }
 
     fn chunk(&self, visitor: &mut NodeWriter) {
-        if let (NodeWriter::Prom(node), Sink::Prom(merge)) = (visitor, &self.sink)
-            && node.buffered() >= DRAIN_AT
-            && let Err(err) = node.drain(merge.borrow_mut().store())
-        {
+        let drained = match (visitor, &self.sink) {
+            (NodeWriter::Prom(node), Sink::Prom(merge)) if node.buffered() >= DRAIN_AT => {
+                node.drain(merge.borrow_mut().store())
+            }
+            (NodeWriter::Lines(lines), _) => lines.drain_if_large(),
+            _ => Ok(()),
+        };
+        if let Err(err) = drained {
             self.fail(err);
         }
     }
@@ -451,4 +508,65 @@ async fn run_raw(
     write_failures(failures, err)?;
     let failed = collection.scrapes.iter().filter(|n| n.outcome.is_err()).count();
     Ok(Outcome::from_counts(collection.scrapes.len(), failed))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::scrape::Scraped;
+
+    fn done(name: &str) -> NodeScrape {
+        NodeScrape { node: name.to_string(), kubelet_version: None, outcome: Ok(Scraped::default()) }
+    }
+
+    /// A node's JSON lines as one unbroken parse writes them.
+    fn whole(name: &str, text: &str) -> Vec<u8> {
+        let mut parser =
+            StreamVisitor::new(NodeLines::new(LineFormat::Json, &NodeId::node(name)), Selector::all());
+        parser.feed(text.as_bytes());
+        parser.finish().0.out
+    }
+
+    #[test]
+    fn a_node_past_the_drain_bound_writes_every_line_once_and_together() {
+        // About 3 MB of JSON lines: drained to the node's spool twice while it is read.
+        let big: String =
+            (0..40_000).map(|n| format!("x{{pod=\"pod-{n}\",namespace=\"ns\"}} {n}\n")).collect();
+        let small = "y 1\n";
+        for sort in [false, true] {
+            let mut out = Vec::new();
+            let mut writer = Writer::new(
+                GetOutput::Json,
+                &DocumentFormat::Json,
+                sort,
+                false,
+                false,
+                &mut out,
+                CancellationToken::new(),
+            )
+            .expect("writer");
+            let mut b = StreamVisitor::new(writer.start("b"), Selector::all());
+            let (first, rest) = big.as_bytes().split_at(big.len() / 2);
+            for chunk in first.chunks(64 * 1024) {
+                b.feed(chunk);
+                writer.chunk(b.visitor());
+            }
+            // Node c starts and finishes while b is still being read.
+            let mut c = StreamVisitor::new(writer.start("c"), Selector::all());
+            c.feed(small.as_bytes());
+            writer.done(&done("c"), Some(c.finish().0));
+            for chunk in rest.chunks(64 * 1024) {
+                b.feed(chunk);
+                writer.chunk(b.visitor());
+            }
+            assert!(
+                matches!(b.visitor(), NodeWriter::Lines(SpooledLines { drained: Some((_, len)), .. }) if *len > LINES_DRAIN_AT)
+            );
+            writer.done(&done("b"), Some(b.finish().0));
+            writer.finish().expect("written");
+            let (b, c) = (whole("b", &big), whole("c", small));
+            let expected = if sort { [b, c].concat() } else { [c, b].concat() };
+            assert!(out == expected, "sort {sort}: {} bytes, expected {}", out.len(), expected.len());
+        }
+    }
 }

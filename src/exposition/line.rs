@@ -1,8 +1,8 @@
 //! One line of exposition text → a borrowed view: blank, comment, HELP, TYPE, UNIT, `# EOF` or
 //! a sample. Validates names, label escapes, duplicate label names, values and timestamps; never
-//! allocates. Grouping lines into families lives in `stream`.
+//! allocates per line (the label scratch is reused). Grouping lines into families lives in `stream`.
 //!
-//! Longer than most files here (about 990 lines before its tests) on purpose: the byte-level
+//! Longer than most files here (about 1,100 lines before its tests) on purpose: the byte-level
 //! grammar — name classes, label escapes, values, timestamps — is one hot loop's concern, and
 //! splitting it would scatter the invariants the fast paths rely on.
 

@@ -10,12 +10,16 @@
 //!   are recognised by name and never parsed further.
 //! - [`write`](mod@write): families → exposition text, with an extra label injected.
 //!
-//! Owned [`Family`] / [`Sample`] values are built only for samples the selector keeps; [`visit`]
-//! walks the same grouping and checks without building any (zero-copy, for callers that only
-//! read values). Lines are found with `memchr`, label values scanned eight bytes at a time,
-//! timestamps and integer values parsed eight digits at a time, and only label values holding
-//! a non-ASCII byte pay for a UTF-8 check. `cargo bench --bench parser` and
-//! `scripts/bench-parser.sh` measure it against a memchr-only split and the peer parsers.
+//! Owned [`Family`] / [`Sample`] values are built only for samples the selector keeps (a
+//! sample's labels in one [`LabelSet`]: two allocations however many labels); [`visit`] walks
+//! the same grouping and checks without building any (zero-copy, for callers that only read
+//! values), handing each sample's label positions over so a visitor never scans its labels again.
+//! Lines are found with `memchr`, label values scanned eight bytes at a time, timestamps and
+//! integer values parsed eight digits at a time; a label name equal to the one at its place in
+//! the last label set seen skips its checks (consecutive samples repeat their names), and UTF-8
+//! is checked over a window of the input at a time rather than name by name and comment by
+//! comment. `cargo bench --bench parser` and `scripts/bench-parser.sh` measure it against a
+//! memchr-only split and the peer parsers.
 //!
 //! # What is fatal and what is not
 //!
