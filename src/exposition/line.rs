@@ -129,7 +129,7 @@ pub enum Line<'a> {
 ///
 /// Label values stay escaped in the input; [`SampleRef::labels`] unescapes them lazily
 /// (borrowing whenever a value has no escape).
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy)]
 pub struct SampleRef<'a> {
     /// The sample's own name, e.g. `x_bucket`.
     pub name: &'a str,
@@ -155,6 +155,17 @@ pub struct SampleRef<'a> {
     pub value: f64,
     /// Optional timestamp in milliseconds since the epoch.
     pub timestamp_ms: Option<i64>,
+}
+
+/// Equal when the line says the same: the label text as text and the label positions are
+/// what the parser knew on the way, not part of the sample.
+impl PartialEq for SampleRef<'_> {
+    fn eq(&self, other: &Self) -> bool {
+        (self.name, self.raw_labels, self.label_count, self.plain, self.bare, self.raw_value)
+            == (other.name, other.raw_labels, other.label_count, other.plain, other.bare, other.raw_value)
+            && self.value == other.value
+            && self.timestamp_ms == other.timestamp_ms
+    }
 }
 
 impl<'a> SampleRef<'a> {
@@ -1293,6 +1304,22 @@ mod tests {
         assert_eq!(parse("x{a=1} 1"), Err(ParseErrorKind::UnquotedLabelValue("a".into())));
         assert_eq!(parse("x{a=\"1\"} 1"), Ok(1));
         assert_eq!(parse("x{a=\"1\",} 1"), Ok(1));
+    }
+
+    #[test]
+    fn a_sample_is_the_same_whether_its_line_came_checked_or_not() {
+        let line = "x{a=\"\u{e9}\",b=\"2\"} 1 1700000000000";
+        let (mut one, mut two) = (LabelScratch::default(), LabelScratch::default());
+        let checked = parse_line_in(line.as_bytes(), Some(line), "", &mut one).expect("valid");
+        let unchecked = parse_line_in(line.as_bytes(), None, "", &mut two).expect("valid");
+        assert_eq!(checked, unchecked);
+        let (Line::Sample(with), Line::Sample(without)) = (checked, unchecked) else { panic!("samples") };
+        assert_eq!(with.with_spans(&one.spans), without);
+        assert_eq!(
+            with.with_spans(&one.spans).labels().collect::<Vec<_>>(),
+            without.labels().collect::<Vec<_>>()
+        );
+        assert_eq!(with.to_sample_with(&one.spans), without.to_sample());
     }
 
     #[test]
