@@ -6,7 +6,7 @@
 # generated cadvisor-like payload of at least 64 MiB:
 #   floor            memchr-only split of every line into name, labels and value
 #   ours-zero-copy   full parse and validation, grouped into families, samples seen in place
-#   ours-owned       full parse into owned Vec<Family> (one allocation per name / label string)
+#   ours-owned       full parse into owned Vec<Family> (a String per sample name, one LabelSet per label set)
 #   ours-one-family  parse keeping one family through a selector (the rest skipped by name)
 #   prometheus-parse, prometheus-wire (crates.io), prometheus_client (PyPI)
 #   go-expfmt        Prometheus's Go text parser (prometheus/common expfmt), built from Debian's
