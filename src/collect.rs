@@ -227,7 +227,12 @@ pub async fn collect_visits<N: NodeVisits>(
         },
         |node, outcome| {
             let (outcome, visitor) = match outcome {
-                Ok((visitor, scraped)) => (Ok(scraped), Some(visitor)),
+                Ok((visitor, scraped)) => {
+                    // An earlier attempt's visitor is not needed any more: drop it now, with what
+                    // it holds (a `get` node's lines past 1 MiB hold a temporary file open).
+                    drop(parked.lock().ok().and_then(|mut parked| parked.remove(&node.name)));
+                    (Ok(scraped), Some(visitor))
+                }
                 Err(err) => {
                     let url = source.url(&node, path);
                     let failure =
