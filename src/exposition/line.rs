@@ -726,9 +726,9 @@ fn parse_quoted_name_sample<'a>(
         }
         Some(b',') => {
             let (end, set) = scan_labels(b, i + 1, text.is_some(), scratch)?;
-            let labels = (&b[i + 1..end], text.and_then(|t| t.get(i + 1..end)));
+            let (labels, labels_text) = (&b[i + 1..end], text.and_then(|t| t.get(i + 1..end)));
             i = end;
-            (labels.0, labels.1, set)
+            (labels, labels_text, set)
         }
         None => return Err(ParseErrorKind::UnterminatedLabelSet),
         Some(_) => return Err(ParseErrorKind::ExpectedCommaOrBrace),
@@ -839,7 +839,7 @@ pub(crate) fn label_bit(name: &[u8]) -> u64 {
 /// Validates a label set starting after `{`; returns the index of `}` and what the set holds.
 fn scan_labels(
     b: &[u8],
-    mut i: usize,
+    i: usize,
     checked: bool,
     scratch: &mut LabelScratch,
 ) -> Result<(usize, SetScan), ParseErrorKind> {
@@ -849,8 +849,7 @@ fn scan_labels(
     if set.plain && !set.known {
         scratch.remember(b, i);
     }
-    i = end;
-    Ok((i, set))
+    Ok((end, set))
 }
 
 /// [`scan_labels`] without remembering the names.
@@ -1059,17 +1058,16 @@ fn same_prefix(a: &[u8], b: &[u8], len: usize) -> bool {
     let word = |s: &[u8], at: usize| {
         s.get(at..at + 8).and_then(|w| <[u8; 8]>::try_from(w).ok()).map(u64::from_le_bytes)
     };
-    match len {
-        1..=8 => match (word(a, 0), word(b, 0)) {
-            (Some(x), Some(y)) => (x ^ y) & (u64::MAX >> (64 - 8 * len)) == 0,
-            _ => a.get(..len).is_some_and(|a| b.get(..len) == Some(a)),
-        },
-        9..=16 => match (word(a, 0), word(b, 0), word(a, len - 8), word(b, len - 8)) {
-            (Some(x), Some(y), Some(z), Some(w)) => (x ^ y) | (z ^ w) == 0,
-            _ => a.get(..len).is_some_and(|a| b.get(..len) == Some(a)),
-        },
-        _ => a.get(..len).is_some_and(|a| b.get(..len) == Some(a)),
-    }
+    let by_words = match len {
+        1..=8 => word(a, 0).zip(word(b, 0)).map(|(x, y)| (x ^ y) & (u64::MAX >> (64 - 8 * len)) == 0),
+        9..=16 => word(a, 0)
+            .zip(word(b, 0))
+            .zip(word(a, len - 8).zip(word(b, len - 8)))
+            .map(|((x, y), (z, w))| (x ^ y) | (z ^ w) == 0),
+        _ => None,
+    };
+    // Too short to read whole words from, or too long to be worth it: compare the slices.
+    by_words.unwrap_or_else(|| a.get(..len).is_some_and(|a| b.get(..len) == Some(a)))
 }
 
 /// Label count from which duplicates are found with a hash set.
@@ -1356,6 +1354,16 @@ mod tests {
                 let after = parse_line_in(line.as_bytes(), None, "", &mut scratch);
                 proptest::prop_assert_eq!(after, alone, "{}", line);
             }
+        }
+
+        #[test]
+        fn word_comparison_agrees_with_slices(
+            a in proptest::collection::vec(0u8..3, 0..30),
+            b in proptest::collection::vec(0u8..3, 0..30),
+            len in 1usize..25,
+        ) {
+            let slices = a.get(..len).is_some_and(|a| b.get(..len) == Some(a));
+            proptest::prop_assert_eq!(same_prefix(&a, &b, len), slices);
         }
 
         #[test]

@@ -269,10 +269,11 @@ fn json_pair(name: &[u8], value: &[u8], comma: bool, control: bool, out: &mut Ve
         out.push(b',');
     }
     if control {
-        json_raw(name, out);
+        json_raw_checked(name, true, out);
         out.push(b':');
-        json_raw(value, out);
+        json_raw_checked(value, true, out);
     } else {
+        // One pass of pushes for the common case, which `json_raw_checked` twice costs 5% more.
         out.push(b'"');
         out.extend_from_slice(name);
         out.extend_from_slice(b"\":\"");
@@ -301,8 +302,13 @@ fn has_control(bytes: &[u8]) -> bool {
 /// bare names are ASCII by their grammar), and a quoted name cannot hold `"` or `\`.
 #[inline]
 fn json_raw(raw: &[u8], out: &mut Vec<u8>) {
-    // Folded rather than short-circuited, so the check runs on whole words.
-    let control = raw.iter().fold(false, |any, &c| any | (c < 0x20));
+    json_raw_checked(raw, has_control(raw), out);
+}
+
+/// [`json_raw`] when the caller already knows whether `raw` may hold a control character
+/// (`control` false: it holds none).
+#[inline]
+fn json_raw_checked(raw: &[u8], control: bool, out: &mut Vec<u8>) {
     out.push(b'"');
     if !control {
         out.extend_from_slice(raw);
