@@ -45,8 +45,8 @@ fn family(name: &str, kind: MetricKind, help: &str, samples: Vec<Sample>) -> Fam
 
 fn sample(name: &str, labels: &[(&str, &str)], value: f64) -> Sample {
     Sample {
-        name: format!("{PREFIX}_{name}"),
-        labels: labels.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
+        name: format!("{PREFIX}_{name}").into(),
+        labels: labels.iter().copied().collect(),
         value,
         timestamp_ms: None,
     }
@@ -357,12 +357,7 @@ pub fn process_families(stats: &ProcessStats) -> Vec<Family> {
         help: help.to_string(),
         kind,
         unit: String::new(),
-        samples: vec![Sample {
-            name: name.to_string(),
-            labels: LabelSet::default(),
-            value,
-            timestamp_ms: None,
-        }],
+        samples: vec![Sample { name: name.into(), labels: LabelSet::default(), value, timestamp_ms: None }],
     };
     let mut out = vec![
         plain(

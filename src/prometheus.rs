@@ -24,6 +24,7 @@
 //!   keeps it and Prometheus stores it; its absence is not an error.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -343,6 +344,7 @@ pub fn to_scrapes(
         ];
         let mut per_node: BTreeMap<String, Vec<Sample>> = BTreeMap::new();
         for (name, vector) in parts {
+            let name: Arc<str> = name.as_str().into();
             for element in vector {
                 let Some(node) = element.labels.get(node_label).filter(|n| !n.is_empty()) else {
                     unlabelled += 1;
@@ -356,13 +358,12 @@ pub fn to_scrapes(
                 }
             }
         }
+        let bucket = format!("{metric}_bucket");
         for (node, mut samples) in per_node {
             // Buckets in `le` order, as an exposition lists them.
             samples.sort_by(|a, b| {
                 let le = |s: &Sample| s.label("le").and_then(|le| parse_value(le).ok()).unwrap_or(f64::NAN);
-                (a.name != format!("{metric}_bucket"))
-                    .cmp(&(b.name != format!("{metric}_bucket")))
-                    .then_with(|| le(a).total_cmp(&le(b)))
+                (*a.name != *bucket).cmp(&(*b.name != *bucket)).then_with(|| le(a).total_cmp(&le(b)))
             });
             nodes.entry(node).or_default().push(Family {
                 name: metric.to_string(),

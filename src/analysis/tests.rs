@@ -16,7 +16,7 @@ const SEED_COUNTS: [f64; 26] = [
 
 fn sample(name: &str, labels: &[(&str, &str)], value: f64) -> Sample {
     Sample {
-        name: name.to_string(),
+        name: name.into(),
         labels: labels.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
         value,
         timestamp_ms: None,

@@ -9,7 +9,7 @@
 use std::borrow::Cow;
 use std::collections::HashSet;
 
-use super::{LabelSet, MetricKind, ParseErrorKind, Sample};
+use super::{Interner, LabelSet, MetricKind, ParseErrorKind, Sample};
 
 /// Byte classes: bit 1 = may start a metric name, bit 2 = may continue one,
 /// bit 4 = may start a label name, bit 8 = may continue one.
@@ -257,30 +257,35 @@ impl<'a> SampleRef<'a> {
     }
 
     /// An owned copy of this sample, from the label positions `parse_line_in` recorded for it
-    /// (one UTF-8 check for the whole label text instead of one per name and value).
-    pub(crate) fn to_sample_with(self, spans: &[LabelSpan]) -> Sample {
+    /// (one UTF-8 check for the whole label text instead of one per name and value), its label
+    /// set shared with every earlier sample `interner` saw with the same labels.
+    pub(crate) fn to_sample_with(
+        self,
+        spans: &[LabelSpan],
+        guess: Option<&LabelSet>,
+        interner: &mut Interner,
+    ) -> Sample {
         let checked = self.labels_text.map_or_else(|| std::str::from_utf8(self.raw_labels), Ok);
         let Ok(text) = checked else { return self.to_sample() };
-        let mut labels = LabelSet::with_capacity(spans.len(), text.len());
-        for span in spans {
-            let (Some(name), Some(value)) =
-                (text.get(span.name.0..span.name.1), text.get(span.value.0..span.value.1))
-            else {
-                return self.to_sample();
-            };
-            if span.escaped {
-                labels.push_with(name, |out| unescape_label_value_into(value, out));
-            } else {
-                labels.push(name, value);
-            }
-        }
-        Sample { name: self.name.to_owned(), labels, value: self.value, timestamp_ms: self.timestamp_ms }
+        let built = interner.labels(guess, |labels| {
+            spans.iter().try_for_each(|span| {
+                let name = text.get(span.name.0..span.name.1)?;
+                let value = text.get(span.value.0..span.value.1)?;
+                match span.escaped {
+                    true => labels.push_with(name, |out| unescape_label_value_into(value, out)),
+                    false => labels.push_with(name, |out| out.push_str(value)),
+                }
+                Some(())
+            })
+        });
+        let Some(labels) = built else { return self.to_sample() };
+        Sample { name: interner.name(self.name), labels, value: self.value, timestamp_ms: self.timestamp_ms }
     }
 
     /// An owned copy of this sample.
     pub fn to_sample(self) -> Sample {
         let labels = self.labels().collect();
-        Sample { name: self.name.to_owned(), labels, value: self.value, timestamp_ms: self.timestamp_ms }
+        Sample { name: self.name.into(), labels, value: self.value, timestamp_ms: self.timestamp_ms }
     }
 }
 
@@ -1317,7 +1322,7 @@ mod tests {
             with.with_spans(&one.spans).labels().collect::<Vec<_>>(),
             without.labels().collect::<Vec<_>>()
         );
-        assert_eq!(with.to_sample_with(&one.spans), without.to_sample());
+        assert_eq!(with.to_sample_with(&one.spans, None, &mut Interner::default()), without.to_sample());
     }
 
     #[test]

@@ -11,7 +11,8 @@
 //! - [`write`](mod@write): families → exposition text, with an extra label injected.
 //!
 //! Owned [`Family`] / [`Sample`] values are built only for samples the selector keeps (a
-//! sample's labels in one [`LabelSet`]: two allocations however many labels); [`visit`] walks
+//! sample's labels in one [`LabelSet`], shared by every sample of the parse with the same
+//! labels, and its name shared within its family); [`visit`] walks
 //! the same grouping and checks without building any (zero-copy, for callers that only read
 //! values), handing each sample's label positions over so a visitor never scans its labels again.
 //! Lines are found with `memchr`, label values scanned eight bytes at a time, timestamps and
@@ -49,6 +50,8 @@
 //! `-Inf`, `Inf`, every Go and Python float spelling, integer millisecond timestamps, `{}` and
 //! trailing commas, tabs or several blanks between tokens, leading blanks, CRLF, a missing final
 //! newline, `# EOF`, exemplars (ignored), families with no TYPE line and empty HELP text.
+
+use std::sync::Arc;
 
 pub mod line;
 pub mod selector;
@@ -104,8 +107,9 @@ pub struct Family {
 /// One sample line: full sample name (e.g. `x_bucket`), labels as sent (unescaped), value.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Sample {
-    /// The sample's own name, e.g. `kubelet_pod_start_duration_seconds_bucket`.
-    pub name: String,
+    /// The sample's own name, e.g. `kubelet_pod_start_duration_seconds_bucket` (shared by the
+    /// samples of a family that carry it).
+    pub name: Arc<str>,
     /// Label pairs in input order, values unescaped.
     pub labels: LabelSet,
     /// The value; `NaN` and infinities are kept.
@@ -114,8 +118,10 @@ pub struct Sample {
     pub timestamp_ms: Option<i64>,
 }
 
-/// A sample's label pairs in input order, values unescaped: names and values live in one
-/// string, so an owned sample costs the same two allocations however many labels it has.
+/// A sample's label pairs in input order, values unescaped. Names and values live in one
+/// shared string: cloning a set is a reference-count increment, and a parse gives samples with
+/// equal labels one copy (a cadvisor payload repeats each container's label set in every
+/// family), so owned samples cost memory per distinct label set, not per sample.
 ///
 /// ```
 /// use kubelet_metrics::exposition::LabelSet;
@@ -123,8 +129,12 @@ pub struct Sample {
 /// assert_eq!(labels.get("op"), Some("create"));
 /// assert_eq!(labels.iter().collect::<Vec<_>>(), [("le", "0.5"), ("op", "create")]);
 /// ```
-#[derive(Clone, Default, PartialEq, Eq, Hash)]
-pub struct LabelSet {
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct LabelSet(Arc<Pairs>);
+
+/// What a [`LabelSet`] shares.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct Pairs {
     /// Every name followed by its value, in order.
     text: String,
     /// Where each name ends and where its value ends, in `text`.
@@ -134,30 +144,21 @@ pub struct LabelSet {
 impl LabelSet {
     /// An empty set with room for `labels` pairs holding `bytes` of names and values.
     pub fn with_capacity(labels: usize, bytes: usize) -> LabelSet {
-        LabelSet { text: String::with_capacity(bytes), ends: Vec::with_capacity(labels) }
+        LabelSet(Arc::new(Pairs { text: String::with_capacity(bytes), ends: Vec::with_capacity(labels) }))
     }
 
-    /// Adds a pair at the end (a name already present is not replaced).
+    /// Adds a pair at the end (a name already present is not replaced). A set shared with
+    /// other samples is copied first, so they keep their labels.
     pub fn push(&mut self, name: &str, value: &str) {
-        self.text.push_str(name);
-        let name_end = self.text.len();
-        self.text.push_str(value);
-        self.ends.push((name_end, self.text.len()));
-    }
-
-    /// Adds a pair whose value `write` appends to the set's text (e.g. unescaped in place).
-    pub(crate) fn push_with(&mut self, name: &str, write: impl FnOnce(&mut String)) {
-        self.text.push_str(name);
-        let name_end = self.text.len();
-        write(&mut self.text);
-        self.ends.push((name_end, self.text.len()));
+        Arc::make_mut(&mut self.0).push_with(name, |text| text.push_str(value));
     }
 
     /// The pairs, in order.
     pub fn iter(&self) -> impl ExactSizeIterator<Item = (&str, &str)> + Clone + '_ {
         let mut start = 0;
-        self.ends.iter().map(move |&(name_end, value_end)| {
-            let pair = (&self.text[start..name_end], &self.text[name_end..value_end]);
+        let text = &self.0.text;
+        self.0.ends.iter().map(move |&(name_end, value_end)| {
+            let pair = (&text[start..name_end], &text[name_end..value_end]);
             start = value_end;
             pair
         })
@@ -170,12 +171,103 @@ impl LabelSet {
 
     /// How many pairs the set holds.
     pub fn len(&self) -> usize {
-        self.ends.len()
+        self.0.ends.len()
     }
 
     /// Whether the set holds no pair.
     pub fn is_empty(&self) -> bool {
-        self.ends.is_empty()
+        self.0.ends.is_empty()
+    }
+}
+
+impl Pairs {
+    /// Adds a pair whose value `write` appends to the text (e.g. unescaped in place).
+    #[inline]
+    pub(crate) fn push_with(&mut self, name: &str, write: impl FnOnce(&mut String)) {
+        self.text.push_str(name);
+        let name_end = self.text.len();
+        write(&mut self.text);
+        self.ends.push((name_end, self.text.len()));
+    }
+}
+
+// Equal sets have equal text, so the text alone is a valid hash (and a cheaper one).
+impl std::hash::Hash for Pairs {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.text.hash(state);
+    }
+}
+
+impl std::hash::Hash for LabelSet {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.0.hash(state);
+    }
+}
+
+// Lets the interner look a set up by the pairs it is building.
+impl std::borrow::Borrow<Pairs> for LabelSet {
+    fn borrow(&self) -> &Pairs {
+        &self.0
+    }
+}
+
+/// Hands out one shared copy per distinct label set and per sample name while a payload is
+/// parsed: a set is built in reusable room ([`Interner::labels`]), then looked up, and only a
+/// set not seen before is copied out.
+#[derive(Debug, Default)]
+pub(crate) struct Interner {
+    seen: foldhash::HashSet<LabelSet>,
+    room: Pairs,
+    /// The sample names of the current family (`_bucket`, `_sum`, `_count`... a handful).
+    names: Vec<Arc<str>>,
+}
+
+impl Interner {
+    /// Most sample names remembered for one family; past it the list starts again.
+    const NAMES: usize = 8;
+
+    /// Samples from here on belong to another family: its names are not the last one's.
+    pub(crate) fn new_family(&mut self) {
+        self.names.clear();
+    }
+
+    /// The shared copy of sample name `name`.
+    #[inline]
+    pub(crate) fn name(&mut self, name: &str) -> Arc<str> {
+        if let Some(shared) = self.names.iter().find(|n| ***n == *name) {
+            return shared.clone();
+        }
+        if self.names.len() == Self::NAMES {
+            self.names.clear();
+        }
+        let shared: Arc<str> = name.into();
+        self.names.push(shared.clone());
+        shared
+    }
+
+    /// The shared copy of the set `fill` writes into an empty set (`None` when `fill` gives
+    /// up). `guess`, when it holds the same pairs, is the copy, without a lookup.
+    #[inline]
+    pub(crate) fn labels(
+        &mut self,
+        guess: Option<&LabelSet>,
+        fill: impl FnOnce(&mut Pairs) -> Option<()>,
+    ) -> Option<LabelSet> {
+        self.room.text.clear();
+        self.room.ends.clear();
+        fill(&mut self.room)?;
+        if let Some(guess) = guess.filter(|guess| *guess.0 == self.room) {
+            return Some(guess.clone());
+        }
+        if let Some(shared) = self.seen.get(&self.room) {
+            return Some(shared.clone());
+        }
+        let shared = LabelSet(Arc::new(Pairs {
+            text: self.room.text.as_str().into(),
+            ends: self.room.ends.as_slice().into(),
+        }));
+        self.seen.insert(shared.clone());
+        Some(shared)
     }
 }
 
@@ -198,7 +290,7 @@ impl std::fmt::Debug for LabelSet {
 impl Family {
     /// The samples named exactly `name` (e.g. `x_bucket`), in input order.
     pub fn samples_named<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a Sample> + 'a {
-        self.samples.iter().filter(move |s| s.name == name)
+        self.samples.iter().filter(move |s| &*s.name == name)
     }
 }
 

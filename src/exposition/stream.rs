@@ -7,7 +7,7 @@ use foldhash::HashMap;
 
 use super::line::{self, Line, SampleRef};
 use super::selector::{FamilyFilter, belongs, family_candidates, suffix_belongs};
-use super::{Family, MetricKind, ParseError, ParseErrorKind, Parsed, Selector};
+use super::{Family, Interner, MetricKind, ParseError, ParseErrorKind, Parsed, Selector};
 
 /// The longest line a [`StreamParser`] buffers by default: no limit of its own, because every
 /// caller bounds the whole body (`--max-body`), and Prometheus accepts any line length.
@@ -44,10 +44,16 @@ pub(crate) struct OwnedSink {
     pub families: Vec<Family>,
     index: HashMap<String, usize>,
     current: usize,
+    /// The family before the current one: a sample's labels are most likely those of the
+    /// sample at the same place in it (cadvisor lists the same containers in every family).
+    previous: usize,
+    interner: Interner,
 }
 
 impl Sink for OwnedSink {
     fn family(&mut self, head: &FamilyHead) {
+        self.interner.new_family();
+        self.previous = self.current;
         if let Some(&k) = self.index.get(&head.name) {
             self.current = k;
             let family = &mut self.families[k];
@@ -69,9 +75,13 @@ impl Sink for OwnedSink {
 
     #[inline]
     fn sample(&mut self, sample: &SampleRef<'_>, spans: &[line::LabelSpan]) {
-        if let Some(family) = self.families.get_mut(self.current) {
-            family.samples.push(sample.to_sample_with(spans));
-        }
+        let Some(place) = self.families.get(self.current).map(|f| f.samples.len()) else { return };
+        let guess = match self.previous == self.current {
+            true => None,
+            false => self.families.get(self.previous).and_then(|f| f.samples.get(place)).map(|s| &s.labels),
+        };
+        let owned = sample.to_sample_with(spans, guess, &mut self.interner);
+        self.families[self.current].samples.push(owned);
     }
 }
 

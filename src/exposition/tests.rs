@@ -453,7 +453,7 @@ fn labels(reserved: &'static str) -> impl Strategy<Value = Vec<(String, String)>
 fn sample_of(name: String, reserved: &'static str) -> impl Strategy<Value = Sample> {
     (labels(reserved), value(), prop::option::of(any::<i64>())).prop_map(
         move |(labels, value, timestamp_ms)| Sample {
-            name: name.clone(),
+            name: name.as_str().into(),
             labels: labels.into_iter().collect(),
             value,
             timestamp_ms,
@@ -639,7 +639,7 @@ fn prometheus_3_quoted_utf8_names_are_parsed_and_written_back() {
     assert_eq!(families[0].kind, MetricKind::Histogram);
     assert_eq!(families[0].samples.len(), 3);
     assert_eq!(families[0].samples[0].labels.iter().next(), Some(("http.route", "/a")));
-    assert_eq!(families[1].samples[0].name, "up.time");
+    assert_eq!(&*families[1].samples[0].name, "up.time");
     assert_eq!(families[1].samples[0].timestamp_ms, Some(1_700_000_000_500));
     let mut out = Vec::new();
     write(&families, None, &mut out).unwrap();
@@ -678,4 +678,37 @@ fn utf8_checked_a_window_at_a_time_loses_no_line_and_finds_every_bad_one() {
             assert_eq!(sample.labels.get("b"), Some("\u{1F600}"));
         }
     }
+}
+
+#[test]
+fn samples_with_equal_labels_share_one_label_set_and_names_are_shared_in_a_family() {
+    // Two families listing the same containers in the same order (as cadvisor does), a third
+    // in another order, and one set with an escape that unescapes to the same text as another.
+    let text = "# TYPE a gauge\na{c=\"x\",p=\"1\"} 1\na{c=\"y\",p=\"2\"} 2\n\
+                # TYPE b gauge\nb{c=\"x\",p=\"1\"} 3\nb{c=\"y\",p=\"2\"} 4\n\
+                # TYPE h histogram\nh_bucket{c=\"y\",p=\"2\",le=\"1\"} 1\nh_bucket{c=\"y\",p=\"2\",le=\"+Inf\"} 1\n\
+                h_sum{c=\"y\",p=\"2\"} 1\nh_count{c=\"y\",p=\"2\"} 1\n\
+                # TYPE d gauge\nd{c=\"y\",p=\"2\"} 5\nd{c=\"x\",p=\"1\"} 6\nd{c=\"x\\\\\",p=\"1\"} 7\nd{c=\"x\\\\\",p=\"1\"} 8\n";
+    let families = parse(text).expect("valid");
+    let samples: Vec<&Sample> = families.iter().flat_map(|f| &f.samples).collect();
+    let shared = |a: usize, b: usize| Arc::ptr_eq(&samples[a].labels.0, &samples[b].labels.0);
+    assert!(shared(0, 2) && shared(1, 3), "same place in the family before");
+    assert!(shared(1, 8) && shared(0, 9), "seen earlier, at another place");
+    assert!(shared(10, 11), "escaped values are compared unescaped");
+    assert!(!shared(0, 1) && !shared(9, 10));
+    assert_eq!(samples[10].labels.get("c"), Some("x\\"));
+    assert!(Arc::ptr_eq(&samples[4].name, &samples[5].name), "h_bucket twice");
+    assert_eq!([&*samples[6].name, &*samples[7].name], ["h_sum", "h_count"]);
+    // The parse is what a set built by hand says.
+    let by_hand: LabelSet = [("c", "y"), ("p", "2")].into_iter().collect();
+    assert_eq!(samples[1].labels, by_hand);
+}
+
+#[test]
+fn changing_a_shared_label_set_leaves_the_other_samples_alone() {
+    let mut families = parse("a{c=\"x\"} 1\na{c=\"x\"} 2\n").expect("valid");
+    let samples = &mut families[0].samples;
+    samples[0].labels.push("node", "n1");
+    assert_eq!(samples[0].labels.iter().collect::<Vec<_>>(), [("c", "x"), ("node", "n1")]);
+    assert_eq!(samples[1].labels.iter().collect::<Vec<_>>(), [("c", "x")]);
 }

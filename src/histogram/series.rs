@@ -84,8 +84,8 @@ pub fn from_samples<'a>(
     let mut parts: BTreeMap<Labels, SeriesParts> = BTreeMap::new();
     let mut duplicates = Vec::new();
     for sample in samples {
-        let is_bucket = sample.name == bucket_name;
-        if !is_bucket && sample.name != sum_name && sample.name != count_name {
+        let is_bucket = *sample.name == *bucket_name;
+        if !is_bucket && *sample.name != *sum_name && *sample.name != *count_name {
             continue;
         }
         // As in Prometheus, a label with an empty value is the same as no label.
@@ -113,7 +113,7 @@ pub fn from_samples<'a>(
                 }
             }
         } else {
-            let slot = if sample.name == sum_name { &mut entry.sum } else { &mut entry.count };
+            let slot = if *sample.name == *sum_name { &mut entry.sum } else { &mut entry.count };
             let seen = slot.is_some();
             slot.get_or_insert(sample.value);
             seen
@@ -239,7 +239,7 @@ mod tests {
 
     fn sample(name: &str, labels: &[(&str, &str)], value: f64) -> Sample {
         Sample {
-            name: name.to_string(),
+            name: name.into(),
             labels: labels.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
             value,
             timestamp_ms: None,

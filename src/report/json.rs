@@ -281,7 +281,7 @@ mod tests {
     /// failed node.
     fn tiny_report() -> Report {
         let sample = |suffix: &str, le: Option<&str>, value: f64| Sample {
-            name: format!("x_seconds{suffix}"),
+            name: format!("x_seconds{suffix}").into(),
             labels: le.iter().map(|le| ("le", *le)).collect(),
             value,
             timestamp_ms: None,

@@ -124,7 +124,7 @@ pub(crate) fn sample_report() -> crate::analysis::Report {
     let metric = crate::catalog::POD_START_SLI_DURATION;
     let node = |name: &str, version: &str, counts: [f64; 4], sum: f64| {
         let sample = |suffix: &str, le: Option<&str>, value: f64| Sample {
-            name: format!("{metric}{suffix}"),
+            name: format!("{metric}{suffix}").into(),
             labels: le.iter().map(|le| ("le", *le)).collect(),
             value,
             timestamp_ms: None,

@@ -735,7 +735,7 @@ mod tests {
             .map(|s| {
                 let labels: serde_json::Map<String, serde_json::Value> =
                     s.labels.iter().map(|(k, v)| (k.to_owned(), v.into())).collect();
-                serde_json::json!({"node": "n\"1", "name": s.name, "labels": labels,
+                serde_json::json!({"node": "n\"1", "name": &*s.name, "labels": labels,
                     "value": crate::report::json::number(s.value), "timestamp_ms": s.timestamp_ms})
                 .to_string()
             })

@@ -474,7 +474,7 @@ mod tests {
 
         let series = |op: &str, buckets: &[(&str, f64)], sum: f64| -> Vec<Sample> {
             let sample = |suffix: &str, le: Option<&str>, value: f64| Sample {
-                name: format!("op_seconds{suffix}"),
+                name: format!("op_seconds{suffix}").into(),
                 labels: std::iter::once(("operation_type".to_string(), op.to_string()))
                     .chain(le.map(|le| ("le".to_string(), le.to_string())))
                     .collect(),

@@ -76,13 +76,13 @@ fn histogram(families: &[Family], name: &str) -> (Vec<(f64, u64)>, f64, u64) {
     let mut buckets = Vec::new();
     let (mut sum, mut count) = (f64::NAN, 0);
     for sample in &family.samples {
-        if sample.name == format!("{name}_bucket") {
+        if *sample.name == *format!("{name}_bucket") {
             let le = sample.label("le").expect("buckets have le");
             let le = if le == "+Inf" { f64::INFINITY } else { le.parse().expect("numeric le") };
             buckets.push((le, sample.value as u64));
-        } else if sample.name == format!("{name}_sum") {
+        } else if *sample.name == *format!("{name}_sum") {
             sum = sample.value;
-        } else if sample.name == format!("{name}_count") {
+        } else if *sample.name == *format!("{name}_count") {
             count = sample.value as u64;
         }
     }

@@ -167,7 +167,7 @@ fn our_parse_matches_prometheus_client_sample_for_sample() {
             .map(|s| {
                 let labels = s.labels.iter().map(|(k, v)| (k.to_owned(), v.to_owned())).collect();
                 (
-                    s.name.clone(),
+                    s.name.to_string(),
                     labels,
                     number_bits(s.value),
                     s.timestamp_ms.map(|ms| number_bits(ms as f64 / 1000.0)),

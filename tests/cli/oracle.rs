@@ -118,7 +118,7 @@ fn test_group_for(name: &str, text: &str) -> (String, usize) {
             continue;
         }
         let bucket_name = format!("{}_bucket", family.name);
-        for sample in family.samples.iter().filter(|s| s.name == bucket_name) {
+        for sample in family.samples.iter().filter(|s| *s.name == *bucket_name) {
             let series = format!("{bucket_name}{}", label_set(sample.labels.iter()));
             writeln!(input, "      - series: {}\n        values: '{}'", yaml_quote(&series), sample.value)
                 .expect("writing to a String");
