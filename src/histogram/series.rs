@@ -63,7 +63,7 @@ struct SeriesParts {
 /// use kubelet_metrics::exposition::Sample;
 /// use kubelet_metrics::histogram::from_samples;
 /// let sample = |name: &str, le: Option<&str>, value: f64| Sample {
-///     name: name.to_string(),
+///     name: name.into(),
 ///     labels: le.iter().map(|le| ("le", *le)).collect(),
 ///     value,
 ///     timestamp_ms: None,
