@@ -57,21 +57,21 @@ pub fn nearest(mut scored: Vec<(f64, &str)>) -> Vec<&str> {
 pub(crate) fn belongs(family: &str, kind: MetricKind, sample: &str) -> bool {
     match sample.strip_prefix(family) {
         Some("") => true,
-        Some(suffix) => suffix_belongs(kind, suffix),
+        Some(suffix) => suffix_belongs(kind, suffix.as_bytes()),
         None => false,
     }
 }
 
 /// Whether a sample named `family` + `suffix` belongs to a family of kind `kind`.
 #[inline]
-pub(crate) fn suffix_belongs(kind: MetricKind, suffix: &str) -> bool {
+pub(crate) fn suffix_belongs(kind: MetricKind, suffix: &[u8]) -> bool {
     match kind {
         MetricKind::Histogram | MetricKind::GaugeHistogram => {
-            matches!(suffix, "_bucket" | "_sum" | "_count" | "_created" | "_gsum" | "_gcount")
+            matches!(suffix, b"_bucket" | b"_sum" | b"_count" | b"_created" | b"_gsum" | b"_gcount")
         }
-        MetricKind::Summary => matches!(suffix, "_sum" | "_count" | "_created"),
-        MetricKind::Counter => matches!(suffix, "_total" | "_created"),
-        MetricKind::Info => suffix == "_info",
+        MetricKind::Summary => matches!(suffix, b"_sum" | b"_count" | b"_created"),
+        MetricKind::Counter => matches!(suffix, b"_total" | b"_created"),
+        MetricKind::Info => suffix == b"_info",
         MetricKind::Gauge | MetricKind::Untyped | MetricKind::StateSet => false,
     }
 }

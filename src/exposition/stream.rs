@@ -167,10 +167,12 @@ impl<S: Sink> Core<S> {
         }
     }
 
-    /// Handles one complete line (without `\n`), numbered from 1. `text` gives the line as
-    /// text when it is already known to be UTF-8 (asked only when the line is parsed).
+    /// Handles one complete line (without `\n`), numbered from 1. `text(ahead)` gives the line
+    /// as text when it is UTF-8, asked only when the line is parsed; `ahead` says that the lines
+    /// after it will likely be asked for too (a sample's), so checking past it pays; a comment
+    /// line asks for itself alone (the family it starts may be one the selector skips).
     #[inline]
-    pub fn line<'a>(&mut self, line_no: usize, bytes: &'a [u8], text: impl FnOnce() -> Option<&'a str>) {
+    pub fn line<'a>(&mut self, line_no: usize, bytes: &'a [u8], text: impl FnOnce(bool) -> Option<&'a str>) {
         self.last_line = line_no;
         if self.eof {
             if !self.after_eof_reported && !line::trim_end(bytes).is_empty() {
@@ -189,7 +191,8 @@ impl<S: Sink> Core<S> {
             return;
         }
         let family = self.current.as_ref().map_or("", |c| c.head.name.as_str());
-        let parsed = line::parse_line_in(bytes, text(), family, &mut self.label_names);
+        let parsed =
+            line::parse_line_in(bytes, text(bytes.first() != Some(&b'#')), family, &mut self.label_names);
         if matches!(
             parsed,
             Ok(Line::Eof | Line::Help { .. } | Line::Type { .. } | Line::Unit { .. } | Line::Sample(_))
@@ -316,7 +319,7 @@ impl<S: Sink> Core<S> {
         }
         family_candidates(sample)
             .find(|(family, suffix)| {
-                self.seen.get(*family).is_some_and(|s| suffix_belongs(s.head.kind, suffix))
+                self.seen.get(*family).is_some_and(|s| suffix_belongs(s.head.kind, suffix.as_bytes()))
             })
             .map(|(family, _)| family.to_owned())
     }
@@ -402,8 +405,7 @@ fn skipped_sample(head: &FamilyHead, bytes: &[u8]) -> bool {
         Some(b'{' | b' ' | b'\t') => true,
         Some(b'_') => {
             let len = line::metric_name_len(rest);
-            matches!(rest.get(len), Some(b'{' | b' ' | b'\t'))
-                && std::str::from_utf8(&rest[..len]).is_ok_and(|suffix| suffix_belongs(head.kind, suffix))
+            matches!(rest.get(len), Some(b'{' | b' ' | b'\t')) && suffix_belongs(head.kind, &rest[..len])
         }
         _ => false,
     }
@@ -472,7 +474,7 @@ impl<S: Sink> Feeder<S> {
             self.overlong = false;
             self.core.error(self.lines, ParseErrorKind::LineTooLong { max: self.max_line });
         } else {
-            self.core.line(self.lines, &self.partial, || None);
+            self.core.line(self.lines, &self.partial, |_| None);
         }
         self.partial.clear();
     }
@@ -655,7 +657,7 @@ fn feed_lines<S: Sink>(core: &mut Core<S>, lines: &mut usize, bytes: &[u8], max_
         if line.len() > max_line {
             core.error(*lines, ParseErrorKind::LineTooLong { max: max_line });
         } else {
-            core.line(*lines, line, || checked.text(start, nl));
+            core.line(*lines, line, |ahead| checked.text(start, nl, ahead));
         }
         start = nl + 1;
     }
@@ -677,9 +679,14 @@ struct Checked<'a> {
 
 impl<'a> Checked<'a> {
     /// `bytes[start..end]` as text, or `None` when it is not UTF-8 (the line parser then says so).
+    /// Outside the window checked last, a new window is checked from `start` when `ahead`, else
+    /// the line alone.
     #[inline]
-    fn text(&mut self, start: usize, end: usize) -> Option<&'a str> {
+    fn text(&mut self, start: usize, end: usize, ahead: bool) -> Option<&'a str> {
         if start < self.from || end > self.from + self.text.len() {
+            if !ahead {
+                return std::str::from_utf8(&self.bytes[start..end]).ok();
+            }
             let window =
                 &self.bytes[start..end.max(start.saturating_add(CHECK_WINDOW)).min(self.bytes.len())];
             // The window may end inside a character, or hold a bad line: keep what is valid.
@@ -741,7 +748,7 @@ pub fn visit(
     let tail = &bytes[consumed..];
     if !tail.is_empty() {
         lines += 1;
-        core.line(lines, tail, || std::str::from_utf8(tail).ok());
+        core.line(lines, tail, |_| std::str::from_utf8(tail).ok());
     }
     core.finish().1
 }
