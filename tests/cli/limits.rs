@@ -4,7 +4,7 @@
 
 use std::process::{Command, Output};
 
-use kubesim::Cluster;
+use kubesim::{Cluster, Fault};
 
 use crate::stderr;
 
@@ -94,4 +94,33 @@ fn a_node_list_larger_than_max_body_is_still_read() {
     assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert_eq!(stdout.lines().filter(|l| l.ends_with("\tok")).count(), 12, "{stdout}");
+}
+
+#[test]
+fn a_retried_node_closes_its_failed_attempts_spool_when_the_retry_succeeds() {
+    // Every node's first cadvisor response stops after 1.5 MB with a reset, and the retry gets
+    // the whole payload. By then the failed attempt's JSON lines had passed 1 MiB, so they were
+    // in a temporary file of their own. Those files were once kept open until the end of the
+    // run: one per flaky node, and 24 nodes under 24 open files failed with "cannot spill".
+    let runtime =
+        tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().expect("rt");
+    let mut builder = Cluster::builder().nodes(24).seed(3);
+    for node in 0..24 {
+        builder = builder.fault(node, Fault::Flaky(1));
+    }
+    let cluster: Cluster = runtime.block_on(builder.start()).expect("kubesim starts");
+    let kubeconfig = cluster.admin_kubeconfig().to_string_lossy().into_owned();
+    let get =
+        ["get", "--endpoint", "cadvisor", "-o", "json", "--sort", "--concurrency", "2", "--retries", "1"];
+    let get: Vec<&str> = get.into_iter().chain(["--qps", "0", "-v", "--kubeconfig", &kubeconfig]).collect();
+    let flaky = limited("-n 24", &get);
+    assert_eq!(flaky.status.code(), Some(0), "{}", stderr(&flaky));
+    assert_eq!(stderr(&flaky).matches("retrying after").count(), 24, "{}", stderr(&flaky));
+    // Each node's lines once, whole: the same output as a run where every node answers at once
+    // (each kubelet failed its one response already).
+    let whole = limited("-n 1024", &get);
+    assert_eq!(stderr(&whole).matches("retrying after").count(), 0, "{}", stderr(&whole));
+    assert!(whole.stdout.len() > 24 * (1 << 20), "every node's lines pass 1 MiB");
+    assert!(flaky.stdout == whole.stdout, "the retried run's output differs from a clean one");
+    runtime.block_on(cluster.shutdown());
 }

@@ -34,6 +34,9 @@ pub enum Fault {
     /// Headers at once, then the body trickles out over this long, in 100 even pieces
     /// (`slowbody:30s`): a kubelet that answers but cannot send its payload in time.
     SlowBody(Duration),
+    /// The first N metrics responses after the fault is set stop mid-body with a reset, as with
+    /// `reset`; later ones are whole (`flaky`, `flaky:3`): a kubelet a retry gets through to.
+    Flaky(u32),
 }
 
 /// A `--fault` value that could not be understood.
@@ -85,9 +88,13 @@ impl FromStr for Fault {
             "badcert" => none(Fault::BadCert),
             "noauth" => none(Fault::NoAuth),
             "slowbody" => parse_duration(&need(arg)?).map(Fault::SlowBody).map_err(|e| fail(&e)),
+            "flaky" => match arg {
+                Some(n) => n.parse().map(Fault::Flaky).map_err(|_| fail("the count must be a whole number")),
+                None => Ok(Fault::Flaky(1)),
+            },
             _ => Err(fail(
                 "expected one of latency:DURATION, refuse, hang, reset, status:CODE, 429[:DURATION], \
-                 truncate, garbage, huge:SIZE, badcert, noauth, slowbody:DURATION",
+                 truncate, garbage, huge:SIZE, badcert, noauth, slowbody:DURATION, flaky[:N]",
             )),
         }
     }
@@ -108,6 +115,7 @@ impl fmt::Display for Fault {
             Fault::BadCert => f.write_str("badcert"),
             Fault::NoAuth => f.write_str("noauth"),
             Fault::SlowBody(d) => write!(f, "slowbody:{}ms", d.as_millis()),
+            Fault::Flaky(n) => write!(f, "flaky:{n}"),
         }
     }
 }
@@ -175,13 +183,22 @@ mod tests {
         assert_eq!("badcert".parse::<Fault>().unwrap(), Fault::BadCert);
         assert_eq!("noauth".parse::<Fault>().unwrap(), Fault::NoAuth);
         assert_eq!("slowbody:30s".parse::<Fault>().unwrap(), Fault::SlowBody(Duration::from_secs(30)));
+        assert_eq!("flaky".parse::<Fault>().unwrap(), Fault::Flaky(1));
+        assert_eq!("flaky:3".parse::<Fault>().unwrap(), Fault::Flaky(3));
     }
 
     #[test]
     fn display_round_trips() {
-        for text in
-            ["latency:200ms", "refuse", "status:503", "429:2000ms", "huge:123B", "noauth", "slowbody:1500ms"]
-        {
+        for text in [
+            "latency:200ms",
+            "refuse",
+            "status:503",
+            "429:2000ms",
+            "huge:123B",
+            "noauth",
+            "slowbody:1500ms",
+            "flaky:2",
+        ] {
             let fault: Fault = text.parse().unwrap();
             assert_eq!(fault.to_string().parse::<Fault>().unwrap(), fault);
         }
@@ -195,5 +212,6 @@ mod tests {
         assert!("refuse:now".parse::<Fault>().is_err());
         assert!("explode".parse::<Fault>().is_err());
         assert!("slowbody".parse::<Fault>().is_err());
+        assert!("flaky:often".parse::<Fault>().is_err());
     }
 }

@@ -3,7 +3,10 @@
 //! every fault. Payload text comes from `payload`; who may do what from `rbac`, or in kubelets-only mode
 //! from the external API server (`external`), behind one seam, `Access`.
 
-use std::{sync::Arc, time::Duration};
+use std::{
+    sync::{Arc, atomic::Ordering},
+    time::Duration,
+};
 
 use http::{HeaderValue, Method, Request, Response, StatusCode, header};
 use hyper::body::Incoming;
@@ -68,7 +71,7 @@ pub async fn run(
                 };
                 let _ = stream.set_nodelay(true);
                 let current = node.fault();
-                if current == Some(Fault::Reset) {
+                if matches!(current, Some(Fault::Reset | Fault::Flaky(_))) {
                     // Dropping the connection mid-body then sends RST, not FIN.
                     let _ = stream.set_zero_linger();
                 }
@@ -293,6 +296,15 @@ async fn handle(
             streamed(payload::pad_to(chunks, known_len.unwrap_or(0), size))
         }
         Some(Fault::SlowBody(over)) => streamed(payload::trickle(chunks, known_len, over)),
+        // Half the body, or 1.5 MB of one whose length is not known in advance (cadvisor, 2-3 MB).
+        Some(Fault::Flaky(failures))
+            if node
+                .flaky_failed
+                .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| (n < failures).then_some(n + 1))
+                .is_ok() =>
+        {
+            failing(payload::truncate(chunks, known_len.map_or(1_500_000, |l| l / 2)))
+        }
         _ => streamed(chunks),
     };
     let mut response = Response::new(if req.method() == Method::HEAD { full("") } else { body });

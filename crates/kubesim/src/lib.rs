@@ -362,6 +362,7 @@ impl Cluster {
     /// Sets or clears a node's fault at runtime. Unknown names are ignored.
     pub fn set_fault(&self, node: &str, fault: Option<Fault>) {
         if let Some(n) = self.shared.node(node) {
+            n.flaky_failed.store(0, std::sync::atomic::Ordering::SeqCst);
             n.fault.send_replace(fault);
             self.shared.write_truth();
         }
@@ -463,6 +464,8 @@ pub(crate) struct Node {
     pub created_unix: u64,
     pub starts: Mutex<PodStarts>,
     pub fault: watch::Sender<Option<Fault>>,
+    /// Responses a `flaky` fault has failed since it was set.
+    pub flaky_failed: std::sync::atomic::AtomicU32,
     pub tls: Arc<ServerConfig>,
     pub bad_tls: Arc<ServerConfig>,
 }
@@ -859,6 +862,7 @@ async fn build(
             created_unix,
             starts: Mutex::new(starts),
             fault: fault_tx,
+            flaky_failed: std::sync::atomic::AtomicU32::new(0),
             tls,
             bad_tls: bad_tls.clone(),
             name,

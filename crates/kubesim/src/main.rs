@@ -24,8 +24,8 @@ struct Args {
     #[arg(long, default_value_t = 1)]
     seed: u64,
     /// A fault on one node, NODE=KIND[:ARG], NODE a name or 0-based index: latency:200ms, refuse, hang,
-    /// reset, status:503, 429[:2s], truncate, garbage, huge:20MB, badcert, noauth, slowbody:30s.
-    /// Repeatable.
+    /// reset, status:503, 429[:2s], truncate, garbage, huge:20MB, badcert, noauth, slowbody:30s,
+    /// flaky[:N]. Repeatable.
     #[arg(long = "fault", value_parser = parse_fault)]
     faults: Vec<(NodeRef, Fault)>,
     /// API Priority and Fairness: serve at most this many requests at once, refusing more with 429
