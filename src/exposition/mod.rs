@@ -192,31 +192,25 @@ impl Pairs {
 }
 
 // Equal sets have equal text, so the text alone is a valid hash (and a cheaper one).
-impl std::hash::Hash for Pairs {
-    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
-        self.text.hash(state);
-    }
-}
-
 impl std::hash::Hash for LabelSet {
     fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
-        self.0.hash(state);
-    }
-}
-
-// Lets the interner look a set up by the pairs it is building.
-impl std::borrow::Borrow<Pairs> for LabelSet {
-    fn borrow(&self) -> &Pairs {
-        &self.0
+        self.0.text.hash(state);
     }
 }
 
 /// Hands out one shared copy per distinct label set and per sample name while a payload is
-/// parsed: a set is built in reusable room ([`Interner::labels`]), then looked up, and only a
-/// set not seen before is copied out.
+/// parsed. Label sets are known by their text as sent: a sample's is first compared with the
+/// set of the sample at the same place in the family before (cadvisor lists the same containers
+/// in every family), then looked up; only a set not seen before is built.
 #[derive(Debug, Default)]
 pub(crate) struct Interner {
-    seen: foldhash::HashSet<LabelSet>,
+    /// Every distinct label text seen, and its set.
+    sets: Vec<(Arc<[u8]>, LabelSet)>,
+    /// Where each label text is in `sets`.
+    index: foldhash::HashMap<Arc<[u8]>, u32>,
+    /// The `sets` index of each sample of the current family, and of the family before it.
+    current: Vec<u32>,
+    previous: Vec<u32>,
     room: Pairs,
     /// The sample names of the current family (`_bucket`, `_sum`, `_count`... a handful).
     names: Vec<Arc<str>>,
@@ -226,9 +220,11 @@ impl Interner {
     /// Most sample names remembered for one family; past it the list starts again.
     const NAMES: usize = 8;
 
-    /// Samples from here on belong to another family: its names are not the last one's.
+    /// Samples from here on belong to another family.
     pub(crate) fn new_family(&mut self) {
         self.names.clear();
+        std::mem::swap(&mut self.previous, &mut self.current);
+        self.current.clear();
     }
 
     /// The shared copy of sample name `name`.
@@ -245,29 +241,39 @@ impl Interner {
         shared
     }
 
-    /// The shared copy of the set `fill` writes into an empty set (`None` when `fill` gives
-    /// up). `guess`, when it holds the same pairs, is the copy, without a lookup.
+    /// The shared copy of the set whose text as sent is `raw`; when it was not seen before,
+    /// the set `fill` writes into an empty set (`None` when `fill` gives up).
     #[inline]
     pub(crate) fn labels(
         &mut self,
-        guess: Option<&LabelSet>,
+        raw: &[u8],
         fill: impl FnOnce(&mut Pairs) -> Option<()>,
     ) -> Option<LabelSet> {
+        let guess =
+            self.previous.get(self.current.len()).and_then(|&k| Some((k, self.sets.get(k as usize)?)));
+        if let Some((k, (text, set))) = guess
+            && **text == *raw
+        {
+            self.current.push(k);
+            return Some(set.clone());
+        }
+        if let Some(&k) = self.index.get(raw) {
+            self.current.push(k);
+            return Some(self.sets[k as usize].1.clone());
+        }
         self.room.text.clear();
         self.room.ends.clear();
         fill(&mut self.room)?;
-        if let Some(guess) = guess.filter(|guess| *guess.0 == self.room) {
-            return Some(guess.clone());
-        }
-        if let Some(shared) = self.seen.get(&self.room) {
-            return Some(shared.clone());
-        }
-        let shared = LabelSet(Arc::new(Pairs {
+        let set = LabelSet(Arc::new(Pairs {
             text: self.room.text.as_str().into(),
             ends: self.room.ends.as_slice().into(),
         }));
-        self.seen.insert(shared.clone());
-        Some(shared)
+        let k = u32::try_from(self.sets.len()).unwrap_or(u32::MAX);
+        let text: Arc<[u8]> = raw.into();
+        self.sets.push((text.clone(), set.clone()));
+        self.index.insert(text, k);
+        self.current.push(k);
+        Some(set)
     }
 }
 

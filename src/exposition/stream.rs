@@ -44,16 +44,12 @@ pub(crate) struct OwnedSink {
     pub families: Vec<Family>,
     index: HashMap<String, usize>,
     current: usize,
-    /// The family before the current one: a sample's labels are most likely those of the
-    /// sample at the same place in it (cadvisor lists the same containers in every family).
-    previous: usize,
     interner: Interner,
 }
 
 impl Sink for OwnedSink {
     fn family(&mut self, head: &FamilyHead) {
         self.interner.new_family();
-        self.previous = self.current;
         if let Some(&k) = self.index.get(&head.name) {
             self.current = k;
             let family = &mut self.families[k];
@@ -75,13 +71,9 @@ impl Sink for OwnedSink {
 
     #[inline]
     fn sample(&mut self, sample: &SampleRef<'_>, spans: &[line::LabelSpan]) {
-        let Some(place) = self.families.get(self.current).map(|f| f.samples.len()) else { return };
-        let guess = match self.previous == self.current {
-            true => None,
-            false => self.families.get(self.previous).and_then(|f| f.samples.get(place)).map(|s| &s.labels),
-        };
-        let owned = sample.to_sample_with(spans, guess, &mut self.interner);
-        self.families[self.current].samples.push(owned);
+        if let Some(family) = self.families.get_mut(self.current) {
+            family.samples.push(sample.to_sample_with(spans, &mut self.interner));
+        }
     }
 }
 
@@ -687,12 +679,17 @@ impl<'a> Checked<'a> {
             if !ahead {
                 return std::str::from_utf8(&self.bytes[start..end]).ok();
             }
-            let window =
-                &self.bytes[start..end.max(start.saturating_add(CHECK_WINDOW)).min(self.bytes.len())];
-            // The window may end inside a character, or hold a bad line: keep what is valid.
-            self.text = match std::str::from_utf8(window) {
+            let limit = end.max(start.saturating_add(CHECK_WINDOW)).min(self.bytes.len());
+            // The window ends after a line, so never inside a character.
+            let cut = memchr::memrchr(b'\n', &self.bytes[end..limit]).map_or(end, |nl| end + nl);
+            let window = &self.bytes[start..cut];
+            // SIMD check first; a window with a bad line keeps what is valid before it.
+            self.text = match simdutf8::basic::from_utf8(window) {
                 Ok(text) => text,
-                Err(e) => std::str::from_utf8(&window[..e.valid_up_to()]).unwrap_or_default(),
+                Err(_) => match std::str::from_utf8(window) {
+                    Ok(text) => text,
+                    Err(e) => std::str::from_utf8(&window[..e.valid_up_to()]).unwrap_or_default(),
+                },
             };
             self.from = start;
         }
