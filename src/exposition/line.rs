@@ -9,7 +9,7 @@
 use std::borrow::Cow;
 use std::collections::HashSet;
 
-use super::{Interner, MetricKind, ParseErrorKind, Sample};
+use super::{Interner, LabelSet, MetricKind, ParseErrorKind, Sample};
 
 /// Byte classes: bit 1 = may start a metric name, bit 2 = may continue one,
 /// bit 4 = may start a label name, bit 8 = may continue one.
@@ -259,10 +259,15 @@ impl<'a> SampleRef<'a> {
     /// An owned copy of this sample, from the label positions `parse_line_in` recorded for it
     /// (one UTF-8 check for the whole label text instead of one per name and value), its label
     /// set shared with every earlier sample `interner` saw with the same labels.
-    pub(crate) fn to_sample_with(self, spans: &[LabelSpan], interner: &mut Interner) -> Sample {
+    pub(crate) fn to_sample_with(
+        self,
+        spans: &[LabelSpan],
+        same_place: Option<&LabelSet>,
+        interner: &mut Interner,
+    ) -> Sample {
         let checked = self.labels_text.map_or_else(|| std::str::from_utf8(self.raw_labels), Ok);
         let Ok(text) = checked else { return self.to_sample() };
-        let built = interner.labels(self.raw_labels, |labels| {
+        let built = interner.labels(self.raw_labels, same_place, |labels| {
             spans.iter().try_for_each(|span| {
                 let name = text.get(span.name.0..span.name.1)?;
                 let value = text.get(span.value.0..span.value.1)?;
@@ -1317,7 +1322,7 @@ mod tests {
             with.with_spans(&one.spans).labels().collect::<Vec<_>>(),
             without.labels().collect::<Vec<_>>()
         );
-        assert_eq!(with.to_sample_with(&one.spans, &mut Interner::default()), without.to_sample());
+        assert_eq!(with.to_sample_with(&one.spans, None, &mut Interner::default()), without.to_sample());
     }
 
     #[test]

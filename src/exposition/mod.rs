@@ -11,8 +11,8 @@
 //! - [`write`](mod@write): families → exposition text, with an extra label injected.
 //!
 //! Owned [`Family`] / [`Sample`] values are built only for samples the selector keeps (a
-//! sample's labels in one [`LabelSet`], shared by every sample of the parse with the same
-//! labels, and its name shared within its family); [`visit`] walks
+//! sample's labels in one [`LabelSet`], shared with the sample at the same place in the family
+//! before when its label text is the same, and its name shared within its family); [`visit`] walks
 //! the same grouping and checks without building any (zero-copy, for callers that only read
 //! values), handing each sample's label positions over so a visitor never scans its labels again.
 //! Lines are found with `memchr`, label values scanned eight bytes at a time, timestamps and
@@ -52,6 +52,8 @@
 //! newline, `# EOF`, exemplars (ignored), families with no TYPE line and empty HELP text.
 
 use std::sync::Arc;
+
+use smallvec::SmallVec;
 
 pub mod line;
 pub mod selector;
@@ -119,9 +121,10 @@ pub struct Sample {
 }
 
 /// A sample's label pairs in input order, values unescaped. Names and values live in one
-/// shared string: cloning a set is a reference-count increment, and a parse gives samples with
-/// equal labels one copy (a cadvisor payload repeats each container's label set in every
-/// family), so owned samples cost memory per distinct label set, not per sample.
+/// shared string: cloning a set is a reference-count increment. A parse gives a sample whose
+/// label text is the same as that of the sample at the same place in the family before that
+/// sample's set (a cadvisor payload lists the same containers in the same order in every
+/// family), so a cadvisor payload's owned samples hold about one set per container.
 ///
 /// ```
 /// use kubelet_metrics::exposition::LabelSet;
@@ -137,14 +140,18 @@ pub struct LabelSet(Arc<Pairs>);
 pub(crate) struct Pairs {
     /// Every name followed by its value, in order.
     text: String,
-    /// Where each name ends and where its value ends, in `text`.
-    ends: Vec<(usize, usize)>,
+    /// Where each name ends and where its value ends, in `text` (a few inline: a set of up to
+    /// four labels is one allocation beside its text).
+    ends: SmallVec<[(usize, usize); 4]>,
 }
 
 impl LabelSet {
     /// An empty set with room for `labels` pairs holding `bytes` of names and values.
     pub fn with_capacity(labels: usize, bytes: usize) -> LabelSet {
-        LabelSet(Arc::new(Pairs { text: String::with_capacity(bytes), ends: Vec::with_capacity(labels) }))
+        LabelSet(Arc::new(Pairs {
+            text: String::with_capacity(bytes),
+            ends: SmallVec::with_capacity(labels),
+        }))
     }
 
     /// Adds a pair at the end (a name already present is not replaced). A set shared with
@@ -198,22 +205,37 @@ impl std::hash::Hash for LabelSet {
     }
 }
 
-/// Hands out one shared copy per distinct label set and per sample name while a payload is
-/// parsed. Label sets are known by their text as sent: a sample's is first compared with the
-/// set of the sample at the same place in the family before (cadvisor lists the same containers
-/// in every family), then looked up; only a set not seen before is built.
+/// Shares label sets and sample names among the samples of a payload as it is parsed. A sample
+/// whose label text, as sent, is the same as that of the sample at the same place in the family
+/// before gets that sample's set (cadvisor lists the same containers in the same order in
+/// every family); any other set is built. Nothing is looked up: a payload whose sets do not
+/// repeat that way (a kubelet's `/metrics`) costs one copy of its label text more.
 #[derive(Debug, Default)]
 pub(crate) struct Interner {
-    /// Every distinct label text seen, and its set.
-    sets: Vec<(Arc<[u8]>, LabelSet)>,
-    /// Where each label text is in `sets`.
-    index: foldhash::HashMap<Arc<[u8]>, u32>,
-    /// The `sets` index of each sample of the current family, and of the family before it.
-    current: Vec<u32>,
-    previous: Vec<u32>,
-    room: Pairs,
+    /// The label texts of the current family's samples, and of the family before's.
+    current: Texts,
+    previous: Texts,
+    /// The set of every sample without labels.
+    empty: LabelSet,
     /// The sample names of the current family (`_bucket`, `_sum`, `_count`... a handful).
     names: Vec<Arc<str>>,
+}
+
+/// Label texts as sent, one after another.
+#[derive(Debug, Default)]
+struct Texts {
+    bytes: Vec<u8>,
+    /// Where each one ends in `bytes`.
+    ends: Vec<usize>,
+}
+
+impl Texts {
+    /// The text at `place`.
+    fn get(&self, place: usize) -> Option<&[u8]> {
+        let end = *self.ends.get(place)?;
+        let start = place.checked_sub(1).map_or(0, |p| self.ends[p]);
+        self.bytes.get(start..end)
+    }
 }
 
 impl Interner {
@@ -224,7 +246,8 @@ impl Interner {
     pub(crate) fn new_family(&mut self) {
         self.names.clear();
         std::mem::swap(&mut self.previous, &mut self.current);
-        self.current.clear();
+        self.current.bytes.clear();
+        self.current.ends.clear();
     }
 
     /// The shared copy of sample name `name`.
@@ -241,39 +264,31 @@ impl Interner {
         shared
     }
 
-    /// The shared copy of the set whose text as sent is `raw`; when it was not seen before,
-    /// the set `fill` writes into an empty set (`None` when `fill` gives up).
+    /// The set of the sample whose label text as sent is `raw`: `same_place`'s, the set of the
+    /// sample at the same place in the family before, when that sample's text is the same; else
+    /// the set `fill` writes into an empty one (`None` when `fill` gives up).
     #[inline]
     pub(crate) fn labels(
         &mut self,
         raw: &[u8],
+        same_place: Option<&LabelSet>,
         fill: impl FnOnce(&mut Pairs) -> Option<()>,
     ) -> Option<LabelSet> {
-        let guess =
-            self.previous.get(self.current.len()).and_then(|&k| Some((k, self.sets.get(k as usize)?)));
-        if let Some((k, (text, set))) = guess
-            && **text == *raw
+        let place = self.current.ends.len();
+        self.current.bytes.extend_from_slice(raw);
+        self.current.ends.push(self.current.bytes.len());
+        if raw.is_empty() {
+            return Some(self.empty.clone());
+        }
+        if let Some(set) = same_place
+            && self.previous.get(place) == Some(raw)
         {
-            self.current.push(k);
             return Some(set.clone());
         }
-        if let Some(&k) = self.index.get(raw) {
-            self.current.push(k);
-            return Some(self.sets[k as usize].1.clone());
-        }
-        self.room.text.clear();
-        self.room.ends.clear();
-        fill(&mut self.room)?;
-        let set = LabelSet(Arc::new(Pairs {
-            text: self.room.text.as_str().into(),
-            ends: self.room.ends.as_slice().into(),
-        }));
-        let k = u32::try_from(self.sets.len()).unwrap_or(u32::MAX);
-        let text: Arc<[u8]> = raw.into();
-        self.sets.push((text.clone(), set.clone()));
-        self.index.insert(text, k);
-        self.current.push(k);
-        Some(set)
+        // Unescaping only shortens a value, and names and values are within `raw`.
+        let mut pairs = Pairs { text: String::with_capacity(raw.len()), ends: SmallVec::new() };
+        fill(&mut pairs)?;
+        Some(LabelSet(Arc::new(pairs)))
     }
 }
 

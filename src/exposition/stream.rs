@@ -44,14 +44,21 @@ pub(crate) struct OwnedSink {
     pub families: Vec<Family>,
     index: HashMap<String, usize>,
     current: usize,
+    /// The family before the current one, and where its last run of samples started: the
+    /// interner compares a sample's labels with those of the sample at the same place in it.
+    previous: (usize, usize),
+    /// Where the current family's run of samples started.
+    run_start: usize,
     interner: Interner,
 }
 
 impl Sink for OwnedSink {
     fn family(&mut self, head: &FamilyHead) {
         self.interner.new_family();
+        self.previous = (self.current, self.run_start);
         if let Some(&k) = self.index.get(&head.name) {
             self.current = k;
+            self.run_start = self.families[k].samples.len();
             let family = &mut self.families[k];
             if family.help.is_empty() {
                 family.help.clone_from(&head.help);
@@ -59,6 +66,7 @@ impl Sink for OwnedSink {
             return;
         }
         self.current = self.families.len();
+        self.run_start = 0;
         self.index.insert(head.name.clone(), self.current);
         self.families.push(Family {
             name: head.name.clone(),
@@ -71,9 +79,16 @@ impl Sink for OwnedSink {
 
     #[inline]
     fn sample(&mut self, sample: &SampleRef<'_>, spans: &[line::LabelSpan]) {
-        if let Some(family) = self.families.get_mut(self.current) {
-            family.samples.push(sample.to_sample_with(spans, &mut self.interner));
-        }
+        let Some(place) = self.families.get(self.current).map(|f| f.samples.len() - self.run_start) else {
+            return;
+        };
+        let (family, start) = self.previous;
+        let same_place = match family == self.current {
+            true => None,
+            false => self.families.get(family).and_then(|f| f.samples.get(start + place)).map(|s| &s.labels),
+        };
+        let owned = sample.to_sample_with(spans, same_place, &mut self.interner);
+        self.families[self.current].samples.push(owned);
     }
 }
 

@@ -681,22 +681,25 @@ fn utf8_checked_a_window_at_a_time_loses_no_line_and_finds_every_bad_one() {
 }
 
 #[test]
-fn samples_with_equal_labels_share_one_label_set_and_names_are_shared_in_a_family() {
-    // Two families listing the same containers in the same order (as cadvisor does), a third
-    // in another order, and one set with an escape that unescapes to the same text as another.
+fn a_sample_shares_the_label_set_of_the_same_place_in_the_family_before() {
+    // `b` lists the containers of `a` in the same order (as cadvisor does); `h` lists one of
+    // them at another place, `d` in another order, and a value with an escape twice.
     let text = "# TYPE a gauge\na{c=\"x\",p=\"1\"} 1\na{c=\"y\",p=\"2\"} 2\n\
                 # TYPE b gauge\nb{c=\"x\",p=\"1\"} 3\nb{c=\"y\",p=\"2\"} 4\n\
                 # TYPE h histogram\nh_bucket{c=\"y\",p=\"2\",le=\"1\"} 1\nh_bucket{c=\"y\",p=\"2\",le=\"+Inf\"} 1\n\
-                h_sum{c=\"y\",p=\"2\"} 1\nh_count{c=\"y\",p=\"2\"} 1\n\
-                # TYPE d gauge\nd{c=\"y\",p=\"2\"} 5\nd{c=\"x\",p=\"1\"} 6\nd{c=\"x\\\\\",p=\"1\"} 7\nd{c=\"x\\\\\",p=\"1\"} 8\n";
+                h_sum 1\nh_count 1\n\
+                # TYPE d gauge\nd{c=\"x\\\\\",p=\"1\"} 5\nd{c=\"x\",p=\"1\"} 6\nd 7\nd 8\n\
+                # TYPE e gauge\ne{c=\"x\\\\\",p=\"1\"} 9\n";
     let families = parse(text).expect("valid");
     let samples: Vec<&Sample> = families.iter().flat_map(|f| &f.samples).collect();
     let shared = |a: usize, b: usize| Arc::ptr_eq(&samples[a].labels.0, &samples[b].labels.0);
     assert!(shared(0, 2) && shared(1, 3), "same place in the family before");
-    assert!(shared(1, 8) && shared(0, 9), "seen earlier, at another place");
-    assert!(shared(10, 11), "escaped values are compared unescaped");
-    assert!(!shared(0, 1) && !shared(9, 10));
-    assert_eq!(samples[10].labels.get("c"), Some("x\\"));
+    assert!(shared(6, 7) && shared(10, 11), "no labels: one set");
+    assert!(shared(8, 12), "same text, escapes included");
+    // Equal sets at other places are equal, not shared.
+    assert!(!shared(0, 9) && samples[0].labels == samples[9].labels);
+    assert!(!shared(0, 1) && !shared(8, 9));
+    assert_eq!(samples[8].labels.get("c"), Some("x\\"));
     assert!(Arc::ptr_eq(&samples[4].name, &samples[5].name), "h_bucket twice");
     assert_eq!([&*samples[6].name, &*samples[7].name], ["h_sum", "h_count"]);
     // The parse is what a set built by hand says.
