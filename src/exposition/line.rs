@@ -257,17 +257,18 @@ impl<'a> SampleRef<'a> {
     }
 
     /// An owned copy of this sample, from the label positions `parse_line_in` recorded for it
-    /// (one UTF-8 check for the whole label text instead of one per name and value), its label
-    /// set shared with every earlier sample `interner` saw with the same labels.
+    /// (one UTF-8 check for the whole label text instead of one per name and value). Its label
+    /// set is `same_place`'s (the set of the sample at its place in the family before) when
+    /// `interner` finds that sample's label text the same.
     pub(crate) fn to_sample_with(
         self,
         spans: &[LabelSpan],
         same_place: Option<&LabelSet>,
         interner: &mut Interner,
     ) -> Sample {
-        let checked = self.labels_text.map_or_else(|| std::str::from_utf8(self.raw_labels), Ok);
-        let Ok(text) = checked else { return self.to_sample() };
+        // Every sample goes through `labels`, which records its text for the next family's.
         let built = interner.labels(self.raw_labels, same_place, |labels| {
+            let text = self.labels_text.or_else(|| std::str::from_utf8(self.raw_labels).ok())?;
             spans.iter().try_for_each(|span| {
                 let name = text.get(span.name.0..span.name.1)?;
                 let value = text.get(span.value.0..span.value.1)?;

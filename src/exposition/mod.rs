@@ -264,9 +264,10 @@ impl Interner {
         shared
     }
 
-    /// The set of the sample whose label text as sent is `raw`: `same_place`'s, the set of the
-    /// sample at the same place in the family before, when that sample's text is the same; else
-    /// the set `fill` writes into an empty one (`None` when `fill` gives up).
+    /// The set of the next sample of the family, whose label text as sent is `raw`:
+    /// `same_place`'s, the set of the sample at the same place in the family before, when that
+    /// sample's text is the same; else the set `fill` writes into an empty one (`None` when
+    /// `fill` gives up). Called once for every sample, in order, so places line up.
     #[inline]
     pub(crate) fn labels(
         &mut self,

@@ -592,6 +592,42 @@ proptest! {
     }
 
     #[test]
+    fn a_sample_owns_the_labels_of_its_own_line(
+        pool in prop::collection::vec(prop::collection::btree_map("[a-c]", "[xy\\\\\"]{0,3}", 0..3), 1..4),
+        families in prop::collection::vec(prop::collection::vec((0usize..8, 0u8..8), 0..6), 1..6),
+    ) {
+        // Families drawing their label sets from a small pool, so the same text often sits at
+        // the same place in the family before; a dropped line (bad value) or a family resuming
+        // now and then shifts the places.
+        let escape = |v: &str| v.replace('\\', "\\\\").replace('"', "\\\"");
+        let mut text = String::new();
+        for (f, samples) in families.iter().enumerate() {
+            let name = format!("f{}", f % 4);
+            for (pick, kind) in samples {
+                let labels: Vec<String> =
+                    pool[pick % pool.len()].iter().map(|(n, v)| format!("{n}=\"{}\"", escape(v))).collect();
+                let value = if *kind == 0 { "bad" } else { "1" };
+                text += &format!("{name}{{{}}} {value}\n", labels.join(","));
+            }
+        }
+        let owned = parse_bytes(text.as_bytes(), &Selector::all());
+        let mut expected: Vec<(String, Vec<(String, String)>)> = Vec::new();
+        visit(text.as_bytes(), &Selector::all(), |family, s| {
+            expected.push((family.name.clone(), s.labels().map(|(n, v)| (n.to_owned(), v.into_owned())).collect()));
+        });
+        // Families merge by name in order of first appearance; within each, input order.
+        expected.sort_by_key(|(family, _)| owned.families.iter().position(|f| f.name == *family));
+        let got: Vec<(String, Vec<(String, String)>)> = owned
+            .families
+            .iter()
+            .flat_map(|f| f.samples.iter().map(|s| {
+                (f.name.clone(), s.labels.iter().map(|(n, v)| (n.to_owned(), v.to_owned())).collect())
+            }))
+            .collect();
+        prop_assert_eq!(got, expected, "{}", text);
+    }
+
+    #[test]
     fn arbitrary_bytes_never_panic(bytes in prop::collection::vec(any::<u8>(), 0..400), split in any::<usize>()) {
         let whole = parse_bytes(&bytes, &Selector::all());
         let split = split % (bytes.len() + 1);
