@@ -1,5 +1,6 @@
 //! The streaming parser on arbitrary bytes cut into arbitrary chunks: it never panics, a split
-//! never changes the result, and the zero-copy walk sees the samples the owned parse builds.
+//! never changes the result, and the zero-copy walk sees the samples (and labels) the owned parse
+//! builds.
 #![no_main]
 
 use kubelet_metrics::exposition::{Selector, StreamParser, parse_bytes, visit};
@@ -27,11 +28,25 @@ fuzz_target!(|data: &[u8]| {
     // Debug spells NaN the same on both sides, where PartialEq would not.
     assert_eq!(format!("{whole:?}"), format!("{chunked:?}"), "a chunk split changed the parse");
 
-    let mut visited = 0usize;
-    let errors = visit(text, &all, |_, _| visited += 1);
+    // Each owned sample holds the labels of its own line (sets are shared between samples).
+    let mut visited: Vec<(String, Vec<(String, String)>)> = Vec::new();
+    let errors = visit(text, &all, |family, s| {
+        visited
+            .push((family.name.clone(), s.labels().map(|(n, v)| (n.to_owned(), v.into_owned())).collect()));
+    });
     assert_eq!(errors, whole.errors, "visit and parse disagree on errors");
-    let built: usize = whole.families.iter().map(|f| f.samples.len()).sum();
-    assert_eq!(visited, built, "visit and parse disagree on samples");
+    // The parse merges a family that resumes into its first appearance; within one, input order.
+    visited.sort_by_key(|(family, _)| whole.families.iter().position(|f| f.name == *family));
+    let built: Vec<(String, Vec<(String, String)>)> = whole
+        .families
+        .iter()
+        .flat_map(|f| {
+            f.samples.iter().map(|s| {
+                (f.name.clone(), s.labels.iter().map(|(n, v)| (n.to_owned(), v.to_owned())).collect())
+            })
+        })
+        .collect();
+    assert_eq!(visited, built, "visit and parse disagree on samples or their labels");
 
     // Every family name the parse built is kept by a selector of that name: classic names bare,
     // other UTF-8 names in Prometheus 3's quoted form (`{"a{\t}"}`).
