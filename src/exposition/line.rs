@@ -9,7 +9,7 @@
 use std::borrow::Cow;
 use std::collections::HashSet;
 
-use super::{Interner, LabelSet, MetricKind, ParseErrorKind, Sample};
+use super::{Interner, MetricKind, ParseErrorKind, Sample};
 
 /// Byte classes: bit 1 = may start a metric name, bit 2 = may continue one,
 /// bit 4 = may start a label name, bit 8 = may continue one.
@@ -258,16 +258,16 @@ impl<'a> SampleRef<'a> {
 
     /// An owned copy of this sample, from the label positions `parse_line_in` recorded for it
     /// (one UTF-8 check for the whole label text instead of one per name and value). Its label
-    /// set is `same_place`'s (the set of the sample at its place in the family before) when
+    /// set is that of the sample at its place in `before`, the family before's samples, when
     /// `interner` finds that sample's label text the same.
     pub(crate) fn to_sample_with(
         self,
         spans: &[LabelSpan],
-        same_place: Option<&LabelSet>,
+        before: &[Sample],
         interner: &mut Interner,
     ) -> Sample {
         // Every sample goes through `labels`, which records its text for the next family's.
-        let built = interner.labels(self.raw_labels, same_place, |labels| {
+        let built = interner.labels(self.raw_labels, before, |labels| {
             let text = self.labels_text.or_else(|| std::str::from_utf8(self.raw_labels).ok())?;
             spans.iter().try_for_each(|span| {
                 let name = text.get(span.name.0..span.name.1)?;
@@ -1323,7 +1323,7 @@ mod tests {
             with.with_spans(&one.spans).labels().collect::<Vec<_>>(),
             without.labels().collect::<Vec<_>>()
         );
-        assert_eq!(with.to_sample_with(&one.spans, None, &mut Interner::default()), without.to_sample());
+        assert_eq!(with.to_sample_with(&one.spans, &[], &mut Interner::default()), without.to_sample());
     }
 
     #[test]

@@ -264,15 +264,15 @@ impl Interner {
         shared
     }
 
-    /// The set of the next sample of the family, whose label text as sent is `raw`:
-    /// `same_place`'s, the set of the sample at the same place in the family before, when that
-    /// sample's text is the same; else the set `fill` writes into an empty one (`None` when
-    /// `fill` gives up). Called once for every sample, in order, so places line up.
+    /// The set of the next sample of the family, whose label text as sent is `raw`: the set of
+    /// the sample at the same place in `before` (the samples of the family before, in the order
+    /// [`Interner::labels`] saw them) when that sample's text is the same; else the set `fill`
+    /// writes into an empty one (`None` when `fill` gives up). Called once for every sample.
     #[inline]
     pub(crate) fn labels(
         &mut self,
         raw: &[u8],
-        same_place: Option<&LabelSet>,
+        before: &[Sample],
         fill: impl FnOnce(&mut Pairs) -> Option<()>,
     ) -> Option<LabelSet> {
         let place = self.current.ends.len();
@@ -281,10 +281,10 @@ impl Interner {
         if raw.is_empty() {
             return Some(self.empty.clone());
         }
-        if let Some(set) = same_place
+        if let Some(same_place) = before.get(place)
             && self.previous.get(place) == Some(raw)
         {
-            return Some(set.clone());
+            return Some(same_place.labels.clone());
         }
         // Unescaping only shortens a value, and names and values are within `raw`.
         let mut pairs = Pairs { text: String::with_capacity(raw.len()), ends: SmallVec::new() };

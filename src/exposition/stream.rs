@@ -45,7 +45,7 @@ pub(crate) struct OwnedSink {
     index: HashMap<String, usize>,
     current: usize,
     /// The family before the current one, and where its last run of samples started: the
-    /// interner compares a sample's labels with those of the sample at the same place in it.
+    /// interner compares a sample's labels with those of the sample at the same place in that run.
     previous: (usize, usize),
     /// Where the current family's run of samples started.
     run_start: usize,
@@ -79,16 +79,16 @@ impl Sink for OwnedSink {
 
     #[inline]
     fn sample(&mut self, sample: &SampleRef<'_>, spans: &[line::LabelSpan]) {
-        let Some(place) = self.families.get(self.current).map(|f| f.samples.len() - self.run_start) else {
-            return;
-        };
         let (family, start) = self.previous;
-        let same_place = match family == self.current {
-            true => None,
-            false => self.families.get(family).and_then(|f| f.samples.get(start + place)).map(|s| &s.labels),
+        // The run the family before last had (none when it is the current family resuming).
+        let before = match family == self.current {
+            true => &[][..],
+            false => self.families.get(family).and_then(|f| f.samples.get(start..)).unwrap_or_default(),
         };
-        let owned = sample.to_sample_with(spans, same_place, &mut self.interner);
-        self.families[self.current].samples.push(owned);
+        let owned = sample.to_sample_with(spans, before, &mut self.interner);
+        if let Some(family) = self.families.get_mut(self.current) {
+            family.samples.push(owned);
+        }
     }
 }
 
@@ -698,14 +698,12 @@ impl<'a> Checked<'a> {
             // The window ends after a line, so never inside a character.
             let cut = memchr::memrchr(b'\n', &self.bytes[end..limit]).map_or(end, |nl| end + nl);
             let window = &self.bytes[start..cut];
-            // SIMD check first; a window with a bad line keeps what is valid before it.
-            self.text = match simdutf8::basic::from_utf8(window) {
-                Ok(text) => text,
-                Err(_) => match std::str::from_utf8(window) {
-                    Ok(text) => text,
-                    Err(e) => std::str::from_utf8(&window[..e.valid_up_to()]).unwrap_or_default(),
-                },
-            };
+            // SIMD check first; a window with a bad line keeps what is valid before it (the
+            // standard check says where that ends).
+            self.text = simdutf8::basic::from_utf8(window).unwrap_or_else(|_| {
+                let valid = std::str::from_utf8(window).map_or_else(|e| e.valid_up_to(), str::len);
+                std::str::from_utf8(&window[..valid]).unwrap_or_default()
+            });
             self.from = start;
         }
         self.text.get(start - self.from..end - self.from)

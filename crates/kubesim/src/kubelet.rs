@@ -71,7 +71,8 @@ pub async fn run(
                 };
                 let _ = stream.set_nodelay(true);
                 let current = node.fault();
-                if matches!(current, Some(Fault::Reset | Fault::Flaky(_))) {
+                let flaky = matches!(current, Some(Fault::Flaky(n)) if node.flaky_failed.load(Ordering::SeqCst) < n);
+                if current == Some(Fault::Reset) || flaky {
                     // Dropping the connection mid-body then sends RST, not FIN.
                     let _ = stream.set_zero_linger();
                 }
