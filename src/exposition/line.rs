@@ -258,16 +258,15 @@ impl<'a> SampleRef<'a> {
 
     /// An owned copy of this sample, from the label positions `parse_line_in` recorded for it
     /// (one UTF-8 check for the whole label text instead of one per name and value). Its label
-    /// set is that of the sample at its place in `before`, the family before's samples, when
-    /// `interner` finds that sample's label text the same.
+    /// set is shared, through `interner`, with the samples before it whose label text the parser
+    /// remembered as the same `text`.
     pub(crate) fn to_sample_with(
         self,
         spans: &[LabelSpan],
-        before: &[Sample],
+        text: Option<TextId>,
         interner: &mut Interner,
     ) -> Sample {
-        // Every sample goes through `labels`, which records its text for the next family's.
-        let built = interner.labels(self.raw_labels, before, |labels| {
+        let built = interner.labels(self.raw_labels, text, |labels| {
             let text = self.labels_text.or_else(|| std::str::from_utf8(self.raw_labels).ok())?;
             spans.iter().try_for_each(|span| {
                 let name = text.get(span.name.0..span.name.1)?;
@@ -291,7 +290,7 @@ impl<'a> SampleRef<'a> {
 }
 
 /// Where one label's name and value are, relative to the label text of its sample line.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub(crate) struct LabelSpan {
     /// Byte range of the name.
     pub name: (usize, usize),
@@ -309,17 +308,192 @@ pub(crate) struct LabelSpan {
 /// same place in the remembered set, followed by `=`, is valid and — while every name so far
 /// matched — distinct from the others, so it skips both the byte-by-byte name check and the
 /// duplicate check.
+///
+/// It also keeps, by place in the family ([`LabelScratch::place`]), label sets already
+/// validated: cadvisor lists the same containers in the same order in every family, so a line's
+/// label text is most often the same bytes as that of the line at its place in the family
+/// before. Those bytes scan to the same result, so they are compared, not scanned.
 #[derive(Debug, Default)]
 pub(crate) struct LabelScratch {
-    /// The current line's labels.
-    pub spans: Vec<LabelSpan>,
+    /// The current line's labels, when they were scanned (see [`LabelScratch::spans`]).
+    spans: Vec<LabelSpan>,
+    /// Where the current line's labels are in the memo, when they were remembered.
+    hit: Option<std::ops::Range<usize>>,
     /// The remembered label names, concatenated (bare names only, validated, no duplicates).
     names: Vec<u8>,
     /// Where each remembered name ends in `names`, with its [`label_bit`].
     shape: Vec<(usize, u64)>,
+    /// Where the next line stands in its family (set by the caller; 0 when it does not count).
+    pub place: usize,
+    /// Which remembered label text the last line's labels are, when they are remembered.
+    pub text: Option<TextId>,
+    /// The label sets already validated, by place.
+    memo: Memo,
+}
+
+/// A label text the parser remembers: the same id at the same place is the same bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct TextId {
+    /// The place in the family it is remembered at.
+    pub place: usize,
+    /// Unique among the texts one parser remembers.
+    pub id: u64,
+}
+
+/// Validated label texts by place, within a bound on the memory they hold. The texts and their
+/// label positions sit in two arenas, so a parse allocates as the arenas grow, not per place; a
+/// text that does not fit where its place's text was moves to the end, and the space it leaves
+/// is taken back when it is half the arenas.
+#[derive(Debug, Default)]
+struct Memo {
+    /// By place: where its text and label positions are, and what scanning found.
+    entries: Vec<MemoEntry>,
+    /// The texts, each followed by its `}`.
+    bytes: Vec<u8>,
+    /// The label positions of the texts.
+    spans: Vec<LabelSpan>,
+    /// How much of `bytes` and of `spans` the entries use (the rest was left by texts that moved).
+    used: (usize, usize),
+    /// Most bytes the memo may hold.
+    bound: usize,
+    /// The last id given out (ids start at 1; an entry with id 0 holds nothing).
+    last_id: u64,
+    /// Whether a line of the current family was found here.
+    family_hit: bool,
+}
+
+/// Where one remembered text is, and what scanning it found.
+#[derive(Debug, Default, Clone, Copy)]
+struct MemoEntry {
+    /// Start, length and room of the text in [`Memo::bytes`].
+    text: Slot,
+    /// Start, length and room of its labels in [`Memo::spans`].
+    spans: Slot,
+    count: usize,
+    filter: u64,
+    plain: bool,
+    id: u64,
+}
+
+/// A run of an arena: start, length, and how long it may grow in place.
+#[derive(Debug, Default, Clone, Copy)]
+struct Slot {
+    start: usize,
+    len: usize,
+    room: usize,
+}
+
+impl Slot {
+    fn range(self) -> std::ops::Range<usize> {
+        self.start..self.start + self.len
+    }
+}
+
+impl Memo {
+    /// The longest label text remembered.
+    const TEXT: usize = 4096;
+    /// The first places of a family are remembered whatever they find; the rest only once a
+    /// line of the family was found remembered.
+    const LEARN: usize = 4;
+
+    /// Bytes held now.
+    fn held(&self) -> usize {
+        self.bytes.len()
+            + self.spans.len() * size_of::<LabelSpan>()
+            + self.entries.len() * size_of::<MemoEntry>()
+    }
+
+    /// The entry at `place` when `b[start..]` begins with its text.
+    #[inline]
+    fn find(&self, place: usize, b: &[u8], start: usize) -> Option<&MemoEntry> {
+        let entry = self.entries.get(place).filter(|e| e.id != 0)?;
+        let text = &self.bytes[entry.text.range()];
+        let candidate = b.get(start..start.checked_add(text.len())?)?;
+        // The `}` first: texts that differ mostly differ in length.
+        (candidate.last() == text.last() && candidate == text).then_some(entry)
+    }
+
+    /// Remembers `text` (a validated label set and its `}`) and its label positions at `place`,
+    /// when the bound allows; the id it is remembered under.
+    fn store(&mut self, place: usize, text: &[u8], spans: &[LabelSpan], set: &SetScan) -> Option<TextId> {
+        if place > self.entries.len() || text.len() > Self::TEXT {
+            return None;
+        }
+        for attempt in 0..2 {
+            let old = self.entries.get(place).copied().unwrap_or_default();
+            let text_room = grown(old.text.room, text.len(), 32);
+            let spans_room = grown(old.spans.room, spans.len(), 4);
+            // A slot that moves takes its whole room at the end of its arena.
+            let growth = usize::from(place == self.entries.len()) * size_of::<MemoEntry>()
+                + usize::from(text_room != old.text.room) * text_room
+                + usize::from(spans_room != old.spans.room) * spans_room * size_of::<LabelSpan>();
+            if self.held() + growth <= self.bound {
+                let text = put(&mut self.bytes, &mut self.used.0, old.text, text_room, text);
+                let spans = put(&mut self.spans, &mut self.used.1, old.spans, spans_room, spans);
+                if place == self.entries.len() {
+                    self.entries.push(MemoEntry::default());
+                }
+                self.last_id += 1;
+                let (count, filter, plain, id) = (set.count, set.filter, set.plain, self.last_id);
+                self.entries[place] = MemoEntry { text, spans, count, filter, plain, id };
+                return Some(TextId { place, id });
+            }
+            if attempt == 1 || !self.compact() {
+                break;
+            }
+        }
+        None
+    }
+
+    /// Takes back the room texts that moved left behind, when it is at least half the arenas;
+    /// whether it did.
+    fn compact(&mut self) -> bool {
+        let span = size_of::<LabelSpan>();
+        let left = (self.bytes.len() - self.used.0) + (self.spans.len() - self.used.1) * span;
+        if left == 0 || left * 2 < self.bytes.len() + self.spans.len() * span {
+            return false;
+        }
+        let mut bytes = Vec::with_capacity(self.used.0);
+        let mut spans = Vec::with_capacity(self.used.1);
+        for entry in &mut self.entries {
+            let (text, labels) = (entry.text, entry.spans);
+            entry.text.start = bytes.len();
+            bytes.extend_from_slice(&self.bytes[text.start..text.start + text.room]);
+            entry.spans.start = spans.len();
+            spans.extend_from_slice(&self.spans[labels.start..labels.start + labels.room]);
+        }
+        (self.bytes, self.spans) = (bytes, spans);
+        true
+    }
+}
+
+/// The room a slot of room `room` needs for `len` items: the same when they fit, else `len`
+/// rounded up to a multiple of `step` (so that a text a little longer next time fits).
+fn grown(room: usize, len: usize, step: usize) -> usize {
+    if len <= room { room } else { len.next_multiple_of(step) }
+}
+
+/// Writes `items` into `arena` where `old` was when they fit in `room`, else at the end with
+/// that room; the slot they now take. `used` counts the room of every live slot.
+fn put<T: Copy + Default>(arena: &mut Vec<T>, used: &mut usize, old: Slot, room: usize, items: &[T]) -> Slot {
+    if room == old.room {
+        arena[old.start..old.start + items.len()].copy_from_slice(items);
+        return Slot { len: items.len(), ..old };
+    }
+    let start = arena.len();
+    arena.extend_from_slice(items);
+    arena.resize(start + room, T::default());
+    *used = *used - old.room + room;
+    Slot { start, len: items.len(), room }
 }
 
 impl LabelScratch {
+    /// A scratch that remembers validated label texts by place in up to `bytes` of memory (the
+    /// default scratch remembers none).
+    pub(crate) fn remembering(bytes: usize) -> Self {
+        LabelScratch { memo: Memo { bound: bytes, ..Memo::default() }, ..LabelScratch::default() }
+    }
+
     /// When `b[at..]` starts with the remembered name at `index` and its `=`: the name's length
     /// and bit.
     #[inline]
@@ -328,6 +502,47 @@ impl LabelScratch {
         let start = index.checked_sub(1).map_or(0, |k| self.shape[k].0);
         // `end` is past the name's `=`.
         same_prefix(b.get(at..)?, self.names.get(start..)?, end - start).then_some((end - start - 1, bit))
+    }
+
+    /// Validates the label set starting at `b[start]` (after `{`): the index of its `}` and
+    /// what it holds, with [`LabelScratch::spans`] and [`LabelScratch::text`] set. A set whose
+    /// text is the one remembered at [`LabelScratch::place`] is taken from there unscanned.
+    #[inline]
+    fn scan(&mut self, b: &[u8], start: usize, checked: bool) -> Result<(usize, SetScan), ParseErrorKind> {
+        if self.place == 0 {
+            self.memo.family_hit = false;
+        }
+        if let Some(entry) = self.memo.find(self.place, b, start).copied() {
+            self.memo.family_hit = true;
+            self.hit = Some(entry.spans.range());
+            self.text = Some(TextId { place: self.place, id: entry.id });
+            let set = SetScan { count: entry.count, plain: entry.plain, filter: entry.filter, known: true };
+            return Ok((start + entry.text.len - 1, set));
+        }
+        let (end, set) = scan_labels(b, start, checked, self)?;
+        // A family whose first lines found nothing remembered (kubelet `/metrics`: each family
+        // its own labels) would only pay for copies: it leaves the memo as it is.
+        if self.place < Memo::LEARN || self.memo.family_hit {
+            self.text = self.memo.store(self.place, &b[start..=end], &self.spans, &set);
+        }
+        Ok((end, set))
+    }
+
+    /// Where the last line's labels are, relative to its label text.
+    #[inline]
+    pub(crate) fn spans(&self) -> &[LabelSpan] {
+        match &self.hit {
+            Some(range) => &self.memo.spans[range.clone()],
+            None => &self.spans,
+        }
+    }
+
+    /// Forgets the last line's labels.
+    #[inline]
+    fn clear(&mut self) {
+        self.spans.clear();
+        self.hit = None;
+        self.text = None;
     }
 
     /// Remembers the names of the label set just scanned (at `b[base..]`), each with its `=`,
@@ -679,7 +894,7 @@ fn parse_sample<'a>(
         return Err(ParseErrorKind::InvalidMetricName(quote_bytes(&b[..end])));
     }
     let name = str_in(b, text, 0..name_len)?;
-    scratch.spans.clear();
+    scratch.clear();
     let mut i = skip_ws(b, name_len);
     let mut raw_labels: &[u8] = &[];
     let mut labels_text = text.map(|_| "");
@@ -687,7 +902,7 @@ fn parse_sample<'a>(
     let mut label_filter = 0;
     let mut plain = true;
     if b.get(i) == Some(&b'{') {
-        let (end, set) = scan_labels(b, i + 1, text.is_some(), scratch)?;
+        let (end, set) = scratch.scan(b, i + 1, text.is_some())?;
         raw_labels = &b[i + 1..end];
         labels_text = text.and_then(|t| t.get(i + 1..end));
         label_count = set.count;
@@ -724,7 +939,7 @@ fn parse_quoted_name_sample<'a>(
     if name.is_empty() {
         return Err(ParseErrorKind::InvalidMetricName(quote(name)));
     }
-    scratch.spans.clear();
+    scratch.clear();
     let mut i = skip_ws(b, name_end + 1);
     let (raw_labels, labels_text, set) = match b.get(i) {
         Some(b'}') => {
@@ -865,7 +1080,7 @@ fn scan_label_set(
     checked: bool,
     scratch: &mut LabelScratch,
 ) -> Result<(usize, SetScan), ParseErrorKind> {
-    scratch.spans.clear();
+    scratch.clear();
     let base = i;
     // Every name so far equals the remembered one at its place.
     let mut known = true;
@@ -1311,6 +1526,90 @@ mod tests {
     }
 
     #[test]
+    fn a_label_text_remembered_at_its_place_is_taken_unscanned_and_only_when_every_byte_matches() {
+        let mut scratch = LabelScratch::remembering(1 << 20);
+        let mut parse = |place: usize, line: &'static str| {
+            scratch.place = place;
+            let parsed = match parse_line_in(line.as_bytes(), None, "x", &mut scratch) {
+                Ok(Line::Sample(s)) => {
+                    let labels =
+                        |s: SampleRef<'_>| s.labels().map(|(n, v)| format!("{n}={v}")).collect::<Vec<_>>();
+                    // Where the parser says the labels are is where a walk of the text finds them.
+                    assert_eq!(labels(s.with_spans(scratch.spans())), labels(s));
+                    Ok(labels(s))
+                }
+                Ok(other) => panic!("{other:?}"),
+                Err(kind) => Err(kind),
+            };
+            (parsed, scratch.text)
+        };
+        let (first, id) = parse(0, "x{a=\"1\",b=\"\\n\"} 1");
+        let id = id.expect("remembered");
+        assert_eq!(first, Ok(vec!["a=1".to_string(), "b=\n".to_string()]));
+        // The same text at the same place: the same id, the same labels, escapes included.
+        assert_eq!(parse(0, "x_total{a=\"1\",b=\"\\n\"} 2 17"), (first.clone(), Some(id)));
+        // At another place it is scanned and remembered there.
+        let (other, elsewhere) = parse(1, "x{a=\"1\",b=\"\\n\"} 1");
+        assert_eq!(other, first);
+        assert_ne!(elsewhere.map(|t| t.place), Some(0));
+        // A text that starts with the remembered one but goes on is scanned, and its errors found.
+        assert_eq!(
+            parse(0, "x{a=\"1\",b=\"\\n\",a=\"2\"} 1").0,
+            Err(ParseErrorKind::DuplicateLabel("a".into()))
+        );
+        assert_eq!(parse(0, "x{a=\"1\",b=\"\\n\"").0, Err(ParseErrorKind::UnterminatedLabelSet));
+        // A failed line leaves what was remembered alone.
+        assert_eq!(parse(0, "x{a=\"1\",b=\"\\n\"} 3"), (first, Some(id)));
+        // A bad value after a remembered label text is still found.
+        let (bad, none) = parse(0, "x{a=\"1\",b=\"\\n\"} one");
+        assert_eq!((bad, none), (Err(ParseErrorKind::InvalidValue("one".into())), Some(id)));
+        // A label text over the bound is scanned every time and never remembered.
+        let long: &'static str = format!("x{{a=\"{}\"}} 1", "v".repeat(Memo::TEXT)).leak();
+        assert_eq!(parse(2, long).1, None);
+        assert_eq!(parse(2, long).1, None);
+        // A family whose first lines find nothing remembered stops remembering past them, until
+        // one of its lines is found.
+        let fresh = |place: usize| format!("x{{f=\"{place}\"}} 1").leak() as &'static str;
+        let remembered: Vec<bool> = (0..6).map(|place| parse(place, fresh(place)).1.is_some()).collect();
+        assert_eq!(remembered, [true, true, true, true, false, false]);
+        assert!(parse(3, fresh(3)).1.is_some() && parse(4, fresh(4)).1.is_some());
+    }
+
+    #[test]
+    fn the_memo_stays_within_its_bound_and_finds_what_it_kept_after_taking_back_room() {
+        // Room for every place's longest text, not for every text each place ever had.
+        let bound = 32 << 10;
+        let mut memo = Memo { bound, ..Memo::default() };
+        let set = SetScan { count: 1, plain: true, filter: 1, known: false };
+        let text = |place: usize, len: usize| format!("a=\"{place}{}\"}}", "x".repeat(len)).into_bytes();
+        let span = |text: &[u8]| LabelSpan { name: (0, 1), value: (3, text.len() - 2), escaped: false };
+        let mut kept = std::collections::BTreeMap::new();
+        // Texts that grow at their place each round move and leave room behind.
+        for round in 0..40 {
+            for place in 0..24 {
+                let t = text(place, round * 7 + place);
+                let id = memo.store(place, &t, &[span(&t)], &set).expect("room taken back");
+                assert_eq!(id.place, place);
+                kept.insert(place, (t, id.id));
+                assert!(memo.held() <= bound, "round {round}, place {place}: {} bytes", memo.held());
+            }
+        }
+        // Whatever it said it kept, it finds: the last text stored at each place.
+        for (&place, (t, id)) in &kept {
+            let mut line = t.clone();
+            line.extend_from_slice(b" 1");
+            let entry = memo.find(place, &line, 0).expect("kept");
+            assert_eq!((entry.id, &memo.bytes[entry.text.range()]), (*id, &t[..]));
+            assert_eq!(memo.spans[entry.spans.range()], [span(t)]);
+            assert!(memo.find(place, &line[1..], 0).is_none());
+        }
+        // Past the bound a new place is refused, not grown into.
+        assert_eq!(memo.store(kept.len() + 1, b"}", &[], &set), None);
+        let big = text(99, Memo::TEXT);
+        assert_eq!(memo.store(0, &big, &[span(&big)], &set), None);
+    }
+
+    #[test]
     fn a_sample_is_the_same_whether_its_line_came_checked_or_not() {
         let line = "x{a=\"\u{e9}\",b=\"2\"} 1 1700000000000";
         let (mut one, mut two) = (LabelScratch::default(), LabelScratch::default());
@@ -1318,12 +1617,12 @@ mod tests {
         let unchecked = parse_line_in(line.as_bytes(), None, "", &mut two).expect("valid");
         assert_eq!(checked, unchecked);
         let (Line::Sample(with), Line::Sample(without)) = (checked, unchecked) else { panic!("samples") };
-        assert_eq!(with.with_spans(&one.spans), without);
+        assert_eq!(with.with_spans(one.spans()), without);
         assert_eq!(
-            with.with_spans(&one.spans).labels().collect::<Vec<_>>(),
+            with.with_spans(one.spans()).labels().collect::<Vec<_>>(),
             without.labels().collect::<Vec<_>>()
         );
-        assert_eq!(with.to_sample_with(&one.spans, &[], &mut Interner::default()), without.to_sample());
+        assert_eq!(with.to_sample_with(one.spans(), one.text, &mut Interner::default()), without.to_sample());
     }
 
     #[test]

@@ -206,36 +206,18 @@ impl std::hash::Hash for LabelSet {
 }
 
 /// Shares label sets and sample names among the samples of a payload as it is parsed. A sample
-/// whose label text, as sent, is the same as that of the sample at the same place in the family
-/// before gets that sample's set (cadvisor lists the same containers in the same order in
-/// every family); any other set is built. Nothing is looked up: a payload whose sets do not
-/// repeat that way (a kubelet's `/metrics`) costs one copy of its label text more.
+/// whose label text the parser found remembered at its place ([`line::TextId`]: the same bytes
+/// as a line at the same place in a family before, most often the family just before, since
+/// cadvisor lists the same containers in the same order in every family) gets the set built
+/// for that text; any other set is built. Nothing is hashed or looked up.
 #[derive(Debug, Default)]
 pub(crate) struct Interner {
-    /// The label texts of the current family's samples, and of the family before's.
-    current: Texts,
-    previous: Texts,
+    /// The set made for each remembered place, with the id of the text it was made from.
+    places: Vec<(u64, LabelSet)>,
     /// The set of every sample without labels.
     empty: LabelSet,
     /// The sample names of the current family (`_bucket`, `_sum`, `_count`... a handful).
     names: Vec<Arc<str>>,
-}
-
-/// Label texts as sent, one after another.
-#[derive(Debug, Default)]
-struct Texts {
-    bytes: Vec<u8>,
-    /// Where each one ends in `bytes`.
-    ends: Vec<usize>,
-}
-
-impl Texts {
-    /// The text at `place`.
-    fn get(&self, place: usize) -> Option<&[u8]> {
-        let end = *self.ends.get(place)?;
-        let start = place.checked_sub(1).map_or(0, |p| self.ends[p]);
-        self.bytes.get(start..end)
-    }
 }
 
 impl Interner {
@@ -245,9 +227,6 @@ impl Interner {
     /// Samples from here on belong to another family.
     pub(crate) fn new_family(&mut self) {
         self.names.clear();
-        std::mem::swap(&mut self.previous, &mut self.current);
-        self.current.bytes.clear();
-        self.current.ends.clear();
     }
 
     /// The shared copy of sample name `name`.
@@ -264,32 +243,40 @@ impl Interner {
         shared
     }
 
-    /// The set of the next sample of the family, whose label text as sent is `raw`: the set of
-    /// the sample at the same place in `before` (the samples of the family before, in the order
-    /// [`Interner::labels`] saw them) when that sample's text is the same; else the set `fill`
-    /// writes into an empty one (`None` when `fill` gives up). Called once for every sample.
+    /// The set of a sample whose label text as sent is `raw`, remembered by the parser as
+    /// `text`: the set made before for that text, else the set `fill` writes into an empty one
+    /// (`None` when `fill` gives up).
     #[inline]
     pub(crate) fn labels(
         &mut self,
         raw: &[u8],
-        before: &[Sample],
+        text: Option<line::TextId>,
         fill: impl FnOnce(&mut Pairs) -> Option<()>,
     ) -> Option<LabelSet> {
-        let place = self.current.ends.len();
-        self.current.bytes.extend_from_slice(raw);
-        self.current.ends.push(self.current.bytes.len());
         if raw.is_empty() {
             return Some(self.empty.clone());
         }
-        if let Some(same_place) = before.get(place)
-            && self.previous.get(place) == Some(raw)
+        if let Some(text) = text
+            && let Some((id, set)) = self.places.get(text.place)
+            && *id == text.id
         {
-            return Some(same_place.labels.clone());
+            return Some(set.clone());
         }
         // Unescaping only shortens a value, and names and values are within `raw`.
         let mut pairs = Pairs { text: String::with_capacity(raw.len()), ends: SmallVec::new() };
         fill(&mut pairs)?;
-        Some(LabelSet(Arc::new(pairs)))
+        let set = LabelSet(Arc::new(pairs));
+        if let Some(text) = text {
+            match self.places.get_mut(text.place) {
+                Some(slot) => *slot = (text.id, set.clone()),
+                None => {
+                    let empty = self.empty.clone();
+                    self.places.resize_with(text.place, || (0, empty.clone()));
+                    self.places.push((text.id, set.clone()));
+                }
+            }
+        }
+        Some(set)
     }
 }
 

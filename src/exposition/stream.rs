@@ -32,10 +32,16 @@ pub struct FamilyHead {
 
 /// Receives what the parser keeps.
 pub(crate) trait Sink {
+    /// Memory the parser may spend remembering validated label texts by place
+    /// ([`line::LabelScratch`]), per payload. Streams keep it small, since many are parsed at
+    /// once; an owned parse, which holds every sample anyway, lets it grow with its largest
+    /// family.
+    const REMEMBER: usize = 2 << 20;
     /// A kept family starts (or resumes, when its name was seen before).
     fn family(&mut self, head: &FamilyHead);
-    /// A kept sample of the last announced family, with where its labels are.
-    fn sample(&mut self, sample: &SampleRef<'_>, spans: &[line::LabelSpan]);
+    /// A kept sample of the last announced family, with where its labels are and, when the
+    /// parser remembers its label text, under which id.
+    fn sample(&mut self, sample: &SampleRef<'_>, spans: &[line::LabelSpan], text: Option<line::TextId>);
 }
 
 /// Builds owned families, merging a family that resumes after another one.
@@ -44,21 +50,16 @@ pub(crate) struct OwnedSink {
     pub families: Vec<Family>,
     index: HashMap<String, usize>,
     current: usize,
-    /// The family before the current one, and where its last run of samples started: the
-    /// interner compares a sample's labels with those of the sample at the same place in that run.
-    previous: (usize, usize),
-    /// Where the current family's run of samples started.
-    run_start: usize,
     interner: Interner,
 }
 
 impl Sink for OwnedSink {
+    const REMEMBER: usize = 256 << 20;
+
     fn family(&mut self, head: &FamilyHead) {
         self.interner.new_family();
-        self.previous = (self.current, self.run_start);
         if let Some(&k) = self.index.get(&head.name) {
             self.current = k;
-            self.run_start = self.families[k].samples.len();
             let family = &mut self.families[k];
             if family.help.is_empty() {
                 family.help.clone_from(&head.help);
@@ -66,7 +67,6 @@ impl Sink for OwnedSink {
             return;
         }
         self.current = self.families.len();
-        self.run_start = 0;
         self.index.insert(head.name.clone(), self.current);
         self.families.push(Family {
             name: head.name.clone(),
@@ -78,14 +78,8 @@ impl Sink for OwnedSink {
     }
 
     #[inline]
-    fn sample(&mut self, sample: &SampleRef<'_>, spans: &[line::LabelSpan]) {
-        let (family, start) = self.previous;
-        // The run the family before last had (none when it is the current family resuming).
-        let before = match family == self.current {
-            true => &[][..],
-            false => self.families.get(family).and_then(|f| f.samples.get(start..)).unwrap_or_default(),
-        };
-        let owned = sample.to_sample_with(spans, before, &mut self.interner);
+    fn sample(&mut self, sample: &SampleRef<'_>, spans: &[line::LabelSpan], text: Option<line::TextId>) {
+        let owned = sample.to_sample_with(spans, text, &mut self.interner);
         if let Some(family) = self.families.get_mut(self.current) {
             family.samples.push(owned);
         }
@@ -104,7 +98,7 @@ impl<F: FnMut(&FamilyHead, &SampleRef<'_>)> Sink for FnSink<F> {
     }
 
     #[inline]
-    fn sample(&mut self, sample: &SampleRef<'_>, spans: &[line::LabelSpan]) {
+    fn sample(&mut self, sample: &SampleRef<'_>, spans: &[line::LabelSpan], _: Option<line::TextId>) {
         (self.on_sample)(&self.head, &sample.with_spans(spans));
     }
 }
@@ -127,6 +121,8 @@ struct Current {
     has_samples: bool,
     announced: bool,
     filter: FamilyFilter,
+    /// Sample lines of this family parsed since it became current: the next one's place.
+    places: usize,
 }
 
 /// The line-by-line state machine shared by every entry point.
@@ -160,7 +156,7 @@ impl<S: Sink> Core<S> {
             last_line: 0,
             eof: false,
             after_eof_reported: false,
-            label_names: line::LabelScratch::default(),
+            label_names: line::LabelScratch::remembering(S::REMEMBER),
             matched_terms: vec![false; selector.term_count()],
             selector,
         }
@@ -197,7 +193,8 @@ impl<S: Sink> Core<S> {
             self.valid_lines += 1;
             return;
         }
-        let family = self.current.as_ref().map_or("", |c| c.head.name.as_str());
+        let (family, place) = self.current.as_ref().map_or(("", 0), |c| (c.head.name.as_str(), c.places));
+        self.label_names.place = place;
         let parsed =
             line::parse_line_in(bytes, text(bytes.first() != Some(&b'#')), family, &mut self.label_names);
         if matches!(
@@ -228,6 +225,7 @@ impl<S: Sink> Core<S> {
                 has_samples: seen.has_samples,
                 announced: false,
                 filter: self.selector.family_filter(name),
+                places: 0,
             },
             None => Current {
                 head: FamilyHead {
@@ -241,6 +239,7 @@ impl<S: Sink> Core<S> {
                 has_samples: false,
                 announced: false,
                 filter: self.selector.family_filter(name),
+                places: 0,
             },
         };
         for &(term, _) in &current.filter.terms {
@@ -340,6 +339,7 @@ impl<S: Sink> Core<S> {
         }
         let Some(current) = self.current.as_mut() else { return };
         current.has_samples = true;
+        current.places += 1;
         if !current.filter.keep {
             return;
         }
@@ -356,7 +356,7 @@ impl<S: Sink> Core<S> {
             _ => None,
         };
         if let Some((label, missing, invalid)) = check {
-            match sample.label_is_number(&self.label_names.spans, label) {
+            match sample.label_is_number(self.label_names.spans(), label) {
                 None => return self.error(line_no, missing),
                 Some(false) => return self.error(line_no, invalid),
                 Some(true) => {}
@@ -370,7 +370,7 @@ impl<S: Sink> Core<S> {
             current.announced = true;
             self.sink.family(&current.head);
         }
-        self.sink.sample(sample, &self.label_names.spans);
+        self.sink.sample(sample, self.label_names.spans(), self.label_names.text);
     }
 
     /// Lines so far that were Prometheus text (samples, HELP, TYPE, UNIT, `# EOF`).
@@ -579,7 +579,7 @@ impl<V: Visitor> Sink for VisitorSink<V> {
     }
 
     #[inline]
-    fn sample(&mut self, sample: &SampleRef<'_>, spans: &[line::LabelSpan]) {
+    fn sample(&mut self, sample: &SampleRef<'_>, spans: &[line::LabelSpan], _: Option<line::TextId>) {
         self.0.sample(&sample.with_spans(spans));
     }
 }
