@@ -36,7 +36,7 @@ pub(crate) trait Sink {
     /// ([`line::LabelScratch`]), per payload. Streams keep it small, since many are parsed at
     /// once; an owned parse, which holds every sample anyway, lets it grow with its largest
     /// family.
-    const REMEMBER: usize = 2 << 20;
+    const REMEMBER: usize = 1 << 20;
     /// A kept family starts (or resumes, when its name was seen before).
     fn family(&mut self, head: &FamilyHead);
     /// A kept sample of the last announced family, with where its labels are and, when the
@@ -54,7 +54,7 @@ pub(crate) struct OwnedSink {
 }
 
 impl Sink for OwnedSink {
-    const REMEMBER: usize = 256 << 20;
+    const REMEMBER: usize = 32 << 20;
 
     fn family(&mut self, head: &FamilyHead) {
         self.interner.new_family();
