@@ -483,7 +483,7 @@ fn grow<T>(vec: &mut Vec<T>, extra: usize, held: &mut usize, bound: usize) -> bo
     if vec.len() + extra <= had {
         return true;
     }
-    let want = (had * 2).max(vec.len() + extra).max(64);
+    let want = (had * 2).max(vec.len() + extra).max(8);
     if *held + (want - had) * size_of::<T>() > bound {
         return false;
     }
