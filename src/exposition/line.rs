@@ -369,9 +369,8 @@ struct Memo {
 struct MemoEntry {
     /// Start, length and room of the text in [`Memo::bytes`].
     text: Slot,
-    /// Start, length and room of its labels in [`Memo::spans`].
+    /// Start, length (the label count) and room of its labels in [`Memo::spans`].
     spans: Slot,
-    count: usize,
     filter: u64,
     plain: bool,
     id: u64,
@@ -437,8 +436,8 @@ impl Memo {
             self.entries.push(MemoEntry::default());
         }
         self.last_id += 1;
-        let (count, filter, plain, id) = (set.count, set.filter, set.plain, self.last_id);
-        self.entries[place] = MemoEntry { text, spans, count, filter, plain, id };
+        let (filter, plain, id) = (set.filter, set.plain, self.last_id);
+        self.entries[place] = MemoEntry { text, spans, filter, plain, id };
         Some(TextId { place, id })
     }
 
@@ -553,7 +552,8 @@ impl LabelScratch {
             self.memo.family_hit = true;
             self.hit = Some(entry.spans.range());
             self.text = Some(TextId { place: self.place, id: entry.id });
-            let set = SetScan { count: entry.count, plain: entry.plain, filter: entry.filter, known: true };
+            let set =
+                SetScan { count: entry.spans.len, plain: entry.plain, filter: entry.filter, known: true };
             return Ok((start + entry.text.len - 1, set));
         }
         let (end, set) = scan_labels(b, start, checked, self)?;

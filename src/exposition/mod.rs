@@ -11,8 +11,9 @@
 //! - [`write`](mod@write): families → exposition text, with an extra label injected.
 //!
 //! Owned [`Family`] / [`Sample`] values are built only for samples the selector keeps (a
-//! sample's labels in one [`LabelSet`], shared with the sample at the same place in the family
-//! before when its label text is the same, and its name shared within its family); [`visit`] walks
+//! sample's labels in one [`LabelSet`], shared with the samples before it whose label text the
+//! parser found the same at the same place in their family, and its name shared within its
+//! family); [`visit`] walks
 //! the same grouping and checks without building any (zero-copy, for callers that only read
 //! values), handing each sample's label positions over so a visitor never scans its labels again.
 //! Lines are found with `memchr`, label values scanned eight bytes at a time, timestamps and
@@ -122,7 +123,7 @@ pub struct Sample {
 
 /// A sample's label pairs in input order, values unescaped. Names and values live in one
 /// shared string: cloning a set is a reference-count increment. A parse gives a sample whose
-/// label text is the same as that of the sample at the same place in the family before that
+/// label text is the same bytes as that of a sample at the same place in an earlier family that
 /// sample's set (a cadvisor payload lists the same containers in the same order in every
 /// family), so a cadvisor payload's owned samples hold about one set per container.
 ///

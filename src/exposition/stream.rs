@@ -34,8 +34,8 @@ pub struct FamilyHead {
 pub(crate) trait Sink {
     /// Memory the parser may spend remembering validated label texts by place
     /// ([`line::LabelScratch`]), per payload. Streams keep it small, since many are parsed at
-    /// once; an owned parse, which holds every sample anyway, lets it grow with its largest
-    /// family.
+    /// once (1 MiB holds a real cadvisor payload's largest family five times over); an owned
+    /// parse, which holds every sample anyway, allows 32 MiB.
     const REMEMBER: usize = 1 << 20;
     /// A kept family starts (or resumes, when its name was seen before).
     fn family(&mut self, head: &FamilyHead);
